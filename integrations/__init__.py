@@ -1,0 +1,1 @@
+"""External systems: clients and their local sandboxes."""

@@ -1,0 +1,1 @@
+"""AliExpress Open Platform (dropshipping): signed client, status model and a local sandbox."""

@@ -1,0 +1,36 @@
+"""The dropsync ledger: SQLAlchemy 2.0 typed models. Import from here."""
+
+from models.base import Base
+from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES, CancellationRequest, ShopifyIntent
+from models.inbox import OutboxMessage, WebhookDelivery
+from models.ledger import LEDGER_KINDS, LedgerEntry, TimelineEvent
+from models.orders import FulfillmentOrder, LineItem, Order, Refund, Transaction
+from models.shop import Shop
+from models.supplier import Alert, Dispute, SupplierOrder, SupplierOrderItem
+from models.sync import BulkBackfill
+from models.system import Heartbeat
+
+__all__ = [
+    "INTENT_STATES",
+    "LEDGER_KINDS",
+    "LIVE_INTENT_STATES",
+    "Alert",
+    "Base",
+    "BulkBackfill",
+    "CancellationRequest",
+    "Dispute",
+    "FulfillmentOrder",
+    "Heartbeat",
+    "LedgerEntry",
+    "LineItem",
+    "Order",
+    "OutboxMessage",
+    "Refund",
+    "Shop",
+    "ShopifyIntent",
+    "SupplierOrder",
+    "SupplierOrderItem",
+    "TimelineEvent",
+    "Transaction",
+    "WebhookDelivery",
+]

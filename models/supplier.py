@@ -1,0 +1,130 @@
+"""Supplier orders on AliExpress, the Shopify line items they cover, disputes and deadline alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, IdMixin, TimestampMixin
+from models.types import JsonType, MoneyType, UTCDateTime
+
+
+class SupplierOrder(IdMixin, TimestampMixin, Base):
+    """An order the store placed with a supplier for (part of) a Shopify order.
+
+    ``status`` is dropsync's own reading (see ``integrations.aliexpress.status``); the raw AliExpress
+    values are kept beside it, and ``status_unknown`` flags a value the mapping did not recognise.
+    """
+
+    __tablename__ = "supplier_orders"
+    __table_args__ = (
+        Index("uq_supplier_orders_ref", "shop_id", "supplier", "supplier_order_id", unique=True),
+        Index("ix_supplier_orders_next_poll", "next_poll_at"),
+        CheckConstraint("amount_paid >= 0", name="amount_paid_non_negative"),
+        CheckConstraint("amount_refunded >= 0", name="amount_refunded_non_negative"),
+    )
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), nullable=False)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    supplier: Mapped[str] = mapped_column(String(32), default="aliexpress", nullable=False)
+    supplier_order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    seller_name: Mapped[str | None] = mapped_column(String(255))
+
+    status: Mapped[str] = mapped_column(String(40), nullable=False)
+    raw_status: Mapped[str | None] = mapped_column(String(64))
+    raw_end_reason: Mapped[str | None] = mapped_column(String(64))
+    raw_logistics_status: Mapped[str | None] = mapped_column(String(64))
+    status_unknown: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    tracking_numbers: Mapped[list[str]] = mapped_column(JsonType, default=list, nullable=False)
+    raw: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+
+    placed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    shipped_claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancel_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    # Deadlines (computed in business days where the rule says so; see worker.deadlines).
+    handling_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    tracking_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    refund_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    seller_silence_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    protection_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    protection_extended_days: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+
+    currency: Mapped[str] = mapped_column(String(3), default="USD", nullable=False)
+    amount_paid: Mapped[Decimal] = mapped_column(MoneyType, default=Decimal(0), nullable=False)
+    amount_refunded: Mapped[Decimal] = mapped_column(MoneyType, default=Decimal(0), nullable=False)
+
+    last_polled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    next_poll_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # NULL: not polled (closed)
+    poll_failures: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    last_poll_error: Mapped[str | None] = mapped_column(Text)
+
+    items: Mapped[list[SupplierOrderItem]] = relationship(back_populates="supplier_order", cascade="all, delete-orphan")
+    disputes: Mapped[list[Dispute]] = relationship(
+        back_populates="supplier_order", cascade="all, delete-orphan", order_by="Dispute.id"
+    )
+
+
+class SupplierOrderItem(IdMixin, Base):
+    """Which Shopify line items (and how many of each) one supplier order covers."""
+
+    __tablename__ = "supplier_order_items"
+    __table_args__ = (
+        Index("uq_supplier_order_items_pair", "supplier_order_id", "line_item_id", unique=True),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    supplier_order_id: Mapped[int] = mapped_column(ForeignKey("supplier_orders.id", ondelete="CASCADE"), nullable=False)
+    line_item_id: Mapped[int] = mapped_column(ForeignKey("line_items.id", ondelete="CASCADE"), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    supplier_order: Mapped[SupplierOrder] = relationship(back_populates="items")
+
+
+class Dispute(IdMixin, TimestampMixin, Base):
+    """A dispute opened on AliExpress (on the website; recorded here) and what it yielded."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (CheckConstraint("refund_amount >= 0", name="refund_amount_non_negative"),)
+
+    supplier_order_id: Mapped[int] = mapped_column(ForeignKey("supplier_orders.id", ondelete="CASCADE"), nullable=False)
+    reason: Mapped[str] = mapped_column(String(40), nullable=False)
+    state: Mapped[str] = mapped_column(String(20), default="open", nullable=False)  # open | resolved
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    seller_response_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(40))  # refunded | partly_refunded | rejected | withdrawn
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
+    refund_amount: Mapped[Decimal] = mapped_column(MoneyType, default=Decimal(0), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), default="USD", nullable=False)
+    notes: Mapped[str | None] = mapped_column(Text)
+    opened_by: Mapped[str | None] = mapped_column(String(100))
+
+    supplier_order: Mapped[SupplierOrder] = relationship(back_populates="disputes")
+
+
+class Alert(IdMixin, Base):
+    """Something a person must act on. ``dedupe_key`` makes each alert fire once, not on every poll."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_open", "shop_id", "resolved_at", "due_at"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), nullable=False)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    supplier_order_id: Mapped[int | None] = mapped_column(ForeignKey("supplier_orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(48), nullable=False)
+    severity: Mapped[str] = mapped_column(String(16), default="warning", nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""dropsync: the service (Celery app, tasks, domain services, webhook receiver, CLI)."""

@@ -1,0 +1,9 @@
+"""The beat schedule, defined in code. A feature adds its periodic tasks here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "system.heartbeat": {"task": "system.heartbeat", "schedule": 60.0},
+}

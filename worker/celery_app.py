@@ -1,0 +1,71 @@
+"""The Celery application: Redis when ``REDIS_URL`` is set, else the embedded SQLite broker.
+
+Reliability settings from the start: a task is acknowledged only after it ran (``acks_late``), a
+task whose worker process died is redelivered (``task_reject_on_worker_lost``), a worker holds one
+message at a time (prefetch 1), and the visibility timeout outlasts the longest task's hard limit.
+Task arguments are ids only; task names are stable dotted names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+import worker.broker  # noqa: F401  (registers the dropsync-sqlite transport alias)
+from worker.beat import BEAT_SCHEDULE
+from worker.settings import Settings, get_settings
+
+#: Modules whose tasks the worker registers. A feature adds its ``tasks`` module here.
+TASK_MODULES = [
+    "worker.system.tasks",
+]
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    # Settings guarantee visibility > hard time limit: a running task is never handed out twice.
+    transport_options: dict[str, Any] = {"visibility_timeout": settings.task_visibility_timeout_seconds}
+    if settings.uses_embedded_broker:
+        transport_options["polling_interval"] = 0.05
+    elif settings.redis_key_prefix:
+        # Several deployments (or test runs) can share one Redis without taking each other's tasks.
+        transport_options["global_keyprefix"] = settings.redis_key_prefix
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": settings.task_time_limit_seconds,
+        "task_soft_time_limit": max(settings.task_time_limit_seconds * 9 // 10, 1),
+        "task_default_queue": "dropsync",
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "beat_schedule": BEAT_SCHEDULE,
+        "timezone": "UTC",
+        "imports": TASK_MODULES,
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    app = Celery("dropsync")
+    app.conf.update(celery_config(settings or get_settings()))
+    return app
+
+
+app = create_app()
+
+
+@worker_process_init.connect
+def _fresh_engine_after_fork(**_: Any) -> None:
+    # A forked pool process must not reuse the parent's database sockets.
+    from worker.db import reset_engine_cache
+
+    reset_engine_cache()

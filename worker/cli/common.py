@@ -1,0 +1,43 @@
+"""What every CLI command shares: the console, JSON output, settings and the unit of work."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from worker.db import session_scope
+from worker.settings import Settings, get_settings
+from worker.shops import ensure_env_shop
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@contextlib.contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """A CLI command's transaction; the environment's shop is registered on the way in."""
+    with session_scope() as session:
+        ensure_env_shop(session, get_settings())
+        yield session
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def print_json(data: Any) -> None:
+    console.print_json(json.dumps(data, default=_default))

@@ -1,0 +1,52 @@
+"""The ``dropsync`` command: one tree, one clear line per error, meaningful exit codes.
+
+Exit codes: 0 ok, 1 refused by a rule, 2 usage (bad argument, unknown order or shop).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from sqlalchemy.exc import OperationalError
+
+from worker.cli import db, service, shops
+from worker.cli.common import err_console
+from worker.errors import DropsyncError
+from worker.settings import SettingsError
+
+app = typer.Typer(
+    name="dropsync",
+    help="Shopify ↔ AliExpress dropshipping back office: mirror orders, track suppliers, "
+    "cancel and refund exactly once.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(shops.app, name="shops")
+app.command("worker")(service.worker)
+app.command("beat")(service.beat)
+app.command("up")(service.up)
+app.command("demo")(service.demo)
+
+
+def main() -> None:
+    try:
+        app()  # standalone: usage errors print the usage line and exit 2
+    except KeyboardInterrupt:
+        err_console.print("aborted")
+        sys.exit(130)
+    except SettingsError as exc:
+        err_console.print(f"dropsync: configuration error: {exc}")
+        sys.exit(2)
+    except DropsyncError as exc:
+        err_console.print(f"dropsync: {exc}")
+        sys.exit(exc.exit_code)
+    except OperationalError as exc:
+        err_console.print(f"dropsync: database unavailable: {str(exc.orig).splitlines()[0]}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

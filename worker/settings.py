@@ -1,0 +1,128 @@
+"""One settings class, read from the environment (and a ``.env`` file). Documented in ``.env.example``."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SettingsError(Exception):
+    """The environment is wrong; the message names the variable and fits on one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///dropsync.sqlite3", alias="DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    redis_key_prefix: str = Field("", alias="DROPSYNC_REDIS_KEY_PREFIX")
+    embedded_broker_path: str = Field("dropsync-broker.sqlite3", alias="DROPSYNC_EMBEDDED_BROKER_PATH")
+
+    shopify_api_version: str = Field("2026-10", alias="SHOPIFY_API_VERSION")
+    shopify_shop_domain: str | None = Field(None, alias="SHOPIFY_SHOP_DOMAIN")
+    shopify_access_token: str | None = Field(None, alias="SHOPIFY_ACCESS_TOKEN")
+    shopify_client_secret: str | None = Field(None, alias="SHOPIFY_CLIENT_SECRET")
+    shopify_api_url: str | None = Field(None, alias="SHOPIFY_API_URL")
+    shopify_timeout_seconds: float = Field(10.0, gt=0, alias="SHOPIFY_TIMEOUT_SECONDS")
+
+    aliexpress_app_key: str | None = Field(None, alias="ALIEXPRESS_APP_KEY")
+    aliexpress_app_secret: str | None = Field(None, alias="ALIEXPRESS_APP_SECRET")
+    aliexpress_access_token: str | None = Field(None, alias="ALIEXPRESS_ACCESS_TOKEN")
+    aliexpress_refresh_token: str | None = Field(None, alias="ALIEXPRESS_REFRESH_TOKEN")
+    aliexpress_api_url: str = Field("https://api-sg.aliexpress.com", alias="ALIEXPRESS_API_URL")
+
+    policy_file: str | None = Field(None, alias="DROPSYNC_POLICY_FILE")
+    public_url: str | None = Field(None, alias="DROPSYNC_PUBLIC_URL")
+    environment: Literal["development", "production", "test"] = Field("development", alias="DROPSYNC_ENV")
+    log_format: Literal["auto", "json", "console"] = Field("auto", alias="DROPSYNC_LOG_FORMAT")
+    log_level: str = Field("INFO", alias="DROPSYNC_LOG_LEVEL")
+    holiday_country: str = Field("US", alias="DROPSYNC_HOLIDAY_COUNTRY")
+    timezone: str = Field("UTC", alias="DROPSYNC_TIMEZONE")
+    webhook_max_body_bytes: int = Field(1_048_576, gt=0, alias="DROPSYNC_WEBHOOK_MAX_BODY_BYTES")
+    reconcile_interval_seconds: int = Field(300, gt=0, alias="DROPSYNC_RECONCILE_INTERVAL_SECONDS")
+    reconcile_overlap_seconds: int = Field(300, ge=0, alias="DROPSYNC_RECONCILE_OVERLAP_SECONDS")
+    task_visibility_timeout_seconds: int = Field(3600, gt=0, alias="DROPSYNC_TASK_VISIBILITY_TIMEOUT")
+    task_time_limit_seconds: int = Field(900, gt=0, alias="DROPSYNC_TASK_TIME_LIMIT")
+
+    @model_validator(mode="after")
+    def _visibility_outlasts_tasks(self) -> Settings:
+        if self.task_visibility_timeout_seconds <= self.task_time_limit_seconds:
+            raise ValueError(
+                "DROPSYNC_TASK_VISIBILITY_TIMEOUT must exceed DROPSYNC_TASK_TIME_LIMIT "
+                "(or a running task is delivered a second time)"
+            )
+        return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL ({exc})") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"backend {url.get_backend_name()!r} is not supported (use sqlite or postgresql)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """``DATABASE_URL`` with a driver: plain ``postgresql://`` (as platforms give it) uses psycopg 3."""
+        url = make_url(self.database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def broker_url(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        return f"dropsync-sqlite:///{Path(self.embedded_broker_path).resolve()}"
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        return not self.redis_url
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    if not first["loc"]:
+        return str(first["msg"]).removeprefix("Value error, ")
+    name = str(first["loc"][0])
+    field = Settings.model_fields.get(name)
+    variable = (field.alias if field else None) or name
+    message = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    shown = "" if _is_secret(variable) else f" (got {value!r})"
+    return f"{variable}: {message}{shown}"
+
+
+def _is_secret(variable: str) -> bool:
+    return any(word in variable for word in ("TOKEN", "SECRET", "KEY"))
+
+
+def load_settings() -> Settings:
+    """Read the environment; a bad value raises ``SettingsError`` naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()
