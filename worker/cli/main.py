@@ -10,7 +10,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from worker.cli import db, service, shops
+from worker.cli import db, sandbox, service, shops
 from worker.cli.common import err_console
 from worker.errors import DropsyncError
 from worker.settings import SettingsError
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(shops.app, name="shops")
+app.add_typer(sandbox.app, name="sandbox")
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)
 app.command("up")(service.up)
