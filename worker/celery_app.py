@@ -28,9 +28,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     transport_options: dict[str, Any] = {"visibility_timeout": settings.task_visibility_timeout_seconds}
     if settings.uses_embedded_broker:
         transport_options["polling_interval"] = 0.05
-    elif settings.redis_key_prefix:
-        # Several deployments (or test runs) can share one Redis without taking each other's tasks.
-        transport_options["global_keyprefix"] = settings.redis_key_prefix
+    else:
+        # A killed worker's unacked messages come back once older than the visibility timeout; scan for
+        # them every 5 s (kombu's default is every ~100 s: interval 10 x throttle 10).
+        transport_options.update(unacked_restore_interval=5, unacked_restore_throttle=1)
+        if settings.redis_key_prefix:
+            # Several deployments (or test runs) can share one Redis without taking each other's tasks.
+            transport_options["global_keyprefix"] = settings.redis_key_prefix
     return {
         "broker_url": settings.broker_url,
         "broker_transport_options": transport_options,
