@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     aliexpress_access_token: str | None = Field(None, alias="ALIEXPRESS_ACCESS_TOKEN")
     aliexpress_refresh_token: str | None = Field(None, alias="ALIEXPRESS_REFRESH_TOKEN")
     aliexpress_api_url: str = Field("https://api-sg.aliexpress.com", alias="ALIEXPRESS_API_URL")
+    aliexpress_timeout_seconds: float = Field(10.0, gt=0, alias="ALIEXPRESS_TIMEOUT_SECONDS")
+    aliexpress_gateway_timezone: str = Field("America/Los_Angeles", alias="ALIEXPRESS_GATEWAY_TIMEZONE")
+    supplier_handling_days: int = Field(7, ge=1, le=60, alias="DROPSYNC_SUPPLIER_HANDLING_DAYS")
+    supplier_tracking_due_days: int = Field(5, ge=1, le=60, alias="DROPSYNC_SUPPLIER_TRACKING_DUE_DAYS")
+    supplier_refund_due_days: int = Field(15, ge=3, le=60, alias="DROPSYNC_SUPPLIER_REFUND_DUE_DAYS")
+    seller_silence_hours: int = Field(48, ge=1, alias="DROPSYNC_SELLER_SILENCE_HOURS")
+    buyer_protection_days: int = Field(60, ge=1, alias="DROPSYNC_BUYER_PROTECTION_DAYS")
+    protection_warning_days: int = Field(5, ge=0, alias="DROPSYNC_PROTECTION_WARNING_DAYS")
+    deadline_warning_hours: int = Field(24, ge=0, alias="DROPSYNC_DEADLINE_WARNING_HOURS")
+    supplier_poll_batch: int = Field(100, ge=1, alias="DROPSYNC_SUPPLIER_POLL_BATCH")
 
     policy_file: str | None = Field(None, alias="DROPSYNC_POLICY_FILE")
     public_url: str | None = Field(None, alias="DROPSYNC_PUBLIC_URL")
@@ -49,6 +59,9 @@ class Settings(BaseSettings):
     reconcile_overlap_seconds: int = Field(300, ge=0, alias="DROPSYNC_RECONCILE_OVERLAP_SECONDS")
     task_visibility_timeout_seconds: int = Field(3600, gt=0, alias="DROPSYNC_TASK_VISIBILITY_TIMEOUT")
     task_time_limit_seconds: int = Field(900, gt=0, alias="DROPSYNC_TASK_TIME_LIMIT")
+    worker_metrics_port: int | None = Field(None, ge=0, le=65535, alias="DROPSYNC_WORKER_METRICS_PORT")
+    worker_metrics_host: str = Field("0.0.0.0", alias="DROPSYNC_WORKER_METRICS_HOST")
+    task_events: bool = Field(False, alias="DROPSYNC_TASK_EVENTS")
 
     @model_validator(mode="after")
     def _visibility_outlasts_tasks(self) -> Settings:
