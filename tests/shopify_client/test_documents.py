@@ -1,0 +1,130 @@
+"""Every GraphQL document dropsync sends is valid against Shopify's real 2026-10 schema and affordable."""
+
+from __future__ import annotations
+
+import graphql
+import pytest
+
+from integrations.shopify import documents
+from integrations.shopify.documents import MAX_QUERY_COST, DocumentError, estimate_cost
+from integrations.shopify.schema import load_schema, validate_document
+
+FRAGMENTS = {"OrderFields", "MoneyBagFields", "BulkOperationFields"}
+OPERATIONS = sorted(set(documents.available_names()) - FRAGMENTS)
+# Page sizes a caller would send; the nested sizes are fixed in the files.
+TYPICAL_VARIABLES = {"OrdersPage": {"first": 2}, "WebhookSubscriptions": {"first": 100}}
+
+
+def test_the_expected_documents_exist() -> None:
+    expected = {
+        "OrdersPage", "OrderById", "BulkOrdersQuery", "BulkOperationRunQuery", "BulkOperationById",
+        "CurrentBulkOperation", "WebhookSubscriptionCreate", "WebhookSubscriptions", "OrderForAction",
+        "OrderCancel", "JobById", "SuggestedRefund", "RefundCreate", "FulfillmentOrderCancel",
+        "FulfillmentOrderSubmitCancellationRequest",
+    }  # fmt: skip
+    assert expected <= set(OPERATIONS)
+    assert set(documents.available_names()) >= FRAGMENTS
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_operation_validates_against_the_real_schema(name: str) -> None:
+    doc = documents.load(name)
+    assert [e.message for e in validate_document(doc.source)] == []
+
+
+@pytest.mark.parametrize("name", sorted(FRAGMENTS))
+def test_fragment_files_are_used_and_valid(name: str) -> None:
+    users = [op for op in OPERATIONS if f"fragment {name} on" in documents.load(op).source]
+    assert users, f"fragment {name} is not used by any operation"
+    fragment = graphql.parse(documents.read_file(name)).definitions[0]
+    assert isinstance(fragment, graphql.FragmentDefinitionNode)
+    assert fragment.name.value == name
+
+
+@pytest.mark.parametrize("name", [n for n in OPERATIONS if n != "BulkOrdersQuery"])
+def test_requested_cost_stays_under_shopifys_ceiling(name: str) -> None:
+    doc = documents.load(name)
+    assert estimate_cost(doc, TYPICAL_VARIABLES.get(name, {})) <= MAX_QUERY_COST
+
+
+def test_order_fields_cover_what_the_ledger_stores() -> None:
+    source = documents.load("OrderById").source
+    for field in (
+        "legacyResourceId", "processedAt", "closedAt", "cancelledAt", "cancelReason", "customAttributes",
+        "presentmentCurrencyCode", "subtotalPriceSet", "totalPriceSet", "totalTaxSet", "totalShippingPriceSet",
+        "totalDiscountsSet", "totalRefundedSet", "totalOutstandingSet", "totalReceivedSet",
+        "displayFinancialStatus", "displayFulfillmentStatus", "currentQuantity", "refundableQuantity",
+        "unfulfilledQuantity", "originalUnitPriceSet", "totalDiscountSet", "taxLines", "requestStatus",
+        "assignedLocation", "remainingQuantity", "refundLineItems", "restockType", "parentTransaction", "gateway",
+    ):  # fmt: skip
+        assert field in source, field
+
+
+def test_kinds_and_idempotency_are_read_from_the_documents() -> None:
+    refund = documents.load("RefundCreate")
+    assert refund.is_mutation
+    assert refund.idempotent
+    operation = refund.ast.definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    root_field = operation.selection_set.selections[0]
+    assert isinstance(root_field, graphql.FieldNode)
+    directive = root_field.directives[0]
+    assert directive.name.value == "idempotent"
+    assert graphql.print_ast(directive.arguments[0].value) == "$idempotencyKey"
+    assert load_schema().get_directive("idempotent") is not None
+    cancel = documents.load("OrderCancel")
+    assert cancel.is_mutation
+    assert not cancel.idempotent
+    assert "jobResult" in cancel.source
+    assert "orderCancelUserErrors" in cancel.source
+    assert documents.load("OrderById").operation == "query"
+
+
+def _connections(
+    node: graphql.SelectionSetNode | None, parent: graphql.GraphQLNamedType, depth: int
+) -> list[tuple[str, int, bool]]:
+    """(field, connection depth, has `first`) for every connection under ``node``."""
+    found: list[tuple[str, int, bool]] = []
+    if node is None or not isinstance(parent, graphql.GraphQLObjectType):
+        return found
+    for selection in node.selections:
+        assert isinstance(selection, graphql.FieldNode), "bulk queries may not use fragments"
+        definition = parent.fields[selection.name.value]
+        named = graphql.get_named_type(definition.type)
+        is_connection = named.name.endswith("Connection")
+        level = depth + 1 if is_connection else depth
+        if is_connection:
+            has_first = any(a.name.value in ("first", "last") for a in selection.arguments or ())
+            found.append((selection.name.value, level, has_first))
+        found += _connections(selection.selection_set, named, level)
+    return found
+
+
+def test_bulk_query_obeys_the_bulk_rules() -> None:
+    doc = documents.load("BulkOrdersQuery")
+    operation = doc.ast.definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    assert len(doc.ast.definitions) == 1
+    root = load_schema().query_type
+    assert root is not None
+    connections = _connections(operation.selection_set, root, 0)
+    assert 1 <= len(connections) <= 5, connections
+    assert max(level for _, level, _ in connections) <= 2, connections
+    assert not any(has_first for *_, has_first in connections), connections
+
+
+def test_cost_estimate_follows_shopifys_rules() -> None:
+    assert estimate_cost(documents.from_source("{ shop { id name } }")) == 1
+    assert estimate_cost(documents.from_source("{ orders(first: 5) { nodes { id } } }")) == 2 + 5
+    nested = "query($n: Int!) { orders(first: $n) { nodes { id lineItems(first: 3) { nodes { id } } } } }"
+    assert estimate_cost(documents.from_source(nested), {"n": 4}) == 2 + 4 * (1 + 2 + 3)
+    assert estimate_cost(documents.load("RefundCreate")) == 10
+
+
+def test_bad_documents_are_refused_with_a_clear_error() -> None:
+    with pytest.raises(DocumentError, match="no GraphQL document"):
+        documents.load("NoSuchDocument")
+    with pytest.raises(DocumentError, match="Syntax Error"):
+        documents.from_source("query { orders(")
+    with pytest.raises(DocumentError, match="expected one operation"):
+        documents.from_source("query A { shop { id } } query B { shop { id } }")
