@@ -1,0 +1,157 @@
+"""Applying snapshots: monotonic by updatedAt, idempotent, money counted once, children never lost."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import LedgerEntry, LineItem, Order, Shop, TimelineEvent, Transaction
+from tests.mirror.factories import graphql_order, rest_order, rest_refund
+from worker.mirror.apply import apply_snapshots
+from worker.mirror.snapshot import from_graphql, from_rest
+
+
+def _shop(session: Session) -> Shop:
+    shop = Shop(domain=f"s{uuid.uuid4().hex[:8]}.myshopify.com")
+    session.add(shop)
+    session.flush()
+    return shop
+
+
+def _order(session: Session, shop: Shop, number: int = 1) -> Order:
+    order = session.scalars(
+        select(Order).where(Order.shop_id == shop.id, Order.shopify_gid == f"gid://shopify/Order/{5000 + number}")
+    ).one()
+    session.refresh(order)
+    return order
+
+
+def _money_entries(session: Session, shop: Shop) -> list[tuple[str, Decimal]]:
+    rows = session.execute(
+        select(LedgerEntry.kind, LedgerEntry.amount).where(LedgerEntry.shop_id == shop.id).order_by(LedgerEntry.id)
+    )
+    return [(kind, amount) for kind, amount in rows]
+
+
+def test_a_webhook_creates_the_order_with_its_lines(session: Session) -> None:
+    shop = _shop(session)
+    result = apply_snapshots(session, shop.id, [from_rest(rest_order(1))])
+    assert result.created == 1
+    order = _order(session, shop)
+    assert (order.name, order.currency, order.total_price, order.total_shipping) == (
+        "#1001", "USD", Decimal("59.00"), Decimal("5.00"),
+    )  # fmt: skip
+    assert order.display_financial_status == "PAID"
+    assert order.display_fulfillment_status == "UNFULFILLED"
+    assert order.tags == ["vip", "dropship"]
+    assert [li.sku for li in order.line_items] == ["W-1", "W-2"]
+    assert order.line_items[0].total_tax == Decimal("2.00")
+
+
+def test_an_older_snapshot_never_overwrites_a_newer_one(session: Session) -> None:
+    shop = _shop(session)
+    apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T12:00:00Z", financial="refunded"))])
+    result = apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T10:00:00Z", financial="paid"))])
+    assert result.stale == 1
+    assert _order(session, shop).display_financial_status == "REFUNDED"
+
+
+def test_within_a_batch_the_newest_snapshot_wins(session: Session) -> None:
+    shop = _shop(session)
+    snaps = [
+        from_rest(rest_order(1, "2026-11-01T12:00:00Z", fulfillment="fulfilled")),
+        from_rest(rest_order(1, "2026-11-01T10:00:00Z")),
+    ]
+    apply_snapshots(session, shop.id, snaps)
+    assert _order(session, shop).display_fulfillment_status == "FULFILLED"
+
+
+def test_graphql_replaces_a_webhook_at_the_same_version_but_not_the_reverse(session: Session) -> None:
+    shop = _shop(session)
+    apply_snapshots(session, shop.id, [from_rest(rest_order(1))])
+    apply_snapshots(session, shop.id, [from_graphql(graphql_order(1, fulfillment="IN_PROGRESS"))])
+    assert _order(session, shop).display_fulfillment_status == "IN_PROGRESS"
+    result = apply_snapshots(session, shop.id, [from_rest(rest_order(1))])  # a late duplicate webhook
+    assert result.stale == 1
+    assert _order(session, shop).display_fulfillment_status == "IN_PROGRESS"
+
+
+def test_reapplying_is_idempotent_and_money_is_counted_once(session: Session) -> None:
+    shop = _shop(session)
+    refund = rest_refund(1, 700, "25.00")
+    for _ in range(3):
+        apply_snapshots(session, shop.id, [from_graphql(graphql_order(1))])
+        apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-02T10:00:00Z", refunds=[refund]))])
+    assert _money_entries(session, shop) == [
+        ("customer_payment", Decimal("59.0000")),
+        ("customer_refund", Decimal("25.0000")),
+    ]
+    order = _order(session, shop)
+    assert order.total_refunded == Decimal("25.00")
+    assert session.scalar(select(func.count()).select_from(LineItem).where(LineItem.order_id == order.id)) == 2
+    txns = session.scalar(select(func.count()).select_from(Transaction).where(Transaction.order_id == order.id))
+    assert txns == 2
+
+
+def test_shuffled_duplicated_deliveries_converge_to_the_newest(session: Session) -> None:
+    shop = _shop(session)
+    versions = [
+        rest_order(1, "2026-11-01T10:00:00Z"),
+        rest_order(1, "2026-11-01T11:00:00Z", fulfillment="partial"),
+        rest_order(1, "2026-11-02T10:00:00Z", fulfillment="fulfilled", refunds=[rest_refund(1, 700, "10.00")]),
+        rest_order(1, "2026-11-03T10:00:00Z", fulfillment="fulfilled", financial="partially_refunded",
+                   refunds=[rest_refund(1, 700, "10.00"), rest_refund(1, 701, "5.00")]),
+    ]  # fmt: skip
+    deliveries = versions * 3
+    random.Random(7).shuffle(deliveries)
+    for payload in deliveries:
+        apply_snapshots(session, shop.id, [from_rest(payload)])
+    order = _order(session, shop)
+    assert order.display_financial_status == "PARTIALLY_REFUNDED"
+    assert order.display_fulfillment_status == "FULFILLED"
+    assert order.total_refunded == Decimal("15.00")
+    assert _money_entries(session, shop) == [
+        (kind, amount) for kind, amount in _money_entries(session, shop) if kind == "customer_refund"
+    ]
+    assert sorted(a for _, a in _money_entries(session, shop)) == [Decimal("5.0000"), Decimal("10.0000")]
+
+
+def test_timeline_records_what_changed(session: Session) -> None:
+    shop = _shop(session)
+    apply_snapshots(session, shop.id, [from_rest(rest_order(1))])
+    apply_snapshots(
+        session, shop.id, [from_rest(rest_order(1, "2026-11-01T11:00:00Z", cancelled_at="2026-11-01T11:00:00Z",
+                                                 financial="refunded"))]
+    )  # fmt: skip
+    order = _order(session, shop)
+    kinds = session.scalars(
+        select(TimelineEvent.kind).where(TimelineEvent.order_id == order.id).order_by(TimelineEvent.id)
+    ).all()
+    assert kinds == ["order.mirrored", "order.cancelled", "order.financial_status"]
+
+
+def test_backfill_does_not_flood_the_timeline(session: Session) -> None:
+    shop = _shop(session)
+    apply_snapshots(session, shop.id, [from_graphql(graphql_order(n), source="backfill") for n in range(1, 6)])
+    assert session.scalar(select(func.count()).select_from(TimelineEvent).where(TimelineEvent.shop_id == shop.id)) == 0
+    assert session.scalar(select(func.count()).select_from(Order).where(Order.shop_id == shop.id)) == 5
+
+
+def test_supplier_links_survive_reapplication(session: Session) -> None:
+    from models import SupplierOrder, SupplierOrderItem
+
+    shop = _shop(session)
+    apply_snapshots(session, shop.id, [from_rest(rest_order(1))])
+    order = _order(session, shop)
+    supplier = SupplierOrder(shop_id=shop.id, order_id=order.id, supplier_order_id="81234", status="awaiting_shipment")
+    session.add(supplier)
+    session.flush()
+    session.add(SupplierOrderItem(supplier_order_id=supplier.id, line_item_id=order.line_items[0].id, quantity=1))
+    session.flush()
+    apply_snapshots(session, shop.id, [from_graphql(graphql_order(1, "2026-11-05T10:00:00Z"))])
+    session.expire_all()
+    assert len(session.get(SupplierOrder, supplier.id).items) == 1  # type: ignore[union-attr]
