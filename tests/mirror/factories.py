@@ -45,7 +45,7 @@ def rest_order(
             "first_name": "Ada",
             "last_name": "Lovelace",
             "email": f"buyer{number}@example.com",
-        },  # fmt: skip
+        },
         "shipping_address": {"name": "Ada Lovelace", "address1": "1 Main St", "city": "Springfield"},
         "line_items": [
             {
@@ -64,7 +64,7 @@ def rest_order(
                 "variant_id": 900 + i,
                 "product_id": 800 + i,
                 "requires_shipping": True,
-            }  # fmt: skip
+            }
             for i in (1, 2)
         ],
         "refunds": refunds or [],
@@ -93,7 +93,7 @@ def rest_refund(number: int, refund_id: int, amount: str, line_item_index: int =
                 "gateway": "bogus",
                 "parent_id": oid * 100,
                 "processed_at": "2026-11-02T09:00:00Z",
-            }  # fmt: skip
+            }
         ],
     }
 
