@@ -1,0 +1,45 @@
+"""The store's return and cancellation policy: a versioned file, a pure ``evaluate``, a lint.
+
+Import from here: ``load_policy``, ``evaluate``, ``lint``, ``explain`` and the input/decision types.
+Only ``worker.policy.adapters`` touches the ledger.
+"""
+
+from worker.policy.decision import Action, Decision, LineRefund, SupplierRecovery
+from worker.policy.evaluate import InvalidRequestError, evaluate, requested_units
+from worker.policy.inputs import (
+    Evidence,
+    FulfillmentState,
+    OrderLine,
+    OrderSnapshot,
+    Reason,
+    Request,
+    RequestKind,
+    SupplierSnapshot,
+    SupplierState,
+)
+from worker.policy.loader import DEFAULT_POLICY, PolicyFileError, load_policy, parse_policy
+from worker.policy.model import Policy
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "Action",
+    "Decision",
+    "Evidence",
+    "FulfillmentState",
+    "InvalidRequestError",
+    "LineRefund",
+    "OrderLine",
+    "OrderSnapshot",
+    "Policy",
+    "PolicyFileError",
+    "Reason",
+    "Request",
+    "RequestKind",
+    "SupplierRecovery",
+    "SupplierSnapshot",
+    "SupplierState",
+    "evaluate",
+    "load_policy",
+    "parse_policy",
+    "requested_units",
+]

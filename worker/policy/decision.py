@@ -1,0 +1,124 @@
+"""What ``evaluate`` returns: a frozen decision, with a JSON snapshot stored on the cancellation request.
+
+Invariants (checked by property tests):
+
+* ``refund_total == sum(line.amount) + shipping_amount`` and
+  ``0 ≤ refund_total ≤ order.total_paid − order.already_refunded``;
+* every amount is in the order's currency, rounded to its minor unit;
+* ``store_exposure == refund_total − expected_supplier_recovery``;
+* a denial refunds nothing; an escalation carries the amounts a person would approve (or zeros when
+  the rules stopped before any amount could be computed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from worker.policy.inputs import Reason, RequestKind
+from worker.policy.model import Payer, RefundMethod
+
+
+class Action(StrEnum):
+    CANCEL = "cancel"  # cancel the whole Shopify order (orderCancel), refunding what the decision says
+    REFUND_ITEMS = "refund_items"  # refund the listed line items in full (refundCreate)
+    REFUND_PARTIAL = "refund_partial"  # refund less than the items' full value (fee, percentage or cap)
+    DENY = "deny"
+    ESCALATE = "escalate"  # a person decides; the amounts are what the rules would refund
+
+
+@dataclass(frozen=True)
+class LineRefund:
+    """``value`` is what the units cost the customer (after discount, with tax); ``amount`` is refunded."""
+
+    line_id: str
+    quantity: int
+    value: Decimal
+    amount: Decimal
+    restock: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line_id": self.line_id,
+            "quantity": self.quantity,
+            "value": str(self.value),
+            "amount": str(self.amount),
+            "restock": self.restock,
+        }
+
+
+@dataclass(frozen=True)
+class SupplierRecovery:
+    """What one supplier order is expected to pay back, in the supplier's currency and the order's."""
+
+    supplier: str
+    currency: str
+    cost: Decimal  # the share of what the store paid the supplier for the requested units
+    expected: Decimal  # in the supplier's currency
+    expected_in_order_currency: Decimal | None  # None: no exchange rate in the policy
+    due_within_business_days: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        converted = self.expected_in_order_currency
+        return {
+            "supplier": self.supplier,
+            "currency": self.currency,
+            "cost": str(self.cost),
+            "expected": str(self.expected),
+            "expected_in_order_currency": None if converted is None else str(converted),
+            "due_within_business_days": self.due_within_business_days,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    action: Action
+    kind: RequestKind  # as evaluated: a cancel after shipment for "not received" is handled as a return
+    reason: Reason
+    currency: str
+    lines: tuple[LineRefund, ...]
+    shipping_amount: Decimal
+    restocking_fee: Decimal
+    refund_total: Decimal
+    refund_method: RefundMethod
+    notify_customer: bool
+    return_required: bool
+    return_shipping_paid_by: Payer | None
+    shopify_cancel_reason: str | None  # CUSTOMER | INVENTORY | FRAUD | OTHER, for orderCancel
+    expected_supplier_recovery: Decimal
+    supplier_recoveries: tuple[SupplierRecovery, ...]
+    store_exposure: Decimal
+    reasons: tuple[str, ...]
+    policy_version: str
+    evaluated_at: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot (Decimals as strings, instants in ISO 8601)."""
+        return {
+            "allowed": self.allowed,
+            "action": self.action.value,
+            "kind": self.kind.value,
+            "reason": self.reason.value,
+            "currency": self.currency,
+            "lines": [line.to_dict() for line in self.lines],
+            "shipping_amount": str(self.shipping_amount),
+            "restocking_fee": str(self.restocking_fee),
+            "refund_total": str(self.refund_total),
+            "refund_method": self.refund_method.value,
+            "notify_customer": self.notify_customer,
+            "return_required": self.return_required,
+            "return_shipping_paid_by": None
+            if self.return_shipping_paid_by is None
+            else self.return_shipping_paid_by.value,
+            "shopify_cancel_reason": self.shopify_cancel_reason,
+            "expected_supplier_recovery": str(self.expected_supplier_recovery),
+            "supplier_recoveries": [r.to_dict() for r in self.supplier_recoveries],
+            "store_exposure": str(self.store_exposure),
+            "reasons": list(self.reasons),
+            "policy_version": self.policy_version,
+            "evaluated_at": self.evaluated_at.isoformat(),
+        }
