@@ -6,4 +6,6 @@ from typing import Any
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "system.heartbeat": {"task": "system.heartbeat", "schedule": 60.0},
+    "supplier.poll_due": {"task": "supplier.poll_due", "schedule": 60.0},
+    "deadlines.raise_alerts": {"task": "deadlines.raise_alerts", "schedule": 300.0},
 }

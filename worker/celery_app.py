@@ -20,6 +20,8 @@ from worker.settings import Settings, get_settings
 #: Modules whose tasks the worker registers. A feature adds its ``tasks`` module here.
 TASK_MODULES = [
     "worker.system.tasks",
+    "worker.supplier.tasks",
+    "worker.deadlines.tasks",
 ]
 
 

@@ -1,0 +1,140 @@
+"""Raising deadline alerts, each exactly once.
+
+``Alert.dedupe_key`` is ``deadline:{kind}:{stage}:{supplier order id}:{due date}``: the same deadline at
+the same stage never alerts twice however often the task runs, a deadline that moves (an extension, a
+new claim) alerts again, and "near" then "passed" are two alerts. Alerts whose condition is gone (the
+parcel arrived, the refund came) are marked resolved. Every new alert is a timeline event, a log line
+and a metric increment; the ``dropsync_deadlines_due`` gauge shows what is near or passed right now.
+
+Besides deadlines, two things need a person and alert the same way: an unknown AliExpress status
+(``status_unknown:…``, once per distinct raw value) and a supplier order that keeps failing to poll.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from integrations.aliexpress import status as st
+from models import Alert, Order, SupplierOrder
+from worker.deadlines.rules import KINDS, DeadlinePolicy, Finding, findings
+from worker.observability.metrics import ALERTS_RAISED, DEADLINES_DUE
+from worker.timeline import record_event
+
+log = structlog.get_logger(__name__)
+
+POLL_FAILURES_ALERT = 5
+
+
+@dataclass(frozen=True)
+class Attention:
+    """One thing a person should act on (the ``dropsync deadlines`` rows)."""
+
+    supplier_order: SupplierOrder
+    order_name: str | None
+    finding: Finding
+    dedupe_key: str
+
+
+def _open_orders(session: Session) -> list[SupplierOrder]:
+    """Supplier orders that can still need someone: not closed, or closed-cancelled awaiting a refund."""
+    query = select(SupplierOrder).where(
+        (SupplierOrder.status.not_in(st.CLOSED_STATES))
+        | ((SupplierOrder.status == st.CLOSED_CANCELLED) & SupplierOrder.refund_due_at.is_not(None))
+    )
+    return list(session.scalars(query.order_by(SupplierOrder.id)))
+
+
+def _extra(so: SupplierOrder, now: dt.datetime) -> list[tuple[Finding, str]]:
+    out = []
+    if so.status_unknown:
+        raw = "/".join(v or "-" for v in (so.raw_status, so.raw_end_reason, so.raw_logistics_status))
+        message = f"AliExpress reports {raw}, which dropsync does not know: check the order on AliExpress"
+        out.append((Finding("status_unknown", "passed", now, message, "warning"), f"status_unknown:{so.id}:{raw}"))
+    if so.poll_failures >= POLL_FAILURES_ALERT:
+        message = f"polling has failed {so.poll_failures} times in a row: {so.last_poll_error}"
+        key = f"poll_failing:{so.id}:{(so.last_poll_error or '')[:120]}"
+        out.append((Finding("poll_failing", "passed", now, message, "warning"), key))
+    return out
+
+
+def needing_attention(session: Session, now: dt.datetime, policy: DeadlinePolicy) -> list[Attention]:
+    """Everything near or passed at ``now``, most urgent first (passed before near, then by due time)."""
+    rows = []
+    names = dict(session.execute(select(Order.id, Order.name)).tuples().all())
+    for so in _open_orders(session):
+        name = names.get(so.order_id) if so.order_id else None
+        for finding in findings(so, now, policy):
+            key = f"deadline:{finding.kind}:{finding.stage}:{so.id}:{finding.due_at:%Y-%m-%dT%H:%M}"
+            rows.append(Attention(so, name, finding, key))
+        rows += [Attention(so, name, finding, key) for finding, key in _extra(so, now)]
+    return sorted(rows, key=lambda a: (a.finding.stage != "passed", a.finding.due_at))
+
+
+def raise_due_alerts(session: Session, now: dt.datetime, policy: DeadlinePolicy) -> list[Alert]:
+    """Raise every alert not raised before; resolve alerts whose condition is gone. Flushes only."""
+    attention = needing_attention(session, now, policy)
+    keys = {a.dedupe_key for a in attention}
+    existing = set(session.scalars(select(Alert.dedupe_key).where(Alert.dedupe_key.in_(keys)))) if keys else set()
+    raised = [alert for a in attention if a.dedupe_key not in existing and (alert := _raise(session, a, now))]
+    _resolve_gone(session, keys, now)
+    counts = dict.fromkeys((*KINDS, "status_unknown", "poll_failing"), 0)
+    for a in attention:
+        counts[a.finding.kind] = counts.get(a.finding.kind, 0) + 1
+    for kind, count in counts.items():
+        DEADLINES_DUE.labels(kind).set(count)
+    return raised
+
+
+def _raise(session: Session, attention: Attention, now: dt.datetime) -> Alert | None:
+    so, finding = attention.supplier_order, attention.finding
+    kind = f"{finding.kind}_{finding.stage}" if finding.kind in KINDS else finding.kind
+    alert = Alert(
+        shop_id=so.shop_id,
+        order_id=so.order_id,
+        supplier_order_id=so.id,
+        kind=kind,
+        severity=finding.severity,
+        message=finding.message,
+        due_at=finding.due_at,
+        dedupe_key=attention.dedupe_key,
+        raised_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(alert)
+            session.flush()
+    except IntegrityError:
+        return None  # raised concurrently by another run: once is the rule, and it holds
+    where = f"{attention.order_name} / " if attention.order_name else ""
+    record_event(
+        session,
+        shop_id=so.shop_id,
+        order_id=so.order_id,
+        supplier_order_id=so.id,
+        kind="alert.raised",
+        message=f"{where}supplier order {so.supplier_order_id}: {finding.message}",
+        actor="deadlines",
+        data={"alert_id": alert.id, "kind": kind, "due_at": finding.due_at.isoformat()},
+    )
+    log.warning(
+        "alert.raised",
+        kind=kind,
+        supplier_order_id=so.supplier_order_id,
+        due_at=finding.due_at.isoformat(),
+        message=finding.message,
+    )
+    ALERTS_RAISED.labels(kind).inc()
+    return alert
+
+
+def _resolve_gone(session: Session, live_keys: set[str], now: dt.datetime) -> None:
+    for alert in session.scalars(select(Alert).where(Alert.resolved_at.is_(None))):
+        if alert.dedupe_key not in live_keys:
+            alert.resolved_at = now
+    session.flush()

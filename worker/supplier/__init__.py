@@ -1,0 +1,1 @@
+"""The supplier side: linking supplier orders, recording what happened, polling AliExpress, disputes."""

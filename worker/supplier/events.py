@@ -1,0 +1,39 @@
+"""A tiny in-process hook registry: who wants to hear that a supplier order changed state.
+
+The cancellation workflow subscribes with ``on_supplier_change(callback)``. ``notify`` calls every
+callback synchronously, in registration order, inside the caller's transaction: a callback's writes
+commit (or roll back) together with the change itself, and a callback that raises aborts the change
+(so a subscriber can never silently miss one). Callbacks must not commit, publish tasks, or call out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from models import SupplierOrder
+
+SupplierChangeCallback = Callable[[Session, SupplierOrder, str, str], None]
+
+_callbacks: list[SupplierChangeCallback] = []
+
+
+def on_supplier_change(callback: SupplierChangeCallback) -> SupplierChangeCallback:
+    """Register ``callback(session, supplier_order, old_state, new_state)``; usable as a decorator."""
+    if callback not in _callbacks:
+        _callbacks.append(callback)
+    return callback
+
+
+def remove_supplier_callback(callback: SupplierChangeCallback) -> None:
+    if callback in _callbacks:
+        _callbacks.remove(callback)
+
+
+def notify(session: Session, supplier_order: SupplierOrder, old_state: str, new_state: str) -> None:
+    """Tell every subscriber; no-op when the state did not change."""
+    if old_state == new_state:
+        return
+    for callback in list(_callbacks):
+        callback(session, supplier_order, old_state, new_state)

@@ -1,0 +1,29 @@
+"""Supplier polling tasks: ids only, thin; the service functions do the work."""
+
+from __future__ import annotations
+
+from models import SupplierOrder
+from models.types import utcnow
+from worker.celery_app import app
+from worker.db import session_scope
+from worker.settings import get_settings
+from worker.supplier.gateway import client_from_settings
+from worker.supplier.polling import poll_due, poll_supplier_order
+
+
+@app.task(name="supplier.poll_due")
+def poll_due_orders() -> dict[str, int]:
+    """Poll the supplier orders whose ``next_poll_at`` has come (beat, every minute)."""
+    with client_from_settings() as client:
+        summary = poll_due(session_scope, client, utcnow, get_settings().supplier_poll_batch)
+    return summary.outcomes
+
+
+@app.task(name="supplier.poll_one")
+def poll_one(supplier_order_id: int) -> str:
+    """Poll one supplier order now (after an operator records something)."""
+    with session_scope() as session, client_from_settings() as client:
+        so = session.get(SupplierOrder, supplier_order_id)
+        if so is None:
+            return "missing"
+        return poll_supplier_order(session, so, client, utcnow()).outcome
