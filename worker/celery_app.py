@@ -15,10 +15,12 @@ from celery.signals import worker_process_init
 
 import worker.broker  # noqa: F401  (registers the dropsync-sqlite transport alias)
 from worker.beat import BEAT_SCHEDULE
+from worker.observability.celery_hooks import install_observability
 from worker.settings import Settings, get_settings
 
 #: Modules whose tasks the worker registers. A feature adds its ``tasks`` module here.
 TASK_MODULES = [
+    "worker.mirror.tasks",
     "worker.system.tasks",
     "worker.supplier.tasks",
     "worker.deadlines.tasks",
@@ -53,7 +55,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": max(settings.task_time_limit_seconds * 9 // 10, 1),
         "task_default_queue": "dropsync",
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": False,
+        "worker_send_task_events": settings.task_events,  # Flower's task view (Redis)
+        "task_send_sent_event": settings.task_events,
         "beat_schedule": BEAT_SCHEDULE,
         "timezone": "UTC",
         "imports": TASK_MODULES,
@@ -67,6 +70,8 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_app()
+# Before any task module is imported: metrics need multiprocess mode set up first in a worker.
+install_observability(app)
 
 
 @worker_process_init.connect

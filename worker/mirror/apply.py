@@ -124,7 +124,8 @@ def _previous_rows(session: Session, shop_id: int, gids: list[str]) -> dict[str,
     return {row["shopify_gid"]: dict(row) for row in rows}
 
 
-def _insert(session: Session, table: Table) -> Any:
+def dialect_insert(session: Session, table: Table) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support for the session's database (PostgreSQL or SQLite)."""
     dialect = session.get_bind().dialect.name
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
@@ -155,7 +156,7 @@ def _order_values(shop_id: int, snap: OrderSnapshot, now: Any) -> dict[str, Any]
 def _upsert_orders(session: Session, shop_id: int, group: list[OrderSnapshot], from_graphql: bool) -> dict[str, int]:
     now = utcnow()
     rows = [_order_values(shop_id, s, now) for s in group]
-    stmt = _insert(session, ORDERS)
+    stmt = dialect_insert(session, ORDERS)
     keep = {"shop_id", "shopify_gid", "created_at"} | (set() if from_graphql else _NOT_IN_REST)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ORDERS.c.shop_id, ORDERS.c.shopify_gid],
@@ -177,7 +178,7 @@ def _newer(stmt: Any, from_graphql: bool) -> Any:
 def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> None:
     if not rows:
         return
-    stmt = _insert(session, table)
+    stmt = dialect_insert(session, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c[name] for name in conflict],
         set_={name: stmt.excluded[name] for name in rows[0] if name not in conflict},
@@ -235,6 +236,13 @@ def _transaction_values(order_id: int, t: TransactionSnap) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def record_refund(session: Session, shop_id: int, order_id: int, refund: Any, txns: Sequence[TransactionSnap]) -> None:
+    """Upsert one refund and its transactions and derive their money (a ``refunds/create`` webhook)."""
+    _upsert(session, REFUNDS, [_refund_values(order_id, refund)], ["order_id", "shopify_gid"])
+    _upsert(session, TRANSACTIONS, [_transaction_values(order_id, t) for t in txns], ["order_id", "shopify_gid"])
+    _insert_money(session, [_money_row(shop_id, order_id, t, refund.created_at) for t in txns if ledger_kind(t)])
+
+
 def ledger_kind(txn: TransactionSnap) -> str | None:
     """The money movement a transaction is, if any: captured payments in, refunds out."""
     if txn.status != "SUCCESS" or txn.amount <= 0:
@@ -246,27 +254,27 @@ def ledger_kind(txn: TransactionSnap) -> str | None:
     return None
 
 
+def _money_row(shop_id: int, order_id: int, txn: TransactionSnap, fallback_time: Any) -> dict[str, Any]:
+    return {
+        "shop_id": shop_id, "order_id": order_id, "supplier_order_id": None, "kind": ledger_kind(txn),
+        "amount": txn.amount, "currency": txn.currency, "source_ref": f"shopify:transaction:{txn.gid}",
+        "occurred_at": txn.processed_at or fallback_time, "recorded_at": utcnow(), "note": None,
+    }  # fmt: skip
+
+
 def _derive_money(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
-    now = utcnow()
     rows = [
-        {
-            "shop_id": shop_id,
-            "order_id": a.order_id,
-            "supplier_order_id": None,
-            "kind": kind,
-            "amount": t.amount,
-            "currency": t.currency,
-            "source_ref": f"shopify:transaction:{t.gid}",
-            "occurred_at": t.processed_at or a.snapshot.updated_at,
-            "recorded_at": now,
-            "note": None,
-        }
+        _money_row(shop_id, a.order_id, t, a.snapshot.updated_at)
         for a in applied
         for t in a.snapshot.transactions or ()
-        if (kind := ledger_kind(t)) is not None
+        if ledger_kind(t) is not None
     ]
+    _insert_money(session, rows)
+
+
+def _insert_money(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        stmt = _insert(session, LEDGER).on_conflict_do_nothing(index_elements=[LEDGER.c.source_ref])
+        stmt = dialect_insert(session, LEDGER).on_conflict_do_nothing(index_elements=[LEDGER.c.source_ref])
         session.execute(stmt, rows)
 
 

@@ -192,7 +192,7 @@ def from_rest(payload: dict[str, Any], source: str = "webhook") -> OrderSnapshot
         customer_name=_full_name(customer),
         shipping_address=payload.get("shipping_address"),
         lines=tuple(_rest_line(li) for li in payload.get("line_items") or []),
-        refunds=tuple(_rest_refund(r, currency) for r in payload.get("refunds") or []),
+        refunds=tuple(rest_refund(r, currency) for r in payload.get("refunds") or []),
         transactions=_rest_refund_transactions(payload.get("refunds") or [], currency),
         raw=payload,
     )
@@ -236,7 +236,7 @@ def _rest_line(li: dict[str, Any]) -> LineSnap:
     )
 
 
-def _rest_refund(refund: dict[str, Any], currency: str) -> RefundSnap:
+def rest_refund(refund: dict[str, Any], currency: str) -> RefundSnap:
     transactions = refund.get("transactions") or []
     total = sum(
         (money(t.get("amount")) or Decimal(0) for t in transactions if _successful_refund(t)),

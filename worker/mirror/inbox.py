@@ -1,0 +1,155 @@
+"""The webhook inbox: store a verified delivery once, then drain it into the ledger in batches.
+
+Storing: ``INSERT … ON CONFLICT (delivery_id) DO NOTHING`` and commit before answering 2xx, so a retry of
+the same delivery is a no-op and nothing verified is lost. Draining: claim a batch of unhandled rows
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers share the work), apply their effects and set
+``handled_at`` in the same transaction. A crash before the commit leaves them unhandled; they are claimed
+again and applied once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import CursorResult, Table, func, select, update
+from sqlalchemy.orm import Session
+
+from models import WebhookDelivery
+from models.types import utcnow
+from worker.mirror.apply import dialect_insert
+from worker.mirror.topics import handle_deliveries
+from worker.observability.metrics import INBOX_LAG_SECONDS
+
+log = structlog.get_logger(__name__)
+
+INBOX: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+#: A delivery that failed this many times is left for an operator (`dropsync inbox list --failed`).
+MAX_ATTEMPTS = 5
+BATCH_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingDelivery:
+    shop_id: int
+    delivery_id: str
+    topic: str
+    payload: dict[str, Any]
+    event_id: str | None = None
+    api_version: str | None = None
+    triggered_at: dt.datetime | None = None
+
+
+def store_delivery(session: Session, delivery: IncomingDelivery) -> bool:
+    """Insert the delivery unless its id is already there. True when it is new."""
+    stmt = (
+        dialect_insert(session, INBOX)
+        .values(
+            shop_id=delivery.shop_id,
+            delivery_id=delivery.delivery_id,
+            topic=delivery.topic,
+            payload=delivery.payload,
+            event_id=delivery.event_id,
+            api_version=delivery.api_version,
+            triggered_at=delivery.triggered_at,
+            received_at=utcnow(),
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=[INBOX.c.delivery_id])
+    )
+    result = cast(CursorResult[Any], session.execute(stmt))
+    return bool(result.rowcount)
+
+
+def claim_batch(session: Session, limit: int = BATCH_SIZE) -> list[WebhookDelivery]:
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.handled_at.is_(None), WebhookDelivery.attempts < MAX_ATTEMPTS)
+        .order_by(WebhookDelivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def mark_handled(session: Session, deliveries: Sequence[WebhookDelivery]) -> None:
+    now = utcnow()
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_([d.id for d in deliveries]))
+        .values(handled_at=now, attempts=WebhookDelivery.attempts + 1, last_error=None)
+    )
+
+
+def record_failure(session: Session, delivery_id: int, error: str) -> None:
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
+        .values(attempts=WebhookDelivery.attempts + 1, last_error=error[:2000])
+    )
+
+
+def observe_lag(session: Session) -> float:
+    oldest = session.scalar(
+        select(func.min(WebhookDelivery.received_at)).where(
+            WebhookDelivery.handled_at.is_(None), WebhookDelivery.attempts < MAX_ATTEMPTS
+        )
+    )
+    lag = max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0
+    INBOX_LAG_SECONDS.set(lag)
+    return lag
+
+
+UnitOfWork = Callable[[], Any]
+
+
+def drain(unit_of_work: UnitOfWork, budget_seconds: float = 20.0, batch_size: int = BATCH_SIZE) -> int:
+    """Apply unhandled deliveries batch by batch until none are left or the budget is spent.
+
+    A batch is one transaction. If it fails, its deliveries are retried one by one, so one poison
+    delivery is isolated (its attempts and error recorded) instead of blocking the rest.
+    Returns how many deliveries were handled.
+    """
+    handled, deadline = 0, time.monotonic() + budget_seconds
+    while time.monotonic() < deadline:
+        try:
+            with unit_of_work() as session:
+                batch = claim_batch(session, batch_size)
+                if not batch:
+                    return handled
+                handle_deliveries(session, batch)
+                mark_handled(session, batch)
+                handled += len(batch)
+        except Exception:
+            log.warning("inbox batch failed; retrying its deliveries one by one", exc_info=True)
+            handled += _drain_one_by_one(unit_of_work, batch_size)
+    return handled
+
+
+def _drain_one_by_one(unit_of_work: UnitOfWork, limit: int) -> int:
+    with unit_of_work() as session:
+        ids = [d.id for d in claim_batch(session, limit)]
+    handled = 0
+    for delivery_id in ids:
+        try:
+            with unit_of_work() as session:
+                delivery = session.get(WebhookDelivery, delivery_id, with_for_update=_lock(session))
+                if delivery is None or delivery.handled_at is not None:
+                    continue
+                handle_deliveries(session, [delivery])
+                mark_handled(session, [delivery])
+                handled += 1
+        except Exception as exc:
+            log.error("webhook delivery failed", delivery=delivery_id, error=str(exc))
+            with unit_of_work() as session:
+                record_failure(session, delivery_id, f"{type(exc).__name__}: {exc}")
+    return handled
+
+
+def _lock(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"

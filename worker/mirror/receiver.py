@@ -1,0 +1,197 @@
+"""``POST /webhooks/shopify``: verify, store once, answer fast, then get the drain task published.
+
+Order of checks (each refusal writes nothing): body size (413), required headers (400), known shop
+(404), HMAC of the raw body in constant time (401), JSON object (400). Then the delivery is inserted
+with ``ON CONFLICT DO NOTHING`` on its ``X-Shopify-Webhook-Id`` and committed before the 200.
+
+The drain task is published *after* the commit, never inside the transaction (a task could run before
+the row is visible, or the message be lost after a commit). Publishes are coalesced: one message per
+short window drains every delivery committed before it. If a publish fails (broker down), the beat
+sweeper (``mirror.drain_inbox`` on a schedule) drains what is left: nothing stored is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from worker.db import session_scope
+from worker.mirror.inbox import IncomingDelivery, store_delivery
+from worker.mirror.snapshot import parse_time
+from worker.observability.metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_RECEIVED, WEBHOOKS_REJECTED
+from worker.settings import get_settings
+from worker.shops import shop_by_domain
+
+log = structlog.get_logger(__name__)
+
+REQUIRED_HEADERS = ("x-shopify-topic", "x-shopify-shop-domain", "x-shopify-webhook-id")
+DRAIN_TASK = "mirror.drain_inbox"
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The value Shopify puts in ``X-Shopify-Hmac-Sha256``: base64 of HMAC-SHA256 over the raw body."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def verify(secret: str, body: bytes, received: str) -> bool:
+    return hmac.compare_digest(sign(secret, body).encode(), received.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class KnownShop:
+    id: int
+    secret: str | None
+    expires: float
+
+
+class ShopDirectory:
+    """Domain → (shop id, webhook secret), cached briefly so a delivery costs no extra query."""
+
+    ttl_seconds = 30.0
+
+    def __init__(self) -> None:
+        self._cache: dict[str, KnownShop | None] = {}
+        self._expiry: dict[str, float] = {}
+
+    async def lookup(self, domain: str) -> KnownShop | None:
+        now = time.monotonic()
+        if self._expiry.get(domain, 0.0) > now:
+            return self._cache[domain]
+        found = await run_in_threadpool(self._load, domain)
+        self._cache[domain], self._expiry[domain] = found, now + (self.ttl_seconds if found else 2.0)
+        return found
+
+    def _load(self, domain: str) -> KnownShop | None:
+        settings = get_settings()
+        with session_scope() as session:
+            shop = shop_by_domain(session, domain)
+            if shop is None:
+                return None
+            return KnownShop(shop.id, shop.client_secret or settings.shopify_client_secret, 0.0)
+
+
+class DrainPublisher:
+    """Coalesces "drain the inbox" messages: at most one per window, always after the caller's commit."""
+
+    window_seconds = 0.02
+
+    def __init__(self) -> None:
+        self._scheduled = False
+
+    def poke(self) -> None:
+        if self._scheduled:
+            return
+        self._scheduled = True
+        asyncio.get_running_loop().call_later(self.window_seconds, self._fire)
+
+    def _fire(self) -> None:
+        self._scheduled = False
+        task = asyncio.get_running_loop().run_in_executor(None, _publish_drain)
+        task.add_done_callback(lambda _: None)
+
+
+def _publish_drain() -> None:
+    from worker.celery_app import app
+
+    try:
+        app.send_task(DRAIN_TASK)
+    except Exception as exc:  # (the beat sweeper drains what a failed publish left)
+        log.warning("could not publish the inbox drain; the sweeper will pick it up", error=str(exc))
+
+
+shops = ShopDirectory()
+publisher = DrainPublisher()
+
+
+def _reject(reason: str, status: int, message: str) -> Response:
+    WEBHOOKS_REJECTED.labels(reason).inc()
+    log.info("webhook rejected", reason=reason, status=status)
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_capped(request: Request, cap: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            return None
+    return bytes(body)
+
+
+async def shopify_webhook(request: Request) -> Response:
+    body = await _read_capped(request, get_settings().webhook_max_body_bytes)
+    if body is None:
+        return _reject("too_large", 413, "body too large")
+    missing = [h for h in REQUIRED_HEADERS if not request.headers.get(h)]
+    if missing:
+        return _reject("missing_header", 400, f"missing header {missing[0]}")
+    shop = await shops.lookup(request.headers["x-shopify-shop-domain"])
+    if shop is None:
+        return _reject("unknown_shop", 404, "unknown shop")
+    received = request.headers.get("x-shopify-hmac-sha256", "")
+    if not shop.secret or not received or not verify(shop.secret, body, received):
+        return _reject("bad_hmac", 401, "HMAC verification failed")
+    payload = _parse(body)
+    if payload is None:
+        return _reject("bad_json", 400, "body is not a JSON object")
+    delivery = _delivery(request, shop.id, payload)
+    if delivery is None:
+        return _reject("bad_header", 400, "X-Shopify-Triggered-At is not a timestamp")
+    return await _store(delivery)
+
+
+def _parse(body: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _delivery(request: Request, shop_id: int, payload: dict[str, Any]) -> IncomingDelivery | None:
+    try:
+        triggered = parse_time(request.headers.get("x-shopify-triggered-at"))
+    except ValueError:
+        return None
+    return IncomingDelivery(
+        shop_id=shop_id,
+        delivery_id=request.headers["x-shopify-webhook-id"],
+        topic=request.headers["x-shopify-topic"],
+        payload=payload,
+        event_id=request.headers.get("x-shopify-event-id"),
+        api_version=request.headers.get("x-shopify-api-version"),
+        triggered_at=triggered,
+    )
+
+
+def _store_sync(delivery: IncomingDelivery) -> bool:
+    with session_scope() as session:
+        return store_delivery(session, delivery)
+
+
+async def _store(delivery: IncomingDelivery) -> Response:
+    is_new = await run_in_threadpool(_store_sync, delivery)  # committed when this returns
+    if not is_new:
+        WEBHOOKS_DUPLICATE.labels(delivery.topic).inc()
+        return JSONResponse({"status": "duplicate"})
+    WEBHOOKS_RECEIVED.labels(delivery.topic).inc()
+    publisher.poke()
+    return JSONResponse({"status": "accepted"})
+
+
+routes: list[BaseRoute] = [Route("/webhooks/shopify", shopify_webhook, methods=["POST"])]

@@ -1,0 +1,144 @@
+"""What each webhook topic does to the ledger. Called inside the draining transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models import BulkBackfill, FulfillmentOrder, Order, WebhookDelivery
+from worker.mirror import privacy
+from worker.mirror.apply import apply_snapshots, record_refund
+from worker.mirror.snapshot import OrderSnapshot, from_rest, parse_time, rest_refund, rest_transaction
+from worker.timeline import record_event
+
+log = structlog.get_logger(__name__)
+
+ORDER_TOPICS = frozenset(
+    {
+        "orders/create", "orders/updated", "orders/cancelled", "orders/fulfilled", "orders/partially_fulfilled",
+        "orders/paid", "orders/edited",
+    }
+)  # fmt: skip
+
+TopicHandler = Callable[[Session, WebhookDelivery], None]
+_handlers: dict[str, TopicHandler] = {}
+
+
+def topic_handler(*topics: str) -> Callable[[TopicHandler], TopicHandler]:
+    """Register the handler of one or more topics (features add theirs, e.g. cancellation requests)."""
+
+    def register(handler: TopicHandler) -> TopicHandler:
+        for topic in topics:
+            _handlers[topic] = handler
+        return handler
+
+    return register
+
+
+def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -> None:
+    """Order topics are applied together per shop (one batch upsert); the rest one by one."""
+    orders: dict[int, list[OrderSnapshot]] = defaultdict(list)
+    for delivery in deliveries:
+        if delivery.topic in ORDER_TOPICS:
+            orders[delivery.shop_id].append(from_rest(delivery.payload))
+        elif delivery.topic in _handlers:
+            _handlers[delivery.topic](session, delivery)
+        else:
+            log.info("webhook topic not handled; recorded only", topic=delivery.topic)
+    for shop_id, snapshots in orders.items():
+        apply_snapshots(session, shop_id, snapshots)
+
+
+def _order_id(session: Session, shop_id: int, gid: str | None) -> int | None:
+    if not gid:
+        return None
+    return session.scalar(select(Order.id).where(Order.shop_id == shop_id, Order.shopify_gid == gid))
+
+
+@topic_handler("refunds/create")
+def _refund_created(session: Session, delivery: WebhookDelivery) -> None:
+    """A refund arrives as its own REST JSON; the order's next snapshot carries its totals.
+
+    The refund's money is recorded now (unique source refs make the later order snapshot a no-op).
+    If the order is not in the ledger yet, reconciliation brings both.
+    """
+    payload = delivery.payload
+    order_gid = f"gid://shopify/Order/{payload.get('order_id')}"
+    order = session.scalar(select(Order).where(Order.shop_id == delivery.shop_id, Order.shopify_gid == order_gid))
+    if order is None:
+        log.info("refund for an order not mirrored yet; reconciliation will bring it", order=order_gid)
+        return
+    refund = rest_refund(payload, order.currency)
+    txns = [rest_transaction(t, order.currency) for t in payload.get("transactions") or []]
+    record_refund(session, delivery.shop_id, order.id, refund, txns)
+    record_event(
+        session, shop_id=delivery.shop_id, order_id=order.id, kind="order.refund_created", actor="shopify:webhook",
+        message=f"Refund of {refund.total_refunded} {order.currency} created on Shopify", data={"refund": refund.gid},
+    )  # fmt: skip
+
+
+@topic_handler(
+    "fulfillment_orders/cancellation_request_accepted", "fulfillment_orders/cancellation_request_rejected",
+    "fulfillment_orders/cancellation_request_submitted", "fulfillment_orders/cancelled",
+    "fulfillment_orders/fulfillment_request_accepted", "fulfillment_orders/fulfillment_request_rejected",
+    "fulfillment_orders/fulfillment_request_submitted", "fulfillment_orders/order_routing_complete",
+    "fulfillment_orders/placed_on_hold", "fulfillment_orders/hold_released", "fulfillment_orders/moved",
+)  # fmt: skip
+def _fulfillment_order_changed(session: Session, delivery: WebhookDelivery) -> None:
+    """Update the fulfillment order's status and request status if we hold it; timeline the change."""
+    body = delivery.payload
+    node = body.get("fulfillment_order") or body.get("original_fulfillment_order") or {}
+    gid = node.get("id")
+    row = session.scalar(select(FulfillmentOrder).where(FulfillmentOrder.shopify_gid == gid)) if gid else None
+    if row is None:
+        log.info("fulfillment order not mirrored yet", fulfillment_order=gid, topic=delivery.topic)
+        return
+    row.status = node.get("status") or row.status
+    row.request_status = node.get("request_status") or row.request_status
+    row.shopify_updated_at = parse_time(delivery.payload.get("updated_at")) or row.shopify_updated_at
+    record_event(
+        session, shop_id=delivery.shop_id, order_id=row.order_id, kind="fulfillment_order.changed",
+        actor="shopify:webhook", message=f"Fulfillment order {row.status}/{row.request_status} ({delivery.topic})",
+        data={"fulfillment_order": gid, "topic": delivery.topic, "message": body.get("message")},
+    )  # fmt: skip
+
+
+@topic_handler("orders/delete")
+def _order_deleted(session: Session, delivery: WebhookDelivery) -> None:
+    order_id = _order_id(session, delivery.shop_id, f"gid://shopify/Order/{delivery.payload.get('id')}")
+    if order_id is not None:
+        record_event(
+            session, shop_id=delivery.shop_id, order_id=order_id, kind="order.deleted", actor="shopify:webhook",
+            message="Order deleted on Shopify; the ledger keeps its history",
+        )  # fmt: skip
+
+
+@topic_handler("bulk_operations/finish")
+def _bulk_finished(session: Session, delivery: WebhookDelivery) -> None:
+    gid = delivery.payload.get("admin_graphql_api_id")
+    status = str(delivery.payload.get("status") or "").lower()
+    session.execute(
+        update(BulkBackfill)
+        .where(BulkBackfill.bulk_operation_gid == gid, BulkBackfill.status.in_(("created", "running")))
+        .values(status="finished" if status == "completed" else status, error=delivery.payload.get("error_code"))
+    )
+
+
+@topic_handler("customers/redact")
+def _customer_redact(session: Session, delivery: WebhookDelivery) -> None:
+    privacy.redact_customer(session, delivery.shop_id, delivery.payload)
+
+
+@topic_handler("shop/redact")
+def _shop_redact(session: Session, delivery: WebhookDelivery) -> None:
+    privacy.redact_shop(session, delivery.shop_id)
+
+
+@topic_handler("customers/data_request")
+def _data_request(session: Session, delivery: WebhookDelivery) -> None:
+    held = privacy.orders_of_customer(session, delivery.shop_id, delivery.payload)
+    log.info("customer data request recorded", orders_held=len(held), delivery=delivery.delivery_id)
