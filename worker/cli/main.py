@@ -10,9 +10,10 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from worker.cli import db, sandbox, service, shops
+from worker.cli import db, sandbox, service, shops, web
 from worker.cli.common import err_console
 from worker.errors import DropsyncError
+from worker.observability.logging import configure_logging_from_env
 from worker.settings import SettingsError
 
 app = typer.Typer(
@@ -30,10 +31,12 @@ app.command("worker")(service.worker)
 app.command("beat")(service.beat)
 app.command("up")(service.up)
 app.command("demo")(service.demo)
+app.command("web")(web.web)
 
 
 def main() -> None:
     try:
+        configure_logging_from_env()
         app()  # standalone: usage errors print the usage line and exit 2
     except KeyboardInterrupt:
         err_console.print("aborted")

@@ -1,7 +1,8 @@
 """Every Prometheus metric dropsync exports, declared once. Features import and update these.
 
 Served on the web process at ``/metrics`` and by the worker (multiprocess mode: see
-``worker.observability`` for how ``PROMETHEUS_MULTIPROC_DIR`` is handled).
+``worker.observability.multiproc`` for how ``PROMETHEUS_MULTIPROC_DIR`` is handled;
+``LEDGER_GAUGES`` below are computed from the database at scrape time).
 """
 
 from __future__ import annotations
@@ -52,4 +53,34 @@ DEADLINES_DUE = Gauge("dropsync_deadlines_due", "Supplier deadlines near or pass
 EXPOSURE_TOTAL = Gauge(
     "dropsync_exposure", "Refunded to customers, not yet recovered from suppliers", ["currency"],
     multiprocess_mode="max",
+)  # fmt: skip
+
+# --- Processes: the web app's requests and the worker's tasks (updated by worker.observability hooks) ---
+HTTP_REQUESTS = Counter(
+    "dropsync_http_requests_total", "HTTP requests answered by the web process", ["method", "route", "status"]
+)
+HTTP_REQUEST_SECONDS = Histogram("dropsync_http_request_seconds", "HTTP request handling time", ["method", "route"])
+TASKS = Counter(
+    "dropsync_tasks_total",
+    "Celery tasks run by the worker",
+    ["task", "outcome"],  # success | failure | retry | revoked
+)
+TASK_SECONDS = Histogram("dropsync_task_seconds", "Celery task run time", ["task"])
+
+# --- Read from the ledger at scrape time (worker.observability.ledger), never set in code ---
+INBOX_UNHANDLED = Gauge(
+    "dropsync_inbox_unhandled", "Webhook deliveries stored but not yet applied", multiprocess_mode="max"
+)
+INTENT_OLDEST_SECONDS = Gauge(
+    "dropsync_intent_oldest_seconds", "Age of the oldest intent in each live state", ["state"], multiprocess_mode="max"
+)
+DEADLINES_OVERDUE = Gauge(
+    "dropsync_deadlines_overdue", "Open alerts whose deadline has passed", ["kind"], multiprocess_mode="max"
+)
+ALERTS_OPEN = Gauge("dropsync_alerts_open", "Alerts not yet resolved", ["kind", "severity"], multiprocess_mode="max")
+#: The gauges whose truth is the ledger: the web process computes them from the database on every scrape
+#: (so they are never stale after a restart or a dead worker child); the worker's endpoint leaves them out.
+LEDGER_GAUGES = (
+    INBOX_LAG_SECONDS, INBOX_UNHANDLED, INTENTS, INTENT_OLDEST_LIVE_SECONDS, INTENT_OLDEST_SECONDS,
+    DEADLINES_DUE, DEADLINES_OVERDUE, ALERTS_OPEN, EXPOSURE_TOTAL,
 )  # fmt: skip

@@ -1,0 +1,76 @@
+"""Celery signal hooks: logging set up our way, task ids on every line, task metrics, worker endpoint.
+
+:func:`install_observability` is called once by ``worker.celery_app`` right after the app is created. It
+first prepares Prometheus multiprocess mode when this process is a Celery worker (that must precede the
+first metric; task modules, which create metrics, are imported later by the worker), then connects:
+
+* ``setup_logging``: Celery leaves the root logger alone and ours is configured instead;
+* ``task_prerun`` / ``task_postrun``: bind ``task_id`` and ``task_name`` (cleared after, so nothing leaks
+  into the next task run by the same child); count the task by outcome and time it;
+* ``worker_init`` / ``worker_shutdown`` (main process): start and stop the metrics endpoint;
+* ``worker_process_shutdown`` (pool child): ``mark_process_dead`` for that child.
+
+Metrics are imported inside the handlers, never at module import, for the reason above.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery import Celery, signals
+
+from worker.observability import multiproc
+from worker.observability.logging import bind_context, clear_context, configure_logging
+from worker.settings import get_settings
+
+_started: dict[str, float] = {}
+
+
+def install_observability(app: Celery) -> None:
+    multiproc.prepare_worker_environment()
+    signals.setup_logging.connect(_setup_logging, weak=False)
+    signals.task_prerun.connect(_task_prerun, weak=False)
+    signals.task_postrun.connect(_task_postrun, weak=False)
+    signals.worker_init.connect(_worker_init, weak=False)
+    signals.worker_shutdown.connect(_worker_shutdown, weak=False)
+    signals.worker_process_shutdown.connect(_worker_process_shutdown, weak=False)
+
+
+def _setup_logging(**_: Any) -> None:
+    configure_logging(get_settings())
+
+
+def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    clear_context()
+    bind_context(task_id=task_id, task_name=getattr(task, "name", None))
+    if task_id:
+        _started[task_id] = time.perf_counter()
+
+
+def _task_postrun(task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any) -> None:
+    from worker.observability import metrics
+
+    name = getattr(task, "name", None) or "unknown"
+    started = _started.pop(task_id, None) if task_id else None
+    metrics.TASKS.labels(task=name, outcome=(state or "unknown").lower()).inc()
+    if started is not None:
+        metrics.TASK_SECONDS.labels(task=name).observe(time.perf_counter() - started)
+    clear_context()
+
+
+def _worker_init(**_: Any) -> None:
+    settings = get_settings()
+    configure_logging(settings)  # Celery sets logging up after this signal; our lines need it now
+    if settings.worker_metrics_port is not None:
+        multiproc.start_metrics_server(settings.worker_metrics_host, settings.worker_metrics_port)
+
+
+def _worker_shutdown(**_: Any) -> None:
+    multiproc.stop_metrics_server()
+    multiproc.release_worker_environment()
+
+
+def _worker_process_shutdown(pid: int | None = None, **_: Any) -> None:
+    if pid is not None:
+        multiproc.mark_child_dead(pid)

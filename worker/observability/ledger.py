@@ -1,0 +1,200 @@
+"""Gauges read from the ledger at scrape time: the database is the truth for these, not a process's memory.
+
+A gauge set by whichever process last touched a row goes stale when that process dies, restarts or never
+runs (a worker child killed mid-task keeps its last "max" value forever); reading the ledger on each
+scrape cannot. Every query here is one indexed aggregate, run in one short read-only transaction with a
+statement timeout on PostgreSQL, so a scrape stays cheap and a slow database cannot pile scrapes up.
+
+If the database cannot be read, the scrape still answers: ``dropsync_ledger_metrics_up`` is 0 and the
+ledger gauges are absent (absent, not zero: zero would claim "nothing is late").
+
+Definitions:
+
+* inbox lag: now − ``received_at`` of the oldest ``webhook_inbox`` row with ``handled_at`` NULL (0 if none);
+* intents: ``shopify_intents`` rows per state (every state listed, 0 included); oldest live intent age,
+  overall and per live state, from ``created_at``;
+* deadlines due / overdue: unresolved ``alerts`` with a ``due_at`` per kind / those whose ``due_at`` passed;
+* exposure per currency: for each order, customer refunds − supplier refunds (a supplier refund linked only
+  to a supplier order counts for that supplier order's order); orders where the supplier returned at least
+  as much count 0, never negative (money recovered on one order does not cancel a loss on another).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+
+import structlog
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection, Engine, case, func, select, text
+
+from models import Alert, LedgerEntry, ShopifyIntent, SupplierOrder, WebhookDelivery
+from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES
+from models.types import utcnow
+from worker.observability import metrics
+
+log = structlog.get_logger(__name__)
+
+STATEMENT_TIMEOUT_MS = 2000
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerSnapshot:
+    """What the ledger says right now; plain values, so rendering is pure and testable."""
+
+    oldest_unhandled_delivery: dt.datetime | None
+    unhandled_deliveries: int
+    intents_by_state: dict[str, int]
+    oldest_live_intent_by_state: dict[str, dt.datetime]
+    deadlines_due: dict[str, int]
+    deadlines_overdue: dict[str, int]
+    alerts_open: dict[tuple[str, str], int]
+    exposure: dict[str, Decimal]
+
+
+def read_snapshot(conn: Connection, now: dt.datetime) -> LedgerSnapshot:
+    oldest, unhandled = _inbox(conn)
+    counts, oldest_live = _intents(conn)
+    due, overdue, open_alerts = _alerts(conn, now)
+    return LedgerSnapshot(oldest, unhandled, counts, oldest_live, due, overdue, open_alerts, _exposure(conn))
+
+
+def _inbox(conn: Connection) -> tuple[dt.datetime | None, int]:
+    row = conn.execute(
+        select(func.min(WebhookDelivery.received_at), func.count()).where(WebhookDelivery.handled_at.is_(None))
+    ).one()
+    return row[0], int(row[1])
+
+
+def _intents(conn: Connection) -> tuple[dict[str, int], dict[str, dt.datetime]]:
+    counts = dict.fromkeys(INTENT_STATES, 0)
+    for state, count in conn.execute(select(ShopifyIntent.state, func.count()).group_by(ShopifyIntent.state)):
+        counts[state] = int(count)
+    oldest = conn.execute(
+        select(ShopifyIntent.state, func.min(ShopifyIntent.created_at))
+        .where(ShopifyIntent.state.in_(LIVE_INTENT_STATES))
+        .group_by(ShopifyIntent.state)
+    )
+    return counts, {state: created for state, created in oldest if created is not None}
+
+
+def _alerts(conn: Connection, now: dt.datetime) -> tuple[dict[str, int], dict[str, int], dict[tuple[str, str], int]]:
+    rows = conn.execute(
+        select(
+            Alert.kind,
+            Alert.severity,
+            func.count(),
+            func.count(Alert.due_at),
+            func.sum(case((Alert.due_at <= now, 1), else_=0)),
+        )
+        .where(Alert.resolved_at.is_(None))
+        .group_by(Alert.kind, Alert.severity)
+    )
+    due: dict[str, int] = {}
+    overdue: dict[str, int] = {}
+    open_alerts: dict[tuple[str, str], int] = {}
+    for kind, severity, total, with_due, passed in rows:
+        open_alerts[(kind, severity)] = int(total)
+        due[kind] = due.get(kind, 0) + int(with_due)
+        overdue[kind] = overdue.get(kind, 0) + int(passed or 0)
+    return due, overdue, open_alerts
+
+
+def _exposure(conn: Connection) -> dict[str, Decimal]:
+    signed = case((LedgerEntry.kind == "customer_refund", LedgerEntry.amount), else_=-LedgerEntry.amount)
+    order_key = func.coalesce(LedgerEntry.order_id, SupplierOrder.order_id)
+    per_order = (
+        select(LedgerEntry.currency.label("currency"), func.sum(signed).label("net"))
+        .select_from(LedgerEntry)
+        .outerjoin(SupplierOrder, LedgerEntry.supplier_order_id == SupplierOrder.id)
+        .where(LedgerEntry.kind.in_(("customer_refund", "supplier_refund")))
+        .group_by(LedgerEntry.currency, order_key)
+        .subquery()
+    )
+    positive = case((per_order.c.net > 0, per_order.c.net), else_=0)
+    rows = conn.execute(select(per_order.c.currency, func.sum(positive)).group_by(per_order.c.currency))
+    return {currency: Decimal(str(total or 0)) for currency, total in rows}
+
+
+def _family(gauge: object, labels: Iterable[str] = ()) -> GaugeMetricFamily:
+    described = gauge.describe()[0]  # type: ignore[attr-defined]
+    return GaugeMetricFamily(described.name, described.documentation, labels=list(labels))
+
+
+def render(snapshot: LedgerSnapshot, now: dt.datetime) -> list[Metric]:
+    """The snapshot as metric families named and documented by ``worker.observability.metrics``."""
+    lag = _family(metrics.INBOX_LAG_SECONDS)
+    oldest = snapshot.oldest_unhandled_delivery
+    lag.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+    unhandled = _family(metrics.INBOX_UNHANDLED)
+    unhandled.add_metric([], snapshot.unhandled_deliveries)
+    intents = _family(metrics.INTENTS, ["state"])
+    for state, count in snapshot.intents_by_state.items():
+        intents.add_metric([state], count)
+    oldest_live = _family(metrics.INTENT_OLDEST_LIVE_SECONDS)
+    ages = {state: max((now - at).total_seconds(), 0.0) for state, at in snapshot.oldest_live_intent_by_state.items()}
+    oldest_live.add_metric([], max(ages.values(), default=0.0))
+    oldest_by_state = _family(metrics.INTENT_OLDEST_SECONDS, ["state"])
+    for state in LIVE_INTENT_STATES:
+        oldest_by_state.add_metric([state], ages.get(state, 0.0))
+    alerts = _render_alerts(snapshot)
+    return [lag, unhandled, intents, oldest_live, oldest_by_state, *alerts, _render_exposure(snapshot)]
+
+
+def _render_alerts(snapshot: LedgerSnapshot) -> list[Metric]:
+    due = _family(metrics.DEADLINES_DUE, ["kind"])
+    for kind, count in sorted(snapshot.deadlines_due.items()):
+        due.add_metric([kind], count)
+    overdue = _family(metrics.DEADLINES_OVERDUE, ["kind"])
+    for kind, count in sorted(snapshot.deadlines_overdue.items()):
+        overdue.add_metric([kind], count)
+    open_alerts = _family(metrics.ALERTS_OPEN, ["kind", "severity"])
+    for (kind, severity), count in sorted(snapshot.alerts_open.items()):
+        open_alerts.add_metric([kind, severity], count)
+    return [due, overdue, open_alerts]
+
+
+def _render_exposure(snapshot: LedgerSnapshot) -> Metric:
+    exposure = _family(metrics.EXPOSURE_TOTAL, ["currency"])
+    for currency, amount in sorted(snapshot.exposure.items()):
+        # Prometheus samples are floats: the one place money leaves Decimal, for display only.
+        exposure.add_metric([currency], float(amount))
+    return exposure
+
+
+class LedgerCollector(Collector):
+    """Registered on the web process's scrape registry; queries the ledger once per scrape."""
+
+    def __init__(self, engine: Callable[[], Engine]) -> None:
+        self._engine = engine
+
+    def describe(self) -> list[Metric]:
+        return []  # no query at registration time
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.perf_counter()
+        up = GaugeMetricFamily("dropsync_ledger_metrics_up", "1 if the last scrape could read the ledger")
+        seconds = GaugeMetricFamily("dropsync_ledger_metrics_seconds", "Time the last ledger scrape took")
+        try:
+            now = utcnow()
+            snapshot = self._read(now)
+        except Exception as exc:
+            log.warning("ledger metrics unavailable", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+            up.add_metric([], 0)
+        else:
+            yield from render(snapshot, now)
+            up.add_metric([], 1)
+        seconds.add_metric([], time.perf_counter() - started)
+        yield up
+        yield seconds
+
+    def _read(self, now: dt.datetime) -> LedgerSnapshot:
+        engine = self._engine()
+        with engine.connect() as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+            return read_snapshot(conn, now)

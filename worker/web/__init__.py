@@ -1,0 +1,1 @@
+"""The web process: health, readiness, metrics, and the routes features register (webhooks)."""
