@@ -10,7 +10,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from worker.cli import db, sandbox, service, shops, web
+from worker.cli import db, policy, sandbox, service, shops, web
 from worker.cli.common import err_console
 from worker.errors import DropsyncError
 from worker.observability.logging import configure_logging_from_env
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(shops.app, name="shops")
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(policy.app, name="policy")
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)
 app.command("up")(service.up)

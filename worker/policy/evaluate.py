@@ -356,7 +356,8 @@ class _Evaluation:
                 )
                 return
             raise _Denied(
-                f"The parcel has not been delivered yet: a return for '{_label(self.reason)}' can be asked once it arrives."
+                f"The parcel has not been delivered yet: a return for '{_label(self.reason)}' "
+                "can be asked once it arrives."
             )
         else:
             self._check_window(rule, delivered_at)
@@ -382,7 +383,8 @@ class _Evaluation:
         waited = _days(self.now - since)
         if waited < rule.after_days:
             raise _Denied(
-                f"'Not received' is accepted {rule.after_days} days after shipment; it has been {waited} days since {what}."
+                f"'Not received' is accepted {rule.after_days} days after shipment; "
+                f"it has been {waited} days since {what}."
             )
         self.notes.append(f"Not delivered {waited} days after {what} (accepted after {rule.after_days} days).")
 
@@ -543,7 +545,8 @@ class _Evaluation:
         if unrecovered and settlement.total > 0 and self.policy.escalation.unrecovered_supplier_cost == "escalate":
             short = ", ".join(format_money(r.cost - r.expected, r.currency) for r in unrecovered)
             self.escalations.append(
-                f"The supplier will not cover {short} of this refund: a person approves (escalation.unrecovered_supplier_cost)."
+                f"The supplier will not cover {short} of this refund: a person approves "
+                "(escalation.unrecovered_supplier_cost)."
             )
         self.notes.append(
             f"Refund to the {'original payment method' if method is RefundMethod.ORIGINAL else 'store credit'}."
@@ -569,7 +572,7 @@ class _Evaluation:
             expected_supplier_recovery=recovered,
             supplier_recoveries=recoveries,
             store_exposure=settlement.total - recovered,
-            reasons=tuple([*self.notes, *self.escalations]),
+            reasons=(*self.notes, *self.escalations),
             policy_version=self.policy.version,
             evaluated_at=self.now,
         )
@@ -604,7 +607,7 @@ class _Evaluation:
             expected_supplier_recovery=zero(currency),
             supplier_recoveries=(),
             store_exposure=zero(currency),
-            reasons=tuple([*self.notes, *self.escalations]),
+            reasons=(*self.notes, *self.escalations),
             policy_version=self.policy.version,
             evaluated_at=self.now,
         )
