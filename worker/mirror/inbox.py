@@ -13,10 +13,10 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import structlog
-from sqlalchemy import CursorResult, Table, func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from models import WebhookDelivery
@@ -60,9 +60,9 @@ def store_delivery(session: Session, delivery: IncomingDelivery) -> bool:
             attempts=0,
         )
         .on_conflict_do_nothing(index_elements=[INBOX.c.delivery_id])
+        .returning(INBOX.c.id)
     )
-    result = cast(CursorResult[Any], session.execute(stmt))
-    return bool(result.rowcount)
+    return session.execute(stmt).scalar_one_or_none() is not None
 
 
 def claim_batch(session: Session, limit: int = BATCH_SIZE) -> list[WebhookDelivery]:

@@ -73,6 +73,10 @@ class ShopDirectory:
         self._cache[domain], self._expiry[domain] = found, now + (self.ttl_seconds if found else 2.0)
         return found
 
+    def clear(self) -> None:
+        self._cache.clear()
+        self._expiry.clear()
+
     def _load(self, domain: str) -> KnownShop | None:
         settings = get_settings()
         with session_scope() as session:

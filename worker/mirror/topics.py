@@ -40,17 +40,29 @@ def topic_handler(*topics: str) -> Callable[[TopicHandler], TopicHandler]:
 
 
 def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -> None:
-    """Order topics are applied together per shop (one batch upsert); the rest one by one."""
-    orders: dict[int, list[OrderSnapshot]] = defaultdict(list)
+    """In arrival order; consecutive order deliveries are applied together (one batch upsert per shop).
+
+    Order snapshots are flushed before any other topic is handled, so a ``customers/redact`` or a
+    ``refunds/create`` that arrived after an order's webhook sees that order.
+    """
+    pending: dict[int, list[OrderSnapshot]] = defaultdict(list)
     for delivery in deliveries:
         if delivery.topic in ORDER_TOPICS:
-            orders[delivery.shop_id].append(from_rest(delivery.payload))
-        elif delivery.topic in _handlers:
-            _handlers[delivery.topic](session, delivery)
-        else:
+            pending[delivery.shop_id].append(from_rest(delivery.payload))
+            continue
+        _apply_pending(session, pending)
+        handler = _handlers.get(delivery.topic)
+        if handler is None:
             log.info("webhook topic not handled; recorded only", topic=delivery.topic)
-    for shop_id, snapshots in orders.items():
+        else:
+            handler(session, delivery)
+    _apply_pending(session, pending)
+
+
+def _apply_pending(session: Session, pending: dict[int, list[OrderSnapshot]]) -> None:
+    for shop_id, snapshots in pending.items():
         apply_snapshots(session, shop_id, snapshots)
+    pending.clear()
 
 
 def _order_id(session: Session, shop_id: int, gid: str | None) -> int | None:
