@@ -173,3 +173,13 @@ def redis_url() -> str:
     if "redis" in _missing:
         pytest.skip(_missing["redis"])
     return REDIS_URL
+
+
+@pytest.fixture
+def aliexpress_sandbox() -> Iterator[object]:
+    """A running AliExpress sandbox (``.base_url``, ``.clock``, control methods, ``.client()``)."""
+    from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig
+
+    sandbox = AliExpressSandbox(AliExpressSandboxConfig(seed=7))
+    with sandbox.serve():
+        yield sandbox

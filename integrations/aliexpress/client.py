@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 from tenacity.wait import wait_base
 
 from integrations.aliexpress import signing
@@ -104,7 +104,7 @@ class AliExpressClient:
         self.access_token = access_token
         self.refresh_token = refresh_token
         self._max_attempts = max(1, max_attempts)
-        self._wait = retry_wait or wait_exponential_jitter(initial=0.5, max=10)
+        self._wait = retry_wait or wait_random_exponential(multiplier=0.5, max=10)
         self._tz = ZoneInfo(gateway_timezone)
         self._on_tokens = on_tokens
         self._now = now or (lambda: dt.datetime.now(dt.UTC))

@@ -28,8 +28,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from tenacity import wait_none
 
 from integrations.aliexpress import signing
+from integrations.aliexpress.client import AliExpressClient
 from integrations.aliexpress.sandbox.clock import SandboxClock
 from integrations.aliexpress.sandbox.world import AliExpressSandboxConfig, SandboxError, SandboxOrder, World
 
@@ -60,6 +62,7 @@ class AliExpressSandbox:
         self.world = World(self.config, self.clock)
         self.faults = Faults()
         self.requests: list[dict[str, str]] = []
+        self.base_url: str | None = None
         self.app = self._build_app()
         for _ in range(self.config.demo_orders):
             self._seed_demo_order()
@@ -135,6 +138,24 @@ class AliExpressSandbox:
     def access_token(self) -> str:
         return self.world.access_token
 
+    def client(self, **overrides: Any) -> AliExpressClient:
+        """A client for this running sandbox with its credentials, on its clock, without retry sleeps."""
+        if self.base_url is None:
+            raise SandboxError("the sandbox is not serving (use `with sandbox.serve():`)")
+        options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "app_key": self.config.app_key,
+            "app_secret": self.config.app_secret,
+            "access_token": self.world.access_token,
+            "refresh_token": self.world.refresh_token,
+            "gateway_timezone": self.config.gateway_timezone,
+            "timeout": 5.0,
+            "retry_wait": wait_none(),
+            "now": self.clock.now,
+            **overrides,
+        }
+        return AliExpressClient(**options)
+
     # -- serving ------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -152,9 +173,11 @@ class AliExpressSandbox:
             if not thread.is_alive():
                 raise RuntimeError("the AliExpress sandbox failed to start")
             threading.Event().wait(0.01)
+        self.base_url = f"http://{host}:{sock.getsockname()[1]}"
         try:
-            yield f"http://{host}:{sock.getsockname()[1]}"
+            yield self.base_url
         finally:
+            self.base_url = None
             server.should_exit = True
             thread.join(10)
             sock.close()
