@@ -183,3 +183,26 @@ def aliexpress_sandbox() -> Iterator[object]:
     sandbox = AliExpressSandbox(AliExpressSandboxConfig(seed=7))
     with sandbox.serve():
         yield sandbox
+
+
+@pytest.fixture
+def shopify_sandbox() -> Iterator[object]:
+    """A running Shopify sandbox (50 seeded orders, seed 1): ``.base_url``, ``.config``, ``.control``,
+    ``.graphql_url()``. Webhook retries back off in tenths of a second instead of hours."""
+    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+
+    config = SandboxConfig(
+        seed=1,
+        orders=50,
+        plan="standard",
+        shop_domain="sandbox.myshopify.com",
+        access_token="shpat_sandbox_test",
+        client_secret="sandbox-test-secret",
+        api_version="2026-10",
+        webhook_backoff=(0.05, 0.1, 0.2),
+        job_delay_seconds=0.0,
+    )
+    sandbox = ShopifySandbox(config)
+    with sandbox.serve():
+        yield sandbox
+    sandbox.close()

@@ -1,0 +1,13 @@
+"""A local, schema-faithful Shopify Admin API (2026-10) for tests, demos and benchmarks.
+
+See ``sandbox.py`` for in-process use, ``cli.py`` for ``dropsync sandbox shopify``, and ``control.py`` for
+the control API.
+"""
+
+from __future__ import annotations
+
+from integrations.shopify.sandbox.config import FaultConfig, SandboxConfig
+from integrations.shopify.sandbox.sandbox import SandboxStartError, ShopifySandbox
+from integrations.shopify.sandbox.webhooks import sign
+
+__all__ = ["FaultConfig", "SandboxConfig", "SandboxStartError", "ShopifySandbox", "sign"]

@@ -1,0 +1,203 @@
+"""The control plane, in-process (``sandbox.control``) and over HTTP (``/_sandbox/*``, control_http.py).
+
+Acts as the merchant and the fulfillment service: create orders, move fulfillment along (submit, accept,
+reject, fulfill with tracking, answer cancellation requests), touch orders, set fault switches, drain the
+throttle bucket, inspect every mutation received per order, read an order as the ledger would compare it,
+watch webhook deliveries, and reset to the seeded state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from integrations.shopify.sandbox import events, ids, ledger
+from integrations.shopify.sandbox.creation import build_created_order
+from integrations.shopify.sandbox.model import Order, gid, parse_gid
+from integrations.shopify.sandbox.views.base import amount
+
+if TYPE_CHECKING:
+    from integrations.shopify.sandbox.sandbox import ShopifySandbox
+
+
+class ControlError(ValueError):
+    """A control request names an unknown order or asks for an impossible step (one-line message)."""
+
+
+class Control:
+    def __init__(self, sandbox: ShopifySandbox) -> None:
+        self._sandbox = sandbox
+        self._state = sandbox.state
+
+    # --- orders -------------------------------------------------------------------------------------------
+    def order_id(self, reference: str | int) -> int:
+        """Numeric order id from a gid, a numeric id, or a name like ``#1001``."""
+        text = str(reference).strip()
+        if text.startswith("gid://"):
+            numeric = parse_gid(text, "Order")
+        elif text.startswith("#") and text[1:].isdigit():
+            numeric = ids.order_id(int(text[1:]) - ids.ORDER_NUMBER_BASE)
+        else:
+            numeric = int(text) if text.isdigit() else None
+        if numeric is None or self._state.get_by_id(numeric) is None:
+            raise ControlError(f"no such order: {reference}")
+        return numeric
+
+    def _order_for_update(self, reference: str | int) -> Order:
+        order = self._state.for_update(ids.order_index(self.order_id(reference)))
+        assert order is not None
+        return order
+
+    def create_order(self, **options: Any) -> str:
+        """Create an order now (see ``creation.build_created_order`` for options). Returns its gid."""
+        with self._state.lock:
+            index = self._state.total_count
+            order = build_created_order(self._state, index, **options)
+            self._state.add_created(order)
+            topics = ["orders/create"] + (["orders/paid"] if ledger.financial_status(order) == "PAID" else [])
+            events.order_changed(self._sandbox, order, topics)
+            return gid("Order", order.id)
+
+    def touch_order(self, reference: str | int, note: str | None = None, tags: list[str] | None = None) -> str:
+        """Edit an order as a merchant would (note/tags); ``updated_at`` moves and ``orders/updated`` fires."""
+        with self._state.lock:
+            order = self._order_for_update(reference)
+            if note is not None:
+                order.note = note
+            if tags is not None:
+                order.tags = list(tags)
+            self._state.touch(order)
+            events.order_changed(self._sandbox, order, [])
+            return _iso(order)
+
+    def snapshot(self, reference: str | int) -> dict[str, Any]:
+        """The order as the ledger compares it: statuses, money (strings), quantities, links."""
+        with self._state.lock:
+            order = self._state.get_by_id(self.order_id(reference))
+            assert order is not None
+            return order_snapshot(order)
+
+    # --- the fulfillment service's side ---------------------------------------------------------------
+    def fulfillment(self, reference: str | int, action: str, **options: Any) -> dict[str, Any]:
+        """Advance the order's (first open) fulfillment order.
+
+        Actions: ``submit`` (merchant requests fulfillment), ``accept`` / ``reject`` (the service answers),
+        ``fulfill`` (ships, ``tracking_company``/``tracking_number``/``tracking_url``), ``accept_cancellation``
+        / ``reject_cancellation`` (the service answers a cancellation request), ``link_supplier``
+        (set the ``aliexpress_order_id`` note attribute, ``supplier_order_id``).
+        """
+        from integrations.shopify.sandbox.mutations import fulfillment as flow
+
+        with self._state.lock:
+            order = self._order_for_update(reference)
+            return flow.control_step(self._sandbox, order, action, **options)
+
+    # --- what the sandbox received -------------------------------------------------------------------
+    def mutations(self, reference: str | int | None = None) -> list[dict[str, Any]]:
+        with self._state.lock:
+            wanted = gid("Order", self.order_id(reference)) if reference is not None else None
+            return [asdict(m) | {"at": m.at.isoformat()} for m in self._state.mutations if wanted in (None, m.order_id)]
+
+    def mutation_counts(self, reference: str | int) -> dict[str, int]:
+        """How many of each mutation an order received (refused ones included), e.g. ``{"refundCreate": 1}``."""
+        with self._state.lock:
+            return dict(self._state.per_order.get(gid("Order", self.order_id(reference)), {}))
+
+    def applied_counts(self, reference: str | int) -> dict[str, int]:
+        """Like ``mutation_counts`` but only mutations that changed the order."""
+        counts: dict[str, int] = {}
+        for record in self.mutations(reference):
+            if record["applied"]:
+                counts[record["name"]] = counts.get(record["name"], 0) + 1
+        return counts
+
+    # --- webhooks -------------------------------------------------------------------------------------
+    def subscribe(self, topic: str, url: str) -> str:
+        """Subscribe ``url`` to a topic given as REST (``orders/updated``) or enum (``ORDERS_UPDATED``)."""
+        from integrations.shopify.sandbox.mutations.subscriptions import create_subscription
+        from integrations.shopify.sandbox.webhooks import REST_TOPICS
+
+        enum = REST_TOPICS.get(topic, topic)
+        with self._state.lock:
+            result = create_subscription(self._sandbox, enum, {"uri": url})
+        if result["userErrors"]:
+            raise ControlError(result["userErrors"][0]["message"])
+        return str(result["webhookSubscription"].id())
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return [asdict(a) for a in list(self._sandbox.webhooks.attempts)]
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        return self._sandbox.webhooks.wait_idle(timeout)
+
+    # --- faults, throttle, reset ----------------------------------------------------------------------
+    def set_faults(self, **switches: Any) -> dict[str, Any]:
+        return asdict(self._sandbox.faults.update(**switches))
+
+    def clear_faults(self) -> dict[str, Any]:
+        self._sandbox.faults.clear()
+        return asdict(self._sandbox.faults.config)
+
+    def faults(self) -> dict[str, Any]:
+        return asdict(self._sandbox.faults.config) | {"counts": dict(self._sandbox.faults.counts)}
+
+    def drain_bucket(self) -> dict[str, float]:
+        self._sandbox.bucket.drain()
+        return self._sandbox.bucket.status()
+
+    def refill_bucket(self) -> dict[str, float]:
+        self._sandbox.bucket.refill()
+        return self._sandbox.bucket.status()
+
+    def bucket(self) -> dict[str, float]:
+        return self._sandbox.bucket.status()
+
+    def reset(self) -> None:
+        """Back to the seeded shop: orders, jobs, subscriptions, webhook log, bucket and faults."""
+        self._state.reset()
+        self._sandbox.webhooks.clear()
+        self._sandbox.bucket.refill()
+        self._sandbox.faults.clear()
+
+
+def _iso(order: Order) -> str:
+    return order.updated_at.isoformat()
+
+
+def order_snapshot(order: Order) -> dict[str, Any]:
+    supplier = dict(order.note_attributes).get("aliexpress_order_id")
+    return {
+        "id": gid("Order", order.id),
+        "name": order.name,
+        "updated_at": order.updated_at.isoformat(),
+        "cancelled_at": order.cancelled_at.isoformat() if order.cancelled_at else None,
+        "cancel_reason": order.cancel_reason,
+        "financial_status": ledger.financial_status(order),
+        "fulfillment_status": ledger.fulfillment_status(order),
+        "currency": order.currency,
+        "presentment_currency": order.presentment_currency,
+        "total_price": amount(ledger.total_price(order).shop),
+        "total_received": amount(ledger.received(order).shop),
+        "total_refunded": amount(ledger.refunded(order).shop),
+        "total_outstanding": amount(ledger.outstanding(order).shop),
+        "refund_count": len(order.refunds),
+        "aliexpress_order_id": supplier,
+        "line_items": [
+            {
+                "id": gid("LineItem", item.id),
+                "sku": item.sku,
+                "quantity": item.quantity,
+                "refunded_quantity": ledger.refunded_quantity(order, item),
+                "fulfilled_quantity": ledger.fulfilled_quantity(order, item),
+            }
+            for item in order.line_items
+        ],
+        "fulfillment_orders": [
+            {"id": gid("FulfillmentOrder", fo.id), "status": fo.status, "request_status": fo.request_status}
+            for fo in order.fulfillment_orders
+        ],
+        "fulfillments": [
+            {"id": gid("Fulfillment", f.id), "status": f.status, "tracking_number": f.tracking_number}
+            for f in order.fulfillments
+        ],
+    }

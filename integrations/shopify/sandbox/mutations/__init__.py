@@ -1,0 +1,86 @@
+"""The ``Mutation`` root: each supported mutation delegates to its module (one concern per module)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLResolveInfo
+
+from integrations.shopify.sandbox.executor import with_info
+from integrations.shopify.sandbox.views.base import View
+
+if TYPE_CHECKING:
+    from integrations.shopify.sandbox.sandbox import ShopifySandbox
+
+
+class MutationRoot(View):
+    typename = "Mutation"
+
+    def __init__(self, sandbox: ShopifySandbox) -> None:
+        self._sandbox = sandbox
+
+    def webhookSubscriptionCreate(self, topic: str, webhookSubscription: dict[str, Any]) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.subscriptions import create_subscription
+
+        return create_subscription(self._sandbox, topic, webhookSubscription)
+
+    def webhookSubscriptionDelete(self, id: str) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.subscriptions import delete_subscription
+
+        return delete_subscription(self._sandbox, id)
+
+    def orderCancel(self, **arguments: Any) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.cancel import order_cancel
+
+        return order_cancel(self._sandbox, **arguments)
+
+    @with_info
+    def refundCreate(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.refund import refund_create
+
+        return refund_create(self._sandbox, info, input)
+
+    def fulfillmentOrderSubmitFulfillmentRequest(self, id: str, **_: Any) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.fulfillment import submit_fulfillment_request
+
+        return submit_fulfillment_request(self._sandbox, id)
+
+    def fulfillmentOrderAcceptFulfillmentRequest(self, id: str, **_: Any) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.fulfillment import accept_fulfillment_request
+
+        return accept_fulfillment_request(self._sandbox, id)
+
+    def fulfillmentOrderRejectFulfillmentRequest(self, id: str, **_: Any) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.fulfillment import reject_fulfillment_request
+
+        return reject_fulfillment_request(self._sandbox, id)
+
+    def fulfillmentOrderCancel(self, id: str) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.fulfillment import cancel_fulfillment_order
+
+        return cancel_fulfillment_order(self._sandbox, id)
+
+    def fulfillmentOrderSubmitCancellationRequest(self, id: str, message: str | None = None) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.fulfillment import submit_cancellation_request
+
+        return submit_cancellation_request(self._sandbox, id, message)
+
+    def fulfillmentOrderAcceptCancellationRequest(self, id: str, message: str | None = None) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.fulfillment import answer_cancellation_request
+
+        return answer_cancellation_request(self._sandbox, id, accept=True)
+
+    def fulfillmentOrderRejectCancellationRequest(self, id: str, message: str | None = None) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.fulfillment import answer_cancellation_request
+
+        return answer_cancellation_request(self._sandbox, id, accept=False)
+
+    def fulfillmentCreate(self, fulfillment: dict[str, Any], message: str | None = None) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.fulfillment import create_fulfillment
+
+        return create_fulfillment(self._sandbox, fulfillment)
+
+    def bulkOperationRunQuery(self, query: str, groupObjects: bool = False) -> dict[str, Any]:
+        from integrations.shopify.sandbox.bulk import run_bulk_query
+
+        return run_bulk_query(self._sandbox, query, groupObjects)

@@ -1,0 +1,106 @@
+"""The HTTP face of the sandbox: Shopify's Admin GraphQL endpoint, bulk result files, the control API.
+
+``POST /admin/api/{version}/graphql.json`` needs ``X-Shopify-Access-Token`` (401 otherwise, with Shopify's
+body). Fault switches act here: 5xx without running the request, added latency, a hold long enough for the
+client to time out (the request still runs afterwards), and "run it, then break the connection".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from integrations.shopify.sandbox.control_http import control_routes
+
+if TYPE_CHECKING:
+    from integrations.shopify.sandbox.sandbox import ShopifySandbox
+
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+
+class BrokenResponse(Response):
+    """Announces the full body, sends half, then returns: the server closes the connection mid-response."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
+
+
+def build_app(sandbox: ShopifySandbox) -> Starlette:
+    async def graphql_endpoint(request: Request) -> Response:
+        return await _graphql(sandbox, request)
+
+    async def bulk_file(request: Request) -> Response:
+        name = request.path_params["name"]
+        path = sandbox.bulk_dir / name
+        if "/" in name or not name.endswith(".jsonl") or not path.is_file():
+            return JSONResponse({"errors": "Not Found"}, status_code=404)
+        return FileResponse(path, media_type="application/jsonl")
+
+    routes = [
+        Route("/admin/api/{version}/graphql.json", graphql_endpoint, methods=["POST"]),
+        Route("/_sandbox/bulk/{name}", bulk_file, methods=["GET"]),
+        *control_routes(sandbox),
+    ]
+    return Starlette(routes=routes)
+
+
+async def _graphql(sandbox: ShopifySandbox, request: Request) -> Response:
+    request_id = str(uuid.uuid4())
+    headers = {"X-Request-Id": request_id}
+    if request.headers.get("x-shopify-access-token") != sandbox.config.access_token:
+        return JSONResponse({"errors": INVALID_TOKEN}, status_code=401, headers=headers)
+    if request.path_params["version"] != sandbox.config.api_version:
+        message = f"Not Found: this sandbox serves API version {sandbox.config.api_version}"
+        return JSONResponse({"errors": message}, status_code=404, headers=headers)
+    early = await _before_run(sandbox, headers)
+    if early is not None:
+        return early
+    payload = await _read_payload(request)
+    if isinstance(payload, str):
+        return JSONResponse({"errors": {"query": [payload]}}, status_code=400, headers=headers)
+    result = await run_in_threadpool(
+        sandbox.executor.run, payload["query"], payload["variables"], payload["operationName"]
+    )
+    if sandbox.faults.roll(sandbox.faults.config.drop_response_rate):
+        sandbox.faults.count("dropped_responses")
+        return BrokenResponse(json.dumps(result.body).encode(), media_type="application/json", headers=headers)
+    return JSONResponse(result.body, headers=headers)
+
+
+async def _before_run(sandbox: ShopifySandbox, headers: dict[str, str]) -> Response | None:
+    faults = sandbox.faults
+    if faults.config.latency_seconds:
+        await asyncio.sleep(faults.config.latency_seconds)
+    if faults.roll(faults.config.error_rate):
+        faults.count("errors")
+        status = 502 if faults.roll(0.5) else 503
+        return JSONResponse({"errors": "Service Unavailable" if status == 503 else "Bad Gateway"}, status, headers)
+    if faults.roll(faults.config.timeout_rate):
+        faults.count("timeouts")
+        await asyncio.sleep(faults.config.timeout_seconds)
+    return None
+
+
+async def _read_payload(request: Request) -> dict[str, Any] | str:
+    """``{"query", "variables", "operationName"}`` from a JSON body, or a one-line reason it is bad."""
+    try:
+        body = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "Request body is not valid JSON"
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return "Required parameter missing or invalid: query"
+    variables = body.get("variables") or {}
+    if not isinstance(variables, dict):
+        return "variables must be a JSON object"
+    name = body.get("operationName")
+    return {"query": body["query"], "variables": variables, "operationName": name if isinstance(name, str) else None}

@@ -1,0 +1,161 @@
+"""``QueryRoot``: orders, order, node, fulfillmentOrder, job, bulk operations, webhook subscriptions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from integrations.shopify.sandbox import ids
+from integrations.shopify.sandbox.errors import ShopifyError
+from integrations.shopify.sandbox.listing import ListingError, list_orders
+from integrations.shopify.sandbox.model import Order
+from integrations.shopify.sandbox.search import SearchError, parse_query
+from integrations.shopify.sandbox.views.base import Connection, View
+from integrations.shopify.sandbox.views.fulfillment import FulfillmentOrderView, FulfillmentView
+from integrations.shopify.sandbox.views.orders import LineItemView, OrderView, RefundView, TransactionView
+
+if TYPE_CHECKING:
+    from integrations.shopify.sandbox.state import ShopState
+
+MAX_PAGE = 250
+
+
+class QueryRoot(View):
+    typename = "QueryRoot"
+
+    def __init__(self, state: ShopState) -> None:
+        self._state = state
+
+    def orders(
+        self,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        query: str | None = None,
+        sortKey: str = "ID",
+        reverse: bool = False,
+        savedSearchId: str | None = None,
+    ) -> Connection:
+        _check_page_size(first, last)
+        if savedSearchId is not None:
+            raise ShopifyError("not supported by the sandbox: orders(savedSearchId:)", "NOT_SUPPORTED")
+        try:
+            criteria = parse_query(query)
+            page = list_orders(self._state, criteria, sortKey, reverse, first, after, last, before)
+        except (SearchError, ListingError) as exc:
+            raise ShopifyError(str(exc), "BAD_REQUEST") from None
+        items = [(OrderView(self._state, order), cursor) for order, cursor in page.orders]
+        return Connection(items, page.has_next, page.has_previous)
+
+    def ordersCount(self, query: str | None = None, limit: int | None = 10000) -> dict[str, Any]:
+        criteria = parse_query(query)
+        count = 0
+        cap = limit if limit is not None else self._state.total_count
+        for index in range(self._state.total_count):
+            order = self._state.get(index)
+            if order is not None and criteria.matches(order):
+                count += 1
+                if count >= cap:
+                    return {"count": count, "precision": "AT_LEAST"}
+        return {"count": count, "precision": "EXACT"}
+
+    def order(self, id: str) -> OrderView | None:
+        found = self._state_lookup(id, "Order")
+        return OrderView(self._state, found[0]) if found else None
+
+    def fulfillmentOrder(self, id: str) -> FulfillmentOrderView | None:
+        view = self.node(id)
+        return view if isinstance(view, FulfillmentOrderView) else None
+
+    def node(self, id: str) -> View | None:
+        return resolve_node(self._state, id)
+
+    def nodes(self, ids: list[str]) -> list[View | None]:
+        return [resolve_node(self._state, value) for value in ids]
+
+    def job(self, id: str) -> Any:
+        from integrations.shopify.sandbox.views.records import job_view
+
+        return job_view(self._state, id)
+
+    def bulkOperation(self, id: str) -> Any:
+        from integrations.shopify.sandbox.views.records import bulk_operation_view
+
+        return bulk_operation_view(self._state, id)
+
+    def currentBulkOperation(self, type: str = "QUERY") -> Any:
+        from integrations.shopify.sandbox.views.records import current_bulk_operation
+
+        return current_bulk_operation(self._state, type)
+
+    def webhookSubscriptions(self, **arguments: Any) -> Connection:
+        from integrations.shopify.sandbox.views.records import webhook_subscriptions
+
+        return webhook_subscriptions(self._state, **arguments)
+
+    def webhookSubscription(self, id: str) -> Any:
+        view = self.node(id)
+        return view if view is not None and view.typename == "WebhookSubscription" else None
+
+    def _state_lookup(self, value: str, kind: str) -> tuple[Order, int] | None:
+        parsed = _split_gid(value)
+        if parsed is None or parsed[0] != kind:
+            return None
+        index = ids.order_index_of(kind, parsed[1])
+        order = self._state.get(index) if index is not None else None
+        return (order, parsed[1]) if order is not None else None
+
+
+def _check_page_size(first: int | None, last: int | None) -> None:
+    if first is None and last is None:
+        raise ShopifyError("you must provide one of first or last", "BAD_REQUEST")
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and not 0 <= value <= MAX_PAGE:
+            raise ShopifyError(f"The '{name}' argument must be between 0 and {MAX_PAGE}", "BAD_REQUEST")
+
+
+def _split_gid(value: str) -> tuple[str, int] | None:
+    parts = value.split("?", 1)[0].split("/")
+    if len(parts) != 5 or parts[:3] != ["gid:", "", "shopify"] or not parts[4].isdigit():
+        return None
+    return parts[3], int(parts[4])
+
+
+def resolve_node(state: ShopState, value: str) -> View | None:
+    """The view for any supported global id (orders and their children, jobs, bulk operations ...)."""
+    parsed = _split_gid(value)
+    if parsed is None:
+        raise ShopifyError(f"Invalid global id '{value}'", "BAD_REQUEST")
+    kind, numeric_id = parsed
+    if kind in ("Job", "BulkOperation", "WebhookSubscription"):
+        from integrations.shopify.sandbox.views.records import record_node
+
+        return record_node(state, kind, value)
+    index = ids.order_index_of(kind, numeric_id)
+    order = state.get(index) if index is not None else None
+    if order is None:
+        return None
+    return _child_view(state, order, kind, numeric_id)
+
+
+def _child_view(state: ShopState, order: Order, kind: str, numeric_id: int) -> View | None:
+    if kind == "Order":
+        return OrderView(state, order) if order.id == numeric_id else None
+    finders: dict[str, Any] = {
+        "LineItem": lambda: next((LineItemView(order, i) for i in order.line_items if i.id == numeric_id), None),
+        "FulfillmentOrder": lambda: next(
+            (FulfillmentOrderView(state, order, fo) for fo in order.fulfillment_orders if fo.id == numeric_id), None
+        ),
+        "Fulfillment": lambda: next(
+            (FulfillmentView(state, order, f) for f in order.fulfillments if f.id == numeric_id), None
+        ),
+        "Refund": lambda: next((RefundView(state, order, r) for r in order.refunds if r.id == numeric_id), None),
+        "OrderTransaction": lambda: _transaction(state, order, numeric_id),
+    }
+    finder = finders.get(kind)
+    return finder() if finder else None
+
+
+def _transaction(state: ShopState, order: Order, numeric_id: int) -> View | None:
+    transaction = order.transaction(numeric_id)
+    return TransactionView(state, order, transaction) if transaction else None

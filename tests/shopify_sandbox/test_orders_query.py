@@ -1,0 +1,195 @@
+"""Reading orders: schema validation, pagination, search filters, auth, determinism."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from integrations.shopify.schema import validate_document
+from tests.shopify_sandbox.helpers import ORDERS_PAGE, all_orders, data, gql, post
+
+FULL_ORDER = """
+query One($id: ID!) {
+  order(id: $id) {
+    id legacyResourceId name createdAt updatedAt processedAt cancelledAt cancelReason closed email
+    currencyCode presentmentCurrencyCode displayFinancialStatus displayFulfillmentStatus tags note
+    customAttributes { key value }
+    subtotalPriceSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
+    totalPriceSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
+    totalTaxSet { shopMoney { amount } } totalDiscountsSet { shopMoney { amount } }
+    totalShippingPriceSet { shopMoney { amount } } totalRefundedSet { shopMoney { amount } }
+    totalOutstandingSet { shopMoney { amount } } totalReceivedSet { shopMoney { amount } }
+    customer { id firstName lastName email }
+    shippingAddress { city countryCodeV2 zip }
+    lineItems(first: 10) { nodes { id sku title quantity currentQuantity unfulfilledQuantity refundableQuantity
+      originalUnitPriceSet { shopMoney { amount } presentmentMoney { amount currencyCode } }
+      discountedTotalSet { shopMoney { amount } } taxLines { rate priceSet { shopMoney { amount } } } } }
+    transactions { id kind status gateway parentTransaction { id } amountSet { shopMoney { amount } } }
+    fulfillmentOrders(first: 5) { nodes { id status requestStatus assignedLocation { name location { id } }
+      lineItems(first: 10) { nodes { id totalQuantity remainingQuantity lineItem { id } } } } }
+    fulfillments { id status trackingInfo { company number url } }
+    refunds { id createdAt totalRefundedSet { shopMoney { amount } }
+      refundLineItems(first: 10) { nodes { quantity restockType lineItem { id } } }
+      transactions(first: 5) { nodes { id kind parentTransaction { id } } } }
+  }
+}
+"""
+
+
+def test_full_order_document_is_valid_for_shopify_and_answered(shopify_sandbox: ShopifySandbox) -> None:
+    assert validate_document(FULL_ORDER) == []
+    order = data(shopify_sandbox, FULL_ORDER, {"id": "gid://shopify/Order/5000000000003"})["order"]
+    assert order["name"] == "#1004"
+    assert order["lineItems"]["nodes"], "every order has line items"
+    total = sum(float(i["discountedTotalSet"]["shopMoney"]["amount"]) for i in order["lineItems"]["nodes"])
+    tax = sum(float(t["priceSet"]["shopMoney"]["amount"]) for i in order["lineItems"]["nodes"] for t in i["taxLines"])
+    shipping = float(order["totalShippingPriceSet"]["shopMoney"]["amount"])
+    assert round(total + tax + shipping, 2) == float(order["totalPriceSet"]["shopMoney"]["amount"])
+
+
+def _order(sandbox: ShopifySandbox, index: int) -> dict[str, Any]:
+    sandbox.control.refill_bucket()
+    result: dict[str, Any] = data(sandbox, FULL_ORDER, {"id": f"gid://shopify/Order/{5000000000000 + index}"})["order"]
+    return result
+
+
+def test_seeded_shop_is_realistic(shopify_sandbox: ShopifySandbox) -> None:
+    orders = [_order(shopify_sandbox, i) for i in range(50)]
+    statuses = {o["displayFinancialStatus"] for o in orders}
+    assert {"PAID", "AUTHORIZED"} <= statuses
+    assert any(o["cancelledAt"] for o in orders)
+    assert any(o["fulfillments"] and o["fulfillments"][0]["trackingInfo"] for o in orders)
+    assert any(o["refunds"] for o in orders)
+    assert any(o["presentmentCurrencyCode"] != o["currencyCode"] for o in orders)
+    kinds = {t["kind"] for o in orders for t in o["transactions"]}
+    assert {"AUTHORIZATION", "CAPTURE", "SALE"} <= kinds
+    linked = [a["value"] for o in orders for a in o["customAttributes"] if a["key"] == "aliexpress_order_id"]
+    assert linked
+    assert all(value.isdigit() for value in linked)
+    locations = {fo["assignedLocation"]["name"] for o in orders for fo in o["fulfillmentOrders"]["nodes"]}
+    assert locations == {"AliExpress Dropshipping"}
+
+
+def test_pages_cover_every_order_exactly_once(shopify_sandbox: ShopifySandbox) -> None:
+    for sort in ("ID", "CREATED_AT", "UPDATED_AT"):
+        ids = [o["id"] for o in all_orders(shopify_sandbox, page_size=7, sortKey=sort)]
+        assert len(ids) == 50, sort
+        assert len(set(ids)) == 50, sort
+    reverse = [o["id"] for o in all_orders(shopify_sandbox, page_size=9, sortKey="ID", reverse=True)]
+    assert reverse == sorted(reverse, reverse=True)
+    assert len(reverse) == 50
+
+
+def test_pagination_while_orders_are_updated_misses_nothing(shopify_sandbox: ShopifySandbox) -> None:
+    control = shopify_sandbox.control
+    seen: list[str] = []
+    after = None
+    touched = 0
+    while True:
+        page = data(shopify_sandbox, ORDERS_PAGE, {"first": 6, "after": after, "sortKey": "CREATED_AT"})["orders"]
+        seen.extend(edge["node"]["id"] for edge in page["edges"])
+        # Between pages, update orders on both sides of the cursor and create a new one.
+        control.touch_order(f"#{1001 + touched}", note=f"edit {touched}")
+        control.touch_order(f"#{1049 - touched}", note=f"edit {touched}")
+        touched += 1
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)), "no order twice under a stable sort key"
+    assert {f"gid://shopify/Order/{5000000000000 + i}" for i in range(50)} <= set(seen)
+
+
+def test_updated_at_window_sees_every_change(shopify_sandbox: ShopifySandbox) -> None:
+    control = shopify_sandbox.control
+    since = datetime.fromisoformat(control.touch_order("#1010", note="first"))
+    control.touch_order("#1003", note="second")
+    created = control.create_order(status="paid")
+    window = all_orders(shopify_sandbox, page_size=2, sortKey="UPDATED_AT", query=f"updated_at:>='{since.isoformat()}'")
+    assert [o["name"] for o in window][:2] == ["#1010", "#1003"]
+    assert window[-1]["id"] == created
+    stamps = [o["updatedAt"] for o in window]
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == len(stamps), "updatedAt strictly increases per change"
+
+
+def test_search_filters(shopify_sandbox: ShopifySandbox) -> None:
+    def names(query: str) -> set[str]:
+        return {o["name"] for o in all_orders(shopify_sandbox, page_size=50, query=query)}
+
+    everyone = all_orders(shopify_sandbox, page_size=50)
+    paid = {o["name"] for o in everyone if o["displayFinancialStatus"] == "PAID"}
+    cancelled = {o["name"] for o in everyone if o["cancelledAt"]}
+    fulfilled = {o["name"] for o in everyone if o["displayFulfillmentStatus"] == "FULFILLED"}
+    assert names("financial_status:paid") == paid
+    assert names("status:cancelled") == cancelled
+    assert names("fulfillment_status:shipped") == fulfilled
+    assert names("financial_status:paid AND -status:cancelled") == paid - cancelled
+    middle = everyone[20]["createdAt"]
+    assert names(f"created_at:<'{middle}'") == {o["name"] for o in everyone[:20]}
+
+
+def test_bad_search_and_page_size_are_refused_clearly(shopify_sandbox: ShopifySandbox) -> None:
+    body = gql(shopify_sandbox, '{ orders(first: 5, query: "sku:ABC") { nodes { id } } }')
+    assert "not supported by the sandbox" in body["errors"][0]["message"]
+    body = gql(shopify_sandbox, "{ orders(first: 251) { nodes { id } } }")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    body = gql(shopify_sandbox, '{ orders(first: 5, after: "garbage") { nodes { id } } }')
+    assert "Invalid cursor" in body["errors"][0]["message"]
+
+
+def test_node_and_children_by_global_id(shopify_sandbox: ShopifySandbox) -> None:
+    order = _order(shopify_sandbox, 7)
+    fo_id = order["fulfillmentOrders"]["nodes"][0]["id"]
+    line_id = order["lineItems"]["nodes"][0]["id"]
+    found = data(
+        shopify_sandbox,
+        "query($a: ID!, $b: ID!, $c: ID!) { a: node(id: $a) { id ... on FulfillmentOrder { status } } "
+        "b: node(id: $b) { ... on LineItem { sku } } c: fulfillmentOrder(id: $a) { orderName } "
+        "d: order(id: $c) { name } }",
+        {"a": fo_id, "b": line_id, "c": "gid://shopify/Order/1"},
+    )
+    assert found["a"]["id"] == fo_id
+    assert found["b"]["sku"]
+    assert found["c"]["orderName"] == "#1008"
+    assert found["d"] is None
+
+
+def test_auth_and_version(shopify_sandbox: ShopifySandbox) -> None:
+    response = post(shopify_sandbox, "{ orders(first: 1) { nodes { id } } }", **{"X-Shopify-Access-Token": "wrong"})
+    assert response.status_code == 401
+    assert "Invalid API key or access token" in response.json()["errors"]
+    other = shopify_sandbox.graphql_url().replace("2026-10", "2024-01")
+    assert (
+        httpx.post(
+            other,
+            json={"query": "{ shop { name } }"},
+            headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token},
+        ).status_code
+        == 404
+    )
+
+
+def test_same_seed_same_orders_million_orders_start_fast() -> None:
+    import time
+
+    started = time.perf_counter()
+    big = ShopifySandbox(SandboxConfig(seed=9, orders=1_000_000))
+    again = ShopifySandbox(SandboxConfig(seed=9, orders=1_000_000, clock_start=big.config.clock_start))
+    assert time.perf_counter() - started < 5  # generous: construction builds no orders
+    assert big.state.seeder.window_end == big.state.seeder.window_end
+    first = big.state.get(999_999)
+    assert first is not None
+    assert first.name == "#1001000"
+    other = ShopifySandbox(SandboxConfig(seed=9, orders=1_000_000, clock_start=big.state.seeder.window_end))
+    assert other.state.get(5) is not None
+    assert again.state.get(7) is not None
+    pinned = {"clock_start": datetime(2026, 11, 1).astimezone()}
+    a = ShopifySandbox(SandboxConfig(seed=3, orders=10, **pinned)).state.get(4)
+    b = ShopifySandbox(SandboxConfig(seed=3, orders=10, **pinned)).state.get(4)
+    c = ShopifySandbox(SandboxConfig(seed=4, orders=10, **pinned)).state.get(4)
+    assert a == b
+    assert a != c
+    assert len(big.state.materialized) == 0
