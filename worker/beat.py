@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.settings import get_settings
+
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # The inbox sweeper: drains deliveries whose publish was lost (broker down, process killed).
     "mirror.drain_inbox": {"task": "mirror.drain_inbox", "schedule": 15.0},
+    # Catches every webhook Shopify never delivered (DROPSYNC_RECONCILE_INTERVAL_SECONDS, default 5 min).
+    "mirror.reconcile_all": {"task": "mirror.reconcile_all", "schedule": get_settings().reconcile_interval_seconds},
     "system.heartbeat": {"task": "system.heartbeat", "schedule": 60.0},
     "supplier.poll_due": {"task": "supplier.poll_due", "schedule": 60.0},
     "deadlines.raise_alerts": {"task": "deadlines.raise_alerts", "schedule": 300.0},

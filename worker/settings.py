@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     def broker_url(self) -> str:
         if self.redis_url:
             return self.redis_url
-        return f"dropsync-sqlite:///{Path(self.embedded_broker_path).resolve()}"
+        return f"dropsync-sqlite://localhost/{Path(self.embedded_broker_path).resolve()}"
 
     @property
     def uses_embedded_broker(self) -> bool:

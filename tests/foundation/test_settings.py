@@ -27,7 +27,7 @@ def test_defaults_run_on_sqlite_and_the_embedded_broker(clean_env: pytest.Monkey
     settings = load_settings()
     assert settings.database_url.startswith("sqlite:///")
     assert settings.uses_embedded_broker
-    assert settings.broker_url.startswith("dropsync-sqlite:///")
+    assert settings.broker_url.startswith("dropsync-sqlite://localhost/")
     assert settings.shopify_api_version == "2026-10"
 
 

@@ -1,0 +1,201 @@
+"""Bulk backfill: export every order with a bulk operation, stream the JSONL, apply in batches.
+
+Memory stays flat whatever the shop's size: the file is streamed line by line, one order (with its
+children) is assembled at a time, and batches are applied and committed as they fill. Each commit also
+stores ``lines_applied``, the checkpoint a resumed run skips to, so a crash costs at most one batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import httpx
+import orjson
+import structlog
+from sqlalchemy.orm import Session
+
+from integrations.shopify import documents
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.errors import raise_for_user_errors
+from models import BulkBackfill, Shop
+from models.types import utcnow
+from worker.errors import DropsyncError, NotFoundError
+from worker.mirror.apply import apply_snapshots
+from worker.mirror.reconcile import search_query
+from worker.mirror.snapshot import OrderSnapshot, from_graphql
+
+log = structlog.get_logger(__name__)
+
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+BATCH_ORDERS = 500
+TERMINAL = frozenset({"completed", "failed", "canceled", "cancelled", "expired"})
+
+
+class BackfillFailed(DropsyncError):
+    """The bulk operation ended without a result file (failed, canceled, expired)."""
+
+
+def bulk_query(since: dt.datetime | None) -> str:
+    text = documents.read_file("BulkOrdersQuery")
+    if since is not None:
+        text = text.replace(
+            "orders(sortKey: UPDATED_AT)", f'orders(sortKey: UPDATED_AT, query: "{search_query(since)}")'
+        )
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def start(session: Session, shop: Shop, client: ShopifyClient, since: dt.datetime | None) -> BulkBackfill:
+    """Ask Shopify for the export (flushes; the caller commits so the operation id is never lost)."""
+    payload = client.execute("BulkOperationRunQuery", {"query": bulk_query(since)})["bulkOperationRunQuery"]
+    raise_for_user_errors(payload, operation="bulkOperationRunQuery")
+    operation = payload["bulkOperation"]
+    backfill = BulkBackfill(
+        shop_id=shop.id, bulk_operation_gid=operation["id"], since=since, status="running",
+    )  # fmt: skip
+    session.add(backfill)
+    session.flush()
+    return backfill
+
+
+def wait_for_result(
+    unit_of_work: UnitOfWork, backfill_id: int, client: ShopifyClient, *, poll_seconds: float = 1.0,
+    timeout: float = 3600.0, on_poll: Callable[[dict[str, Any]], None] | None = None,
+) -> str:  # fmt: skip
+    """The result URL, once the operation completes (the finish webhook may already have said so)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with unit_of_work() as session:
+            backfill = _backfill(session, backfill_id)
+            gid = backfill.bulk_operation_gid
+        operation = client.execute("BulkOperationById", {"id": gid})["bulkOperation"]
+        if on_poll:
+            on_poll(operation)
+        status = str(operation["status"]).lower()
+        if status in TERMINAL:
+            return _finish_polling(unit_of_work, backfill_id, operation, status)
+        time.sleep(poll_seconds)
+    raise BackfillFailed(f"bulk operation still running after {timeout:.0f} s")
+
+
+def _finish_polling(unit_of_work: UnitOfWork, backfill_id: int, operation: dict[str, Any], status: str) -> str:
+    with unit_of_work() as session:
+        backfill = _backfill(session, backfill_id)
+        backfill.object_count = int(operation.get("objectCount") or 0)
+        if status != "completed":
+            backfill.status, backfill.error = status, operation.get("errorCode")
+            raise BackfillFailed(f"bulk operation {status}: {operation.get('errorCode') or 'no error code'}")
+        backfill.status, backfill.result_url = "downloading", operation.get("url")
+    if not operation.get("url"):
+        return ""  # completed with no objects
+    return str(operation["url"])
+
+
+def stream_lines(url: str, skip: int = 0, timeout: float = 60.0) -> Iterator[bytes]:
+    with httpx.stream("GET", url, timeout=timeout) as response:
+        response.raise_for_status()
+        for number, line in enumerate(response.iter_lines()):
+            if number >= skip and line:
+                yield line.encode() if isinstance(line, str) else line
+
+
+def assemble_orders(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Fold JSONL rows into order nodes shaped like ``OrderFields``: (rows consumed so far, order).
+
+    Bulk output lists each object after its parent and nested connection nodes as separate rows with
+    ``__parentId``; Shopify writes an order's rows together, so one order is held at a time.
+    """
+    current: dict[str, Any] | None = None
+    refunds: dict[str, dict[str, Any]] = {}
+    consumed = 0
+    for line in lines:
+        row = orjson.loads(line)
+        parent = row.pop("__parentId", None)
+        if parent is None:
+            if current is not None:
+                yield consumed, current
+            current, refunds, consumed = _order_node(row), {}, consumed + 1
+            refunds = {r["id"]: r for r in current["refunds"]}
+            continue
+        consumed += 1
+        if current is None:
+            continue
+        _attach(current, refunds, parent, row)
+    if current is not None:
+        yield consumed, current
+
+
+def _order_node(row: dict[str, Any]) -> dict[str, Any]:
+    row["lineItems"] = {"nodes": []}
+    row["fulfillmentOrders"] = {"nodes": []}
+    for refund in row.get("refunds") or []:
+        refund["refundLineItems"] = {"nodes": []}
+    row.setdefault("refunds", [])
+    return row
+
+
+def _attach(order: dict[str, Any], refunds: dict[str, dict[str, Any]], parent: str, row: dict[str, Any]) -> None:
+    kind = str(row.get("id", "")).split("/")[3] if str(row.get("id", "")).startswith("gid://") else ""
+    if parent in refunds:
+        refunds[parent]["refundLineItems"]["nodes"].append(row)
+    elif kind == "FulfillmentOrder":
+        order["fulfillmentOrders"]["nodes"].append(row)
+    elif kind == "LineItem":
+        order["lineItems"]["nodes"].append(row)
+
+
+def apply_result(
+    unit_of_work: UnitOfWork, backfill_id: int, lines: Callable[[int], Iterable[bytes]],
+    *, batch_orders: int = BATCH_ORDERS, on_batch: Callable[[int, int], None] | None = None,
+) -> int:  # fmt: skip
+    """Apply the export from the checkpoint on; returns orders applied in this run."""
+    with unit_of_work() as session:
+        backfill = _backfill(session, backfill_id)
+        shop_id, skip = backfill.shop_id, backfill.lines_applied
+    applied, batch, position = 0, [], skip
+    for consumed, node in assemble_orders(lines(skip)):
+        batch.append(from_graphql(node, source="backfill"))
+        position = skip + consumed
+        if len(batch) >= batch_orders:
+            applied += _commit_batch(unit_of_work, backfill_id, shop_id, batch, position)
+            batch = []
+            if on_batch:
+                on_batch(applied, position)
+    applied += _commit_batch(unit_of_work, backfill_id, shop_id, batch, position, final=True)
+    if on_batch:
+        on_batch(applied, position)
+    return applied
+
+
+def _commit_batch(
+    unit_of_work: UnitOfWork, backfill_id: int, shop_id: int, batch: list[OrderSnapshot], position: int,
+    final: bool = False,
+) -> int:  # fmt: skip
+    """Apply one batch and move the checkpoint in the same transaction."""
+    with unit_of_work() as session:
+        if batch:
+            apply_snapshots(session, shop_id, batch)
+        backfill = _backfill(session, backfill_id)
+        backfill.lines_applied = position
+        backfill.orders_applied += len(batch)
+        if final:
+            _complete(session, backfill)
+    return len(batch)
+
+
+def _complete(session: Session, backfill: BulkBackfill) -> None:
+    backfill.status, backfill.completed_at = "completed", utcnow()
+    shop = session.get(Shop, backfill.shop_id)
+    # Reconciliation continues from when the export began: everything older is in the ledger now.
+    if shop is not None and (shop.orders_watermark is None or shop.orders_watermark < backfill.created_at):
+        shop.orders_watermark = backfill.created_at
+
+
+def _backfill(session: Session, backfill_id: int) -> BulkBackfill:
+    backfill = session.get(BulkBackfill, backfill_id)
+    if backfill is None:
+        raise NotFoundError(f"unknown backfill {backfill_id}")
+    return backfill
