@@ -56,7 +56,9 @@ class SupplierRecovery:
 
     supplier: str
     currency: str
-    cost: Decimal  # the share of what the store paid the supplier for the requested units
+    # What this refund puts at stake of the store's payment to the supplier: the requested units'
+    # share, times the share of their value refunded (a 20 % "late" refund stakes 20 % of the cost).
+    cost: Decimal
     expected: Decimal  # in the supplier's currency
     expected_in_order_currency: Decimal | None  # None: no exchange rate in the policy
     due_within_business_days: int | None

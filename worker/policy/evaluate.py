@@ -291,7 +291,7 @@ class _Evaluation:
         self._return_shipping_note(rule)
         fee = rule.restocking_fee_percent if rule.return_required else Decimal(0)
         settlement = self._settle(shipping, rule.refund_percent, fee, "restocking fee")
-        recoveries = self._recoveries(lambda s, t: self._return_coverage(s, t, delivered_at))
+        recoveries = self._recoveries(lambda s, t: self._return_coverage(s, t, delivered_at), rule.refund_percent)
         action = self._refund_action(settlement)
         return self._decision(
             action,
@@ -483,15 +483,31 @@ class _Evaluation:
         return Action.REFUND_PARTIAL if partial else Action.REFUND_ITEMS
 
     def _recoveries(
-        self, coverage: Callable[[SupplierSnapshot, SupplierTerms], tuple[bool, str]]
+        self,
+        coverage: Callable[[SupplierSnapshot, SupplierTerms], tuple[bool, str]],
+        refund_percent: Decimal = HUNDRED,
     ) -> tuple[SupplierRecovery, ...]:
+        """Per supplier: the cost at stake and what it is expected to pay back.
+
+        A refund of part of the units' value (``refund_percent``) puts only that part of the supplier's
+        cost at stake, and the store claims no more than that from the supplier.
+        """
         found: list[SupplierRecovery] = []
+        if not self.suppliers:
+            self.notes.append(
+                "No supplier order has been placed yet: nothing to cancel on the supplier side."
+                if self.kind is RequestKind.CANCEL
+                else "No supplier order is recorded for these items: nothing is recovered from a supplier."
+            )
         for supplier in self.suppliers:
             if supplier.state in UNPAID_STATES:
                 self.notes.append(self._unpaid_sentence(supplier))
                 continue
             terms = self.policy.supplier_terms(supplier.supplier)
-            goods, shipping, cost = supplier_cost(supplier, self.units, self.order)
+            goods, shipping, _ = supplier_cost(supplier, self.units, self.order)
+            goods = floor_money(goods * refund_percent / HUNDRED, supplier.currency)
+            shipping = floor_money(shipping * refund_percent / HUNDRED, supplier.currency)
+            cost = goods + shipping
             covered, sentence = coverage(supplier, terms)
             expected = zero(supplier.currency)
             if covered:

@@ -237,23 +237,29 @@ def _resolve(loc: Loc) -> tuple[Loc, Any, type[BaseModel] | None]:
     return tuple(path), annotation, parent
 
 
-def _expected(annotation: Any) -> str:
+def _choices(annotation: Any) -> list[str]:
+    """What a value of ``annotation`` may be, one phrase per alternative."""
     annotation = _unwrap(annotation)
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_expected(a) for a in typing.get_args(annotation) if a is not type(None))
+        return [c for a in typing.get_args(annotation) if a is not type(None) for c in _choices(a)]
     if origin is typing.Literal:
-        return " or ".join(_show(v) for v in typing.get_args(annotation))
+        return [_show(v) for v in typing.get_args(annotation)]
+    if annotation is bool:
+        return ["true", "false"]
     if origin in (tuple, list):
-        return f"a list of {_expected(typing.get_args(annotation)[0])}"
-    if origin is dict:
-        return "a table"
+        return [f"a list of {_expected(typing.get_args(annotation)[0])}"]
+    if origin is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return ["a table"]
     if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return "one of " + ", ".join(str(m.value) for m in annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return "a table"
-    words = {bool: "true or false", int: "a whole number", Decimal: "a number", str: "text in quotes"}
-    return words.get(annotation, "a valid value")
+        return ["one of " + ", ".join(str(m.value) for m in annotation)]
+    words = {int: "a whole number", Decimal: "a number", str: "text in quotes"}
+    return [words.get(annotation, "a valid value")]
+
+
+def _expected(annotation: Any) -> str:
+    choices = _choices(annotation)
+    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
 
 
 _BOUNDS = {"greater_than_equal": ("ge", "≥"), "less_than_equal": ("le", "≤"), "greater_than": ("gt", ">")}
