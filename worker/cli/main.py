@@ -10,7 +10,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from worker.cli import db, policy, sandbox, service, shops, web
+from worker.cli import db, inbox, policy, sandbox, service, shopify, shops, sync, web
 from worker.cli.common import err_console
 from worker.errors import DropsyncError
 from worker.observability.logging import configure_logging_from_env
@@ -28,6 +28,9 @@ app.add_typer(db.app, name="db")
 app.add_typer(shops.app, name="shops")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(policy.app, name="policy")
+app.add_typer(sync.app, name="sync")
+app.add_typer(inbox.app, name="inbox")
+app.add_typer(shopify.app, name="shopify")
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)
 app.command("up")(service.up)
