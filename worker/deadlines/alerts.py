@@ -66,8 +66,11 @@ def _extra(so: SupplierOrder, now: dt.datetime) -> list[tuple[Finding, str]]:
 def needing_attention(session: Session, now: dt.datetime, policy: DeadlinePolicy) -> list[Attention]:
     """Everything near or passed at ``now``, most urgent first (passed before near, then by due time)."""
     rows = []
-    names = dict(session.execute(select(Order.id, Order.name)).tuples().all())
-    for so in _open_orders(session):
+    orders = _open_orders(session)
+    order_ids = {so.order_id for so in orders if so.order_id is not None}
+    query = select(Order.id, Order.name).where(Order.id.in_(order_ids))
+    names: dict[int, str] = {row.id: row.name for row in session.execute(query)}
+    for so in orders:
         name = names.get(so.order_id) if so.order_id else None
         for finding in findings(so, now, policy):
             key = f"deadline:{finding.kind}:{finding.stage}:{so.id}:{finding.due_at:%Y-%m-%dT%H:%M}"
