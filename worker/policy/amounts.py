@@ -2,8 +2,9 @@
 
 Rounding rules (each keeps a refund from ever exceeding what was paid):
 
-* a line's total is rounded half up once; a share of it for some units is floored, and the last
-  remaining units take the exact remainder, so successive partial refunds add up to the line total;
+* a line's total is rounded half up once; the value of units ``r+1..r+q`` (``r`` already refunded)
+  is ``floor(total·(r+q)/Q) − floor(total·r/Q)``, so successive partial refunds add up to the line
+  total exactly;
 * percentages of a refund are floored; a restocking fee is rounded half up (the store keeps at most
   the fee it announced, to the minor unit);
 * splitting a total over lines uses ``worker.money.allocate`` (parts sum exactly);
@@ -34,10 +35,15 @@ def units_value(line: OrderLine, quantity: int, order: OrderSnapshot) -> Decimal
     if line.quantity <= 0 or quantity <= 0:
         return zero(order.currency)
     total = line_total(line, order)
-    if quantity >= line.remaining_quantity:
-        already = floor_money(total * line.refunded_quantity / line.quantity, order.currency)
-        return total - already
-    return floor_money(total * quantity / line.quantity, order.currency)
+    before = line.refunded_quantity
+    after = min(before + quantity, line.quantity)
+    # Differences of floored cumulative shares telescope: refunding the units one by one (or in any
+    # groups) adds up to exactly the line's total, never a unit of money more or less.
+    return _share(total, after, line.quantity, order.currency) - _share(total, before, line.quantity, order.currency)
+
+
+def _share(total: Decimal, units: int, of: int, currency: str) -> Decimal:
+    return total if units >= of else floor_money(total * units / of, currency)
 
 
 def remaining_refundable(order: OrderSnapshot) -> Decimal:
