@@ -10,7 +10,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from worker.cli import db, inbox, policy, sandbox, service, shopify, shops, sync, web
+from worker.cli import db, deadlines, dispute, inbox, policy, sandbox, service, shopify, shops, supplier, sync, web
 from worker.cli.common import err_console
 from worker.errors import DropsyncError
 from worker.observability.logging import configure_logging_from_env
@@ -31,6 +31,9 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(sync.app, name="sync")
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(shopify.app, name="shopify")
+app.add_typer(supplier.app, name="supplier")
+app.add_typer(dispute.app, name="dispute")
+app.command("deadlines")(deadlines.deadlines)
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)
 app.command("up")(service.up)
