@@ -6,7 +6,7 @@ version and give the endpoint; everything the package lacks (DOMAIN.md §2) is a
 - timeouts and connection reuse: one ``httpx.Client`` per ShopifyClient (keep-alive pool, thread-safe).
   ``shopify.GraphQL().execute`` has neither, and reads a process-global session: see BENCHMARKS.md
   ("Shopify client") for the measured difference;
-- cost-aware pacing: every request first reserves its expected cost in the shop's ``CostBucket`` and
+- cost-aware pacing: every request first takes its expected cost from the shop's ``CostBucket`` and
   waits for the points instead of being refused with THROTTLED;
 - retries (tenacity) on THROTTLED, HTTP 429/5xx, INTERNAL_SERVER_ERROR and transport failures ONLY;
   never on userErrors, other 4xx or other GraphQL errors;
@@ -168,27 +168,26 @@ class ShopifyClient:
     # -- one attempt ---------------------------------------------------------------------------------------
 
     def _attempt(self, doc: Document, variables: dict[str, Any], resend_safe: bool) -> dict[str, Any]:
-        reserved = self._pace(doc, variables)
+        taken = self._pace(doc, variables)
         try:
             response = self._http.post(self.endpoint, json={"query": doc.source, "variables": variables})
         except httpx.TransportError as exc:
-            self._bucket.release(reserved)
+            self._bucket.release(taken)
             SHOPIFY_REQUESTS.labels(outcome="timeout" if isinstance(exc, httpx.TimeoutException) else "transport").inc()
             raise self._transport_failure(doc, exc, resend_safe) from exc
         if response.status_code >= 400:
-            self._bucket.release(reserved)
+            self._bucket.release(taken)
             raise self._http_failure(doc, response, resend_safe)
-        body = self._json(doc, response, resend_safe, reserved)
-        self._observe_cost(doc, variables, body, reserved)
+        body = self._json(doc, response, resend_safe, taken)
+        self._observe_cost(doc, variables, body, taken)
         return self._data(doc, body, resend_safe)
 
     def _pace(self, doc: Document, variables: Mapping[str, Any]) -> float:
-        """Reserve the expected cost and wait until the bucket holds it; return what was reserved."""
+        """Wait until the bucket holds the expected cost and take it; return what was taken."""
         expected = expected_cost(doc, variables)
-        wait = self._bucket.reserve(expected)
-        if wait > 0:
-            SHOPIFY_THROTTLE_WAIT_SECONDS.inc(wait)
-            self._sleep(wait)
+        waited = self._bucket.acquire(expected)
+        if waited > 0:
+            SHOPIFY_THROTTLE_WAIT_SECONDS.inc(waited)
         return expected
 
     def _transport_failure(self, doc: Document, exc: httpx.TransportError, resend_safe: bool) -> ShopifyError:
@@ -211,14 +210,14 @@ class ShopifyClient:
             return ShopifyOutcomeUnknown(doc.name, error)
         return error
 
-    def _json(self, doc: Document, response: httpx.Response, resend_safe: bool, reserved: float) -> dict[str, Any]:
+    def _json(self, doc: Document, response: httpx.Response, resend_safe: bool, taken: float) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
             body = None
         if isinstance(body, dict):
             return body
-        self._bucket.release(reserved)
+        self._bucket.release(taken)
         SHOPIFY_REQUESTS.labels(outcome="malformed").inc()
         failure = ShopifyTransportError(
             f"Shopify {doc.name}: HTTP {response.status_code} with a body that is not a JSON object"
@@ -227,16 +226,14 @@ class ShopifyClient:
             raise ShopifyOutcomeUnknown(doc.name, failure)
         raise failure
 
-    def _observe_cost(
-        self, doc: Document, variables: Mapping[str, Any], body: Mapping[str, Any], reserved: float
-    ) -> None:
+    def _observe_cost(self, doc: Document, variables: Mapping[str, Any], body: Mapping[str, Any], taken: float) -> None:
         cost = parse_cost(body.get("extensions"))
         if cost is None or cost.throttle is None:
-            self._bucket.release(reserved)
+            self._bucket.release(taken)
             return
         throttled = "THROTTLED" in _codes(body.get("errors"))
         actual = 0.0 if throttled else cost.actual
-        self._bucket.observe(cost.throttle, reserved=reserved, actual=actual if actual is not None else reserved)
+        self._bucket.observe(cost.throttle, taken=taken, actual=actual if actual is not None else taken)
         if cost.requested is not None:
             remember_requested_cost(doc, variables, cost.requested)
         if actual:

@@ -7,9 +7,10 @@ the restore rate since, so a client can WAIT before sending instead of being ref
 
 Rules the model keeps:
 - The bucket's size and restore rate always come from the latest response (never hard-coded).
-- ``reserve(cost)`` takes the points at once (the balance may go negative: a debt later callers wait
-  out), so concurrent callers queue in reservation order instead of all waking when points return.
-- ``observe(...)`` refunds ``reserved - actual`` and then never lets the local balance exceed what the
+- ``acquire(cost)`` waits until the model holds the requested cost, then takes it. Waiters queue first
+  come, first served; a refund (``observe``) wakes them at once, so the points Shopify gives back when
+  the actual cost is below the requested one are spent without delay.
+- ``observe(...)`` refunds ``taken - actual`` and then never lets the local balance exceed what the
   server reported: other processes spending the same bucket only ever make us slower, never throttled.
 - Before the first observation nothing is known: requests go out unpaced and the first response seeds
   the model.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,11 +82,17 @@ def _number(value: Any) -> float | None:
 
 
 class CostBucket:
-    """The local model of one shop's bucket. ``clock`` is monotonic seconds (injectable for tests)."""
+    """The local model of one shop's bucket.
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
+    ``clock`` is monotonic seconds; ``wait(seconds)`` blocks while the points come back (default: a
+    condition wait that a refund or a fresher observation cuts short). Both injectable for tests.
+    """
+
+    def __init__(self, clock: Clock = time.monotonic, wait: Callable[[float], object] | None = None) -> None:
         self._clock = clock
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._wait = wait or self._cond.wait
+        self._queue: deque[object] = deque()
         self._maximum = 0.0
         self._rate = 0.0
         self._available = 0.0
@@ -97,32 +105,46 @@ class CostBucket:
         return self._known
 
     def available(self) -> float:
-        """Points the model expects the bucket to hold now (negative: reserved beyond what is there)."""
-        with self._lock:
+        """Points the model expects the bucket to hold now (taken points of unanswered requests deducted)."""
+        with self._cond:
             self._refill()
             return self._available
 
-    def reserve(self, cost: float) -> float:
-        """Take ``cost`` points now; return the seconds to wait before sending (0 when they are there)."""
-        with self._lock:
-            if not self._known or cost <= 0 or self._rate <= 0:
-                return 0.0
-            self._refill()
-            cost = min(cost, self._maximum)  # a query may cost at most the bucket; more would wait forever
-            wait = max(0.0, (cost - self._available) / self._rate)
-            self._available -= cost
-            return wait
+    def acquire(self, cost: float) -> float:
+        """Wait until the bucket holds ``cost`` points, take them, and return the seconds waited.
 
-    def release(self, reserved: float) -> None:
-        """Give back a reservation whose request was never sent (or got no cost report)."""
-        with self._lock:
-            if self._known and reserved > 0:
+        Waiters are served first come, first served, so a large query is not starved by small ones.
+        With no observation yet there is nothing to wait for: the first response seeds the model.
+        """
+        ticket = object()
+        started = self._clock()
+        with self._cond:
+            self._queue.append(ticket)
+            try:
+                while True:
+                    self._refill()
+                    need = min(cost, self._maximum)  # a query may cost at most the bucket: more would wait forever
+                    head = self._queue[0] is ticket
+                    if head and (not self._known or cost <= 0 or self._rate <= 0 or self._available >= need):
+                        if self._known:
+                            self._available -= max(cost, 0.0)
+                        return max(0.0, self._clock() - started)
+                    self._wait((need - self._available) / self._rate if head else 1.0)
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+
+    def release(self, taken: float) -> None:
+        """Give back points taken for a request that got no cost report (never sent, HTTP error)."""
+        with self._cond:
+            if self._known and taken > 0:
                 self._refill()
-                self._available = min(self._maximum, self._available + reserved)
+                self._available = min(self._maximum, self._available + taken)
+                self._cond.notify_all()
 
-    def observe(self, status: ThrottleStatus, *, reserved: float = 0.0, actual: float | None = None) -> None:
-        """Fold in a response's throttle status; ``reserved`` is what ``reserve`` took for that request."""
-        with self._lock:
+    def observe(self, status: ThrottleStatus, *, taken: float = 0.0, actual: float | None = None) -> None:
+        """Fold in a response's throttle status; ``taken`` is what ``acquire`` took for that request."""
+        with self._cond:
             self._maximum = status.maximum_available
             self._rate = status.restore_rate
             self.last_status = status
@@ -130,13 +152,14 @@ class CostBucket:
                 self._available = status.currently_available
                 self._as_of = self._clock()
                 self._known = True
-                return
-            self._refill()
-            if reserved > 0 and actual is not None:
-                self._available += reserved - actual
-            # The server is authoritative downwards (other processes share the bucket); upwards we keep
-            # our own count, which still holds reservations of requests the server has not seen yet.
-            self._available = min(self._available, status.currently_available, self._maximum)
+            else:
+                self._refill()
+                if taken > 0 and actual is not None:
+                    self._available += taken - actual
+                # The server is authoritative downwards (other processes share the bucket); upwards we keep
+                # our own count, which still holds points taken by requests the server has not seen yet.
+                self._available = min(self._available, status.currently_available, self._maximum)
+            self._cond.notify_all()
 
     def _refill(self) -> None:
         now = self._clock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 
@@ -13,11 +14,18 @@ NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 class FakeClock:
+    """Monotonic time that only moves when a waiter waits (single-threaded tests)."""
+
     def __init__(self) -> None:
         self.now = 100.0
+        self.waits: list[float] = []
 
     def __call__(self) -> float:
         return self.now
+
+    def wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
 
 
 def status(available: float, maximum: float = 2000, rate: float = 100) -> ThrottleStatus:
@@ -29,84 +37,123 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def test_unknown_bucket_lets_the_first_request_through(clock: FakeClock) -> None:
-    bucket = CostBucket(clock)
+@pytest.fixture
+def bucket(clock: FakeClock) -> CostBucket:
+    return CostBucket(clock, wait=clock.wait)
+
+
+def test_unknown_bucket_lets_the_first_request_through(bucket: CostBucket) -> None:
     assert not bucket.known
-    assert bucket.reserve(500) == 0
+    assert bucket.acquire(500) == 0
 
 
-def test_waits_for_exactly_the_missing_points(clock: FakeClock) -> None:
-    bucket = CostBucket(clock)
+def test_waits_for_exactly_the_missing_points(bucket: CostBucket, clock: FakeClock) -> None:
     bucket.observe(status(50))
-    assert bucket.reserve(200) == pytest.approx(1.5)  # 150 points missing at 100/s
-    # The reservation is a debt: the next caller queues behind it.
-    assert bucket.reserve(100) == pytest.approx(2.5)
+    assert bucket.acquire(200) == pytest.approx(1.5)  # 150 points missing at 100/s
+    assert bucket.available() == pytest.approx(0)
+    assert bucket.acquire(100) == pytest.approx(1.0)
+    assert clock.waits == pytest.approx([1.5, 1.0])
 
 
-def test_refills_at_the_restore_rate_up_to_the_maximum(clock: FakeClock) -> None:
-    bucket = CostBucket(clock)
+def test_refills_at_the_restore_rate_up_to_the_maximum(bucket: CostBucket, clock: FakeClock) -> None:
     bucket.observe(status(0, maximum=1000, rate=50))
     clock.now += 4
     assert bucket.available() == pytest.approx(200)
     clock.now += 1000
     assert bucket.available() == pytest.approx(1000)
-    assert bucket.reserve(1000) == 0
+    assert bucket.acquire(1000) == 0
 
 
-def test_actual_cost_is_refunded_and_the_server_caps_our_count(clock: FakeClock) -> None:
-    bucket = CostBucket(clock)
+def test_actual_cost_is_refunded_and_the_server_caps_our_count(bucket: CostBucket) -> None:
     bucket.observe(status(1000))
-    bucket.reserve(300)
-    bucket.observe(status(960), reserved=300, actual=40)
+    bucket.acquire(300)
+    bucket.observe(status(960), taken=300, actual=40)
     assert bucket.available() == pytest.approx(960)
     # Another process spent from the same bucket: the server's lower figure wins.
-    bucket.reserve(100)
-    bucket.observe(status(500), reserved=100, actual=100)
+    bucket.acquire(100)
+    bucket.observe(status(500), taken=100, actual=100)
     assert bucket.available() == pytest.approx(500)
 
 
-def test_in_flight_reservations_survive_a_higher_server_figure(clock: FakeClock) -> None:
-    bucket = CostBucket(clock)
+def test_points_of_unanswered_requests_survive_a_higher_server_figure(bucket: CostBucket) -> None:
     bucket.observe(status(1000))
-    bucket.reserve(600)  # request A in flight, not yet seen by the server
-    bucket.reserve(100)  # request B
-    bucket.observe(status(900), reserved=100, actual=100)  # B answered first; server hasn't charged A
+    bucket.acquire(600)  # request A in flight, not yet seen by the server
+    bucket.acquire(100)  # request B
+    bucket.observe(status(900), taken=100, actual=100)  # B answered first; the server hasn't charged A
     assert bucket.available() == pytest.approx(300)
 
 
-def test_release_returns_a_reservation(clock: FakeClock) -> None:
-    bucket = CostBucket(clock)
+def test_release_returns_the_points(bucket: CostBucket) -> None:
     bucket.observe(status(100))
-    bucket.reserve(100)
+    bucket.acquire(100)
     bucket.release(100)
     assert bucket.available() == pytest.approx(100)
 
 
-def test_a_cost_above_the_bucket_waits_for_a_full_bucket_not_forever(clock: FakeClock) -> None:
-    bucket = CostBucket(clock)
+def test_a_cost_above_the_bucket_waits_for_a_full_bucket_not_forever(bucket: CostBucket) -> None:
     bucket.observe(status(0, maximum=1000, rate=100))
-    assert bucket.reserve(5000) == pytest.approx(10)
+    assert bucket.acquire(5000) == pytest.approx(10)
 
 
-def test_concurrent_reservations_never_promise_the_same_points(clock: FakeClock) -> None:
-    bucket = CostBucket(clock)
-    bucket.observe(status(0, maximum=100_000, rate=100))
-    waits: list[float] = []
+def test_threads_never_spend_the_same_points() -> None:
+    bucket = CostBucket()  # real clock and condition waits
+    bucket.observe(status(100, maximum=100, rate=0.001))  # no meaningful refill during the test
+    granted: list[int] = []
     lock = threading.Lock()
 
     def take() -> None:
-        for _ in range(100):
-            wait = bucket.reserve(10)
+        if bucket.acquire(30) < 1:  # only a grant without a long wait counts
             with lock:
-                waits.append(wait)
+                granted.append(30)
 
-    threads = [threading.Thread(target=take) for _ in range(8)]
+    threads = [threading.Thread(target=take, daemon=True) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    with lock:
+        assert sum(granted) == 90  # three of eight fit in 100 points; the others are still waiting
+    bucket.observe(status(1000, maximum=1000, rate=1000))  # let the rest through
+    bucket.release(1000)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_a_refund_wakes_the_waiters_at_once() -> None:
+    bucket = CostBucket()
+    bucket.observe(status(20, maximum=1000, rate=1))  # without refunds each request would wait 20 s
+
+    def take() -> None:
+        for _ in range(10):
+            bucket.acquire(20)
+            bucket.observe(status(20, maximum=1000, rate=1), taken=20, actual=0)
+
+    threads = [threading.Thread(target=take, daemon=True) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    # 800 reservations of 10 points at 100/s: each waits for a distinct 0.1 s slot.
-    assert sorted(round(w, 6) for w in waits) == [round(0.1 * (i + 1), 6) for i in range(800)]
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_waiters_are_served_first_come_first_served() -> None:
+    bucket = CostBucket()
+    bucket.observe(status(0, maximum=1000, rate=200))
+    order: list[str] = []
+
+    def take(name: str, cost: float) -> None:
+        bucket.acquire(cost)
+        order.append(name)
+
+    big = threading.Thread(target=take, args=("big", 100))
+    big.start()
+    time.sleep(0.05)
+    small = [threading.Thread(target=take, args=(f"small{i}", 1)) for i in range(5)]
+    for thread in small:
+        thread.start()
+    for thread in [big, *small]:
+        thread.join(timeout=10)
+    assert order[0] == "big"
 
 
 def test_one_bucket_per_shop_in_the_process() -> None:

@@ -1,0 +1,174 @@
+"""Why dropsync carries Shopify HTTP with httpx instead of ``shopify.GraphQL().execute``: time N requests.
+
+Three ways of sending the same GraphQL request to the same server, sequentially, in one process:
+
+- ``shopify.GraphQL().execute`` (ShopifyAPI 12.7: urllib, a new TCP connection per request, no timeout,
+  process-global session);
+- ``ShopifyClient.execute`` (this project: httpx keep-alive pool, timeout, pacing, error typing);
+- a bare ``httpx.Client.post`` (the transport alone, to show what the client's own work costs).
+
+Targets: ``--target sandbox`` (default) serves the Shopify sandbox in-process (plan ``enterprise`` so
+its cost bucket does not pace the run) and sends a one-order query; ``--target fixed`` serves a minimal
+loopback HTTP/1.1 server answering a fixed GraphQL JSON body (the transport cost without any server work);
+``--target fixed-tls`` is the same over TLS (self-signed, trusted by both clients), as Shopify is HTTPS-only:
+what a new connection per request really costs.
+
+    .venv/bin/python bench/shopify_client_transport.py --requests 2000 [--target fixed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import ssl
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import shopify
+
+from integrations.shopify.client import ShopifyClient
+
+TOKEN = "shpat_bench"
+SHOP = "bench.myshopify.com"
+VERSION = "2026-10"
+QUERY = "query One($first: Int!) { orders(first: $first) { nodes { id name updatedAt } } }"
+ONE_ORDER = {"id": "gid://shopify/Order/1", "name": "#1001", "updatedAt": "2026-11-01T00:00:00Z"}
+THROTTLE = {"maximumAvailable": 20000.0, "currentlyAvailable": 19997, "restoreRate": 10000.0}
+FIXED_BODY = json.dumps({
+    "data": {"orders": {"nodes": [ONE_ORDER]}},
+    "extensions": {"cost": {"requestedQueryCost": 3, "actualQueryCost": 3, "throttleStatus": THROTTLE}},
+}).encode()  # fmt: skip
+
+
+class FixedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive when the client wants it
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(FIXED_BODY)))
+        self.end_headers()
+        self.wfile.write(FIXED_BODY)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def fixed_server(tls: bool = False) -> Iterator[tuple[str, str, str]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FixedHandler)
+    scheme = "http"
+    with tempfile.TemporaryDirectory() as tmp:
+        if tls:
+            scheme = "https"
+            server.socket = _tls_context(Path(tmp)).wrap_socket(server.socket, server_side=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"{scheme}://127.0.0.1:{server.server_address[1]}", SHOP, TOKEN
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+CA_FILE: Path | None = None
+
+
+def _tls_context(tmp: Path) -> ssl.SSLContext:
+    """A self-signed certificate for 127.0.0.1; both clients are told to trust it (and nothing else)."""
+    global CA_FILE
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)  # fmt: skip
+    CA_FILE = cert
+    trusted = ssl.create_default_context(cafile=str(cert))
+    # shopify.GraphQL calls urlopen() without a context: the installed opener is the only way in.
+    urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPSHandler(context=trusted)))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+@contextlib.contextmanager
+def sandbox_server() -> Iterator[tuple[str, str, str]]:
+    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+
+    config = SandboxConfig(seed=1, orders=100, plan="enterprise", shop_domain=SHOP, access_token=TOKEN,
+                           client_secret="bench-secret", api_version=VERSION)  # fmt: skip
+    sandbox = ShopifySandbox(config)
+    with sandbox.serve() as base_url:
+        yield base_url, SHOP, TOKEN
+
+
+def via_shopify_package(base_url: str, shop: str, token: str) -> Callable[[], object]:
+    # The package builds https://{shop}.myshopify.com from a Session; point its global site at the target.
+    session = shopify.Session(shop, VERSION, token)
+    shopify.ShopifyResource.activate_session(session)
+    shopify.ShopifyResource.site = session.api_version.api_path(base_url)
+    graphql = shopify.GraphQL()
+    return lambda: json.loads(graphql.execute(QUERY, {"first": 1}))
+
+
+def via_client(base_url: str, shop: str, token: str) -> Callable[[], object]:
+    transport = httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(CA_FILE))) if CA_FILE else None
+    client = ShopifyClient(shop, token, api_version=VERSION, api_url=base_url, transport=transport)
+    return lambda: client.execute(QUERY, {"first": 1})
+
+
+def via_bare_httpx(base_url: str, shop: str, token: str) -> Callable[[], object]:
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(CA_FILE)) if CA_FILE else True
+    http = httpx.Client(headers={"X-Shopify-Access-Token": token}, verify=verify)
+    url = f"{base_url}/admin/api/{VERSION}/graphql.json"
+    return lambda: http.post(url, json={"query": QUERY, "variables": {"first": 1}}).json()
+
+
+def measure(name: str, send: Callable[[], object], requests: int) -> None:
+    for _ in range(min(50, requests)):
+        send()  # warm-up: connection set-up, caches
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        send()
+        latencies.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(
+        f"{name:<28} {requests / elapsed:>9.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   ({requests} requests)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--target", choices=["sandbox", "fixed", "fixed-tls"], default="sandbox")
+    args = parser.parse_args()
+    server = {"sandbox": sandbox_server, "fixed": fixed_server, "fixed-tls": lambda: fixed_server(tls=True)}[
+        args.target
+    ]
+    with server() as (base_url, shop, token):
+        print(f"target: {args.target} at {base_url}; sequential requests, one thread")
+        for name, factory in (
+            ("shopify.GraphQL().execute", via_shopify_package),
+            ("ShopifyClient.execute", via_client),
+            ("bare httpx.Client.post", via_bare_httpx),
+        ):
+            measure(name, factory(base_url, shop, token), args.requests)
+
+
+if __name__ == "__main__":
+    main()
