@@ -158,7 +158,9 @@ def parse_items(order: Order, spec: str | None) -> dict[str, int]:
         return {}
     items: dict[str, int] = {}
     for part in spec.split(","):
-        ref, _, qty_text = part.strip().partition(":")
+        head, colon, tail = part.strip().rpartition(":")
+        # "gid://shopify/LineItem/1" has a colon of its own: only a colon after the GID starts a quantity.
+        ref, qty_text = (head, tail) if colon and not tail.startswith("//") else (part.strip(), "")
         item = _find_line(order, ref.strip())
         if qty_text.strip():
             if not qty_text.strip().isdigit():
