@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
 
 import typer
 
+from integrations.aliexpress.models import Tracking
+from models.types import utcnow
 from worker.cli.common import console, print_json, unit_of_work
 from worker.cli.supplier import AT, JSON, actor, describe, parse_amount, parse_at, resolve_supplier_order
 from worker.errors import UsageError
 from worker.supplier import disputes
+
+
+def _parcel(parcel: Tracking) -> dict[str, object]:
+    """A tracking snapshot as plain JSON (what AliExpress showed, when): dispute evidence."""
+    return {
+        "tracking_number": parcel.tracking_number,
+        "carrier": parcel.carrier,
+        "events": [{"at": e.at.isoformat() if e.at else None, "description": e.description} for e in parcel.events],
+    }
+
 
 app = typer.Typer(help="Disputes opened on AliExpress (recorded here).", no_args_is_help=True)
 
@@ -63,7 +74,7 @@ def evidence(
         if snapshot:
             with client_from_settings() as client:
                 parcels = client.get_tracking(so.supplier_order_id)
-            content = {"note": detail, "parcels": [dataclasses.asdict(p) for p in parcels]}
+            content = {"note": detail, "taken_at": utcnow().isoformat(), "parcels": [_parcel(p) for p in parcels]}
         elif not detail:
             raise UsageError("give a DETAIL or --snapshot")
         disputes.add_evidence(session, dispute, kind, content, actor())
