@@ -265,3 +265,18 @@ def test_polls_sooner_when_a_deadline_is_near(state: str, deadline_in, expected)
 @pytest.mark.parametrize("state", [st.CLOSED_CANCELLED, st.CLOSED_COMPLETED])
 def test_closed_orders_are_never_polled(state: str) -> None:
     assert polling.next_poll_time(SupplierOrder(status=state), dt.datetime(2026, 3, 2, tzinfo=dt.UTC)) is None
+
+
+def test_operator_dispute_stands_until_resolved_here_or_seen_on_the_gateway(session, aliexpress_sandbox) -> None:
+    from worker.supplier import disputes
+
+    sb = aliexpress_sandbox
+    w = World(session, sb, sb.paid_order())
+    sb.ship(w.so.supplier_order_id, "LP1")
+    w.poll()
+    dispute = disputes.open_dispute(session, w.so, "not_received", "operator", sb.clock.now())
+    w.poll()  # AliExpress does not show IN_ISSUE yet
+    assert w.so.status == st.IN_DISPUTE
+    disputes.resolve_dispute(session, dispute, "withdrawn", "operator", sb.clock.now())
+    w.poll()
+    assert w.so.status == st.SHIPPED

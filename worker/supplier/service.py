@@ -5,133 +5,57 @@ Rules shared by every function:
 - flush, never commit: the boundary (task, CLI command) owns the transaction;
 - each records a timeline event naming the actor, and each state change calls ``events.notify``;
 - deadlines are recomputed after every change (``worker.deadlines.rules.refresh_deadlines``);
-- what AliExpress reports wins over what a person recorded, with one exception: a cancellation
-  request or a dispute the operator recorded stays until the gateway has shown it once (the website
-  action and the gateway's view are not simultaneous); after that the gateway's word is final.
+- what AliExpress reports wins over what a person recorded (``worker.supplier.observe``).
+
+``apply_observation`` (observe), ``transition`` and ``supplier_event`` (common) are re-exported here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from integrations.aliexpress.models import RemoteOrder
 from models import LedgerEntry, LineItem, Order, SupplierOrder, SupplierOrderItem
-from models.types import utcnow
-from worker.deadlines.calendar import BusinessCalendar, default_calendar
-from worker.deadlines.rules import DeadlinePolicy, refresh_deadlines
+from worker.deadlines.rules import refresh_deadlines
 from worker.errors import RefusedError, UsageError
-from worker.supplier import events
-from worker.timeline import record_event
+from worker.supplier.common import (
+    SUPPLIER,
+    SUPPLIER_ORDER_ID,
+    Context,
+    add_tracking,
+    as_utc,
+    find_supplier_order,
+    resolve_context,
+    supplier_event,
+    transition,
+)
+from worker.supplier.observe import Observation, apply_observation
 
-log = structlog.get_logger(__name__)
-
-SUPPLIER = "aliexpress"
-SUPPLIER_ORDER_ID = re.compile(r"^\d{6,24}$")
-#: Local states the operator records before the gateway shows them, and the raw status that confirms each.
-_STICKY = {st.CANCELLATION_REQUESTED: "IN_CANCEL", st.IN_DISPUTE: "IN_ISSUE"}
+__all__ = [
+    "SUPPLIER",
+    "SUPPLIER_ORDER_ID",
+    "Context",
+    "Observation",
+    "apply_observation",
+    "as_utc",
+    "find_supplier_order",
+    "link_supplier_order",
+    "record_cancellation_confirmed",
+    "record_cancellation_requested",
+    "record_protection_extension",
+    "record_seller_refused",
+    "record_shipped_claim",
+    "record_supplier_refund",
+    "supplier_event",
+    "transition",
+]
 
 ItemSpec = Sequence[tuple[LineItem, int]]
-
-
-@dataclass
-class Context:
-    """The calendar and policy deadlines are computed with (from settings unless a caller gives them)."""
-
-    calendar: BusinessCalendar
-    policy: DeadlinePolicy
-
-    @classmethod
-    def default(cls) -> Context:
-        return cls(default_calendar(), DeadlinePolicy.from_settings())
-
-
-@dataclass
-class Observation:
-    """What one ``apply_observation`` found."""
-
-    old_state: str
-    new_state: str
-    unknown: bool
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return self.old_state != self.new_state or bool(self.notes)
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-def supplier_event(
-    session: Session, so: SupplierOrder, kind: str, message: str, actor: str, data: dict[str, Any] | None = None
-) -> None:
-    payload = {"supplier_order_id": so.supplier_order_id, **(data or {})}
-    record_event(
-        session,
-        shop_id=so.shop_id,
-        order_id=so.order_id,
-        supplier_order_id=so.id,
-        kind=kind,
-        message=f"supplier order {so.supplier_order_id}: {message}",
-        actor=actor,
-        data=payload,
-    )
-
-
-def transition(session: Session, so: SupplierOrder, new_state: str, actor: str, why: str) -> bool:
-    """Move ``so`` to ``new_state`` (timeline + hooks); False when it already is there."""
-    old_state = so.status
-    if old_state == new_state:
-        return False
-    so.status = new_state
-    if new_state in st.CLOSED_STATES:
-        so.next_poll_at = None  # closed orders are never polled again
-    session.flush()
-    supplier_event(
-        session,
-        so,
-        "supplier.status_changed",
-        f"{st.STATE_LABELS.get(old_state, old_state)} → {st.STATE_LABELS.get(new_state, new_state)} ({why})",
-        actor,
-        {"old_state": old_state, "new_state": new_state},
-    )
-    events.notify(session, so, old_state, new_state)
-    return True
-
-
-def as_utc(at: dt.datetime | None) -> dt.datetime:
-    if at is None:
-        return utcnow()
-    if at.tzinfo is None:
-        raise UsageError("times must carry a time zone")
-    return at.astimezone(dt.UTC)
-
-
-def _ctx(ctx: Context | None) -> Context:
-    return ctx or Context.default()
-
-
-# -- linking ---------------------------------------------------------------------------------------
-
-
-def find_supplier_order(session: Session, shop_id: int, supplier_order_id: str) -> SupplierOrder | None:
-    return session.scalar(
-        select(SupplierOrder).where(
-            SupplierOrder.shop_id == shop_id,
-            SupplierOrder.supplier == SUPPLIER,
-            SupplierOrder.supplier_order_id == supplier_order_id,
-        )
-    )
 
 
 def _covered(session: Session, line: LineItem, excluding: int | None) -> int:
@@ -224,9 +148,6 @@ def link_supplier_order(
     return so
 
 
-# -- operator records ------------------------------------------------------------------------------
-
-
 def record_cancellation_requested(
     session: Session,
     supplier_order: SupplierOrder,
@@ -250,7 +171,7 @@ def record_cancellation_requested(
     so.cancel_requested_at = at
     so.next_poll_at = at  # confirm promptly what AliExpress shows
     transition(session, so, st.CANCELLATION_REQUESTED, actor, "cancellation requested from the seller")
-    refresh_deadlines(so, _ctx(ctx).calendar, _ctx(ctx).policy)
+    refresh_deadlines(so, resolve_context(ctx).calendar, resolve_context(ctx).policy)
     session.flush()
     return True
 
@@ -277,7 +198,7 @@ def record_cancellation_confirmed(
         )
     so.closed_at = at
     so.refund_due_at = None
-    refresh = _ctx(ctx)
+    refresh = resolve_context(ctx)
     transition(session, so, st.CLOSED_CANCELLED, actor, "cancellation confirmed: the money comes back")
     refresh_deadlines(so, refresh.calendar, refresh.policy)
     supplier_event(
@@ -315,7 +236,7 @@ def record_seller_refused(
         actor,
         {"at": as_utc(at).isoformat()},
     )
-    c = _ctx(ctx)
+    c = resolve_context(ctx)
     refresh_deadlines(so, c.calendar, c.policy)
     return True
 
@@ -338,7 +259,7 @@ def record_shipped_claim(
     numbers = [t.strip() for t in tracking_numbers if t.strip()]
     so.shipped_claimed_at = so.shipped_claimed_at or at
     if numbers:
-        _add_tracking(session, so, numbers, actor)
+        add_tracking(session, so, numbers, actor)
         if so.status in st.NOT_SHIPPED_STATES or so.status == st.UNKNOWN:
             so.shipped_at = so.shipped_at or at
             transition(session, so, st.SHIPPED, actor, "the seller shipped, tracking given")
@@ -346,7 +267,7 @@ def record_shipped_claim(
         supplier_event(
             session, so, "supplier.shipped_claimed", "the seller claims it shipped, without a tracking number", actor
         )
-    c = _ctx(ctx)
+    c = resolve_context(ctx)
     refresh_deadlines(so, c.calendar, c.policy)
     if so.tracking_due_at:
         supplier_event(
@@ -357,14 +278,6 @@ def record_shipped_claim(
             actor,
         )
     session.flush()
-
-
-def _add_tracking(session: Session, so: SupplierOrder, numbers: Sequence[str], actor: str) -> list[str]:
-    new = [n for n in dict.fromkeys(numbers) if n not in so.tracking_numbers]
-    if new:
-        so.tracking_numbers = [*so.tracking_numbers, *new]  # reassigned: JSON columns track assignment only
-        supplier_event(session, so, "supplier.tracking_added", f"tracking {', '.join(new)}", actor, {"tracking": new})
-    return new
 
 
 def record_supplier_refund(
@@ -424,160 +337,6 @@ def record_supplier_refund(
     return entry
 
 
-def _record_payment(session: Session, so: SupplierOrder, actor: str) -> None:
-    """The store's payment to the supplier, once (unique ``source_ref``), when the gateway shows it paid."""
-    if so.paid_at is None or so.amount_paid <= 0:
-        return
-    source_ref = f"aliexpress:payment:{so.supplier_order_id}"
-    if session.scalar(select(LedgerEntry.id).where(LedgerEntry.source_ref == source_ref)) is not None:
-        return
-    session.add(
-        LedgerEntry(
-            shop_id=so.shop_id,
-            order_id=so.order_id,
-            supplier_order_id=so.id,
-            kind="supplier_payment",
-            amount=so.amount_paid,
-            currency=so.currency,
-            source_ref=source_ref,
-            occurred_at=so.paid_at,
-        )
-    )
-    session.flush()
-    supplier_event(session, so, "supplier.paid", f"paid {so.amount_paid} {so.currency}", actor)
-
-
-# -- observations from the poller ------------------------------------------------------------------
-
-
-def apply_observation(
-    session: Session,
-    supplier_order: SupplierOrder,
-    observed_remote_order: RemoteOrder,
-    now: dt.datetime,
-    *,
-    ctx: Context | None = None,
-    actor: str = "poller",
-) -> Observation:
-    """Bring ``supplier_order`` in line with what the gateway reported at ``now``.
-
-    Records every observed change on the timeline (status, payment, tracking, protection countdown
-    and its extensions). An unrecognised raw value is kept, flagged (``status_unknown``), recorded
-    once per distinct raw value and logged; it never raises.
-    """
-    so, remote, c = supplier_order, observed_remote_order, _ctx(ctx)
-    reading = st.map_status(remote.order_status, remote.end_reason, remote.logistics_status)
-    previous_raw = (so.raw_status, so.raw_end_reason, so.raw_logistics_status)
-    raw = (remote.order_status, remote.end_reason, remote.logistics_status)
-    obs = Observation(so.status, so.status, not reading.known)
-    so.raw_status, so.raw_end_reason, so.raw_logistics_status = raw
-    so.raw = remote.raw
-    so.placed_at = so.placed_at or remote.created_at
-    _observe_money(session, so, remote, actor, obs)
-    if _add_tracking(session, so, remote.tracking_numbers, actor):
-        obs.notes.append("tracking")
-    _observe_unknown(session, so, reading, raw, raw != previous_raw, actor)
-    new_state = reading.state
-    sticky = _STICKY.get(so.status)
-    if sticky and previous_raw[0] != sticky and remote.order_status != sticky and _is_before(so.status, new_state):
-        new_state = so.status  # the website action is not visible on the gateway yet
-    _stamp(so, new_state, now)
-    transition(session, so, new_state, actor, _why(reading, remote))
-    obs.new_state = so.status
-    _observe_protection(session, so, remote, now, actor, obs)
-    refresh_deadlines(so, c.calendar, c.policy)
-    if obs.new_state == st.CLOSED_CANCELLED and obs.old_state != st.CLOSED_CANCELLED and so.refund_due_at:
-        supplier_event(
-            session,
-            so,
-            "supplier.refund_expected",
-            f"supplier refund expected by {so.refund_due_at:%Y-%m-%d}",
-            actor,
-            {"refund_due_at": so.refund_due_at.isoformat()},
-        )
-    session.flush()
-    return obs
-
-
-def _is_before(local_state: str, observed: str) -> bool:
-    if local_state == st.CANCELLATION_REQUESTED:
-        return observed in (st.AWAITING_SHIPMENT, st.RISK_CHECK, st.AWAITING_PAYMENT)
-    return observed in (st.SHIPPED, st.PARTLY_SHIPPED, st.AWAITING_SHIPMENT, st.DELIVERED)
-
-
-def _why(reading: st.StatusReading, remote: RemoteOrder) -> str:
-    parts = [remote.order_status] + [v for v in (remote.end_reason, remote.logistics_status) if v]
-    return "AliExpress reports " + "/".join(parts)
-
-
-def _stamp(so: SupplierOrder, state: str, now: dt.datetime) -> None:
-    if state in (st.SHIPPED, st.PARTLY_SHIPPED, st.DELIVERED, st.CLOSED_COMPLETED) and so.tracking_numbers:
-        so.shipped_at = so.shipped_at or now
-    if state in (st.DELIVERED, st.CLOSED_COMPLETED):
-        so.delivered_at = so.delivered_at or now
-    if state in st.CLOSED_STATES:
-        so.closed_at = so.closed_at or now
-
-
-def _observe_money(session: Session, so: SupplierOrder, remote: RemoteOrder, actor: str, obs: Observation) -> None:
-    if remote.currency and so.amount_paid == 0:
-        so.currency = remote.currency
-    if remote.paid_at and so.paid_at is None:
-        so.paid_at = remote.paid_at
-        obs.notes.append("paid")
-    if so.paid_at and remote.amount is not None and so.amount_paid == 0:
-        so.amount_paid = remote.amount
-    _record_payment(session, so, actor)
-
-
-def _observe_unknown(
-    session: Session, so: SupplierOrder, reading: st.StatusReading, raw: tuple[Any, ...], raw_changed: bool, actor: str
-) -> None:
-    if reading.known:
-        so.status_unknown = False
-        return
-    if raw_changed or not so.status_unknown:
-        log.warning("supplier.status_unknown", supplier_order_id=so.supplier_order_id, raw=raw, reason=reading.reason)
-        supplier_event(
-            session,
-            so,
-            "supplier.status_unknown",
-            f"AliExpress reported a value dropsync does not know ({reading.reason}); kept as is, a person should look",
-            actor,
-            {"order_status": raw[0], "end_reason": raw[1], "logistics_status": raw[2]},
-        )
-    so.status_unknown = True
-
-
-def _observe_protection(
-    session: Session, so: SupplierOrder, remote: RemoteOrder, now: dt.datetime, actor: str, obs: Observation
-) -> None:
-    if remote.protection_left is None or so.status not in (st.SHIPPED, st.PARTLY_SHIPPED):
-        return
-    reported = (now + remote.protection_left).replace(second=0, microsecond=0)
-    current = so.protection_ends_at
-    if current is None:
-        so.protection_ends_at = reported
-        supplier_event(
-            session, so, "supplier.protection_started", f"buyer protection ends {reported:%Y-%m-%d %H:%M} UTC", actor
-        )
-        obs.notes.append("protection")
-    elif reported - current >= dt.timedelta(hours=23):
-        # A jump of a day or more: the seller extended the countdown (clock drift is minutes, not days).
-        days = round((reported - current) / dt.timedelta(days=1))
-        so.protection_extended_days += days
-        so.protection_ends_at = reported
-        supplier_event(
-            session,
-            so,
-            "supplier.protection_extended",
-            f"buyer protection extended by {days} days, now ends {reported:%Y-%m-%d %H:%M} UTC",
-            actor,
-            {"days": days},
-        )
-        obs.notes.append("protection_extended")
-
-
 def record_protection_extension(
     session: Session, supplier_order: SupplierOrder, days: int, actor: str, *, ctx: Context | None = None
 ) -> None:
@@ -586,7 +345,7 @@ def record_protection_extension(
     if days <= 0:
         raise UsageError("an extension is a positive number of days")
     if so.protection_ends_at is None:
-        c = _ctx(ctx)
+        c = resolve_context(ctx)
         refresh_deadlines(so, c.calendar, c.policy)
     if so.protection_ends_at is None:
         raise RefusedError(f"supplier order {so.supplier_order_id} has no protection countdown yet (not shipped)")
