@@ -52,7 +52,8 @@ def main() -> None:
         err_console.print(f"dropsync: configuration error: {exc}")
         sys.exit(2)
     except DropsyncError as exc:
-        err_console.print(f"dropsync: {exc}")
+        # markup=False: messages quote user input and TOML tables ("[returns]"); rich would eat or choke on them.
+        err_console.print(f"dropsync: {exc}", markup=False)
         sys.exit(exc.exit_code)
     except OperationalError as exc:
         err_console.print(f"dropsync: database unavailable: {str(exc.orig).splitlines()[0]}")
