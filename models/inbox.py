@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import orjson
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,12 +32,23 @@ class WebhookDelivery(IdMixin, Base):
     topic: Mapped[str] = mapped_column(String(100), nullable=False)
     api_version: Mapped[str | None] = mapped_column(String(16))
     triggered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, nullable=False)
+    # The raw body exactly as received (UTF-8 JSON text): re-verifiable against its HMAC, and storing text
+    # instead of JSONB keeps the accept path cheap (the drain parses it once).
+    body: Mapped[str] = mapped_column(Text, nullable=False)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The parsed body (a JSON object: the receiver refuses anything else)."""
+        cached: dict[str, Any] | None = self.__dict__.get("_payload")
+        if cached is None:
+            cached = orjson.loads(self.body)
+            self.__dict__["_payload"] = cached
+        return cached
 
 
 class OutboxMessage(IdMixin, Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:50:35.404518
+Create Date: 2026-11-22 03:06:50.048549
 """
 
 from collections.abc import Sequence
@@ -46,9 +46,7 @@ def upgrade() -> None:
         sa.Column("throttle_currently_available", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("throttle_restore_rate", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("throttle_observed_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_shops")),
@@ -57,15 +55,11 @@ def upgrade() -> None:
     op.create_table(
         "task_outbox",
         sa.Column("task_name", sa.String(length=100), nullable=False),
-        sa.Column(
-            "args", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("args", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("dedupe_key", sa.String(length=200), nullable=True),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("published_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_task_outbox")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_task_outbox_dedupe_key")),
     )
@@ -84,9 +78,7 @@ def upgrade() -> None:
         sa.Column("orders_applied", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("completed_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -120,9 +112,7 @@ def upgrade() -> None:
         sa.Column("shopify_created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("shopify_updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("test", sa.Boolean(), nullable=False),
-        sa.Column(
-            "tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column(
             "note_attributes",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
@@ -138,21 +128,15 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("redacted_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "raw", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("raw", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=True),
         sa.Column("mirrored_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("total_price >= 0", name=op.f("ck_orders_total_price_non_negative")),
         sa.CheckConstraint("total_refunded >= 0", name=op.f("ck_orders_total_refunded_non_negative")),
-        sa.ForeignKeyConstraint(
-            ["shop_id"], ["shops.id"], name=op.f("fk_orders_shop_id_shops"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], name=op.f("fk_orders_shop_id_shops"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
@@ -168,19 +152,13 @@ def upgrade() -> None:
         sa.Column("topic", sa.String(length=100), nullable=False),
         sa.Column("api_version", sa.String(length=16), nullable=True),
         sa.Column("triggered_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "payload",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
+        sa.Column("body", sa.Text(), nullable=False),
         sa.Column("received_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("published_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("handled_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.CheckConstraint("attempts >= 0", name=op.f("ck_webhook_inbox_attempts_non_negative")),
         sa.ForeignKeyConstraint(
             ["shop_id"], ["shops.id"], name=op.f("fk_webhook_inbox_shop_id_shops"), ondelete="CASCADE"
@@ -196,39 +174,26 @@ def upgrade() -> None:
         sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column(
-            "items",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
+        sa.Column("items", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("reason", sa.String(length=40), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("state", sa.String(length=40), nullable=False),
         sa.Column(
-            "state_history",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "state_history", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "policy_decision",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=True,
+            "policy_decision", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
         ),
         sa.Column("policy_version", sa.String(length=64), nullable=True),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("requested_by", sa.String(length=100), nullable=True),
         sa.Column("withdrawn_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("completed_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["order_id"],
-            ["orders.id"],
-            name=op.f("fk_cancellation_requests_order_id_orders"),
-            ondelete="CASCADE",
+            ["order_id"], ["orders.id"], name=op.f("fk_cancellation_requests_order_id_orders"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["shop_id"], ["shops.id"], name=op.f("fk_cancellation_requests_shop_id_shops"), ondelete="CASCADE"
@@ -247,21 +212,14 @@ def upgrade() -> None:
         sa.Column("assigned_location", sa.String(length=255), nullable=True),
         sa.Column("fulfillment_service_handle", sa.String(length=255), nullable=True),
         sa.Column(
-            "line_items",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "line_items", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
         sa.Column("shopify_updated_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["order_id"],
-            ["orders.id"],
-            name=op.f("fk_fulfillment_orders_order_id_orders"),
-            ondelete="CASCADE",
+            ["order_id"], ["orders.id"], name=op.f("fk_fulfillment_orders_order_id_orders"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fulfillment_orders")),
     )
@@ -286,9 +244,7 @@ def upgrade() -> None:
         sa.Column("total_discount", models.types.MoneyType(precision=18, scale=4), nullable=False),
         sa.Column("total_tax", models.types.MoneyType(precision=18, scale=4), nullable=False),
         sa.Column("requires_shipping", sa.Boolean(), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.CheckConstraint("current_quantity >= 0", name=op.f("ck_line_items_current_quantity_non_negative")),
         sa.CheckConstraint("quantity >= 0", name=op.f("ck_line_items_quantity_non_negative")),
         sa.CheckConstraint("unit_price >= 0", name=op.f("ck_line_items_unit_price_non_negative")),
@@ -313,9 +269,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("shopify_created_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.CheckConstraint("total_refunded >= 0", name=op.f("ck_refunds_total_refunded_non_negative")),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_refunds_order_id_orders"), ondelete="CASCADE"
@@ -342,9 +296,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column(
-            "raw", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("raw", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("placed_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("paid_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("shipped_at", models.types.UTCDateTime(timezone=True), nullable=True),
@@ -365,15 +317,11 @@ def upgrade() -> None:
         sa.Column("next_poll_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("poll_failures", sa.Integer(), nullable=False),
         sa.Column("last_poll_error", sa.Text(), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("amount_paid >= 0", name=op.f("ck_supplier_orders_amount_paid_non_negative")),
-        sa.CheckConstraint(
-            "amount_refunded >= 0", name=op.f("ck_supplier_orders_amount_refunded_non_negative")
-        ),
+        sa.CheckConstraint("amount_refunded >= 0", name=op.f("ck_supplier_orders_amount_refunded_non_negative")),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_supplier_orders_order_id_orders"), ondelete="SET NULL"
         ),
@@ -384,9 +332,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("supplier_orders", schema=None) as batch_op:
         batch_op.create_index("ix_supplier_orders_next_poll", ["next_poll_at"], unique=False)
-        batch_op.create_index(
-            "uq_supplier_orders_ref", ["shop_id", "supplier", "supplier_order_id"], unique=True
-        )
+        batch_op.create_index("uq_supplier_orders_ref", ["shop_id", "supplier", "supplier_order_id"], unique=True)
 
     op.create_table(
         "transactions",
@@ -399,9 +345,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("parent_gid", sa.String(length=100), nullable=True),
         sa.Column("processed_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.CheckConstraint("amount >= 0", name=op.f("ck_transactions_amount_non_negative")),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_transactions_order_id_orders"), ondelete="CASCADE"
@@ -424,15 +368,11 @@ def upgrade() -> None:
         sa.Column("raised_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_alerts_order_id_orders"), ondelete="SET NULL"
         ),
-        sa.ForeignKeyConstraint(
-            ["shop_id"], ["shops.id"], name=op.f("fk_alerts_shop_id_shops"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], name=op.f("fk_alerts_shop_id_shops"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["supplier_order_id"],
             ["supplier_orders.id"],
@@ -455,17 +395,13 @@ def upgrade() -> None:
         sa.Column("resolved_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=40), nullable=True),
         sa.Column(
-            "evidence",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "evidence", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
         sa.Column("refund_amount", models.types.MoneyType(precision=18, scale=4), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("opened_by", sa.String(length=100), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("refund_amount >= 0", name=op.f("ck_disputes_refund_amount_non_negative")),
@@ -489,9 +425,7 @@ def upgrade() -> None:
         sa.Column("occurred_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.CheckConstraint(
             "kind IN ('customer_payment', 'customer_refund', 'supplier_payment', 'supplier_refund')",
             name=op.f("ck_ledger_entries_kind_valid"),
@@ -519,15 +453,9 @@ def upgrade() -> None:
         "shopify_intents",
         sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "cancellation_request_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("cancellation_request_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("kind", sa.String(length=48), nullable=False),
-        sa.Column(
-            "params",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
+        sa.Column("params", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("idempotency_key", sa.String(length=100), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -537,13 +465,9 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("job_gid", sa.String(length=100), nullable=True),
         sa.Column(
-            "result_ids",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "result_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
@@ -581,9 +505,7 @@ def upgrade() -> None:
         sa.Column("supplier_order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("line_item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_supplier_order_items_quantity_positive")),
         sa.ForeignKeyConstraint(
             ["line_item_id"],
@@ -600,9 +522,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supplier_order_items")),
     )
     with op.batch_alter_table("supplier_order_items", schema=None) as batch_op:
-        batch_op.create_index(
-            "uq_supplier_order_items_pair", ["supplier_order_id", "line_item_id"], unique=True
-        )
+        batch_op.create_index("uq_supplier_order_items_pair", ["supplier_order_id", "line_item_id"], unique=True)
 
     op.create_table(
         "timeline_events",
@@ -612,13 +532,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("actor", sa.String(length=100), nullable=False),
-        sa.Column(
-            "data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("occurred_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_timeline_events_order_id_orders"), ondelete="CASCADE"
         ),

@@ -60,10 +60,10 @@ def _intent(shop: Shop, order: Order, state: str = "pending", kind: str = "refun
 
 def test_delivery_ids_are_unique(session: Session) -> None:
     shop = _shop(session)
-    first = WebhookDelivery(shop_id=shop.id, delivery_id="d-1", topic="orders/updated", payload={})
+    first = WebhookDelivery(shop_id=shop.id, delivery_id="d-1", topic="orders/updated", body="{}")
     session.add(first)
     session.flush()
-    _rejected(session, WebhookDelivery(shop_id=shop.id, delivery_id="d-1", topic="orders/create", payload={}))
+    _rejected(session, WebhookDelivery(shop_id=shop.id, delivery_id="d-1", topic="orders/create", body="{}"))
 
 
 def test_one_live_intent_per_order_and_kind(session: Session) -> None:

@@ -38,31 +38,37 @@ class IncomingDelivery:
     shop_id: int
     delivery_id: str
     topic: str
-    payload: dict[str, Any]
+    body: str
     event_id: str | None = None
     api_version: str | None = None
     triggered_at: dt.datetime | None = None
 
 
+def _row(delivery: IncomingDelivery) -> dict[str, Any]:
+    return {
+        "shop_id": delivery.shop_id, "delivery_id": delivery.delivery_id, "topic": delivery.topic,
+        "body": delivery.body, "event_id": delivery.event_id, "api_version": delivery.api_version,
+        "triggered_at": delivery.triggered_at, "received_at": utcnow(), "attempts": 0,
+    }  # fmt: skip
+
+
 def store_delivery(session: Session, delivery: IncomingDelivery) -> bool:
     """Insert the delivery unless its id is already there. True when it is new."""
+    return bool(store_deliveries(session, [delivery]))
+
+
+def store_deliveries(session: Session, deliveries: Sequence[IncomingDelivery]) -> set[str]:
+    """Insert many deliveries in one statement; returns the delivery ids that were new."""
+    if not deliveries:
+        return set()
     stmt = (
         dialect_insert(session, INBOX)
-        .values(
-            shop_id=delivery.shop_id,
-            delivery_id=delivery.delivery_id,
-            topic=delivery.topic,
-            payload=delivery.payload,
-            event_id=delivery.event_id,
-            api_version=delivery.api_version,
-            triggered_at=delivery.triggered_at,
-            received_at=utcnow(),
-            attempts=0,
-        )
         .on_conflict_do_nothing(index_elements=[INBOX.c.delivery_id])
-        .returning(INBOX.c.id)
+        .returning(INBOX.c.delivery_id)
     )
-    return session.execute(stmt).scalar_one_or_none() is not None
+    rows = [_row(d) for d in deliveries]
+    result = session.execute(stmt, rows) if len(rows) > 1 else session.execute(stmt.values(rows[0]))
+    return set(result.scalars())
 
 
 def claim_batch(session: Session, limit: int = BATCH_SIZE) -> list[WebhookDelivery]:

@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
-import json
 import time
 from dataclasses import dataclass
-from typing import Any
 
+import orjson
 import structlog
+from celery import Celery
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from worker.db import session_scope
-from worker.mirror.inbox import IncomingDelivery, store_delivery
+from worker.mirror.inbox import IncomingDelivery, store_deliveries
 from worker.mirror.snapshot import parse_time
 from worker.observability.metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_RECEIVED, WEBHOOKS_REJECTED
 from worker.settings import get_settings
@@ -106,11 +107,16 @@ class DrainPublisher:
         task.add_done_callback(lambda _: None)
 
 
-def _publish_drain() -> None:
+@functools.cache
+def _celery() -> Celery:
     from worker.celery_app import app
 
+    return app
+
+
+def _publish_drain() -> None:
     try:
-        app.send_task(DRAIN_TASK)
+        _celery().send_task(DRAIN_TASK)
     except Exception as exc:  # (the beat sweeper drains what a failed publish left)
         log.warning("could not publish the inbox drain; the sweeper will pick it up", error=str(exc))
 
@@ -150,24 +156,22 @@ async def shopify_webhook(request: Request) -> Response:
     received = request.headers.get("x-shopify-hmac-sha256", "")
     if not shop.secret or not received or not verify(shop.secret, body, received):
         return _reject("bad_hmac", 401, "HMAC verification failed")
-    payload = _parse(body)
-    if payload is None:
+    if not _is_json_object(body):
         return _reject("bad_json", 400, "body is not a JSON object")
-    delivery = _delivery(request, shop.id, payload)
+    delivery = _delivery(request, shop.id, body.decode())
     if delivery is None:
         return _reject("bad_header", 400, "X-Shopify-Triggered-At is not a timestamp")
     return await _store(delivery)
 
 
-def _parse(body: bytes) -> dict[str, Any] | None:
+def _is_json_object(body: bytes) -> bool:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return payload if isinstance(payload, dict) else None
+        return isinstance(orjson.loads(body), dict)
+    except orjson.JSONDecodeError:  # also raised for invalid UTF-8
+        return False
 
 
-def _delivery(request: Request, shop_id: int, payload: dict[str, Any]) -> IncomingDelivery | None:
+def _delivery(request: Request, shop_id: int, body: str) -> IncomingDelivery | None:
     try:
         triggered = parse_time(request.headers.get("x-shopify-triggered-at"))
     except ValueError:
@@ -176,20 +180,79 @@ def _delivery(request: Request, shop_id: int, payload: dict[str, Any]) -> Incomi
         shop_id=shop_id,
         delivery_id=request.headers["x-shopify-webhook-id"],
         topic=request.headers["x-shopify-topic"],
-        payload=payload,
+        body=body,
         event_id=request.headers.get("x-shopify-event-id"),
         api_version=request.headers.get("x-shopify-api-version"),
         triggered_at=triggered,
     )
 
 
-def _store_sync(delivery: IncomingDelivery) -> bool:
+class InboxWriter:
+    """Group commit: deliveries that arrive together are inserted in one transaction.
+
+    Each request still gets its 200 only after *its* row is committed; what is shared is the round trip
+    and the WAL flush. While one batch is being written, new arrivals queue up and form the next one.
+    If a batch fails (say one payload the database refuses), its rows are retried one by one so only
+    the bad delivery gets a 5xx (and Shopify's retry); the others are stored.
+    """
+
+    max_batch = 256
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[IncomingDelivery, asyncio.Future[bool]]] = []
+        self._flushing = False
+
+    async def store(self, delivery: IncomingDelivery) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((delivery, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                await self._write(batch)
+        finally:
+            self._flushing = False
+
+    async def _write(self, batch: list[tuple[IncomingDelivery, asyncio.Future[bool]]]) -> None:
+        try:
+            new = await run_in_threadpool(_store_batch, [d for d, _ in batch])
+        except Exception:
+            log.warning("inbox batch insert failed; storing its deliveries one by one", size=len(batch))
+            for item in batch:
+                await self._write_one(*item)
+            return
+        for delivery, future in batch:
+            # The first copy of an id in this batch is the new one; later copies are duplicates.
+            is_new = delivery.delivery_id in new
+            new.discard(delivery.delivery_id)
+            future.set_result(is_new)
+
+    async def _write_one(self, delivery: IncomingDelivery, future: asyncio.Future[bool]) -> None:
+        try:
+            future.set_result(bool(await run_in_threadpool(_store_batch, [delivery])))
+        except Exception as exc:
+            future.set_exception(exc)
+
+
+def _store_batch(deliveries: list[IncomingDelivery]) -> set[str]:
     with session_scope() as session:
-        return store_delivery(session, delivery)
+        return store_deliveries(session, deliveries)
+
+
+writer = InboxWriter()
 
 
 async def _store(delivery: IncomingDelivery) -> Response:
-    is_new = await run_in_threadpool(_store_sync, delivery)  # committed when this returns
+    try:
+        is_new = await writer.store(delivery)  # committed when this returns
+    except Exception as exc:
+        log.error("could not store webhook delivery", error=type(exc).__name__)
+        return JSONResponse({"error": "could not store the delivery; retry"}, status_code=503)
     if not is_new:
         WEBHOOKS_DUPLICATE.labels(delivery.topic).inc()
         return JSONResponse({"status": "duplicate"})

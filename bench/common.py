@@ -1,0 +1,107 @@
+"""Shared bench plumbing: a private PostgreSQL database, a shop row, child processes, wrk parsing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextlib.contextmanager
+def bench_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards; DATABASE_URL points at it."""
+    from worker import migrations
+    from worker.db import reset_engine_cache
+    from worker.settings import get_settings
+
+    name = f"dropsync_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    reset_engine_cache()
+    migrations.upgrade(url)
+    try:
+        yield url
+    finally:
+        reset_engine_cache()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def create_shop(domain: str, secret: str, token: str = "shpat_bench", api_url: str | None = None) -> int:
+    from models import Shop
+    from worker.db import session_scope
+
+    with session_scope() as session:
+        shop = Shop(domain=domain, client_secret=secret, access_token=token, api_url=api_url)
+        session.add(shop)
+        session.flush()
+        return shop.id
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+def start(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def python() -> str:
+    return sys.executable
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set (VmHWM) of a running process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s and latency percentiles (ms) from ``wrk --latency`` output."""
+    result: dict[str, float] = {}
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    result["rps"] = float(rate.group(1)) if rate else float("nan")
+    for pct in ("50", "75", "90", "99"):
+        found = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if found:
+            result[f"p{pct}"] = float(found.group(1)) * _UNITS[found.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    result["non_2xx"] = float(errors.group(1)) if errors else 0.0
+    return result
