@@ -39,6 +39,9 @@ MINOR_UNITS: dict[str, int] = {
 }
 
 
+_QUANTA: dict[str, Decimal] = {code: Decimal(1).scaleb(-exponent) for code, exponent in MINOR_UNITS.items()}
+
+
 class UnknownCurrencyError(UsageError):
     """The code is not an ISO 4217 currency this module knows."""
 
@@ -57,7 +60,10 @@ def is_currency(code: str) -> bool:
 
 def quantum(currency: str) -> Decimal:
     """The smallest amount of ``currency``: ``Decimal('0.01')`` for USD, ``Decimal('1')`` for JPY."""
-    return Decimal(1).scaleb(-minor_units(currency))
+    found = _QUANTA.get(currency) or _QUANTA.get(currency.upper())
+    if found is None:
+        raise UnknownCurrencyError(f"unknown currency {currency!r} (not an ISO 4217 code)")
+    return found
 
 
 def _as_decimal(amount: Decimal | int) -> Decimal:

@@ -245,6 +245,9 @@ class Policy(_Section):
     exchange_rates: dict[str, dict[str, Annotated[Decimal, Field(gt=0)]]] = Field(default_factory=dict)
 
     _version: str = PrivateAttr(default="")
+    # Resolved rules and terms, computed once per policy (the policy is immutable).
+    _rules: dict[Reason, EffectiveRule] = PrivateAttr(default_factory=dict)
+    _terms: dict[str, SupplierTerms] = PrivateAttr(default_factory=dict)
 
     @field_validator("exchange_rates")
     @classmethod
@@ -277,6 +280,14 @@ class Policy(_Section):
         return json.dumps(_normalize(content), sort_keys=True, separators=(",", ":"))
 
     def rule(self, reason: Reason) -> EffectiveRule:
+        """The rule ``evaluate`` applies for ``reason``: its table over ``[returns]``, "all sales final"
+        applied."""
+        reason = Reason(reason)
+        if reason not in self._rules:
+            self._rules[reason] = self._resolve_rule(reason)
+        return self._rules[reason]
+
+    def _resolve_rule(self, reason: Reason) -> EffectiveRule:
         returns = self.returns
         given = returns.reasons.get(reason)
         final_sale = returns.all_sales_final and reason not in returns.final_sale_except
@@ -297,12 +308,17 @@ class Policy(_Section):
 
     def supplier_terms(self, supplier: str | None) -> SupplierTerms:
         """The terms for ``supplier`` (matched case-insensitively), else ``[suppliers.default]``."""
+        wanted = (supplier or "").strip().casefold()
+        if wanted not in self._terms:
+            self._terms[wanted] = self._resolve_terms(wanted)
+        return self._terms[wanted]
+
+    def _resolve_terms(self, wanted: str) -> SupplierTerms:
         values: dict[str, Any] = {}
         default = self.suppliers.get("default")
         if default is not None:
             values.update(default.model_dump(exclude_none=True))
         name = "default"
-        wanted = (supplier or "").strip().casefold()
         for key, override in self.suppliers.items():
             if key != "default" and key.casefold() == wanted:
                 values.update(override.model_dump(exclude_none=True))
