@@ -14,4 +14,5 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "system.heartbeat": {"task": "system.heartbeat", "schedule": 60.0},
     "supplier.poll_due": {"task": "supplier.poll_due", "schedule": 60.0},
     "deadlines.raise_alerts": {"task": "deadlines.raise_alerts", "schedule": 300.0},
+    "supplier.link_recent": {"task": "supplier.link_recent", "schedule": 300.0},
 }

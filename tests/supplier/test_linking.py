@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from models import TimelineEvent
+from models import SupplierOrder, TimelineEvent
 from tests.supplier.factories import make_order
 from worker.errors import UsageError
 from worker.supplier.linking import link_from_order_attributes, parse_items, supplier_ids_on_order
@@ -78,3 +78,20 @@ def test_parse_items_by_position_sku_and_gid(session) -> None:
         parse_items(order, "7:1")
     with pytest.raises(UsageError, match="at least one"):
         parse_items(order, " , ")
+
+
+def test_recent_orders_sweep_links_once_and_notes_once(session) -> None:
+    import datetime as dt
+
+    from worker.supplier.linking import link_recent_orders
+
+    good = make_order(session, note_attributes={"aliexpress_order_id": "8123456789012345"})
+    bad = make_order(session, tags=["aliexpress:oops"])
+    plain = make_order(session)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=15)
+    assert link_recent_orders(session, since) == 1
+    assert link_recent_orders(session, since) == 0
+    assert [s.order_id for s in session.scalars(select(SupplierOrder))] == [good.id]
+    notes = session.scalars(select(TimelineEvent.order_id).where(TimelineEvent.kind == "supplier.link_note")).all()
+    assert notes == [bad.id]
+    assert plain.id not in notes

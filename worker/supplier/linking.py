@@ -16,12 +16,14 @@ Metafields are not mirrored into the ledger, so they are not read.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import LineItem, Order, SupplierOrder
+from models import LineItem, Order, SupplierOrder, TimelineEvent
 from worker.errors import RefusedError, UsageError
 from worker.supplier.service import SUPPLIER_ORDER_ID, find_supplier_order, link_supplier_order
 from worker.timeline import record_event
@@ -103,7 +105,31 @@ def link_from_order_attributes(session: Session, order: Order, actor: str = "mir
     return linked
 
 
+def link_recent_orders(session: Session, since: dt.datetime, actor: str = "linker") -> int:
+    """Run ``link_from_order_attributes`` over orders mirrored since ``since``; returns how many linked.
+
+    The safety net behind the mirror's own call (beat, every few minutes, over an overlapping window):
+    idempotent, so an order seen several times links once and notes once.
+    """
+    query = select(Order).where(Order.updated_at >= since).order_by(Order.id)
+    linked = 0
+    for order in session.scalars(query):
+        before = len(order_supplier_ids(session, order))
+        after = len(link_from_order_attributes(session, order, actor))
+        linked += max(after - before, 0)
+    return linked
+
+
+def order_supplier_ids(session: Session, order: Order) -> list[str]:
+    return list(session.scalars(select(SupplierOrder.supplier_order_id).where(SupplierOrder.order_id == order.id)))
+
+
 def _note(session: Session, order: Order, actor: str, message: str) -> None:
+    seen = select(TimelineEvent.id).where(
+        TimelineEvent.order_id == order.id, TimelineEvent.kind == "supplier.link_note", TimelineEvent.message == message
+    )
+    if session.scalar(seen.limit(1)) is not None:
+        return  # the mirror re-applies orders: say it once
     record_event(
         session, shop_id=order.shop_id, order_id=order.id, kind="supplier.link_note", message=message, actor=actor
     )

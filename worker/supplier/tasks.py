@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from models import SupplierOrder
 from models.types import utcnow
 from worker.celery_app import app
 from worker.db import session_scope
 from worker.settings import get_settings
 from worker.supplier.gateway import client_from_settings
+from worker.supplier.linking import link_recent_orders
 from worker.supplier.polling import poll_due, poll_supplier_order
+
+#: Orders mirrored within this window are re-checked for AliExpress order numbers (task runs every 5 min).
+LINK_WINDOW = dt.timedelta(minutes=15)
 
 
 @app.task(name="supplier.poll_due")
@@ -27,3 +33,10 @@ def poll_one(supplier_order_id: int) -> str:
         if so is None:
             return "missing"
         return poll_supplier_order(session, so, client, utcnow()).outcome
+
+
+@app.task(name="supplier.link_recent")
+def link_recent() -> int:
+    """Link AliExpress order numbers found on recently mirrored Shopify orders (note attribute or tag)."""
+    with session_scope() as session:
+        return link_recent_orders(session, utcnow() - LINK_WINDOW)
