@@ -7,6 +7,7 @@ import sys
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from tests.supplier.factories import make_order
 from worker.cli.main import main
@@ -153,3 +154,25 @@ def test_missing_credentials_is_a_one_line_error(cli, monkeypatch) -> None:
     code, _, err = cli("supplier", "poll")
     assert code == 2
     assert err.strip() == "dropsync: ALIEXPRESS_APP_SECRET not set: the AliExpress gateway cannot be called"
+
+
+def test_beat_task_bodies_run_against_the_configured_gateway(cli, aliexpress_sandbox) -> None:
+    from worker.deadlines.tasks import raise_alerts
+    from worker.supplier.tasks import link_recent, poll_due_orders, poll_one
+
+    sb = aliexpress_sandbox
+    oid = sb.paid_order()
+    with session_scope() as session:
+        shop = ensure_env_shop(session, get_settings())
+        make_order(session, shop, note_attributes={"aliexpress_order_id": oid})
+    assert link_recent() == 1
+    assert poll_due_orders() == {"changed": 1}
+    assert poll_due_orders() == {}  # nothing due any more
+    sb.force_status(oid, "WAIT_FOR_MARTIANS")
+    with session_scope() as session:
+        from models import SupplierOrder
+
+        so_id = session.scalars(select(SupplierOrder.id)).one()
+    assert poll_one(so_id) == "unknown"
+    assert raise_alerts() >= 1
+    assert raise_alerts() == 0
