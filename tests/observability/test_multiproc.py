@@ -1,0 +1,47 @@
+"""Multiprocess bookkeeping: only a Celery worker switches it on; dead children's live gauges are dropped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from worker.observability.exposition import forget_dead_processes
+from worker.observability.multiproc import is_celery_worker_command
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/venv/bin/celery", "-A", "worker.celery_app", "worker", "--concurrency", "2"], True),
+        (["/venv/lib/python3.11/site-packages/celery/__main__.py", "-A", "worker.celery_app", "worker"], True),
+        (["/venv/bin/celery", "-A", "worker.celery_app", "beat"], False),
+        (["/venv/bin/dropsync", "worker"], False),
+        (["/venv/bin/pytest", "tests/worker"], False),
+        ([], False),
+    ],
+)
+def test_only_the_celery_worker_command_uses_multiprocess_mode(argv: list[str], expected: bool) -> None:
+    assert is_celery_worker_command(argv) is expected
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_live_gauges_of_dead_processes_are_forgotten_and_counters_kept(tmp_path: Path) -> None:
+    dead, alive = _dead_pid(), os.getpid()
+    for name in (
+        f"gauge_livesum_{dead}.db",
+        f"gauge_liveall_{dead}.db",
+        f"counter_{dead}.db",
+        f"gauge_livesum_{alive}.db",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    assert forget_dead_processes(str(tmp_path)) == [dead]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{dead}.db", f"gauge_livesum_{alive}.db"]
