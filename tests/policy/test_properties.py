@@ -28,6 +28,8 @@ from worker.policy import (
     SupplierState,
     evaluate,
     parse_policy,
+    policy_from_canonical_json,
+    replay,
 )
 from worker.policy.amounts import line_total
 
@@ -263,3 +265,14 @@ def test_successive_partial_refunds_never_add_up_to_more_than_was_paid(
     if order.total_paid == 10**6 and all(ln.remaining_quantity == 0 for ln in order.lines):
         for ln in order.lines:
             assert per_line[ln.line_id] == line_total(ln, order)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases())
+def test_a_stored_decision_replays_to_the_same_decision(case: Any) -> None:
+    index, request, order, the_suppliers = case
+    decision = evaluate(PARSED[index], request, order, the_suppliers, NOW)
+    stored = json.loads(json.dumps(decision.to_dict()))  # as kept on the cancellation request
+    archived = policy_from_canonical_json(PARSED[index].canonical_json())
+    assert archived.version == decision.policy_version
+    assert replay(stored, archived) == decision

@@ -19,6 +19,7 @@ from worker.policy.inputs import (
 )
 from worker.policy.loader import DEFAULT_POLICY, PolicyFileError, load_policy, parse_policy
 from worker.policy.model import Policy
+from worker.policy.replay import ReplayError, inputs_from_dict, inputs_to_dict, policy_from_canonical_json, replay
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -33,13 +34,18 @@ __all__ = [
     "Policy",
     "PolicyFileError",
     "Reason",
+    "ReplayError",
     "Request",
     "RequestKind",
     "SupplierRecovery",
     "SupplierSnapshot",
     "SupplierState",
     "evaluate",
+    "inputs_from_dict",
+    "inputs_to_dict",
     "load_policy",
     "parse_policy",
+    "policy_from_canonical_json",
+    "replay",
     "requested_units",
 ]

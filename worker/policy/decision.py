@@ -13,7 +13,8 @@ Invariants (checked by property tests):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -97,9 +98,11 @@ class Decision:
     reasons: tuple[str, ...]
     policy_version: str
     evaluated_at: dt.datetime
+    # What the decision was made from (``worker.policy.replay.inputs_to_dict``): enough to replay it.
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable snapshot (Decimals as strings, instants in ISO 8601)."""
+        """A JSON-serialisable snapshot (Decimals as strings, instants in ISO 8601), inputs included."""
         return {
             "allowed": self.allowed,
             "action": self.action.value,
@@ -123,4 +126,5 @@ class Decision:
             "reasons": list(self.reasons),
             "policy_version": self.policy_version,
             "evaluated_at": self.evaluated_at.isoformat(),
+            "inputs": dict(self.inputs),
         }

@@ -53,6 +53,7 @@ from worker.policy.inputs import (
     SupplierState,
 )
 from worker.policy.model import CancelUntil, EffectiveRule, Fallback, Payer, Policy, RefundMethod, SupplierTerms
+from worker.policy.replay import inputs_to_dict
 
 PROBLEM_STATES = frozenset({SupplierState.PARTLY_SHIPPED, SupplierState.IN_DISPUTE, SupplierState.UNKNOWN})
 FULFILLED_ON_SHOPIFY = frozenset({FulfillmentState.PARTIALLY_FULFILLED, FulfillmentState.FULFILLED})
@@ -132,6 +133,7 @@ class _Evaluation:
         self.order = order
         self.now = now
         self.units = units
+        self.inputs = inputs_to_dict(request, order, suppliers, now)
         self.suppliers = tuple(s for s in suppliers if any(s.covers(line_id) for line_id in units))
         self.kind = request.kind
         self.notes: list[str] = []
@@ -591,6 +593,7 @@ class _Evaluation:
             reasons=(*self.notes, *self.escalations),
             policy_version=self.policy.version,
             evaluated_at=self.now,
+            inputs=self.inputs,
         )
 
     def _shopify_reason(self, action: Action) -> str | None:
@@ -626,4 +629,5 @@ class _Evaluation:
             reasons=(*self.notes, *self.escalations),
             policy_version=self.policy.version,
             evaluated_at=self.now,
+            inputs=self.inputs,
         )

@@ -100,8 +100,11 @@ class Request:
     evidence: frozenset[Evidence] = frozenset()
 
     def __post_init__(self) -> None:
+        # Plain strings are accepted for the enums (JSON, CLI): normalised so equal requests compare equal.
+        object.__setattr__(self, "kind", RequestKind(self.kind))
+        object.__setattr__(self, "reason", Reason(self.reason))
         object.__setattr__(self, "items", _frozen_items(self.items))
-        object.__setattr__(self, "evidence", frozenset(self.evidence))
+        object.__setattr__(self, "evidence", frozenset(Evidence(e) for e in self.evidence))
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,10 @@ class OrderSnapshot:
     taxes_included: bool = False
     name: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fulfillment", FulfillmentState(self.fulfillment))
+        object.__setattr__(self, "currency", self.currency.upper())
+
     def line(self, line_id: str) -> OrderLine | None:
         return next((line for line in self.lines if line.line_id == line_id), None)
 
@@ -165,6 +172,8 @@ class SupplierSnapshot:
     has_tracking: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "state", SupplierState(self.state))
+        object.__setattr__(self, "currency", self.currency.upper())
         object.__setattr__(self, "items", _frozen_items(self.items))
 
     def covers(self, line_id: str) -> bool:
