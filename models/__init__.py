@@ -6,7 +6,7 @@ from models.inbox import OutboxMessage, WebhookDelivery
 from models.ledger import LEDGER_KINDS, LedgerEntry, TimelineEvent
 from models.orders import FulfillmentOrder, LineItem, Order, Refund, Transaction
 from models.shop import Shop
-from models.supplier import Alert, Dispute, SupplierOrder, SupplierOrderItem
+from models.supplier import Alert, AliExpressToken, Dispute, SupplierOrder, SupplierOrderItem
 from models.sync import BulkBackfill
 from models.system import Heartbeat
 
@@ -15,6 +15,7 @@ __all__ = [
     "LEDGER_KINDS",
     "LIVE_INTENT_STATES",
     "Alert",
+    "AliExpressToken",
     "Base",
     "BulkBackfill",
     "CancellationRequest",

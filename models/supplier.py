@@ -128,3 +128,22 @@ class Alert(IdMixin, Base):
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AliExpressToken(Base):
+    """The AliExpress access/refresh token pair as last refreshed by dropsync, per app key.
+
+    The environment (``ALIEXPRESS_ACCESS_TOKEN``/``ALIEXPRESS_REFRESH_TOKEN``) seeds it; a refresh
+    writes the new pair here at once (its own transaction: the gateway has already rotated it, losing it
+    would break every later call). ``seeded_from`` is the environment's access token the row descends
+    from: when the environment changes (an operator re-authorised the app), the environment wins again.
+    """
+
+    __tablename__ = "aliexpress_tokens"
+
+    app_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text, nullable=False)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    seeded_from: Mapped[str | None] = mapped_column(Text)
+    refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)

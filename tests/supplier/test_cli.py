@@ -176,3 +176,29 @@ def test_beat_task_bodies_run_against_the_configured_gateway(cli, aliexpress_san
     assert poll_one(so_id) == "unknown"
     assert raise_alerts() >= 1
     assert raise_alerts() == 0
+
+
+def test_a_refreshed_token_is_stored_and_reused_by_the_next_process(cli, aliexpress_sandbox, monkeypatch) -> None:
+    from models import AliExpressToken
+    from worker.supplier.gateway import client_from_settings
+
+    sb = aliexpress_sandbox
+    oid = sb.paid_order()
+    sb.expire_token()  # the environment's token is now stale
+    with client_from_settings() as client:
+        client.get_order(oid)
+    refreshes = sum(1 for r in sb.requests if "refresh_token" in r)
+    assert refreshes == 1
+    with session_scope() as session:
+        row = session.get(AliExpressToken, sb.config.app_key)
+        assert row.access_token == sb.access_token
+    with client_from_settings() as client:  # a later task: uses the stored token, no second refresh
+        client.get_order(oid)
+    assert sum(1 for r in sb.requests if "refresh_token" in r) == refreshes
+
+    monkeypatch.setenv("ALIEXPRESS_ACCESS_TOKEN", "re-authorised-token")
+    get_settings.cache_clear()
+    with client_from_settings() as client:
+        assert client.access_token == "re-authorised-token"  # the operator's new token wins
+    with session_scope() as session:
+        assert session.get(AliExpressToken, sb.config.app_key) is None

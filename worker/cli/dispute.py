@@ -67,16 +67,19 @@ def evidence(
     """Attach evidence to the open dispute (``--snapshot``: a tracking snapshot from AliExpress)."""
     from worker.supplier.gateway import client_from_settings
 
+    if not snapshot and not detail:
+        raise UsageError("give a DETAIL or --snapshot")
+    content: str | dict[str, object] = detail or ""
+    if snapshot:
+        # Read AliExpress before the write transaction: no database lock held across the HTTP call.
+        with unit_of_work() as session:
+            supplier_order_id = resolve_supplier_order(session, ref).supplier_order_id
+        with client_from_settings() as client:
+            parcels = client.get_tracking(supplier_order_id)
+        content = {"note": detail, "taken_at": utcnow().isoformat(), "parcels": [_parcel(p) for p in parcels]}
     with unit_of_work() as session:
         so = resolve_supplier_order(session, ref)
         dispute = disputes.get_dispute(session, so)
-        content: str | dict[str, object] = detail or ""
-        if snapshot:
-            with client_from_settings() as client:
-                parcels = client.get_tracking(so.supplier_order_id)
-            content = {"note": detail, "taken_at": utcnow().isoformat(), "parcels": [_parcel(p) for p in parcels]}
-        elif not detail:
-            raise UsageError("give a DETAIL or --snapshot")
         disputes.add_evidence(session, dispute, kind, content, actor())
         row = {"dispute_id": dispute.id, "checklist": disputes.checklist(dispute)}
     if as_json:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import structlog
-
 from integrations.aliexpress.client import AliExpressClient
-from integrations.aliexpress.models import TokenPair
 from worker.errors import UsageError
 from worker.settings import Settings, get_settings
-
-log = structlog.get_logger(__name__)
+from worker.supplier.tokens import current_tokens, store_tokens
 
 
 def client_from_settings(settings: Settings | None = None) -> AliExpressClient:
@@ -19,23 +15,14 @@ def client_from_settings(settings: Settings | None = None) -> AliExpressClient:
     if not key or not secret:
         missing = [name for name, v in (("ALIEXPRESS_APP_KEY", key), ("ALIEXPRESS_APP_SECRET", secret)) if not v]
         raise UsageError(f"{' and '.join(missing)} not set: the AliExpress gateway cannot be called")
+    access, refresh = current_tokens(key, s.aliexpress_access_token, s.aliexpress_refresh_token)
     return AliExpressClient(
         base_url=s.aliexpress_api_url,
         app_key=key,
         app_secret=secret,
-        access_token=s.aliexpress_access_token,
-        refresh_token=s.aliexpress_refresh_token,
+        access_token=access,
+        refresh_token=refresh,
         timeout=s.aliexpress_timeout_seconds,
         gateway_timezone=s.aliexpress_gateway_timezone,
-        on_tokens=_tokens_refreshed,
-    )
-
-
-def _tokens_refreshed(tokens: TokenPair) -> None:
-    # The environment is the token store: a refreshed token lives only in this process until an
-    # operator updates ALIEXPRESS_ACCESS_TOKEN / ALIEXPRESS_REFRESH_TOKEN.
-    log.warning(
-        "aliexpress.tokens_refreshed",
-        hint="update ALIEXPRESS_ACCESS_TOKEN and ALIEXPRESS_REFRESH_TOKEN",
-        expires_in=tokens.expires_in,
+        on_tokens=lambda tokens: store_tokens(key, tokens, s.aliexpress_access_token),
     )
