@@ -139,3 +139,12 @@ def test_alert_dedupe_key_is_unique_in_the_database(session) -> None:
         session.add(Alert(shop_id=so.shop_id, kind="x", message="m", dedupe_key="same", raised_at=T0))
     with pytest.raises(IntegrityError):
         session.flush()
+
+
+def test_alerts_of_other_features_are_left_alone(session) -> None:
+    so = _linked(session, st.AWAITING_SHIPMENT)
+    foreign = Alert(shop_id=so.shop_id, kind="cancellation_stuck", message="m", dedupe_key="cancel:1", raised_at=T0)
+    session.add(foreign)
+    session.flush()
+    raise_due_alerts(session, T0, POLICY)
+    assert foreign.resolved_at is None

@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,8 +136,13 @@ def _raise(session: Session, attention: Attention, now: dt.datetime) -> Alert | 
     return alert
 
 
+#: The alerts this module owns (other features raise their own kinds: never resolve theirs).
+OWN_PREFIXES = ("deadline:", "status_unknown:", "poll_failing:")
+
+
 def _resolve_gone(session: Session, live_keys: set[str], now: dt.datetime) -> None:
-    for alert in session.scalars(select(Alert).where(Alert.resolved_at.is_(None))):
+    own = or_(*(Alert.dedupe_key.startswith(prefix) for prefix in OWN_PREFIXES))
+    for alert in session.scalars(select(Alert).where(Alert.resolved_at.is_(None), own)):
         if alert.dedupe_key not in live_keys:
             alert.resolved_at = now
     session.flush()
