@@ -7,8 +7,8 @@ Three ways of sending the same GraphQL request to the same server, sequentially,
 - ``ShopifyClient.execute`` (this project: httpx keep-alive pool, timeout, pacing, error typing);
 - a bare ``httpx.Client.post`` (the transport alone, to show what the client's own work costs).
 
-Targets: ``--target sandbox`` (default) serves the Shopify sandbox in-process (plan ``enterprise`` so
-its cost bucket does not pace the run) and sends a one-order query; ``--target fixed`` serves a minimal
+Targets: ``--target sandbox`` (default) serves the Shopify sandbox in-process (with a bucket too large
+to pace the run) and sends a one-order query; ``--target fixed`` serves a minimal
 loopback HTTP/1.1 server answering a fixed GraphQL JSON body (the transport cost without any server work);
 ``--target fixed-tls`` is the same over TLS (self-signed, trusted by both clients), as Shopify is HTTPS-only:
 what a new connection per request really costs.
@@ -36,6 +36,7 @@ import httpx
 import shopify
 
 from integrations.shopify.client import ShopifyClient
+from worker.observability.metrics import SHOPIFY_COST_POINTS, SHOPIFY_REQUESTS
 
 TOKEN = "shpat_bench"
 SHOP = "bench.myshopify.com"
@@ -102,14 +103,49 @@ def _tls_context(tmp: Path) -> ssl.SSLContext:
 
 
 @contextlib.contextmanager
-def sandbox_server() -> Iterator[tuple[str, str, str]]:
+def tcp_sockets_with_nodelay() -> Iterator[None]:
+    """Create stream sockets with proto IPPROTO_TCP while the sandbox binds its listener.
+
+    The sandbox binds ``socket.socket(AF_INET, SOCK_STREAM)`` (proto 0); asyncio only sets TCP_NODELAY on
+    accepted connections whose proto is IPPROTO_TCP, so every keep-alive response (headers and body
+    written separately) stalls ~40 ms on the client's delayed ACK. Real Shopify has no such stall; this
+    patch (bench only, ``--sandbox-as-is`` to skip it) keeps the measurement about the clients.
+    """
+    import socket as socket_module
+
+    original = socket_module.socket
+
+    def tcp_socket(
+        family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None
+    ) -> socket_module.socket:
+        if type == socket_module.SOCK_STREAM and proto in (-1, 0) and fileno is None:
+            proto = socket_module.IPPROTO_TCP
+        return original(family, type, proto, fileno)
+
+    socket_module.socket = tcp_socket  # type: ignore[misc,assignment]
+    try:
+        yield
+    finally:
+        socket_module.socket = original  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def sandbox_server(as_is: bool = False) -> Iterator[tuple[str, str, str]]:
     from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 
+    # A bucket far larger than the run needs: this measures transport, not throttling.
     config = SandboxConfig(seed=1, orders=100, plan="enterprise", shop_domain=SHOP, access_token=TOKEN,
-                           client_secret="bench-secret", api_version=VERSION)  # fmt: skip
+                           client_secret="bench-secret", api_version=VERSION, restore_rate=1e6,
+                           bucket_size=1e7)  # fmt: skip
     sandbox = ShopifySandbox(config)
-    with sandbox.serve() as base_url:
+    serving = sandbox.serve()
+    with contextlib.nullcontext() if as_is else tcp_sockets_with_nodelay():
+        base_url = serving.__enter__()
+    try:
         yield base_url, SHOP, TOKEN
+    finally:
+        serving.__exit__(None, None, None)
+        sandbox.close()
 
 
 def via_shopify_package(base_url: str, shop: str, token: str) -> Callable[[], object]:
@@ -134,40 +170,102 @@ def via_bare_httpx(base_url: str, shop: str, token: str) -> Callable[[], object]
     return lambda: http.post(url, json={"query": QUERY, "variables": {"first": 1}}).json()
 
 
-def measure(name: str, send: Callable[[], object], requests: int) -> None:
-    for _ in range(min(50, requests)):
-        send()  # warm-up: connection set-up, caches
-    latencies = []
-    started = time.perf_counter()
-    for _ in range(requests):
-        t0 = time.perf_counter()
-        send()
-        latencies.append(time.perf_counter() - t0)
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(
-        f"{name:<28} {requests / elapsed:>9.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   ({requests} requests)"
-    )
+def measure(senders: dict[str, Callable[[], object]], requests: int, rounds: int) -> None:
+    """Interleave the clients in ``rounds`` rounds (the machine is shared: load drifts); print medians."""
+    for send in senders.values():
+        for _ in range(min(50, requests)):
+            send()  # warm-up: connection set-up, caches
+    rates: dict[str, list[float]] = {name: [] for name in senders}
+    latencies: dict[str, list[float]] = {name: [] for name in senders}
+    per_round = max(1, requests // rounds)
+    for _ in range(rounds):
+        for name, send in senders.items():
+            started = time.perf_counter()
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                send()
+                latencies[name].append(time.perf_counter() - t0)
+            rates[name].append(per_round / (time.perf_counter() - started))
+    for name in senders:
+        samples = sorted(latencies[name])
+        p50 = statistics.median(samples) * 1000
+        p99 = samples[int(len(samples) * 0.99) - 1] * 1000
+        print(
+            f"{name:<28} {statistics.median(rates[name]):>9.0f} req/s (median of {rounds} rounds)   "
+            f"p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   ({per_round * rounds} requests)"
+        )
+
+
+def pacing(seconds: float, as_is: bool, threads: int = 4, page: int = 2) -> None:
+    """Standard plan, bucket drained: threads read OrdersPage pages for ``seconds``; report the fraction of
+    the restore rate achieved (actual cost points/s) and how often Shopify said THROTTLED."""
+    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+
+    config = SandboxConfig(seed=1, orders=5000, plan="standard", shop_domain=SHOP, access_token=TOKEN,
+                           client_secret="bench-secret", api_version=VERSION)  # fmt: skip
+    sandbox = ShopifySandbox(config)
+    serving = sandbox.serve()
+    with contextlib.nullcontext() if as_is else tcp_sockets_with_nodelay():
+        base_url = serving.__enter__()
+    client = ShopifyClient(SHOP, TOKEN, api_version=VERSION, api_url=base_url)
+    try:
+        client.execute("OrdersPage", {"first": 1})  # seeds the bucket model
+        sandbox.control.drain_bucket()
+        throttled_before = SHOPIFY_REQUESTS.labels(outcome="throttled")._value.get()
+        points_before = SHOPIFY_COST_POINTS._value.get()
+        started = time.monotonic()
+        cursors: list[str | None] = [None] * threads
+
+        def read(slot: int) -> None:
+            while time.monotonic() - started < seconds:
+                page_data = client.execute("OrdersPage", {"first": page, "after": cursors[slot]})["orders"]
+                cursors[slot] = page_data["pageInfo"]["endCursor"] if page_data["pageInfo"]["hasNextPage"] else None
+
+        workers = [threading.Thread(target=read, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        elapsed = time.monotonic() - started
+        points = SHOPIFY_COST_POINTS._value.get() - points_before
+        throttled = SHOPIFY_REQUESTS.labels(outcome="throttled")._value.get() - throttled_before
+        rate = config.effective_restore_rate
+        print(
+            f"pacing: Standard plan (restore {rate:.0f}/s), bucket drained, {threads} threads, OrdersPage first={page}"
+        )
+        print(f"  {points:.0f} actual points in {elapsed:.1f} s = {points / elapsed:.1f} points/s = "
+              f"{points / elapsed / rate:.2f} of the restore rate; THROTTLED answers: {throttled:.0f}")  # fmt: skip
+    finally:
+        client.close()
+        serving.__exit__(None, None, None)
+        sandbox.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--target", choices=["sandbox", "fixed", "fixed-tls"], default="sandbox")
+    parser.add_argument("--sandbox-as-is", action="store_true", help="do not give the sandbox's sockets TCP_NODELAY")
+    parser.add_argument("--pacing", type=float, metavar="SECONDS", help="measure pacing on the Standard plan instead")
     args = parser.parse_args()
-    server = {"sandbox": sandbox_server, "fixed": fixed_server, "fixed-tls": lambda: fixed_server(tls=True)}[
-        args.target
-    ]
+    if args.pacing:
+        pacing(args.pacing, args.sandbox_as_is)
+        return
+    servers: dict[str, Callable[[], contextlib.AbstractContextManager[tuple[str, str, str]]]] = {
+        "sandbox": lambda: sandbox_server(as_is=args.sandbox_as_is),
+        "fixed": fixed_server,
+        "fixed-tls": lambda: fixed_server(tls=True),
+    }
+    server = servers[args.target]
     with server() as (base_url, shop, token):
         print(f"target: {args.target} at {base_url}; sequential requests, one thread")
-        for name, factory in (
-            ("shopify.GraphQL().execute", via_shopify_package),
-            ("ShopifyClient.execute", via_client),
-            ("bare httpx.Client.post", via_bare_httpx),
-        ):
-            measure(name, factory(base_url, shop, token), args.requests)
+        senders = {
+            "shopify.GraphQL().execute": via_shopify_package(base_url, shop, token),
+            "ShopifyClient.execute": via_client(base_url, shop, token),
+            "bare httpx.Client.post": via_bare_httpx(base_url, shop, token),
+        }
+        measure(senders, args.requests, args.rounds)
 
 
 if __name__ == "__main__":
