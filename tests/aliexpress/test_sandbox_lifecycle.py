@@ -158,3 +158,15 @@ def test_demo_orders_cover_several_stages() -> None:
         "WAIT_BUYER_ACCEPT_GOODS",
         "WAIT_SELLER_SEND_GOODS",
     ]
+
+
+def test_wall_clock_follows_real_time_and_jumps_ahead() -> None:
+    from integrations.aliexpress.sandbox import WallClock
+
+    clock = WallClock()
+    before = dt.datetime.now(dt.UTC)
+    assert before - dt.timedelta(seconds=5) <= clock.now() <= before + dt.timedelta(seconds=5)
+    clock.advance(days=2)
+    assert clock.now() - dt.datetime.now(dt.UTC) > dt.timedelta(days=1, hours=23)
+    with pytest.raises(ValueError):
+        clock.advance(hours=-1)

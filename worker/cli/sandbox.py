@@ -20,7 +20,7 @@ def aliexpress(
     """
     import threading
 
-    from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig
+    from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig, WallClock
     from worker.cli.common import console, settings
 
     s = settings()
@@ -34,7 +34,7 @@ def aliexpress(
         gateway_timezone=s.aliexpress_gateway_timezone,
         demo_orders=demo_orders,
     )
-    sandbox = AliExpressSandbox(config)
+    sandbox = AliExpressSandbox(config, clock=WallClock())  # real time; /_sandbox/clock jumps ahead
     with sandbox.serve(port=port) as base_url:
         console.print(f"AliExpress sandbox on {base_url} (app key {config.app_key}); Ctrl-C to stop")
         console.print(f"  ALIEXPRESS_API_URL={base_url}")

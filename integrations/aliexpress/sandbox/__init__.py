@@ -5,8 +5,8 @@
 Drive the lifecycle with the control methods and ``sandbox.clock.advance(hours=…, days=…)``.
 """
 
-from integrations.aliexpress.sandbox.clock import SandboxClock
+from integrations.aliexpress.sandbox.clock import SandboxClock, WallClock
 from integrations.aliexpress.sandbox.server import AliExpressSandbox
 from integrations.aliexpress.sandbox.world import AliExpressSandboxConfig, SandboxError, SandboxOrder
 
-__all__ = ["AliExpressSandbox", "AliExpressSandboxConfig", "SandboxClock", "SandboxError", "SandboxOrder"]
+__all__ = ["AliExpressSandbox", "AliExpressSandboxConfig", "SandboxClock", "SandboxError", "SandboxOrder", "WallClock"]

@@ -32,3 +32,26 @@ class SandboxClock:
             if when.astimezone(dt.UTC) < self._now:
                 raise ValueError("the sandbox clock never goes backwards")
             self._now = when.astimezone(dt.UTC)
+
+
+class WallClock(SandboxClock):
+    """Real time plus whatever ``advance`` added: for a sandbox run by hand (``dropsync sandbox aliexpress``)."""
+
+    def __init__(self) -> None:
+        super().__init__(dt.datetime.now(dt.UTC))
+        self._offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        with self._lock:
+            return dt.datetime.now(dt.UTC) + self._offset
+
+    def advance(self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> dt.datetime:
+        step = dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        if step < dt.timedelta(0):
+            raise ValueError("the sandbox clock never goes backwards")
+        with self._lock:
+            self._offset += step
+        return self.now()
+
+    def set(self, when: dt.datetime) -> None:
+        self.advance(seconds=max((when - self.now()).total_seconds(), 0))
