@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -99,7 +99,8 @@ class ShopifyClient:
             0, backoff_initial
         )
         self._sleep = sleep
-        self._bucket = bucket or bucket_for(self.shop_domain)
+        # One bucket per shop *and* server: a sandbox on another port is another bucket.
+        self._bucket = bucket or bucket_for(f"{self.shop_domain}@{base}")
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -165,6 +166,28 @@ class ShopifyClient:
                 raise ShopifyOutcomeUnknown(doc.name, exc) from exc
             raise
 
+    def paginate(
+        self, document: str | Document, variables: Mapping[str, Any] | None = None, *, connection: str
+    ) -> Iterator[dict[str, Any]]:
+        """Yield ``data[connection]`` of each page (``nodes``, ``pageInfo``), following ``endCursor``.
+
+        The document must take ``$after`` and select ``pageInfo {hasNextPage endCursor}``. Each page is one
+        ``execute`` (paced, retried); a caller that stops iterating sends no further request.
+        """
+        doc = _as_document(document)
+        current = dict(variables or {})
+        while True:
+            page = self.execute(doc, current)[connection]
+            yield page
+            info = page.get("pageInfo") or {}
+            if not info.get("hasNextPage"):
+                return
+            if not info.get("endCursor"):
+                raise ShopifyGraphQLError(
+                    [{"message": f"{connection}: hasNextPage without endCursor"}], operation=doc.name
+                )
+            current["after"] = info["endCursor"]
+
     # -- one attempt ---------------------------------------------------------------------------------------
 
     def _attempt(self, doc: Document, variables: dict[str, Any], resend_safe: bool) -> dict[str, Any]:
@@ -179,8 +202,8 @@ class ShopifyClient:
             self._bucket.release(taken)
             raise self._http_failure(doc, response, resend_safe)
         body = self._json(doc, response, resend_safe, taken)
-        self._observe_cost(doc, variables, body, taken)
-        return self._data(doc, body, resend_safe)
+        cost = self._observe_cost(doc, variables, body, taken)
+        return self._data(doc, body, resend_safe, cost)
 
     def _pace(self, doc: Document, variables: Mapping[str, Any]) -> float:
         """Wait until the bucket holds the expected cost and take it; return what was taken."""
@@ -226,11 +249,13 @@ class ShopifyClient:
             raise ShopifyOutcomeUnknown(doc.name, failure)
         raise failure
 
-    def _observe_cost(self, doc: Document, variables: Mapping[str, Any], body: Mapping[str, Any], taken: float) -> None:
+    def _observe_cost(
+        self, doc: Document, variables: Mapping[str, Any], body: Mapping[str, Any], taken: float
+    ) -> QueryCost | None:
         cost = parse_cost(body.get("extensions"))
         if cost is None or cost.throttle is None:
             self._bucket.release(taken)
-            return
+            return cost
         throttled = "THROTTLED" in _codes(body.get("errors"))
         actual = 0.0 if throttled else cost.actual
         self._bucket.observe(cost.throttle, taken=taken, actual=actual if actual is not None else taken)
@@ -241,14 +266,16 @@ class ShopifyClient:
         with self._state_lock:
             self.throttle_status = cost.throttle
             self.last_cost = cost
+        return cost
 
-    def _data(self, doc: Document, body: Mapping[str, Any], resend_safe: bool) -> dict[str, Any]:
+    def _data(
+        self, doc: Document, body: Mapping[str, Any], resend_safe: bool, cost: QueryCost | None
+    ) -> dict[str, Any]:
         errors = _error_list(body.get("errors"))
         if errors:
             codes = _codes(errors)
             if "THROTTLED" in codes:
                 SHOPIFY_REQUESTS.labels(outcome="throttled").inc()
-                cost = self.last_cost
                 raise ShopifyThrottled(
                     errors, operation=doc.name,
                     requested_cost=cost.requested if cost else None,

@@ -237,3 +237,14 @@ def test_a_burst_on_the_standard_plan_waits_for_the_bucket_instead_of_being_thro
     achieved = (recorder.actual_points - points_before) / elapsed
     # Restore rate 100 points/s; the bench measures the exact fraction, this only catches a pacer that idles.
     assert achieved >= 0.6 * 100, achieved
+
+
+def test_paginate_reads_every_order_once(make_sandbox: Any) -> None:
+    sandbox, base_url = make_sandbox()
+    recorder = Recorder()
+    with client_for(base_url, recorder) as client:
+        pages = list(client.paginate("OrdersPage", {"first": 2}, connection="orders"))
+    ids = [node["id"] for page in pages for node in page["nodes"]]
+    assert len(ids) == sandbox.config.orders
+    assert len(set(ids)) == len(ids)
+    assert recorder.sent == len(pages) == 15

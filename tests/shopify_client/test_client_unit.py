@@ -335,3 +335,15 @@ def test_for_shop_uses_the_environment_for_its_own_shop_and_columns_for_others()
         assert client._http.headers["X-Shopify-Access-Token"] == "second-token"
     with pytest.raises(UsageError, match="no access token"):
         ShopifyClient.for_shop(Shop(domain="third.myshopify.com"), settings)
+
+
+def test_clients_of_one_shop_and_server_share_one_bucket() -> None:
+    with (
+        ShopifyClient("a.myshopify.com", "t", api_url="http://127.0.0.1:1") as first,
+        ShopifyClient("a.myshopify.com", "t", api_url="http://127.0.0.1:1/") as second,
+        ShopifyClient("a.myshopify.com", "t", api_url="http://127.0.0.1:2") as other_server,
+        ShopifyClient("b.myshopify.com", "t", api_url="http://127.0.0.1:1") as other_shop,
+    ):
+        assert first.bucket is second.bucket
+        assert first.bucket is not other_server.bucket
+        assert first.bucket is not other_shop.bucket
