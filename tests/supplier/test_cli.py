@@ -202,3 +202,25 @@ def test_a_refreshed_token_is_stored_and_reused_by_the_next_process(cli, aliexpr
         assert client.access_token == "re-authorised-token"  # the operator's new token wins
     with session_scope() as session:
         assert session.get(AliExpressToken, sb.config.app_key) is None
+
+
+def test_show_and_list_with_a_split_order(cli, aliexpress_sandbox) -> None:
+    sb = aliexpress_sandbox
+    name, first, second = _order(), sb.paid_order(), sb.paid_order()
+    assert cli("supplier", "link", name, first, "--items", "1:2")[0] == 0
+    assert cli("supplier", "link", name, second, "--items", "2")[0] == 0
+    code, out, _ = cli("supplier", "show", name, "--json")
+    assert code == 0
+    assert sorted(r["supplier_order_id"] for r in json.loads(out)) == sorted([first, second])
+    code, _, err = cli("supplier", "cancel-requested", name)
+    assert code == 2
+    assert "several supplier orders" in err
+    code, out, _ = cli("supplier", "list", "--json")
+    rows = {r["supplier_order_id"]: r for r in json.loads(out)}
+    assert rows[first]["status_label"] == "not polled yet"
+    assert second in rows
+    code, out, _ = cli("supplier", "list")
+    assert first in out
+    code, _, err = cli("supplier", "link", name, sb.paid_order(), "--items", "1:1")
+    assert code == 1
+    assert "cover 3 of 2" in err

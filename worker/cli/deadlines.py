@@ -35,7 +35,9 @@ def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readab
     if not rows:
         console.print("nothing needs a person right now")
         return
-    table = Table("due", "order", "supplier order", "what", "do this")
+    table = Table()
+    for header in ("due", "order", "supplier order", "what", "do this"):
+        table.add_column(header, no_wrap=header in ("order", "supplier order"))
     for r in rows:
         style = "red" if r["stage"] == "passed" else "yellow"
         due = r["due_at"].strftime("%Y-%m-%d %H:%M UTC")

@@ -235,7 +235,9 @@ def list_orders(
     if as_json:
         print_json(rows)
         return
-    table = Table("supplier order", "order", "status", "paid", "tracking", "next poll")
+    table = Table()
+    for header in ("supplier order", "order", "status", "paid", "tracking", "next poll"):
+        table.add_column(header, no_wrap=header in ("supplier order", "order"))
     for r in rows:
         table.add_row(
             r["supplier_order_id"],
