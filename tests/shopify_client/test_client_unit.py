@@ -347,3 +347,22 @@ def test_clients_of_one_shop_and_server_share_one_bucket() -> None:
         assert first.bucket is second.bucket
         assert first.bucket is not other_server.bucket
         assert first.bucket is not other_shop.bucket
+
+
+def test_metrics_count_requests_cost_and_waiting(make_client: Callable[[Script], ShopifyClient]) -> None:
+    from worker.observability.metrics import SHOPIFY_COST_POINTS, SHOPIFY_REQUESTS, SHOPIFY_THROTTLE_WAIT_SECONDS
+
+    def value(metric: Any) -> float:
+        return float(metric._value.get())
+
+    ok_before, throttled_before = (
+        value(SHOPIFY_REQUESTS.labels(outcome="ok")),
+        value(SHOPIFY_REQUESTS.labels(outcome="throttled")),
+    )
+    points_before, waited_before = value(SHOPIFY_COST_POINTS), value(SHOPIFY_THROTTLE_WAIT_SECONDS)
+    script = Script(throttled(requested=300, available=100), ok({"shop": {"id": "1"}}, requested=300, actual=42))
+    make_client(script).execute(SHOP_QUERY)
+    assert value(SHOPIFY_REQUESTS.labels(outcome="ok")) == ok_before + 1
+    assert value(SHOPIFY_REQUESTS.labels(outcome="throttled")) == throttled_before + 1
+    assert value(SHOPIFY_COST_POINTS) == points_before + 42
+    assert value(SHOPIFY_THROTTLE_WAIT_SECONDS) == pytest.approx(waited_before + 2.0)
