@@ -464,3 +464,21 @@ def test_taxes_included_in_prices_are_not_added_again() -> None:
     vat = order(taxes_included=True, total_paid=D("53.00"))
     decision = evaluate(DEFAULT_POLICY, ret(evidence=PHOTOS), vat, delivered(), NOW)
     assert [str(line.value) for line in decision.lines] == ["38.00", "10.00"]
+
+
+def test_tracking_on_record_counts_as_tracking_evidence() -> None:
+    tracked = supplier(S.SHIPPED, shipped_at=days_ago(40), has_tracking=True)
+    decision = evaluate(DEFAULT_POLICY, ret(Reason.NOT_RECEIVED), order(), tracked, NOW)
+    assert decision.action is Action.REFUND_ITEMS, decision.reasons
+    assert _has(decision.reasons, "Evidence provided as required: tracking.")
+    untracked = evaluate(DEFAULT_POLICY, ret(Reason.NOT_RECEIVED), order(), in_transit(40), NOW)
+    assert untracked.action is Action.ESCALATE
+
+
+def test_a_store_fulfilled_order_without_a_delivery_date_goes_to_a_person() -> None:
+    from worker.policy import FulfillmentState
+
+    fulfilled = order(fulfillment=FulfillmentState.FULFILLED)
+    decision = evaluate(DEFAULT_POLICY, ret(evidence=PHOTOS), fulfilled, [], NOW)
+    assert decision.action is Action.ESCALATE
+    assert _has(decision.reasons, "No delivery date is recorded (no supplier order)")

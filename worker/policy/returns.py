@@ -8,7 +8,7 @@ from decimal import Decimal
 from worker.money import zero
 from worker.policy.amounts import remaining_shipping
 from worker.policy.decision import Decision
-from worker.policy.inputs import DELIVERY_REASONS, Reason, SupplierSnapshot, SupplierState
+from worker.policy.inputs import DELIVERY_REASONS, Evidence, Reason, SupplierSnapshot, SupplierState
 from worker.policy.model import EffectiveRule, Fallback, Payer, SupplierTerms
 from worker.policy.state import Denied, EvaluationState, days, words
 
@@ -93,6 +93,12 @@ class ReturnRules(EvaluationState):
                     "The parcel is marked delivered without a date: the return window cannot be checked."
                 )
                 return
+            if not self.suppliers:
+                # Fulfilled by the store itself (no supplier order recorded): no delivery date to go by.
+                self.escalations.append(
+                    "No delivery date is recorded (no supplier order): a person checks the return window."
+                )
+                return
             raise Denied(
                 f"The parcel has not been delivered yet: a return for '{words(self.reason)}' "
                 "can be asked once it arrives."
@@ -141,7 +147,10 @@ class ReturnRules(EvaluationState):
     def _check_evidence(self, rule: EffectiveRule) -> None:
         if not rule.evidence:
             return
-        missing = [e.value for e in rule.evidence if e not in self.request.evidence]
+        provided = set(self.request.evidence)
+        if any(s.has_tracking for s in self.suppliers):
+            provided.add(Evidence.TRACKING)  # the supplier order's tracking is on record: screenshots can be taken
+        missing = [e.value for e in rule.evidence if e not in provided]
         if not missing:
             self.notes.append(f"Evidence provided as required: {', '.join(e.value for e in rule.evidence)}.")
             return
