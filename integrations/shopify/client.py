@@ -22,6 +22,7 @@ the caller must read Shopify before trying again.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -187,6 +188,22 @@ class ShopifyClient:
                     [{"message": f"{connection}: hasNextPage without endCursor"}], operation=doc.name
                 )
             current["after"] = info["endCursor"]
+
+    def wait_for_job(self, job_id: str, *, timeout: float = 30.0, interval: float = 0.5) -> bool:
+        """Poll ``job(id:)`` (e.g. orderCancel's job) until done; False when still running after ``timeout``.
+
+        Done is not success: after an orderCancel job, confirm ``cancelledAt`` with OrderForAction.
+        """
+        polls = max(1, math.ceil(timeout / interval))
+        for poll in range(polls):
+            job = self.execute("JobById", {"id": job_id})["job"]
+            if job is None:
+                raise ShopifyGraphQLError([{"message": f"no such job: {job_id}"}], operation="JobById")
+            if job["done"]:
+                return True
+            if poll < polls - 1:
+                self._sleep(interval)
+        return False
 
     # -- one attempt ---------------------------------------------------------------------------------------
 

@@ -366,3 +366,14 @@ def test_metrics_count_requests_cost_and_waiting(make_client: Callable[[Script],
     assert value(SHOPIFY_REQUESTS.labels(outcome="throttled")) == throttled_before + 1
     assert value(SHOPIFY_COST_POINTS) == points_before + 42
     assert value(SHOPIFY_THROTTLE_WAIT_SECONDS) == pytest.approx(waited_before + 2.0)
+
+
+def test_wait_for_job_polls_until_done(make_client: Callable[[Script], ShopifyClient], sleeps: Sleeps) -> None:
+    running, done = ok({"job": {"id": "gid://shopify/Job/1", "done": False}}), ok({"job": {"id": "j", "done": True}})
+    script = Script(running, running, done)
+    assert make_client(script).wait_for_job("gid://shopify/Job/1", timeout=5, interval=0.5)
+    assert len(script.requests) == 3
+    assert sleeps == [0.5, 0.5]
+    script = Script(running)
+    assert not make_client(script).wait_for_job("gid://shopify/Job/1", timeout=2, interval=0.5)
+    assert len(script.requests) == 4

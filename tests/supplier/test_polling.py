@@ -280,3 +280,13 @@ def test_operator_dispute_stands_until_resolved_here_or_seen_on_the_gateway(sess
     disputes.resolve_dispute(session, dispute, "withdrawn", "operator", sb.clock.now())
     w.poll()
     assert w.so.status == st.SHIPPED
+
+
+def test_a_spent_time_budget_stops_the_run_and_leaves_the_rest_leased(session, aliexpress_sandbox) -> None:
+    sb = aliexpress_sandbox
+    w = World(session, sb, sb.paid_order())
+    with sb.client() as client:
+        summary = polling.poll_due(lambda: polling.nested(session), client, sb.clock.now, 10, budget_seconds=-1)
+    assert summary.polled == 0
+    assert w.so.status == st.UNKNOWN
+    assert w.so.next_poll_at == sb.clock.now() + polling.LEASE

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from integrations.aliexpress import status as st
 from integrations.aliexpress.client import AliExpressClient
 from integrations.aliexpress.errors import AliExpressError, MalformedResponse, UnknownOrder
+from integrations.aliexpress.models import RemoteOrder
 from models import SupplierOrder
 from worker.observability.metrics import SUPPLIER_POLLS
 from worker.supplier.service import Context, apply_observation, supplier_event
@@ -104,22 +106,40 @@ class PollOutcome:
     error: str | None = None
 
 
-def poll_supplier_order(
-    session: Session, so: SupplierOrder, client: AliExpressClient, now: dt.datetime, *, ctx: Context | None = None
-) -> PollOutcome:
-    """Poll one supplier order and record what changed (or why it could not be read). Never raises
-    for a gateway failure."""
+def fetch(client: AliExpressClient, supplier_order_id: str) -> RemoteOrder | AliExpressError:
+    """Read one order from the gateway; a gateway failure is returned, not raised."""
     try:
-        remote = client.get_order(so.supplier_order_id)
+        return client.get_order(supplier_order_id)
     except AliExpressError as exc:
-        return _failed(session, so, exc, now)
-    observation = apply_observation(session, so, remote, now, ctx=ctx)
+        return exc
+
+
+def record_poll(
+    session: Session,
+    so: SupplierOrder,
+    result: RemoteOrder | AliExpressError,
+    now: dt.datetime,
+    *,
+    ctx: Context | None = None,
+) -> PollOutcome:
+    """Record what one poll found (the observation, or why the order could not be read)."""
+    if isinstance(result, AliExpressError):
+        return _failed(session, so, result, now)
+    observation = apply_observation(session, so, result, now, ctx=ctx)
     so.last_polled_at, so.poll_failures, so.last_poll_error = now, 0, None
     so.next_poll_at = next_poll_time(so, now)
     outcome = "unknown" if observation.unknown else ("changed" if observation.changed else "ok")
     SUPPLIER_POLLS.labels(so.supplier, outcome).inc()
     session.flush()
     return PollOutcome(outcome)
+
+
+def poll_supplier_order(
+    session: Session, so: SupplierOrder, client: AliExpressClient, now: dt.datetime, *, ctx: Context | None = None
+) -> PollOutcome:
+    """Poll one supplier order and record what changed (or why it could not be read). Never raises
+    for a gateway failure."""
+    return record_poll(session, so, fetch(client, so.supplier_order_id), now, ctx=ctx)
 
 
 def _failed(session: Session, so: SupplierOrder, exc: AliExpressError, now: dt.datetime) -> PollOutcome:
@@ -168,25 +188,48 @@ def poll_due(
     limit: int,
     *,
     ctx: Context | None = None,
+    budget_seconds: float | None = None,
 ) -> PollSummary:
-    """Claim the due orders, then poll each in its own transaction. One order's crash (a bug, a
-    database error) is logged and counted; the others are still polled, and the crashed one comes
-    back when its lease expires."""
+    """Claim the due orders, then poll each: the gateway is read outside any transaction, what it said
+    is recorded in a transaction of its own. One order's crash (a bug, a database error) is logged
+    and counted; the others are still polled, and the crashed one comes back when its lease expires.
+    Past ``budget_seconds`` the run stops early (a slow gateway must not reach the task's time limit);
+    the orders it did not reach come back when their lease expires."""
+    started = time.monotonic()
     with session_factory() as session:
         ids = claim_due(session, now(), limit)
     summary = PollSummary()
-    for supplier_order_id in ids:
+    for position, supplier_order_id in enumerate(ids):
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            log.warning("supplier.poll_budget_spent", polled=position, left=len(ids) - position)
+            break
         try:
-            with session_factory() as session:
-                so = session.get(SupplierOrder, supplier_order_id)
-                if so is None:
-                    continue
-                summary.count(poll_supplier_order(session, so, client, now(), ctx=ctx).outcome)
+            summary.count(_poll_one(session_factory, client, now, supplier_order_id, ctx))
         except Exception:
             log.exception("supplier.poll_crashed", supplier_order_id=supplier_order_id)
             SUPPLIER_POLLS.labels("aliexpress", "error").inc()
             summary.count("crashed")
     return summary
+
+
+def _poll_one(
+    session_factory: SessionFactory,
+    client: AliExpressClient,
+    now: Callable[[], dt.datetime],
+    supplier_order_id: int,
+    ctx: Context | None,
+) -> str:
+    with session_factory() as session:
+        so = session.get(SupplierOrder, supplier_order_id)
+        if so is None:
+            return "missing"
+        remote_id = so.supplier_order_id
+    result = fetch(client, remote_id)  # no transaction (nor row lock) held across the network call
+    with session_factory() as session:
+        so = session.get(SupplierOrder, supplier_order_id)
+        if so is None:
+            return "missing"
+        return record_poll(session, so, result, now(), ctx=ctx).outcome
 
 
 @contextlib.contextmanager

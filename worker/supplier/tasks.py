@@ -21,7 +21,10 @@ LINK_WINDOW = dt.timedelta(minutes=15)
 def poll_due_orders() -> dict[str, int]:
     """Poll the supplier orders whose ``next_poll_at`` has come (beat, every minute)."""
     with client_from_settings() as client:
-        summary = poll_due(session_scope, client, utcnow, get_settings().supplier_poll_batch)
+        settings = get_settings()
+        # Half the hard limit: the run ends cleanly long before Celery would kill it mid-order.
+        budget = settings.task_time_limit_seconds / 2
+        summary = poll_due(session_scope, client, utcnow, settings.supplier_poll_batch, budget_seconds=budget)
     return summary.outcomes
 
 
