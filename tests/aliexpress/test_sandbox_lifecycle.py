@@ -170,3 +170,11 @@ def test_wall_clock_follows_real_time_and_jumps_ahead() -> None:
     assert clock.now() - dt.datetime.now(dt.UTC) > dt.timedelta(days=1, hours=23)
     with pytest.raises(ValueError):
         clock.advance(hours=-1)
+
+
+def test_adopting_unknown_order_numbers_for_demos() -> None:
+    sb = AliExpressSandbox(AliExpressSandboxConfig(seed=1, adopt_unknown_orders=True))
+    with sb.serve(), sb.client() as client:
+        order = client.get_order("8123456789012345")
+        assert order.order_status == "WAIT_SELLER_SEND_GOODS"
+        assert client.get_order("8123456789012345").amount == order.amount  # the same order afterwards

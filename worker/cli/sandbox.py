@@ -12,6 +12,9 @@ def aliexpress(
     port: int = typer.Option(8702, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
     seed: int = typer.Option(0, "--seed", help="Makes order numbers and demo orders reproducible."),
     demo_orders: int = typer.Option(4, "--demo-orders", min=0, help="Orders created at start, in mixed stages."),
+    adopt_unknown: bool = typer.Option(
+        True, "--adopt-unknown/--strict", help="Answer for unseen order numbers as paid orders (demos)."
+    ),
 ) -> None:
     """Serve a local AliExpress gateway (same URLs and signatures; control API under /_sandbox).
 
@@ -33,6 +36,7 @@ def aliexpress(
         refresh_token=s.aliexpress_refresh_token or defaults.refresh_token,
         gateway_timezone=s.aliexpress_gateway_timezone,
         demo_orders=demo_orders,
+        adopt_unknown_orders=adopt_unknown,
     )
     sandbox = AliExpressSandbox(config, clock=WallClock())  # real time; /_sandbox/clock jumps ahead
     with sandbox.serve(port=port) as base_url:

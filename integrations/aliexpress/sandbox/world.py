@@ -49,6 +49,9 @@ class AliExpressSandboxConfig:
     seller_silence: dt.timedelta = dt.timedelta(hours=48)
     protection_days: int = 60
     demo_orders: int = 0
+    #: Answer for an order number never created here as if it existed, paid, awaiting shipment (demos
+    #: beside the Shopify sandbox, whose orders carry AliExpress numbers this sandbox never saw).
+    adopt_unknown_orders: bool = False
 
 
 @dataclass
@@ -205,6 +208,8 @@ class World:
         with self.lock:
             self.catch_up()
             order = self.orders.get(order_id)
+            if order is None and self.config.adopt_unknown_orders and order_id.isdigit():
+                order = self._adopt(order_id)
             if order is None:
                 return None
             return self._result(order)
@@ -254,6 +259,15 @@ class World:
             left = max(order.protection_ends_at - now, dt.timedelta(0))
             result["timeout_left_time"] = int(left.total_seconds() * 1000)
         return result
+
+    def _adopt(self, order_id: str) -> SandboxOrder:
+        amount = Decimal(int(order_id[-4:]) % 5000 + 199) / 100  # stable per number: 1.99 .. 51.98
+        self.create_order(amount, order_id=order_id)
+        order = self.orders[order_id]
+        now = self.clock.now()
+        order.paid_at = now
+        self._clear_risk(order, now)
+        return order
 
     # -- timers -------------------------------------------------------------------------------------
 
