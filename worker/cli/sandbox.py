@@ -48,3 +48,47 @@ def aliexpress(
             threading.Event().wait()
         except KeyboardInterrupt:
             console.print("stopped")
+
+
+@app.command("shopify")
+def shopify(
+    port: int = typer.Option(8701, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
+    seed: int = typer.Option(1, "--seed", help="Same seed and order count: same orders."),
+    orders: int = typer.Option(50, "--orders", min=0, help="Seeded orders (built on demand: a million is fine)."),
+    plan: str = typer.Option("standard", "--plan", help="standard|advanced|plus|enterprise (throttle restore rate)."),
+    error_rate: float = typer.Option(0.0, "--error-rate", help="Share of API requests answered 502/503."),
+    latency: float = typer.Option(0.0, "--latency", help="Seconds added to every API request."),
+    timeout_rate: float = typer.Option(0.0, "--timeout-rate", help="Share of requests held --timeout-seconds."),
+    timeout_seconds: float = typer.Option(30.0, "--timeout-seconds", help="How long a timed-out request hangs."),
+    drop_response_rate: float = typer.Option(0.0, "--drop-response-rate", help="Share run, then connection cut."),
+    webhook_duplicate_rate: float = typer.Option(0.0, "--webhook-duplicate-rate", help="Share delivered twice."),
+    webhook_out_of_order: bool = typer.Option(False, "--webhook-out-of-order", help="Shuffle deliveries."),
+    webhook_drop_rate: float = typer.Option(0.0, "--webhook-drop-rate", help="Share of deliveries never sent."),
+    subscribe: list[str] = typer.Option([], "--subscribe", help="topic=url to register at start (repeatable)."),
+) -> None:
+    """Serve a local Shopify Admin GraphQL API (2026-10 schema, throttling, webhooks, fault switches).
+
+    Uses SHOPIFY_SHOP_DOMAIN / SHOPIFY_ACCESS_TOKEN / SHOPIFY_CLIENT_SECRET / SHOPIFY_API_VERSION when set,
+    so a worker started with the same environment talks to it. Example: dropsync sandbox shopify --orders 1000
+    """
+    from integrations.shopify.sandbox.cli import Credentials, SandboxUsageError, build_config, serve_forever
+    from integrations.shopify.sandbox.config import FaultConfig
+    from worker.cli.common import console, settings
+    from worker.errors import UsageError
+
+    s = settings()
+    credentials = Credentials(s.shopify_shop_domain, s.shopify_access_token, s.shopify_client_secret, s.shopify_api_version)
+    faults = FaultConfig(
+        error_rate=error_rate,
+        latency_seconds=latency,
+        timeout_rate=timeout_rate,
+        timeout_seconds=timeout_seconds,
+        drop_response_rate=drop_response_rate,
+        webhook_duplicate_rate=webhook_duplicate_rate,
+        webhook_out_of_order=webhook_out_of_order,
+        webhook_drop_rate=webhook_drop_rate,
+    )
+    try:
+        serve_forever(build_config(credentials, port, seed, orders, plan, faults), subscribe, console.print)
+    except SandboxUsageError as exc:
+        raise UsageError(f"sandbox shopify: {exc}") from None

@@ -80,7 +80,7 @@ class CostCalculator:
         return get_named_type(definition.type) if definition is not None else None
 
     def _size(self, node: FieldNode) -> int:
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value in ("first", "last"):
                 value = value_from_ast_untyped(argument.value, self._variables)
                 return int(value) if isinstance(value, int) else 0

@@ -9,9 +9,11 @@ orders cost nothing until read. An order is materialized (kept in memory) only o
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from integrations.shopify.sandbox import ids
 from integrations.shopify.sandbox.catalog import (
@@ -41,6 +43,7 @@ from integrations.shopify.sandbox.model import (
 )
 
 _MASK = (1 << 64) - 1
+T = TypeVar("T")
 SERVICE_LOCATION_NAME = "AliExpress Dropshipping"
 
 
@@ -100,6 +103,19 @@ def build_order(
     return order
 
 
+def _randint(rng: random.Random, low: int, high: int) -> int:
+    """Like ``rng.randint`` but one ``random()`` draw (the generator's hot path)."""
+    return low + int(rng.random() * (high - low + 1))
+
+
+def _randbelow(rng: random.Random, count: int) -> int:
+    return int(rng.random() * count)
+
+
+def _choice(rng: random.Random, options: Sequence[T]) -> T:
+    return options[int(rng.random() * len(options))]
+
+
 def _ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=(moment.microsecond // 1000) * 1000)
 
@@ -129,12 +145,12 @@ def _pick_scenario(draw: float) -> str:
 def _base_order(
     rng: random.Random, index: int, created: datetime, updated: datetime, currency: str, line_count: int | None
 ) -> Order:
-    country = rng.choice(COUNTRIES)
-    presentment, rate = rng.choice(PRESENTMENT_RATES[country[1]])
+    country = _choice(rng, COUNTRIES)
+    presentment, rate = _choice(rng, PRESENTMENT_RATES[country[1]])
     customer = _customer(rng, index)
-    count = line_count if line_count is not None else rng.randint(1, 4)
+    count = line_count if line_count is not None else _randint(rng, 1, 4)
     lines = _line_items(rng, index, rate, country[3], count, discount=rng.random() < 0.25)
-    shipping_shop = rng.choice((ZERO, Decimal("4.99"), Decimal("9.99")))
+    shipping_shop = _choice(rng, (ZERO, Decimal("4.99"), Decimal("9.99")))
     return Order(
         index=index,
         id=ids.order_id(index),
@@ -151,22 +167,22 @@ def _base_order(
         tax_rate=country[3],
         transactions=[],
         fulfillment_orders=[],
-        tags=rng.sample(["dropship", "aliexpress", "vip", "repeat", "gift"], k=rng.randint(0, 2)),
+        tags=rng.sample(["dropship", "aliexpress", "vip", "repeat", "gift"], k=_randint(rng, 0, 2)),
         discount_codes=["SAVE10"] if any(not item.discount.is_zero() for item in lines) else [],
-        source_name=rng.choice(("web", "web", "shopify_draft_order", "pos")),
+        source_name=_choice(rng, ("web", "web", "shopify_draft_order", "pos")),
     )
 
 
 def _customer(rng: random.Random, index: int) -> Customer:
-    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    first, last = _choice(rng, FIRST_NAMES), _choice(rng, LAST_NAMES)
     email = f"{first.lower()}.{last.lower()}{index % 997}@example.com"
-    return Customer(ids.CUSTOMER_BASE + index, first, last, email, f"+1555{rng.randint(1000000, 9999999)}")
+    return Customer(ids.CUSTOMER_BASE + index, first, last, email, f"+1555{_randint(rng, 1000000, 9999999)}")
 
 
 def _address(rng: random.Random, customer: Customer, country: tuple[str, str, str, Decimal]) -> Address:
     city, code, province = country[0], country[1], country[2]
-    street = f"{rng.randint(1, 999)} {rng.choice(STREETS)}"
-    zip_code = f"{rng.randint(10000, 99999)}"
+    street = f"{_randint(rng, 1, 999)} {_choice(rng, STREETS)}"
+    zip_code = f"{_randint(rng, 10000, 99999)}"
     return Address(customer.first_name, customer.last_name, street, city, province, province, code, code, zip_code)
 
 
@@ -176,9 +192,9 @@ def _line_items(
     items = []
     for k, product_index in enumerate(rng.sample(range(len(PRODUCTS)), k=count)):
         title, vendor, base_price, variants = PRODUCTS[product_index]
-        variant = rng.randrange(len(variants))
-        quantity = rng.choice((1, 1, 1, 2, 2, 3))
-        unit_shop = (base_price * Decimal(rng.randint(90, 120)) / 100).quantize(CENT)
+        variant = _randbelow(rng, len(variants))
+        quantity = _choice(rng, (1, 1, 1, 2, 2, 3))
+        unit_shop = (base_price * Decimal(_randint(rng, 90, 120)) / 100).quantize(CENT)
         unit = Pair(unit_shop, (unit_shop * rate).quantize(CENT))
         off = _discount(unit.times(quantity)) if discount else Pair(ZERO, ZERO)
         tax = _tax(unit.times(quantity) - off, tax_rate)
@@ -231,7 +247,7 @@ def _apply_scenario(rng: random.Random, order: Order, scenario: str, created: da
         fo.request_status = "REJECTED"
     linked = ("paid_accepted", "partially_fulfilled", "fulfilled", "partially_refunded")
     if scenario in linked or (scenario == "paid_submitted" and rng.random() < 0.5):
-        supplier_order = rng.randint(3_000_000_000_000_000, 8_999_999_999_999_999)
+        supplier_order = _randint(rng, 3_000_000_000_000_000, 8_999_999_999_999_999)
         order.note_attributes.append(("aliexpress_order_id", str(supplier_order)))
     if scenario in ("partially_fulfilled", "fulfilled", "partially_refunded"):
         _fulfill(rng, order, fo, _between(rng, created, updated, 0.6), partial=scenario == "partially_fulfilled")
@@ -246,12 +262,12 @@ def _apply_scenario(rng: random.Random, order: Order, scenario: str, created: da
 
 def _pay(rng: random.Random, order: Order, scenario: str, when: datetime) -> None:
     amount = order_total(order)
-    gateway = rng.choice(("shopify_payments", "shopify_payments", "paypal"))
+    gateway = _choice(rng, ("shopify_payments", "shopify_payments", "paypal"))
     new_id = _next_transaction_id(order)
     if scenario == "pending":
         order.transactions.append(Transaction(new_id, "SALE", "PENDING", "manual", amount, when))
         return
-    auth_code = f"{rng.randint(100000, 999999)}"
+    auth_code = f"{_randint(rng, 100000, 999999)}"
     if scenario == "authorized" or rng.random() < 0.4:
         order.transactions.append(
             Transaction(new_id, "AUTHORIZATION", "SUCCESS", gateway, amount, when, None, auth_code)
@@ -286,8 +302,8 @@ def _fulfill(rng: random.Random, order: Order, fo: FulfillmentOrder, when: datet
         shipped = []
     if not shipped:
         return
-    carrier, prefix, url = rng.choice(CARRIERS)
-    number = f"{prefix}{rng.randint(10**11, 10**12 - 1)}"
+    carrier, prefix, url = _choice(rng, CARRIERS)
+    number = f"{prefix}{_randint(rng, 10**11, 10**12 - 1)}"
     for line in shipped:
         line.remaining_quantity = 0
     fulfillment = Fulfillment(
@@ -304,14 +320,14 @@ def _fulfill(rng: random.Random, order: Order, fo: FulfillmentOrder, when: datet
         tracking_company=carrier,
         tracking_number=number,
         tracking_url=url.format(number=number),
-        display_status=rng.choice(("IN_TRANSIT", "IN_TRANSIT", "DELIVERED")),
+        display_status=_choice(rng, ("IN_TRANSIT", "IN_TRANSIT", "DELIVERED")),
     )
     order.fulfillments.append(fulfillment)
     fo.status = "CLOSED" if all(line.remaining_quantity == 0 for line in fo.lines) else "IN_PROGRESS"
 
 
 def _refund_one_line(rng: random.Random, order: Order, when: datetime) -> None:
-    item = rng.choice(order.line_items)
+    item = _choice(rng, order.line_items)
     subtotal = Pair(
         ((item.unit_price.shop * item.quantity - item.discount.shop) / item.quantity).quantize(CENT),
         ((item.unit_price.presentment * item.quantity - item.discount.presentment) / item.quantity).quantize(CENT),
@@ -323,7 +339,7 @@ def _refund_one_line(rng: random.Random, order: Order, when: datetime) -> None:
 
 def _cancel(rng: random.Random, order: Order, fo: FulfillmentOrder, when: datetime) -> None:
     order.cancelled_at, order.closed_at = when, when
-    order.cancel_reason = rng.choice(("CUSTOMER", "CUSTOMER", "INVENTORY", "DECLINED", "FRAUD"))
+    order.cancel_reason = _choice(rng, ("CUSTOMER", "CUSTOMER", "INVENTORY", "DECLINED", "FRAUD"))
     fo.status = "CLOSED"
     for line in fo.lines:
         line.remaining_quantity = 0

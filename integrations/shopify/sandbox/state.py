@@ -52,9 +52,11 @@ class MutationRecord:
 
 @dataclass
 class Job:
+    """An asynchronous job (orderCancel). ``done`` flips when its work has been applied."""
+
     id: str
-    done_at: datetime
     order_id: int | None = None
+    done: bool = False
 
 
 @dataclass

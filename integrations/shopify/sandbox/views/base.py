@@ -29,6 +29,28 @@ DICT_TYPES: dict[str, set[str]] = {
     "ApiVersion": {"handle", "displayName", "supported"},
     "WebhookHttpEndpoint": {"callbackUrl"},
     "ShippingRefund": {"amountSet", "maximumRefundableSet", "taxSet"},
+    "Count": {"count", "precision"},
+    "ShopPlan": {"displayName", "partnerDevelopment", "publicDisplayName", "shopifyPlus"},
+    "FulfillmentOrderCancelError": {"field", "message", "code"},
+    # Mutation payloads (built as dicts by the mutation modules).
+    "OrderCancelPayload": {"job", "jobResult", "orderCancelUserErrors", "userErrors"},
+    "RefundCreatePayload": {"order", "refund", "userErrors"},
+    "WebhookSubscriptionCreatePayload": {"webhookSubscription", "userErrors"},
+    "WebhookSubscriptionDeletePayload": {"deletedWebhookSubscriptionId", "userErrors"},
+    "BulkOperationRunQueryPayload": {"bulkOperation", "userErrors"},
+    "FulfillmentCreatePayload": {"fulfillment", "userErrors"},
+    "FulfillmentOrderCancelPayload": {"fulfillmentOrder", "replacementFulfillmentOrder", "userErrors"},
+    "FulfillmentOrderSubmitCancellationRequestPayload": {"fulfillmentOrder", "userErrors"},
+    "FulfillmentOrderAcceptCancellationRequestPayload": {"fulfillmentOrder", "userErrors"},
+    "FulfillmentOrderRejectCancellationRequestPayload": {"fulfillmentOrder", "userErrors"},
+    "FulfillmentOrderAcceptFulfillmentRequestPayload": {"fulfillmentOrder", "userErrors"},
+    "FulfillmentOrderRejectFulfillmentRequestPayload": {"fulfillmentOrder", "userErrors"},
+    "FulfillmentOrderSubmitFulfillmentRequestPayload": {
+        "originalFulfillmentOrder",
+        "submittedFulfillmentOrder",
+        "unsubmittedFulfillmentOrder",
+        "userErrors",
+    },
     "SuggestedOrderTransaction": {
         "kind",
         "gateway",
@@ -128,15 +150,22 @@ def _cursor_id(cursor: str) -> int:
 
 
 class Connection:
-    """A Relay connection over an already-sliced list of (node, cursor)."""
+    """A Relay connection over an already-sliced list of (node, cursor or cursor key).
 
-    def __init__(self, items: Sequence[tuple[Any, str]], has_next: bool, has_previous: bool) -> None:
+    Cursors given as ints are id keys encoded only when asked for (bulk exports never ask).
+    """
+
+    def __init__(self, items: Sequence[tuple[Any, str | int]], has_next: bool, has_previous: bool) -> None:
         self._items = items
         self._has_next = has_next
         self._has_previous = has_previous
 
+    @staticmethod
+    def _cursor(value: str | int) -> str:
+        return id_cursor(value) if isinstance(value, int) else value
+
     def edges(self) -> list[dict[str, Any]]:
-        return [{"cursor": cursor, "node": node} for node, cursor in self._items]
+        return [{"cursor": self._cursor(cursor), "node": node} for node, cursor in self._items]
 
     def nodes(self) -> list[Any]:
         return [node for node, _ in self._items]
@@ -145,12 +174,9 @@ class Connection:
         return {
             "hasNextPage": self._has_next,
             "hasPreviousPage": self._has_previous,
-            "startCursor": self._items[0][1] if self._items else None,
-            "endCursor": self._items[-1][1] if self._items else None,
+            "startCursor": self._cursor(self._items[0][1]) if self._items else None,
+            "endCursor": self._cursor(self._items[-1][1]) if self._items else None,
         }
-
-    def count(self) -> int:
-        return len(self._items)
 
 
 def connection(
@@ -181,4 +207,4 @@ def connection(
     if last is not None:
         had_before = had_before or len(ordered) > last
         ordered = ordered[-last:] if last else []
-    return Connection([(render(item), id_cursor(key(item))) for item in ordered], has_after, had_before)
+    return Connection([(render(item), key(item)) for item in ordered], has_after, had_before)

@@ -23,7 +23,7 @@ class JobView(View):
         return self._job.id
 
     def done(self) -> bool:
-        return self._state.clock.now() >= self._job.done_at
+        return self._job.done
 
     def query(self) -> Any:
         from integrations.shopify.sandbox.views.root import QueryRoot
@@ -35,7 +35,7 @@ class OrderCancelJobResultView(JobView):
     typename = "OrderCancelJobResult"
 
     def status(self) -> str:
-        return "COMPLETED" if self.done() else "IN_PROGRESS"
+        return "SUCCEEDED" if self.done() else "STARTED"
 
     def errors(self) -> list[dict[str, Any]]:
         return []

@@ -59,6 +59,9 @@ class QueryRoot(View):
                     return {"count": count, "precision": "AT_LEAST"}
         return {"count": count, "precision": "EXACT"}
 
+    def shop(self) -> ShopView:
+        return ShopView(self._state)
+
     def order(self, id: str) -> OrderView | None:
         found = self._state_lookup(id, "Order")
         return OrderView(self._state, found[0]) if found else None
@@ -104,6 +107,44 @@ class QueryRoot(View):
         index = ids.order_index_of(kind, parsed[1])
         order = self._state.get(index) if index is not None else None
         return (order, parsed[1]) if order is not None else None
+
+
+class ShopView(View):
+    typename = "Shop"
+
+    def __init__(self, state: ShopState) -> None:
+        self._config = state.config
+
+    def id(self) -> str:
+        return "gid://shopify/Shop/60000000001"
+
+    def name(self) -> str:
+        return self._config.shop_domain.split(".", 1)[0].replace("-", " ").title()
+
+    def myshopifyDomain(self) -> str:
+        return self._config.shop_domain
+
+    def email(self) -> str:
+        return f"owner@{self._config.shop_domain}"
+
+    def currencyCode(self) -> str:
+        return self._config.shop_currency
+
+    def enabledPresentmentCurrencies(self) -> list[str]:
+        return ["AUD", "CAD", "EUR", "GBP", "USD"]
+
+    def ianaTimezone(self) -> str:
+        return "UTC"
+
+    def plan(self) -> dict[str, Any]:
+        names = {"standard": "Basic", "advanced": "Advanced", "plus": "Shopify Plus", "enterprise": "Enterprise"}
+        name = names[self._config.plan]
+        return {
+            "displayName": name,
+            "publicDisplayName": name,
+            "partnerDevelopment": False,
+            "shopifyPlus": self._config.plan in ("plus", "enterprise"),
+        }
 
 
 def _check_page_size(first: int | None, last: int | None) -> None:
