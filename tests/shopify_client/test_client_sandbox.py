@@ -76,8 +76,10 @@ def make_sandbox() -> Iterator[Any]:
     stack: list[tuple[ShopifySandbox, Any]] = []
 
     def make(**options: Any) -> tuple[ShopifySandbox, str]:
-        config = SandboxConfig(seed=5, orders=30, plan="standard", shop_domain=SHOP, access_token=TOKEN,
-                               client_secret="client-test-secret", api_version="2026-10", **options)  # fmt: skip
+        settings: dict[str, Any] = {"seed": 5, "orders": 30, "plan": "standard", "shop_domain": SHOP,
+                                    "access_token": TOKEN, "client_secret": "client-test-secret",
+                                    "api_version": "2026-10", "job_delay_seconds": 0.0}  # fmt: skip
+        config = SandboxConfig(**(settings | options))
         sandbox = ShopifySandbox(config)
         serving = sandbox.serve()
         base_url = serving.__enter__()
@@ -248,3 +250,79 @@ def test_paginate_reads_every_order_once(make_sandbox: Any) -> None:
     assert len(ids) == sandbox.config.orders
     assert len(set(ids)) == len(ids)
     assert recorder.sent == len(pages) == 15
+
+
+def orders_with(client: ShopifyClient, fulfillment_status: str) -> list[dict[str, Any]]:
+    found = []
+    for page in client.paginate("OrdersPage", {"first": 2}, connection="orders"):
+        found += [
+            o for o in page["nodes"] if o["displayFulfillmentStatus"] == fulfillment_status and not o["cancelledAt"]
+        ]
+    return found
+
+
+def refund_variables(order: dict[str, Any], key: str) -> dict[str, Any]:
+    line = order["lineItems"]["nodes"][0]
+    refund_line = {"lineItemId": line["id"], "quantity": 1, "restockType": "NO_RESTOCK"}
+    return {"input": {"orderId": order["id"], "refundLineItems": [refund_line], "notify": False}, "idempotencyKey": key}
+
+
+def test_every_document_is_answered_by_the_sandbox(make_sandbox: Any) -> None:
+    sandbox, base_url = make_sandbox(plan="plus")
+    with client_for(base_url, Recorder(), max_attempts=1) as client:
+        order = client.execute("OrderById", {"id": sandbox.control.create_order(status="paid")})["order"]
+        fulfillment_order = order["fulfillmentOrders"]["nodes"][0]["id"]
+        line = {"lineItemId": order["lineItems"]["nodes"][0]["id"], "quantity": 1}
+        from integrations.shopify import documents
+
+        bulk = client.execute("BulkOperationRunQuery", {"query": documents.load("BulkOrdersQuery").source})
+        raise_for_user_errors(bulk["bulkOperationRunQuery"])
+        cancel = client.execute("OrderCancel", {"orderId": order["id"], "reason": "CUSTOMER", "restock": True,
+                                                "notifyCustomer": False, "staffNote": "client test"})  # fmt: skip
+        raise_for_user_errors(cancel["orderCancel"], key="orderCancelUserErrors")
+        answers = {
+            "OrderById": client.execute("OrderById", {"id": order["id"]})["order"],
+            "OrderForAction": client.execute("OrderForAction", {"id": order["id"]})["order"],
+            "SuggestedRefund": client.execute("SuggestedRefund", {"id": order["id"], "refundLineItems": [line]})[
+                "order"
+            ],
+            "BulkOperationById": client.execute(
+                "BulkOperationById", {"id": bulk["bulkOperationRunQuery"]["bulkOperation"]["id"]}
+            )["bulkOperation"],
+            "CurrentBulkOperation": client.execute("CurrentBulkOperation")["currentBulkOperation"],
+            "JobById": client.execute("JobById", {"id": cancel["orderCancel"]["job"]["id"]})["job"],
+            "WebhookSubscriptions": client.execute("WebhookSubscriptions", {"first": 5})["webhookSubscriptions"],
+            "FulfillmentOrderCancel": client.execute("FulfillmentOrderCancel", {"id": fulfillment_order}),
+            "FulfillmentOrderSubmitCancellationRequest": client.execute(
+                "FulfillmentOrderSubmitCancellationRequest", {"id": fulfillment_order, "message": "client test"}
+            ),
+            "RefundCreate": client.execute("RefundCreate", refund_variables(order, "every-document")),
+        }
+    assert all(answer is not None for answer in answers.values()), answers
+
+
+def test_order_cancel_refusal_is_a_user_error_with_a_code(make_sandbox: Any) -> None:
+    _, base_url = make_sandbox()
+    recorder = Recorder()
+    with client_for(base_url, recorder) as client:
+        fulfilled = orders_with(client, "FULFILLED")[0]
+        sent_before = recorder.sent
+        data = client.execute("OrderCancel", {"orderId": fulfilled["id"], "reason": "CUSTOMER", "restock": False})
+    with pytest.raises(ShopifyUserErrors) as caught:
+        raise_for_user_errors(data["orderCancel"], key="orderCancelUserErrors", operation="OrderCancel")
+    assert caught.value.codes
+    assert recorder.sent == sent_before + 1
+
+
+def test_refund_create_is_resent_with_its_key_and_applied_once(make_sandbox: Any) -> None:
+    sandbox, base_url = make_sandbox(plan="plus")
+    recorder = Recorder()
+    with client_for(base_url, recorder, max_attempts=10) as client:
+        order = client.execute("OrderById", {"id": sandbox.control.create_order(status="paid")})["order"]
+        sandbox.control.set_faults(drop_response_rate=0.6)
+        data = client.execute("RefundCreate", refund_variables(order, "refund-intent-1"))
+        sandbox.control.clear_faults()
+    raise_for_user_errors(data["refundCreate"])
+    assert data["refundCreate"]["refund"]["id"]
+    assert sandbox.control.applied_counts(order["id"]).get("refundCreate") == 1
+    assert sandbox.control.mutation_counts(order["id"])["refundCreate"] >= 1
