@@ -77,7 +77,9 @@ def shopify(
     from worker.errors import UsageError
 
     s = settings()
-    credentials = Credentials(s.shopify_shop_domain, s.shopify_access_token, s.shopify_client_secret, s.shopify_api_version)
+    credentials = Credentials(
+        s.shopify_shop_domain, s.shopify_access_token, s.shopify_client_secret, s.shopify_api_version
+    )
     faults = FaultConfig(
         error_rate=error_rate,
         latency_seconds=latency,

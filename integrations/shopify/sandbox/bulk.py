@@ -239,7 +239,7 @@ class Projector:
         if parent_id is not None:
             row["__parentId"] = parent_id
         result = [row]
-        own_id = view.id() if hasattr(view, "id") else None  # type: ignore[attr-defined]
+        own_id = view.id() if hasattr(view, "id") else None
         for node, connection in children:
             inner = self.node_selection(node.selection_set)
             for child in connection.nodes():

@@ -30,7 +30,7 @@ from graphql import (
     Visitor,
     visit,
 )
-from graphql.execution.values import coerce_default_value
+from graphql.utilities.coerce_input_value import coerce_default_value
 
 from integrations.shopify.sandbox.config import MAX_QUERY_COST
 from integrations.shopify.sandbox.cost import CostCalculator, LeakyBucket
@@ -40,6 +40,7 @@ from integrations.shopify.sandbox.views.base import View, supported_fields
 from integrations.shopify.schema import load_schema
 
 DOCS = "https://shopify.dev/api/usage/rate-limits"
+Info = graphql.GraphQLResolveInfo[Any]
 
 
 @dataclass
@@ -54,7 +55,7 @@ def with_info(method: Callable[..., Any]) -> Callable[..., Any]:
     return method
 
 
-def resolve_field(source: Any, info: graphql.GraphQLResolveInfo, **arguments: Any) -> Any:
+def resolve_field(source: Any, info: Info, **arguments: Any) -> Any:
     name = info.field_name
     if isinstance(source, dict):
         if name in source:
@@ -78,7 +79,7 @@ def _parameters(function: Callable[..., Any]) -> frozenset[str] | None:
     return frozenset(p.name for p in parameters)
 
 
-def _accepted_arguments(method: Any, info: graphql.GraphQLResolveInfo, arguments: dict[str, Any]) -> dict[str, Any]:
+def _accepted_arguments(method: Any, info: Info, arguments: dict[str, Any]) -> dict[str, Any]:
     """Drop arguments the view ignores when they only carry the schema default; refuse the others."""
     accepted = _parameters(getattr(method, "__func__", method))
     if accepted is None:
@@ -94,7 +95,7 @@ def _accepted_arguments(method: Any, info: graphql.GraphQLResolveInfo, arguments
     return kept
 
 
-def resolve_type(value: Any, info: graphql.GraphQLResolveInfo, abstract_type: Any) -> str | None:
+def resolve_type(value: Any, info: Info, abstract_type: Any) -> str | None:
     if isinstance(value, View):
         return value.typename
     if isinstance(value, dict):
@@ -165,9 +166,9 @@ class Executor:
                 type_resolver=resolve_type,
             )
         assert not hasattr(result, "__await__")  # every resolver is synchronous
-        body: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]
-        if result.errors:  # type: ignore[union-attr]
-            body["errors"] = [_execution_error(error) for error in result.errors]  # type: ignore[union-attr]
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [_execution_error(error) for error in result.errors]
         return body
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLResolveInfo
-
-from integrations.shopify.sandbox.executor import with_info
+from integrations.shopify.sandbox.executor import Info, with_info
 from integrations.shopify.sandbox.views.base import View
 
 if TYPE_CHECKING:
@@ -35,7 +33,7 @@ class MutationRoot(View):
         return order_cancel(self._sandbox, **arguments)
 
     @with_info
-    def refundCreate(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    def refundCreate(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         from integrations.shopify.sandbox.mutations.refund import refund_create
 
         return refund_create(self._sandbox, info, input)

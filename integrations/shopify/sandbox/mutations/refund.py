@@ -15,12 +15,13 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLResolveInfo, value_from_ast_untyped
+from graphql import value_from_ast_untyped
 
 from integrations.shopify.sandbox import events, ids, ledger
 from integrations.shopify.sandbox.errors import ShopifyError
+from integrations.shopify.sandbox.executor import Info
 from integrations.shopify.sandbox.generator import mint
-from integrations.shopify.sandbox.model import Order, Pair, Refund, RefundLine, Transaction, gid, parse_gid
+from integrations.shopify.sandbox.model import ZERO_PAIR, Order, Pair, Refund, RefundLine, Transaction, gid, parse_gid
 from integrations.shopify.sandbox.refunds import (
     RefundRefused,
     parse_pair,
@@ -37,18 +38,18 @@ if TYPE_CHECKING:
 NAME = "refundCreate"
 
 
-def idempotency_key(info: GraphQLResolveInfo) -> str | None:
+def idempotency_key(info: Info) -> str | None:
     for directive in info.field_nodes[0].directives or ():
         if directive.name.value == "idempotent":
             for argument in directive.arguments or ():
                 if argument.name.value == "key":
-                    variables = getattr(info.variable_values, "coerced", info.variable_values)
+                    variables: dict[str, Any] = getattr(info.variable_values, "coerced", {})
                     value = value_from_ast_untyped(argument.value, variables)
                     return str(value) if value not in (None, "") else None
     return None
 
 
-def refund_create(sandbox: ShopifySandbox, info: GraphQLResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+def refund_create(sandbox: ShopifySandbox, info: Info, data: dict[str, Any]) -> dict[str, Any]:
     state = sandbox.state
     order_gid = str(data.get("orderId"))
     key = idempotency_key(info)
@@ -129,7 +130,7 @@ def _build(order: Order, data: dict[str, Any], now: datetime) -> Refund:
 
 def _shipping(order: Order, shipping: dict[str, Any] | None, currency: str | None) -> Pair:
     if not shipping:
-        return Pair(ledger.ZERO_PAIR.shop, ledger.ZERO_PAIR.presentment)
+        return Pair(ZERO_PAIR.shop, ZERO_PAIR.presentment)
     left = shipping_left(order)
     if shipping.get("fullRefund"):
         return left
@@ -146,7 +147,7 @@ def _transactions(
 ) -> list[Transaction]:
     parents = {parent.id: (parent, left) for parent, left in refundable_parents(order)}
     made: list[Transaction] = []
-    total = Pair(ledger.ZERO_PAIR.shop, ledger.ZERO_PAIR.presentment)
+    total = Pair(ZERO_PAIR.shop, ZERO_PAIR.presentment)
     for position, entry in enumerate(wanted):
         path = ["transactions", str(position)]
         if entry.get("kind") != "REFUND":
