@@ -317,7 +317,7 @@ class ShopifyClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, ShopifyThrottled):
             if self._bucket.known:
-                return 0.0  # the next attempt's reservation waits exactly as long as the bucket needs
+                return 0.0  # the next attempt's acquire() waits exactly as long as the bucket needs
             return exc.seconds_until_available or self._backoff(state)
         if isinstance(exc, ShopifyHTTPError) and exc.retry_after is not None:
             return min(exc.retry_after, RETRY_AFTER_CAP_SECONDS)

@@ -47,7 +47,10 @@ class ShopifyTransportError(ShopifyError):
 
 
 class ShopifyGraphQLError(ShopifyError):
-    """Top-level GraphQL ``errors``. ``data`` keeps whatever partial data came with them."""
+    """Top-level GraphQL ``errors``. ``data`` keeps whatever partial data came with them.
+
+    For a mutation, a non-null root payload in ``data`` means the mutation ran despite the errors.
+    """
 
     def __init__(self, errors: Sequence[Mapping[str, Any]], *, operation: str = "", data: Any = None) -> None:
         self.errors = [dict(e) for e in errors]
