@@ -218,6 +218,11 @@ class ShopifyClient:
         if response.status_code >= 400:
             self._bucket.release(taken)
             raise self._http_failure(doc, response, resend_safe)
+        if "X-Shopify-API-Deprecated-Reason" in response.headers:
+            # Works today, breaks when the version retires: say so while there is time to fix the document.
+            log.warning(
+                "shopify.deprecated", operation=doc.name, reason=response.headers["X-Shopify-API-Deprecated-Reason"]
+            )
         body = self._json(doc, response, resend_safe, taken)
         cost = self._observe_cost(doc, variables, body, taken)
         return self._data(doc, body, resend_safe, cost)

@@ -377,3 +377,18 @@ def test_wait_for_job_polls_until_done(make_client: Callable[[Script], ShopifyCl
     script = Script(running)
     assert not make_client(script).wait_for_job("gid://shopify/Job/1", timeout=2, interval=0.5)
     assert len(script.requests) == 4
+
+
+def test_a_deprecation_notice_is_logged(make_client: Callable[[Script], ShopifyClient]) -> None:
+    from structlog.testing import capture_logs
+
+    reply = httpx.Response(
+        200,
+        json={"data": {"shop": {"id": "1"}}},
+        headers={"X-Shopify-API-Deprecated-Reason": "https://shopify.dev/changelog/some-field-removed"},
+    )
+    with capture_logs() as logs:
+        make_client(Script(reply)).execute(SHOP_QUERY)
+    assert [entry["reason"] for entry in logs if entry["event"] == "shopify.deprecated"] == [
+        "https://shopify.dev/changelog/some-field-removed"
+    ]
