@@ -75,9 +75,14 @@ def test_signature_matches_detects_tampering() -> None:
 @pytest.mark.parametrize("tamper", ["secret", "param"])
 def test_sandbox_answers_a_wrong_signature_with_the_gateways_error(aliexpress_sandbox, tamper: str) -> None:
     sb = aliexpress_sandbox
-    params = {"app_key": sb.config.app_key, "timestamp": "1", "sign_method": "sha256",
-              "method": "aliexpress.trade.ds.order.get", "session": sb.access_token,
-              "single_order_query": '{"order_id": 1}'}  # fmt: skip
+    params = {
+        "app_key": sb.config.app_key,
+        "timestamp": "1",
+        "sign_method": "sha256",
+        "method": "aliexpress.trade.ds.order.get",
+        "session": sb.access_token,
+        "single_order_query": '{"order_id": 1}',
+    }
     secret = "wrong" if tamper == "secret" else sb.config.app_secret
     params["sign"] = signing.sign(params, secret)
     if tamper == "param":
@@ -92,8 +97,12 @@ def test_sandbox_answers_a_wrong_signature_with_the_gateways_error(aliexpress_sa
 
 def test_sandbox_token_refresh_checks_the_path_prefixed_signature(aliexpress_sandbox) -> None:
     sb = aliexpress_sandbox
-    params = {"app_key": sb.config.app_key, "timestamp": "1", "sign_method": "sha256",
-              "refresh_token": sb.config.refresh_token}  # fmt: skip
+    params = {
+        "app_key": sb.config.app_key,
+        "timestamp": "1",
+        "sign_method": "sha256",
+        "refresh_token": sb.config.refresh_token,
+    }
     unprefixed = {**params, "sign": signing.sign(params, sb.config.app_secret)}
     body = httpx.post(f"{sb.base_url}/rest/auth/token/refresh", data=unprefixed).json()
     assert body["code"] == "IncompleteSignature"
@@ -102,3 +111,21 @@ def test_sandbox_token_refresh_checks_the_path_prefixed_signature(aliexpress_san
     body = httpx.post(f"{sb.base_url}/rest/auth/token/refresh", data=prefixed).json()
     assert body["code"] == "0"
     assert body["access_token"] == sb.access_token
+
+
+def test_published_gateway_vector() -> None:
+    # The Open Platform gateway family's documentation ("HTTP request sample", Lazada Open Platform, the
+    # same IOP gateway as api-sg.aliexpress.com): GetOrder /order/get, App Secret "helloworld".
+    params = {
+        "app_key": "123456",
+        "access_token": "test",
+        "timestamp": "1517820392000",
+        "sign_method": "sha256",
+        "order_id": "1234",
+    }
+    assert signing.signing_string(params, "/order/get") == (
+        "/order/getaccess_tokentestapp_key123456order_id1234sign_methodsha256timestamp1517820392000"
+    )
+    assert signing.sign(params, "helloworld", "/order/get") == (
+        "4190D32361CFB9581350222F345CB77F3B19F0E31D162316848A2C1FFD5FAB4A"
+    )
