@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
+from worker.mirror.bulk import execute_many, insert_values
 from worker.mirror.snapshot import OrderSnapshot, TransactionSnap
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
@@ -158,12 +159,16 @@ def _upsert_orders(session: Session, shop_id: int, group: list[OrderSnapshot], f
     rows = [_order_values(shop_id, s, now) for s in group]
     stmt = dialect_insert(session, ORDERS)
     keep = {"shop_id", "shopify_gid", "created_at"} | (set() if from_graphql else _NOT_IN_REST)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ORDERS.c.shop_id, ORDERS.c.shopify_gid],
-        set_={name: stmt.excluded[name] for name in rows[0] if name not in keep},
-        where=_newer(stmt, from_graphql),
-    ).returning(ORDERS.c.id, ORDERS.c.shopify_gid)
-    returned = session.execute(stmt, rows).all() if len(rows) > 1 else session.execute(stmt, rows[0]).all()
+    stmt = (
+        insert_values(stmt, list(rows[0]))
+        .on_conflict_do_update(
+            index_elements=[ORDERS.c.shop_id, ORDERS.c.shopify_gid],
+            set_={name: stmt.excluded[name] for name in rows[0] if name not in keep},
+            where=_newer(stmt, from_graphql),
+        )
+        .returning(ORDERS.c.id, ORDERS.c.shopify_gid)
+    )
+    returned = execute_many(session, stmt, rows, returning=True)
     return {gid: order_id for order_id, gid in returned}
 
 
@@ -179,11 +184,11 @@ def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], conflict
     if not rows:
         return
     stmt = dialect_insert(session, table)
-    stmt = stmt.on_conflict_do_update(
+    stmt = insert_values(stmt, list(rows[0])).on_conflict_do_update(
         index_elements=[table.c[name] for name in conflict],
         set_={name: stmt.excluded[name] for name in rows[0] if name not in conflict},
     )
-    session.execute(stmt, rows)
+    execute_many(session, stmt, rows, returning=False)
 
 
 def _upsert_children(session: Session, applied: Sequence[AppliedOrder]) -> None:
