@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,8 @@ from worker.deadlines.rules import DeadlinePolicy
 from worker.errors import UsageError
 from worker.supplier import events
 from worker.timeline import record_event
+
+log = structlog.get_logger(__name__)
 
 SUPPLIER = "aliexpress"
 
@@ -70,6 +73,9 @@ def transition(session: Session, so: SupplierOrder, new_state: str, actor: str, 
         f"{st.STATE_LABELS.get(old_state, old_state)} → {st.STATE_LABELS.get(new_state, new_state)} ({why})",
         actor,
         {"old_state": old_state, "new_state": new_state},
+    )
+    log.info(
+        "supplier.status_changed", supplier_order_id=so.supplier_order_id, old=old_state, new=new_state, actor=actor
     )
     events.notify(session, so, old_state, new_state)
     return True
