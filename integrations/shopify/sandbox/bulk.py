@@ -26,7 +26,7 @@ from graphql import (
 )
 
 from integrations.shopify.sandbox import events
-from integrations.shopify.sandbox.executor import unsupported_fields
+from integrations.shopify.sandbox.executor import shopify_validation_error, unsupported_fields
 from integrations.shopify.sandbox.listing import list_orders
 from integrations.shopify.sandbox.search import parse_query
 from integrations.shopify.sandbox.state import BulkOperation
@@ -73,7 +73,7 @@ def _checked(sandbox: ShopifySandbox, query: str) -> tuple[graphql.DocumentNode,
         raise BulkQueryInvalid(f"Invalid bulk query: {exc.message}") from None
     errors = graphql.validate(sandbox.executor.schema, document)
     if errors:
-        raise BulkQueryInvalid(f"Invalid bulk query: {errors[0].message}")
+        raise BulkQueryInvalid(f"Invalid bulk query: {shopify_validation_error(errors[0])['message']}")
     problems = unsupported_fields(sandbox.executor.schema, document)
     if problems:
         raise BulkQueryInvalid(problems[0]["message"])

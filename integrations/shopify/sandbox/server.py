@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -62,12 +62,16 @@ async def _graphql(sandbox: ShopifySandbox, request: Request) -> Response:
     if request.path_params["version"] != sandbox.config.api_version:
         message = f"Not Found: this sandbox serves API version {sandbox.config.api_version}"
         return JSONResponse({"errors": message}, status_code=404, headers=headers)
+    try:
+        payload = await _read_payload(request)
+    except ClientDisconnect:
+        return Response(status_code=499)
+    if isinstance(payload, str):
+        return JSONResponse({"errors": {"query": [payload]}}, status_code=400, headers=headers)
+    # The body is read first: a request held by the timeout switch still runs after the client gave up.
     early = await _before_run(sandbox, headers)
     if early is not None:
         return early
-    payload = await _read_payload(request)
-    if isinstance(payload, str):
-        return JSONResponse({"errors": {"query": [payload]}}, status_code=400, headers=headers)
     result = await run_in_threadpool(
         sandbox.executor.run, payload["query"], payload["variables"], payload["operationName"]
     )

@@ -1,0 +1,63 @@
+"""The control API over HTTP mirrors ``sandbox.control``; errors are one-line JSON with 4xx."""
+
+from __future__ import annotations
+
+import httpx
+
+from integrations.shopify.sandbox import ShopifySandbox
+from tests.shopify_sandbox.helpers import data
+
+
+def test_control_endpoints(shopify_sandbox: ShopifySandbox) -> None:
+    base = f"{shopify_sandbox.base_url}/_sandbox"
+    assert httpx.get(f"{base}/health").json() == {"ok": True, "orders": 50}
+    created = httpx.post(f"{base}/orders", json={"status": "paid", "aliexpress_order_id": "8000000000000001"}).json()[
+        "id"
+    ]
+    snapshot = httpx.get(f"{base}/orders/{created.rsplit('/', 1)[1]}").json()
+    assert snapshot["aliexpress_order_id"] == "8000000000000001"
+    assert snapshot["financial_status"] == "PAID"
+    for action in ("submit", "accept"):
+        assert (
+            httpx.post(f"{base}/orders/{snapshot['name'].lstrip('#')}/fulfillment/{action}", json={}).status_code == 404
+        )
+        assert httpx.post(f"{base}/orders/%23{snapshot['name'][1:]}/fulfillment/{action}", json={}).status_code == 200
+    shipped = httpx.post(
+        f"{base}/orders/%23{snapshot['name'][1:]}/fulfillment/fulfill", json={"tracking_number": "YT1"}
+    )
+    assert shipped.json()["fulfillment_status"] == "FULFILLED"
+    cancel = "mutation($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, restock: true) { job { id } } }"
+    data(shopify_sandbox, cancel, {"id": created})
+    seen = httpx.get(f"{base}/orders/%23{snapshot['name'][1:]}/mutations").json()
+    assert seen["counts"] == {"orderCancel": 1}
+    assert seen["mutations"][0]["applied"] is False
+
+
+def test_control_errors_are_one_line(shopify_sandbox: ShopifySandbox) -> None:
+    base = f"{shopify_sandbox.base_url}/_sandbox"
+    missing = httpx.get(f"{base}/orders/%23999999")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "no such order: #999999"}
+    bad = httpx.post(f"{base}/faults", json={"error_rate": 5})
+    assert bad.status_code == 400
+    assert "error_rate" in bad.json()["error"]
+    assert httpx.post(f"{base}/orders", content=b"not json").status_code == 400
+    assert httpx.post(f"{base}/orders", json={"status": "teleported"}).status_code == 400
+
+
+def test_faults_throttle_and_reset_over_http(shopify_sandbox: ShopifySandbox) -> None:
+    base = f"{shopify_sandbox.base_url}/_sandbox"
+    assert httpx.post(f"{base}/faults", json={"latency_seconds": 0.01}).json()["latency_seconds"] == 0.01
+    assert httpx.post(f"{base}/throttle/drain").json()["currentlyAvailable"] < 5
+    throttled = httpx.post(
+        shopify_sandbox.graphql_url(),
+        json={"query": "{ orders(first: 50) { nodes { id } } }"},
+        headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token},
+    ).json()
+    assert throttled["errors"][0]["extensions"]["code"] == "THROTTLED"
+    httpx.post(f"{base}/orders/%231001/touch", json={"note": "x"})
+    assert httpx.post(f"{base}/reset").json() == {"ok": True}
+    assert httpx.get(f"{base}/faults").json()["latency_seconds"] == 0.0
+    assert httpx.get(f"{base}/orders/%231001").json()["updated_at"] < "2026-12"
+    assert httpx.get(f"{base}/throttle").json()["currentlyAvailable"] == 2000.0
+    assert shopify_sandbox.state.materialized == {}
