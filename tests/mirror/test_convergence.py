@@ -118,7 +118,9 @@ def _sandbox_view(snap: dict[str, Any]) -> dict[str, Any]:
         "total_received": money(snap["total_received"]), "total_refunded": money(snap["total_refunded"]),
         "total_outstanding": money(snap["total_outstanding"]), "updated_at": when(snap["updated_at"]),
         "line_items": sorted((li["id"], li["sku"], li["quantity"]) for li in snap["line_items"]),
-        "fulfillment_orders": sorted((fo["id"], fo["status"], fo["request_status"]) for fo in snap["fulfillment_orders"]),
+        "fulfillment_orders": sorted(
+            (fo["id"], fo["status"], fo["request_status"]) for fo in snap["fulfillment_orders"]
+        ),
         "refund_count": snap["refund_count"],
     }  # fmt: skip
 
@@ -135,8 +137,11 @@ def test_ledger_equals_the_sandbox_after_lost_duplicated_shuffled_webhooks_and_o
         created = _drive_activity(sandbox, client)
         assert sandbox.control.wait_for_webhooks(timeout=30)
         inbox.drain(session_scope)
-    delivered = sandbox.control.deliveries()
-    assert any(d.get("dropped") for d in delivered) or len(delivered) > 0
+    attempts = sandbox.control.deliveries()
+    dropped = {a["webhook_id"] for a in attempts if a["outcome"] == "dropped"}
+    delivered = [a["webhook_id"] for a in attempts if a["outcome"] == "delivered"]
+    assert dropped, "the fault switch dropped no webhook: the test would prove nothing"
+    assert len(delivered) > len(set(delivered)), "no webhook was delivered twice"
 
     result = reconcile.reconcile_shop(session_scope, shop.id, client, dt.timedelta(minutes=5))
     assert result.drift > 0  # the sweep found what the lost webhooks never said
