@@ -26,6 +26,7 @@ ORDER_TOPICS = frozenset(
 
 TopicHandler = Callable[[Session, WebhookDelivery], None]
 _handlers: dict[str, TopicHandler] = {}
+_after: dict[str, list[TopicHandler]] = defaultdict(list)
 
 
 def topic_handler(*topics: str) -> Callable[[TopicHandler], TopicHandler]:
@@ -35,6 +36,22 @@ def topic_handler(*topics: str) -> Callable[[TopicHandler], TopicHandler]:
         for topic in topics:
             _handlers[topic] = handler
         return handler
+
+    return register
+
+
+def after_topic(*topics: str) -> Callable[[TopicHandler], TopicHandler]:
+    """Run ``hook`` after the mirror handled a delivery of these topics, in the same transaction.
+
+    For features that react to Shopify (the cancellation workflow closes intents on ``refunds/create``
+    and follows ``fulfillment_orders/cancellation_request_*``). Order topics are batched: react to them
+    with ``worker.mirror.apply.on_orders_applied`` instead.
+    """
+
+    def register(hook: TopicHandler) -> TopicHandler:
+        for topic in topics:
+            _after[topic].append(hook)
+        return hook
 
     return register
 
@@ -52,10 +69,12 @@ def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -
             continue
         _apply_pending(session, pending)
         handler = _handlers.get(delivery.topic)
-        if handler is None:
+        if handler is None and not _after.get(delivery.topic):
             log.info("webhook topic not handled; recorded only", topic=delivery.topic)
-        else:
+        if handler is not None:
             handler(session, delivery)
+        for hook in _after.get(delivery.topic, ()):
+            hook(session, delivery)
     _apply_pending(session, pending)
 
 
