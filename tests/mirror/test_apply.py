@@ -155,3 +155,18 @@ def test_supplier_links_survive_reapplication(session: Session) -> None:
     apply_snapshots(session, shop.id, [from_graphql(graphql_order(1, "2026-11-05T10:00:00Z"))])
     session.expire_all()
     assert len(session.get(SupplierOrder, supplier.id).items) == 1  # type: ignore[union-attr]
+
+
+def test_an_order_naming_its_aliexpress_order_is_linked_when_applied(session: Session) -> None:
+    import worker.supplier.linking  # noqa: F401  (registers the mirror hook, as the worker's imports do)
+    from models import SupplierOrder
+
+    shop = _shop(session)
+    payload = rest_order(1, note_attributes=[{"name": "aliexpress_order_id", "value": "8123456789012345"}])
+    apply_snapshots(session, shop.id, [from_rest(payload)])
+    order = _order(session, shop)
+    linked = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).all()
+    assert [s.supplier_order_id for s in linked] == ["8123456789012345"]
+    assert {i.line_item_id for i in linked[0].items} == {li.id for li in order.line_items}
+    apply_snapshots(session, shop.id, [from_rest({**payload, "updated_at": "2026-11-03T10:00:00Z"})])
+    assert len(session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).all()) == 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from models import LineItem, Order, SupplierOrder, TimelineEvent
 from worker.errors import RefusedError, UsageError
+from worker.mirror.apply import AppliedOrder, on_orders_applied
 from worker.supplier.service import SUPPLIER_ORDER_ID, find_supplier_order, link_supplier_order
 from worker.timeline import record_event
 
@@ -160,3 +162,21 @@ def _find_line(order: Order, ref: str) -> LineItem:
         if ref in (line.shopify_gid, line.sku) or (ref.isdigit() and line.shopify_gid.endswith(f"/{ref}")):
             return line
     raise UsageError(f"--items: no line item {ref!r} on {order.name} (use its position 1..{len(lines)}, SKU or id)")
+
+
+@on_orders_applied
+def link_applied_orders(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
+    """Mirror hook: link at once every applied order that names an AliExpress order (cheap filter first).
+
+    Bulk backfills apply thousands of orders a batch; only those whose snapshot carries a reference are
+    loaded. ``supplier.link_recent`` on beat remains the safety net.
+    """
+    for item in applied:
+        snap = item.snapshot
+        hinted = any(_normalise_key(k) in ATTRIBUTE_KEYS for k in snap.note_attributes) or any(
+            TAG_PATTERN.match(tag) for tag in snap.tags
+        )
+        if hinted:
+            order = session.get(Order, item.order_id)
+            if order is not None:
+                link_from_order_attributes(session, order, actor="mirror")
