@@ -193,3 +193,57 @@ def test_same_seed_same_orders_million_orders_start_fast() -> None:
     assert a == b
     assert a != c
     assert len(big.state.materialized) == 0
+
+
+def test_invalid_documents_get_shopify_shaped_errors(shopify_sandbox: ShopifySandbox) -> None:
+    undefined = gql(shopify_sandbox, "query Orders { orders(first: 2) { edges { node { id foo } } } }")["errors"][0]
+    assert undefined == {
+        "message": "Field 'foo' doesn't exist on type 'Order'",
+        "locations": [{"line": 1, "column": 53}],
+        "path": ["query Orders", "orders", "edges", "node", "foo"],
+        "extensions": {"code": "undefinedField", "typeName": "Order", "fieldName": "foo"},
+    }
+    argument = gql(shopify_sandbox, "{ orders(first: 1, bogus: 1) { nodes { id } } }")["errors"][0]
+    assert argument["extensions"]["code"] == "argumentNotAccepted"
+    missing = gql(shopify_sandbox, 'mutation { orderCancel(orderId: "x", restock: true) { job { id } } }')["errors"][0]
+    assert missing["message"] == "Field 'orderCancel' is missing required arguments: reason"
+    assert missing["extensions"]["code"] == "missingRequiredArguments"
+    leaf = gql(shopify_sandbox, "{ orders(first: 1) { nodes { lineItems } } }")["errors"][0]
+    assert leaf["extensions"]["code"] == "selectionMismatch"
+    syntax = gql(shopify_sandbox, "{ orders(first: 1) { nodes { id }")["errors"][0]
+    assert syntax["message"].startswith("syntax error, ")
+    assert syntax["locations"]
+    variable = gql(shopify_sandbox, "query($n: Int!) { orders(first: $n) { nodes { id } } }", {"n": "x"})["errors"][0]
+    assert variable["extensions"]["code"] == "variableMismatch"
+
+
+def test_unsupported_fields_are_refused_before_anything_runs(shopify_sandbox: ShopifySandbox) -> None:
+    body = gql(shopify_sandbox, "{ orders(first: 1) { nodes { id returns(first: 1) { nodes { id } } } } }")
+    assert "data" not in body
+    assert body["errors"][0]["message"] == "not supported by the sandbox: Order.returns"
+    assert body["errors"][0]["extensions"]["code"] == "NOT_SUPPORTED_BY_SANDBOX"
+    mutation = 'mutation { orderClose(input: { id: "gid://shopify/Order/5000000000001" }) { order { id } } }'
+    assert "not supported by the sandbox: Mutation.orderClose" in gql(shopify_sandbox, mutation)["errors"][0]["message"]
+    assert shopify_sandbox.control.mutations() == []
+
+
+def test_updated_at_sort_while_updating_sees_every_order(shopify_sandbox: ShopifySandbox) -> None:
+    """Under UPDATED_AT an order updated mid-walk moves behind the cursor: seen again, never lost."""
+    control = shopify_sandbox.control
+    seen: list[str] = []
+    after = None
+    step = 0
+    while True:
+        variables = {"first": 8, "after": after, "sortKey": "UPDATED_AT"}
+        page = data(shopify_sandbox, ORDERS_PAGE, variables)["orders"]
+        seen.extend(edge["node"]["name"] for edge in page["edges"])
+        if step < 3:
+            control.touch_order(seen[0], note=f"moved {step}")  # already read: it comes around again
+            control.touch_order(f"#{1050 - step}", note="ahead")  # not read yet: read once, later
+        step += 1
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert {f"#{1001 + i}" for i in range(50)} <= set(seen)
+    assert seen.count(seen[0]) >= 2
+    assert seen.count("#1050") == 1

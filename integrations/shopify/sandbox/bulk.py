@@ -9,6 +9,7 @@ is ignored). The file is written by a background thread; ``bulk_operations/finis
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Iterator
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 MAX_CONNECTIONS = 5
 MAX_DEPTH = 2
 MAX_RUNNING = 5
-CHUNK = 1000
+CHUNK = 250  # orders built per lock hold (~30 ms): API requests interleave with an export
 
 
 class BulkQueryInvalid(ValueError):
@@ -162,9 +163,9 @@ def _write_rows(state: ShopState, projector: Projector, root: FieldNode, out: An
     while True:
         with state.lock:
             page = list_orders(state, criteria, sort, reverse, CHUNK, after)
-            rows = [
-                row for order, _ in page.orders for row in projector.rows(OrderView(state, order), node_selection, None)
-            ]
+            # Materialized orders may change while this chunk is rendered: render copies, outside the lock.
+            chunk = [copy.deepcopy(o) if o.index in state.materialized else o for o, _ in page.orders]
+        rows = [row for order in chunk for row in projector.rows(OrderView(state, order), node_selection, None)]
         out.write("".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows))
         roots += len(page.orders)
         objects += len(rows)

@@ -121,7 +121,8 @@ class Executor:
             return GraphQLResponse({"errors": [_syntax_error(exc)]})
         problems = graphql.validate(self.schema, document)
         if problems:
-            return GraphQLResponse({"errors": [shopify_validation_error(p) for p in problems]})
+            paths = node_paths(document)
+            return GraphQLResponse({"errors": [shopify_validation_error(p, paths) for p in problems]})
         operation = graphql.get_operation_ast(document, operation_name)
         if operation is None:
             return GraphQLResponse(
@@ -193,11 +194,11 @@ def _execution_error(error: GraphQLError) -> dict[str, Any]:
     formatted: dict[str, Any] = {"message": error.message, "locations": _locations(error), "path": error.path}
     if isinstance(original, ShopifyError):
         formatted["extensions"] = original.extensions
-    elif original is not None:
+    elif original is not None and not isinstance(original, GraphQLError):
         formatted["message"] = f"Internal error in the Shopify sandbox: {original!r}"
         formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
-    else:
-        formatted["extensions"] = {"code": "BAD_REQUEST"}
+    else:  # variable coercion and other request errors graphql-core reports itself
+        formatted["extensions"] = {"code": "variableMismatch" if error.path is None else "BAD_REQUEST"}
     return formatted
 
 
@@ -231,7 +232,7 @@ _RUBY_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[str, d
         ),
     ),
     (
-        re.compile(r"Field '(?P<f>\w+)' argument '(?P<a>\w+)' of type '.*' is required, but it was not provided"),
+        re.compile(r"Argument '\w+\.(?P<f>\w+)\((?P<a>\w+):\)' of type '.*' is required, but it was not provided"),
         lambda m: (
             f"Field '{m['f']}' is missing required arguments: {m['a']}",
             {"code": "missingRequiredArguments", "className": "Field", "name": m["f"], "arguments": m["a"]},
@@ -255,7 +256,7 @@ _RUBY_ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[str, d
 ]
 
 
-def shopify_validation_error(error: GraphQLError) -> dict[str, Any]:
+def shopify_validation_error(error: GraphQLError, paths: dict[int, list[str]] | None = None) -> dict[str, Any]:
     """A validation error in Shopify's shape: message, locations, path, extensions.code."""
     message, extensions = error.message, {"code": "validationError"}
     for pattern, rewrite in _RUBY_ERRORS:
@@ -263,11 +264,38 @@ def shopify_validation_error(error: GraphQLError) -> dict[str, Any]:
         if match:
             message, extensions = rewrite(match)
             break
-    return {"message": message, "locations": _locations(error), "path": _ast_path(error), "extensions": extensions}
+    path = next((paths[id(node)] for node in error.nodes or [] if paths and id(node) in paths), [])
+    return {"message": message, "locations": _locations(error), "path": path, "extensions": extensions}
 
 
-def _ast_path(error: GraphQLError) -> list[str]:
-    return [node.name.value for node in error.nodes or [] if isinstance(node, FieldNode)]
+def node_paths(document: DocumentNode) -> dict[int, list[str]]:
+    """graphql-ruby's error paths: ``["query Name", "orders", "edges", ...]`` for every node of the document."""
+    paths: dict[int, list[str]] = {}
+    stack: list[str] = []
+
+    class Walk(Visitor):
+        def enter(self, node: Any, *_: Any) -> None:
+            label = _label(node)
+            if label is not None:
+                stack.append(label)
+            paths[id(node)] = list(stack)
+
+        def leave(self, node: Any, *_: Any) -> None:
+            if _label(node) is not None:
+                stack.pop()
+
+    visit(document, Walk())
+    return paths
+
+
+def _label(node: Any) -> str | None:
+    if isinstance(node, OperationDefinitionNode):
+        return f"{node.operation.value} {node.name.value}" if node.name else node.operation.value
+    if isinstance(node, FragmentDefinitionNode):
+        return f"fragment {node.name.value}"
+    if isinstance(node, FieldNode):
+        return node.name.value
+    return None
 
 
 def unsupported_fields(schema: graphql.GraphQLSchema, document: DocumentNode) -> list[dict[str, Any]]:
