@@ -81,10 +81,10 @@ def test_kinds_and_idempotency_are_read_from_the_documents() -> None:
 
 
 def _connections(
-    node: graphql.SelectionSetNode | None, parent: graphql.GraphQLNamedType, depth: int
-) -> list[tuple[str, int, bool]]:
-    """(field, connection depth, has `first`) for every connection under ``node``."""
-    found: list[tuple[str, int, bool]] = []
+    node: graphql.SelectionSetNode | None, parent: graphql.GraphQLNamedType, depth: int, in_list: bool = False
+) -> list[tuple[str, int, bool, bool]]:
+    """(field, connection depth, has `first`, inside a list field) for every connection under ``node``."""
+    found: list[tuple[str, int, bool, bool]] = []
     if node is None or not isinstance(parent, graphql.GraphQLObjectType):
         return found
     for selection in node.selections:
@@ -95,8 +95,11 @@ def _connections(
         level = depth + 1 if is_connection else depth
         if is_connection:
             has_first = any(a.name.value in ("first", "last") for a in selection.arguments or ())
-            found.append((selection.name.value, level, has_first))
-        found += _connections(selection.selection_set, named, level)
+            found.append((selection.name.value, level, has_first, in_list))
+        # A connection's own `edges`/`nodes` lists are fine; any other list field puts its subtree "in a list".
+        is_list = graphql.is_list_type(graphql.get_nullable_type(definition.type))
+        nested_in_list = in_list or (is_list and selection.name.value not in ("edges", "nodes"))
+        found += _connections(selection.selection_set, named, level, nested_in_list)
     return found
 
 
@@ -109,8 +112,9 @@ def test_bulk_query_obeys_the_bulk_rules() -> None:
     assert root is not None
     connections = _connections(operation.selection_set, root, 0)
     assert 1 <= len(connections) <= 5, connections
-    assert max(level for _, level, _ in connections) <= 2, connections
-    assert not any(has_first for *_, has_first in connections), connections
+    assert max(level for _, level, _, _ in connections) <= 2, connections
+    assert not any(has_first for _, _, has_first, _ in connections), connections
+    assert not any(in_list for *_, in_list in connections), "Shopify refuses a connection inside a list field"
 
 
 def test_cost_estimate_follows_shopifys_rules() -> None:
