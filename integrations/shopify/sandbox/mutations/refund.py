@@ -30,7 +30,8 @@ from integrations.shopify.sandbox.refunds import (
     shipping_left,
 )
 from integrations.shopify.sandbox.state import IdempotentResult
-from integrations.shopify.sandbox.views.orders import OrderView, RefundView
+from integrations.shopify.sandbox.views.money import RefundView
+from integrations.shopify.sandbox.views.orders import OrderView
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.sandbox import ShopifySandbox

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox.model import Fulfillment, FulfillmentOrder, FulfillmentOrderLine, Order, gid
 from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, money_bag
-from integrations.shopify.sandbox.views.orders import LineItemView, OrderView
+from integrations.shopify.sandbox.views.items import LineItemView
+from integrations.shopify.sandbox.views.orders import OrderView
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState

@@ -11,7 +11,9 @@ from integrations.shopify.sandbox.model import Order
 from integrations.shopify.sandbox.search import SearchError, parse_query
 from integrations.shopify.sandbox.views.base import Connection, View
 from integrations.shopify.sandbox.views.fulfillment import FulfillmentOrderView, FulfillmentView
-from integrations.shopify.sandbox.views.orders import LineItemView, OrderView, RefundView, TransactionView
+from integrations.shopify.sandbox.views.items import LineItemView
+from integrations.shopify.sandbox.views.money import RefundView, TransactionView
+from integrations.shopify.sandbox.views.orders import OrderView
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState
