@@ -132,3 +132,32 @@ def test_bad_documents_are_refused_with_a_clear_error() -> None:
         documents.from_source("query { orders(")
     with pytest.raises(DocumentError, match="expected one operation"):
         documents.from_source("query A { shop { id } } query B { shop { id } }")
+
+
+def _deprecated_uses(doc: documents.Document) -> list[str]:
+    schema = load_schema()
+    info = graphql.TypeInfo(schema)
+    found: list[str] = []
+
+    class Collect(graphql.Visitor):
+        def enter_field(self, node: graphql.FieldNode, *_: object) -> None:
+            definition = info.get_field_def()
+            if definition is not None and definition.deprecation_reason:
+                found.append(node.name.value)
+
+        def enter_argument(self, node: graphql.ArgumentNode, *_: object) -> None:
+            argument = info.get_argument()
+            if argument is not None and argument.deprecation_reason:
+                found.append(f"argument {node.name.value}")
+
+    graphql.visit(doc.ast, graphql.TypeInfoVisitor(info, Collect()))
+    return found
+
+
+# Documented in the file: the sandbox serves only the deprecated form so far.
+DEPRECATED_ON_PURPOSE = {"CurrentBulkOperation": ["currentBulkOperation"]}
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_documents_use_no_deprecated_field_or_argument(name: str) -> None:
+    assert _deprecated_uses(documents.load(name)) == DEPRECATED_ON_PURPOSE.get(name, [])
