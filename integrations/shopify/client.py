@@ -215,6 +215,15 @@ class ShopifyClient:
             self._bucket.release(taken)
             SHOPIFY_REQUESTS.labels(outcome="timeout" if isinstance(exc, httpx.TimeoutException) else "transport").inc()
             raise self._transport_failure(doc, exc, resend_safe) from exc
+        try:
+            return self._answer(doc, variables, resend_safe, taken, response)
+        except ShopifyError as exc:
+            exc.request_id = response.headers.get("X-Request-Id")  # what Shopify support asks for
+            raise
+
+    def _answer(
+        self, doc: Document, variables: dict[str, Any], resend_safe: bool, taken: float, response: httpx.Response
+    ) -> dict[str, Any]:
         if response.status_code >= 400:
             self._bucket.release(taken)
             raise self._http_failure(doc, response, resend_safe)
@@ -330,7 +339,10 @@ class ShopifyClient:
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.info("shopify.retry", shop=self.shop_domain, attempt=state.attempt_number, error=str(exc))
+        request_id = getattr(exc, "request_id", None)
+        log.info(
+            "shopify.retry", shop=self.shop_domain, attempt=state.attempt_number, error=str(exc), request_id=request_id
+        )
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -22,7 +22,12 @@ BODY_EXCERPT_CHARS = 300
 
 
 class ShopifyError(DropsyncError):
-    """Base of every Shopify failure; the message is one line naming the shop and the operation."""
+    """Base of every Shopify failure; the message is one line naming the operation.
+
+    ``request_id``: Shopify's ``X-Request-Id`` of the response that carried the failure, when there was one.
+    """
+
+    request_id: str | None = None
 
 
 class ShopifyHTTPError(ShopifyError):

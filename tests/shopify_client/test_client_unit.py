@@ -392,3 +392,10 @@ def test_a_deprecation_notice_is_logged(make_client: Callable[[Script], ShopifyC
     assert [entry["reason"] for entry in logs if entry["event"] == "shopify.deprecated"] == [
         "https://shopify.dev/changelog/some-field-removed"
     ]
+
+
+def test_errors_carry_shopifys_request_id(make_client: Callable[[Script], ShopifyClient]) -> None:
+    reply = httpx.Response(403, json={"errors": "Forbidden"}, headers={"X-Request-Id": "req-123"})
+    with pytest.raises(ShopifyHTTPError) as caught:
+        make_client(Script(reply)).execute(SHOP_QUERY)
+    assert caught.value.request_id == "req-123"
