@@ -45,3 +45,18 @@ def test_live_gauges_of_dead_processes_are_forgotten_and_counters_kept(tmp_path:
         (tmp_path / name).write_bytes(b"")
     assert forget_dead_processes(str(tmp_path)) == [dead]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{dead}.db", f"gauge_livesum_{alive}.db"]
+
+
+def test_multiprocess_mode_holds_even_when_prometheus_client_was_imported_first(tmp_path: Path) -> None:
+    """celery's CLI imports command plugins (Flower's imports prometheus_client) before our app module."""
+    code = (
+        "import os, prometheus_client\n"
+        "from worker.observability.multiproc import prepare_worker_environment\n"
+        "path = prepare_worker_environment(['/venv/bin/celery', '-A', 'worker.celery_app', 'worker'])\n"
+        "from worker.observability import metrics\n"
+        "metrics.TASKS.labels(task='system.heartbeat', outcome='success').inc()\n"
+        "print(sorted(os.listdir(path)))\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "counter_" in result.stdout, result.stdout + result.stderr

@@ -50,9 +50,9 @@ def prepare_worker_environment(argv: list[str] | None = None) -> str | None:
         return None
     if _state["owner"] == os.getpid():
         return os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    if "prometheus_client.values" in sys.modules:
-        # Too late: metrics created so far are in-memory only and children's counts would be lost.
-        log.error("prometheus_client was imported before the worker set up multiprocess mode")
+    if "worker.observability.metrics" in sys.modules:
+        # Too late: dropsync's metrics already exist in plain memory; children's counts would be lost.
+        log.error("worker.observability.metrics was imported before the worker set up multiprocess mode")
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
         _empty(Path(path))
@@ -61,8 +61,19 @@ def prepare_worker_environment(argv: list[str] | None = None) -> str | None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
         _state["created"] = path
         atexit.register(_remove_created_dir, os.getpid())
+    _switch_value_class()
     _state["owner"] = os.getpid()
     return path
+
+
+def _switch_value_class() -> None:
+    """prometheus_client picks its value class when first imported, and celery's CLI may import it first
+    (Flower's command plugin does). Metrics look the class up when created, so switching it here makes
+    every dropsync metric, all created later, multiprocess-aware."""
+    if "prometheus_client.values" in sys.modules:
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()
 
 
 def _empty(path: Path) -> None:
