@@ -73,7 +73,7 @@ def _switch_value_class() -> None:
     if "prometheus_client.values" in sys.modules:
         from prometheus_client import values
 
-        values.ValueClass = values.get_value_class()
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 def _empty(path: Path) -> None:
