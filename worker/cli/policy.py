@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from models.types import utcnow
 from worker.cli.common import console, print_json, settings, unit_of_work
@@ -92,21 +93,23 @@ def check(
             evidence=proofs,
         )
         name = order.name
+        titles = {str(item.id): item.title for item in order.line_items}
     if as_json:
         print_json({"order": name, **decision.to_dict()})
         return
-    _print_decision(name, decision)
+    _print_decision(name, decision, titles)
 
 
-def _print_decision(order_name: str, decision: Decision) -> None:
+def _print_decision(order_name: str, decision: Decision, titles: dict[str, str]) -> None:
     cur = decision.currency
     verdict = VERDICTS.get(decision.action, "allowed")
     _say(f"Order {order_name} · {decision.kind.value} · {decision.reason.value} → {decision.action.value} ({verdict})")
     if decision.lines:
-        table = Table("line", "qty", "value", "refund", "restock")
+        table = Table("line", "item", "qty", "value", "refund", "restock")
         for line in decision.lines:
             restock = "yes" if line.restock else "no"
-            table.add_row(line.line_id, str(line.quantity), str(line.value), str(line.amount), restock)
+            title = Text(titles.get(line.line_id, ""))  # a product title is not markup
+            table.add_row(line.line_id, title, str(line.quantity), str(line.value), str(line.amount), restock)
         console.print(table, soft_wrap=True)
     if decision.action is not Action.DENY:
         method = "original payment method" if decision.refund_method.value == "original" else "store credit"
