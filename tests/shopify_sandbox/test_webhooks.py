@@ -151,3 +151,30 @@ def test_fulfillment_order_and_bulk_topics(shopify_sandbox: ShopifySandbox) -> N
     body = json.loads(receiver.deliveries[0]["body"])
     assert body["fulfillment_order"]["request_status"] == "cancellation_accepted"
     assert _verify(shopify_sandbox, receiver.deliveries[1])
+
+
+def test_cancellation_request_payloads_carry_the_message(shopify_sandbox: ShopifySandbox) -> None:
+    control = shopify_sandbox.control
+    with Receiver() as receiver:
+        control.subscribe("fulfillment_orders/cancellation_request_submitted", receiver.url)
+        control.subscribe("fulfillment_orders/fulfillment_request_submitted", receiver.url)
+        order = control.create_order(status="accepted")
+        fo_id = control.snapshot(order)["fulfillment_orders"][0]["id"]
+        request = 'mutation($id: ID!) { fulfillmentOrderSubmitCancellationRequest(id: $id, message: "buyer asked") '
+        data(shopify_sandbox, request + "{ userErrors { message } } }", {"id": fo_id})
+        other = control.create_order(status="paid")
+        control.fulfillment(other, "submit", message="please ship")
+        receiver.wait_for(2)
+    bodies = {d["headers"]["X-Shopify-Topic"]: json.loads(d["body"]) for d in receiver.deliveries}
+    cancel = bodies["fulfillment_orders/cancellation_request_submitted"]
+    assert cancel["message"] == "buyer asked"
+    assert cancel["fulfillment_order"] == {
+        "id": fo_id,
+        "status": "in_progress",
+        "request_status": "cancellation_requested",
+        "order_id": order,
+        "assigned_location_id": "gid://shopify/Location/71000000001",
+    }
+    submitted = bodies["fulfillment_orders/fulfillment_request_submitted"]
+    assert submitted["original_fulfillment_order"]["request_status"] == "submitted"
+    assert submitted["message"] == "please ship"

@@ -47,6 +47,7 @@ def order_json(state: ShopState, order: Order) -> dict[str, Any]:
         "name": order.name,
         "order_number": order.number,
         "email": order.customer.email,
+        "phone": order.customer.phone,
         "created_at": _time(order.created_at),
         "updated_at": _time(order.updated_at),
         "processed_at": _time(order.created_at),
@@ -237,10 +238,13 @@ def refund_json(order: Order, refund: Refund) -> dict[str, Any]:
     }
 
 
-def fulfillment_order_json(order: Order, fo: FulfillmentOrder, **extra: Any) -> dict[str, Any]:
-    """``fulfillment_orders/*`` bodies: ``{"fulfillment_order": {...}, ...extra}`` like Shopify's."""
+def fulfillment_order_json(
+    order: Order, fo: FulfillmentOrder, key: str = "fulfillment_order", **extra: Any
+) -> dict[str, Any]:
+    """``fulfillment_orders/*`` bodies: ``{"fulfillment_order": {...}, "message": ...}`` like Shopify's
+    (``fulfillment_request_submitted`` names it ``original_fulfillment_order``); statuses in snake case."""
     body: dict[str, Any] = {
-        "fulfillment_order": {
+        key: {
             "id": gid("FulfillmentOrder", fo.id),
             "status": fo.status.lower(),
             "request_status": fo.request_status.lower(),

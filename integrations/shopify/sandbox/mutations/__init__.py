@@ -66,12 +66,12 @@ class MutationRoot(View):
     def fulfillmentOrderAcceptCancellationRequest(self, id: str, message: str | None = None) -> dict[str, Any]:
         from integrations.shopify.sandbox.mutations.fulfillment import answer_cancellation_request
 
-        return answer_cancellation_request(self._sandbox, id, accept=True)
+        return answer_cancellation_request(self._sandbox, id, accept=True, message=message)
 
     def fulfillmentOrderRejectCancellationRequest(self, id: str, message: str | None = None) -> dict[str, Any]:
         from integrations.shopify.sandbox.mutations.fulfillment import answer_cancellation_request
 
-        return answer_cancellation_request(self._sandbox, id, accept=False)
+        return answer_cancellation_request(self._sandbox, id, accept=False, message=message)
 
     def fulfillmentCreate(self, fulfillment: dict[str, Any], message: str | None = None) -> dict[str, Any]:
         from integrations.shopify.sandbox.mutations.fulfillment import create_fulfillment

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from integrations.shopify.sandbox.sandbox import ShopifySandbox
 
 
+Step = Callable[["ShopifySandbox", Order, FulfillmentOrder, "str | None"], dict[str, Any]]
+
+
 class FulfillmentRefused(ValueError):
     """A transition not allowed from the fulfillment order's current state."""
 
@@ -48,7 +51,8 @@ def _run(
     sandbox: ShopifySandbox,
     name: str,
     value: str,
-    step: Callable[[ShopifySandbox, Order, FulfillmentOrder], dict[str, Any]],
+    step: Step,
+    message: str | None = None,
 ) -> dict[str, Any]:
     """Look the fulfillment order up, apply ``step``, record the mutation; refusals become userErrors."""
     found = _find(sandbox, value)
@@ -60,7 +64,7 @@ def _run(
         }
     order, fo = found
     try:
-        extra = step(sandbox, order, fo)
+        extra = step(sandbox, order, fo, message)
     except FulfillmentRefused as exc:
         sandbox.state.record(name, gid("Order", order.id), applied=False, refused=str(exc))
         return {"fulfillmentOrder": None, "userErrors": [{"field": ["id"], "message": str(exc)}]}
@@ -75,36 +79,40 @@ def _require(fo: FulfillmentOrder, allowed: tuple[str, ...], action: str) -> Non
         )
 
 
-def _changed(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder, topic: str, **extra: Any) -> None:
+def _changed(
+    sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder, topic: str, message: str | None = None, **extra: Any
+) -> None:
+    if message is not None:
+        extra["message"] = message
     fo.updated_at = sandbox.state.clock.tick()
     sandbox.state.touch(order)
     event = events.order_changed(sandbox, order, [])
     events.fulfillment_order_event(sandbox, topic, order, fo, event, **extra)
 
 
-def _submit(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
+def _submit(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder, message: str | None) -> dict[str, Any]:
     _require(fo, ("UNSUBMITTED", "REJECTED", "CANCELLATION_ACCEPTED"), "request fulfillment")
     fo.request_status = "SUBMITTED"
-    _changed(sandbox, order, fo, "fulfillment_request_submitted")
+    _changed(sandbox, order, fo, "fulfillment_request_submitted", message, key="original_fulfillment_order")
     view = FulfillmentOrderView(sandbox.state, order, fo)
     return {"originalFulfillmentOrder": view, "submittedFulfillmentOrder": view, "unsubmittedFulfillmentOrder": None}
 
 
-def _accept(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
+def _accept(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder, message: str | None) -> dict[str, Any]:
     _require(fo, ("SUBMITTED",), "accept the fulfillment request")
     fo.status, fo.request_status = "IN_PROGRESS", "ACCEPTED"
-    _changed(sandbox, order, fo, "fulfillment_request_accepted")
+    _changed(sandbox, order, fo, "fulfillment_request_accepted", message)
     return {}
 
 
-def _reject(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
+def _reject(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder, message: str | None) -> dict[str, Any]:
     _require(fo, ("SUBMITTED",), "reject the fulfillment request")
     fo.status, fo.request_status = "OPEN", "REJECTED"
-    _changed(sandbox, order, fo, "fulfillment_request_rejected")
+    _changed(sandbox, order, fo, "fulfillment_request_rejected", message)
     return {}
 
 
-def _cancel(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
+def _cancel(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder, message: str | None) -> dict[str, Any]:
     _require(fo, ("SUBMITTED",), "cancel the fulfillment order (once ACCEPTED, submit a cancellation request)")
     replacement = FulfillmentOrder(
         mint(order, "FulfillmentOrder"),
@@ -134,21 +142,23 @@ def _cancel(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder) -> dict
     return {"replacementFulfillmentOrder": view}
 
 
-def _request_cancellation(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
+def _request_cancellation(
+    sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder, message: str | None
+) -> dict[str, Any]:
     _require(fo, ("ACCEPTED",), "submit a cancellation request")
     fo.request_status = "CANCELLATION_REQUESTED"
-    _changed(sandbox, order, fo, "cancellation_request_submitted")
+    _changed(sandbox, order, fo, "cancellation_request_submitted", message)
     return {}
 
 
-def _answer_cancellation(accept: bool) -> Callable[[ShopifySandbox, Order, FulfillmentOrder], dict[str, Any]]:
-    def step(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
+def _answer_cancellation(accept: bool) -> Step:
+    def step(sandbox: ShopifySandbox, order: Order, fo: FulfillmentOrder, message: str | None) -> dict[str, Any]:
         _require(fo, ("CANCELLATION_REQUESTED",), f"{'accept' if accept else 'reject'} the cancellation request")
         if accept:
             fo.status, fo.request_status = "OPEN", "CANCELLATION_ACCEPTED"
         else:
             fo.status, fo.request_status = "IN_PROGRESS", "CANCELLATION_REJECTED"
-        _changed(sandbox, order, fo, f"cancellation_request_{'accepted' if accept else 'rejected'}")
+        _changed(sandbox, order, fo, f"cancellation_request_{'accepted' if accept else 'rejected'}", message)
         return {}
 
     return step
@@ -179,12 +189,14 @@ def cancel_fulfillment_order(sandbox: ShopifySandbox, value: str) -> dict[str, A
 
 
 def submit_cancellation_request(sandbox: ShopifySandbox, value: str, message: str | None) -> dict[str, Any]:
-    return _run(sandbox, "fulfillmentOrderSubmitCancellationRequest", value, _request_cancellation)
+    return _run(sandbox, "fulfillmentOrderSubmitCancellationRequest", value, _request_cancellation, message)
 
 
-def answer_cancellation_request(sandbox: ShopifySandbox, value: str, accept: bool) -> dict[str, Any]:
+def answer_cancellation_request(
+    sandbox: ShopifySandbox, value: str, accept: bool, message: str | None = None
+) -> dict[str, Any]:
     name = "fulfillmentOrderAcceptCancellationRequest" if accept else "fulfillmentOrderRejectCancellationRequest"
-    return _run(sandbox, name, value, _answer_cancellation(accept))
+    return _run(sandbox, name, value, _answer_cancellation(accept), message)
 
 
 def create_fulfillment(sandbox: ShopifySandbox, data: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +287,7 @@ def _pick_lines(fo: FulfillmentOrder, wanted: list[dict[str, Any]] | None) -> li
     return picked
 
 
-STEPS: dict[str, Callable[[ShopifySandbox, Order, FulfillmentOrder], dict[str, Any]]] = {
+STEPS: dict[str, Step] = {
     "submit": _submit,
     "accept": _accept,
     "reject": _reject,
@@ -299,7 +311,7 @@ def control_step(sandbox: ShopifySandbox, order: Order, action: str, **options: 
         if action == "fulfill":
             ship(sandbox, order, fo, None, _tracking(order, options))
         elif action in STEPS:
-            STEPS[action](sandbox, order, fo)
+            STEPS[action](sandbox, order, fo, options.get("message"))
         else:
             raise ControlError(
                 f"unknown fulfillment action {action!r} (use {', '.join([*STEPS, 'fulfill', 'link_supplier'])})"
