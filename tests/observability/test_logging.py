@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from sqlalchemy.orm import Session
 
+from models import Shop
 from worker.observability import logging as obs_logging
 from worker.observability.logging import bind_context, bound_context, configure_logging
 from worker.observability.redaction import forget_secrets
@@ -124,3 +126,22 @@ def test_configuring_twice_keeps_one_handler_and_the_level() -> None:
     assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["kept"]
     ours = [h for h in logging.getLogger().handlers if getattr(h, "_dropsync_handler", False)]
     assert len(ours) == 1
+
+
+def test_credentials_of_shops_in_the_ledger_are_masked_too(session: Session) -> None:
+    stored_secret = "per-shop-client-secret-91xQ"  # no recognisable shape: only the ledger knows it
+    stream = io.StringIO()
+    configure_logging(_settings("json"), stream=stream)
+    shop = Shop(domain="second-store.myshopify.com", client_secret=stored_secret, access_token="opaque-token-77aa")
+    session.add(shop)
+    session.flush()
+    structlog.get_logger("x").warning("hmac mismatch", detail=f"verified with {stored_secret}")
+    forget_secrets()
+    session.expire_all()
+    reloaded = session.get(Shop, shop.id)
+    assert reloaded is not None
+    assert reloaded.access_token == "opaque-token-77aa"  # loading the row registers its credentials again
+    logging.getLogger("httpx").error("401 with opaque-token-77aa")
+    assert stored_secret not in stream.getvalue()
+    assert "opaque-token-77aa" not in stream.getvalue()
+    assert stream.getvalue().count("[REDACTED]") == 2, "one mask per line, no duplicated message field"

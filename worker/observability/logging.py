@@ -63,6 +63,29 @@ def _url_password(url: str | None) -> str | None:
     return credentials.split(":", 1)[1] if ":" in credentials else None
 
 
+def watch_stored_credentials() -> None:
+    """Shops added with ``dropsync shops add`` keep their token and client secret in the ledger: every
+    shop row this process loads or writes has its credentials registered for masking too."""
+    from sqlalchemy import event
+
+    from models import Shop
+
+    for name, listener in (("load", _shop_seen), ("refresh", _shop_seen)):
+        if not event.contains(Shop, name, listener):
+            event.listen(Shop, name, listener)
+    for name in ("after_insert", "after_update"):
+        if not event.contains(Shop, name, _shop_written):
+            event.listen(Shop, name, _shop_written)
+
+
+def _shop_seen(target: Any, *_: Any) -> None:
+    register_secrets([target.__dict__.get("access_token"), target.__dict__.get("client_secret")])
+
+
+def _shop_written(_mapper: Any, _connection: Any, target: Any) -> None:
+    _shop_seen(target)
+
+
 def redact_event(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: the last step before rendering; masks by key name and by value."""
     redacted: EventDict = redact(dict(event_dict))
@@ -76,6 +99,7 @@ def _shared_processors(json_output: bool) -> list[Processor]:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.stdlib.ExtraAdder(),
+        _drop_formatted_message,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
@@ -85,6 +109,13 @@ def _shared_processors(json_output: bool) -> list[Processor]:
     else:
         processors.append(structlog.processors.format_exc_info)
     return processors
+
+
+def _drop_formatted_message(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    # Another handler's Formatter may have set record.message first: the same text as "event", twice.
+    if event_dict.get("message") == event_dict.get("event"):
+        event_dict.pop("message", None)
+    return event_dict
 
 
 def _renderer(json_output: bool) -> Processor:
@@ -100,6 +131,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
     for a proxy that logs, and writing to that proxy from the handler would loop).
     """
     register_secrets(settings_secrets(settings))
+    watch_stored_credentials()
     json_output = wants_json(settings)
     shared = _shared_processors(json_output)
     formatter = structlog.stdlib.ProcessorFormatter(
