@@ -326,3 +326,38 @@ def test_refund_create_is_resent_with_its_key_and_applied_once(make_sandbox: Any
     assert data["refundCreate"]["refund"]["id"]
     assert sandbox.control.applied_counts(order["id"]).get("refundCreate") == 1
     assert sandbox.control.mutation_counts(order["id"])["refundCreate"] >= 1
+
+
+@pytest.mark.slow
+def test_clients_of_one_shop_share_the_bucket_and_are_not_throttled(make_sandbox: Any) -> None:
+    from integrations.shopify.throttle import forget_buckets
+
+    forget_buckets()
+    sandbox, base_url = make_sandbox()
+    recorders = [Recorder(), Recorder()]
+    clients = [
+        ShopifyClient(SHOP, TOKEN, api_url=base_url, transport=recorder, backoff_initial=0.01) for recorder in recorders
+    ]
+    try:
+        assert clients[0].bucket is clients[1].bucket
+        order_id = first_order_id(clients[0])
+        sandbox.control.drain_bucket()
+        clients[0].execute("OrderForAction", {"id": order_id})  # learns that the bucket is empty
+        started = time.monotonic()
+
+        def burst(client: ShopifyClient) -> None:
+            while time.monotonic() - started < 3.0:
+                client.execute("OrderForAction", {"id": order_id})
+
+        threads = [threading.Thread(target=burst, args=(client,)) for client in clients for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for client in clients:
+            client.close()
+    throttled = [recorder.codes.count("THROTTLED") for recorder in recorders]
+    assert throttled[1] == 0, "the second client did not know what the first had spent"
+    assert throttled[0] <= 1  # only the request that discovered the drained bucket
+    assert all(recorder.sent > 3 for recorder in recorders)
