@@ -132,3 +132,33 @@ def test_bad_fault_values_are_refused(shopify_sandbox: ShopifySandbox) -> None:
         shopify_sandbox.control.set_faults(error_rate=2)
     with pytest.raises(ValueError, match="unknown fault"):
         shopify_sandbox.control.set_faults(chaos=1)
+
+
+def test_one_shot_drop_hits_only_the_named_mutation(shopify_sandbox: ShopifySandbox) -> None:
+    variables = _refund_lines_only(shopify_sandbox)
+    order = variables["input"]["orderId"]
+    shopify_sandbox.control.fail_next("drop", field="refundCreate")
+    assert post(shopify_sandbox, "{ orders(first: 1) { nodes { id } } }").status_code == 200, "reads unaffected"
+    with pytest.raises(httpx.TransportError):
+        post(shopify_sandbox, REFUND, variables)
+    assert shopify_sandbox.control.applied_counts(order) == {"refundCreate": 1}
+    replay = post(shopify_sandbox, REFUND, variables)
+    assert replay.status_code == 200, "one shot only"
+    assert shopify_sandbox.control.snapshot(order)["refund_count"] == 1
+    assert shopify_sandbox.control.faults()["one_shots"] == []
+
+
+def test_one_shot_error_and_rates_limited_to_fields(shopify_sandbox: ShopifySandbox) -> None:
+    base = f"{shopify_sandbox.base_url}/_sandbox"
+    assert (
+        httpx.post(f"{base}/faults/next", json={"kind": "error", "field": "orderCancel", "times": 2}).status_code == 200
+    )
+    cancel = "mutation($id: ID!) { orderCancel(orderId: $id, reason: OTHER, restock: true) { job { id } } }"
+    target = shopify_sandbox.control.create_order(status="paid")
+    assert post(shopify_sandbox, cancel, {"id": target}).status_code in (502, 503)
+    assert post(shopify_sandbox, cancel, {"id": target}).status_code in (502, 503)
+    assert shopify_sandbox.control.mutation_counts(target) == {}
+    shopify_sandbox.control.set_faults(error_rate=1.0, only_fields=["refundCreate"])
+    assert post(shopify_sandbox, "{ orders(first: 1) { nodes { id } } }").status_code == 200
+    assert post(shopify_sandbox, REFUND, _refund_lines_only(shopify_sandbox)).status_code in (502, 503)
+    assert httpx.post(f"{base}/faults/next", json={"kind": "explode"}).status_code == 400

@@ -64,6 +64,7 @@ def shopify(
     webhook_duplicate_rate: float = typer.Option(0.0, "--webhook-duplicate-rate", help="Share delivered twice."),
     webhook_out_of_order: bool = typer.Option(False, "--webhook-out-of-order", help="Shuffle deliveries."),
     webhook_drop_rate: float = typer.Option(0.0, "--webhook-drop-rate", help="Share of deliveries never sent."),
+    fault_fields: str = typer.Option("", "--fault-fields", help="Apply the request faults only to these root fields."),
     subscribe: list[str] = typer.Option([], "--subscribe", help="topic=url to register at start (repeatable)."),
 ) -> None:
     """Serve a local Shopify Admin GraphQL API (2026-10 schema, throttling, webhooks, fault switches).
@@ -89,6 +90,7 @@ def shopify(
         webhook_duplicate_rate=webhook_duplicate_rate,
         webhook_out_of_order=webhook_out_of_order,
         webhook_drop_rate=webhook_drop_rate,
+        only_fields=tuple(name.strip() for name in fault_fields.split(",") if name.strip()),
     )
     try:
         serve_forever(build_config(credentials, port, seed, orders, plan, faults), subscribe, console.print)

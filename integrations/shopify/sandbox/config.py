@@ -38,6 +38,9 @@ class FaultConfig:
     - ``webhook_duplicate_rate``: deliver a webhook twice (same ``X-Shopify-Webhook-Id``).
     - ``webhook_out_of_order``: hold deliveries in a window and send them shuffled.
     - ``webhook_drop_rate``: never deliver.
+    - ``only_fields``: when set, the request-level rates apply only to requests whose root fields include one
+      of these (e.g. ``("refundCreate",)``), so read-backs stay healthy.
+    One-shot faults (``Faults.add_one_shot``) hit the next matching request whatever the rates.
     """
 
     error_rate: float = 0.0
@@ -49,6 +52,7 @@ class FaultConfig:
     webhook_out_of_order: bool = False
     webhook_reorder_window_seconds: float = 0.5
     webhook_drop_rate: float = 0.0
+    only_fields: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first switch out of range."""

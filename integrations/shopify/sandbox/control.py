@@ -134,12 +134,22 @@ class Control:
     def set_faults(self, **switches: Any) -> dict[str, Any]:
         return asdict(self._sandbox.faults.update(**switches))
 
+    def fail_next(self, kind: str = "error", field: str | None = None, times: int = 1) -> None:
+        """One-shot fault on the next ``times`` requests touching root ``field`` (None: any request).
+
+        ``kind``: ``error`` (5xx, nothing runs), ``timeout`` (held ``timeout_seconds``, then runs) or ``drop``
+        (runs, then the connection is cut: "Shopify applied it, the caller never heard").
+        """
+        self._sandbox.faults.add_one_shot(kind, field, times)
+
     def clear_faults(self) -> dict[str, Any]:
         self._sandbox.faults.clear()
         return asdict(self._sandbox.faults.config)
 
     def faults(self) -> dict[str, Any]:
-        return asdict(self._sandbox.faults.config) | {"counts": dict(self._sandbox.faults.counts)}
+        faults = self._sandbox.faults
+        pending = [asdict(shot) for shot in faults.one_shots]
+        return asdict(faults.config) | {"counts": dict(faults.counts), "one_shots": pending}
 
     def drain_bucket(self) -> dict[str, float]:
         self._sandbox.bucket.drain()

@@ -67,6 +67,7 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         ("/_sandbox/faults", "GET", lambda r, b: control.faults()),
         ("/_sandbox/faults", "POST", lambda r, b: control.set_faults(**b)),
         ("/_sandbox/faults", "DELETE", lambda r, b: control.clear_faults()),
+        ("/_sandbox/faults/next", "POST", lambda r, b: control.fail_next(**b)),
         ("/_sandbox/throttle", "GET", lambda r, b: control.bucket()),
         ("/_sandbox/throttle/drain", "POST", lambda r, b: control.drain_bucket()),
         ("/_sandbox/throttle/refill", "POST", lambda r, b: control.refill_bucket()),

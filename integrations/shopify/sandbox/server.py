@@ -12,6 +12,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import graphql
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -69,27 +70,43 @@ async def _graphql(sandbox: ShopifySandbox, request: Request) -> Response:
     if isinstance(payload, str):
         return JSONResponse({"errors": {"query": [payload]}}, status_code=400, headers=headers)
     # The body is read first: a request held by the timeout switch still runs after the client gave up.
-    early = await _before_run(sandbox, headers)
+    fields = root_fields(payload["query"])
+    early = await _before_run(sandbox, headers, fields)
     if early is not None:
         return early
     result = await run_in_threadpool(
         sandbox.executor.run, payload["query"], payload["variables"], payload["operationName"]
     )
-    if sandbox.faults.roll(sandbox.faults.config.drop_response_rate):
+    if sandbox.faults.strikes("drop", sandbox.faults.config.drop_response_rate, fields):
         sandbox.faults.count("dropped_responses")
         return BrokenResponse(json.dumps(result.body).encode(), media_type="application/json", headers=headers)
     return JSONResponse(result.body, headers=headers)
 
 
-async def _before_run(sandbox: ShopifySandbox, headers: dict[str, str]) -> Response | None:
+def root_fields(query: str) -> set[str]:
+    """Names of the operation's root fields (empty when the document does not parse: no fault matches)."""
+    try:
+        document = graphql.parse(query)
+    except graphql.GraphQLError:
+        return set()
+    return {
+        selection.name.value
+        for definition in document.definitions
+        if isinstance(definition, graphql.OperationDefinitionNode)
+        for selection in definition.selection_set.selections
+        if isinstance(selection, graphql.FieldNode)
+    }
+
+
+async def _before_run(sandbox: ShopifySandbox, headers: dict[str, str], fields: set[str]) -> Response | None:
     faults = sandbox.faults
     if faults.config.latency_seconds:
         await asyncio.sleep(faults.config.latency_seconds)
-    if faults.roll(faults.config.error_rate):
+    if faults.strikes("error", faults.config.error_rate, fields):
         faults.count("errors")
         status = 502 if faults.roll(0.5) else 503
         return JSONResponse({"errors": "Service Unavailable" if status == 503 else "Bad Gateway"}, status, headers)
-    if faults.roll(faults.config.timeout_rate):
+    if faults.strikes("timeout", faults.config.timeout_rate, fields):
         faults.count("timeouts")
         await asyncio.sleep(faults.config.timeout_seconds)
     return None
