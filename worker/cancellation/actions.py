@@ -1,0 +1,193 @@
+"""The Shopify mutations an intent performs, and how an earlier attempt's effect is recognised.
+
+Each ``perform_*`` sends the intent's stored ``params`` (computed once, before the first attempt, so a
+resent refundCreate carries exactly the input its idempotency key was first used with) and returns the
+ids of what Shopify created. Each ``existing_effect`` reads Shopify and returns those ids if an earlier
+attempt (whose answer was lost, or whose worker died) already applied the intent, else ``None``.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.errors import ShopifyOutcomeUnknown, raise_for_user_errors
+from models import ShopifyIntent
+from worker.cancellation import intents as ik
+from worker.cancellation.shopify_view import OrderView, read_order
+
+JOB_TIMEOUT_SECONDS = 30.0
+
+
+class JobStillRunning(Exception):
+    """orderCancel's job did not finish in time: the outcome is not known yet (the job id is kept)."""
+
+    def __init__(self, job_gid: str) -> None:
+        super().__init__(f"orderCancel job {job_gid} still running")
+        self.job_gid = job_gid
+
+
+class NotConfirmed(Exception):
+    """The mutation answered but Shopify does not show its effect (e.g. the cancel job finished, no
+    ``cancelledAt``): a person looks."""
+
+
+def refund_marker(intent: ShopifyIntent) -> str:
+    """Put in the refund's note: how a refund created by this intent is recognised on the order."""
+    return f"[{intent.idempotency_key}]"
+
+
+def order_cancel_variables(intent: ShopifyIntent) -> dict[str, Any]:
+    p = intent.params
+    variables: dict[str, Any] = {
+        "orderId": p["order_gid"],
+        "reason": p.get("reason") or "CUSTOMER",
+        "restock": bool(p.get("restock", True)),
+        "notifyCustomer": bool(p.get("notify_customer", False)),
+        "staffNote": p.get("staff_note"),
+    }
+    if p.get("refund"):
+        # orderCancel refunds by itself here: never pair it with a refundCreate for the same money.
+        variables["refundMethod"] = {"originalPaymentMethodsRefund": True}
+    return variables
+
+
+def perform(client: ShopifyClient, intent: ShopifyIntent) -> tuple[list[str], str | None]:
+    """Send the intent's mutation; ``(result ids, job gid)``. Raises the client's errors (see module doc)."""
+    if intent.kind == ik.ORDER_CANCEL:
+        return _order_cancel(client, intent)
+    if intent.kind == ik.REFUND_CREATE:
+        return _refund_create(client, intent), None
+    if intent.kind == ik.FULFILLMENT_ORDER_CANCEL:
+        data = client.execute("FulfillmentOrderCancel", {"id": intent.params["fulfillment_order_gid"]})
+        payload = data["fulfillmentOrderCancel"]
+        raise_for_user_errors(payload, operation="fulfillmentOrderCancel")
+        return [intent.params["fulfillment_order_gid"]], None
+    if intent.kind == ik.CANCELLATION_REQUEST:
+        variables = {"id": intent.params["fulfillment_order_gid"], "message": intent.params.get("message")}
+        data = client.execute("FulfillmentOrderSubmitCancellationRequest", variables)
+        payload = data["fulfillmentOrderSubmitCancellationRequest"]
+        raise_for_user_errors(payload, operation="fulfillmentOrderSubmitCancellationRequest")
+        return [intent.params["fulfillment_order_gid"]], None
+    raise ValueError(f"unknown intent kind {intent.kind!r}")
+
+
+def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> tuple[list[str], str | None]:
+    data = client.execute("OrderCancel", order_cancel_variables(intent))
+    payload = data["orderCancel"]
+    raise_for_user_errors(payload, key="orderCancelUserErrors", operation="orderCancel")
+    job = (payload or {}).get("job") or {}
+    job_gid = job.get("id")
+    if job_gid and not job.get("done") and not client.wait_for_job(job_gid, timeout=JOB_TIMEOUT_SECONDS):
+        raise JobStillRunning(job_gid)
+    view = read_order(client, intent.params["order_gid"])
+    if not view.cancelled:
+        raise NotConfirmed(f"orderCancel job {job_gid} finished but Shopify does not show the order cancelled")
+    return [view.gid], job_gid
+
+
+def _refund_create(client: ShopifyClient, intent: ShopifyIntent) -> list[str]:
+    # @idempotent with the intent's key: if this succeeds but the answer (or our commit) is lost, the
+    # resend returns the original refund instead of refunding twice.
+    try:
+        data = client.execute(
+            "RefundCreate", {"input": intent.params["input"], "idempotencyKey": intent.idempotency_key}
+        )
+    except ShopifyOutcomeUnknown:
+        raise
+    payload = data["refundCreate"]
+    raise_for_user_errors(payload, operation="refundCreate")
+    refund = (payload or {}).get("refund") or {}
+    return [refund["id"]] if refund.get("id") else []
+
+
+def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    """What an earlier attempt already did on Shopify (ids), or ``None`` when nothing is there.
+
+    Raises ``JobStillRunning`` for an orderCancel whose recorded job is still running: neither adopt nor
+    resend (a second orderCancel could start a second refund).
+    """
+    view = read_order(client, intent.params["order_gid"])
+    if intent.kind == ik.ORDER_CANCEL:
+        if view.cancelled:
+            return [view.gid]
+        if intent.job_gid and not _job_done(client, intent.job_gid):
+            raise JobStillRunning(intent.job_gid)
+        return None
+    if intent.kind == ik.REFUND_CREATE:
+        found = view.refund_with_note(refund_marker(intent))
+        return [found.gid] if found else None
+    fo = next((f for f in view.fulfillment_orders if f.gid == intent.params["fulfillment_order_gid"]), None)
+    if fo is None:
+        return None
+    if intent.kind == ik.FULFILLMENT_ORDER_CANCEL and (not fo.open or fo.request_status.upper() == "UNSUBMITTED"):
+        return [fo.gid]
+    done_statuses = ("CANCELLATION_REQUESTED", "CANCELLATION_ACCEPTED", "CANCELLATION_REJECTED")
+    if intent.kind == ik.CANCELLATION_REQUEST and (fo.request_status.upper() in done_statuses or not fo.open):
+        return [fo.gid]
+    return None
+
+
+def _job_done(client: ShopifyClient, job_gid: str) -> bool:
+    job = client.execute("JobById", {"id": job_gid})["job"]
+    return job is None or bool(job.get("done"))
+
+
+def _money_text(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+
+
+def refund_input(
+    client: ShopifyClient,
+    view: OrderView,
+    *,
+    lines: list[dict[str, Any]],
+    shipping: Decimal,
+    total: Decimal,
+    note: str,
+    notify: bool,
+) -> tuple[dict[str, Any], Decimal]:
+    """refundCreate's input for ``lines`` (``{"line_gid", "quantity", "restock"}``) and ``shipping``, moving
+    at most ``total`` (the policy's amount), never more than Shopify's suggestion or what is refundable.
+
+    Returns ``(input, amount actually refunded)``. The amounts come from ``suggestedRefund`` (Shopify
+    computes tax and discounts per unit) and are spread over its suggested parent transactions.
+    """
+    restock = "NO_RESTOCK" if view.shipped else "CANCEL"
+    refund_lines = [
+        {
+            "lineItemId": li["line_gid"],
+            "quantity": int(li["quantity"]),
+            "restockType": restock if li.get("restock") else "NO_RESTOCK",
+        }
+        for li in lines
+        if int(li["quantity"]) > 0
+    ]
+    variables: dict[str, Any] = {"id": view.gid, "refundLineItems": [
+        {"lineItemId": li["lineItemId"], "quantity": li["quantity"]} for li in refund_lines
+    ]}  # fmt: skip
+    if shipping > 0:
+        variables["shippingAmount"] = _money_text(shipping)
+    suggested = client.execute("SuggestedRefund", variables)["order"]["suggestedRefund"]
+    cap = min(total, view.refundable)
+    transactions, moved = [], Decimal(0)
+    for t in suggested.get("suggestedTransactions") or []:
+        available = Decimal(str(t["amountSet"]["shopMoney"]["amount"]))
+        take = min(available, cap - moved)
+        if take <= 0:
+            break
+        transactions.append({
+            "parentId": t["parentTransaction"]["id"], "amount": _money_text(take), "gateway": t["gateway"],
+            "kind": "REFUND", "orderId": view.gid,
+        })  # fmt: skip
+        moved += Decimal(_money_text(take))
+    refund: dict[str, Any] = {
+        "orderId": view.gid, "note": note, "notify": notify, "refundLineItems": refund_lines,
+        "transactions": transactions,
+    }  # fmt: skip
+    if shipping > 0:
+        shipping_max = Decimal(str(((suggested.get("shipping") or {}).get("maximumRefundableSet") or {})
+                                   .get("shopMoney", {}).get("amount", "0")))  # fmt: skip
+        refund["shipping"] = {"amount": _money_text(min(shipping, shipping_max))}
+    return refund, moved

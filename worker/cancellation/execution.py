@@ -1,0 +1,369 @@
+"""Carrying a request's Shopify action out, exactly once, across crashes and lost answers.
+
+Every step is its own short transaction; nothing is held open while Shopify is called:
+
+1. ``plan``: re-read Shopify (``OrderForAction``), choose the next action from its *current* state and
+   the stored policy decision, and commit a ``pending`` intent with its idempotency key (and, for a
+   refund, the complete refundCreate input) — before Shopify ever sees it;
+2. ``execute_intent``: claim it (``submitting``, committed); if an earlier attempt may have run, read
+   Shopify and adopt what is there; else send the mutation; record the verdict (committed) and mirror
+   the order as Shopify now shows it.
+
+Where the process can die, and what happens then (``DROPSYNC_FAILPOINT`` simulates each one):
+
+- after the claim: the intent is ``submitting``; the redelivered task (or the sweeper after
+  ``STALE_SUBMITTING``) reads Shopify first, finds nothing, sends;
+- after Shopify applied, before our commit: same, and the read finds the cancellation (``cancelledAt``)
+  or the refund (its note carries the intent key; the resend with the same key returns it anyway);
+- after our commit, before the ack: the redelivered task finds the intent terminal: nothing to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.errors import (
+    ShopifyError,
+    ShopifyOutcomeUnknown,
+    ShopifyUserErrors,
+)
+from models import CancellationRequest, LineItem, Order, ShopifyIntent
+from models.types import utcnow
+from worker.cancellation import actions
+from worker.cancellation import intents as ik
+from worker.cancellation import states as s
+from worker.cancellation.failpoints import failpoint
+from worker.cancellation.shopify_view import OrderView, read_order
+from worker.mirror.apply import apply_snapshots
+from worker.mirror.snapshot import from_graphql
+
+log = structlog.get_logger(__name__)
+
+SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
+#: A fresh pending intent is executed by the task that planned it; the sweeper waits this long first.
+SWEEPER_GRACE_SECONDS = 30
+MAX_STEPS = 6
+
+
+@dataclass(frozen=True)
+class Step:
+    """The next thing a request needs: an intent to perform, or ``done`` / ``wait`` / ``operator``."""
+
+    what: str  # intent | done | wait | operator
+    kind: str | None = None
+    params: dict[str, Any] | None = None
+    why: str = ""
+
+
+# -- planning -------------------------------------------------------------------------------------------
+
+
+def _succeeded(session: Session, request: CancellationRequest) -> list[ShopifyIntent]:
+    return list(
+        session.scalars(
+            select(ShopifyIntent).where(
+                ShopifyIntent.cancellation_request_id == request.id, ShopifyIntent.state == "succeeded"
+            )
+        )
+    )
+
+
+def _done_for(done: list[ShopifyIntent], kind: str, fo_gid: str | None = None) -> bool:
+    return any(i.kind == kind and (fo_gid is None or i.params.get("fulfillment_order_gid") == fo_gid) for i in done)
+
+
+def plan(session: Session, request: CancellationRequest, view: OrderView) -> Step:
+    """The next step from Shopify's current state and the stored decision (pure over its inputs).
+
+    Money rules: one refund intent per request at most; orderCancel refunds by itself only when the
+    decision refunds everything still refundable, otherwise it cancels without refunding and a
+    refundCreate moves exactly the decision's amount — never both for the same money.
+    """
+    decision = request.policy_decision or {}
+    done = _succeeded(session, request)
+    total = Decimal(str(decision.get("refund_total", "0")))
+    action = decision.get("action")
+    if action == "escalate":  # approved by a person: the kind the rules evaluated says which
+        action = "cancel" if decision.get("kind") == "cancel" else "refund_items"
+    if action == "cancel":
+        return _plan_cancel(session, request, view, done, total, decision)
+    if _done_for(done, ik.REFUND_CREATE):
+        return Step("done", why="refund created")
+    if total <= 0:
+        return Step("done", why="the decision refunds nothing")
+    return _refund_step(session, request, view, decision, total)
+
+
+def _plan_cancel(
+    session: Session, request: CancellationRequest, view: OrderView, done: list[ShopifyIntent], total: Decimal,
+    decision: dict[str, Any],
+) -> Step:  # fmt: skip
+    if view.cancelled:
+        cancel = next((i for i in done if i.kind == ik.ORDER_CANCEL), None)
+        refunded_by_cancel = bool(cancel and cancel.params.get("refund"))
+        if refunded_by_cancel or total <= 0 or _done_for(done, ik.REFUND_CREATE):
+            return Step("done", why="order cancelled on Shopify")
+        if view.refundable <= 0:
+            return Step("done", why="order cancelled; nothing left to refund")
+        return _refund_step(session, request, view, decision, total)
+    if view.shipped:
+        return Step("operator", why="Shopify shows the order fulfilled since the decision: decide a refund or return")
+    submitted = view.open_fulfillment_orders("SUBMITTED")
+    if submitted:
+        fo = submitted[0]
+        return Step("intent", ik.FULFILLMENT_ORDER_CANCEL, {"order_gid": view.gid, "fulfillment_order_gid": fo.gid},
+                    why="withdraw the fulfillment request first")  # fmt: skip
+    rejected = view.open_fulfillment_orders("CANCELLATION_REJECTED")
+    if rejected:
+        return Step("operator", why="the fulfillment service rejected the cancellation request")
+    if view.open_fulfillment_orders("CANCELLATION_REQUESTED"):
+        return Step("wait", why="waiting for the fulfillment service to answer the cancellation request")
+    accepted = view.open_fulfillment_orders("ACCEPTED")
+    if accepted:
+        fo = accepted[0]
+        if _done_for(done, ik.CANCELLATION_REQUEST, fo.gid):
+            return Step("wait", why="cancellation request sent to the fulfillment service")
+        params: dict[str, Any] = {"order_gid": view.gid, "fulfillment_order_gid": fo.gid,
+                  "message": f"Please cancel: customer request ({request.reason})"}  # fmt: skip
+        return Step("intent", ik.CANCELLATION_REQUEST, params, why="the fulfillment service holds the order")
+    full = total >= view.refundable
+    cancel_params: dict[str, Any] = {
+        "order_gid": view.gid, "reason": decision.get("shopify_cancel_reason") or "CUSTOMER", "restock": True,
+        "notify_customer": bool(decision.get("notify_customer", False)), "refund": full and total > 0,
+        "staff_note": f"dropsync cancellation request {request.id}",
+    }  # fmt: skip
+    return Step("intent", ik.ORDER_CANCEL, cancel_params, why="unfulfilled: cancel the order")
+
+
+def _refund_step(
+    session: Session, request: CancellationRequest, view: OrderView, decision: dict[str, Any], total: Decimal
+) -> Step:
+    if view.refundable <= 0:
+        return Step("done", why="nothing left to refund on Shopify")
+    gids = dict(
+        session.execute(select(LineItem.id, LineItem.shopify_gid).where(LineItem.order_id == request.order_id)).all()
+    )
+    lines = [
+        {"line_gid": gids[int(li["line_id"])], "quantity": li["quantity"], "restock": li.get("restock", False)}
+        for li in decision.get("lines", [])
+        if int(li["line_id"]) in gids and not view.cancelled
+    ]
+    params = {"order_gid": view.gid, "lines": lines, "shipping": decision.get("shipping_amount", "0"),
+              "total": str(total), "notify": bool(decision.get("notify_customer", False))}  # fmt: skip
+    return Step("intent", ik.REFUND_CREATE, params, why=f"refund {total} {decision.get('currency', '')}")
+
+
+# -- running a request ----------------------------------------------------------------------------------
+
+
+def run_request(sessions: SessionFactory, request_id: int, client: ShopifyClient) -> str:
+    """Advance a request in ``shopify_action`` until it is done, waits, or needs a person. Idempotent."""
+    outcome = "idle"
+    for _ in range(MAX_STEPS):
+        outcome = _one_step(sessions, request_id, client)
+        if outcome != "progress":
+            return outcome
+    return outcome
+
+
+def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient) -> str:
+    with sessions() as session:
+        request = session.get(CancellationRequest, request_id)
+        if request is None or request.state != s.SHOPIFY_ACTION:
+            return "idle"
+        live = session.scalar(
+            select(ShopifyIntent.id).where(
+                ShopifyIntent.cancellation_request_id == request_id, ShopifyIntent.state.in_(("pending", "unknown"))
+            )
+        )
+        order_gid = session.get_one(Order, request.order_id).shopify_gid
+    if live is not None:
+        state = execute_intent(sessions, live, client)
+        return "progress" if state == "succeeded" else state
+    view = read_order(client, order_gid)
+    with sessions() as session:
+        request = session.get_one(CancellationRequest, request_id, with_for_update=True)
+        if request.state != s.SHOPIFY_ACTION:
+            return "idle"
+        step = plan(session, request, view)
+        if step.what == "done":
+            _complete(session, request, view, step.why)
+            return "done"
+        if step.what == "wait":
+            return "wait"
+        if step.what == "operator":
+            _to_operator(session, request, step.why)
+            return "operator"
+        params = dict(step.params or {})
+        assert step.kind is not None
+        key = ik.new_key(step.kind)
+        if step.kind == ik.REFUND_CREATE:
+            params = _with_refund_input(client, view, params, request, key)
+        intent, _ = ik.create_intent(
+            session, shop_id=request.shop_id, order_id=request.order_id, kind=step.kind, params=params,
+            request_id=request.id, key=key,
+        )  # fmt: skip
+        if intent.next_attempt_at is None and intent.attempts == 0:
+            from datetime import timedelta
+
+            intent.next_attempt_at = utcnow() + timedelta(seconds=SWEEPER_GRACE_SECONDS)
+        intent_id = intent.id
+    # Committed: the key is durable before Shopify sees it.
+    state = execute_intent(sessions, intent_id, client)
+    return "progress" if state == "succeeded" else state
+
+
+def _with_refund_input(
+    client: ShopifyClient, view: OrderView, params: dict[str, Any], request: CancellationRequest, key: str
+) -> dict[str, Any]:
+    note = f"dropsync cancellation request {request.id} [{key}]"
+    refund, amount = actions.refund_input(
+        client, view, lines=params["lines"], shipping=Decimal(str(params["shipping"])),
+        total=Decimal(params["total"]), note=note, notify=params["notify"],
+    )  # fmt: skip
+    return {**params, "input": refund, "amount": str(amount)}
+
+
+def _complete(session: Session, request: CancellationRequest, view: OrderView, why: str) -> None:
+    s.move(session, request, s.DONE, actor="system", why=why, data={"shopify_refunded": str(view.total_refunded)})
+
+
+def _to_operator(session: Session, request: CancellationRequest, why: str) -> None:
+    s.move(session, request, s.NEEDS_OPERATOR, actor="system", why=why)
+    ik.raise_alert(
+        session, shop_id=request.shop_id, order_id=request.order_id, kind="cancellation_needs_operator",
+        key=f"cancellation:needs_operator:{request.id}:{len(request.state_history)}",
+        message=f"cancellation request {request.id} needs a person: {why}",
+    )  # fmt: skip
+
+
+# -- executing one intent -------------------------------------------------------------------------------
+
+
+def _claim(sessions: SessionFactory, intent_id: int, *, reclaim_stale: bool) -> tuple[ShopifyIntent, bool] | None:
+    """``(intent, read_first)`` after committing ``submitting``; ``None`` when not claimable now."""
+    with sessions() as session:
+        intent = ik.get_intent(session, intent_id, lock=True)
+        if intent.state in ("succeeded", "failed"):
+            return None
+        if intent.state == "submitting":
+            stale = intent.submitted_at is None or intent.submitted_at <= utcnow() - ik.stale_submitting()
+            if not (reclaim_stale or stale):
+                return None  # another worker is on it right now
+        read_first = intent.state in ("submitting", "unknown") or intent.attempts > 0
+        intent.state = "submitting"
+        intent.attempts += 1
+        intent.submitted_at = utcnow()
+        session.flush()
+        session.expunge(intent)
+        return intent, read_first
+
+
+def execute_intent(
+    sessions: SessionFactory, intent_id: int, client: ShopifyClient, *, reclaim_stale: bool = False
+) -> str:
+    """Perform one intent (see the module doc); returns its state afterwards. Never raises Shopify errors.
+
+    ``reclaim_stale``: the caller knows the ``submitting`` holder is dead (a redelivered task message).
+    """
+    claimed = _claim(sessions, intent_id, reclaim_stale=reclaim_stale)
+    if claimed is None:
+        with sessions() as session:
+            return ik.get_intent(session, intent_id).state
+    intent, read_first = claimed
+    failpoint("after_claim")
+    try:
+        if read_first:
+            adopted = actions.existing_effect(client, intent)
+            if adopted is not None:
+                return _finish(sessions, intent, client, adopted, None, how="adopted (already on Shopify)")
+        result_ids, job_gid = actions.perform(client, intent)
+    except actions.JobStillRunning as exc:
+        job_gid, message = exc.job_gid, str(exc)
+        return _verdict(sessions, intent, lambda se, i: ik.mark_unknown(se, i, message, job_gid=job_gid))
+    except ShopifyOutcomeUnknown as exc:
+        message = str(exc)
+        return _verdict(sessions, intent, lambda se, i: ik.mark_unknown(se, i, message))
+    except ShopifyUserErrors as exc:
+        return _refused(sessions, intent, client, exc)
+    except actions.NotConfirmed as exc:
+        message = str(exc)
+        return _verdict(sessions, intent, lambda se, i: ik.mark_failed(se, i, message))
+    except ShopifyError as exc:  # transport (never sent), throttled, HTTP 4xx, GraphQL errors: not applied
+        return _not_applied(sessions, intent, str(exc))
+    failpoint("after_mutation")
+    return _finish(sessions, intent, client, result_ids, job_gid, how="applied")
+
+
+def _verdict(sessions: SessionFactory, intent: ShopifyIntent, mark: Callable[[Session, ShopifyIntent], Any]) -> str:
+    with sessions() as session:
+        row = ik.get_intent(session, intent.id, lock=True)
+        mark(session, row)
+        _after_failure(session, row)
+        return row.state
+
+
+def _not_applied(sessions: SessionFactory, intent: ShopifyIntent, error: str) -> str:
+    """Shopify refused before running it (or it never left): retry later; hand over after MAX_ATTEMPTS."""
+    with sessions() as session:
+        row = ik.get_intent(session, intent.id, lock=True)
+        if row.attempts >= ik.MAX_ATTEMPTS:
+            ik.mark_failed(session, row, error)
+        else:
+            ik.mark_retry(session, row, error)
+        _after_failure(session, row)
+        return row.state
+
+
+def _refused(sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyClient, exc: ShopifyUserErrors) -> str:
+    """userErrors: maybe because an earlier attempt already did it ("already cancelled"): look first."""
+    try:
+        adopted = actions.existing_effect(client, intent)
+    except (ShopifyError, actions.JobStillRunning):
+        adopted = None
+    if adopted is not None:
+        return _finish(sessions, intent, client, adopted, None, how="adopted after a refusal")
+    return _verdict(sessions, intent, lambda se, i: ik.mark_failed(se, i, str(exc)))
+
+
+def _after_failure(session: Session, intent: ShopifyIntent) -> None:
+    if intent.state != "failed" or intent.cancellation_request_id is None:
+        return
+    request = session.get(CancellationRequest, intent.cancellation_request_id)
+    if request is not None and request.state == s.SHOPIFY_ACTION:
+        _to_operator(session, request, f"Shopify {intent.kind} failed: {intent.last_error}")
+
+
+def _finish(
+    sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyClient, result_ids: list[str],
+    job_gid: str | None, *, how: str,
+) -> str:  # fmt: skip
+    node = _read_for_mirror(client, intent.params["order_gid"])
+    with sessions() as session:
+        row = ik.get_intent(session, intent.id, lock=True)
+        ik.mark_succeeded(session, row, result_ids, actor="system", how=how, job_gid=job_gid)
+        if node is not None:
+            apply_snapshots(session, row.shop_id, [from_graphql(node, source="action")])
+        state = row.state
+    failpoint("after_commit")
+    return state
+
+
+def _read_for_mirror(client: ShopifyClient, order_gid: str) -> dict[str, Any] | None:
+    """The order as Shopify shows it after acting, for the mirror. A failed read is not fatal: the
+    webhook or the next reconciliation brings it."""
+    try:
+        node: dict[str, Any] | None = client.execute("OrderById", {"id": order_gid})["order"]
+    except ShopifyError as exc:
+        log.warning("could not re-read the order after acting", order=order_gid, error=str(exc))
+        return None
+    return node

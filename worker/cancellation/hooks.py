@@ -1,0 +1,109 @@
+"""How the workflow hears about the world: supplier changes, mirrored orders, Shopify webhooks.
+
+All hooks run inside the caller's transaction (the supplier service's, the inbox drain's): they only
+flush and enqueue through the outbox. Each is a cheap no-op for orders without a request or intent.
+
+- supplier change → the request follows its supplier orders (IN_CANCEL seen → supplier cancellation
+  requested; closed cancelled → confirmed → Shopify action; tracking → shipped → a return; a request
+  answered with "awaiting shipment" again → refused);
+- an order applied with ``cancelledAt`` (orders/cancelled, a reconcile, our own re-read) → its live
+  ``order_cancel`` intent is closed as succeeded;
+- ``refunds/create`` whose note carries an intent's key → that ``refund_create`` intent is closed;
+- ``fulfillment_orders/cancellation_request_*`` → the request waiting on the service advances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.aliexpress import status as st
+from models import CancellationRequest, FulfillmentOrder, Order, ShopifyIntent, SupplierOrder, WebhookDelivery
+from models.cancellation import LIVE_INTENT_STATES
+from worker.cancellation import intents as ik
+from worker.cancellation import service
+from worker.cancellation import states as s
+from worker.mirror.apply import AppliedOrder, on_orders_applied
+from worker.mirror.topics import after_topic
+from worker.supplier.events import on_supplier_change
+
+FOLLOWING = (s.REQUESTED, s.SUPPLIER_CANCEL_REQUESTED, s.SUPPLIER_REFUSED)
+
+
+@on_supplier_change
+def follow_supplier_change(session: Session, so: SupplierOrder, old_state: str, new_state: str) -> None:
+    if so.order_id is None:
+        return
+    request = session.scalar(
+        select(CancellationRequest).where(
+            CancellationRequest.order_id == so.order_id, CancellationRequest.state.in_(FOLLOWING)
+        )
+    )
+    if request is None:
+        return
+    refused = old_state == st.CANCELLATION_REQUESTED and new_state in (st.AWAITING_SHIPMENT, st.RISK_CHECK)
+    service.follow_supplier(session, request, actor=f"supplier:{so.supplier_order_id}", refused=refused)
+
+
+@on_orders_applied
+def close_cancel_intents(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
+    cancelled = [a.order_id for a in applied if a.snapshot.cancelled_at is not None]
+    if not cancelled:
+        return
+    live = session.scalars(
+        select(ShopifyIntent).where(
+            ShopifyIntent.order_id.in_(cancelled),
+            ShopifyIntent.kind == ik.ORDER_CANCEL,
+            ShopifyIntent.state.in_(LIVE_INTENT_STATES),
+        )
+    ).all()
+    for intent in live:
+        gid = intent.params.get("order_gid", "")
+        if ik.mark_succeeded(session, intent, [gid], actor="shopify", how="closed by the order showing cancelled"):
+            _advance(session, intent)
+
+
+@after_topic("refunds/create")
+def close_refund_intent(session: Session, delivery: WebhookDelivery) -> None:
+    note = str(delivery.payload.get("note") or "")
+    if "[dropsync-" not in note:
+        return
+    key = note[note.index("[dropsync-") + 1 :].split("]", 1)[0]
+    intent = session.scalar(select(ShopifyIntent).where(ShopifyIntent.idempotency_key == key))
+    if intent is None:
+        return
+    refund_gid = delivery.payload.get("admin_graphql_api_id") or f"gid://shopify/Refund/{delivery.payload.get('id')}"
+    if ik.mark_succeeded(session, intent, [str(refund_gid)], actor="shopify:webhook", how="closed by refunds/create"):
+        _advance(session, intent)
+
+
+@after_topic("fulfillment_orders/cancellation_request_accepted", "fulfillment_orders/cancellation_request_rejected")
+def fulfillment_service_answered(session: Session, delivery: WebhookDelivery) -> None:
+    node = delivery.payload.get("fulfillment_order") or {}
+    gid = node.get("id")
+    order_id = (
+        session.scalar(select(FulfillmentOrder.order_id).where(FulfillmentOrder.shopify_gid == gid)) if gid else None
+    )
+    if order_id is None:
+        return
+    request = session.scalar(
+        select(CancellationRequest).where(
+            CancellationRequest.order_id == order_id, CancellationRequest.state == s.SHOPIFY_ACTION
+        )
+    )
+    if request is not None:
+        service.enqueue_advance(session, request, tag=f"fo:{delivery.id}")
+
+
+def _advance(session: Session, intent: ShopifyIntent) -> None:
+    if intent.cancellation_request_id is None:
+        return
+    request = session.get(CancellationRequest, intent.cancellation_request_id)
+    if request is not None and request.state == s.SHOPIFY_ACTION:
+        service.enqueue_advance(session, request, tag=f"intent:{intent.id}")
+
+
+def order_of(session: Session, request: CancellationRequest) -> Order:
+    return session.get_one(Order, request.order_id)

@@ -1,0 +1,271 @@
+"""Shopify intents: one persisted row per external mutation, committed before its first attempt.
+
+Lifecycle (``ShopifyIntent.state``)::
+
+    pending ──claim──▶ submitting ──Shopify answered──▶ succeeded | failed
+                          │  └─lost verdict (timeout, dropped response, 5xx)─▶ unknown ──claim──▶ submitting…
+                          └─provably not applied (never sent, throttled, refused before running)─▶ pending
+
+Rules:
+
+- the idempotency key is minted with the row and reused on every attempt (refundCreate's
+  ``@idempotent`` returns the original refund for a resent key);
+- at most one *live* intent per (order, kind): the partial unique index refuses a second one, so two
+  workers can never both start a cancel or a refund for the same order;
+- an intent claimed while ``submitting`` or ``unknown`` (a crash or a lost verdict before) is
+  *read first*: the executor looks at Shopify and adopts an effect already there before acting;
+- after ``MAX_ATTEMPTS`` the sweeper stops retrying: ``failed`` + an alert, a person decides
+  (``dropsync intents retry|resolve``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import Alert, ShopifyIntent
+from models.cancellation import LIVE_INTENT_STATES
+from models.types import utcnow
+from worker.cancellation.errors import IntentNotFound, IntentStateError
+from worker.timeline import record_event
+
+ORDER_CANCEL = "order_cancel"
+REFUND_CREATE = "refund_create"
+FULFILLMENT_ORDER_CANCEL = "fulfillment_order_cancel"
+CANCELLATION_REQUEST = "fulfillment_order_cancellation_request"
+KINDS = (ORDER_CANCEL, REFUND_CREATE, FULFILLMENT_ORDER_CANCEL, CANCELLATION_REQUEST)
+
+MAX_ATTEMPTS = 6
+
+
+def stale_submitting() -> dt.timedelta:
+    """A ``submitting`` intent older than this was abandoned by a dead worker: it may be reclaimed
+    (``DROPSYNC_INTENT_STALE_SECONDS``; must exceed the longest Shopify call, job polling included)."""
+    from worker.settings import get_settings
+
+    return dt.timedelta(seconds=int(get_settings().intent_stale_seconds))
+
+
+BACKOFF_BASE = dt.timedelta(seconds=5)
+BACKOFF_CAP = dt.timedelta(minutes=30)
+
+
+def new_key(kind: str) -> str:
+    return f"dropsync-{kind}-{uuid.uuid4().hex}"
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """5 s, 10 s, 20 s… capped at 30 min (attempts = how many were made so far)."""
+    delay: dt.timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, BACKOFF_CAP)
+
+
+def live_intent(session: Session, order_id: int, kind: str | None = None) -> ShopifyIntent | None:
+    query = select(ShopifyIntent).where(ShopifyIntent.order_id == order_id, ShopifyIntent.state.in_(LIVE_INTENT_STATES))
+    if kind is not None:
+        query = query.where(ShopifyIntent.kind == kind)
+    return session.scalars(query.order_by(ShopifyIntent.id)).first()
+
+
+def create_intent(
+    session: Session,
+    *,
+    shop_id: int,
+    order_id: int,
+    kind: str,
+    params: dict[str, Any],
+    request_id: int | None,
+    key: str | None = None,
+    actor: str = "system",
+) -> tuple[ShopifyIntent, bool]:
+    """The live intent of (order, kind): a new ``pending`` one, or the one already live (``created`` False).
+
+    The caller commits before the first attempt: the key must be durable before Shopify ever sees it.
+    """
+    existing = live_intent(session, order_id, kind)
+    if existing is not None:
+        return existing, False
+    intent = ShopifyIntent(
+        shop_id=shop_id, order_id=order_id, cancellation_request_id=request_id, kind=kind, params=params,
+        idempotency_key=key or new_key(kind), state="pending", attempts=0, result_ids=[],
+    )  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(intent)
+            session.flush()
+    except IntegrityError:
+        # Another transaction created the live intent of this (order, kind) first: use that one.
+        found = live_intent(session, order_id, kind)
+        if found is None:
+            raise
+        return found, False
+    record_event(
+        session, shop_id=shop_id, order_id=order_id, kind="intent.created", actor=actor,
+        message=f"Shopify {kind} intent {intent.id} created (key {intent.idempotency_key})",
+        data={"intent_id": intent.id, "kind": kind, "request_id": request_id},
+    )  # fmt: skip
+    return intent, True
+
+
+def get_intent(session: Session, intent_id: int, *, lock: bool = False) -> ShopifyIntent:
+    query = select(ShopifyIntent).where(ShopifyIntent.id == intent_id)
+    if lock:
+        query = query.with_for_update()
+    intent = session.scalar(query)
+    if intent is None:
+        raise IntentNotFound(f"unknown intent {intent_id}")
+    return intent
+
+
+def _event(session: Session, intent: ShopifyIntent, kind: str, message: str, actor: str, **data: Any) -> None:
+    record_event(
+        session, shop_id=intent.shop_id, order_id=intent.order_id, kind=kind, actor=actor,
+        message=f"Shopify {intent.kind} intent {intent.id}: {message}",
+        data={"intent_id": intent.id, "attempts": intent.attempts, **data},
+    )  # fmt: skip
+
+
+def mark_succeeded(
+    session: Session, intent: ShopifyIntent, result_ids: list[str], *, actor: str, how: str, job_gid: str | None = None
+) -> bool:
+    """Terminal success (``how``: applied, adopted, webhook…). False if it was already terminal."""
+    if intent.state not in LIVE_INTENT_STATES:
+        return False
+    intent.state = "succeeded"
+    intent.completed_at = utcnow()
+    intent.next_attempt_at = None
+    intent.result_ids = sorted(set(intent.result_ids) | set(result_ids))
+    if job_gid:
+        intent.job_gid = job_gid
+    session.flush()
+    _event(session, intent, "intent.succeeded", f"succeeded ({how})", actor, how=how, result_ids=intent.result_ids)
+    return True
+
+
+def mark_unknown(session: Session, intent: ShopifyIntent, error: str, *, job_gid: str | None = None) -> None:
+    """The verdict was lost: Shopify may have applied it. Read before any retry."""
+    if intent.state not in LIVE_INTENT_STATES:
+        return
+    intent.state = "unknown"
+    intent.last_error = error[:2000]
+    intent.next_attempt_at = utcnow() + backoff(intent.attempts)
+    if job_gid:
+        intent.job_gid = job_gid
+    session.flush()
+    _event(session, intent, "intent.unknown", f"outcome unknown, Shopify is read before retrying: {error}", "system")
+
+
+def mark_retry(session: Session, intent: ShopifyIntent, error: str) -> None:
+    """Provably not applied (never sent, throttled, refused before running): back to pending, later."""
+    if intent.state not in LIVE_INTENT_STATES:
+        return
+    intent.state = "pending" if intent.state == "submitting" else intent.state
+    intent.last_error = error[:2000]
+    intent.next_attempt_at = utcnow() + backoff(intent.attempts)
+    session.flush()
+    _event(session, intent, "intent.retry_later", f"not applied, retried later: {error}", "system")
+
+
+def mark_failed(session: Session, intent: ShopifyIntent, error: str, *, actor: str = "system") -> bool:
+    """Terminal: a person decides. Raises an alert (once per intent)."""
+    if intent.state not in LIVE_INTENT_STATES:
+        return False
+    intent.state = "failed"
+    intent.last_error = error[:2000]
+    intent.completed_at = utcnow()
+    intent.next_attempt_at = None
+    session.flush()
+    _event(session, intent, "intent.failed", f"failed, handed to a person: {error}", actor)
+    raise_alert(
+        session, shop_id=intent.shop_id, order_id=intent.order_id, kind="intent_failed",
+        key=f"cancellation:intent_failed:{intent.id}",
+        message=f"Shopify {intent.kind} intent {intent.id} failed after {intent.attempts} attempt(s): {error}",
+    )  # fmt: skip
+    return True
+
+
+def raise_alert(session: Session, *, shop_id: int, order_id: int | None, kind: str, key: str, message: str) -> bool:
+    """One alert per ``key`` (the unique dedupe key): False when it was raised before."""
+    if session.scalar(select(Alert.id).where(Alert.dedupe_key == key)) is not None:
+        return False
+    alert = Alert(
+        shop_id=shop_id, order_id=order_id, kind=kind, severity="critical" if kind == "intent_failed" else "warning",
+        message=message, dedupe_key=key, raised_at=utcnow(),
+    )  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(alert)
+            session.flush()
+    except IntegrityError:
+        return False
+    record_event(
+        session, shop_id=shop_id, order_id=order_id, kind="alert.raised", actor="cancellation", message=message,
+        data={"alert_id": alert.id, "kind": kind},
+    )  # fmt: skip
+    return True
+
+
+def operator_retry(session: Session, intent_id: int, actor: str) -> ShopifyIntent:
+    """A person sends a failed (or stuck) intent round again. It is read first, like any retried intent.
+
+    Refused for a succeeded intent (the effect exists) and when another live intent of the same
+    (order, kind) exists (the unique index would refuse it anyway).
+    """
+    intent = get_intent(session, intent_id, lock=True)
+    if intent.state == "succeeded":
+        raise IntentStateError(f"intent {intent.id} succeeded: there is nothing to retry")
+    if intent.state == "failed":
+        other = live_intent(session, intent.order_id, intent.kind)
+        if other is not None:
+            raise IntentStateError(f"intent {other.id} of the same order and kind is live: retry that one")
+        # Back to unknown (not pending): a failed intent may have been applied; read Shopify first.
+        intent.state = "unknown"
+        intent.completed_at = None
+    intent.next_attempt_at = utcnow()
+    session.flush()
+    _event(session, intent, "intent.operator_retry", "retried by a person (Shopify is read first)", actor)
+    return intent
+
+
+def operator_resolve(session: Session, intent_id: int, outcome: str, actor: str, note: str | None) -> ShopifyIntent:
+    """A person checked Shopify and records the outcome (``succeeded`` or ``failed``) of a non-succeeded intent."""
+    if outcome not in ("succeeded", "failed"):
+        raise IntentStateError(f"--as must be succeeded or failed, not {outcome!r}")
+    intent = get_intent(session, intent_id, lock=True)
+    if intent.state == "succeeded":
+        raise IntentStateError(f"intent {intent.id} already succeeded")
+    if intent.state == outcome:
+        raise IntentStateError(f"intent {intent.id} is already {outcome}")
+    intent.state = outcome
+    intent.completed_at = utcnow()
+    intent.next_attempt_at = None
+    intent.last_error = f"resolved by {actor}: {note}" if note else f"resolved by {actor}"
+    session.flush()
+    _event(
+        session, intent, "intent.operator_resolved", f"resolved as {outcome} by a person ({note or 'no note'})", actor
+    )
+    return intent
+
+
+def stuck_intents(session: Session, now: dt.datetime, older_than: dt.timedelta) -> list[ShopifyIntent]:
+    """Failed intents, and live ones not finished ``older_than`` after creation, oldest first."""
+    query = select(ShopifyIntent).where(
+        (ShopifyIntent.state == "failed")
+        | (ShopifyIntent.state.in_(LIVE_INTENT_STATES) & (ShopifyIntent.created_at <= now - older_than))
+    )
+    return list(session.scalars(query.order_by(ShopifyIntent.created_at, ShopifyIntent.id)))
+
+
+def due_intents(session: Session, now: dt.datetime, limit: int = 200) -> list[ShopifyIntent]:
+    """Live intents the sweeper should (re)run now: pending/unknown whose time came, stale submitting."""
+    due = (ShopifyIntent.next_attempt_at.is_(None)) | (ShopifyIntent.next_attempt_at <= now)
+    query = select(ShopifyIntent).where(
+        (ShopifyIntent.state.in_(("pending", "unknown")) & due)
+        | ((ShopifyIntent.state == "submitting") & (ShopifyIntent.submitted_at <= now - stale_submitting()))
+    )
+    return list(session.scalars(query.order_by(ShopifyIntent.id).limit(limit)))

@@ -1,0 +1,216 @@
+"""Cancellation requests: create (the policy decides first), withdraw, approve, and follow the supplier.
+
+Services flush, never commit: the CLI command, the task or the webhook drain owns the transaction.
+Reaching ``shopify_action`` enqueues ``cancellation.advance`` through the outbox (published after the
+commit), which re-reads Shopify and performs the action (``worker.cancellation.execution``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.aliexpress import status as st
+from models import CancellationRequest, Order, SupplierOrder, SupplierOrderItem
+from models.types import utcnow
+from worker import outbox
+from worker.cancellation import states as s
+from worker.cancellation.errors import OrderAlreadyCancelled, RequestAlreadyOpen, RequestNotFound
+from worker.policy import Action, Decision, Reason, RequestKind
+from worker.policy.adapters import check_order
+from worker.policy.model import Policy
+from worker.policy.startup import configured_policy
+
+ADVANCE_TASK = "cancellation.advance"
+EXECUTE_TASK = "cancellation.execute_intent"
+
+#: Supplier states meaning the goods left the seller: no cancellation any more, only a return.
+SHIPPED = frozenset({st.PARTLY_SHIPPED, st.SHIPPED, st.DELIVERED, st.CLOSED_COMPLETED})
+#: Nothing was paid to the seller, or it was given back: the Shopify side can act directly.
+NOTHING_AT_STAKE = frozenset({st.AWAITING_PAYMENT})
+
+
+def open_request(session: Session, order_id: int) -> CancellationRequest | None:
+    query = select(CancellationRequest).where(
+        CancellationRequest.order_id == order_id, CancellationRequest.state.in_(s.OPEN)
+    )
+    return session.scalars(query.order_by(CancellationRequest.id.desc())).first()
+
+
+def get_request(session: Session, request_id: int, *, lock: bool = False) -> CancellationRequest:
+    query = select(CancellationRequest).where(CancellationRequest.id == request_id)
+    if lock:
+        query = query.with_for_update()
+    request = session.scalar(query)
+    if request is None:
+        raise RequestNotFound(f"unknown cancellation request {request_id}")
+    return request
+
+
+def decide(
+    session: Session, order: Order, reason: Reason, items: Mapping[str, int], policy: Policy, now: dt.datetime,
+    kind: RequestKind | None = None,
+) -> Decision:  # fmt: skip
+    """The policy's decision on the ledger order (called for every decision, stored with its version)."""
+    return check_order(session, order, policy=policy, reason=reason, now=now, items=items, kind=kind)
+
+
+def create_request(
+    session: Session,
+    order: Order,
+    *,
+    reason: str,
+    items: Mapping[str, int] | None = None,
+    actor: str,
+    source: str = "operator",
+    note: str | None = None,
+    policy: Policy | None = None,
+    now: dt.datetime | None = None,
+) -> CancellationRequest:
+    """Record a request and the policy's decision; then follow the supplier (maybe straight to Shopify).
+
+    Refused: the order is already cancelled, or already has an open request. A denial is stored (state
+    ``denied``, with the reasons) and returned: the caller shows it. An escalation waits for approval.
+    """
+    if order.cancelled_at is not None:
+        raise OrderAlreadyCancelled(f"{order.name} is already cancelled on Shopify")
+    existing = open_request(session, order.id)
+    if existing is not None:
+        raise RequestAlreadyOpen(f"{order.name} already has cancellation request {existing.id} ({existing.state})")
+    now = now or utcnow()
+    policy = policy or configured_policy()
+    decision = decide(session, order, Reason(reason), items or {}, policy, now)
+    request = CancellationRequest(
+        shop_id=order.shop_id, order_id=order.id, kind=decision.kind.value,
+        items=[{"line_id": k, "quantity": v} for k, v in sorted((items or {}).items())], reason=reason, note=note,
+        state=s.REQUESTED, state_history=[], policy_decision=decision.to_dict(), policy_version=policy.version,
+        source=source, requested_by=actor,
+    )  # fmt: skip
+    session.add(request)
+    session.flush()
+    from worker.timeline import record_event
+
+    record_event(
+        session, shop_id=order.shop_id, order_id=order.id, kind="cancellation.requested", actor=actor,
+        message=f"cancellation request {request.id} ({reason}): policy {policy.version[:12]} says "
+        f"{decision.action.value}, refund {decision.refund_total} {decision.currency}",
+        data={"request_id": request.id, "action": decision.action.value, "refund_total": str(decision.refund_total),
+              "policy_version": policy.version, "reasons": list(decision.reasons)},
+    )  # fmt: skip
+    if decision.action is Action.DENY or (not decision.allowed and decision.action is not Action.ESCALATE):
+        request.state = s.NEEDS_APPROVAL  # the one legal way into ``denied``
+        s.move(session, request, s.DENIED, actor="policy", why="; ".join(decision.reasons) or "policy denied")
+        return request
+    if decision.action is Action.ESCALATE:
+        request.state = s.NEEDS_APPROVAL
+        request.state_history = [{"from": None, "to": s.NEEDS_APPROVAL, "at": now.isoformat(), "actor": "policy",
+                                  "why": "; ".join(decision.reasons) or "escalated"}]  # fmt: skip
+        session.flush()
+        return request
+    follow_supplier(session, request, actor=actor)
+    return request
+
+
+def approve(session: Session, request: CancellationRequest, actor: str) -> None:
+    """A person approves an escalated request: it proceeds with the amounts the rules computed."""
+    s.move(session, request, s.REQUESTED, actor=actor, why="approved by a person")
+    follow_supplier(session, request, actor=actor)
+
+
+def deny(session: Session, request: CancellationRequest, actor: str, why: str) -> None:
+    s.move(session, request, s.DENIED, actor=actor, why=why or "denied by a person")
+
+
+def withdraw(session: Session, request: CancellationRequest, actor: str, why: str | None = None) -> None:
+    """Allowed until the Shopify action starts (``ImpossibleTransition`` after)."""
+    s.move(session, request, s.WITHDRAWN, actor=actor, why=why or "withdrawn")
+
+
+def relevant_supplier_orders(session: Session, request: CancellationRequest) -> list[SupplierOrder]:
+    """The supplier orders supplying the requested lines (all of the order's for a whole-order request)."""
+    orders = list(
+        session.scalars(
+            select(SupplierOrder).where(SupplierOrder.order_id == request.order_id).order_by(SupplierOrder.id)
+        )
+    )
+    wanted = {int(i["line_id"]) for i in request.items if str(i.get("line_id", "")).isdigit()}
+    if not wanted:
+        return orders
+    covering = set(
+        session.scalars(select(SupplierOrderItem.supplier_order_id).where(SupplierOrderItem.line_item_id.in_(wanted)))
+    )
+    return [so for so in orders if so.id in covering or not so.items]
+
+
+def supplier_stage(orders: list[SupplierOrder]) -> str:
+    """Where the supplier side stands for a request: ``direct`` (nothing paid: act on Shopify now),
+    ``confirmed`` (every paid supplier order closed cancelled), ``shipped``, ``requested`` (a
+    cancellation is pending with a seller) or ``waiting`` (paid, not shipped, nobody asked yet)."""
+    statuses = [so.status for so in orders]
+    if any(x in SHIPPED for x in statuses):
+        return "shipped"
+    if all(x in NOTHING_AT_STAKE for x in statuses):
+        return "direct"
+    if all(x in NOTHING_AT_STAKE or x == st.CLOSED_CANCELLED for x in statuses):
+        return "confirmed"
+    if any(x == st.CANCELLATION_REQUESTED for x in statuses):
+        return "requested"
+    return "waiting"
+
+
+def follow_supplier(session: Session, request: CancellationRequest, *, actor: str, refused: bool = False) -> None:
+    """Move the request to where its supplier orders stand (a no-op when it already is there)."""
+    if request.state not in (s.REQUESTED, s.SUPPLIER_CANCEL_REQUESTED, s.SUPPLIER_REFUSED):
+        return
+    stage = supplier_stage(relevant_supplier_orders(session, request))
+    if stage == "direct":
+        start_shopify_action(session, request, actor=actor, why="no supplier payment at stake: cancel directly")
+    elif stage == "confirmed":
+        s.move(session, request, s.SUPPLIER_CONFIRMED, actor=actor, why="the supplier order is closed cancelled")
+        start_shopify_action(session, request, actor=actor, why="supplier cancellation confirmed")
+    elif stage == "shipped":
+        s.move(session, request, s.SUPPLIER_SHIPPED, actor=actor, why="the seller shipped")
+        convert_to_return(session, request, actor=actor)
+    elif stage == "requested" and request.state != s.SUPPLIER_CANCEL_REQUESTED:
+        s.move(session, request, s.SUPPLIER_CANCEL_REQUESTED, actor=actor, why="cancellation asked from the seller")
+    elif refused and request.state == s.SUPPLIER_CANCEL_REQUESTED:
+        s.move(session, request, s.SUPPLIER_REFUSED, actor=actor,
+               why="the seller refused; open a dispute if no tracking arrives by the deadline")  # fmt: skip
+
+
+def start_shopify_action(session: Session, request: CancellationRequest, *, actor: str, why: str) -> None:
+    """Enter ``shopify_action`` and enqueue ``cancellation.advance`` (published after the commit)."""
+    s.move(session, request, s.SHOPIFY_ACTION, actor=actor, why=why)
+    enqueue_advance(session, request)
+
+
+def enqueue_advance(session: Session, request: CancellationRequest, tag: str | None = None) -> None:
+    key = f"cancellation.advance:{request.id}:{tag or len(request.state_history)}"
+    outbox.enqueue(session, ADVANCE_TASK, [request.id], dedupe_key=key)
+
+
+def convert_to_return(session: Session, request: CancellationRequest, *, actor: str) -> None:
+    """The goods shipped: the customer's wish is now a return, decided again by the policy."""
+    order = session.get(Order, request.order_id)
+    assert order is not None
+    policy = configured_policy()
+    items = {str(i["line_id"]): int(i["quantity"]) for i in request.items}
+    decision = decide(session, order, Reason(request.reason), items, policy, utcnow(), kind=RequestKind.RETURN)
+    request.kind = RequestKind.RETURN.value
+    request.policy_decision = decision.to_dict()
+    request.policy_version = policy.version
+    data: dict[str, Any] = {"return_decision": decision.action.value, "refund_total": str(decision.refund_total)}
+    s.move(session, request, s.CONVERTED_TO_RETURN, actor=actor,
+           why=f"shipped: handled as a return ({decision.action.value}) under the policy", data=data)  # fmt: skip
+
+
+def requests_for_order(session: Session, order_id: int) -> list[CancellationRequest]:
+    return list(
+        session.scalars(
+            select(CancellationRequest).where(CancellationRequest.order_id == order_id).order_by(CancellationRequest.id)
+        )
+    )

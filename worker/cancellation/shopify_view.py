@@ -1,0 +1,110 @@
+"""Shopify's *current* state of an order, read with ``OrderForAction`` right before (and after) acting.
+
+The mirror can lag (a webhook not yet drained, a fulfillment an hour ago): the action is chosen from
+this view, never from the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from integrations.shopify.client import ShopifyClient
+from worker.errors import NotFoundError
+from worker.mirror.snapshot import parse_time
+
+#: Request statuses meaning a fulfillment service holds the fulfillment order.
+SERVICE_HOLDS = frozenset({"ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"})
+CLOSED_FO = frozenset({"CLOSED", "CANCELLED", "INCOMPLETE"})
+
+
+@dataclass(frozen=True)
+class FulfillmentOrderView:
+    gid: str
+    status: str
+    request_status: str
+
+    @property
+    def open(self) -> bool:
+        return self.status.upper() not in CLOSED_FO
+
+
+@dataclass(frozen=True)
+class RefundView:
+    gid: str
+    note: str | None
+    amount: Decimal
+    created_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class OrderView:
+    gid: str
+    name: str
+    cancelled_at: dt.datetime | None
+    fulfillment_status: str
+    financial_status: str
+    currency: str
+    total_received: Decimal
+    total_refunded: Decimal
+    fulfillment_orders: tuple[FulfillmentOrderView, ...]
+    refunds: tuple[RefundView, ...]
+    line_gids: tuple[str, ...]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    @property
+    def refundable(self) -> Decimal:
+        """What the customer paid and has not been refunded (never negative)."""
+        return max(self.total_received - self.total_refunded, Decimal(0))
+
+    @property
+    def shipped(self) -> bool:
+        return self.fulfillment_status.upper() in ("FULFILLED", "PARTIALLY_FULFILLED", "PARTIAL")
+
+    def open_fulfillment_orders(self, *statuses: str) -> list[FulfillmentOrderView]:
+        wanted = {s.upper() for s in statuses}
+        return [fo for fo in self.fulfillment_orders if fo.open and fo.request_status.upper() in wanted]
+
+    def refund_with_note(self, marker: str) -> RefundView | None:
+        return next((r for r in self.refunds if r.note and marker in r.note), None)
+
+
+def _money(bag: dict[str, Any] | None) -> Decimal:
+    amount = ((bag or {}).get("shopMoney") or {}).get("amount")
+    return Decimal(str(amount)) if amount is not None else Decimal(0)
+
+
+def parse_order(node: dict[str, Any]) -> OrderView:
+    fos = ((node.get("fulfillmentOrders") or {}).get("nodes")) or []
+    return OrderView(
+        gid=node["id"],
+        name=str(node.get("name") or ""),
+        cancelled_at=parse_time(node.get("cancelledAt")),
+        fulfillment_status=str(node.get("displayFulfillmentStatus") or "UNFULFILLED"),
+        financial_status=str(node.get("displayFinancialStatus") or ""),
+        currency=str(node.get("currencyCode") or ""),
+        total_received=_money(node.get("totalReceivedSet")),
+        total_refunded=_money(node.get("totalRefundedSet")),
+        fulfillment_orders=tuple(
+            FulfillmentOrderView(fo["id"], str(fo.get("status") or ""), str(fo.get("requestStatus") or ""))
+            for fo in fos
+        ),
+        refunds=tuple(
+            RefundView(r["id"], r.get("note"), _money(r.get("totalRefundedSet")), parse_time(r.get("createdAt")))
+            for r in node.get("refunds") or []
+        ),
+        line_gids=tuple(li["id"] for li in ((node.get("lineItems") or {}).get("nodes") or [])),
+    )
+
+
+def read_order(client: ShopifyClient, order_gid: str) -> OrderView:
+    """Shopify's order now (a query: always safe to resend). Raises ``NotFoundError`` if it is gone."""
+    node = client.execute("OrderForAction", {"id": order_gid})["order"]
+    if node is None:
+        raise NotFoundError(f"Shopify has no order {order_gid}")
+    return parse_order(node)

@@ -1,0 +1,125 @@
+"""The cancellation request's state machine: states, allowed transitions, and the one way to move.
+
+::
+
+    needs_approval ──approve──▶ requested ──(no supplier order / unpaid)──────────────▶ shopify_action ─▶ done
+         │                        │ ├─(seller asked, or IN_CANCEL seen)▶ supplier_cancel_requested    │
+         ▼                        │ │                                     │  │  │                      ▼
+       denied                     │ │        supplier_refused ◀───────────┘  │  │               needs_operator
+                                  │ │          │  (dispute alert after       │  │                 (retry ⇄)
+                                  │ └──────────┼──  the tracking deadline)   │  │
+                                  │            ▼                             ▼  │
+                                  └──▶ supplier_confirmed ◀──────────────────┘  │
+                                  └──▶ supplier_shipped ◀───────────────────────┘ ─▶ converted_to_return
+    withdrawn: from any state before shopify_action.
+
+Every move appends to ``state_history`` and records a ``cancellation.<state>`` timeline event.
+Impossible moves raise :class:`ImpossibleTransition` naming both states.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models import CancellationRequest
+from models.types import utcnow
+from worker.cancellation.errors import ImpossibleTransition
+from worker.timeline import record_event
+
+NEEDS_APPROVAL = "needs_approval"
+REQUESTED = "requested"
+DENIED = "denied"
+SUPPLIER_CANCEL_REQUESTED = "supplier_cancel_requested"
+SUPPLIER_REFUSED = "supplier_refused"
+SUPPLIER_CONFIRMED = "supplier_confirmed"
+SUPPLIER_SHIPPED = "supplier_shipped"
+SHOPIFY_ACTION = "shopify_action"
+NEEDS_OPERATOR = "needs_operator"
+DONE = "done"
+WITHDRAWN = "withdrawn"
+CONVERTED_TO_RETURN = "converted_to_return"
+
+#: Before the Shopify action starts: the request can still be withdrawn.
+WITHDRAWABLE = frozenset({NEEDS_APPROVAL, REQUESTED, SUPPLIER_CANCEL_REQUESTED, SUPPLIER_REFUSED, SUPPLIER_SHIPPED})
+TERMINAL = frozenset({DENIED, DONE, WITHDRAWN, CONVERTED_TO_RETURN})
+#: A request in one of these blocks a new request for the same order.
+OPEN = frozenset(
+    {NEEDS_APPROVAL, REQUESTED, SUPPLIER_CANCEL_REQUESTED, SUPPLIER_REFUSED, SUPPLIER_CONFIRMED, SUPPLIER_SHIPPED,
+     SHOPIFY_ACTION, NEEDS_OPERATOR}
+)  # fmt: skip
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    NEEDS_APPROVAL: frozenset({REQUESTED, DENIED, WITHDRAWN}),
+    REQUESTED: frozenset({SUPPLIER_CANCEL_REQUESTED, SUPPLIER_CONFIRMED, SUPPLIER_SHIPPED, SHOPIFY_ACTION, WITHDRAWN}),
+    SUPPLIER_CANCEL_REQUESTED: frozenset({SUPPLIER_CONFIRMED, SUPPLIER_REFUSED, SUPPLIER_SHIPPED, WITHDRAWN}),
+    SUPPLIER_REFUSED: frozenset({SUPPLIER_CANCEL_REQUESTED, SUPPLIER_CONFIRMED, SUPPLIER_SHIPPED, WITHDRAWN}),
+    SUPPLIER_CONFIRMED: frozenset({SHOPIFY_ACTION}),
+    SUPPLIER_SHIPPED: frozenset({CONVERTED_TO_RETURN, WITHDRAWN}),
+    SHOPIFY_ACTION: frozenset({DONE, NEEDS_OPERATOR}),
+    NEEDS_OPERATOR: frozenset({SHOPIFY_ACTION, DONE}),
+    DENIED: frozenset(),
+    DONE: frozenset(),
+    WITHDRAWN: frozenset(),
+    CONVERTED_TO_RETURN: frozenset(),
+}
+
+LABELS = {
+    NEEDS_APPROVAL: "waiting for a person to approve (policy escalated)",
+    REQUESTED: "requested (waiting for the seller to be asked)",
+    DENIED: "denied by the policy",
+    SUPPLIER_CANCEL_REQUESTED: "cancellation asked from the seller",
+    SUPPLIER_REFUSED: "the seller refused to cancel",
+    SUPPLIER_CONFIRMED: "the seller cancelled",
+    SUPPLIER_SHIPPED: "the seller shipped",
+    SHOPIFY_ACTION: "cancelling / refunding on Shopify",
+    NEEDS_OPERATOR: "Shopify action handed to a person",
+    DONE: "done",
+    WITHDRAWN: "withdrawn",
+    CONVERTED_TO_RETURN: "became a return (the goods shipped)",
+}
+
+
+def can_move(current: str, new: str) -> bool:
+    return new in TRANSITIONS.get(current, frozenset())
+
+
+def move(
+    session: Session,
+    request: CancellationRequest,
+    new_state: str,
+    *,
+    actor: str,
+    why: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Move ``request`` to ``new_state`` (history + timeline); raises ``ImpossibleTransition``. Flushes."""
+    old = request.state
+    if not can_move(old, new_state):
+        allowed = ", ".join(sorted(TRANSITIONS.get(old, ()))) or "nothing (it is finished)"
+        raise ImpossibleTransition(
+            f"cancellation request {request.id} is {old} ({LABELS.get(old, old)}): it cannot become {new_state}; "
+            f"from {old} it can only become {allowed}"
+        )
+    now = utcnow()
+    request.state = new_state
+    # Reassigned, not appended: JSON columns track assignment only.
+    request.state_history = [
+        *request.state_history,
+        {"from": old, "to": new_state, "at": now.isoformat(), "actor": actor, "why": why},
+    ]
+    if new_state == WITHDRAWN:
+        request.withdrawn_at = now
+    if new_state in (DONE, CONVERTED_TO_RETURN, DENIED):
+        request.completed_at = now
+    session.flush()
+    record_event(
+        session,
+        shop_id=request.shop_id,
+        order_id=request.order_id,
+        kind=f"cancellation.{new_state}",
+        message=f"cancellation request {request.id}: {LABELS.get(old, old)} → {LABELS[new_state]} ({why})",
+        actor=actor,
+        data={"request_id": request.id, "from": old, "to": new_state, **(data or {})},
+    )
