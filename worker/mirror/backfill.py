@@ -7,10 +7,13 @@ stores ``lines_applied``, the checkpoint a resumed run skips to, so a crash cost
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
+from queue import Empty, Queue
 from typing import Any
 
 import httpx
@@ -151,23 +154,66 @@ def apply_result(
     unit_of_work: UnitOfWork, backfill_id: int, lines: Callable[[int], Iterable[bytes]],
     *, batch_orders: int = BATCH_ORDERS, on_batch: Callable[[int, int], None] | None = None,
 ) -> int:  # fmt: skip
-    """Apply the export from the checkpoint on; returns orders applied in this run."""
+    """Apply the export from the checkpoint on; returns orders applied in this run.
+
+    Downloading and parsing run in a reader thread, ahead of the applying thread by at most a few
+    batches (a bounded queue: memory stays flat), so the file is read while the database works.
+    """
     with unit_of_work() as session:
         backfill = _backfill(session, backfill_id)
         shop_id, skip = backfill.shop_id, backfill.lines_applied
-    applied, batch, position = 0, [], skip
-    for consumed, node in assemble_orders(lines(skip)):
-        batch.append(from_graphql(node, source="backfill"))
+    applied, position = 0, skip
+    for batch, consumed in _prefetched_batches(lines(skip), batch_orders):
         position = skip + consumed
-        if len(batch) >= batch_orders:
-            applied += _commit_batch(unit_of_work, backfill_id, shop_id, batch, position)
-            batch = []
-            if on_batch:
-                on_batch(applied, position)
-    applied += _commit_batch(unit_of_work, backfill_id, shop_id, batch, position, final=True)
-    if on_batch:
-        on_batch(applied, position)
+        applied += _commit_batch(unit_of_work, backfill_id, shop_id, batch, position)
+        if on_batch:
+            on_batch(applied, position)
+    _commit_batch(unit_of_work, backfill_id, shop_id, [], position, final=True)
     return applied
+
+
+_DONE = object()
+
+
+def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[list[OrderSnapshot], int]]:
+    batch: list[OrderSnapshot] = []
+    consumed = 0
+    for consumed, node in assemble_orders(lines):
+        batch.append(from_graphql(node, source="backfill"))
+        if len(batch) >= size:
+            yield batch, consumed
+            batch = []
+    if batch:
+        yield batch, consumed
+
+
+def _prefetched_batches(lines: Iterable[bytes], size: int, depth: int = 3) -> Iterator[tuple[list[OrderSnapshot], int]]:
+    """``_batches`` produced by a reader thread; its exceptions are re-raised here, in order."""
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for item in _batches(lines, size):
+                if stop.is_set():
+                    return
+                queue.put(item)
+            queue.put(_DONE)
+        except BaseException as exc:  # handed to the applying thread, which raises it
+            queue.put(exc)
+
+    reader = threading.Thread(target=read, name="backfill-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue, then let it finish
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.1)
 
 
 def _commit_batch(
