@@ -247,3 +247,15 @@ def test_updated_at_sort_while_updating_sees_every_order(shopify_sandbox: Shopif
     assert {f"#{1001 + i}" for i in range(50)} <= set(seen)
     assert seen.count(seen[0]) >= 2
     assert seen.count("#1050") == 1
+
+
+def test_orders_count_matches_the_listing(shopify_sandbox: ShopifySandbox) -> None:
+    paid = [o for o in all_orders(shopify_sandbox, page_size=50) if o["displayFinancialStatus"] == "PAID"]
+    counts = data(
+        shopify_sandbox,
+        '{ all: ordersCount { count precision } paid: ordersCount(query: "financial_status:paid") { count } '
+        "capped: ordersCount(limit: 10) { count precision } }",
+    )
+    assert counts["all"] == {"count": 50, "precision": "EXACT"}
+    assert counts["paid"]["count"] == len(paid)
+    assert counts["capped"] == {"count": 10, "precision": "AT_LEAST"}

@@ -75,9 +75,10 @@ class Faults:
         with self._lock:
             return self._rng.random() < rate
 
-    def shuffle(self, items: list[Any]) -> None:
+    def uniform(self, high: float) -> float:
+        """A seeded draw in [0, high)."""
         with self._lock:
-            self._rng.shuffle(items)
+            return self._rng.random() * high
 
     def count(self, name: str) -> None:
         with self._lock:

@@ -146,9 +146,8 @@ class WebhookDispatcher:
         config = self._faults.config
         if not config.webhook_out_of_order:
             return 0.0
-        with self._cv:
-            # Seeded jitter inside the window: deliveries leave in a different order than the changes.
-            return float(self._faults._rng.random()) * config.webhook_reorder_window_seconds
+        # Seeded jitter inside the window: deliveries leave in a different order than the changes.
+        return self._faults.uniform(config.webhook_reorder_window_seconds)
 
     def _schedule(self, delivery: Delivery, delay: float) -> None:
         with self._cv:

@@ -50,9 +50,15 @@ class QueryRoot(View):
         return Connection(items, page.has_next, page.has_previous)
 
     def ordersCount(self, query: str | None = None, limit: int | None = 10000) -> dict[str, Any]:
-        criteria = parse_query(query)
-        count = 0
+        try:
+            criteria = parse_query(query)
+        except SearchError as exc:
+            raise ShopifyError(str(exc), "BAD_REQUEST") from None
         cap = limit if limit is not None else self._state.total_count
+        if not criteria.times and not criteria.needs_order:
+            total = self._state.total_count
+            return {"count": min(total, cap), "precision": "AT_LEAST" if total > cap else "EXACT"}
+        count = 0
         for index in range(self._state.total_count):
             order = self._state.get(index)
             if order is not None and criteria.matches(order):
