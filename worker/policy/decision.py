@@ -78,6 +78,10 @@ class SupplierRecovery:
 
 @dataclass(frozen=True)
 class Decision:
+    """``allowed`` is true only for cancel / refund_items / refund_partial: an escalation is not yet
+    allowed (a person decides), a denial never is. ``reasons`` lists every rule that applied, in order,
+    escalation sentences last."""
+
     allowed: bool
     action: Action
     kind: RequestKind  # as evaluated: a cancel after shipment for "not received" is handled as a return
