@@ -15,4 +15,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "supplier.poll_due": {"task": "supplier.poll_due", "schedule": 60.0},
     "deadlines.raise_alerts": {"task": "deadlines.raise_alerts", "schedule": 300.0},
     "supplier.link_recent": {"task": "supplier.link_recent", "schedule": 300.0},
+    # Retries due Shopify intents (backoff), hands exhausted ones to a person, advances idle requests.
+    "cancellation.sweep": {"task": "cancellation.sweep", "schedule": 15.0},
+    # Publishes task_outbox rows the after-commit hook did not (process died after commit, broker down).
+    "outbox.relay": {"task": "outbox.relay", "schedule": 10.0},
 }

@@ -24,6 +24,7 @@ TASK_MODULES = [
     "worker.system.tasks",
     "worker.supplier.tasks",
     "worker.deadlines.tasks",
+    "worker.cancellation.tasks",
     "worker.policy.startup",  # no tasks: refuses to start with a bad policy file
 ]
 

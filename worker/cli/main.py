@@ -10,7 +10,24 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from worker.cli import db, deadlines, dispute, inbox, policy, sandbox, service, shopify, shops, supplier, sync, web
+from worker.cli import (
+    cancel,
+    db,
+    deadlines,
+    dispute,
+    inbox,
+    intents,
+    orders,
+    policy,
+    report,
+    sandbox,
+    service,
+    shopify,
+    shops,
+    supplier,
+    sync,
+    web,
+)
 from worker.cli.common import err_console
 from worker.errors import DropsyncError
 from worker.observability.logging import configure_logging_from_env
@@ -25,6 +42,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(orders.app, name="orders")
 app.add_typer(shops.app, name="shops")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(policy.app, name="policy")
@@ -33,6 +51,9 @@ app.add_typer(inbox.app, name="inbox")
 app.add_typer(shopify.app, name="shopify")
 app.add_typer(supplier.app, name="supplier")
 app.add_typer(dispute.app, name="dispute")
+app.add_typer(cancel.app, name="cancel")
+app.add_typer(intents.app, name="intents")
+app.add_typer(report.app, name="report")
 app.command("deadlines")(deadlines.deadlines)
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)

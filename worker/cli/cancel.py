@@ -1,0 +1,137 @@
+"""``dropsync cancel``: request a cancellation (the policy decides first), follow it, withdraw it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import CancellationRequest, ShopifyIntent
+from worker.cancellation import service
+from worker.cancellation import states as s
+from worker.cancellation.errors import RequestNotFound
+from worker.cli.common import console, print_json, unit_of_work
+from worker.cli.supplier import actor
+from worker.errors import UsageError
+from worker.orders import resolve_order
+from worker.policy import Reason
+from worker.policy.adapters import parse_items
+
+app = typer.Typer(help="Cancellation requests: request, status, withdraw, approve.", no_args_is_help=True)
+
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _reason(value: str) -> str:
+    try:
+        return Reason(value.strip().lower()).value
+    except ValueError:
+        names = ", ".join(r.value for r in Reason)
+        raise UsageError(f"--reason: unknown reason {value!r} (one of: {names})") from None
+
+
+def find_request(session: Session, ref: str) -> CancellationRequest:
+    """A request id, or an order reference (its latest request)."""
+    ref = ref.strip()
+    if ref.isdigit():
+        found = session.get(CancellationRequest, int(ref))
+        if found is not None:
+            return found
+    order = resolve_order(session, ref)
+    requests = service.requests_for_order(session, order.id)
+    if not requests:
+        raise RequestNotFound(f"{order.name} has no cancellation request")
+    return requests[-1]
+
+
+def describe(session: Session, request: CancellationRequest) -> dict[str, Any]:
+    intents = session.scalars(
+        select(ShopifyIntent).where(ShopifyIntent.cancellation_request_id == request.id).order_by(ShopifyIntent.id)
+    ).all()
+    decision = request.policy_decision or {}
+    return {
+        "id": request.id, "order_id": request.order_id, "state": request.state,
+        "state_label": s.LABELS.get(request.state, request.state), "kind": request.kind, "reason": request.reason,
+        "items": request.items, "policy_version": request.policy_version, "action": decision.get("action"),
+        "refund_total": decision.get("refund_total"), "currency": decision.get("currency"),
+        "expected_supplier_recovery": decision.get("expected_supplier_recovery"),
+        "reasons": decision.get("reasons", []), "history": request.state_history,
+        "intents": [
+            {"id": i.id, "kind": i.kind, "state": i.state, "attempts": i.attempts, "key": i.idempotency_key,
+             "last_error": i.last_error, "result_ids": i.result_ids}
+            for i in intents
+        ],
+    }  # fmt: skip
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"request {data['id']}: {data['state_label']} — policy says {data['action']}, "
+        f"refund {data['refund_total']} {data['currency']}"
+    )
+    for why in data["reasons"]:
+        console.print(f"  · {why}")
+    table = Table("when", "from", "to", "by", "why")
+    for h in data["history"]:
+        table.add_row(str(h["at"])[:19], str(h["from"]), str(h["to"]), str(h["actor"]), str(h["why"]))
+    if data["history"]:
+        console.print(table)
+    for i in data["intents"]:
+        console.print(f"  intent {i['id']} {i['kind']}: {i['state']} after {i['attempts']} attempt(s)")
+
+
+@app.command("request")
+def request(
+    order: str = typer.Argument(..., help="#1001, a numeric id or a GID."),
+    reason: str = typer.Option(..., "--reason", help="changed_mind, out_of_stock, damaged, …"),
+    items: str | None = typer.Option(None, "--items", help="LINE:QTY,… (default: the whole order)."),
+    note: str | None = typer.Option(None, "--note"),
+    as_json: bool = JSON,
+) -> None:
+    """Open a request; the policy decides first. A denial is recorded and exits 1."""
+    with unit_of_work() as session:
+        found = resolve_order(session, order)
+        wanted = parse_items(found, items)
+        created = service.create_request(session, found, reason=_reason(reason), items=wanted, actor=actor(), note=note)
+        data = describe(session, created)
+    _show(data, as_json)
+    if data["state"] == s.DENIED:
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
+    """A request: state, history, the policy's decision and its Shopify intents."""
+    with unit_of_work() as session:
+        data = describe(session, find_request(session, ref))
+    _show(data, as_json)
+
+
+@app.command("withdraw")
+def withdraw(
+    ref: str = typer.Argument(..., help="A request id or an order."),
+    why: str | None = typer.Option(None, "--why"),
+    as_json: bool = JSON,
+) -> None:
+    """Withdraw a request (refused once the Shopify action has started)."""
+    with unit_of_work() as session:
+        found = find_request(session, ref)
+        service.withdraw(session, found, actor(), why)
+        data = describe(session, found)
+    _show(data, as_json)
+
+
+@app.command("approve")
+def approve(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
+    """Approve a request the policy escalated: it proceeds with the amounts the rules computed."""
+    with unit_of_work() as session:
+        found = find_request(session, ref)
+        service.approve(session, found, actor())
+        data = describe(session, found)
+    _show(data, as_json)

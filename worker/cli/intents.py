@@ -1,0 +1,78 @@
+"""``dropsync intents``: Shopify intents that need a person — list, retry, resolve."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.table import Table
+
+from models.types import utcnow
+from worker import outbox
+from worker.cancellation import intents as ik
+from worker.cancellation import service
+from worker.cancellation import states as s
+from worker.cli.common import console, print_json, unit_of_work
+from worker.cli.supplier import actor
+
+app = typer.Typer(help="Shopify action intents: list stuck ones, retry, resolve by hand.", no_args_is_help=True)
+
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+@app.command("list-stuck")
+def list_stuck(
+    older_than: int = typer.Option(10, "--older-than", min=0, help="Live intents older than N minutes."),
+    as_json: bool = JSON,
+) -> None:
+    """Failed intents, and live ones unfinished after --older-than minutes."""
+    with unit_of_work() as session:
+        rows = [
+            {"id": i.id, "order_id": i.order_id, "kind": i.kind, "state": i.state, "attempts": i.attempts,
+             "created_at": i.created_at, "next_attempt_at": i.next_attempt_at, "last_error": i.last_error,
+             "request_id": i.cancellation_request_id}
+            for i in ik.stuck_intents(session, utcnow(), dt.timedelta(minutes=older_than))
+        ]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no stuck intents")
+        return
+    table = Table("id", "order", "kind", "state", "tries", "created", "last error")
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["order_id"]), str(r["kind"]), str(r["state"]), str(r["attempts"]),
+                      str(r["created_at"])[:19], str(r["last_error"] or "")[:80])  # fmt: skip
+    console.print(table)
+
+
+@app.command("retry")
+def retry(intent_id: int = typer.Argument(...)) -> None:
+    """Send an intent round again now (Shopify is read first: nothing is done twice)."""
+    with unit_of_work() as session:
+        intent = ik.operator_retry(session, intent_id, actor())
+        if intent.cancellation_request_id is not None:
+            request = service.get_request(session, intent.cancellation_request_id)
+            if request.state == s.NEEDS_OPERATOR:
+                s.move(session, request, s.SHOPIFY_ACTION, actor=actor(), why=f"intent {intent.id} retried")
+        key = f"{service.EXECUTE_TASK}:{intent.id}:operator:{utcnow().isoformat()}"
+        outbox.enqueue(session, service.EXECUTE_TASK, [intent.id], dedupe_key=key)
+    console.print(f"intent {intent_id} queued again (state {intent.state})")
+
+
+@app.command("resolve")
+def resolve(
+    intent_id: int = typer.Argument(...),
+    outcome: str = typer.Option(..., "--as", help="succeeded (you saw it done on Shopify) or failed."),
+    note: str | None = typer.Option(None, "--note"),
+) -> None:
+    """Record what you saw on Shopify for an intent that is not succeeded."""
+    with unit_of_work() as session:
+        intent = ik.operator_resolve(session, intent_id, outcome, actor(), note)
+        if intent.cancellation_request_id is not None and outcome == "succeeded":
+            request = service.get_request(session, intent.cancellation_request_id)
+            if request.state == s.NEEDS_OPERATOR:
+                s.move(session, request, s.SHOPIFY_ACTION, actor=actor(), why=f"intent {intent.id} resolved")
+            if request.state == s.SHOPIFY_ACTION:
+                service.enqueue_advance(session, request, tag=f"resolved:{intent.id}")
+    console.print(f"intent {intent_id} resolved as {outcome}")
