@@ -1,0 +1,88 @@
+"""``dropsync orders list|show`` as a real process, against a committed ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from models import CancellationRequest, LedgerEntry, SupplierOrder, SupplierOrderItem
+from tests.cli.support import dropsync
+from tests.supplier.factories import make_order, make_shop
+from worker.db import session_scope
+from worker.timeline import record_event
+
+
+@pytest.fixture
+def ledger(committed_db: Engine) -> dict[str, str]:
+    """Two orders: #A cancelled with a supplier order, a request, money and a timeline; #B open."""
+    with session_scope() as session:
+        shop = make_shop(session)
+        first = make_order(session, shop)
+        first.display_financial_status, first.display_fulfillment_status = "REFUNDED", "UNFULFILLED"
+        first.cancelled_at, first.cancel_reason = dt.datetime(2026, 3, 3, tzinfo=dt.UTC), "CUSTOMER"
+        second = make_order(session, shop, lines=[("Lamp", 1)])
+        second.display_financial_status, second.display_fulfillment_status = "PAID", "UNFULFILLED"
+        second.shopify_created_at = dt.datetime(2026, 3, 5, tzinfo=dt.UTC)
+        supplier = SupplierOrder(shop_id=shop.id, order_id=first.id, supplier_order_id="8100000000001",
+                                 status="closed_cancelled", amount_paid=Decimal("18.00"))  # fmt: skip
+        supplier.items.append(SupplierOrderItem(line_item_id=first.line_items[0].id, quantity=2))
+        session.add(supplier)
+        session.add(CancellationRequest(shop_id=shop.id, order_id=first.id, reason="changed_mind", state="done",
+                                        policy_decision={"action": "allow", "refund_total": "50.00"}))  # fmt: skip
+        session.add(LedgerEntry(shop_id=shop.id, order_id=first.id, kind="customer_refund", amount=Decimal("50.00"),
+                                currency="USD", source_ref=f"test:{first.id}:refund",
+                                occurred_at=dt.datetime(2026, 3, 3, tzinfo=dt.UTC)))  # fmt: skip
+        session.flush()
+        record_event(session, shop_id=shop.id, order_id=first.id, kind="note", actor="operator:ann",
+                     message="rule [returns] applied")  # fmt: skip
+        record_event(session, shop_id=shop.id, supplier_order_id=supplier.id, kind="supplier.status",
+                     actor="poller", message="supplier order closed")  # fmt: skip
+        return {"first": first.name, "first_gid": first.shopify_gid, "second": second.name}
+
+
+def test_list_filters_and_json(ledger: dict[str, str]) -> None:
+    run = dropsync("orders", "list", "--json")
+    assert run.code == 0, run.err
+    rows = json.loads(run.out)
+    assert [r["name"] for r in rows] == [ledger["second"], ledger["first"]]  # newest first
+    assert rows[1]["supplier_orders"] == 1 and rows[1]["cancellation_requests"] == 1
+
+    cancelled = json.loads(dropsync("orders", "list", "--status", "cancelled", "--json").out)
+    assert [r["name"] for r in cancelled] == [ledger["first"]]
+    since = json.loads(dropsync("orders", "list", "--since", "2026-03-04", "--json").out)
+    assert [r["name"] for r in since] == [ledger["second"]]
+
+    table = dropsync("orders", "list", "--status", "open")
+    assert table.code == 0 and ledger["second"] in table.out and ledger["first"] not in table.out
+
+
+def test_show_by_name_gid_and_json(ledger: dict[str, str]) -> None:
+    run = dropsync("orders", "show", ledger["first_gid"], "--json")
+    assert run.code == 0, run.err
+    data = json.loads(run.out)
+    assert data["order"]["name"] == ledger["first"]
+    assert [s["supplier_order_id"] for s in data["supplier_orders"]] == ["8100000000001"]
+    assert [r["state"] for r in data["cancellation_requests"]] == ["done"]
+    assert [(m["kind"], Decimal(m["amount"])) for m in data["money"]] == [("customer_refund", Decimal("50.00"))]
+    # The timeline includes the supplier order's events, with who did what.
+    assert {(e["actor"], e["message"]) for e in data["timeline"]} >= {
+        ("operator:ann", "rule [returns] applied"),
+        ("poller", "supplier order closed"),
+    }
+
+    table = dropsync("orders", "show", ledger["first"])
+    assert table.code == 0, table.err
+    assert "rule [returns] applied" in table.out  # user text is printed, not parsed as markup
+    assert "8100000000001" in table.out and "CANCELLED (CUSTOMER)" in table.out
+
+
+def test_errors_are_one_line(ledger: dict[str, str]) -> None:
+    dropsync("orders", "show", "#999999").assert_one_line_error(2)
+    dropsync("orders", "list", "--status", "bogus").assert_one_line_error(2)
+    dropsync("orders", "list", "--since", "yesterday").assert_one_line_error(2)
+    typo = dropsync("ordrs", "list")
+    assert typo.code == 2 and "Traceback" not in typo.err and "No such command" in typo.err

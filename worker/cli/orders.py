@@ -1,0 +1,318 @@
+"""``dropsync orders list|show``: the mirrored orders and everything the ledger knows about one.
+
+``show`` reads the mirror (status, line items, money), the supplier orders linked to it, cancellation
+requests and the Shopify intents that carry them out, ledger money entries, open alerts, and the full
+timeline with who did what. Read-only: nothing here changes the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    Alert,
+    CancellationRequest,
+    LedgerEntry,
+    Order,
+    ShopifyIntent,
+    SupplierOrder,
+    SupplierOrderItem,
+    TimelineEvent,
+)
+from models.types import utcnow
+from worker.cli.common import console, print_json, unit_of_work
+from worker.errors import UsageError
+from worker.orders import resolve_order
+
+app = typer.Typer(help="Mirrored orders: list, show.", no_args_is_help=True)
+
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+STATUS_FILTERS = ("open", "cancelled", "unfulfilled", "fulfilled", "paid", "refunded", "partially_refunded")
+
+
+def parse_since(value: str | None, now: dt.datetime) -> dt.datetime | None:
+    """``--since``: an ISO date/datetime (UTC when naive) or a relative age like ``3d``, ``12h``, ``30m``."""
+    if value is None:
+        return None
+    text = value.strip()
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if len(text) >= 2 and text[-1] in units and text[:-1].isdigit():
+        return now - dt.timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--since: expected a date (2026-01-31), a datetime or an age (3d, 12h), got {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _status_clause(status: str) -> Any:
+    """The SQL condition for one ``--status`` value (validated against ``STATUS_FILTERS``)."""
+    clauses: dict[str, Any] = {
+        "open": Order.cancelled_at.is_(None),
+        "cancelled": Order.cancelled_at.is_not(None),
+        "unfulfilled": Order.display_fulfillment_status == "UNFULFILLED",
+        "fulfilled": Order.display_fulfillment_status == "FULFILLED",
+        "paid": Order.display_financial_status == "PAID",
+        "refunded": Order.display_financial_status == "REFUNDED",
+        "partially_refunded": Order.display_financial_status == "PARTIALLY_REFUNDED",
+    }
+    key = status.strip().lower()
+    if key not in clauses:
+        raise UsageError(f"--status: unknown status {status!r} (one of: {', '.join(STATUS_FILTERS)})")
+    return clauses[key]
+
+
+def list_rows(session: Session, *, status: str | None, since: dt.datetime | None, limit: int) -> list[dict[str, Any]]:
+    """Newest orders first (by Shopify creation time), with supplier-order and request counts."""
+    query = select(Order).order_by(Order.shopify_created_at.desc(), Order.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(_status_clause(status))
+    if since is not None:
+        query = query.where(Order.shopify_created_at >= since)
+    orders = list(session.scalars(query))
+    ids = [o.id for o in orders]
+    suppliers = _count_by_order(session, SupplierOrder.order_id, ids)
+    requests = _count_by_order(session, CancellationRequest.order_id, ids)
+    return [
+        {"id": o.id, "name": o.name, "gid": o.shopify_gid, "created_at": o.shopify_created_at,
+         "financial_status": o.display_financial_status, "fulfillment_status": o.display_fulfillment_status,
+         "cancelled_at": o.cancelled_at, "total": o.total_price, "refunded": o.total_refunded,
+         "currency": o.currency, "customer": o.customer_name, "source": o.source,
+         "supplier_orders": suppliers.get(o.id, 0), "cancellation_requests": requests.get(o.id, 0)}
+        for o in orders
+    ]  # fmt: skip
+
+
+def _count_by_order(session: Session, column: Any, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.execute(select(column, func.count()).where(column.in_(ids)).group_by(column))
+    return {int(order_id): int(count) for order_id, count in rows}
+
+
+@app.command("list")
+def list_orders(
+    status: str | None = typer.Option(None, "--status", help=f"One of: {', '.join(STATUS_FILTERS)}."),
+    since: str | None = typer.Option(None, "--since", help="Created since a date (2026-01-31) or an age (3d, 12h)."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10000, help="At most this many orders."),
+    as_json: bool = JSON,
+) -> None:
+    """Mirrored orders, newest first.
+
+    Examples: dropsync orders list --status unfulfilled --since 7d ;  dropsync orders list --json
+    """
+    with unit_of_work() as session:
+        rows = list_rows(session, status=status, since=parse_since(since, utcnow()), limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no orders match")
+        return
+    table = Table("order", "created", "payment", "fulfillment", "total", "refunded", "supplier", "requests")
+    for r in rows:
+        fulfillment = "CANCELLED" if r["cancelled_at"] else (r["fulfillment_status"] or "-")
+        table.add_row(r["name"], f"{r['created_at']:%Y-%m-%d %H:%M}", r["financial_status"] or "-", fulfillment,
+                      f"{r['total']} {r['currency']}", str(r["refunded"]), str(r["supplier_orders"]),
+                      str(r["cancellation_requests"]))  # fmt: skip
+    console.print(table)
+
+
+def _order_part(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id, "name": order.name, "gid": order.shopify_gid, "legacy_id": order.legacy_id,
+        "created_at": order.shopify_created_at, "updated_at": order.shopify_updated_at,
+        "financial_status": order.display_financial_status, "fulfillment_status": order.display_fulfillment_status,
+        "cancelled_at": order.cancelled_at, "cancel_reason": order.cancel_reason, "currency": order.currency,
+        "total": order.total_price, "subtotal": order.subtotal_price, "shipping": order.total_shipping,
+        "tax": order.total_tax, "refunded": order.total_refunded, "outstanding": order.total_outstanding,
+        "customer": order.customer_name, "email": order.email, "source": order.source,
+        "mirrored_at": order.mirrored_at, "redacted_at": order.redacted_at,
+    }  # fmt: skip
+
+
+def _line_items(order: Order) -> list[dict[str, Any]]:
+    return [
+        {"id": li.id, "gid": li.shopify_gid, "title": li.title, "variant": li.variant_title, "sku": li.sku,
+         "quantity": li.quantity, "current_quantity": li.current_quantity,
+         "unfulfilled_quantity": li.unfulfilled_quantity, "unit_price": li.unit_price}
+        for li in sorted(order.line_items, key=lambda li: li.id)
+    ]  # fmt: skip
+
+
+def _supplier_orders(session: Session, order: Order) -> list[dict[str, Any]]:
+    # A supplier order can be tied to this order through its items only (linked before order_id was set).
+    via_items = select(SupplierOrderItem.supplier_order_id).where(
+        SupplierOrderItem.line_item_id.in_([li.id for li in order.line_items])
+    )
+    query = select(SupplierOrder).where((SupplierOrder.order_id == order.id) | SupplierOrder.id.in_(via_items))
+    return [
+        {"id": so.id, "supplier": so.supplier, "supplier_order_id": so.supplier_order_id, "status": so.status,
+         "raw_status": so.raw_status, "end_reason": so.raw_end_reason, "tracking_numbers": so.tracking_numbers,
+         "amount_paid": so.amount_paid, "amount_refunded": so.amount_refunded, "currency": so.currency,
+         "shipped_at": so.shipped_at, "handling_deadline": so.handling_deadline,
+         "protection_ends_at": so.protection_ends_at, "last_polled_at": so.last_polled_at,
+         "disputes": [{"id": d.id, "state": d.state, "reason": d.reason, "opened_at": d.opened_at,
+                       "outcome": d.outcome, "refund_amount": d.refund_amount} for d in so.disputes]}
+        for so in session.scalars(query.order_by(SupplierOrder.id))
+    ]  # fmt: skip
+
+
+def _requests(session: Session, order: Order) -> list[dict[str, Any]]:
+    query = select(CancellationRequest).where(CancellationRequest.order_id == order.id)
+    return [
+        {"id": r.id, "kind": r.kind, "state": r.state, "reason": r.reason, "items": r.items,
+         "action": (r.policy_decision or {}).get("action"),
+         "refund_total": (r.policy_decision or {}).get("refund_total"),
+         "requested_by": r.requested_by, "created_at": r.created_at, "completed_at": r.completed_at}
+        for r in session.scalars(query.order_by(CancellationRequest.id))
+    ]  # fmt: skip
+
+
+def _intents(session: Session, order: Order) -> list[dict[str, Any]]:
+    query = select(ShopifyIntent).where(ShopifyIntent.order_id == order.id).order_by(ShopifyIntent.id)
+    return [
+        {"id": i.id, "kind": i.kind, "state": i.state, "attempts": i.attempts, "key": i.idempotency_key,
+         "request_id": i.cancellation_request_id, "last_error": i.last_error, "result_ids": i.result_ids,
+         "completed_at": i.completed_at}
+        for i in session.scalars(query)
+    ]  # fmt: skip
+
+
+def _money(session: Session, order: Order) -> list[dict[str, Any]]:
+    query = (
+        select(LedgerEntry).where(LedgerEntry.order_id == order.id).order_by(LedgerEntry.occurred_at, LedgerEntry.id)
+    )
+    return [
+        {"kind": e.kind, "amount": e.amount, "currency": e.currency, "occurred_at": e.occurred_at,
+         "source_ref": e.source_ref, "note": e.note}
+        for e in session.scalars(query)
+    ]  # fmt: skip
+
+
+def _alerts(session: Session, order: Order) -> list[dict[str, Any]]:
+    query = select(Alert).where(Alert.order_id == order.id).order_by(Alert.raised_at, Alert.id)
+    return [
+        {"kind": a.kind, "severity": a.severity, "message": a.message, "due_at": a.due_at,
+         "raised_at": a.raised_at, "resolved_at": a.resolved_at}
+        for a in session.scalars(query)
+    ]  # fmt: skip
+
+
+def _timeline(session: Session, order: Order, supplier_ids: list[int]) -> list[dict[str, Any]]:
+    where = TimelineEvent.order_id == order.id
+    if supplier_ids:
+        where = where | TimelineEvent.supplier_order_id.in_(supplier_ids)
+    query = select(TimelineEvent).where(where).order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+    return [
+        {"at": e.occurred_at, "kind": e.kind, "actor": e.actor, "message": e.message, "data": e.data}
+        for e in session.scalars(query)
+    ]
+
+
+def describe_order(session: Session, order: Order) -> dict[str, Any]:
+    """Everything about one order, as plain data (the ``--json`` shape of ``orders show``)."""
+    suppliers = _supplier_orders(session, order)
+    return {
+        "order": _order_part(order),
+        "line_items": _line_items(order),
+        "supplier_orders": suppliers,
+        "cancellation_requests": _requests(session, order),
+        "intents": _intents(session, order),
+        "money": _money(session, order),
+        "alerts": _alerts(session, order),
+        "timeline": _timeline(session, order, [s["id"] for s in suppliers]),
+    }
+
+
+@app.command("show")
+def show(order: str = typer.Argument(..., help="#1001, a numeric id or a GID."), as_json: bool = JSON) -> None:
+    """One order: mirror state, line items, supplier orders, requests, intents, money and the timeline.
+
+    Examples: dropsync orders show '#1001' ;  dropsync orders show gid://shopify/Order/1001 --json
+    """
+    with unit_of_work() as session:
+        data = describe_order(session, resolve_order(session, order))
+    if as_json:
+        print_json(data)
+        return
+    _print_order(data)
+
+
+def _print_order(data: dict[str, Any]) -> None:
+    o = data["order"]
+    state = f"CANCELLED ({o['cancel_reason']})" if o["cancelled_at"] else (o["fulfillment_status"] or "-")
+    created = f"{o['created_at']:%Y-%m-%d %H:%M}"
+    console.print(f"{o['name']}  {o['gid']}  created {created} UTC", style="bold", markup=False)
+    payment = o["financial_status"] or "-"
+    console.print(f"  payment {payment} · fulfillment {state} · customer {o['customer'] or '-'}", markup=False)
+    console.print(f"  total {o['total']} {o['currency']} · refunded {o['refunded']} · outstanding {o['outstanding']}")
+    _print_section(
+        "Line items",
+        ("line item", "qty", "now", "unfulfilled", "unit price"),
+        [
+            (li["title"], str(li["quantity"]), str(li["current_quantity"]), str(li["unfulfilled_quantity"]),
+             str(li["unit_price"]))
+            for li in data["line_items"]
+        ],
+    )  # fmt: skip
+    _print_section(
+        "Supplier orders",
+        ("supplier order", "status", "paid", "refunded", "tracking"),
+        [
+            (s["supplier_order_id"], s["status"], f"{s['amount_paid']} {s['currency']}", str(s["amount_refunded"]),
+             ", ".join(s["tracking_numbers"]) or "-")
+            for s in data["supplier_orders"]
+        ],
+    )  # fmt: skip
+    _print_section(
+        "Cancellation requests",
+        ("id", "kind", "reason", "state", "policy", "refund"),
+        [
+            (str(r["id"]), r["kind"], r["reason"], r["state"], str(r["action"] or "-"), str(r["refund_total"] or "-"))
+            for r in data["cancellation_requests"]
+        ],
+    )
+    _print_section(
+        "Shopify intents",
+        ("id", "kind", "state", "attempts", "error"),
+        [
+            (str(i["id"]), i["kind"], i["state"], str(i["attempts"]), (i["last_error"] or "")[:60])
+            for i in data["intents"]
+        ],
+    )
+    _print_section(
+        "Money",
+        ("when", "kind", "amount"),
+        [(f"{m['occurred_at']:%Y-%m-%d %H:%M}", m["kind"], f"{m['amount']} {m['currency']}") for m in data["money"]],
+    )
+    _print_section(
+        "Alerts",
+        ("raised", "kind", "severity", "message"),
+        [(f"{a['raised_at']:%Y-%m-%d %H:%M}", a["kind"], a["severity"], a["message"]) for a in data["alerts"]],
+    )
+    _print_section(
+        "Timeline",
+        ("when", "by", "what"),
+        [(f"{e['at']:%Y-%m-%d %H:%M:%S}", e["actor"], e["message"]) for e in data["timeline"]],
+    )
+
+
+def _print_section(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    if not rows:
+        console.print(f"{title}: none")
+        return
+    table = Table(*headers, title=title, title_justify="left")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # Text: messages may hold "[…]" that markup would eat
+    console.print(table)
