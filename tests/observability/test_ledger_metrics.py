@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import pytest
 from prometheus_client.core import Metric
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from models import Alert, LedgerEntry, Order, Shop, ShopifyIntent, SupplierOrder, WebhookDelivery
+from models.types import utcnow
 from worker.observability.ledger import LedgerCollector, read_snapshot, render
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -117,7 +119,8 @@ def test_gauges_follow_the_ledger(session: Session) -> None:
     assert values[("dropsync_inbox_unhandled", ())] == 2
     assert values[("dropsync_intents", (("state", "pending"),))] == 1
     assert values[("dropsync_intents", (("state", "unknown"),))] == 1
-    assert values[("dropsync_intents", (("state", "succeeded"),))] == 1
+    assert values[("dropsync_intents", (("state", "failed"),))] == 1
+    assert ("dropsync_intents", (("state", "succeeded"),)) not in values, "history is not rescanned per scrape"
     assert values[("dropsync_intents", (("state", "submitting"),))] == 0
     assert values[("dropsync_intent_oldest_live_seconds", ())] == pytest.approx(3 * 3600)
     assert values[("dropsync_intent_oldest_seconds", (("state", "pending"),))] == pytest.approx(120)
@@ -139,3 +142,18 @@ def test_an_unreadable_ledger_reports_down_instead_of_zeroes() -> None:
     values = _samples(families)
     assert values[("dropsync_ledger_metrics_up", ())] == 0
     assert not any(name == "dropsync_inbox_lag_seconds" for name, _ in values)
+
+
+def test_exposure_is_cached_briefly_while_other_gauges_stay_live(committed_db: Engine) -> None:
+    with Session(committed_db, expire_on_commit=False) as session, session.begin():
+        order = _order(session, _shop(session))
+        _entry(session, order, "customer_refund", "10.00", "EUR")
+    cached, uncached = LedgerCollector(lambda: committed_db, 3600), LedgerCollector(lambda: committed_db, 0)
+    assert _samples(list(cached.collect()))[("dropsync_exposure", (("currency", "EUR"),))] == 10
+    with Session(committed_db) as session, session.begin():
+        _entry(session, session.get(Order, order.id), "customer_refund", "5.00", "EUR")
+        _delivery(session, session.get(Shop, order.shop_id), utcnow(), None)  # type: ignore[arg-type]
+    again = _samples(list(cached.collect()))
+    assert again[("dropsync_exposure", (("currency", "EUR"),))] == 10
+    assert again[("dropsync_inbox_unhandled", ())] == 1
+    assert _samples(list(uncached.collect()))[("dropsync_exposure", (("currency", "EUR"),))] == 15

@@ -11,18 +11,20 @@ ledger gauges are absent (absent, not zero: zero would claim "nothing is late").
 Definitions:
 
 * inbox lag: now − ``received_at`` of the oldest ``webhook_inbox`` row with ``handled_at`` NULL (0 if none);
-* intents: ``shopify_intents`` rows per state (every state listed, 0 included); oldest live intent age,
-  overall and per live state, from ``created_at``;
+* intents: ``shopify_intents`` rows per state, ``succeeded`` excepted (every other state listed, 0
+  included); oldest live intent age, overall and per live state, from ``created_at``;
 * deadlines due / overdue: unresolved ``alerts`` with a ``due_at`` per kind / those whose ``due_at`` passed;
 * exposure per currency: for each order, customer refunds − supplier refunds (a supplier refund linked only
   to a supplier order counts for that supplier order's order); orders where the supplier returned at least
   as much count 0, never negative (money recovered on one order does not cancel a loss on another).
+  Recomputed at most once a minute (:data:`EXPOSURE_MAX_AGE_SECONDS`); the other gauges on every scrape.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -40,6 +42,12 @@ from worker.observability import metrics
 log = structlog.get_logger(__name__)
 
 STATEMENT_TIMEOUT_MS = 2000
+#: Every state but ``succeeded``: succeeded intents are history that only grows (counting them would make
+#: each scrape scan the whole table); the live states and ``failed`` (given up: an operator must look) stay
+#: small and are read through the (state, next_attempt_at) index.
+REPORTED_INTENT_STATES = tuple(state for state in INTENT_STATES if state != "succeeded")
+#: Exposure aggregates every refund ever recorded; it moves slowly, so it is recomputed at most this often.
+EXPOSURE_MAX_AGE_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,11 +64,13 @@ class LedgerSnapshot:
     exposure: dict[str, Decimal]
 
 
-def read_snapshot(conn: Connection, now: dt.datetime) -> LedgerSnapshot:
+def read_snapshot(conn: Connection, now: dt.datetime, exposure: dict[str, Decimal] | None = None) -> LedgerSnapshot:
+    """Read every gauge; ``exposure`` is reused instead of re-aggregated when the caller has a fresh one."""
     oldest, unhandled = _inbox(conn)
     counts, oldest_live = _intents(conn)
     due, overdue, open_alerts = _alerts(conn, now)
-    return LedgerSnapshot(oldest, unhandled, counts, oldest_live, due, overdue, open_alerts, _exposure(conn))
+    exposure = _exposure(conn) if exposure is None else exposure
+    return LedgerSnapshot(oldest, unhandled, counts, oldest_live, due, overdue, open_alerts, exposure)
 
 
 def _inbox(conn: Connection) -> tuple[dt.datetime | None, int]:
@@ -71,8 +81,13 @@ def _inbox(conn: Connection) -> tuple[dt.datetime | None, int]:
 
 
 def _intents(conn: Connection) -> tuple[dict[str, int], dict[str, dt.datetime]]:
-    counts = dict.fromkeys(INTENT_STATES, 0)
-    for state, count in conn.execute(select(ShopifyIntent.state, func.count()).group_by(ShopifyIntent.state)):
+    counts = dict.fromkeys(REPORTED_INTENT_STATES, 0)
+    by_state = (
+        select(ShopifyIntent.state, func.count())
+        .where(ShopifyIntent.state.in_(REPORTED_INTENT_STATES))
+        .group_by(ShopifyIntent.state)
+    )
+    for state, count in conn.execute(by_state):
         counts[state] = int(count)
     oldest = conn.execute(
         select(ShopifyIntent.state, func.min(ShopifyIntent.created_at))
@@ -169,8 +184,11 @@ def _render_exposure(snapshot: LedgerSnapshot) -> Metric:
 class LedgerCollector(Collector):
     """Registered on the web process's scrape registry; queries the ledger once per scrape."""
 
-    def __init__(self, engine: Callable[[], Engine]) -> None:
+    def __init__(self, engine: Callable[[], Engine], exposure_max_age: float = EXPOSURE_MAX_AGE_SECONDS) -> None:
         self._engine = engine
+        self._exposure_max_age = exposure_max_age
+        self._exposure: tuple[float, dict[str, Decimal]] | None = None
+        self._lock = threading.Lock()
 
     def describe(self) -> list[Metric]:
         return []  # no query at registration time
@@ -194,7 +212,12 @@ class LedgerCollector(Collector):
 
     def _read(self, now: dt.datetime) -> LedgerSnapshot:
         engine = self._engine()
-        with engine.connect() as conn, conn.begin():
+        with self._lock, engine.connect() as conn, conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
-            return read_snapshot(conn, now)
+            cached = self._exposure
+            fresh = cached is not None and time.monotonic() - cached[0] < self._exposure_max_age
+            snapshot = read_snapshot(conn, now, cached[1] if fresh and cached else None)
+            if not fresh:
+                self._exposure = (time.monotonic(), snapshot.exposure)
+            return snapshot
