@@ -37,6 +37,7 @@ from integrations.shopify.errors import (
     ShopifyUserErrors,
 )
 from models import CancellationRequest, LineItem, Order, ShopifyIntent
+from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation import actions
 from worker.cancellation import intents as ik
@@ -165,29 +166,35 @@ def _refund_step(
 # -- running a request ----------------------------------------------------------------------------------
 
 
-def run_request(sessions: SessionFactory, request_id: int, client: ShopifyClient) -> str:
-    """Advance a request in ``shopify_action`` until it is done, waits, or needs a person. Idempotent."""
+def run_request(
+    sessions: SessionFactory, request_id: int, client: ShopifyClient, *, reclaim_stale: bool = False
+) -> str:
+    """Advance a request in ``shopify_action`` until it is done, waits, or needs a person. Idempotent.
+
+    A live intent of the request (even ``submitting``) is finished first: the request is never planned
+    past an intent whose outcome is not recorded.
+    """
     outcome = "idle"
     for _ in range(MAX_STEPS):
-        outcome = _one_step(sessions, request_id, client)
+        outcome = _one_step(sessions, request_id, client, reclaim_stale)
         if outcome != "progress":
             return outcome
     return outcome
 
 
-def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient) -> str:
+def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient, reclaim_stale: bool) -> str:
     with sessions() as session:
         request = session.get(CancellationRequest, request_id)
         if request is None or request.state != s.SHOPIFY_ACTION:
             return "idle"
         live = session.scalar(
             select(ShopifyIntent.id).where(
-                ShopifyIntent.cancellation_request_id == request_id, ShopifyIntent.state.in_(("pending", "unknown"))
+                ShopifyIntent.cancellation_request_id == request_id, ShopifyIntent.state.in_(LIVE_INTENT_STATES)
             )
         )
         order_gid = session.get_one(Order, request.order_id).shopify_gid
     if live is not None:
-        state = execute_intent(sessions, live, client)
+        state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
         return "progress" if state == "succeeded" else state
     view = read_order(client, order_gid)
     with sessions() as session:

@@ -13,13 +13,20 @@ from worker.db import session_scope
 from worker.mirror.shops import client_for_shop
 
 
-@app.task(name="cancellation.advance")
-def advance(request_id: int) -> str:
+def _redelivered(task: Task) -> bool:  # type: ignore[type-arg]
+    """The broker handed this message out before (its first holder died): a ``submitting`` intent it
+    left may be reclaimed (Shopify is read first)."""
+    info = task.request.delivery_info or {}
+    return bool(info.get("redelivered"))
+
+
+@app.task(name="cancellation.advance", bind=True)
+def advance(self: Task, request_id: int) -> str:  # type: ignore[type-arg]
     """Carry a request in ``shopify_action`` forward (re-read Shopify, plan, perform). Idempotent."""
     with session_scope() as session:
         shop_id = get_request(session, request_id).shop_id
     with client_for_shop(shop_id) as client:
-        return execution.run_request(session_scope, request_id, client)
+        return execution.run_request(session_scope, request_id, client, reclaim_stale=_redelivered(self))
 
 
 @app.task(name="cancellation.execute_intent", bind=True)
@@ -30,7 +37,7 @@ def execute_intent(self: Task, intent_id: int) -> str:  # type: ignore[type-arg]
     with session_scope() as session:
         intent = get_intent(session, intent_id)
         shop_id, request_id = intent.shop_id, intent.cancellation_request_id
-    redelivered = bool(self.request.delivery_info and self.request.delivery_info.get("redelivered"))
+    redelivered = _redelivered(self)
     with client_for_shop(shop_id) as client:
         state = execution.execute_intent(session_scope, intent_id, client, reclaim_stale=redelivered)
         if request_id is not None and state == "succeeded":
