@@ -5,7 +5,8 @@ Rules, from prometheus_client's documentation and what breaks without them:
 * ``PROMETHEUS_MULTIPROC_DIR`` must be set **before the first metric is created** in the process, or the
   metrics live in plain memory and each child's counts vanish with it. :func:`prepare_worker_environment`
   runs when ``worker.celery_app`` is imported, which ``celery -A worker.celery_app worker`` does before it
-  imports any task module.
+  imports any task module. If prometheus_client itself was imported earlier (celery's CLI loads Flower's
+  command plugin, which imports it), its value class is switched then: metrics look it up when created.
 * The directory must be emptied at start: files left by a previous run would be added to this run's counters.
   When unset we create a private directory per worker (so two workers on one machine never share or wipe
   each other's files) and remove it at exit.
