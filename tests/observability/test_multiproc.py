@@ -60,3 +60,23 @@ def test_multiprocess_mode_holds_even_when_prometheus_client_was_imported_first(
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert "counter_" in result.stdout, result.stdout + result.stderr
+
+
+def test_failures_only_the_main_process_sees_are_counted_once() -> None:
+    from billiard.exceptions import TimeLimitExceeded, WorkerLostError
+
+    from worker.observability import celery_hooks, metrics
+
+    class Task:
+        name = "cancellation.advance"
+
+    def count(outcome: str) -> float:
+        return metrics.TASKS.labels(task="cancellation.advance", outcome=outcome)._value.get()
+
+    before = {outcome: count(outcome) for outcome in ("time_limit", "worker_lost", "failure")}
+    celery_hooks._task_failure(sender=Task(), exception=TimeLimitExceeded(900))
+    celery_hooks._task_failure(sender=Task(), exception=WorkerLostError("signal 9"))
+    celery_hooks._task_failure(sender=Task(), exception=ValueError("counted by task_postrun instead"))
+    assert count("time_limit") - before["time_limit"] == 1
+    assert count("worker_lost") - before["worker_lost"] == 1
+    assert count("failure") == before["failure"]

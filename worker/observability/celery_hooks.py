@@ -6,7 +6,8 @@ first metric; task modules, which create metrics, are imported later by the work
 
 * ``setup_logging``: Celery leaves the root logger alone and ours is configured instead;
 * ``task_prerun`` / ``task_postrun``: bind ``task_id`` and ``task_name`` (cleared after, so nothing leaks
-  into the next task run by the same child); count the task by outcome and time it;
+  into the next task run by the same child); count the task by outcome and time it; ``task_failure``
+  adds the outcomes only the main process sees (``time_limit``, ``worker_lost``);
 * ``worker_init`` / ``worker_shutdown`` (main process): start and stop the metrics endpoint;
 * ``worker_process_shutdown`` (pool child): ``mark_process_dead`` for that child.
 
@@ -32,6 +33,7 @@ def install_observability(app: Celery) -> None:
     signals.setup_logging.connect(_setup_logging, weak=False)
     signals.task_prerun.connect(_task_prerun, weak=False)
     signals.task_postrun.connect(_task_postrun, weak=False)
+    signals.task_failure.connect(_task_failure, weak=False)
     signals.worker_init.connect(_worker_init, weak=False)
     signals.worker_shutdown.connect(_worker_shutdown, weak=False)
     signals.worker_process_shutdown.connect(_worker_process_shutdown, weak=False)
@@ -57,6 +59,19 @@ def _task_postrun(task_id: str | None = None, task: Any = None, state: str | Non
     if started is not None:
         metrics.TASK_SECONDS.labels(task=name).observe(time.perf_counter() - started)
     clear_context()
+
+
+def _task_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
+    """Count the failures ``task_postrun`` never sees: the main process reports a child killed by the hard
+    time limit or lost mid-task (ordinary exceptions are counted by postrun in the child, not here)."""
+    outcome = _PARENT_SIDE_FAILURES.get(type(exception).__name__)
+    if outcome is not None:
+        from worker.observability import metrics
+
+        metrics.TASKS.labels(task=getattr(sender, "name", None) or "unknown", outcome=outcome).inc()
+
+
+_PARENT_SIDE_FAILURES = {"TimeLimitExceeded": "time_limit", "WorkerLostError": "worker_lost"}
 
 
 def _worker_init(**_: Any) -> None:

@@ -63,7 +63,7 @@ HTTP_REQUEST_SECONDS = Histogram("dropsync_http_request_seconds", "HTTP request 
 TASKS = Counter(
     "dropsync_tasks_total",
     "Celery tasks run by the worker",
-    ["task", "outcome"],  # success | failure | retry | revoked
+    ["task", "outcome"],  # success | failure | retry | time_limit | worker_lost
 )
 TASK_SECONDS = Histogram("dropsync_task_seconds", "Celery task run time", ["task"])
 
