@@ -259,3 +259,17 @@ def test_orders_count_matches_the_listing(shopify_sandbox: ShopifySandbox) -> No
     assert counts["all"] == {"count": 50, "precision": "EXACT"}
     assert counts["paid"]["count"] == len(paid)
     assert counts["capped"] == {"count": 10, "precision": "AT_LEAST"}
+
+
+def test_backward_pages_with_last_and_before(shopify_sandbox: ShopifySandbox) -> None:
+    query = """query($last: Int!, $before: String) { orders(last: $last, before: $before) {
+      nodes { name } pageInfo { hasPreviousPage hasNextPage startCursor } } }"""
+    names: list[str] = []
+    before = None
+    while True:
+        page = data(shopify_sandbox, query, {"last": 12, "before": before})["orders"]
+        names = [node["name"] for node in page["nodes"]] + names
+        if not page["pageInfo"]["hasPreviousPage"]:
+            break
+        before = page["pageInfo"]["startCursor"]
+    assert names == [f"#{1001 + i}" for i in range(50)]
