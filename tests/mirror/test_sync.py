@@ -133,3 +133,13 @@ def test_a_crashed_backfill_resumes_from_its_checkpoint(
     assert read_from[1] > 0  # the second run skipped what the first committed
     assert done_before + applied == 40
     assert _orders(committed_db) == 40
+
+
+def test_an_order_with_more_lines_than_a_page_is_mirrored_whole(
+    shop_id: int, client: ShopifyClient, committed_db: Engine, sandbox: ShopifySandbox
+) -> None:
+    big = sandbox.control.create_order(status="paid", line_items=12)
+    reconcile.reconcile_shop(session_scope, shop_id, client, dt.timedelta(minutes=5))
+    with Session(committed_db) as session:
+        order = session.scalars(select(Order).where(Order.shopify_gid == big)).one()
+        assert len(order.line_items) == 12 == len(sandbox.control.snapshot(big)["line_items"])

@@ -93,6 +93,8 @@ def reconcile_shop(
 def _apply_page(
     unit_of_work: UnitOfWork, shop_id: int, nodes: list[dict[str, Any]], client: ShopifyClient, result: ReconcileResult
 ) -> None:
+    for node in nodes:
+        complete_line_items(client, node)
     snapshots = [from_graphql(node, source="reconcile") for node in nodes]
     with unit_of_work() as session:
         applied = apply_snapshots(session, shop_id, snapshots)
@@ -107,6 +109,24 @@ def _apply_page(
     result.orders_seen += len(snapshots)
     result.drift += drift_of(applied)
     result.watermark = shop.orders_watermark
+
+
+def complete_line_items(client: ShopifyClient, node: dict[str, Any], page: int = 50) -> None:
+    """Read the line items a page cut off (``OrderFields`` asks for 10) into ``node``, in place.
+
+    Without this an order with more lines would be mirrored with only its first ten.
+    """
+    connection = node.get("lineItems") or {}
+    info = connection.get("pageInfo") or {}
+    if not info.get("hasNextPage"):
+        return
+    nodes, cursor = list(connection.get("nodes") or []), info.get("endCursor")
+    while cursor is not None:
+        data = client.execute("OrderLineItemsPage", {"id": node["id"], "first": page, "after": cursor})
+        more = ((data.get("order") or {}).get("lineItems")) or {"nodes": [], "pageInfo": {}}
+        nodes += more["nodes"]
+        cursor = more["pageInfo"].get("endCursor") if more["pageInfo"].get("hasNextPage") else None
+    node["lineItems"] = {"pageInfo": {"hasNextPage": False}, "nodes": nodes}
 
 
 def _shop(session: Session, shop_id: int) -> Shop:
