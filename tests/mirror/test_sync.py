@@ -143,3 +143,14 @@ def test_an_order_with_more_lines_than_a_page_is_mirrored_whole(
     with Session(committed_db) as session:
         order = session.scalars(select(Order).where(Order.shopify_gid == big)).one()
         assert len(order.line_items) == 12 == len(sandbox.control.snapshot(big)["line_items"])
+
+
+def test_subscribing_twice_creates_each_topic_once(client: ShopifyClient, sandbox: ShopifySandbox) -> None:
+    from worker.mirror.subscriptions import TOPICS, subscribe_all
+
+    first = subscribe_all(client, "https://dropsync.example.com/webhooks/shopify")
+    second = subscribe_all(client, "https://dropsync.example.com/webhooks/shopify")
+    assert [s.topic for s in first if s.created] == list(TOPICS)
+    assert not any(s.created for s in second)
+    listed = client.execute("WebhookSubscriptions", {"first": 100})["webhookSubscriptions"]["nodes"]
+    assert sorted(n["topic"] for n in listed) == sorted(TOPICS)
