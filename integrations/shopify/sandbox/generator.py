@@ -45,6 +45,7 @@ from integrations.shopify.sandbox.model import (
 _MASK = (1 << 64) - 1
 T = TypeVar("T")
 SERVICE_LOCATION_NAME = "AliExpress Dropshipping"
+TAGS = ("dropship", "aliexpress", "vip", "repeat", "gift")
 
 
 def _mix(value: int) -> int:
@@ -112,6 +113,15 @@ def _randbelow(rng: random.Random, count: int) -> int:
     return int(rng.random() * count)
 
 
+def _sample(rng: random.Random, population: int, count: int) -> list[int]:
+    """``count`` distinct indexes below ``population`` (partial Fisher-Yates on ``random()`` draws)."""
+    pool = list(range(population))
+    for position in range(count):
+        swap = position + int(rng.random() * (population - position))
+        pool[position], pool[swap] = pool[swap], pool[position]
+    return pool[:count]
+
+
 def _choice(rng: random.Random, options: Sequence[T]) -> T:
     return options[int(rng.random() * len(options))]
 
@@ -167,7 +177,7 @@ def _base_order(
         tax_rate=country[3],
         transactions=[],
         fulfillment_orders=[],
-        tags=rng.sample(["dropship", "aliexpress", "vip", "repeat", "gift"], k=_randint(rng, 0, 2)),
+        tags=[TAGS[i] for i in _sample(rng, len(TAGS), _randint(rng, 0, 2))],
         discount_codes=["SAVE10"] if any(not item.discount.is_zero() for item in lines) else [],
         source_name=_choice(rng, ("web", "web", "shopify_draft_order", "pos")),
     )
@@ -190,7 +200,7 @@ def _line_items(
     rng: random.Random, index: int, rate: Decimal, tax_rate: Decimal, count: int, discount: bool
 ) -> list[LineItem]:
     items = []
-    for k, product_index in enumerate(rng.sample(range(len(PRODUCTS)), k=count)):
+    for k, product_index in enumerate(_sample(rng, len(PRODUCTS), count)):
         title, vendor, base_price, variants = PRODUCTS[product_index]
         variant = _randbelow(rng, len(variants))
         quantity = _choice(rng, (1, 1, 1, 2, 2, 3))
