@@ -152,7 +152,8 @@ def refund_input(
     at most ``total`` (the policy's amount), never more than Shopify's suggestion or what is refundable.
 
     Returns ``(input, amount actually refunded)``. The amounts come from ``suggestedRefund`` (Shopify
-    computes tax and discounts per unit) and are spread over its suggested parent transactions.
+    computes tax and discounts per unit) and are spread over its suggested parent transactions; a
+    money-only refund (no lines, no shipping) takes the order's payments as parents.
     """
     restock = "NO_RESTOCK" if view.shipped else "CANCEL"
     refund_lines = [
@@ -169,19 +170,26 @@ def refund_input(
     ]}  # fmt: skip
     if shipping > 0:
         variables["shippingAmount"] = _money_text(shipping)
-    suggested = client.execute("SuggestedRefund", variables)["order"]["suggestedRefund"]
     cap = min(total, view.refundable)
+    suggested: dict[str, Any] = {}
+    if not refund_lines and shipping <= 0:
+        # Money only (the order was cancelled without its refund): parents straight from the order's
+        # payments, each at most what is left on it.
+        candidates = [(p.gid, p.gateway, left) for p, left in view.refundable_parents()]
+    else:
+        suggested = client.execute("SuggestedRefund", variables)["order"]["suggestedRefund"]
+        candidates = [
+            (t["parentTransaction"]["id"], t["gateway"], Decimal(str(t["amountSet"]["shopMoney"]["amount"])))
+            for t in suggested.get("suggestedTransactions") or []
+        ]
     transactions, moved = [], Decimal(0)
-    for t in suggested.get("suggestedTransactions") or []:
-        available = Decimal(str(t["amountSet"]["shopMoney"]["amount"]))
-        take = min(available, cap - moved)
+    for parent_gid, gateway, available in candidates:
+        take = Decimal(_money_text(min(available, cap - moved)))
         if take <= 0:
             break
-        transactions.append({
-            "parentId": t["parentTransaction"]["id"], "amount": _money_text(take), "gateway": t["gateway"],
-            "kind": "REFUND", "orderId": view.gid,
-        })  # fmt: skip
-        moved += Decimal(_money_text(take))
+        transactions.append({"parentId": parent_gid, "amount": str(take), "gateway": gateway, "kind": "REFUND",
+                             "orderId": view.gid})  # fmt: skip
+        moved += take
     refund: dict[str, Any] = {
         "orderId": view.gid, "note": note, "notify": notify, "refundLineItems": refund_lines,
         "transactions": transactions,

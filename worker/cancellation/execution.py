@@ -94,7 +94,8 @@ def plan(session: Session, request: CancellationRequest, view: OrderView) -> Ste
     total = Decimal(str(decision.get("refund_total", "0")))
     action = decision.get("action")
     if action == "escalate":  # approved by a person: the kind the rules evaluated says which
-        action = "cancel" if decision.get("kind") == "cancel" else "refund_items"
+        whole = not request.items
+        action = "cancel" if decision.get("kind") == "cancel" and whole else "refund_items"
     if action == "cancel":
         return _plan_cancel(session, request, view, done, total, decision)
     if _done_for(done, ik.REFUND_CREATE):
@@ -136,10 +137,18 @@ def _plan_cancel(
         params: dict[str, Any] = {"order_gid": view.gid, "fulfillment_order_gid": fo.gid,
                   "message": f"Please cancel: customer request ({request.reason})"}  # fmt: skip
         return Step("intent", ik.CANCELLATION_REQUEST, params, why="the fulfillment service holds the order")
-    full = total >= view.refundable
+    # What our own refunds already moved counts: the cancel may only refund what is still owed.
+    remaining = total - sum(
+        (Decimal(i.params.get("amount", "0")) for i in done if i.kind == ik.REFUND_CREATE), Decimal(0)
+    )
+    full = remaining > 0 and remaining >= view.refundable
+    if not full and remaining > 0 and not _done_for(done, ik.REFUND_CREATE):
+        # Less than everything (a fee kept): refund the decision's amount while the lines still exist,
+        # then cancel without refunding. orderCancel's own refund would move all of it.
+        return _refund_step(session, request, view, decision, total)
     cancel_params: dict[str, Any] = {
         "order_gid": view.gid, "reason": decision.get("shopify_cancel_reason") or "CUSTOMER", "restock": True,
-        "notify_customer": bool(decision.get("notify_customer", False)), "refund": full and total > 0,
+        "notify_customer": bool(decision.get("notify_customer", False)), "refund": full,
         "staff_note": f"dropsync cancellation request {request.id}",
     }  # fmt: skip
     return Step("intent", ik.ORDER_CANCEL, cancel_params, why="unfulfilled: cancel the order")

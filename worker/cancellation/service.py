@@ -24,6 +24,7 @@ from worker.policy import Action, Decision, Reason, RequestKind
 from worker.policy.adapters import check_order
 from worker.policy.model import Policy
 from worker.policy.startup import configured_policy
+from worker.timeline import record_event
 
 ADVANCE_TASK = "cancellation.advance"
 EXECUTE_TASK = "cancellation.execute_intent"
@@ -92,8 +93,6 @@ def create_request(
     )  # fmt: skip
     session.add(request)
     session.flush()
-    from worker.timeline import record_event
-
     record_event(
         session, shop_id=order.shop_id, order_id=order.id, kind="cancellation.requested", actor=actor,
         message=f"cancellation request {request.id} ({reason}): policy {policy.version[:12]} says "
@@ -101,18 +100,28 @@ def create_request(
         data={"request_id": request.id, "action": decision.action.value, "refund_total": str(decision.refund_total),
               "policy_version": policy.version, "reasons": list(decision.reasons)},
     )  # fmt: skip
+    why = "; ".join(decision.reasons)
     if decision.action is Action.DENY or (not decision.allowed and decision.action is not Action.ESCALATE):
-        request.state = s.NEEDS_APPROVAL  # the one legal way into ``denied``
-        s.move(session, request, s.DENIED, actor="policy", why="; ".join(decision.reasons) or "policy denied")
-        return request
-    if decision.action is Action.ESCALATE:
-        request.state = s.NEEDS_APPROVAL
-        request.state_history = [{"from": None, "to": s.NEEDS_APPROVAL, "at": now.isoformat(), "actor": "policy",
-                                  "why": "; ".join(decision.reasons) or "escalated"}]  # fmt: skip
-        session.flush()
-        return request
-    follow_supplier(session, request, actor=actor)
+        _start_in(session, request, s.DENIED, now, why or "denied by the policy")
+    elif decision.action is Action.ESCALATE:
+        _start_in(session, request, s.NEEDS_APPROVAL, now, why or "escalated by the policy")
+    else:
+        follow_supplier(session, request, actor=actor)
     return request
+
+
+def _start_in(session: Session, request: CancellationRequest, state: str, now: dt.datetime, why: str) -> None:
+    """A request the policy did not let start: ``denied`` (final) or ``needs_approval``."""
+    request.state = state
+    request.state_history = [{"from": None, "to": state, "at": now.isoformat(), "actor": "policy", "why": why}]
+    if state == s.DENIED:
+        request.completed_at = now
+    session.flush()
+    record_event(
+        session, shop_id=request.shop_id, order_id=request.order_id, kind=f"cancellation.{state}", actor="policy",
+        message=f"cancellation request {request.id}: {s.LABELS[state]} ({why})",
+        data={"request_id": request.id, "to": state},
+    )  # fmt: skip
 
 
 def approve(session: Session, request: CancellationRequest, actor: str) -> None:

@@ -40,6 +40,16 @@ class RefundView:
 
 
 @dataclass(frozen=True)
+class TransactionView:
+    gid: str
+    kind: str
+    status: str
+    gateway: str
+    amount: Decimal
+    parent_gid: str | None
+
+
+@dataclass(frozen=True)
 class OrderView:
     gid: str
     name: str
@@ -52,6 +62,7 @@ class OrderView:
     fulfillment_orders: tuple[FulfillmentOrderView, ...]
     refunds: tuple[RefundView, ...]
     line_gids: tuple[str, ...]
+    transactions: tuple[TransactionView, ...] = ()
 
     @property
     def cancelled(self) -> bool:
@@ -69,6 +80,17 @@ class OrderView:
     def open_fulfillment_orders(self, *statuses: str) -> list[FulfillmentOrderView]:
         wanted = {s.upper() for s in statuses}
         return [fo for fo in self.fulfillment_orders if fo.open and fo.request_status.upper() in wanted]
+
+    def refundable_parents(self) -> list[tuple[TransactionView, Decimal]]:
+        """Successful sales/captures and what is left on each after the refunds made against them."""
+        refunded: dict[str, Decimal] = {}
+        for t in self.transactions:
+            if t.kind.upper() == "REFUND" and t.status.upper() == "SUCCESS" and t.parent_gid:
+                refunded[t.parent_gid] = refunded.get(t.parent_gid, Decimal(0)) + t.amount
+        parents = [
+            t for t in self.transactions if t.kind.upper() in ("SALE", "CAPTURE") and t.status.upper() == "SUCCESS"
+        ]
+        return [(t, t.amount - refunded.get(t.gid, Decimal(0))) for t in parents if t.amount > refunded.get(t.gid, 0)]
 
     def refund_with_note(self, marker: str) -> RefundView | None:
         return next((r for r in self.refunds if r.note and marker in r.note), None)
@@ -99,6 +121,17 @@ def parse_order(node: dict[str, Any]) -> OrderView:
             for r in node.get("refunds") or []
         ),
         line_gids=tuple(li["id"] for li in ((node.get("lineItems") or {}).get("nodes") or [])),
+        transactions=tuple(
+            TransactionView(
+                t["id"],
+                str(t.get("kind") or ""),
+                str(t.get("status") or ""),
+                str(t.get("gateway") or ""),
+                _money(t.get("amountSet")),
+                (t.get("parentTransaction") or {}).get("id"),
+            )
+            for t in node.get("transactions") or []
+        ),
     )
 
 
