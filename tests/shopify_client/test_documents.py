@@ -9,7 +9,7 @@ from integrations.shopify import documents
 from integrations.shopify.documents import MAX_QUERY_COST, DocumentError, estimate_cost
 from integrations.shopify.schema import load_schema, validate_document
 
-FRAGMENTS = {"OrderFields", "MoneyBagFields", "BulkOperationFields"}
+FRAGMENTS = {"OrderFields", "LineItemFields", "MoneyBagFields", "BulkOperationFields"}
 OPERATIONS = sorted(set(documents.available_names()) - FRAGMENTS)
 # Page sizes a caller would send; the nested sizes are fixed in the files.
 TYPICAL_VARIABLES = {"OrdersPage": {"first": 2}, "WebhookSubscriptions": {"first": 100}}
