@@ -15,6 +15,7 @@ they work from intent rows). Task args are ids only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -65,7 +66,7 @@ def enqueue(
             return None
     message = OutboxMessage(task_name=task_name, args=list(args), dedupe_key=dedupe_key, created_at=utcnow())
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(message)
             session.flush()
     except IntegrityError:
@@ -80,6 +81,18 @@ def enqueue(
     return message
 
 
+def savepoint(session: Session) -> contextlib.AbstractContextManager[object]:
+    """A SAVEPOINT around an insert that may hit a unique index (PostgreSQL).
+
+    Not on SQLite: pysqlite starts its transaction lazily, so a SAVEPOINT as the transaction's first
+    statement *is* the transaction and its RELEASE commits — a later rollback would not undo the row.
+    SQLite serialises writers; a concurrent duplicate there fails the whole unit of work instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return contextlib.nullcontext()
+    return session.begin_nested()
+
+
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 
@@ -89,7 +102,6 @@ def _after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING_KEY, [])
     if not ids:
         return
-    session.info[_LAST_KEY] = ids
     engine = _engine_of(session)
     if engine is None:
         return  # bound to an outer connection (a test's savepoint): its commit is not final, the relay decides
@@ -102,9 +114,6 @@ def _after_commit(session: Session) -> None:
         _mark_published(engine, published)
     except Exception as exc:  # the relay publishes these: a broker hiccup must not fail a committed unit of work
         log.warning("outbox publish after commit failed; the relay will publish", error=str(exc), ids=ids)
-
-
-_LAST_KEY = "dropsync_outbox_last_committed"
 
 
 def _engine_of(session: Session) -> Engine | None:
@@ -152,9 +161,3 @@ def relay(session: Session, now: dt.datetime | None = None, limit: int = 500) ->
             row.published_at = now
     session.flush()
     return len(published)
-
-
-def pending_count(session: Session) -> int:
-    from sqlalchemy import func
-
-    return int(session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None))) or 0)

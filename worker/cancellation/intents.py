@@ -32,6 +32,7 @@ from models import Alert, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation.errors import IntentNotFound, IntentStateError
+from worker.outbox import savepoint
 from worker.timeline import record_event
 
 ORDER_CANCEL = "order_cancel"
@@ -95,7 +96,7 @@ def create_intent(
         idempotency_key=key or new_key(kind), state="pending", attempts=0, result_ids=[],
     )  # fmt: skip
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(intent)
             session.flush()
     except IntegrityError:
@@ -198,7 +199,7 @@ def raise_alert(session: Session, *, shop_id: int, order_id: int | None, kind: s
         message=message, dedupe_key=key, raised_at=utcnow(),
     )  # fmt: skip
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(alert)
             session.flush()
     except IntegrityError:
