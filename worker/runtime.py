@@ -70,3 +70,8 @@ class ManagedProcess:
 def stop_all(processes: Sequence[ManagedProcess]) -> None:
     for proc in reversed(processes):
         proc.stop()
+
+
+def web_argv(port: int, host: str = "127.0.0.1") -> list[str]:
+    """``dropsync web`` as a child process (the webhook receiver, /healthz, /metrics)."""
+    return [sys.executable, "-m", "worker.cli.main", "web", "--host", host, "--port", str(port)]

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
+from pathlib import Path
 
 import typer
 
-from models.types import utcnow
-from worker import migrations
-from worker.cli.common import console, settings, unit_of_work
-from worker.runtime import ManagedProcess, beat_argv, stop_all, worker_argv
-from worker.system.service import last_heartbeat
+from worker.cli.common import console, settings
+from worker.demo.stack import StackError, StackOptions, running, send_task, subscribe_webhooks
+from worker.runtime import beat_argv, worker_argv
 
 
 def worker(
@@ -31,60 +29,87 @@ def beat() -> None:
     os.execv(beat_argv()[0], beat_argv())
 
 
-def _wait_for_heartbeat(since: dt.datetime, timeout: float) -> dt.datetime | None:
-    from worker.system.tasks import heartbeat
+def up(
+    data_dir: Path = typer.Option(
+        Path("."), "--data-dir", help="Where the SQLite ledger, broker and beat schedule live (default: here)."
+    ),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port of the webhook receiver (0: any free)."),
+    orders: int = typer.Option(20, "--sandbox-orders", min=0, help="Orders seeded in the Shopify sandbox."),
+    concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Worker pool processes."),
+) -> None:
+    """Run everything until Ctrl-C: webhook receiver, worker, beat (embedded broker and SQLite by default).
 
-    heartbeat.delay()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with unit_of_work() as session:
-            seen = last_heartbeat(session, "worker")
-        if seen is not None and seen >= since:
-            return seen
-        time.sleep(0.2)
-    return None
+    Without SHOPIFY_ACCESS_TOKEN, both sandboxes start too (with seeded orders), the worker is pointed at
+    them and the webhooks are subscribed: a working shop to try dropsync on. With a real shop, webhooks are
+    subscribed when DROPSYNC_PUBLIC_URL is set (else run `dropsync shopify subscribe --url …`).
+
+    Example: dropsync up --port 8000
+    """
+    use_sandboxes = not settings().shopify_access_token
+    extra_env = _local_env(data_dir) if use_sandboxes or settings().uses_embedded_broker else {}
+    options = StackOptions(
+        workdir=data_dir.resolve(), use_sandboxes=use_sandboxes, seed_orders=orders, concurrency=concurrency,
+        web_port=port, log_to_files=False, extra_env=extra_env,
+    )  # fmt: skip
+    say = console.print
+    with running(options, say) as stack:
+        say(f"ledger: {_database_label()}; broker: {_broker_label()}")
+        public = settings().public_url
+        if use_sandboxes or public:
+            callback = None if use_sandboxes else public.rstrip("/") + "/webhooks/shopify"  # type: ignore[union-attr]
+            topics = subscribe_webhooks(stack, callback)
+            say(f"{topics} webhook topics subscribed to {callback or stack.callback_url}")
+        else:
+            say("webhooks not subscribed: set DROPSYNC_PUBLIC_URL or run `dropsync shopify subscribe --url …`")
+        if use_sandboxes:
+            send_task("mirror.reconcile_all")  # the first sweep mirrors the seeded orders now, not in 5 min
+            say("try it: dropsync orders list   (in another terminal, same directory and environment)")
+        say("running; Ctrl-C to stop")
+        try:
+            while not stack.dead():
+                time.sleep(1)
+        except KeyboardInterrupt:
+            return
+        raise StackError(f"{', '.join(stack.dead())} exited unexpectedly; stopping everything")
 
 
-def _start_stack() -> list[ManagedProcess]:
-    migrations.upgrade(settings().sqlalchemy_url)
-    return [
-        ManagedProcess("worker", worker_argv(concurrency=2)).start(),
-        ManagedProcess("beat", beat_argv()).start(),
-    ]
+def _local_env(data_dir: Path) -> dict[str, str]:
+    """The ledger and broker files under ``data_dir`` unless DATABASE_URL / the broker path are set."""
+    env: dict[str, str] = {}
+    if "DATABASE_URL" not in os.environ:
+        env["DATABASE_URL"] = f"sqlite:///{(data_dir / 'dropsync.sqlite3').resolve()}"
+    if "DROPSYNC_EMBEDDED_BROKER_PATH" not in os.environ:
+        env["DROPSYNC_EMBEDDED_BROKER_PATH"] = str((data_dir / "dropsync-broker.sqlite3").resolve())
+    return env
 
 
-def up() -> None:
-    """Run the worker and beat together until Ctrl-C (embedded broker and SQLite by default)."""
-    processes = _start_stack()
-    try:
-        seen = _wait_for_heartbeat(utcnow(), timeout=60)
-        console.print(f"worker and beat up (broker: {_broker_label()}; heartbeat {seen})")
-        while all(p.alive for p in processes):
-            time.sleep(1)
-        console.print("[red]a process exited[/red]")
-        raise typer.Exit(1)
-    except KeyboardInterrupt:
-        console.print("stopping…")
-    finally:
-        stop_all(processes)
+def demo(
+    data_dir: Path = typer.Option(
+        Path("demo-data"), "--data-dir", help="A FRESH workspace: wiped at start (ledger, broker, logs)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (for scripts and tests)."),
+    timeout: float = typer.Option(60.0, "--step-timeout", min=5, help="Seconds each step may take to converge."),
+) -> None:
+    """Run the scripted story on a fresh workspace and print what the ledger and the sandboxes say.
+
+    Starts the whole stack (sandboxes, receiver, worker, beat; SQLite and the embedded broker), then:
+    orders arrive (some webhooks lost, the sweep finds them), a cancellation before shipment (supplier
+    confirms, Shopify cancels and refunds), one after fulfillment (items refunded), one refused by the
+    policy, one where the supplier had shipped, a buyer-protection alert, and the exposure report.
+    Every number printed is read back from the ledger and the sandboxes. Exits 1 if a step does not
+    converge in time.
+
+    Example: dropsync demo --data-dir /tmp/dropsync-demo
+    """
+    from worker.demo.runner import run_demo
+
+    run_demo(data_dir, as_json=as_json, step_timeout=timeout)
 
 
-def demo() -> None:
-    """Start the stack, prove a task travels broker → worker → ledger, then stop and summarise."""
-    started = utcnow()
-    processes = _start_stack()
-    try:
-        seen = _wait_for_heartbeat(started, timeout=90)
-    finally:
-        stop_all(processes)
-    if seen is None:
-        console.print("[red]the worker did not process the heartbeat within 90 s[/red]")
-        raise typer.Exit(1)
-    console.print(f"database: {settings().sqlalchemy_url.split('@')[-1]}")
-    console.print(f"broker:   {_broker_label()}")
-    console.print(f"worker and beat started; heartbeat task consumed and recorded at {seen:%H:%M:%S}")
+def _database_label() -> str:
+    return settings().sqlalchemy_url.split("@")[-1]
 
 
 def _broker_label() -> str:
     s = settings()
-    return "embedded (SQLite file)" if s.uses_embedded_broker else "Redis"
+    return f"embedded ({s.embedded_broker_path})" if s.uses_embedded_broker else "Redis"
