@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import json
 
+import httpx
+
 from integrations.shopify.sandbox import ShopifySandbox
 from tests.shopify_sandbox.helpers import Receiver, data
 
@@ -178,3 +180,18 @@ def test_cancellation_request_payloads_carry_the_message(shopify_sandbox: Shopif
     submitted = bodies["fulfillment_orders/fulfillment_request_submitted"]
     assert submitted["original_fulfillment_order"]["request_status"] == "submitted"
     assert submitted["message"] == "please ship"
+
+
+def test_privacy_webhooks_are_sent_signed(shopify_sandbox: ShopifySandbox) -> None:
+    with Receiver() as receiver:
+        shopify_sandbox.control.privacy_webhook("customers/redact", receiver.url, order="#1002")
+        base = f"{shopify_sandbox.base_url}/_sandbox/webhooks/privacy"
+        assert httpx.post(base, json={"topic": "shop/redact", "url": receiver.url}).status_code == 200
+        assert httpx.post(base, json={"topic": "orders/create", "url": receiver.url}).status_code == 400
+        receiver.wait_for(2)
+    redact = json.loads(receiver.deliveries[0]["body"])
+    assert receiver.topics() == ["customers/redact", "shop/redact"]
+    assert redact["orders_to_redact"] == [5000000000001]
+    assert redact["shop_domain"] == "sandbox.myshopify.com"
+    assert redact["customer"]["email"]
+    assert _verify(shopify_sandbox, receiver.deliveries[1])

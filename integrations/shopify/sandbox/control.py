@@ -124,6 +124,21 @@ class Control:
             raise ControlError(result["userErrors"][0]["message"])
         return str(result["webhookSubscription"].id())
 
+    def privacy_webhook(self, topic: str, url: str, order: str | int | None = None) -> str:
+        """Send a mandatory privacy webhook (``customers/data_request``, ``customers/redact``, ``shop/redact``)
+        to ``url``, signed like any other; the customer and order ids come from ``order``. Returns the
+        webhook id. (Shopify sends these to the app's configured URL, not through subscriptions.)"""
+        from integrations.shopify.sandbox.payloads import privacy_json
+
+        if topic not in ("customers/data_request", "customers/redact", "shop/redact"):
+            raise ControlError(f"not a privacy topic: {topic}")
+        with self._state.lock:
+            found = self._state.get_by_id(self.order_id(order)) if order is not None else None
+            if topic != "shop/redact" and found is None:
+                raise ControlError(f"{topic} needs an order (its customer is the subject)")
+            body = privacy_json(self._sandbox.config.shop_domain, topic, found, self._state.serial())
+        return self._sandbox.webhooks.emit(topic, body, [url])[0]
+
     def deliveries(self) -> list[dict[str, Any]]:
         return [asdict(a) for a in list(self._sandbox.webhooks.attempts)]
 

@@ -73,5 +73,6 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         ("/_sandbox/throttle/refill", "POST", lambda r, b: control.refill_bucket()),
         ("/_sandbox/webhooks", "GET", lambda r, b: {"deliveries": control.deliveries()}),
         ("/_sandbox/webhooks/subscribe", "POST", lambda r, b: {"id": control.subscribe(b["topic"], b["url"])}),
+        ("/_sandbox/webhooks/privacy", "POST", lambda r, b: {"webhook_id": control.privacy_webhook(**b)}),
     ]
     return [Route(path, _endpoint(operation), methods=[method]) for path, method, operation in table]

@@ -254,3 +254,17 @@ def fulfillment_order_json(
     }
     body.update(extra)
     return body
+
+
+SHOP_ID = 60_000_000_001
+
+
+def privacy_json(shop_domain: str, topic: str, order: Order | None, serial: int) -> dict[str, Any]:
+    """Bodies of the mandatory privacy topics, shaped like Shopify's."""
+    body: dict[str, Any] = {"shop_id": SHOP_ID, "shop_domain": shop_domain}
+    if order is None or topic == "shop/redact":
+        return body
+    customer = {"id": order.customer.id, "email": order.customer.email, "phone": order.customer.phone}
+    if topic == "customers/redact":
+        return {**body, "customer": customer, "orders_to_redact": [order.id]}
+    return {**body, "customer": customer, "orders_requested": [order.id], "data_request": {"id": 9_000 + serial}}
