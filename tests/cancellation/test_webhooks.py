@@ -1,0 +1,117 @@
+"""Real webhooks (sandbox → receiver → inbox → drain) close intents and wake waiting requests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from integrations.shopify.sandbox import ShopifySandbox
+from models import CancellationRequest, Order, Shop, ShopifyIntent, TimelineEvent
+from tests.cancellation.conftest import Published, mirror
+from tests.cancellation.faults import LossyClient
+from tests.support.web import serve_app
+from worker.cancellation import execution, service
+from worker.cancellation import states as s
+from worker.db import session_scope
+from worker.mirror import inbox
+from worker.web.app import create_app
+
+TOPICS = ["orders/cancelled", "orders/updated", "refunds/create", "fulfillment_orders/cancellation_request_accepted"]
+
+
+@pytest.fixture
+def lossy(sandbox: ShopifySandbox) -> Iterator[LossyClient]:
+    with LossyClient(
+        sandbox.config.shop_domain, sandbox.config.access_token, api_url=sandbox.base_url, backoff_initial=0.01
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def webhooks(sandbox: ShopifySandbox, shop: Shop) -> Iterator[None]:
+    with serve_app(create_app()) as base_url:
+        for topic in TOPICS:
+            sandbox.control.subscribe(topic, f"{base_url}/webhooks/shopify")
+        yield
+
+
+def _deliver(sandbox: ShopifySandbox) -> None:
+    assert sandbox.control.wait_for_webhooks(timeout=20)
+    inbox.drain(session_scope)
+
+
+def _request(order_id: int, reason: str = "out_of_stock") -> int:
+    with session_scope() as session:
+        request = service.create_request(session, session.get_one(Order, order_id), reason=reason, actor="t")
+        if request.state == s.NEEDS_APPROVAL:
+            service.approve(session, request, "t")
+        return request.id
+
+
+def _intent(request_id: int) -> ShopifyIntent:
+    with session_scope() as session:
+        return session.scalars(select(ShopifyIntent).where(ShopifyIntent.cancellation_request_id == request_id)).one()
+
+
+@pytest.mark.usefixtures("webhooks")
+def test_orders_cancelled_closes_an_unknown_cancel_intent(
+    sandbox: ShopifySandbox, lossy: LossyClient, shop: Shop, published: Published
+) -> None:
+    gid = sandbox.control.create_order(status="paid", line_items=1)
+    order_id = mirror(lossy, shop.id, gid)
+    # REST webhooks carry whole-second updated_at; the GraphQL read has milliseconds: a webhook in the
+    # same second as the mirror's read would be taken as stale by the mirror (reconciliation fixes it).
+    time.sleep(1.1)
+    request_id = _request(order_id)
+    lossy.lose_after = 1
+    assert execution.run_request(session_scope, request_id, lossy) == "unknown"
+    published.take()
+    sandbox.control.set_faults(webhook_duplicate_rate=1.0)  # and delivered twice
+    _deliver(sandbox)
+    intent = _intent(request_id)
+    assert intent.state == "succeeded"
+    assert published.take() == [(service.ADVANCE_TASK, [request_id])]  # once, despite the duplicate
+    assert execution.run_request(session_scope, request_id, lossy) == "done"
+    assert sandbox.control.applied_counts(gid) == {"orderCancel": 1}
+    with session_scope() as session:
+        events = session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "intent.succeeded")).all()
+        assert [e.data["how"] for e in events if e.order_id == order_id] == ["closed by the order showing cancelled"]
+
+
+@pytest.mark.usefixtures("webhooks")
+def test_refunds_create_closes_an_unknown_refund_intent(
+    sandbox: ShopifySandbox, lossy: LossyClient, shop: Shop, published: Published
+) -> None:
+    gid = sandbox.control.create_order(status="paid", line_items=2)
+    for step in ("submit", "accept", "fulfill"):
+        sandbox.control.fulfillment(gid, step)
+    request_id = _request(mirror(lossy, shop.id, gid), reason="damaged")
+    lossy.lose_after = 1
+    assert execution.run_request(session_scope, request_id, lossy) == "unknown"
+    _deliver(sandbox)
+    intent = _intent(request_id)
+    assert intent.state == "succeeded"
+    assert intent.result_ids
+    assert execution.run_request(session_scope, request_id, lossy) == "done"
+    assert sandbox.control.applied_counts(gid) == {"refundCreate": 1}
+
+
+@pytest.mark.usefixtures("webhooks")
+def test_the_service_accepting_by_webhook_wakes_the_request(
+    sandbox: ShopifySandbox, lossy: LossyClient, shop: Shop, published: Published
+) -> None:
+    gid = sandbox.control.create_order(status="paid", line_items=1)
+    sandbox.control.fulfillment(gid, "submit")
+    sandbox.control.fulfillment(gid, "accept")
+    request_id = _request(mirror(lossy, shop.id, gid))
+    assert execution.run_request(session_scope, request_id, lossy) == "wait"
+    published.take()
+    sandbox.control.fulfillment(gid, "accept_cancellation")
+    _deliver(sandbox)
+    assert (service.ADVANCE_TASK, [request_id]) in published.take()
+    assert execution.run_request(session_scope, request_id, lossy) == "done"
+    with session_scope() as session:
+        assert session.get_one(CancellationRequest, request_id).state == s.DONE
