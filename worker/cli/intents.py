@@ -69,10 +69,14 @@ def resolve(
     """Record what you saw on Shopify for an intent that is not succeeded."""
     with unit_of_work() as session:
         intent = ik.operator_resolve(session, intent_id, outcome, actor(), note)
-        if intent.cancellation_request_id is not None and outcome == "succeeded":
+        if intent.cancellation_request_id is not None:
             request = service.get_request(session, intent.cancellation_request_id)
-            if request.state == s.NEEDS_OPERATOR:
-                s.move(session, request, s.SHOPIFY_ACTION, actor=actor(), why=f"intent {intent.id} resolved")
-            if request.state == s.SHOPIFY_ACTION:
-                service.enqueue_advance(session, request, tag=f"resolved:{intent.id}")
+            if outcome == "failed" and request.state == s.SHOPIFY_ACTION:
+                # A person said it did not happen: the request waits for them (retry), not for the sweeper.
+                s.move(session, request, s.NEEDS_OPERATOR, actor=actor(), why=f"intent {intent.id} resolved failed")
+            elif outcome == "succeeded":
+                if request.state == s.NEEDS_OPERATOR:
+                    s.move(session, request, s.SHOPIFY_ACTION, actor=actor(), why=f"intent {intent.id} resolved")
+                if request.state == s.SHOPIFY_ACTION:
+                    service.enqueue_advance(session, request, tag=f"resolved:{intent.id}")
     console.print(f"intent {intent_id} resolved as {outcome}")

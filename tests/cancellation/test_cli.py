@@ -1,0 +1,116 @@
+"""The operator commands end to end: one clear line per error, exit codes, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import select
+
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.sandbox import ShopifySandbox
+from models import ShopifyIntent
+from tests.cancellation.conftest import Published, mirror
+from tests.cancellation.faults import LossyClient
+from worker.cancellation import execution
+from worker.cli.main import main
+from worker.db import session_scope
+from worker.settings import get_settings
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(
+    shop: object, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Run]:
+    monkeypatch.setenv("SHOPIFY_SHOP_DOMAIN", "cli-unused.myshopify.com")
+    get_settings.cache_clear()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["dropsync", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    yield run
+    get_settings.cache_clear()
+
+
+def test_request_status_and_refusals(
+    cli: Run, sandbox: ShopifySandbox, client: ShopifyClient, shop: object, published: Published
+) -> None:
+    gid = sandbox.control.create_order(status="paid", line_items=2)
+    mirror(client, shop.id, gid)  # type: ignore[attr-defined]
+    code, out, err = cli("cancel", "request", gid, "--reason", "nonsense")
+    assert code == 2
+    assert "unknown reason 'nonsense'" in err
+    assert "Traceback" not in err
+
+    code, out, _ = cli("cancel", "request", gid, "--reason", "out_of_stock", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["state"] == "shopify_action"
+    assert data["action"] == "cancel"
+    assert published.take() == [("cancellation.advance", [data["id"]])]
+
+    code, _, err = cli("cancel", "request", gid, "--reason", "out_of_stock")
+    assert code == 1
+    assert "already has cancellation request" in err
+
+    code, _, err = cli("cancel", "withdraw", str(data["id"]))
+    assert code == 1
+    assert "cannot become withdrawn" in err
+    assert len(err.strip().splitlines()) == 1
+
+    assert execution.run_request(session_scope, data["id"], client) == "done"
+    code, out, _ = cli("cancel", "status", gid, "--json")
+    status = json.loads(out)
+    assert status["state"] == "done"
+    assert [i["state"] for i in status["intents"]] == ["succeeded"]
+
+    code, out, _ = cli("report", "exposure", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["orders"][0]["refunded_to_customer"] != "0"
+    assert report["total"]
+
+    code, _, err = cli("cancel", "status", "#999999")
+    assert code == 2
+    assert "unknown order" in err
+
+
+def test_intents_list_retry_resolve(cli: Run, sandbox: ShopifySandbox, shop: object, published: Published) -> None:
+    with LossyClient(sandbox.config.shop_domain, sandbox.config.access_token, api_url=sandbox.base_url) as lossy:
+        gid = sandbox.control.create_order(status="paid", line_items=1)
+        mirror(lossy, shop.id, gid)  # type: ignore[attr-defined]
+        code, out, _ = cli("cancel", "request", gid, "--reason", "out_of_stock", "--json")
+        request_id = json.loads(out)["id"]
+        lossy.lose_before = 1
+        assert execution.run_request(session_scope, request_id, lossy) == "unknown"
+    with session_scope() as session:
+        intent_id = session.scalars(select(ShopifyIntent.id)).one()
+
+    code, out, _ = cli("intents", "list-stuck", "--older-than", "0", "--json")
+    assert [r["id"] for r in json.loads(out)] == [intent_id]
+
+    code, _, err = cli("intents", "resolve", str(intent_id), "--as", "maybe")
+    assert code == 1
+    assert "--as must be succeeded or failed" in err
+
+    published.take()
+    code, out, _ = cli("intents", "retry", str(intent_id))
+    assert code == 0
+    assert published.take() == [("cancellation.execute_intent", [intent_id])]
+
+    code, out, _ = cli("intents", "resolve", str(intent_id), "--as", "failed", "--note", "checked Shopify admin")
+    assert code == 0
+    code, _, err = cli("intents", "retry", "999999")
+    assert code == 2
+    assert "unknown intent 999999" in err
