@@ -34,7 +34,6 @@ class RefundPlan:
     shipping: Pair = field(default_factory=lambda: Pair(ZERO, ZERO))
     shipping_refundable: Pair = field(default_factory=lambda: Pair(ZERO, ZERO))
     transactions: list[tuple[Transaction, Pair, Pair]] = field(default_factory=list)  # (parent, amount, maximum)
-    state: Any = None
 
     @property
     def subtotal(self) -> Pair:

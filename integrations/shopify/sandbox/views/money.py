@@ -10,6 +10,7 @@ from integrations.shopify.sandbox.views.base import Connection, View, connection
 from integrations.shopify.sandbox.views.items import LineItemView
 
 if TYPE_CHECKING:
+    from integrations.shopify.sandbox.refunds import RefundPlan
     from integrations.shopify.sandbox.state import ShopState
     from integrations.shopify.sandbox.views.orders import OrderView
 
@@ -169,7 +170,8 @@ class RefundLineItemView(View):
 class SuggestedRefundView(View):
     typename = "SuggestedRefund"
 
-    def __init__(self, order: Order, suggestion: Any) -> None:
+    def __init__(self, state: ShopState, order: Order, suggestion: RefundPlan) -> None:
+        self._state = state
         self._order = order
         self._s = suggestion
 
@@ -218,7 +220,7 @@ class SuggestedRefundView(View):
                 "formattedGateway": parent.gateway.replace("_", " ").title(),
                 "amountSet": self._bag(share),
                 "maximumRefundableSet": self._bag(maximum),
-                "parentTransaction": TransactionView(self._s.state, self._order, parent),
+                "parentTransaction": TransactionView(self._state, self._order, parent),
             }
             for parent, share, maximum in self._s.transactions
         ]

@@ -182,7 +182,7 @@ class OrderView(View):
     def suggestedRefund(self, **arguments: Any) -> SuggestedRefundView:
         from integrations.shopify.sandbox.refunds import suggest_refund
 
-        return SuggestedRefundView(self._order, suggest_refund(self._order, **arguments))
+        return SuggestedRefundView(self._state, self._order, suggest_refund(self._order, **arguments))
 
 
 def address_dict(order: Order) -> dict[str, Any]:
