@@ -9,6 +9,7 @@ environment says, so it behaves the same on every machine.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -64,6 +65,9 @@ def run_demo(data_dir: Path, *, as_json: bool, step_timeout: float) -> None:
     """Play the story; prints the summary (text or JSON). Raises ``StackError`` when a step stalls."""
     started = time.monotonic()
     workspace = fresh_workspace(data_dir)
+    # This process only drives and reads: its own info logs (migrations, operator actions) would bury the
+    # story; the worker, beat and receiver log everything to the workspace's logs/.
+    logging.getLogger().setLevel(logging.WARNING)
     say = _sayer(as_json)
     say(f"workspace: {workspace} (wiped at start; logs in {workspace / 'logs'})")
     options = StackOptions(workdir=workspace, use_sandboxes=True, extra_env=demo_env(workspace))
@@ -129,7 +133,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"Orders: {o['in_ledger']} in the ledger, {o['in_shopify']} on the shop "
         f"({o['seeded_before_start']} there before start, mirrored by the first sweep; {o['created_during_demo']} new)",
         f"  {o['mirrored_from_webhooks']} new orders arrived by webhook; Shopify lost {o['webhooks_dropped']} "
-        f"webhook deliveries, and {o['found_only_by_the_sweep']} orders were found only by the sweep",
+        f"webhook deliveries ({o['orders_with_lost_webhooks']} orders affected); "
+        f"{o['found_only_by_the_sweep']} order(s) never announced by any webhook were found by the sweep",
     ]
     for role, title in TITLES.items():
         lines += ["", *_case_lines(title, summary["cases"][role])]
@@ -153,7 +158,8 @@ def _case_lines(title: str, case: dict[str, Any]) -> list[str]:
     mutations = ", ".join(f"{k}×{v}" for k, v in sorted(shopify["mutations_applied"].items())) or "none"
     lines = [
         f"{title}: {case['order']} ({case['reason']})",
-        f"  request: {case['state']} (policy: {case['policy']}); path: {' → '.join(case['history'])}",
+        f"  request: {case['state']} ({case['kind']}; policy decision: {case['policy']}); "
+        f"path: {' → '.join(case['history'])}",
         f"  Shopify: {'cancelled, ' if shopify['cancelled'] else ''}{shopify['financial_status']}, "
         f"refunded {shopify['total_refunded']}; mutations applied: {mutations}",
         f"  ledger: {ledger['financial_status']}, customer refunds {ledger['customer_refunds']}",

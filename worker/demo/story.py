@@ -281,7 +281,7 @@ def protection_alert(stack: Stack, cast: Cast, timeout: float) -> None:
         with session_scope() as session:
             order_id = session.scalars(select(Order.id).where(Order.shopify_gid == cast.protection)).one()
             return (
-                session.scalar(select(Alert.id).where(Alert.order_id == order_id, Alert.kind == "protection"))
+                session.scalar(select(Alert.id).where(Alert.order_id == order_id, Alert.kind.like("protection%")))
                 is not None
             )
 

@@ -99,7 +99,7 @@ def _case(session: Session, stack: Stack, cast: Cast, role: str, request_id: int
 
 def _alert(session: Session, gid: str) -> dict[str, Any] | None:
     order = session.scalars(select(Order).where(Order.shopify_gid == gid)).one()
-    alert = session.scalars(select(Alert).where(Alert.order_id == order.id, Alert.kind == "protection")).first()
+    alert = session.scalars(select(Alert).where(Alert.order_id == order.id, Alert.kind.like("protection%"))).first()
     if alert is None:
         return None
     return {"order": order.name, "severity": alert.severity, "message": alert.message,
