@@ -20,7 +20,7 @@ class Run:
     def assert_one_line_error(self, code: int) -> None:
         """An error is one clear line on stderr and the given exit code, never a traceback."""
         assert self.code == code, (self.code, self.out, self.err)
-        assert "Traceback" not in self.err and "Traceback" not in self.out, self.err
+        assert "Traceback" not in self.err + self.out, self.err
         assert len(self.err.strip().splitlines()) == 1, self.err
 
 

@@ -49,7 +49,8 @@ def test_list_filters_and_json(ledger: dict[str, str]) -> None:
     assert run.code == 0, run.err
     rows = json.loads(run.out)
     assert [r["name"] for r in rows] == [ledger["second"], ledger["first"]]  # newest first
-    assert rows[1]["supplier_orders"] == 1 and rows[1]["cancellation_requests"] == 1
+    assert rows[1]["supplier_orders"] == 1
+    assert rows[1]["cancellation_requests"] == 1
 
     cancelled = json.loads(dropsync("orders", "list", "--status", "cancelled", "--json").out)
     assert [r["name"] for r in cancelled] == [ledger["first"]]
@@ -57,7 +58,9 @@ def test_list_filters_and_json(ledger: dict[str, str]) -> None:
     assert [r["name"] for r in since] == [ledger["second"]]
 
     table = dropsync("orders", "list", "--status", "open")
-    assert table.code == 0 and ledger["second"] in table.out and ledger["first"] not in table.out
+    assert table.code == 0
+    assert ledger["second"] in table.out
+    assert ledger["first"] not in table.out
 
 
 def test_show_by_name_gid_and_json(ledger: dict[str, str]) -> None:
@@ -77,7 +80,8 @@ def test_show_by_name_gid_and_json(ledger: dict[str, str]) -> None:
     table = dropsync("orders", "show", ledger["first"])
     assert table.code == 0, table.err
     assert "rule [returns] applied" in table.out  # user text is printed, not parsed as markup
-    assert "8100000000001" in table.out and "CANCELLED (CUSTOMER)" in table.out
+    assert "8100000000001" in table.out
+    assert "CANCELLED (CUSTOMER)" in table.out
 
 
 def test_errors_are_one_line(ledger: dict[str, str]) -> None:
@@ -85,4 +89,6 @@ def test_errors_are_one_line(ledger: dict[str, str]) -> None:
     dropsync("orders", "list", "--status", "bogus").assert_one_line_error(2)
     dropsync("orders", "list", "--since", "yesterday").assert_one_line_error(2)
     typo = dropsync("ordrs", "list")
-    assert typo.code == 2 and "Traceback" not in typo.err and "No such command" in typo.err
+    assert typo.code == 2
+    assert "Traceback" not in typo.err
+    assert "No such command" in typo.err

@@ -1,0 +1,56 @@
+"""``dropsync up`` as a real process: sandboxes, receiver, worker and beat come up, mirror, and stop cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli.support import DROPSYNC, dropsync
+
+
+@pytest.mark.slow
+def test_up_mirrors_the_sandbox_shop_and_stops_every_child_on_ctrl_c(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "ALIEXPRESS_"))}
+    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}", "COLUMNS": "200",
+            "DROPSYNC_EMBEDDED_BROKER_PATH": str(tmp_path / "broker.sqlite3")}  # fmt: skip
+    env.pop("REDIS_URL", None)
+    log = (tmp_path / "up.log").open("wb")
+    up = subprocess.Popen([DROPSYNC, "up", "--port", "0", "--data-dir", str(tmp_path), "--sandbox-orders", "7"],
+                          env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        output = _wait_for(tmp_path / "up.log", "running; Ctrl-C to stop", up, timeout=90)
+        receiver = next(line.split(" on ")[1].strip() for line in output.splitlines() if "webhook receiver on" in line)
+        assert httpx.get(receiver.replace("/webhooks/shopify", "/healthz"), timeout=5).status_code == 200
+        deadline = time.monotonic() + 60  # the first sweep mirrors the seeded orders
+        while True:
+            listed = dropsync("orders", "list", "--json", env=env)
+            if (listed.code == 0 and len(json.loads(listed.out)) == 7) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert listed.code == 0, listed.err
+        assert len(json.loads(listed.out)) == 7
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(60)
+        log.close()
+    assert code == 0, (tmp_path / "up.log").read_text()[-2000:]
+    with pytest.raises(httpx.HTTPError):  # the receiver child is gone with it
+        httpx.get(receiver.replace("/webhooks/shopify", "/healthz"), timeout=2)
+
+
+def _wait_for(path: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        output = path.read_text(errors="replace")
+        if text in output:
+            return output
+        assert process.poll() is None, output[-3000:]
+        time.sleep(0.3)
+    raise AssertionError(f"{text!r} not seen within {timeout} s:\n{path.read_text()[-3000:]}")

@@ -1,0 +1,81 @@
+"""``dropsync demo`` end to end as a real process, its summary checked against the ledger it left behind."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from models import Alert, CancellationRequest, LedgerEntry, Order
+from tests.cli.support import dropsync
+from worker.cancellation.exposure import exposures, totals
+
+
+@pytest.mark.slow
+def test_demo_runs_the_story_and_its_summary_matches_the_ledger(tmp_path: Path) -> None:
+    workspace = tmp_path / "demo"
+    run = dropsync("demo", "--data-dir", str(workspace), "--json", timeout=300)
+    assert run.code == 0, run.err[-3000:]
+    assert "Traceback" not in run.err
+    summary = json.loads(run.out)
+
+    engine = create_engine(f"sqlite:///{workspace / 'ledger.sqlite3'}")
+    with Session(engine) as session:
+        orders = summary["orders"]
+        assert orders["in_ledger"] == session.scalar(select(func.count()).select_from(Order))
+        assert (
+            orders["in_ledger"] == orders["in_shopify"] == orders["seeded_before_start"] + orders["created_during_demo"]
+        )
+        assert orders["webhooks_dropped"] > 0  # the story loses webhooks on purpose
+        assert orders["mirrored_from_webhooks"] + orders["found_only_by_the_sweep"] == orders["created_during_demo"]
+
+        cases = summary["cases"]
+        expected = {"cancel_before_shipment": "done", "refund_after_fulfillment": "done",
+                    "refused_by_policy": "denied", "supplier_shipped": "converted_to_return"}  # fmt: skip
+        for role, state in expected.items():
+            case = cases[role]
+            assert case["state"] == state, (role, case)
+            order = session.scalars(select(Order).where(Order.name == case["order"])).one()
+            request = session.scalars(select(CancellationRequest).where(CancellationRequest.order_id == order.id)).one()
+            assert request.state == state
+            refunds = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                LedgerEntry.order_id == order.id, LedgerEntry.kind == "customer_refund"))  # fmt: skip
+            assert Decimal(case["ledger"]["customer_refunds"]) == Decimal(refunds)
+
+        before = cases["cancel_before_shipment"]
+        assert before["shopify"]["cancelled"]
+        assert before["ledger"]["cancelled"]
+        assert before["shopify"]["mutations_applied"] == {"orderCancel": 1}  # exactly once
+        assert before["supplier"]["ledger_status"] == "closed_cancelled"
+        assert Decimal(before["shopify"]["total_refunded"]) == Decimal(before["ledger"]["customer_refunds"]) > 0
+
+        after = cases["refund_after_fulfillment"]
+        assert after["shopify"]["mutations_applied"] == {"refundCreate": 1}
+        assert not after["shopify"]["cancelled"]
+        assert Decimal(after["shopify"]["total_refunded"]) == Decimal(after["ledger"]["customer_refunds"]) > 0
+
+        assert cases["refused_by_policy"]["shopify"]["mutations_applied"] == {}
+        shipped = cases["supplier_shipped"]
+        assert shipped["shopify"]["mutations_applied"] == {}
+        assert shipped["supplier"]["ledger_status"] == "shipped"
+        assert shipped["supplier"]["tracking"]
+
+        alert = summary["protection_alert"]
+        assert alert is not None
+        order = session.scalars(select(Order).where(Order.name == alert["order"])).one()
+        assert session.scalar(select(Alert.kind).where(Alert.order_id == order.id)).startswith("protection")
+
+        rows = exposures(session)
+        assert summary["exposure"]["total"] == {c: str(v) for c, v in totals(rows).items()}
+        assert {r["order"] for r in summary["exposure"]["orders"]} == {r.order_name for r in rows}
+    engine.dispose()
+
+
+def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    dropsync("demo", "--data-dir", str(tmp_path)).assert_one_line_error(2)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
