@@ -135,9 +135,6 @@ class ProductRef(View):
     def title(self) -> str:
         return self._title
 
-    def sku(self) -> str | None:
-        return self._sku
-
 
 class ProductView(ProductRef):
     typename = "Product"
@@ -145,3 +142,6 @@ class ProductView(ProductRef):
 
 class ProductVariantView(ProductRef):
     typename = "ProductVariant"
+
+    def sku(self) -> str | None:
+        return self._sku

@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState
 
 
-class JobView(View):
-    typename = "Job"
+class _JobBase(View):
+    """What ``Job`` and ``OrderCancelJobResult`` share (``JobResult``: id, done)."""
 
     def __init__(self, state: ShopState, job: Job) -> None:
         self._state = state
@@ -25,13 +25,17 @@ class JobView(View):
     def done(self) -> bool:
         return self._job.done
 
+
+class JobView(_JobBase):
+    typename = "Job"
+
     def query(self) -> Any:
         from integrations.shopify.sandbox.views.root import QueryRoot
 
         return QueryRoot(self._state)
 
 
-class OrderCancelJobResultView(JobView):
+class OrderCancelJobResultView(_JobBase):
     typename = "OrderCancelJobResult"
 
     def status(self) -> str:
