@@ -94,7 +94,10 @@ def request(
     note: str | None = typer.Option(None, "--note"),
     as_json: bool = JSON,
 ) -> None:
-    """Open a request; the policy decides first. A denial is recorded and exits 1."""
+    """Open a request; the policy decides first. A denial is recorded and exits 1.
+
+    Example: dropsync cancel request '#1001' --reason changed_mind
+    """
     with unit_of_work() as session:
         found = resolve_order(session, order)
         wanted = parse_items(found, items)
@@ -107,7 +110,10 @@ def request(
 
 @app.command("status")
 def status(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
-    """A request: state, history, the policy's decision and its Shopify intents."""
+    """A request: state, history, the policy's decision and its Shopify intents.
+
+    Example: dropsync cancel status '#1001' --json
+    """
     with unit_of_work() as session:
         data = describe(session, find_request(session, ref))
     _show(data, as_json)
@@ -119,7 +125,10 @@ def withdraw(
     why: str | None = typer.Option(None, "--why"),
     as_json: bool = JSON,
 ) -> None:
-    """Withdraw a request (refused once the Shopify action has started)."""
+    """Withdraw a request (refused once the Shopify action has started).
+
+    Example: dropsync cancel withdraw '#1001' --why 'customer kept it'
+    """
     with unit_of_work() as session:
         found = find_request(session, ref)
         service.withdraw(session, found, actor(), why)
@@ -129,7 +138,10 @@ def withdraw(
 
 @app.command("approve")
 def approve(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
-    """Approve a request the policy escalated: it proceeds with the amounts the rules computed."""
+    """Approve a request the policy escalated: it proceeds with the amounts the rules computed.
+
+    Example: dropsync cancel approve '#1001'
+    """
     with unit_of_work() as session:
         found = find_request(session, ref)
         service.approve(session, found, actor())

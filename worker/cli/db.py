@@ -22,6 +22,9 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 
 @app.command("check")
 def check() -> None:
-    """Fail if the models and the migrations have drifted apart (CI runs this)."""
+    """Fail if the models and the migrations have drifted apart (CI runs this).
+
+    Example: dropsync db check
+    """
     migrations.check(settings().sqlalchemy_url)
     console.print("models and migrations agree")

@@ -14,7 +14,10 @@ from worker.deadlines.rules import DeadlinePolicy
 
 
 def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Supplier deadlines near or passed (and unknown statuses, failing polls), most urgent first."""
+    """Supplier deadlines near or passed (and unknown statuses, failing polls), most urgent first.
+
+    Example: dropsync deadlines --json
+    """
     now = utcnow()
     with unit_of_work() as session:
         rows: list[dict[str, Any]] = [

@@ -64,7 +64,10 @@ def evidence(
     snapshot: bool = typer.Option(False, "--snapshot", help="Fetch the tracking events from AliExpress now."),
     as_json: bool = JSON,
 ) -> None:
-    """Attach evidence to the open dispute (``--snapshot``: a tracking snapshot from AliExpress)."""
+    """Attach evidence to the open dispute (``--snapshot``: a tracking snapshot from AliExpress).
+
+    Example: dropsync dispute evidence '#1001' tracking --snapshot
+    """
     from worker.supplier.gateway import client_from_settings
 
     if not snapshot and not detail:
@@ -97,7 +100,10 @@ def resolve(
     at: str | None = AT,
     as_json: bool = JSON,
 ) -> None:
-    """Record the outcome of the open dispute (a refund becomes a supplier_refund ledger entry, once)."""
+    """Record the outcome of the open dispute (a refund becomes a supplier_refund ledger entry, once).
+
+    Example: dropsync dispute resolve '#1001' refunded --refund 12.50
+    """
     when = parse_at(at)
     with unit_of_work() as session:
         so = resolve_supplier_order(session, ref)

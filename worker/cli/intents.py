@@ -25,7 +25,10 @@ def list_stuck(
     older_than: int = typer.Option(10, "--older-than", min=0, help="Live intents older than N minutes."),
     as_json: bool = JSON,
 ) -> None:
-    """Failed intents, and live ones unfinished after --older-than minutes."""
+    """Failed intents, and live ones unfinished after --older-than minutes.
+
+    Example: dropsync intents list-stuck --older-than 30
+    """
     with unit_of_work() as session:
         rows = [
             {"id": i.id, "order_id": i.order_id, "kind": i.kind, "state": i.state, "attempts": i.attempts,
@@ -48,7 +51,10 @@ def list_stuck(
 
 @app.command("retry")
 def retry(intent_id: int = typer.Argument(...)) -> None:
-    """Send an intent round again now (Shopify is read first: nothing is done twice)."""
+    """Send an intent round again now (Shopify is read first: nothing is done twice).
+
+    Example: dropsync intents retry 42
+    """
     with unit_of_work() as session:
         intent = ik.operator_retry(session, intent_id, actor())
         if intent.cancellation_request_id is not None:
@@ -66,7 +72,10 @@ def resolve(
     outcome: str = typer.Option(..., "--as", help="succeeded (you saw it done on Shopify) or failed."),
     note: str | None = typer.Option(None, "--note"),
 ) -> None:
-    """Record what you saw on Shopify for an intent that is not succeeded."""
+    """Record what you saw on Shopify for an intent that is not succeeded.
+
+    Example: dropsync intents resolve 42 --as succeeded --note 'seen refunded in the admin'
+    """
     with unit_of_work() as session:
         intent = ik.operator_resolve(session, intent_id, outcome, actor(), note)
         if intent.cancellation_request_id is not None:

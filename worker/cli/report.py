@@ -17,7 +17,10 @@ def exposure(
     order: str | None = typer.Argument(None, help="One order (default: every order with refunds or requests)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Per order: refunded to the customer − recovered from the supplier; and the total per currency."""
+    """Per order: refunded to the customer − recovered from the supplier; and the total per currency.
+
+    Example: dropsync report exposure --json
+    """
     with unit_of_work() as session:
         ids = [resolve_order(session, order).id] if order else None
         rows = exposures(session, ids)

@@ -25,7 +25,10 @@ def worker(
 
 
 def beat() -> None:
-    """Run Celery beat, the periodic scheduler (the Procfile's `beat`). Run exactly one."""
+    """Run Celery beat, the periodic scheduler (the Procfile's `beat`). Run exactly one.
+
+    Example: dropsync beat
+    """
     os.execv(beat_argv()[0], beat_argv())
 
 

@@ -31,7 +31,10 @@ def add(
 
 @app.command("list")
 def list_shops(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """List shops with their sync watermark and last observed throttle status."""
+    """List shops with their sync watermark and last observed throttle status.
+
+    Example: dropsync shops list
+    """
     with unit_of_work() as session:
         shops = session.scalars(select(Shop).order_by(Shop.id)).all()
         rows = [

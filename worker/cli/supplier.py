@@ -199,7 +199,10 @@ def show(
     ref: str = typer.Argument(..., help="AliExpress order number, or a Shopify order (#1001)."),
     as_json: bool = JSON,
 ) -> None:
-    """Everything known about a supplier order: status, money, deadlines, disputes, timeline."""
+    """Everything known about a supplier order: status, money, deadlines, disputes, timeline.
+
+    Example: dropsync supplier show 8100000000000001
+    """
     with unit_of_work() as session:
         try:
             rows = [describe(session, resolve_supplier_order(session, ref), events=15)]
@@ -222,7 +225,10 @@ def list_orders(
     include_closed: bool = typer.Option(False, "--closed", help="Include closed supplier orders."),
     as_json: bool = JSON,
 ) -> None:
-    """Supplier orders, most recently changed first."""
+    """Supplier orders, most recently changed first.
+
+    Example: dropsync supplier list --json
+    """
     if state and state not in st.STATES:
         raise UsageError(f"--state: one of {', '.join(st.STATES)}")
     with unit_of_work() as session:
@@ -256,7 +262,10 @@ def poll(
     poll_all: bool = typer.Option(False, "--all", help="Every open supplier order, due or not."),
     as_json: bool = JSON,
 ) -> None:
-    """Ask AliExpress now (what the beat task does every minute for due orders)."""
+    """Ask AliExpress now (what the beat task does every minute for due orders).
+
+    Example: dropsync supplier poll --all
+    """
     from worker.db import session_scope
     from worker.supplier.gateway import client_from_settings
     from worker.supplier.polling import poll_due, poll_supplier_order
@@ -309,7 +318,10 @@ def _record(ref: str, fn: Any, *args: Any, done: str, noop: str | None = None, a
 
 @app.command("cancel-requested")
 def cancel_requested(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool = JSON) -> None:
-    """Record that you asked the seller to cancel (on AliExpress). Starts the 48 h silence clock."""
+    """Record that you asked the seller to cancel (on AliExpress). Starts the 48 h silence clock.
+
+    Example: dropsync supplier cancel-requested '#1001'
+    """
     when = parse_at(at)
     _record(
         ref,
@@ -322,7 +334,10 @@ def cancel_requested(ref: str = typer.Argument(...), at: str | None = AT, as_jso
 
 @app.command("confirm")
 def confirm(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool = JSON) -> None:
-    """Record that the seller accepted the cancellation: the supplier refund is now expected."""
+    """Record that the seller accepted the cancellation: the supplier refund is now expected.
+
+    Example: dropsync supplier confirm '#1001'
+    """
     when = parse_at(at)
     _record(
         ref,
@@ -335,7 +350,10 @@ def confirm(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool =
 
 @app.command("refuse")
 def refuse(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool = JSON) -> None:
-    """Record that the seller refused to cancel (and has not shipped): consider a dispute."""
+    """Record that the seller refused to cancel (and has not shipped): consider a dispute.
+
+    Example: dropsync supplier refuse '#1001'
+    """
     when = parse_at(at)
     _record(
         ref,
@@ -352,7 +370,10 @@ def shipped(
     at: str | None = AT,
     as_json: bool = JSON,
 ) -> None:
-    """Record the seller's "already shipped" claim; without tracking, tracking becomes due in N business days."""
+    """Record the seller's "already shipped" claim; without tracking, tracking becomes due in N business days.
+
+    Example: dropsync supplier shipped '#1001' --tracking LP123456789CN
+    """
     when = parse_at(at)
     _record(
         ref,
@@ -371,7 +392,10 @@ def refund_received(
     at: str | None = AT,
     as_json: bool = JSON,
 ) -> None:
-    """Record money back from the supplier (a supplier_refund ledger entry, counted once)."""
+    """Record money back from the supplier (a supplier_refund ledger entry, counted once).
+
+    Example: dropsync supplier refund-received '#1001' 12.50 --reference R123
+    """
     value, when = parse_amount(amount), parse_at(at)
     _record(
         ref,
@@ -387,7 +411,10 @@ def refund_received(
 def extend_protection(
     ref: str = typer.Argument(...), days: int = typer.Argument(..., min=1), as_json: bool = JSON
 ) -> None:
-    """Record that the seller extended buyer protection by DAYS."""
+    """Record that the seller extended buyer protection by DAYS.
+
+    Example: dropsync supplier extend-protection '#1001' 15
+    """
     _record(
         ref,
         lambda s, so: service.record_protection_extension(s, so, days, actor()),
