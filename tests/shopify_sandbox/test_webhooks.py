@@ -10,7 +10,7 @@ import json
 import httpx
 
 from integrations.shopify.sandbox import ShopifySandbox
-from tests.shopify_sandbox.helpers import Receiver, data
+from tests.shopify_sandbox.helpers import Receiver, all_orders, data
 
 SUBSCRIBE = """
 mutation($topic: WebhookSubscriptionTopic!, $url: URL!) {
@@ -142,14 +142,22 @@ def test_fulfillment_order_and_bulk_topics(shopify_sandbox: ShopifySandbox) -> N
     with Receiver() as receiver:
         control.subscribe("fulfillment_orders/cancellation_request_accepted", receiver.url)
         control.subscribe("orders/fulfilled", receiver.url)
+        control.subscribe("fulfillments/create", receiver.url)
         order = control.create_order(status="accepted")
         control.fulfillment(order, "request_cancellation")
         control.fulfillment(order, "accept_cancellation")
         control.fulfillment(order, "submit")
         control.fulfillment(order, "accept")
         control.fulfillment(order, "fulfill")
-        receiver.wait_for(2)
-    assert receiver.topics() == ["fulfillment_orders/cancellation_request_accepted", "orders/fulfilled"]
+        receiver.wait_for(3)
+    assert receiver.topics() == [
+        "fulfillment_orders/cancellation_request_accepted",
+        "orders/fulfilled",
+        "fulfillments/create",
+    ]
+    shipped = json.loads(receiver.deliveries[2]["body"])
+    assert shipped["tracking_number"]
+    assert shipped["status"] == "success"
     body = json.loads(receiver.deliveries[0]["body"])
     assert body["fulfillment_order"]["request_status"] == "cancellation_accepted"
     assert _verify(shopify_sandbox, receiver.deliveries[1])
@@ -195,3 +203,16 @@ def test_privacy_webhooks_are_sent_signed(shopify_sandbox: ShopifySandbox) -> No
     assert redact["shop_domain"] == "sandbox.myshopify.com"
     assert redact["customer"]["email"]
     assert _verify(shopify_sandbox, receiver.deliveries[1])
+
+
+def test_deleted_order_fires_orders_delete_and_leaves_listings(shopify_sandbox: ShopifySandbox) -> None:
+    with Receiver() as receiver:
+        shopify_sandbox.control.subscribe("orders/delete", receiver.url)
+        shopify_sandbox.control.delete_order("#1003")
+        receiver.wait_for(1)
+    assert json.loads(receiver.deliveries[0]["body"]) == {"id": 5000000000002}
+    assert data(shopify_sandbox, '{ order(id: "gid://shopify/Order/5000000000002") { id } }')["order"] is None
+    names = {o["name"] for o in all_orders(shopify_sandbox, page_size=50)}
+    assert "#1003" not in names
+    assert len(names) == 49
+    assert data(shopify_sandbox, "{ ordersCount { count } }")["ordersCount"]["count"] == 49

@@ -70,6 +70,14 @@ class Control:
             events.order_changed(self._sandbox, order, [])
             return _iso(order)
 
+    def delete_order(self, reference: str | int) -> None:
+        """Delete an order as a merchant would (``orders/delete`` fires; it leaves every listing)."""
+        with self._state.lock:
+            order = self._state.get_by_id(self.order_id(reference))
+            assert order is not None
+            self._state.delete(order)
+            events.order_deleted(self._sandbox, order)
+
     def snapshot(self, reference: str | int) -> dict[str, Any]:
         """The order as the ledger compares it: statuses, money (strings), quantities, links."""
         with self._state.lock:

@@ -49,6 +49,7 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
         ("/_sandbox/reset", "POST", lambda r, b: control.reset()),
         ("/_sandbox/orders", "POST", lambda r, b: {"id": control.create_order(**b)}),
         ("/_sandbox/orders/{order}", "GET", lambda r, b: control.snapshot(order_ref(r))),
+        ("/_sandbox/orders/{order}", "DELETE", lambda r, b: control.delete_order(order_ref(r))),
         ("/_sandbox/orders/{order}/touch", "POST", lambda r, b: {"updated_at": control.touch_order(order_ref(r), **b)}),
         (
             "/_sandbox/orders/{order}/fulfillment/{action}",

@@ -6,7 +6,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import ledger, payloads
-from integrations.shopify.sandbox.model import FulfillmentOrder, Order, Refund
+from integrations.shopify.sandbox.model import Fulfillment, FulfillmentOrder, Order, Refund
 from integrations.shopify.sandbox.mutations.subscriptions import urls_for
 
 if TYPE_CHECKING:
@@ -38,6 +38,14 @@ def fulfillment_order_event(
     sandbox: ShopifySandbox, topic: str, order: Order, fo: FulfillmentOrder, event_id: str, **extra: Any
 ) -> None:
     _emit(sandbox, f"fulfillment_orders/{topic}", payloads.fulfillment_order_json(order, fo, **extra), event_id)
+
+
+def fulfillment_created(sandbox: ShopifySandbox, order: Order, fulfillment: Fulfillment, event_id: str) -> None:
+    _emit(sandbox, "fulfillments/create", payloads.fulfillment_json(order, fulfillment), event_id)
+
+
+def order_deleted(sandbox: ShopifySandbox, order: Order) -> None:
+    _emit(sandbox, "orders/delete", {"id": order.id}, str(uuid.uuid4()))
 
 
 def bulk_finished(sandbox: ShopifySandbox, body: dict[str, Any]) -> None:

@@ -111,6 +111,7 @@ class ShopState:
         """Back to the seeded state: forget every mutation, created order and record."""
         with self.lock:
             self.materialized: dict[int, Order] = {}
+            self.deleted: set[int] = set()
             self.created = 0
             self.version = 0
             self.jobs: dict[str, Job] = {}
@@ -133,7 +134,7 @@ class ShopState:
         """The order at ``index`` as it is now (a fresh copy of a seeded one: do not mutate it)."""
         if index in self.materialized:
             return self.materialized[index]
-        if 0 <= index < self.config.orders:
+        if 0 <= index < self.config.orders and index not in self.deleted:
             return self.seeder.build(index)
         return None
 
@@ -156,6 +157,12 @@ class ShopState:
         self.materialized[order.index] = order
         self.version += 1
         return order.updated_at
+
+    def delete(self, order: Order) -> None:
+        """Forget an order (seeded or created); its id never comes back."""
+        self.materialized.pop(order.index, None)
+        self.deleted.add(order.index)
+        self.version += 1
 
     def add_created(self, order: Order) -> None:
         self.materialized[order.index] = order

@@ -28,7 +28,8 @@ import httpx
 from integrations.shopify.sandbox.config import SandboxConfig
 from integrations.shopify.sandbox.faults import Faults
 
-# GraphQL WebhookSubscriptionTopic -> the REST topic in X-Shopify-Topic.
+# GraphQL WebhookSubscriptionTopic -> the REST topic in X-Shopify-Topic. Only topics the sandbox fires: a
+# subscription to any other is refused ("not supported by the sandbox") rather than silently never called.
 TOPICS: dict[str, str] = {
     "ORDERS_CREATE": "orders/create",
     "ORDERS_UPDATED": "orders/updated",
@@ -40,7 +41,6 @@ TOPICS: dict[str, str] = {
     "REFUNDS_CREATE": "refunds/create",
     "BULK_OPERATIONS_FINISH": "bulk_operations/finish",
     "FULFILLMENTS_CREATE": "fulfillments/create",
-    "FULFILLMENTS_UPDATE": "fulfillments/update",
     "FULFILLMENT_ORDERS_CANCELLED": "fulfillment_orders/cancelled",
     "FULFILLMENT_ORDERS_CANCELLATION_REQUEST_SUBMITTED": "fulfillment_orders/cancellation_request_submitted",
     "FULFILLMENT_ORDERS_CANCELLATION_REQUEST_ACCEPTED": "fulfillment_orders/cancellation_request_accepted",

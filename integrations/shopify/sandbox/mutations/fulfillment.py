@@ -264,7 +264,8 @@ def ship(
     fo.status = "CLOSED" if all(x.remaining_quantity == 0 for x in fo.lines) else "IN_PROGRESS"
     fo.updated_at = when
     sandbox.state.touch(order)
-    events.order_changed(sandbox, order, events.fulfillment_status_topics(before, order))
+    event = events.order_changed(sandbox, order, events.fulfillment_status_topics(before, order))
+    events.fulfillment_created(sandbox, order, fulfillment, event)
     return fulfillment
 
 

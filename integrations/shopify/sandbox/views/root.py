@@ -56,7 +56,7 @@ class QueryRoot(View):
             raise ShopifyError(str(exc), "BAD_REQUEST") from None
         cap = limit if limit is not None else self._state.total_count
         if not criteria.times and not criteria.needs_order:
-            total = self._state.total_count
+            total = self._state.total_count - len(self._state.deleted)
             return {"count": min(total, cap), "precision": "AT_LEAST" if total > cap else "EXACT"}
         count = 0
         for index in range(self._state.total_count):
