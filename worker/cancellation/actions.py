@@ -8,6 +8,7 @@ attempt (whose answer was lost, or whose worker died) already applied the intent
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -53,27 +54,36 @@ def order_cancel_variables(intent: ShopifyIntent) -> dict[str, Any]:
     return variables
 
 
-def perform(client: ShopifyClient, intent: ShopifyIntent) -> tuple[list[str], str | None]:
-    """Send the intent's mutation; ``(result ids, job gid)``. Raises the client's errors (see module doc)."""
+@dataclass(frozen=True)
+class Outcome:
+    """What Shopify answered: ids it created, the job it started, the order as read after (if read)."""
+
+    result_ids: list[str]
+    job_gid: str | None = None
+    order_node: dict[str, Any] | None = None
+
+
+def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
+    """Send the intent's mutation. Raises the client's errors (see module doc)."""
     if intent.kind == ik.ORDER_CANCEL:
         return _order_cancel(client, intent)
     if intent.kind == ik.REFUND_CREATE:
-        return _refund_create(client, intent), None
+        return Outcome(_refund_create(client, intent))
     if intent.kind == ik.FULFILLMENT_ORDER_CANCEL:
         data = client.execute("FulfillmentOrderCancel", {"id": intent.params["fulfillment_order_gid"]})
         payload = data["fulfillmentOrderCancel"]
         raise_for_user_errors(payload, operation="fulfillmentOrderCancel")
-        return [intent.params["fulfillment_order_gid"]], None
+        return Outcome([intent.params["fulfillment_order_gid"]])
     if intent.kind == ik.CANCELLATION_REQUEST:
         variables = {"id": intent.params["fulfillment_order_gid"], "message": intent.params.get("message")}
         data = client.execute("FulfillmentOrderSubmitCancellationRequest", variables)
         payload = data["fulfillmentOrderSubmitCancellationRequest"]
         raise_for_user_errors(payload, operation="fulfillmentOrderSubmitCancellationRequest")
-        return [intent.params["fulfillment_order_gid"]], None
+        return Outcome([intent.params["fulfillment_order_gid"]])
     raise ValueError(f"unknown intent kind {intent.kind!r}")
 
 
-def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> tuple[list[str], str | None]:
+def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     data = client.execute("OrderCancel", order_cancel_variables(intent))
     payload = data["orderCancel"]
     raise_for_user_errors(payload, key="orderCancelUserErrors", operation="orderCancel")
@@ -81,10 +91,11 @@ def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> tuple[list[st
     job_gid = job.get("id")
     if job_gid and not job.get("done") and not client.wait_for_job(job_gid, timeout=JOB_TIMEOUT_SECONDS):
         raise JobStillRunning(job_gid)
-    view = read_order(client, intent.params["order_gid"])
-    if not view.cancelled:
+    # One read confirms cancelledAt and feeds the mirror (OrderById carries both).
+    node = client.execute("OrderById", {"id": intent.params["order_gid"]})["order"]
+    if not node or not node.get("cancelledAt"):
         raise NotConfirmed(f"orderCancel job {job_gid} finished but Shopify does not show the order cancelled")
-    return [view.gid], job_gid
+    return Outcome([node["id"]], job_gid, node)
 
 
 def _refund_create(client: ShopifyClient, intent: ShopifyIntent) -> list[str]:

@@ -301,8 +301,8 @@ def execute_intent(
         if read_first:
             adopted = actions.existing_effect(client, intent)
             if adopted is not None:
-                return _finish(sessions, intent, client, adopted, None, how="adopted (already on Shopify)")
-        result_ids, job_gid = actions.perform(client, intent)
+                return _finish(sessions, intent, client, actions.Outcome(adopted), how="adopted (already on Shopify)")
+        outcome = actions.perform(client, intent)
     except actions.JobStillRunning as exc:
         job_gid, message = exc.job_gid, str(exc)
         return _verdict(sessions, intent, lambda se, i: ik.mark_unknown(se, i, message, job_gid=job_gid))
@@ -317,7 +317,7 @@ def execute_intent(
     except ShopifyError as exc:  # transport (never sent), throttled, HTTP 4xx, GraphQL errors: not applied
         return _not_applied(sessions, intent, str(exc))
     failpoint("after_mutation")
-    return _finish(sessions, intent, client, result_ids, job_gid, how="applied")
+    return _finish(sessions, intent, client, outcome, how="applied")
 
 
 def _verdict(sessions: SessionFactory, intent: ShopifyIntent, mark: Callable[[Session, ShopifyIntent], Any]) -> str:
@@ -347,7 +347,7 @@ def _refused(sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyCli
     except (ShopifyError, actions.JobStillRunning):
         adopted = None
     if adopted is not None:
-        return _finish(sessions, intent, client, adopted, None, how="adopted after a refusal")
+        return _finish(sessions, intent, client, actions.Outcome(adopted), how="adopted after a refusal")
     return _verdict(sessions, intent, lambda se, i: ik.mark_failed(se, i, str(exc)))
 
 
@@ -360,13 +360,13 @@ def _after_failure(session: Session, intent: ShopifyIntent) -> None:
 
 
 def _finish(
-    sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyClient, result_ids: list[str],
-    job_gid: str | None, *, how: str,
-) -> str:  # fmt: skip
-    node = _read_for_mirror(client, intent.params["order_gid"])
+    sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyClient, outcome: actions.Outcome, *, how: str
+) -> str:
+    # orderCancel's confirmation read already is the order as Shopify shows it now: mirror that.
+    node = outcome.order_node or _read_for_mirror(client, intent.params["order_gid"])
     with sessions() as session:
         row = ik.get_intent(session, intent.id, lock=True)
-        ik.mark_succeeded(session, row, result_ids, actor="system", how=how, job_gid=job_gid)
+        ik.mark_succeeded(session, row, outcome.result_ids, actor="system", how=how, job_gid=outcome.job_gid)
         if node is not None:
             apply_snapshots(session, row.shop_id, [from_graphql(node, source="action")])
         state = row.state
