@@ -4,7 +4,7 @@ The workspace (default ``./demo-data``) holds the SQLite ledger, the embedded br
 and one log file per process. It is wiped at start, but only if it is empty or was made by an earlier
 demo (it carries a ``.dropsync-demo`` marker): a typo in ``--data-dir`` never deletes someone's files.
 The demo always runs on SQLite and the embedded broker with the built-in policy, whatever the
-environment says, so it behaves the same on every machine.
+environment (or a ``.env`` file) says, so it behaves the same on every machine.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ def run_demo(data_dir: Path, *, as_json: bool, step_timeout: float) -> None:
     """Play the story; prints the summary (text or JSON). Raises ``StackError`` when a step stalls."""
     started = time.monotonic()
     workspace = fresh_workspace(data_dir)
+    # Settings also read ./.env: from inside the workspace (every path here is absolute) neither this
+    # process nor its children pick up a developer's Redis, shop or policy from there.
+    os.chdir(workspace)
     # This process only drives and reads: its own info logs (migrations, operator actions) would bury the
     # story; the worker, beat and receiver log everything to the workspace's logs/.
     logging.getLogger().setLevel(logging.WARNING)
