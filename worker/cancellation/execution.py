@@ -217,7 +217,7 @@ def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient, 
         if step.what == "wait":
             return "wait"
         if step.what == "operator":
-            _to_operator(session, request, step.why)
+            request_to_operator(session, request, step.why)
             return "operator"
         params = dict(step.params or {})
         assert step.kind is not None
@@ -253,8 +253,9 @@ def _complete(session: Session, request: CancellationRequest, view: OrderView, w
     s.move(session, request, s.DONE, actor="system", why=why, data={"shopify_refunded": str(view.total_refunded)})
 
 
-def _to_operator(session: Session, request: CancellationRequest, why: str) -> None:
-    s.move(session, request, s.NEEDS_OPERATOR, actor="system", why=why)
+def request_to_operator(session: Session, request: CancellationRequest, why: str, *, actor: str = "system") -> None:
+    """``needs_operator`` plus an alert (one per hand-over)."""
+    s.move(session, request, s.NEEDS_OPERATOR, actor=actor, why=why)
     ik.raise_alert(
         session, shop_id=request.shop_id, order_id=request.order_id, kind="cancellation_needs_operator",
         key=f"cancellation:needs_operator:{request.id}:{len(request.state_history)}",
@@ -356,7 +357,7 @@ def _after_failure(session: Session, intent: ShopifyIntent) -> None:
         return
     request = session.get(CancellationRequest, intent.cancellation_request_id)
     if request is not None and request.state == s.SHOPIFY_ACTION:
-        _to_operator(session, request, f"Shopify {intent.kind} failed: {intent.last_error}")
+        request_to_operator(session, request, f"Shopify {intent.kind} failed: {intent.last_error}")
 
 
 def _finish(

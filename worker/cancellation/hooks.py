@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from models import CancellationRequest, FulfillmentOrder, Order, ShopifyIntent, SupplierOrder, WebhookDelivery
+from models import CancellationRequest, FulfillmentOrder, ShopifyIntent, SupplierOrder, WebhookDelivery
 from models.cancellation import LIVE_INTENT_STATES
 from worker.cancellation import intents as ik
 from worker.cancellation import service
@@ -103,7 +103,3 @@ def _advance(session: Session, intent: ShopifyIntent) -> None:
     request = session.get(CancellationRequest, intent.cancellation_request_id)
     if request is not None and request.state == s.SHOPIFY_ACTION:
         service.enqueue_advance(session, request, tag=f"intent:{intent.id}")
-
-
-def order_of(session: Session, request: CancellationRequest) -> Order:
-    return session.get_one(Order, request.order_id)

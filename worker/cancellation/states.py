@@ -1,20 +1,26 @@
 """The cancellation request's state machine: states, allowed transitions, and the one way to move.
 
-::
+=========================  ===================================================================================
+state                      next
+=========================  ===================================================================================
+needs_approval             requested (a person approves), denied, withdrawn
+requested                  shopify_action (nothing paid to the seller), supplier_cancel_requested,
+                           supplier_confirmed, supplier_shipped, withdrawn
+supplier_cancel_requested  supplier_confirmed, supplier_refused, supplier_shipped, withdrawn
+supplier_refused           supplier_cancel_requested (asked again), supplier_confirmed, supplier_shipped,
+                           withdrawn — an "open a dispute" alert once the tracking deadline passes
+supplier_confirmed         shopify_action
+supplier_shipped           converted_to_return (decided again by the policy as a return), withdrawn
+shopify_action             done, needs_operator
+needs_operator             shopify_action (a person retried), done
+denied, done, withdrawn,   — (final)
+converted_to_return
+=========================  ===================================================================================
 
-    needs_approval ──approve──▶ requested ──(no supplier order / unpaid)──────────────▶ shopify_action ─▶ done
-         │                        │ ├─(seller asked, or IN_CANCEL seen)▶ supplier_cancel_requested    │
-         ▼                        │ │                                     │  │  │                      ▼
-       denied                     │ │        supplier_refused ◀───────────┘  │  │               needs_operator
-                                  │ │          │  (dispute alert after       │  │                 (retry ⇄)
-                                  │ └──────────┼──  the tracking deadline)   │  │
-                                  │            ▼                             ▼  │
-                                  └──▶ supplier_confirmed ◀──────────────────┘  │
-                                  └──▶ supplier_shipped ◀───────────────────────┘ ─▶ converted_to_return
-    withdrawn: from any state before shopify_action.
-
-Every move appends to ``state_history`` and records a ``cancellation.<state>`` timeline event.
-Impossible moves raise :class:`ImpossibleTransition` naming both states.
+A request starts in ``requested``, or in ``denied`` / ``needs_approval`` when the policy says so.
+Withdrawal is possible until the Shopify action starts. Every move appends to ``state_history`` and
+records a ``cancellation.<state>`` timeline event; an impossible move raises
+:class:`ImpossibleTransition` naming both states and what is possible.
 """
 
 from __future__ import annotations

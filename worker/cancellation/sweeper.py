@@ -54,17 +54,13 @@ def sweep(session: Session, now: dt.datetime) -> SweepResult:
 
 
 def _request_to_operator(session: Session, intent: ShopifyIntent) -> None:
+    from worker.cancellation.execution import request_to_operator
+
     if intent.cancellation_request_id is None:
         return
     request = session.get(CancellationRequest, intent.cancellation_request_id)
     if request is not None and request.state == s.SHOPIFY_ACTION:
-        s.move(
-            session,
-            request,
-            s.NEEDS_OPERATOR,
-            actor="sweeper",
-            why=f"Shopify {intent.kind} failed: {intent.last_error}",
-        )
+        request_to_operator(session, request, f"Shopify {intent.kind} failed: {intent.last_error}", actor="sweeper")
 
 
 def _advance_idle(session: Session, now: dt.datetime) -> int:
