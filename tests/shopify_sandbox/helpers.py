@@ -103,3 +103,15 @@ class Receiver:
         while len(self.deliveries) < count and time.monotonic() < deadline:
             time.sleep(0.02)
         return list(self.deliveries)
+
+
+def eventually(check: Any, timeout: float = 5.0) -> Any:
+    """Poll ``check()`` until it returns something truthy (or the timeout passes); returns the last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = check()
+    return value

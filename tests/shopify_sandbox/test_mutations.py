@@ -8,7 +8,7 @@ import pytest
 
 from integrations.shopify.sandbox import ShopifySandbox
 from integrations.shopify.schema import validate_document
-from tests.shopify_sandbox.helpers import data, gql
+from tests.shopify_sandbox.helpers import data, eventually, gql
 
 CANCEL = """
 mutation Cancel($id: ID!, $refund: Boolean!) {
@@ -85,17 +85,14 @@ def test_cancel_unfulfilled_paid_order_refunds_and_finishes_job(shopify_sandbox:
 
 
 def test_cancel_is_asynchronous_when_the_job_takes_time(shopify_sandbox: ShopifySandbox) -> None:
-    import time
 
     shopify_sandbox.config.job_delay_seconds = 0.3
     target = _find(shopify_sandbox, financial="PAID", request="UNSUBMITTED")
     result = data(shopify_sandbox, CANCEL, {"id": target["id"], "refund": False})["orderCancel"]
     assert result["job"]["done"] is False
     assert _order(shopify_sandbox, target["id"])["cancelledAt"] is None
-    time.sleep(0.6)
-    assert data(shopify_sandbox, "query($id: ID!) { job(id: $id) { done } }", {"id": result["job"]["id"]})["job"][
-        "done"
-    ]
+    job = "query($id: ID!) { job(id: $id) { done } }"
+    assert eventually(lambda: data(shopify_sandbox, job, {"id": result["job"]["id"]})["job"]["done"])
     order = _order(shopify_sandbox, target["id"])
     assert order["cancelledAt"] is not None
     assert order["displayFinancialStatus"] == "PAID", "no refundMethod: nothing refunded"
