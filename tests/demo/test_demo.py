@@ -31,6 +31,7 @@ def test_demo_runs_the_story_and_its_summary_matches_the_ledger(tmp_path: Path) 
             orders["in_ledger"] == orders["in_shopify"] == orders["seeded_before_start"] + orders["created_during_demo"]
         )
         assert orders["webhooks_dropped"] > 0  # the story loses webhooks on purpose
+        assert orders["found_only_by_the_sweep"] >= 1  # ... and the sweep finds what they never announced
         assert orders["mirrored_from_webhooks"] + orders["found_only_by_the_sweep"] == orders["created_during_demo"]
 
         cases = summary["cases"]
