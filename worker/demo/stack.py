@@ -164,7 +164,8 @@ def start_stack(options: StackOptions, say: Callable[[str], None]) -> Stack:
     On any failure everything started so far is stopped before the error propagates.
     """
     options.workdir.mkdir(parents=True, exist_ok=True)
-    (options.workdir / "logs").mkdir(exist_ok=True)
+    if options.log_to_files:
+        (options.workdir / "logs").mkdir(exist_ok=True)
     port = options.web_port or free_port()
     stack = Stack(options, env=dict(options.extra_env), web_url=f"http://127.0.0.1:{port}")
     try:
