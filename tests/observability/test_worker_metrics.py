@@ -92,7 +92,10 @@ def test_worker_endpoint_merges_every_child_including_retired_ones(database_url:
         _wait(lambda: _scrape(port) is not None, "the worker metrics endpoint", log)
         path = _multiproc_dir(log)
         assert path.name.startswith(f"dropsync-metrics-{worker.process.pid}-")  # type: ignore[union-attr]
-        _publish(env, 8)
+        # One heartbeat first: it creates the heartbeat row (two children inserting it at once can race).
+        _publish(env, 1)
+        _wait(lambda: _tasks_done(port) >= 1, "the first heartbeat counted", log)
+        _publish(env, 7)
         _wait(lambda: _tasks_done(port) >= 8, "eight heartbeats counted", log)
         assert _tasks_done(port) == 8
         writers = {int(f.stem.rsplit("_", 1)[1]) for f in path.glob("counter_*.db")}
