@@ -80,3 +80,21 @@ def test_failures_only_the_main_process_sees_are_counted_once() -> None:
     assert count("time_limit") - before["time_limit"] == 1
     assert count("worker_lost") - before["worker_lost"] == 1
     assert count("failure") == before["failure"]
+
+
+def test_a_tasks_id_arguments_are_bound_by_parameter_name() -> None:
+    from celery import Celery
+
+    from worker.observability.celery_hooks import task_context_ids
+
+    app = Celery("context-test")
+
+    @app.task(name="test.poll_one")
+    def poll_one(supplier_order_id: int, force: bool = False) -> None: ...
+
+    @app.task(name="test.execute", bind=True)
+    def execute(self: object, intent_id: int, order_id: int | None = None) -> None: ...
+
+    assert task_context_ids(poll_one, (42,), {}) == {"supplier_order_id": 42}
+    assert task_context_ids(execute, (7,), {"order_id": 3}) == {"intent_id": 7, "order_id": 3}
+    assert task_context_ids(poll_one, (1, 2, 3, 4), {}) == {}, "a malformed call binds nothing and does not raise"

@@ -5,7 +5,8 @@ first prepares Prometheus multiprocess mode when this process is a Celery worker
 first metric; task modules, which create metrics, are imported later by the worker), then connects:
 
 * ``setup_logging``: Celery leaves the root logger alone and ours is configured instead;
-* ``task_prerun`` / ``task_postrun``: bind ``task_id`` and ``task_name`` (cleared after, so nothing leaks
+* ``task_prerun`` / ``task_postrun``: bind ``task_id``, ``task_name`` and the call's id arguments
+  (``shop_id``, ``order_id``, ``intent_id``… by parameter name; cleared after, so nothing leaks
   into the next task run by the same child); count the task by outcome and time it; ``task_failure``
   adds the outcomes only the main process sees (``time_limit``, ``worker_lost``);
 * ``worker_init`` / ``worker_shutdown`` (main process): start and stop the metrics endpoint;
@@ -16,6 +17,7 @@ Metrics are imported inside the handlers, never at module import, for the reason
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any
 
@@ -43,9 +45,24 @@ def _setup_logging(**_: Any) -> None:
     configure_logging(get_settings())
 
 
-def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+#: Task parameters whose values go on every log line of the run (tasks take ids only, named for what they are).
+CONTEXT_PARAMETERS = frozenset(
+    {"shop_id", "order_id", "intent_id", "supplier_order_id", "backfill_id", "cancellation_request_id"}
+)
+
+
+def task_context_ids(task: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+    """The id arguments of this task call, by parameter name (``poll_one(42)`` → ``supplier_order_id=42``)."""
+    try:
+        bound = inspect.signature(task.run).bind_partial(*(args or ()), **(kwargs or {}))
+    except (TypeError, ValueError, AttributeError):
+        return {}  # a malformed call fails in the task itself, where it is reported properly
+    return {name: value for name, value in bound.arguments.items() if name in CONTEXT_PARAMETERS}
+
+
+def _task_prerun(task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None, **_: Any) -> None:
     clear_context()
-    bind_context(task_id=task_id, task_name=getattr(task, "name", None))
+    bind_context(task_id=task_id, task_name=getattr(task, "name", None), **task_context_ids(task, args, kwargs))
     if task_id:
         _started[task_id] = time.perf_counter()
 
