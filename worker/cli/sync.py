@@ -7,7 +7,7 @@ import datetime as dt
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from worker.cli.common import console, print_json, settings, unit_of_work
+from worker.cli.common import console, err_console, print_json, settings, unit_of_work
 from worker.db import session_scope
 from worker.errors import UsageError
 from worker.mirror import backfill, reconcile
@@ -20,7 +20,7 @@ app = typer.Typer(help="Bring the ledger up to date with Shopify.", no_args_is_h
 def _progress() -> Progress:
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        console=err_console, transient=False,  # stderr: stdout carries only the result (--json stays parseable)
     )  # fmt: skip
 
 
