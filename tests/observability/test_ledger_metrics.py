@@ -157,3 +157,23 @@ def test_exposure_is_cached_briefly_while_other_gauges_stay_live(committed_db: E
     assert again[("dropsync_exposure", (("currency", "EUR"),))] == 10
     assert again[("dropsync_inbox_unhandled", ())] == 1
     assert _samples(list(uncached.collect()))[("dropsync_exposure", (("currency", "EUR"),))] == 15
+
+
+def test_a_hanging_database_does_not_hang_the_scrape() -> None:
+    import threading
+
+    release = threading.Event()
+
+    def hanging_engine() -> Engine:
+        release.wait(10)  # a blackholed database host: connect blocks
+        raise ConnectionError("gave up")
+
+    collector = LedgerCollector(hanging_engine, deadline=0.2)
+    try:
+        first = _samples(list(collector.collect()))
+        second = _samples(list(collector.collect()))  # the stuck read is still running: no second thread
+    finally:
+        release.set()
+    assert first[("dropsync_ledger_metrics_up", ())] == 0
+    assert second[("dropsync_ledger_metrics_up", ())] == 0
+    assert first[("dropsync_ledger_metrics_seconds", ())] < 2

@@ -27,6 +27,8 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from decimal import Decimal
 
 import structlog
@@ -48,6 +50,8 @@ STATEMENT_TIMEOUT_MS = 2000
 REPORTED_INTENT_STATES = tuple(state for state in INTENT_STATES if state != "succeeded")
 #: Exposure aggregates every refund ever recorded; it moves slowly, so it is recomputed at most this often.
 EXPOSURE_MAX_AGE_SECONDS = 60.0
+#: A scrape waits this long for the ledger, then answers without it (Prometheus's default timeout is 10 s).
+READ_DEADLINE_SECONDS = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,12 +186,25 @@ def _render_exposure(snapshot: LedgerSnapshot) -> Metric:
 
 
 class LedgerCollector(Collector):
-    """Registered on the web process's scrape registry; queries the ledger once per scrape."""
+    """Registered on the web process's scrape registry; queries the ledger once per scrape.
 
-    def __init__(self, engine: Callable[[], Engine], exposure_max_age: float = EXPOSURE_MAX_AGE_SECONDS) -> None:
+    The read runs on a background thread with a deadline (:data:`READ_DEADLINE_SECONDS`): a database
+    that hangs (a blackholed host waits for the TCP timeout) must not hang ``/metrics`` past Prometheus's
+    scrape timeout, which would read as "the web process is down". While a stuck read is still running,
+    later scrapes report ``dropsync_ledger_metrics_up 0`` at once instead of piling up more threads.
+    """
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        exposure_max_age: float = EXPOSURE_MAX_AGE_SECONDS,
+        deadline: float = READ_DEADLINE_SECONDS,
+    ) -> None:
         self._engine = engine
         self._exposure_max_age = exposure_max_age
+        self._deadline = deadline
         self._exposure: tuple[float, dict[str, Decimal]] | None = None
+        self._pending: Future[LedgerSnapshot] | None = None
         self._lock = threading.Lock()
 
     def describe(self) -> list[Metric]:
@@ -197,11 +214,11 @@ class LedgerCollector(Collector):
         started = time.perf_counter()
         up = GaugeMetricFamily("dropsync_ledger_metrics_up", "1 if the last scrape could read the ledger")
         seconds = GaugeMetricFamily("dropsync_ledger_metrics_seconds", "Time the last ledger scrape took")
+        now = utcnow()
         try:
-            now = utcnow()
-            snapshot = self._read(now)
+            snapshot = self._read_within_deadline(now)
         except Exception as exc:
-            log.warning("ledger metrics unavailable", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+            log.warning("ledger metrics unavailable", error=_one_line(exc))
             up.add_metric([], 0)
         else:
             yield from render(snapshot, now)
@@ -210,9 +227,28 @@ class LedgerCollector(Collector):
         yield up
         yield seconds
 
+    def _read_within_deadline(self, now: dt.datetime) -> LedgerSnapshot:
+        with self._lock:
+            if self._pending is not None and not self._pending.done():
+                raise TimeoutError("the previous ledger read is still running")
+            pending: Future[LedgerSnapshot] = Future()
+            self._pending = pending
+            # A daemon thread, not an executor's: a read stuck in connect() must not delay process exit.
+            threading.Thread(target=self._run, args=(pending, now), name="ledger-metrics", daemon=True).start()
+        try:
+            return pending.result(timeout=self._deadline)
+        except FutureTimeout:
+            raise TimeoutError(f"ledger read took longer than {self._deadline:g}s") from None
+
+    def _run(self, pending: Future[LedgerSnapshot], now: dt.datetime) -> None:
+        try:
+            pending.set_result(self._read(now))
+        except BaseException as exc:
+            pending.set_exception(exc)
+
     def _read(self, now: dt.datetime) -> LedgerSnapshot:
         engine = self._engine()
-        with self._lock, engine.connect() as conn, conn.begin():
+        with engine.connect() as conn, conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
             cached = self._exposure
@@ -221,3 +257,8 @@ class LedgerCollector(Collector):
             if not fresh:
                 self._exposure = (time.monotonic(), snapshot.exposure)
             return snapshot
+
+
+def _one_line(exc: BaseException) -> str:
+    text_ = str(exc).strip()
+    return text_.splitlines()[0] if text_ else type(exc).__name__
