@@ -273,3 +273,21 @@ def test_backward_pages_with_last_and_before(shopify_sandbox: ShopifySandbox) ->
             break
         before = page["pageInfo"]["startCursor"]
     assert names == [f"#{1001 + i}" for i in range(50)]
+
+
+def test_unimplemented_arguments_are_refused_not_ignored(shopify_sandbox: ShopifySandbox) -> None:
+    order = (
+        '{ order(id: "gid://shopify/Order/5000000000001") '
+        '{ fulfillmentOrders(first: 2, query: "x") { nodes { id } } } }'
+    )
+    assert gql(shopify_sandbox, order)["errors"][0]["message"] == (
+        "not supported by the sandbox: Order.fulfillmentOrders(query:)"
+    )
+    partial = (
+        'mutation { fulfillmentOrderSubmitFulfillmentRequest(id: "gid://shopify/FulfillmentOrder/6000000000000", '
+        'fulfillmentOrderLineItems: [{id: "gid://shopify/FulfillmentOrderLineItem/16000000000000", quantity: 1}]) '
+        "{ userErrors { message } } }"
+    )
+    error = gql(shopify_sandbox, partial)["errors"][0]
+    assert error["extensions"]["code"] == "NOT_SUPPORTED_BY_SANDBOX"
+    assert shopify_sandbox.control.mutations() == []

@@ -70,13 +70,19 @@ def resolve_field(source: Any, info: Info, **arguments: Any) -> Any:
     return method(**arguments)
 
 
+PAGING = frozenset({"first", "after", "last", "before", "reverse"})
+
+
 @functools.cache
 def _parameters(function: Callable[..., Any]) -> frozenset[str] | None:
-    """Names a view method takes (None: it takes ``**kwargs``)."""
-    parameters = inspect.signature(function).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    return frozenset(p.name for p in parameters)
+    """Argument names a view method takes. ``**page`` stands for the paging arguments only; any other
+    ``**kwargs`` (None) means the method checks its arguments itself."""
+    parameters = list(inspect.signature(function).parameters.values())
+    named = frozenset(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD)
+    extra = next((p.name for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+    if extra is None:
+        return named
+    return named | PAGING if extra == "page" else None
 
 
 def _accepted_arguments(method: Any, info: Info, arguments: dict[str, Any]) -> dict[str, Any]:

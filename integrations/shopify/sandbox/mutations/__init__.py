@@ -38,20 +38,28 @@ class MutationRoot(View):
 
         return refund_create(self._sandbox, info, input)
 
-    def fulfillmentOrderSubmitFulfillmentRequest(self, id: str, **_: Any) -> dict[str, Any]:
+    # Partial requests (fulfillmentOrderLineItems / lineItems) are not declared: the executor refuses them
+    # as "not supported by the sandbox" instead of silently submitting everything.
+    def fulfillmentOrderSubmitFulfillmentRequest(
+        self, id: str, message: str | None = None, notifyCustomer: bool | None = None
+    ) -> dict[str, Any]:
         from integrations.shopify.sandbox.mutations.fulfillment import submit_fulfillment_request
 
-        return submit_fulfillment_request(self._sandbox, id)
+        return submit_fulfillment_request(self._sandbox, id, message)
 
-    def fulfillmentOrderAcceptFulfillmentRequest(self, id: str, **_: Any) -> dict[str, Any]:
+    def fulfillmentOrderAcceptFulfillmentRequest(
+        self, id: str, message: str | None = None, estimatedShippedAt: str | None = None
+    ) -> dict[str, Any]:
         from integrations.shopify.sandbox.mutations.fulfillment import accept_fulfillment_request
 
-        return accept_fulfillment_request(self._sandbox, id)
+        return accept_fulfillment_request(self._sandbox, id, message)
 
-    def fulfillmentOrderRejectFulfillmentRequest(self, id: str, **_: Any) -> dict[str, Any]:
+    def fulfillmentOrderRejectFulfillmentRequest(
+        self, id: str, message: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
         from integrations.shopify.sandbox.mutations.fulfillment import reject_fulfillment_request
 
-        return reject_fulfillment_request(self._sandbox, id)
+        return reject_fulfillment_request(self._sandbox, id, message)
 
     def fulfillmentOrderCancel(self, id: str) -> dict[str, Any]:
         from integrations.shopify.sandbox.mutations.fulfillment import cancel_fulfillment_order

@@ -164,8 +164,8 @@ def _answer_cancellation(accept: bool) -> Step:
     return step
 
 
-def submit_fulfillment_request(sandbox: ShopifySandbox, value: str) -> dict[str, Any]:
-    result = _run(sandbox, "fulfillmentOrderSubmitFulfillmentRequest", value, _submit)
+def submit_fulfillment_request(sandbox: ShopifySandbox, value: str, message: str | None = None) -> dict[str, Any]:
+    result = _run(sandbox, "fulfillmentOrderSubmitFulfillmentRequest", value, _submit, message)
     result.setdefault("originalFulfillmentOrder", None)
     result.setdefault("submittedFulfillmentOrder", None)
     result.setdefault("unsubmittedFulfillmentOrder", None)
@@ -173,12 +173,12 @@ def submit_fulfillment_request(sandbox: ShopifySandbox, value: str) -> dict[str,
     return result
 
 
-def accept_fulfillment_request(sandbox: ShopifySandbox, value: str) -> dict[str, Any]:
-    return _run(sandbox, "fulfillmentOrderAcceptFulfillmentRequest", value, _accept)
+def accept_fulfillment_request(sandbox: ShopifySandbox, value: str, message: str | None = None) -> dict[str, Any]:
+    return _run(sandbox, "fulfillmentOrderAcceptFulfillmentRequest", value, _accept, message)
 
 
-def reject_fulfillment_request(sandbox: ShopifySandbox, value: str) -> dict[str, Any]:
-    return _run(sandbox, "fulfillmentOrderRejectFulfillmentRequest", value, _reject)
+def reject_fulfillment_request(sandbox: ShopifySandbox, value: str, message: str | None = None) -> dict[str, Any]:
+    return _run(sandbox, "fulfillmentOrderRejectFulfillmentRequest", value, _reject, message)
 
 
 def cancel_fulfillment_order(sandbox: ShopifySandbox, value: str) -> dict[str, Any]:

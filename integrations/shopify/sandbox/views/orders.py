@@ -156,20 +156,23 @@ class OrderView(View):
     def _line(self, item: LineItem) -> LineItemView:
         return LineItemView(self._order, item)
 
-    def transactions(self, first: int | None = None, **_: Any) -> list[TransactionView]:
+    def transactions(self, first: int | None = None, capturable: bool | None = None) -> list[TransactionView]:
         chosen = self._order.transactions + [t for r in self._order.refunds for t in r.transactions]
+        if capturable:
+            open_authorizations = set(ledger.uncaptured_authorizations(self._order))
+            chosen = [t for t in chosen if t.id in open_authorizations]
         chosen.sort(key=lambda t: (t.created_at, t.id))
         return [TransactionView(self._state, self._order, t) for t in chosen[:first]]
 
     def refunds(self, first: int | None = None) -> list[RefundView]:
         return [RefundView(self._state, self._order, r) for r in self._order.refunds[:first]]
 
-    def fulfillments(self, first: int | None = None, **_: Any) -> list[Any]:
+    def fulfillments(self, first: int | None = None) -> list[Any]:
         from integrations.shopify.sandbox.views.fulfillment import FulfillmentView
 
         return [FulfillmentView(self._state, self._order, f) for f in self._order.fulfillments[:first]]
 
-    def fulfillmentOrders(self, displayable: bool | None = None, query: str | None = None, **page: Any) -> Connection:
+    def fulfillmentOrders(self, displayable: bool | None = None, **page: Any) -> Connection:
         from integrations.shopify.sandbox.views.fulfillment import FulfillmentOrderView
 
         chosen = self._order.fulfillment_orders

@@ -156,21 +156,10 @@ def current_bulk_operation(state: ShopState, kind: str) -> BulkOperationView | N
     return BulkOperationView(mine[-1]) if mine else None
 
 
-def webhook_subscriptions(
-    state: ShopState,
-    topics: list[str] | None = None,
-    uri: str | None = None,
-    callbackUrl: str | None = None,
-    **page: Any,
-) -> Connection:
+def webhook_subscriptions(state: ShopState, topics: list[str] | None, uri: str | None, **page: Any) -> Connection:
     chosen = [
-        sub
-        for sub in state.subscriptions.values()
-        if (not topics or sub.topic in topics) and (uri or callbackUrl) in (None, sub.uri)
+        sub for sub in state.subscriptions.values() if (not topics or sub.topic in topics) and uri in (None, sub.uri)
     ]
-    page.pop("format", None)
-    page.pop("query", None)
-    page.pop("sortKey", None)
 
     def render(sub: Subscription) -> WebhookSubscriptionView:
         return WebhookSubscriptionView(state, sub)

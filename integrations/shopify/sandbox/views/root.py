@@ -99,10 +99,12 @@ class QueryRoot(View):
 
         return current_bulk_operation(self._state, type)
 
-    def webhookSubscriptions(self, **arguments: Any) -> Connection:
+    def webhookSubscriptions(
+        self, topics: list[str] | None = None, uri: str | None = None, callbackUrl: str | None = None, **page: Any
+    ) -> Connection:
         from integrations.shopify.sandbox.views.records import webhook_subscriptions
 
-        return webhook_subscriptions(self._state, **arguments)
+        return webhook_subscriptions(self._state, topics, uri or callbackUrl, **page)
 
     def webhookSubscription(self, id: str) -> Any:
         view = self.node(id)
