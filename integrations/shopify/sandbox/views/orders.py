@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import ids, ledger
-from integrations.shopify.sandbox.model import LineItem, Order, Pair, gid
+from integrations.shopify.sandbox.model import ZERO, LineItem, Order, Pair, gid
 from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, money_bag
 from integrations.shopify.sandbox.views.items import LineItemView
 from integrations.shopify.sandbox.views.money import RefundView, SuggestedRefundView, TransactionView
@@ -150,6 +151,18 @@ class OrderView(View):
     def shippingAddress(self) -> dict[str, Any]:
         return address_dict(self._order)
 
+    def taxLines(self) -> list[dict[str, Any]]:
+        """One line per tax rate, summed over the line items."""
+        by_rate: dict[Decimal, Pair] = {}
+        for item in self._order.line_items:
+            if item.tax_rate:
+                by_rate[item.tax_rate] = by_rate.get(item.tax_rate, Pair(ZERO, ZERO)) + item.tax
+        return [_tax_line(rate, self._bag(total), total) for rate, total in sorted(by_rate.items())]
+
+    def shippingLines(self, includeRemovals: bool | None = None, **page: Any) -> Connection:
+        line = ShippingLineView(self._order)
+        return Connection([(line, self._order.id)], has_next=False, has_previous=False)
+
     def lineItems(self, **page: Any) -> Connection:
         return connection(self._order.line_items, lambda item: item.id, self._line, **page)
 
@@ -186,6 +199,63 @@ class OrderView(View):
         from integrations.shopify.sandbox.refunds import suggest_refund
 
         return SuggestedRefundView(self._state, self._order, suggest_refund(self._order, **arguments))
+
+
+def _tax_line(rate: Decimal, bag: dict[str, Any], total: Pair) -> dict[str, Any]:
+    return {
+        "title": "Tax",
+        "rate": float(rate),
+        "ratePercentage": float(rate * 100),
+        "priceSet": bag,
+        "price": str(total.shop),
+        "channelLiable": False,
+        "source": "Shopify",
+    }
+
+
+class ShippingLineView(View):
+    """The order's one shipping line (the sandbox's orders ship in one parcel)."""
+
+    typename = "ShippingLine"
+
+    def __init__(self, order: Order) -> None:
+        self._order = order
+
+    def _bag(self) -> dict[str, Any]:
+        return money_bag(self._order.shipping_price, self._order.currency, self._order.presentment_currency)
+
+    def id(self) -> str:
+        return gid("ShippingLine", self._order.id)
+
+    def title(self) -> str:
+        return self._order.shipping_title
+
+    def code(self) -> str:
+        return self._order.shipping_title
+
+    def source(self) -> str:
+        return "shopify"
+
+    def carrierIdentifier(self) -> None:
+        return None
+
+    def custom(self) -> bool:
+        return False
+
+    def isRemoved(self) -> bool:
+        return False
+
+    def originalPriceSet(self) -> dict[str, Any]:
+        return self._bag()
+
+    def discountedPriceSet(self) -> dict[str, Any]:
+        return self._bag()
+
+    def currentDiscountedPriceSet(self) -> dict[str, Any]:
+        return self._bag()
+
+    def taxLines(self) -> list[dict[str, Any]]:
+        return []
 
 
 def address_dict(order: Order) -> dict[str, Any]:
