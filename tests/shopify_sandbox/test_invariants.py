@@ -111,3 +111,24 @@ ShopMachine.TestCase.settings = settings(
     max_examples=50, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestShopMachine = ShopMachine.TestCase
+
+
+def test_seeded_orders_are_internally_consistent() -> None:
+    sandbox = ShopifySandbox(SandboxConfig(seed=11, orders=400))
+    statuses = set()
+    for number in range(1001, 1401):
+        snap = sandbox.control.snapshot(f"#{number}")
+        received, refunded = Decimal(snap["total_received"]), Decimal(snap["total_refunded"])
+        assert Decimal(0) <= refunded <= received, number
+        assert Decimal(snap["total_outstanding"]) >= 0, number
+        parts = Decimal(snap["subtotal_price"]) + Decimal(snap["total_tax"]) + Decimal(snap["total_shipping"])
+        assert parts == Decimal(snap["total_price"]), number
+        assert snap["created_at"] < snap["updated_at"], number
+        for transaction in snap["transactions"]:
+            if transaction["parent_id"]:
+                assert transaction["parent_id"] in {t["id"] for t in snap["transactions"]}, number
+        if snap["fulfillment_status"] == "FULFILLED":
+            assert snap["fulfillments"][0]["tracking_number"], number
+        statuses.add((snap["financial_status"], snap["fulfillment_status"], bool(snap["cancelled_at"])))
+    assert len(statuses) >= 8, statuses
+    sandbox.close()
