@@ -18,8 +18,8 @@ def record_heartbeat(session: Session, name: str, detail: str | None = None) -> 
     """Upsert in one statement: two pool processes beating at once must not collide on the key."""
     now = utcnow()
     stmt = dialect_insert(session, HEARTBEATS).values(name=name, seen_at=now, detail=detail)
-    session.execute(stmt.on_conflict_do_update(index_elements=[HEARTBEATS.c.name], set_={"seen_at": now,
-                                                                                          "detail": detail}))  # fmt: skip
+    fresh = {"seen_at": now, "detail": detail}
+    session.execute(stmt.on_conflict_do_update(index_elements=[HEARTBEATS.c.name], set_=fresh))
 
 
 def last_heartbeat(session: Session, name: str) -> dt.datetime | None:
