@@ -184,3 +184,26 @@ def test_exposure_is_refunded_minus_recovered(sandbox: ShopifySandbox, lossy: Lo
     assert row.exposure == paid - Decimal("5.00")
     assert row.refund_due_at is not None
     assert totals([row]) == {row.currency: paid - Decimal("5.00")}
+
+
+@pytest.mark.parametrize("fulfilled", [False, True])
+def test_concurrent_runs_of_one_request_act_once(
+    sandbox: ShopifySandbox, lossy: LossyClient, shop: Shop, fulfilled: bool
+) -> None:
+    import concurrent.futures
+
+    gid = sandbox.control.create_order(status="paid", line_items=2)
+    if fulfilled:
+        for step in ("submit", "accept", "fulfill"):
+            sandbox.control.fulfillment(gid, step)
+    request_id = _request(mirror(lossy, shop.id, gid), reason="damaged" if fulfilled else "out_of_stock")
+    with session_scope() as session:
+        request = session.get_one(CancellationRequest, request_id)
+        if request.state == s.NEEDS_APPROVAL:
+            service.approve(session, request, "operator:test")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: execution.run_request(session_scope, request_id, lossy), range(4)))
+    assert "done" in outcomes
+    assert execution.run_request(session_scope, request_id, lossy) in ("done", "idle")
+    counts = sandbox.control.applied_counts(gid)
+    assert counts == ({"refundCreate": 1} if fulfilled else {"orderCancel": 1})

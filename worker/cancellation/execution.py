@@ -21,6 +21,7 @@ Where the process can die, and what happens then (``DROPSYNC_FAILPOINT`` simulat
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
@@ -196,11 +198,7 @@ def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient, 
         request = session.get(CancellationRequest, request_id)
         if request is None or request.state != s.SHOPIFY_ACTION:
             return "idle"
-        live = session.scalar(
-            select(ShopifyIntent.id).where(
-                ShopifyIntent.cancellation_request_id == request_id, ShopifyIntent.state.in_(LIVE_INTENT_STATES)
-            )
-        )
+        live = _live_intent_of(session, request_id)
         order_gid = session.get_one(Order, request.order_id).shopify_gid
     if live is not None:
         state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
@@ -210,38 +208,80 @@ def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient, 
         request = session.get_one(CancellationRequest, request_id, with_for_update=True)
         if request.state != s.SHOPIFY_ACTION:
             return "idle"
-        step = plan(session, request, view)
-        if step.what == "done":
-            _complete(session, request, view, step.why)
-            return "done"
-        if step.what == "wait":
-            return "wait"
-        if step.what == "operator":
-            request_to_operator(session, request, step.why)
-            return "operator"
-        params = dict(step.params or {})
-        assert step.kind is not None
-        key = ik.new_key(step.kind)
-        if step.kind == ik.REFUND_CREATE:
-            params = _with_refund_input(client, view, params, request, key)
+        if (other := _live_intent_of(session, request_id)) is not None:
+            live = other  # a concurrent run planned meanwhile: finish that one, plan nothing
+        else:
+            step = plan(session, request, view)
+            if step.what == "done":
+                _complete(session, request, view, step.why)
+                return "done"
+            if step.what == "wait":
+                return "wait"
+            if step.what == "operator":
+                request_to_operator(session, request, step.why)
+                return "operator"
+    if live is None:
+        live = _create_planned(sessions, request_id, step, client, view)
+        if live is None:
+            return "progress"  # a concurrent run did this step meanwhile: plan again from Shopify
+    # Committed: the key is durable before Shopify sees it.
+    state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
+    return "progress" if state == "succeeded" else state
+
+
+def _live_intent_of(session: Session, request_id: int) -> int | None:
+    return session.scalar(
+        select(ShopifyIntent.id).where(
+            ShopifyIntent.cancellation_request_id == request_id, ShopifyIntent.state.in_(LIVE_INTENT_STATES)
+        )
+    )
+
+
+def _create_planned(
+    sessions: SessionFactory, request_id: int, step: Step, client: ShopifyClient, view: OrderView
+) -> int | None:
+    """Commit the planned intent (a refund's complete input computed first, outside any transaction).
+
+    Under the request's row lock: ``None`` when the same step already succeeded (a concurrent run got
+    there first) — one refund per request, never a second with a new key.
+    """
+    assert step.kind is not None
+    params, key = dict(step.params or {}), ik.new_key(step.kind)
+    if step.kind == ik.REFUND_CREATE:
+        params = _with_refund_input(client, view, params, request_id, key)
+    try:
+        return _commit_planned(sessions, request_id, step, params, key)
+    except IntegrityError:
+        # SQLite (no row locks): a concurrent run inserted the live intent first; the unique index
+        # refused ours. Finish theirs.
+        with sessions() as session:
+            return _live_intent_of(session, request_id)
+
+
+def _commit_planned(
+    sessions: SessionFactory, request_id: int, step: Step, params: dict[str, Any], key: str
+) -> int | None:
+    assert step.kind is not None
+    with sessions() as session:
+        request = session.get_one(CancellationRequest, request_id, with_for_update=True)
+        if (other := _live_intent_of(session, request_id)) is not None:
+            return other
+        if _done_for(_succeeded(session, request), step.kind, params.get("fulfillment_order_gid")):
+            return None
         intent, _ = ik.create_intent(
             session, shop_id=request.shop_id, order_id=request.order_id, kind=step.kind, params=params,
             request_id=request.id, key=key,
         )  # fmt: skip
-        if intent.next_attempt_at is None and intent.attempts == 0:
-            from datetime import timedelta
-
-            intent.next_attempt_at = utcnow() + timedelta(seconds=SWEEPER_GRACE_SECONDS)
-        intent_id = intent.id
-    # Committed: the key is durable before Shopify sees it.
-    state = execute_intent(sessions, intent_id, client)
-    return "progress" if state == "succeeded" else state
+        if intent.attempts == 0:
+            # The planner executes it right away; the sweeper only picks it up if that run dies.
+            intent.next_attempt_at = utcnow() + dt.timedelta(seconds=SWEEPER_GRACE_SECONDS)
+        return intent.id
 
 
 def _with_refund_input(
-    client: ShopifyClient, view: OrderView, params: dict[str, Any], request: CancellationRequest, key: str
+    client: ShopifyClient, view: OrderView, params: dict[str, Any], request_id: int, key: str
 ) -> dict[str, Any]:
-    note = f"dropsync cancellation request {request.id} [{key}]"
+    note = f"dropsync cancellation request {request_id} [{key}]"
     refund, amount = actions.refund_input(
         client, view, lines=params["lines"], shipping=Decimal(str(params["shipping"])),
         total=Decimal(params["total"]), note=note, notify=params["notify"],

@@ -100,6 +100,8 @@ def create_intent(
             session.add(intent)
             session.flush()
     except IntegrityError:
+        if session.get_bind().dialect.name == "sqlite":
+            raise  # no savepoint there: the transaction is gone; the caller's boundary retries
         # Another transaction created the live intent of this (order, kind) first: use that one.
         found = live_intent(session, order_id, kind)
         if found is None:
