@@ -88,7 +88,9 @@ def _local_env(data_dir: Path) -> dict[str, str]:
 
 def demo(
     data_dir: Path = typer.Option(
-        Path("demo-data"), "--data-dir", help="A FRESH workspace: wiped at start (ledger, broker, logs)."
+        Path("demo-data"),
+        "--data-dir",
+        help="The workspace (ledger, broker, logs); wiped at start if empty or made by an earlier demo.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (for scripts and tests)."),
     timeout: float = typer.Option(60.0, "--step-timeout", min=5, help="Seconds each step may take to converge."),

@@ -151,7 +151,10 @@ def print_summary(summary: dict[str, Any]) -> None:
                      f"→ exposure {row['exposure']}")  # fmt: skip
     for currency, total in summary["exposure"]["total"].items():
         lines.append(f"  total exposure: {total} {currency}")
-    lines += ["", f"Look around: DATABASE_URL=sqlite:///{summary['workspace']}/ledger.sqlite3 dropsync orders list"]
+    example = summary["cases"]["cancel_before_shipment"]["order"]
+    lines += ["", "Look around (the whole story of one order is on its timeline):",
+              f"  export DATABASE_URL=sqlite:///{summary['workspace']}/ledger.sqlite3",
+              f"  dropsync orders list ;  dropsync orders show '{example}' ;  dropsync report exposure"]  # fmt: skip
     for line in lines:
         console.print(Text(line))
 
