@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -54,3 +55,37 @@ def _wait_for(path: Path, text: str, process: subprocess.Popen[bytes], timeout: 
         assert process.poll() is None, output[-3000:]
         time.sleep(0.3)
     raise AssertionError(f"{text!r} not seen within {timeout} s:\n{path.read_text()[-3000:]}")
+
+
+@pytest.mark.slow
+def test_up_with_a_real_shop_starts_no_sandbox_and_subscribes_the_public_url(
+    tmp_path: Path, shopify_sandbox: Any
+) -> None:
+    shop = shopify_sandbox.config  # stands in for a real shop: dropsync only knows its URL and credentials
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "ALIEXPRESS_"))}
+    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+            "DROPSYNC_EMBEDDED_BROKER_PATH": str(tmp_path / "broker.sqlite3"),
+            "SHOPIFY_SHOP_DOMAIN": shop.shop_domain, "SHOPIFY_ACCESS_TOKEN": shop.access_token,
+            "SHOPIFY_CLIENT_SECRET": shop.client_secret, "SHOPIFY_API_URL": str(shopify_sandbox.base_url),
+            "DROPSYNC_PUBLIC_URL": "https://dropsync.example.com"}  # fmt: skip
+    env.pop("REDIS_URL", None)
+    with (tmp_path / "up.log").open("wb") as log:
+        up = subprocess.Popen([DROPSYNC, "up", "--port", "0", "--data-dir", str(tmp_path)], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            output = _wait_for(tmp_path / "up.log", "running; Ctrl-C to stop", up, timeout=90)
+        finally:
+            up.send_signal(signal.SIGINT)
+            code = up.wait(60)
+    assert code == 0
+    assert "sandbox" not in output.split("running;")[0].lower()
+    assert "webhook topics subscribed to https://dropsync.example.com/webhooks/shopify" in output.replace("\n", " ")
+    subscribed = {d["uri"] for d in _subscriptions(shopify_sandbox)}
+    assert subscribed == {"https://dropsync.example.com/webhooks/shopify"}
+
+
+def _subscriptions(sandbox: Any) -> list[dict[str, str]]:
+    from integrations.shopify.client import ShopifyClient
+
+    with ShopifyClient(sandbox.config.shop_domain, sandbox.config.access_token, api_url=sandbox.base_url) as client:
+        return list(client.execute("WebhookSubscriptions", {"first": 100})["webhookSubscriptions"]["nodes"])
