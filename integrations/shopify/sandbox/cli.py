@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from integrations.shopify.sandbox.config import FaultConfig, SandboxConfig
+from integrations.shopify.sandbox.config import DEFAULT_ACCESS_TOKEN, FaultConfig, SandboxConfig
 from integrations.shopify.sandbox.sandbox import SandboxStartError, ShopifySandbox
 
 
@@ -60,9 +60,10 @@ def serve_forever(config: SandboxConfig, subscriptions: list[str], say: Callable
             shape = f"{config.orders} orders, seed {config.seed}, plan {config.plan}"
             say(f"Shopify sandbox for {config.shop_domain} on {base_url} ({shape})")
             say(f"  SHOPIFY_API_URL={base_url}  SHOPIFY_API_VERSION={config.api_version}")
-            say(
-                f"  GraphQL: POST {base_url}/admin/api/{config.api_version}/graphql.json  control: {base_url}/_sandbox/"
-            )
+            if config.access_token == DEFAULT_ACCESS_TOKEN:  # never echo a token that came from the environment
+                say(f"  X-Shopify-Access-Token: {DEFAULT_ACCESS_TOKEN} (default; SHOPIFY_ACCESS_TOKEN sets another)")
+            say(f"  GraphQL: POST {base_url}/admin/api/{config.api_version}/graphql.json")
+            say(f"  control API: {base_url}/_sandbox/")
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:

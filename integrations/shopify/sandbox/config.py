@@ -19,6 +19,8 @@ MAX_QUERY_COST = 1000
 MUTATION_COST = 10
 
 # Shopify retries a failed delivery 8 times over about 4 hours (seconds after the previous attempt).
+DEFAULT_ACCESS_TOKEN = "shpat_sandbox"  # used when SHOPIFY_ACCESS_TOKEN is unset
+
 SHOPIFY_WEBHOOK_BACKOFF: tuple[float, ...] = (60, 300, 600, 1200, 1800, 3600, 3600, 3600)
 
 
@@ -73,7 +75,7 @@ class SandboxConfig:
     orders: int = 50
     plan: str = "standard"
     shop_domain: str = field(default_factory=lambda: _env("SHOPIFY_SHOP_DOMAIN", "sandbox.myshopify.com"))
-    access_token: str = field(default_factory=lambda: _env("SHOPIFY_ACCESS_TOKEN", "shpat_sandbox"))
+    access_token: str = field(default_factory=lambda: _env("SHOPIFY_ACCESS_TOKEN", DEFAULT_ACCESS_TOKEN))
     client_secret: str = field(default_factory=lambda: _env("SHOPIFY_CLIENT_SECRET", "sandbox-secret"))
     api_version: str = field(default_factory=lambda: _env("SHOPIFY_API_VERSION", "2026-10"))
     host: str = "127.0.0.1"
