@@ -19,7 +19,10 @@ from worker.db import session_scope
 from worker.mirror import inbox
 from worker.web.app import create_app
 
-TOPICS = ["orders/cancelled", "orders/updated", "refunds/create", "fulfillment_orders/cancellation_request_accepted"]
+TOPICS = [
+    "orders/cancelled", "orders/updated", "refunds/create", "fulfillment_orders/cancellation_request_accepted",
+    "fulfillment_orders/cancellation_request_submitted",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -115,3 +118,34 @@ def test_the_service_accepting_by_webhook_wakes_the_request(
     assert execution.run_request(session_scope, request_id, lossy) == "done"
     with session_scope() as session:
         assert session.get_one(CancellationRequest, request_id).state == s.DONE
+
+
+@pytest.mark.usefixtures("webhooks")
+def test_the_merchant_asking_the_service_to_cancel_opens_a_request(
+    sandbox: ShopifySandbox, lossy: LossyClient, shop: Shop, published: Published
+) -> None:
+    gid = sandbox.control.create_order(status="paid", line_items=1)
+    sandbox.control.fulfillment(gid, "submit")
+    sandbox.control.fulfillment(gid, "accept")
+    order_id = mirror(lossy, shop.id, gid)
+    fo_gid = sandbox.control.snapshot(gid)["fulfillment_orders"][0]["id"]
+    lossy.execute("FulfillmentOrderSubmitCancellationRequest", {"id": fo_gid, "message": "customer changed mind"})
+    _deliver(sandbox)
+    with session_scope() as session:
+        (request,) = service.requests_for_order(session, order_id)
+        request_id = request.id
+        assert request.source == service.FULFILLMENT_SERVICE
+        assert request.note == "customer changed mind"
+        if request.state == s.NEEDS_APPROVAL:  # the policy may want a person for a held order
+            service.approve(session, request, "operator:test")
+        assert request.state == s.SHOPIFY_ACTION  # nothing paid to a supplier
+    _deliver(sandbox)  # a duplicate delivery opens nothing more
+    with session_scope() as session:
+        assert len(service.requests_for_order(session, order_id)) == 1
+    # We are the service: nobody else answers. A person accepts it in Shopify, then resumes.
+    assert execution.run_request(session_scope, request_id, lossy) == "operator"
+    sandbox.control.fulfillment(gid, "accept_cancellation")
+    with session_scope() as session:
+        service.resume(session, session.get_one(CancellationRequest, request_id), "operator:test")
+    assert execution.run_request(session_scope, request_id, lossy) == "done"
+    assert sandbox.control.applied_counts(gid)["orderCancel"] == 1

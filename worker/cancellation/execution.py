@@ -130,6 +130,10 @@ def _plan_cancel(
     if rejected:
         return Step("operator", why="the fulfillment service rejected the cancellation request")
     if view.open_fulfillment_orders("CANCELLATION_REQUESTED"):
+        if request.source == "fulfillment_service":
+            # The merchant asked *us* (the fulfillment service): nobody else will answer.
+            return Step("operator", why="the supplier side is settled: accept the merchant's cancellation "
+                        "request on the fulfillment order in Shopify, then retry")  # fmt: skip
         return Step("wait", why="waiting for the fulfillment service to answer the cancellation request")
     accepted = view.open_fulfillment_orders("ACCEPTED")
     if accepted:

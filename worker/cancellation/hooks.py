@@ -9,7 +9,8 @@ flush and enqueue through the outbox. Each is a cheap no-op for orders without a
 - an order applied with ``cancelledAt`` (orders/cancelled, a reconcile, our own re-read) → its live
   ``order_cancel`` intent is closed as succeeded;
 - ``refunds/create`` whose note carries an intent's key → that ``refund_create`` intent is closed;
-- ``fulfillment_orders/cancellation_request_*`` → the request waiting on the service advances.
+- ``fulfillment_orders/cancellation_request_accepted|rejected`` → the request waiting on the service
+  advances; ``…_submitted`` by the merchant (not by us) → a new request (source ``fulfillment_service``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from models import CancellationRequest, FulfillmentOrder, ShopifyIntent, SupplierOrder, WebhookDelivery
+from models import CancellationRequest, FulfillmentOrder, Order, ShopifyIntent, SupplierOrder, WebhookDelivery
 from models.cancellation import LIVE_INTENT_STATES
 from worker.cancellation import intents as ik
 from worker.cancellation import service
 from worker.cancellation import states as s
+from worker.errors import DropsyncError
 from worker.mirror.apply import AppliedOrder, on_orders_applied
 from worker.mirror.topics import after_topic
 from worker.supplier.events import on_supplier_change
+from worker.timeline import record_event
 
 FOLLOWING = (s.REQUESTED, s.SUPPLIER_CANCEL_REQUESTED, s.SUPPLIER_REFUSED)
 
@@ -103,3 +106,34 @@ def _advance(session: Session, intent: ShopifyIntent) -> None:
     request = session.get(CancellationRequest, intent.cancellation_request_id)
     if request is not None and request.state == s.SHOPIFY_ACTION:
         service.enqueue_advance(session, request, tag=f"intent:{intent.id}")
+
+
+@after_topic("fulfillment_orders/cancellation_request_submitted")
+def merchant_asked_the_service_to_cancel(session: Session, delivery: WebhookDelivery) -> None:
+    """The merchant asked the fulfillment service (this store's dropshipping side) to cancel in Shopify:
+    that is a cancellation request too, decided by the policy like an operator's. Our own submission
+    (a ``fulfillment_order_cancellation_request`` intent) is not a new request."""
+    node = delivery.payload.get("fulfillment_order") or {}
+    fo = session.scalar(select(FulfillmentOrder).where(FulfillmentOrder.shopify_gid == node.get("id")))
+    if fo is None:
+        return
+    ours = session.scalars(
+        select(ShopifyIntent).where(
+            ShopifyIntent.order_id == fo.order_id, ShopifyIntent.kind == ik.CANCELLATION_REQUEST
+        )
+    ).all()
+    if any(i.params.get("fulfillment_order_gid") == fo.shopify_gid for i in ours):
+        return
+    order = session.get_one(Order, fo.order_id)
+    if order.cancelled_at is not None or service.open_request(session, order.id) is not None:
+        return
+    message = str(delivery.payload.get("message") or "") or None
+    try:
+        service.create_request(
+            session, order, reason="other", actor="shopify:webhook", source=service.FULFILLMENT_SERVICE, note=message
+        )
+    except DropsyncError as exc:  # a refusal must not fail the webhook drain: say why on the timeline
+        record_event(
+            session, shop_id=order.shop_id, order_id=order.id, kind="cancellation.not_requested",
+            actor="shopify:webhook", message=f"cancellation request from Shopify not opened: {exc}",
+        )  # fmt: skip

@@ -27,6 +27,8 @@ from worker.policy.startup import configured_policy
 from worker.timeline import record_event
 
 ADVANCE_TASK = "cancellation.advance"
+#: ``CancellationRequest.source`` of a request the merchant made in Shopify to the fulfillment service.
+FULFILLMENT_SERVICE = "fulfillment_service"
 EXECUTE_TASK = "cancellation.execute_intent"
 
 #: Supplier states meaning the goods left the seller: no cancellation any more, only a return.
@@ -128,6 +130,12 @@ def approve(session: Session, request: CancellationRequest, actor: str) -> None:
     """A person approves an escalated request: it proceeds with the amounts the rules computed."""
     s.move(session, request, s.REQUESTED, actor=actor, why="approved by a person")
     follow_supplier(session, request, actor=actor)
+
+
+def resume(session: Session, request: CancellationRequest, actor: str) -> None:
+    """A person fixed what the Shopify action needed (``needs_operator``): plan again from Shopify."""
+    s.move(session, request, s.SHOPIFY_ACTION, actor=actor, why="resumed by a person")
+    enqueue_advance(session, request)
 
 
 def deny(session: Session, request: CancellationRequest, actor: str, why: str) -> None:

@@ -20,7 +20,7 @@ from worker.orders import resolve_order
 from worker.policy import Reason
 from worker.policy.adapters import parse_items
 
-app = typer.Typer(help="Cancellation requests: request, status, withdraw, approve.", no_args_is_help=True)
+app = typer.Typer(help="Cancellation requests: request, status, withdraw, approve, resume.", no_args_is_help=True)
 
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
 
@@ -145,5 +145,15 @@ def approve(ref: str = typer.Argument(..., help="A request id or an order."), as
     with unit_of_work() as session:
         found = find_request(session, ref)
         service.approve(session, found, actor())
+        data = describe(session, found)
+    _show(data, as_json)
+
+
+@app.command("resume")
+def resume(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
+    """After fixing what a request handed to you needed: read Shopify again and carry on."""
+    with unit_of_work() as session:
+        found = find_request(session, ref)
+        service.resume(session, found, actor())
         data = describe(session, found)
     _show(data, as_json)
