@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 
 from worker.cli.common import console, settings
-from worker.demo.stack import StackError, StackOptions, running, send_task, subscribe_webhooks
 from worker.runtime import beat_argv, worker_argv
 
 
@@ -48,6 +47,14 @@ def up(
 
     Example: dropsync up --port 8000
     """
+    from worker.demo.stack import (
+        StackError,
+        StackOptions,
+        running,
+        send_task,
+        subscribe_webhooks,
+    )  # the sandboxes: slow
+
     use_sandboxes = not settings().shopify_access_token
     extra_env = _local_env(data_dir) if use_sandboxes or settings().uses_embedded_broker else {}
     options = StackOptions(
