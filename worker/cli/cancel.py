@@ -151,7 +151,10 @@ def approve(ref: str = typer.Argument(..., help="A request id or an order."), as
 
 @app.command("resume")
 def resume(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
-    """After fixing what a request handed to you needed: read Shopify again and carry on."""
+    """After fixing what a request handed to you needed: read Shopify again and carry on.
+
+    Example: dropsync cancel resume '#1001'
+    """
     with unit_of_work() as session:
         found = find_request(session, ref)
         service.resume(session, found, actor())
