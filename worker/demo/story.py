@@ -98,7 +98,11 @@ def create_orders(stack: Stack, count: int) -> Cast:
     cast = Cast()
     shopify.control.set_faults(webhook_drop_rate=0.35)
     cast.cancel_before_shipment = _with_supplier(shopify, aliexpress, cast, aliexpress.paid_order("14.20"))
-    cast.refused_by_policy = shopify.control.create_order(status="fulfilled", line_items=1)
+    # Shipped and delivered on both sides: the customer changed their mind afterwards.
+    delivered = aliexpress.paid_order("21.30")
+    aliexpress.ship(delivered, "LP00DEMO0003CN")
+    aliexpress.deliver(delivered)
+    cast.refused_by_policy = _with_supplier(shopify, aliexpress, cast, delivered, status="fulfilled")
     cast.supplier_shipped = _with_supplier(shopify, aliexpress, cast, aliexpress.paid_order("9.80"))
     # This seller's buyer protection is 3 days (DROPSYNC_PROTECTION_WARNING_DAYS is 5): it ships now.
     protected = aliexpress.paid_order("11.50", protection_days=3)
@@ -114,8 +118,10 @@ def create_orders(stack: Stack, count: int) -> Cast:
     return cast
 
 
-def _with_supplier(shopify: ShopifySandbox, aliexpress: AliExpressSandbox, cast: Cast, supplier_id: str) -> str:
-    gid = shopify.control.create_order(status="paid", line_items=1, aliexpress_order_id=supplier_id)
+def _with_supplier(
+    shopify: ShopifySandbox, aliexpress: AliExpressSandbox, cast: Cast, supplier_id: str, status: str = "paid"
+) -> str:
+    gid = shopify.control.create_order(status=status, line_items=1, aliexpress_order_id=supplier_id)
     cast.supplier_ids[gid] = supplier_id
     return gid
 
