@@ -22,13 +22,16 @@ def small_bucket() -> Iterator[ShopifySandbox]:
 
 
 def test_every_response_carries_the_cost(shopify_sandbox: ShopifySandbox) -> None:
+    started = time.monotonic()
     cost = gql(shopify_sandbox, PAGE)["extensions"]["cost"]
+    elapsed = time.monotonic() - started
     assert cost["requestedQueryCost"] == 52
     assert cost["actualQueryCost"] == 52
     status = cost["throttleStatus"]
     assert status["maximumAvailable"] == 2000.0
     assert status["restoreRate"] == 100.0
-    assert status["currentlyAvailable"] <= 2000 - 52 + 1
+    # The bucket refills at 100 points/s while the request is served (slow on a loaded machine).
+    assert status["currentlyAvailable"] <= 2000 - 52 + 100 * elapsed + 1
 
 
 def test_actual_cost_counts_returned_nodes_and_refunds_the_rest(shopify_sandbox: ShopifySandbox) -> None:
