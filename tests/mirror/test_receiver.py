@@ -185,3 +185,22 @@ def test_customer_redact_erases_pii(client: TestClient, committed_db: Engine) ->
     assert order.redacted_at is not None
     assert "buyer1@example.com" not in json.dumps(order.raw)
     assert order.total_price is not None
+
+
+def test_fulfillment_order_webhooks_update_status_in_graphql_form(client: TestClient, committed_db: Engine) -> None:
+    from models import FulfillmentOrder
+    from tests.mirror.factories import graphql_order
+    from worker.mirror.apply import apply_snapshots
+    from worker.mirror.snapshot import from_graphql
+
+    with session_scope() as session:
+        shop_id = session.scalars(select(Shop.id)).one()
+        apply_snapshots(session, shop_id, [from_graphql(graphql_order(1))])
+    body = _body({"fulfillment_order": {"id": "gid://shopify/FulfillmentOrder/5001", "status": "in_progress",
+                                        "request_status": "cancellation_accepted"}, "message": "ok"})  # fmt: skip
+    topic = "fulfillment_orders/cancellation_request_accepted"
+    assert client.post("/webhooks/shopify", content=body, headers=_headers(body, topic)).status_code == 200
+    inbox.drain(session_scope)
+    with Session(committed_db) as session:
+        fo = session.scalars(select(FulfillmentOrder)).one()
+    assert (fo.status, fo.request_status) == ("IN_PROGRESS", "CANCELLATION_ACCEPTED")

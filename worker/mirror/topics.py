@@ -128,8 +128,9 @@ def _fulfillment_order_changed(session: Session, delivery: WebhookDelivery) -> N
     if row is None:
         log.info("fulfillment order not mirrored yet", fulfillment_order=gid, topic=delivery.topic)
         return
-    row.status = node.get("status") or row.status
-    row.request_status = node.get("request_status") or row.request_status
+    # Webhook bodies say "in_progress"; GraphQL says "IN_PROGRESS": the ledger keeps GraphQL's enum form.
+    row.status = str(node.get("status") or row.status).upper()
+    row.request_status = str(node.get("request_status") or row.request_status).upper()
     row.shopify_updated_at = parse_time(delivery.payload.get("updated_at")) or row.shopify_updated_at
     record_event(
         session, shop_id=delivery.shop_id, order_id=row.order_id, kind="fulfillment_order.changed",
