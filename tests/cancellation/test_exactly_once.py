@@ -207,3 +207,31 @@ def test_concurrent_runs_of_one_request_act_once(
     assert execution.run_request(session_scope, request_id, lossy) in ("done", "idle")
     counts = sandbox.control.applied_counts(gid)
     assert counts == ({"refundCreate": 1} if fulfilled else {"orderCancel": 1})
+
+
+def test_a_failed_confirmation_read_after_the_cancel_is_unknown_not_retried_blind(
+    sandbox: ShopifySandbox, shop: Shop
+) -> None:
+    from integrations.shopify.errors import ShopifyThrottled
+
+    class ConfirmationThrottled(LossyClient):
+        throttle_next_order_read = False
+
+        def execute(self, document, variables=None, *, idempotent=False):  # type: ignore[no-untyped-def]
+            name = document if isinstance(document, str) else document.name
+            if name == "OrderById" and self.throttle_next_order_read:
+                self.throttle_next_order_read = False
+                raise ShopifyThrottled([{"message": "Throttled", "extensions": {"code": "THROTTLED"}}])
+            data = super().execute(document, variables, idempotent=idempotent)
+            if name == "OrderCancel":
+                self.throttle_next_order_read = True
+            return data
+
+    with ConfirmationThrottled(sandbox.config.shop_domain, sandbox.config.access_token, api_url=sandbox.base_url) as c:
+        gid = sandbox.control.create_order(status="paid", line_items=1)
+        request_id = _request(mirror(c, shop.id, gid))
+        assert execution.run_request(session_scope, request_id, c) == "unknown"  # applied, not confirmed
+        assert _intent(request_id).state == "unknown"
+        assert execution.run_request(session_scope, request_id, c) == "done"  # read first: adopted
+    assert sandbox.control.applied_counts(gid) == {"orderCancel": 1}
+    assert _intent(request_id).attempts == 2

@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.errors import ShopifyOutcomeUnknown, raise_for_user_errors
+from integrations.shopify.errors import ShopifyError, ShopifyOutcomeUnknown, raise_for_user_errors
 from models import ShopifyIntent
 from worker.cancellation import intents as ik
 from worker.cancellation.shopify_view import OrderView, read_order
@@ -89,10 +89,15 @@ def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     raise_for_user_errors(payload, key="orderCancelUserErrors", operation="orderCancel")
     job = (payload or {}).get("job") or {}
     job_gid = job.get("id")
-    if job_gid and not job.get("done") and not client.wait_for_job(job_gid, timeout=JOB_TIMEOUT_SECONDS):
-        raise JobStillRunning(job_gid)
-    # One read confirms cancelledAt and feeds the mirror (OrderById carries both).
-    node = client.execute("OrderById", {"id": intent.params["order_gid"]})["order"]
+    try:
+        if job_gid and not job.get("done") and not client.wait_for_job(job_gid, timeout=JOB_TIMEOUT_SECONDS):
+            raise JobStillRunning(job_gid)
+        # One read confirms cancelledAt and feeds the mirror (OrderById carries both).
+        node = client.execute("OrderById", {"id": intent.params["order_gid"]})["order"]
+    except ShopifyError as exc:
+        # Shopify accepted the cancel; only its confirmation failed (throttled, timed out): that is an
+        # unknown outcome, never "not applied" — the next attempt reads the order before anything else.
+        raise ShopifyOutcomeUnknown("orderCancel", exc) from exc
     if not node or not node.get("cancelledAt"):
         raise NotConfirmed(f"orderCancel job {job_gid} finished but Shopify does not show the order cancelled")
     return Outcome([node["id"]], job_gid, node)
