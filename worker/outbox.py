@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,13 +71,9 @@ def enqueue(
             session.flush()
     except IntegrityError:
         return None  # the same dedupe key enqueued concurrently: once is the rule
-    pending: list[int] = session.info.setdefault(_PENDING_KEY, [])
-    if not pending:
-        from sqlalchemy import event
-
-        event.listen(session, "after_commit", _after_commit, once=True)
-        event.listen(session, "after_rollback", _after_rollback, once=True)
-    pending.append(message.id)
+    # Read by the class-level after_commit listener below (per-instance listeners are keyed by id() in
+    # SQLAlchemy's registry and proved unreliable for short-lived sessions: messages went unpublished).
+    session.info.setdefault(_PENDING_KEY, []).append(message.id)
     return message
 
 
@@ -93,12 +89,18 @@ def savepoint(session: Session) -> contextlib.AbstractContextManager[object]:
     return session.begin_nested()
 
 
+@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: the outer transaction's rows still stand
     session.info.pop(_PENDING_KEY, None)
 
 
+@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     """Publish what this transaction enqueued. Never raises: the relay publishes what failed here."""
+    if session.in_nested_transaction():
+        return  # fired for a SAVEPOINT release (enqueue's own): the outer transaction is not committed yet
     ids = session.info.pop(_PENDING_KEY, [])
     if not ids:
         return

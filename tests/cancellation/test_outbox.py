@@ -79,3 +79,13 @@ def test_relay_publishes_what_the_hook_could_not(sent: list[tuple[str, list[Any]
         assert outbox.relay(session, now=later) == 0
     assert sent == [("cancellation.execute_intent", [3])]
     assert _published_at(message_id) is not None
+
+
+def test_many_rows_in_one_transaction_all_published_after_it(sent: list[tuple[str, list[Any]]]) -> None:
+    # Each enqueue releases its own SAVEPOINT (PostgreSQL), which fires after_commit too: none of those
+    # may publish (or swallow) the pending rows before the real commit.
+    with session_scope() as session:
+        for i in range(50):
+            outbox.enqueue(session, "t", [i], dedupe_key=f"many:{i}")
+        assert sent == []
+    assert sorted(args[0] for _, args in sent) == list(range(50))
