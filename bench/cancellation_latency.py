@@ -24,18 +24,17 @@ costs (measured in-process).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.common import PG_ADMIN_URL, REDIS_URL, create_shop, python, start
+from bench.common import REDIS_URL, bench_database, create_shop, python, start
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.documents import Document
 from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
@@ -263,34 +262,6 @@ def throughput(n: int, database_url: str, tmp: Path, concurrency: int, mode: str
           f"achieved {ideal / elapsed:.0%} of what the throttle allows")  # fmt: skip
 
 
-@contextlib.contextmanager
-def private_database() -> Iterator[str]:
-    """A fresh migrated PostgreSQL database of its own name (a shared ``dropsync_bench_*`` cleanup once
-    dropped this bench's database mid-run), dropped afterwards; DATABASE_URL points at it."""
-    from sqlalchemy import create_engine, text
-
-    from worker import migrations
-    from worker.db import reset_engine_cache
-    from worker.settings import get_settings
-
-    name = f"cancellation_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    reset_engine_cache()
-    migrations.upgrade(url)
-    try:
-        yield url
-    finally:
-        reset_engine_cache()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
@@ -300,7 +271,7 @@ def main() -> None:
     parser.add_argument("--throughput-concurrency", type=int, default=8)
     parser.add_argument("--throughput-mode", default="redis")
     args = parser.parse_args()
-    with private_database() as database_url, tempfile.TemporaryDirectory() as tmp:
+    with bench_database("cancellation_bench") as database_url, tempfile.TemporaryDirectory() as tmp:
         for mode in [m for m in args.modes.split(",") if m]:
             latency(mode, args.n, database_url, Path(tmp), args.concurrency)
         if args.throughput:

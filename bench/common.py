@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,17 +22,24 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @contextlib.contextmanager
-def bench_database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database, dropped afterwards; DATABASE_URL points at it."""
+def bench_database(prefix: str = "dropsync_bench", *, sqlite: bool = False) -> Iterator[str]:
+    """A fresh, migrated database (PostgreSQL, or a SQLite file), dropped afterwards; DATABASE_URL points at it.
+
+    Give each script its own ``prefix``: a run must never drop another script's database.
+    """
     from worker import migrations
     from worker.db import reset_engine_cache
     from worker.settings import get_settings
 
-    name = f"dropsync_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = None
+    if sqlite:
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='dropsync-bench-')}/ledger.sqlite3"
+    else:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     reset_engine_cache()
@@ -40,9 +48,10 @@ def bench_database() -> Iterator[str]:
         yield url
     finally:
         reset_engine_cache()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
 
 def create_shop(domain: str, secret: str, token: str = "shpat_bench", api_url: str | None = None) -> int:

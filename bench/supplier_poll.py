@@ -15,47 +15,13 @@ Default database: a private PostgreSQL database at BENCH_POSTGRES_ADMIN_URL (dro
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import os
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
-PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-@contextlib.contextmanager
-def database(sqlite: bool) -> Iterator[str]:
-    from worker import migrations
-    from worker.db import reset_engine_cache
-    from worker.settings import get_settings
-
-    admin = None
-    name = f"dropsync_bench_{uuid.uuid4().hex[:8]}"
-    if sqlite:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='dropsync-bench-')}/ledger.sqlite3"
-    else:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    reset_engine_cache()
-    migrations.upgrade(url)
-    try:
-        yield url
-    finally:
-        reset_engine_cache()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+from bench.common import bench_database
 
 
 def seed(sandbox, count: int) -> None:
@@ -120,7 +86,7 @@ def main() -> None:
 
     backend = "sqlite" if args.sqlite else "postgresql"
     sandbox = AliExpressSandbox(AliExpressSandboxConfig(seed=1))
-    with database(args.sqlite), sandbox.serve():
+    with bench_database("supplier_bench", sqlite=args.sqlite), sandbox.serve():
         seed(sandbox, args.orders)
         for label in ("first pass (changes)", "second pass (no change)"):
             elapsed = time_poll(sandbox, args.orders)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 from models import LedgerEntry, Order, Shop
+from tests.support.shopify import register_sandbox_shop
 from tests.support.web import serve_app
 from worker.db import session_scope
 from worker.mirror import inbox, receiver, reconcile
@@ -42,15 +43,7 @@ def sandbox() -> Iterator[ShopifySandbox]:
 
 @pytest.fixture
 def shop(committed_db: Engine, sandbox: ShopifySandbox) -> Iterator[Shop]:
-    receiver.shops.clear()
-    with Session(committed_db, expire_on_commit=False) as session:
-        shop = Shop(
-            domain=sandbox.config.shop_domain, access_token=sandbox.config.access_token,
-            client_secret=sandbox.config.client_secret, api_url=sandbox.base_url,
-        )  # fmt: skip
-        session.add(shop)
-        session.commit()
-    yield shop
+    yield register_sandbox_shop(committed_db, sandbox)
     receiver.shops.clear()
 
 

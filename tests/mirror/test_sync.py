@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 from models import BulkBackfill, LineItem, Order, Shop
+from tests.support.shopify import register_sandbox_shop
 from worker.db import session_scope
 from worker.mirror import backfill, reconcile
 
@@ -28,12 +29,7 @@ def sandbox() -> Iterator[ShopifySandbox]:
 
 @pytest.fixture
 def shop_id(committed_db: Engine, sandbox: ShopifySandbox) -> int:
-    with Session(committed_db) as session:
-        shop = Shop(domain=sandbox.config.shop_domain, access_token=sandbox.config.access_token,
-                    client_secret=sandbox.config.client_secret, api_url=sandbox.base_url)  # fmt: skip
-        session.add(shop)
-        session.commit()
-        return shop.id
+    return register_sandbox_shop(committed_db, sandbox).id
 
 
 @pytest.fixture

@@ -328,8 +328,8 @@ def from_graphql(node: dict[str, Any], source: str = "reconcile") -> OrderSnapsh
         shipping_address=node.get("shippingAddress"),
         lines=_nodes_of(node, "lineItems", graphql_line),
         fulfillment_orders=_nodes_of(node, "fulfillmentOrders", graphql_fulfillment_order),
-        refunds=_list_of(node, "refunds", lambda r: graphql_refund(r, currency)),
-        transactions=_list_of(node, "transactions", lambda t: graphql_transaction(t, currency)),
+        refunds=_nodes_of(node, "refunds", lambda r: graphql_refund(r, currency)),
+        transactions=_nodes_of(node, "transactions", lambda t: graphql_transaction(t, currency)),
         raw=node,
     )
 
@@ -356,9 +356,6 @@ def _nodes_of(node: dict[str, Any], key: str, parse: Any) -> Any:
     items = _nodes(node[key])
     return None if items is None else tuple(parse(item) for item in items)
 
-
-def _list_of(node: dict[str, Any], key: str, parse: Any) -> Any:
-    return _nodes_of(node, key, parse)
 
 
 def graphql_line(li: dict[str, Any]) -> LineSnap:
