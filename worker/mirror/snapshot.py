@@ -357,7 +357,6 @@ def _nodes_of(node: dict[str, Any], key: str, parse: Any) -> Any:
     return None if items is None else tuple(parse(item) for item in items)
 
 
-
 def graphql_line(li: dict[str, Any]) -> LineSnap:
     tax = sum((_shop_money(t.get("priceSet")) or Decimal(0) for t in li.get("taxLines") or []), Decimal(0))
     return LineSnap(
