@@ -252,7 +252,15 @@ def _create_planned(
     assert step.kind is not None
     params, key = dict(step.params or {}), ik.new_key(step.kind)
     if step.kind == ik.REFUND_CREATE:
-        params = _with_refund_input(client, view, params, request_id, key)
+        try:
+            params = _with_refund_input(client, view, params, request_id, key)
+        except ShopifyError:
+            # ``view`` may be stale: a concurrent run may have refunded since it was read, and Shopify
+            # refuses to suggest a refund of items already refunded. If so, finish or re-plan; else raise.
+            taken, live = _taken_meanwhile(sessions, request_id, step, params.get("fulfillment_order_gid"))
+            if not taken:
+                raise
+            return live
     try:
         return _commit_planned(sessions, request_id, step, params, key)
     except IntegrityError:
@@ -260,6 +268,18 @@ def _create_planned(
         # refused ours. Finish theirs.
         with sessions() as session:
             return _live_intent_of(session, request_id)
+
+
+def _taken_meanwhile(
+    sessions: SessionFactory, request_id: int, step: Step, fo_gid: str | None
+) -> tuple[bool, int | None]:
+    """(taken, live intent): whether a concurrent run already planned (live) or finished this step."""
+    assert step.kind is not None
+    with sessions() as session:
+        request = session.get_one(CancellationRequest, request_id)
+        if (other := _live_intent_of(session, request_id)) is not None:
+            return True, other
+        return _done_for(_succeeded(session, request), step.kind, fo_gid), None
 
 
 def _commit_planned(
