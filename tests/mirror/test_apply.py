@@ -6,13 +6,25 @@ import random
 import uuid
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import LedgerEntry, LineItem, Order, Shop, TimelineEvent, Transaction
 from tests.mirror.factories import graphql_order, rest_order, rest_refund
+from worker.mirror import bulk
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.snapshot import from_graphql, from_rest
+
+
+@pytest.fixture(autouse=True, params=["statements", "copy"])
+def write_path(request: pytest.FixtureRequest, session: Session) -> str:
+    """Every rule below holds on both PostgreSQL write paths: per-row statements and COPY + one merge."""
+    if request.param == "copy":
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("COPY + merge is PostgreSQL's path; SQLite has only the statements path")
+        request.getfixturevalue("monkeypatch").setattr(bulk, "COPY_MIN_ROWS", 1)
+    return str(request.param)
 
 
 def _shop(session: Session) -> Shop:

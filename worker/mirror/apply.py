@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import String, Table, and_, any_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
-from worker.mirror.bulk import execute_many, insert_values
+from worker.mirror.bulk import upsert
 from worker.mirror.snapshot import OrderSnapshot, TransactionSnap
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
@@ -119,10 +119,14 @@ def _previous_rows(session: Session, shop_id: int, gids: list[str]) -> dict[str,
         ORDERS.c.shopify_gid, ORDERS.c.shopify_updated_at, ORDERS.c.display_financial_status,
         ORDERS.c.display_fulfillment_status, ORDERS.c.cancelled_at, ORDERS.c.total_refunded,
     ]  # fmt: skip
-    rows = session.execute(
-        select(*columns).where(ORDERS.c.shop_id == shop_id, ORDERS.c.shopify_gid.in_(gids))
-    ).mappings()
-    return {row["shopify_gid"]: dict(row) for row in rows}
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter, not ``IN (…500 values…)``: one short prepared statement, read through the
+        # (shop_id, shopify_gid) index once the table has statistics (a backfill refreshes them as it grows).
+        wanted = bindparam("gids", gids, type_=postgresql.ARRAY(String))
+        query = select(*columns).where(ORDERS.c.shop_id == shop_id, ORDERS.c.shopify_gid == any_(wanted))
+    else:
+        query = select(*columns).where(ORDERS.c.shop_id == shop_id, ORDERS.c.shopify_gid.in_(gids))
+    return {row["shopify_gid"]: dict(row) for row in session.execute(query).mappings()}
 
 
 def dialect_insert(session: Session, table: Table) -> Any:
@@ -157,18 +161,11 @@ def _order_values(shop_id: int, snap: OrderSnapshot, now: Any) -> dict[str, Any]
 def _upsert_orders(session: Session, shop_id: int, group: list[OrderSnapshot], from_graphql: bool) -> dict[str, int]:
     now = utcnow()
     rows = [_order_values(shop_id, s, now) for s in group]
-    stmt = dialect_insert(session, ORDERS)
     keep = {"shop_id", "shopify_gid", "created_at"} | (set() if from_graphql else _NOT_IN_REST)
-    stmt = (
-        insert_values(stmt, list(rows[0]))
-        .on_conflict_do_update(
-            index_elements=[ORDERS.c.shop_id, ORDERS.c.shopify_gid],
-            set_={name: stmt.excluded[name] for name in rows[0] if name not in keep},
-            where=_newer(stmt, from_graphql),
-        )
-        .returning(ORDERS.c.id, ORDERS.c.shopify_gid)
-    )
-    returned = execute_many(session, stmt, rows, returning=True)
+    returned = upsert(
+        session, ORDERS, rows, conflict=["shop_id", "shopify_gid"], update=[c for c in rows[0] if c not in keep],
+        where=lambda insert: _newer(insert, from_graphql), returning=["id", "shopify_gid"],
+    )  # fmt: skip
     return {gid: order_id for order_id, gid in returned}
 
 
@@ -181,14 +178,9 @@ def _newer(stmt: Any, from_graphql: bool) -> Any:
 
 
 def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> None:
-    if not rows:
-        return
-    stmt = dialect_insert(session, table)
-    stmt = insert_values(stmt, list(rows[0])).on_conflict_do_update(
-        index_elements=[table.c[name] for name in conflict],
-        set_={name: stmt.excluded[name] for name in rows[0] if name not in conflict},
-    )
-    execute_many(session, stmt, rows, returning=False)
+    if rows:
+        rows = list({tuple(row[c] for c in conflict): row for row in rows}.values())  # one row per key: the last
+        upsert(session, table, rows, conflict=conflict, update=[c for c in rows[0] if c not in conflict])
 
 
 def _upsert_children(session: Session, applied: Sequence[AppliedOrder]) -> None:
@@ -278,9 +270,7 @@ def _derive_money(session: Session, shop_id: int, applied: Sequence[AppliedOrder
 
 
 def _insert_money(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        stmt = dialect_insert(session, LEDGER).on_conflict_do_nothing(index_elements=[LEDGER.c.source_ref])
-        session.execute(stmt, rows)
+    upsert(session, LEDGER, rows, conflict=["source_ref"])
 
 
 def _record_changes(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:

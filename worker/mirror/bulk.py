@@ -1,26 +1,75 @@
-"""Many-row statements, fast on PostgreSQL.
+"""Many-row upserts, fast on PostgreSQL.
 
-SQLAlchemy sends a many-row ``INSERT … RETURNING`` as one huge multi-VALUES statement; psycopg then
-re-parses tens of thousands of placeholders on every batch (its statement cache stops at 4 KB). Here,
-on PostgreSQL, the single-row statement is compiled once and handed to psycopg's ``executemany``:
-one short, prepared statement, all rows pipelined in one round trip, and ``RETURNING`` read per row
-(an empty result where the ``ON CONFLICT … WHERE`` declined the row). Bind processing stays
-SQLAlchemy's (the column types' own processors). Other databases use SQLAlchemy's executemany.
+``upsert`` writes rows with ``INSERT … ON CONFLICT`` semantics and picks the cheapest way per database:
+
+- PostgreSQL, many rows: ``COPY`` into a temporary staging table with the target's column types, then
+  one ``INSERT … SELECT … ON CONFLICT … [WHERE …] RETURNING``. The server parses and plans one
+  statement per batch instead of executing one per row (the per-row path spent ~70 % of a backfill
+  waiting on the server). Rows are merged in key order, so two appliers lock rows in the same order.
+- PostgreSQL, a few rows: the single-row statement compiled once and handed to psycopg's
+  ``executemany`` (prepared, pipelined in one round trip). SQLAlchemy's own many-row form is one huge
+  multi-VALUES statement that psycopg re-parses on every call (its statement cache stops at 4 KB).
+- Other databases (SQLite): SQLAlchemy's ``executemany``.
+
+On every path the values go through the column types' own bind processors (money refuses floats,
+timestamps must be aware UTC, JSON is serialized by the engine's serializer), and ``RETURNING`` yields
+only the rows the ``ON CONFLICT … WHERE`` let through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import Table, bindparam, column, select
+from sqlalchemy import table as table_clause
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+#: Below this many rows the prepared, pipelined ``executemany`` beats creating, filling and merging a stage.
+COPY_MIN_ROWS = 64
 
-def execute_many(session: Session, stmt: Any, rows: Sequence[dict[str, Any]], *, returning: bool) -> list[Any]:
-    """Run ``stmt`` (an INSERT with ``.values(col=bindparam(col))``) for every row; rows returned, if any."""
+#: ``where(insert)``: the ``ON CONFLICT DO UPDATE … WHERE`` clause, built from the insert's ``excluded``.
+ConflictWhere = Callable[[Any], Any]
+
+
+def upsert(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
+    update: Sequence[str] | None = None, where: ConflictWhere | None = None, returning: Sequence[str] = (),
+) -> list[Any]:  # fmt: skip
+    """Insert ``rows`` (all with the same keys); on a ``conflict`` key, update ``update`` (None: do nothing).
+
+    Returns the ``returning`` columns of every row inserted or updated (a row whose update ``where``
+    declined is not returned). Flushes nothing of the ORM's and never commits.
+    """
     if not rows:
         return []
+    columns = list(rows[0])
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        return _copy_merge(session, table, columns, rows, conflict, update, where, returning)
+    insert = postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
+    stmt = _on_conflict(insert.values({name: bindparam(name) for name in columns}), table, conflict, update, where)
+    if returning:
+        stmt = stmt.returning(*(table.c[name] for name in returning))
+    return _execute_many(session, stmt, rows, returning=bool(returning))
+
+
+def _on_conflict(
+    stmt: Any, table: Table, conflict: Sequence[str], update: Sequence[str] | None, where: ConflictWhere | None
+) -> Any:
+    index = [table.c[name] for name in conflict]
+    if update is None:
+        return stmt.on_conflict_do_nothing(index_elements=index)
+    return stmt.on_conflict_do_update(
+        index_elements=index,
+        set_={name: stmt.excluded[name] for name in update},
+        where=where(stmt) if where is not None else None,
+    )
+
+
+def _execute_many(session: Session, stmt: Any, rows: Sequence[dict[str, Any]], *, returning: bool) -> list[Any]:
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         if returning:
@@ -44,6 +93,44 @@ def execute_many(session: Session, stmt: Any, rows: Sequence[dict[str, Any]], *,
         cursor.close()
 
 
-def insert_values(insert: Any, columns: Sequence[str]) -> Any:
-    """``insert.values(a=:a, b=:b, …)``: the single-row form ``execute_many`` compiles once."""
-    return insert.values({name: bindparam(name) for name in columns})
+def _copy_merge(
+    session: Session, table: Table, columns: list[str], rows: Sequence[dict[str, Any]], conflict: Sequence[str],
+    update: Sequence[str] | None, where: ConflictWhere | None, returning: Sequence[str],
+) -> list[Any]:  # fmt: skip
+    connection = session.connection()
+    stage = _stage(session, table, columns)
+    dialect = connection.dialect
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {stage} ({_quoted(session, columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)])
+    finally:
+        cursor.close()
+    staged = table_clause(stage, *(column(name) for name in columns))
+    source = select(*(staged.c[name] for name in columns)).order_by(*(staged.c[name] for name in conflict))
+    stmt = _on_conflict(postgresql.insert(table).from_select(columns, source), table, conflict, update, where)
+    if returning:
+        stmt = stmt.returning(*(table.c[name] for name in returning))
+    result = session.execute(stmt)
+    found = list(result.all()) if returning else []
+    session.execute(staged.delete())  # a second merge into the same table in this transaction starts empty
+    return found
+
+
+def _stage(session: Session, table: Table, columns: list[str]) -> str:
+    """A temporary table shaped like ``table``'s ``columns`` (created once per connection, emptied at commit)."""
+    digest = hashlib.blake2s(",".join(columns).encode(), digest_size=4).hexdigest()
+    name = f"stage_{table.name}_{digest}"
+    # Identifiers only, all from the models' own table metadata, quoted by the dialect: nothing user-given.
+    session.connection().exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS "  # noqa: S608
+        f"SELECT {_quoted(session, columns)} FROM {_quoted(session, [table.name])} WITH NO DATA"
+    )
+    return name
+
+
+def _quoted(session: Session, names: Sequence[str]) -> str:
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    return ", ".join(quote(name) for name in names)
