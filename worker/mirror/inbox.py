@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from models import WebhookDelivery
 from models.types import utcnow
 from worker.mirror.apply import dialect_insert
+from worker.mirror.collector import few_collections
 from worker.mirror.topics import handle_deliveries
 from worker.observability.metrics import INBOX_LAG_SECONDS
 
@@ -121,6 +122,11 @@ def drain(unit_of_work: UnitOfWork, budget_seconds: float = 20.0, batch_size: in
     delivery is isolated (its attempts and error recorded) instead of blocking the rest.
     Returns how many deliveries were handled.
     """
+    with few_collections():
+        return _drain(unit_of_work, budget_seconds, batch_size)
+
+
+def _drain(unit_of_work: UnitOfWork, budget_seconds: float, batch_size: int) -> int:
     handled, deadline = 0, time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
         try:
