@@ -29,7 +29,7 @@ from models import BulkBackfill, Shop
 from models.types import utcnow
 from worker.errors import DropsyncError, NotFoundError
 from worker.mirror.apply import apply_snapshots
-from worker.mirror.collector import few_collections
+from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.reconcile import search_query
 from worker.mirror.snapshot import OrderSnapshot, from_graphql
 
@@ -180,6 +180,7 @@ def apply_result(
         for batch, consumed in _prefetched_batches(lines(skip), batch_orders):
             position = skip + consumed
             applied += _commit_batch(unit_of_work, backfill_id, shop_id, batch, position)
+            between_batches()
             if applied >= analyze_at:
                 _refresh_statistics(unit_of_work)
                 analyze_at *= 2
@@ -204,7 +205,7 @@ def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[list[OrderSnap
         yield batch, consumed
 
 
-def _prefetched_batches(lines: Iterable[bytes], size: int, depth: int = 3) -> Iterator[tuple[list[OrderSnapshot], int]]:
+def _prefetched_batches(lines: Iterable[bytes], size: int, depth: int = 1) -> Iterator[tuple[list[OrderSnapshot], int]]:
     """``_batches`` produced by a reader thread; its exceptions are re-raised here, in order."""
     queue: Queue[Any] = Queue(maxsize=depth)
     stop = threading.Event()

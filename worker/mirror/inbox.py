@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from models import WebhookDelivery
 from models.types import utcnow
 from worker.mirror.apply import dialect_insert
-from worker.mirror.collector import few_collections
+from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.topics import handle_deliveries
 from worker.observability.metrics import INBOX_LAG_SECONDS
 
@@ -137,6 +137,7 @@ def _drain(unit_of_work: UnitOfWork, budget_seconds: float, batch_size: int) -> 
                 handle_deliveries(session, batch)
                 mark_handled(session, batch)
                 handled += len(batch)
+            between_batches()
         except Exception:
             log.warning("inbox batch failed; retrying its deliveries one by one", exc_info=True)
             handled += _drain_one_by_one(unit_of_work, batch_size)
