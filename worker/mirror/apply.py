@@ -164,16 +164,18 @@ def _upsert_orders(session: Session, shop_id: int, group: list[OrderSnapshot], f
     keep = {"shop_id", "shopify_gid", "created_at"} | (set() if from_graphql else _NOT_IN_REST)
     returned = upsert(
         session, ORDERS, rows, conflict=["shop_id", "shopify_gid"], update=[c for c in rows[0] if c not in keep],
-        where=lambda insert: _newer(insert, from_graphql), returning=["id", "shopify_gid"],
+        where=_newer_graphql if from_graphql else _newer_webhook, returning=["id", "shopify_gid"],
     )  # fmt: skip
     return {gid: order_id for order_id, gid in returned}
 
 
-def _newer(stmt: Any, from_graphql: bool) -> Any:
+def _newer_graphql(stmt: Any) -> Any:
+    return ORDERS.c.shopify_updated_at <= stmt.excluded.shopify_updated_at
+
+
+def _newer_webhook(stmt: Any) -> Any:
+    """A webhook replaces an equal version only when that version also came from a webhook."""
     current, incoming = ORDERS.c.shopify_updated_at, stmt.excluded.shopify_updated_at
-    if from_graphql:
-        return current <= incoming
-    # A webhook replaces an equal version only when that version also came from a webhook.
     return or_(current < incoming, and_(current == incoming, ORDERS.c.source == "webhook"))
 
 

@@ -18,6 +18,7 @@ only the rows the ``ON CONFLICT … WHERE`` let through.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,15 +46,18 @@ def upsert(
     """
     if not rows:
         return []
-    columns = list(rows[0])
-    connection = session.connection()
-    if connection.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        return _copy_merge(session, table, columns, rows, conflict, update, where, returning)
-    insert = postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
-    stmt = _on_conflict(insert.values({name: bindparam(name) for name in columns}), table, conflict, update, where)
-    if returning:
-        stmt = stmt.returning(*(table.c[name] for name in returning))
-    return _execute_many(session, stmt, rows, returning=bool(returning))
+    columns = tuple(rows[0])
+    dialect = session.connection().dialect
+    if dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        return _copy_merge(session, table, list(columns), rows, conflict, update, where, returning)
+    key = (table, columns, tuple(conflict), None if update is None else tuple(update), where, tuple(returning))
+    if dialect.name != "postgresql":
+        stmt = _statement(sqlite.insert, *key)
+        if not returning:
+            session.execute(stmt, list(rows))
+            return []
+        return list(session.execute(stmt, list(rows)).all() if len(rows) > 1 else session.execute(stmt, rows[0]))
+    return _execute_many(session, _compiled(dialect, *key), rows, returning=bool(returning))
 
 
 def _on_conflict(
@@ -69,20 +73,29 @@ def _on_conflict(
     )
 
 
-def _execute_many(session: Session, stmt: Any, rows: Sequence[dict[str, Any]], *, returning: bool) -> list[Any]:
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        if returning:
-            return list(session.execute(stmt, list(rows)).all() if len(rows) > 1 else session.execute(stmt, rows[0]))
-        session.execute(stmt, list(rows))
-        return []
-    compiled = stmt.compile(dialect=connection.dialect)
+def _statement(
+    dialect_insert: Callable[[Table], Any], table: Table, columns: tuple[str, ...], conflict: tuple[str, ...],
+    update: tuple[str, ...] | None, where: ConflictWhere | None, returning: tuple[str, ...],
+) -> Any:  # fmt: skip
+    """The single-row ``INSERT … ON CONFLICT`` for these columns."""
+    insert = dialect_insert(table).values({name: bindparam(name) for name in columns})
+    stmt = _on_conflict(insert, table, conflict, update, where)
+    return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(dialect: Any, *key: Any) -> Any:
+    """Compiled once per statement shape: compiling took 7 % of the webhook receiver's CPU."""
+    return _statement(postgresql.insert, *key).compile(dialect=dialect)
+
+
+def _execute_many(session: Session, compiled: Any, rows: Sequence[dict[str, Any]], *, returning: bool) -> list[Any]:
     processors = compiled._bind_processors  # SQLAlchemy's per-parameter type processors (JSON, money, UTC)
     constants = compiled.params  # literal binds of the statement itself (e.g. a WHERE's 'webhook')
     params = [{k: processors[k](v) if k in processors else v for k, v in {**constants, **row}.items()} for row in rows]
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(str(compiled), params, returning=returning)
+        cursor.executemany(compiled.string, params, returning=returning)
         found: list[Any] = []
         while returning:
             found.extend(cursor.fetchall())

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from models import WebhookDelivery
 from models.types import utcnow
-from worker.mirror.apply import dialect_insert
+from worker.mirror.bulk import upsert
 from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.topics import handle_deliveries
 from worker.observability.metrics import INBOX_LAG_SECONDS
@@ -59,17 +59,9 @@ def store_delivery(session: Session, delivery: IncomingDelivery) -> bool:
 
 
 def store_deliveries(session: Session, deliveries: Sequence[IncomingDelivery]) -> set[str]:
-    """Insert many deliveries in one statement; returns the delivery ids that were new."""
-    if not deliveries:
-        return set()
-    stmt = (
-        dialect_insert(session, INBOX)
-        .on_conflict_do_nothing(index_elements=[INBOX.c.delivery_id])
-        .returning(INBOX.c.delivery_id)
-    )
+    """Insert many deliveries in one round trip; returns the delivery ids that were new."""
     rows = [_row(d) for d in deliveries]
-    result = session.execute(stmt, rows) if len(rows) > 1 else session.execute(stmt.values(rows[0]))
-    return set(result.scalars())
+    return {row[0] for row in upsert(session, INBOX, rows, conflict=["delivery_id"], returning=["delivery_id"])}
 
 
 def claim_batch(session: Session, limit: int = BATCH_SIZE) -> list[WebhookDelivery]:
