@@ -9,6 +9,7 @@ Routes of its own: ``GET /healthz`` (200 while the process serves: the platform'
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 from collections.abc import AsyncIterator, Callable
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        gc.freeze()  # what start-up loaded is permanent: the collector need never walk it again
         yield
         readiness.close()
         if own_engine is not None:
