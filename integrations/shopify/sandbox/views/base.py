@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
-from integrations.shopify.sandbox.model import Pair
+from integrations.shopify.sandbox.model import CENT, Pair
 
 REGISTRY: dict[str, set[str]] = {}
 T = TypeVar("T")
@@ -123,17 +123,18 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def amount(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01")))
+    return str(value.quantize(CENT))
 
 
 def money(value: Decimal, currency: str) -> dict[str, str]:
-    return {"amount": amount(value), "currencyCode": currency}
+    return {"amount": str(value.quantize(CENT)), "currencyCode": currency}
 
 
 def money_bag(pair: Pair, shop_currency: str, presentment_currency: str) -> dict[str, Any]:
+    """Both halves of a ``MoneyBag`` (built inline: bulk exports render millions of these)."""
     return {
-        "shopMoney": money(pair.shop, shop_currency),
-        "presentmentMoney": money(pair.presentment, presentment_currency),
+        "shopMoney": {"amount": str(pair[0].quantize(CENT)), "currencyCode": shop_currency},
+        "presentmentMoney": {"amount": str(pair[1].quantize(CENT)), "currencyCode": presentment_currency},
     }
 
 
