@@ -15,6 +15,8 @@ from models import BulkBackfill, LineItem, Order, Shop
 from tests.support.shopify import register_sandbox_shop
 from worker.db import session_scope
 from worker.mirror import backfill, reconcile
+from worker.mirror.apply import ApplyResult
+from worker.mirror.snapshot import OrderSnapshot
 
 
 @pytest.fixture
@@ -36,6 +38,11 @@ def shop_id(committed_db: Engine, sandbox: ShopifySandbox) -> int:
 def client(sandbox: ShopifySandbox) -> Iterator[ShopifyClient]:
     with ShopifyClient(sandbox.config.shop_domain, sandbox.config.access_token, api_url=sandbox.base_url) as c:
         yield c
+
+
+def _gids(engine: Engine) -> set[str]:
+    with Session(engine) as session:
+        return set(session.scalars(select(Order.shopify_gid)))
 
 
 def _orders(engine: Engine) -> int:
@@ -128,6 +135,39 @@ def test_a_crashed_backfill_resumes_from_its_checkpoint(
     applied = backfill.apply_result(session_scope, backfill_id, lines, batch_orders=5)
     assert read_from[1] > 0  # the second run skipped what the first committed
     assert done_before + applied == 40
+    assert _orders(committed_db) == 40
+
+
+def test_a_batch_failing_among_parallel_appliers_keeps_the_checkpoint_behind_it(
+    shop_id: int, client: ShopifyClient, committed_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches run two at a time; the checkpoint never passes a batch that did not commit."""
+    with session_scope() as session:
+        shop = session.get(Shop, shop_id)
+        assert shop is not None
+        backfill_id = backfill.start(session, shop, client, since=None).id
+    url = backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=0.05, timeout=30)
+    rows = list(backfill.stream_lines(url))
+    orders = [node["id"] for _, node in backfill.assemble_orders(rows)]
+    real_apply = backfill.apply_snapshots
+
+    def third_batch_fails(session: Session, shop: int, batch: list[OrderSnapshot]) -> ApplyResult:
+        if any(snapshot.gid == orders[10] for snapshot in batch):  # orders 11-15: the third batch of 5
+            raise RuntimeError("the database refused this batch")
+        return real_apply(session, shop, batch)
+
+    monkeypatch.setattr(backfill, "apply_snapshots", third_batch_fails)
+    with pytest.raises(RuntimeError, match="refused"):
+        backfill.apply_result(session_scope, backfill_id, lambda skip: iter(rows[skip:]), batch_orders=5)
+    with Session(committed_db) as session:
+        run = session.get(BulkBackfill, backfill_id)
+        assert run is not None
+        checkpoint = run.lines_applied
+    assert [gid for _, gid in ((c, n["id"]) for c, n in backfill.assemble_orders(rows[:checkpoint]))] == orders[:10]
+    assert orders[10] not in _gids(committed_db)  # the failed batch left nothing
+    monkeypatch.setattr(backfill, "apply_snapshots", real_apply)
+    applied = backfill.apply_result(session_scope, backfill_id, lambda skip: iter(rows[skip:]), batch_orders=5)
+    assert applied == 30  # batches 3-8: the checkpoint sat at the end of batch 2
     assert _orders(committed_db) == 40
 
 

@@ -11,7 +11,9 @@ import contextlib
 import datetime as dt
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from queue import Empty, Queue
 from typing import Any
@@ -36,7 +38,9 @@ from worker.mirror.snapshot import OrderSnapshot, from_graphql
 log = structlog.get_logger(__name__)
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
-BATCH_ORDERS = 1000
+BATCH_ORDERS = 750
+#: Batches applied at once on PostgreSQL (each its own transaction and connection).
+APPLIERS = 2
 TERMINAL = frozenset({"completed", "failed", "canceled", "cancelled", "expired"})
 
 
@@ -169,25 +173,85 @@ def apply_result(
 ) -> int:  # fmt: skip
     """Apply the export from the checkpoint on; returns orders applied in this run.
 
-    Downloading and parsing run in a reader thread, ahead of the applying thread by at most a few
-    batches (a bounded queue: memory stays flat), so the file is read while the database works.
+    Downloading and parsing run in a reader thread, at most one batch ahead (memory stays flat). On
+    PostgreSQL two batches are applied at once, each in its own transaction: while the server merges
+    one, Python builds the other (one applier left the process waiting on the server ~40 % of the time).
     """
     with unit_of_work() as session:
         backfill = _backfill(session, backfill_id)
         shop_id, skip = backfill.shop_id, backfill.lines_applied
-    applied, position, analyze_at = 0, skip, batch_orders
+        parallel = APPLIERS if session.get_bind().dialect.name == "postgresql" else 1
+    appliers = _Appliers(unit_of_work, backfill_id, shop_id, skip, parallel, batch_orders, on_batch)
     with few_collections():
-        for batch, consumed in _prefetched_batches(lines(skip), batch_orders):
-            position = skip + consumed
-            applied += _commit_batch(unit_of_work, backfill_id, shop_id, batch, position)
-            between_batches()
-            if applied >= analyze_at:
-                _refresh_statistics(unit_of_work)
-                analyze_at *= 2
-            if on_batch:
-                on_batch(applied, position)
-    _commit_batch(unit_of_work, backfill_id, shop_id, [], position, final=True)
-    return applied
+        try:
+            for batch, consumed in _prefetched_batches(lines(skip), batch_orders):
+                appliers.submit(batch, skip + consumed)
+            appliers.finish()
+        except BaseException:
+            appliers.abandon()
+            raise
+    _commit_batch(unit_of_work, backfill_id, shop_id, [], appliers.position, final=True)
+    return appliers.applied
+
+
+class _Appliers:
+    """Batches applied by ``parallel`` threads, settled in file order.
+
+    The checkpoint a batch's transaction writes is the end of the batches settled before it was sent, so
+    it can lag but never lead: after a hard crash at most ``parallel`` batches are applied again, which the
+    monotonic upserts make harmless. Once a batch fails, no later one moves the checkpoint (it may have
+    committed, and is applied again on resume); ``abandon`` then records the checkpoint reached.
+    """
+
+    def __init__(
+        self, unit_of_work: UnitOfWork, backfill_id: int, shop_id: int, position: int, parallel: int,
+        batch_orders: int, on_batch: Callable[[int, int], None] | None,
+    ) -> None:  # fmt: skip
+        self._unit_of_work, self._backfill_id, self._shop_id = unit_of_work, backfill_id, shop_id
+        self._parallel, self._on_batch, self._analyze_at = parallel, on_batch, batch_orders
+        self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="backfill-apply")
+        self._in_flight: deque[tuple[Future[int], int]] = deque()
+        self.position, self.applied, self._broken = position, 0, False
+
+    def submit(self, batch: list[OrderSnapshot], end: int) -> None:
+        if len(self._in_flight) >= self._parallel:
+            self._settle_oldest()
+        args = (self._unit_of_work, self._backfill_id, self._shop_id, batch, self.position)
+        self._in_flight.append((self._pool.submit(_commit_batch, *args), end))
+
+    def finish(self) -> None:
+        while self._in_flight:
+            self._settle_oldest()
+        self._pool.shutdown()
+
+    def abandon(self) -> None:
+        """Wait for the batches in flight; keep the checkpoint of those committed in order, then record it."""
+        while self._in_flight:
+            try:
+                self._settle_oldest()
+            except Exception:
+                log.warning("a backfill batch failed while stopping", exc_info=True)
+        self._pool.shutdown(wait=True)
+        with self._unit_of_work() as session:
+            _move_checkpoint(session, self._backfill_id, self.position)
+
+    def _settle_oldest(self) -> None:
+        future, end = self._in_flight.popleft()
+        try:
+            applied = future.result()
+        except BaseException:
+            self._broken = True
+            raise
+        self.applied += applied
+        between_batches()
+        if self._broken:
+            return  # committed, but behind a batch that was not: the checkpoint stays before that one
+        self.position = end
+        if self.applied >= self._analyze_at:
+            _refresh_statistics(self._unit_of_work)
+            self._analyze_at *= 2
+        if self._on_batch:
+            self._on_batch(self.applied, self.position)
 
 
 _DONE = object()
@@ -235,19 +299,27 @@ def _prefetched_batches(lines: Iterable[bytes], size: int, depth: int = 1) -> It
 
 
 def _commit_batch(
-    unit_of_work: UnitOfWork, backfill_id: int, shop_id: int, batch: list[OrderSnapshot], position: int,
+    unit_of_work: UnitOfWork, backfill_id: int, shop_id: int, batch: list[OrderSnapshot], checkpoint: int,
     final: bool = False,
 ) -> int:  # fmt: skip
-    """Apply one batch and move the checkpoint in the same transaction."""
+    """Apply one batch and move the checkpoint (to ``checkpoint``, if further) in the same transaction."""
     with unit_of_work() as session:
         if batch:
             apply_snapshots(session, shop_id, batch)
-        backfill = _backfill(session, backfill_id)
-        backfill.lines_applied = position
+        backfill = _move_checkpoint(session, backfill_id, checkpoint)
         backfill.orders_applied += len(batch)
         if final:
             _complete(session, backfill)
     return len(batch)
+
+
+def _move_checkpoint(session: Session, backfill_id: int, checkpoint: int) -> BulkBackfill:
+    # Locked last in the transaction: concurrent batches serialise only on this row, for one commit.
+    backfill = session.get(BulkBackfill, backfill_id, with_for_update=True)
+    if backfill is None:
+        raise NotFoundError(f"unknown backfill {backfill_id}")
+    backfill.lines_applied = max(backfill.lines_applied, checkpoint)
+    return backfill
 
 
 def _refresh_statistics(unit_of_work: UnitOfWork) -> None:
