@@ -40,6 +40,15 @@ def client(sandbox: ShopifySandbox) -> Iterator[ShopifyClient]:
         yield c
 
 
+def _exported(shop_id: int, client: ShopifyClient) -> tuple[int, str]:
+    """A backfill started and its bulk operation finished: (backfill id, result URL)."""
+    with session_scope() as session:
+        shop = session.get(Shop, shop_id)
+        assert shop is not None
+        backfill_id = backfill.start(session, shop, client, since=None).id
+    return backfill_id, backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=0.05, timeout=30)
+
+
 def _gids(engine: Engine) -> set[str]:
     with Session(engine) as session:
         return set(session.scalars(select(Order.shopify_gid)))
@@ -90,11 +99,7 @@ def test_a_crashed_sweep_resumes_from_its_last_committed_page_without_gaps(
 def test_backfill_applies_every_order_with_its_lines(
     shop_id: int, client: ShopifyClient, committed_db: Engine, sandbox: ShopifySandbox
 ) -> None:
-    with session_scope() as session:
-        shop = session.get(Shop, shop_id)
-        assert shop is not None
-        backfill_id = backfill.start(session, shop, client, since=None).id
-    url = backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=0.05, timeout=30)
+    backfill_id, url = _exported(shop_id, client)
     applied = backfill.apply_result(session_scope, backfill_id, lambda skip: backfill.stream_lines(url, skip),
                                     batch_orders=7)  # fmt: skip
     assert applied == 40
@@ -114,11 +119,7 @@ def test_backfill_applies_every_order_with_its_lines(
 def test_a_crashed_backfill_resumes_from_its_checkpoint(
     shop_id: int, client: ShopifyClient, committed_db: Engine
 ) -> None:
-    with session_scope() as session:
-        shop = session.get(Shop, shop_id)
-        assert shop is not None
-        backfill_id = backfill.start(session, shop, client, since=None).id
-    url = backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=0.05, timeout=30)
+    backfill_id, url = _exported(shop_id, client)
     read_from: list[int] = []
 
     def lines(skip: int) -> Iterable[bytes]:
@@ -142,11 +143,7 @@ def test_a_batch_failing_among_parallel_appliers_keeps_the_checkpoint_behind_it(
     shop_id: int, client: ShopifyClient, committed_db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Batches run two at a time; the checkpoint never passes a batch that did not commit."""
-    with session_scope() as session:
-        shop = session.get(Shop, shop_id)
-        assert shop is not None
-        backfill_id = backfill.start(session, shop, client, since=None).id
-    url = backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=0.05, timeout=30)
+    backfill_id, url = _exported(shop_id, client)
     rows = list(backfill.stream_lines(url))
     orders = [node["id"] for _, node in backfill.assemble_orders(rows)]
     real_apply = backfill.apply_snapshots
