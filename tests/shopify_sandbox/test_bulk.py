@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
-from integrations.shopify.sandbox import ShopifySandbox
+from integrations.shopify.sandbox import ShopifySandbox, bulk
 from integrations.shopify.schema import validate_document
-from tests.shopify_sandbox.helpers import Receiver, data
+from tests.shopify_sandbox.helpers import Receiver, all_orders, data
 
 RUN = """
 mutation($query: String!) {
@@ -167,3 +168,52 @@ def test_export_renders_rows_as_the_api_answers(shopify_sandbox: ShopifySandbox)
     assert rows == expected
     assert list(rows[0]) == ["__typename", "orderId", "name", "tags", "customer", "total", "shippingAddress",
                              "customAttributes", "transactions"]  # fmt: skip
+
+
+def test_export_in_small_chunks_lists_as_the_api_pages(
+    shopify_sandbox: ShopifySandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks end on deleted, mutated and filtered-out orders; seeded ones are built after the listing."""
+    monkeypatch.setattr(bulk, "CHUNK", 3)
+    control = shopify_sandbox.control
+    control.touch_order("#1004", note="moved")
+    control.delete_order("#1050")
+    control.delete_order("#1007")
+    control.create_order(status="paid")
+    for query, sort in (("", "UPDATED_AT"), ("status:open", "ID"), ("updated_at:>='2020-01-01'", "CREATED_AT")):
+        arguments = f'sortKey: {sort}, reverse: true, query: "{query}"'
+        data(shopify_sandbox, RUN, {"query": f"{{ orders({arguments}) {{ edges {{ node {{ id name }} }} }} }}"})
+        rows = [json.loads(line) for line in httpx.get(_wait(shopify_sandbox)["url"]).text.splitlines()]
+        names = [o["name"] for o in all_orders(shopify_sandbox, page_size=4, sortKey=sort, reverse=True, query=query)]
+        assert [row["name"] for row in rows] == names, query
+        assert "#1050" not in names
+        assert "#1004" in names
+
+
+def test_export_shows_a_refund_at_once(shopify_sandbox: ShopifySandbox) -> None:
+    """Totals are computed once per rendered order: a refund just made shows in the next export."""
+    export = """{ orders(query: "name:#1001") { edges { node { id displayFinancialStatus
+        totalRefundedSet { shopMoney { amount } } totalOutstandingSet { shopMoney { amount } }
+        lineItems { edges { node { id currentQuantity refundableQuantity unfulfilledQuantity } } } } } } }"""
+
+    def exported() -> list[dict[str, Any]]:
+        data(shopify_sandbox, RUN, {"query": export})
+        return [json.loads(line) for line in httpx.get(_wait(shopify_sandbox)["url"]).text.splitlines()]
+
+    before = exported()
+    assert before[0]["displayFinancialStatus"] == "PAID"
+    snapshot = shopify_sandbox.control.snapshot("#1001")
+    line = snapshot["line_items"][0]
+    refund = """mutation($input: RefundInput!) { refundCreate(input: $input) @idempotent(key: "bulk-refund") {
+        userErrors { message } } }"""
+    refunded = {"orderId": snapshot["id"], "refundLineItems": [{"lineItemId": line["id"], "quantity": 1}]}
+    sale = next(t for t in snapshot["transactions"] if t["kind"] in ("SALE", "CAPTURE"))
+    refunded["transactions"] = [
+        {"orderId": snapshot["id"], "parentId": sale["id"], "kind": "REFUND", "gateway": "x", "amount": "5.00"}
+    ]
+    assert data(shopify_sandbox, refund, {"input": refunded})["refundCreate"]["userErrors"] == []
+    after = exported()
+    assert after[0]["displayFinancialStatus"] == "PARTIALLY_REFUNDED"
+    assert after[0]["totalRefundedSet"]["shopMoney"]["amount"] == "5.00"
+    item = next(row for row in after if row["id"] == line["id"])
+    assert item["currentQuantity"] == item["refundableQuantity"] == line["quantity"] - 1

@@ -291,3 +291,16 @@ def test_unimplemented_arguments_are_refused_not_ignored(shopify_sandbox: Shopif
     error = gql(shopify_sandbox, partial)["errors"][0]
     assert error["extensions"]["code"] == "NOT_SUPPORTED_BY_SANDBOX"
     assert shopify_sandbox.control.mutations() == []
+
+
+def test_has_next_page_skips_deleted_orders(shopify_sandbox: ShopifySandbox) -> None:
+    """``hasNextPage`` is decided without building the next order, but a deleted one is not "next"."""
+    shopify_sandbox.control.delete_order("#1050")
+    shopify_sandbox.control.delete_order("#1049")
+    page = data(shopify_sandbox, ORDERS_PAGE, {"first": 48})["orders"]
+    assert len(page["edges"]) == 48
+    assert page["pageInfo"]["hasNextPage"] is False
+    page = data(shopify_sandbox, ORDERS_PAGE, {"first": 47})["orders"]
+    assert page["pageInfo"]["hasNextPage"] is True
+    tagged = data(shopify_sandbox, ORDERS_PAGE, {"first": 1, "query": "status:open"})["orders"]
+    assert tagged["pageInfo"]["hasNextPage"] is True

@@ -31,7 +31,8 @@ from graphql import (
 
 from integrations.shopify.sandbox import events
 from integrations.shopify.sandbox.executor import shopify_validation_error, unsupported_fields
-from integrations.shopify.sandbox.listing import list_orders
+from integrations.shopify.sandbox.listing import Entry, SortKey, built, entry_key, listed, sort_field
+from integrations.shopify.sandbox.model import Order
 from integrations.shopify.sandbox.search import OrderFilter, parse_query
 from integrations.shopify.sandbox.state import BulkOperation
 from integrations.shopify.sandbox.views.base import View
@@ -39,14 +40,14 @@ from integrations.shopify.sandbox.views.orders import OrderView
 from integrations.shopify.sandbox.views.records import BulkOperationView
 
 if TYPE_CHECKING:
-    from integrations.shopify.sandbox.model import Order
     from integrations.shopify.sandbox.sandbox import ShopifySandbox
     from integrations.shopify.sandbox.state import ShopState
 
 MAX_CONNECTIONS = 5
 MAX_DEPTH = 2
 MAX_RUNNING = 5
-# Orders built per lock hold (a few ms): API requests interleave with an export. Small on purpose: see _next_chunk.
+# Orders listed per lock hold: API requests interleave with an export. Small, as orders a filter had to build
+# (and copies of materialized ones) stay alive until rendered: see _next_chunk.
 CHUNK = 50
 
 
@@ -161,39 +162,44 @@ def _export(sandbox: ShopifySandbox, operation: BulkOperation, document: graphql
 def _write_rows(state: ShopState, plan: RowPlan, root: FieldNode, out: BinaryIO) -> tuple[int, int]:
     arguments = {a.name.value: value_from_ast_untyped(a.value) for a in root.arguments or ()}
     criteria = parse_query(arguments.get("query"))
-    sort, reverse = str(arguments.get("sortKey") or "ID"), bool(arguments.get("reverse"))
+    time_field = sort_field(str(arguments.get("sortKey") or "ID"))
+    reverse = bool(arguments.get("reverse"))
     roots = objects = 0
-    after: str | None = None
+    start: SortKey | None = None
     while True:
-        chunk, after = _next_chunk(state, criteria, sort, reverse, after)
+        chunk, start = _next_chunk(state, criteria, time_field, reverse, start)
         roots += len(chunk)
         text = bytearray()
         while chunk:
             rows: list[dict[str, Any]] = []
-            plan.rows(OrderView(state, chunk.popleft()), None, rows)
+            plan.rows(OrderView(state, built(state, chunk.popleft())), None, rows)
             text += b"".join([orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows])
             objects += len(rows)
         out.write(text)
-        if after is None:
+        if start is None:
             return roots, objects
 
 
 def _next_chunk(
-    state: ShopState, criteria: OrderFilter, sort: str, reverse: bool, after: str | None
-) -> tuple[deque[Order], str | None]:
-    """The next CHUNK orders (built under the lock) and the cursor after them (None: this was the last).
+    state: ShopState, criteria: OrderFilter, time_field: str | None, reverse: bool, start: SortKey | None
+) -> tuple[deque[Entry], SortKey | None]:
+    """The next CHUNK listed orders and the sort key after which the next chunk starts (None: the last chunk).
 
-    Few orders per chunk, handed over in a deque the caller empties as it renders (and rows serialized
-    per order): an order and its rows are garbage soon after they are built, so few of them outlive a
-    young-generation collection. Whatever does is counted towards the collector's next full pass, which
-    walks the server's whole heap (~0.1-0.2 s); with 250 orders held per chunk those passes took a
-    third of an export's time.
+    Only the listing holds the lock. Seeded orders come as indexes and are built one at a time as the
+    caller renders them (a seeded order is a pure function of its index: built later, it comes out the
+    same), so about one order and its rows are alive at a time: they are garbage before a young-generation
+    collection sees them, and nothing piles up for the collector's full passes, which walk the server's
+    whole heap (~0.1-0.2 s each; they took a third of an export when whole chunks were built up front).
     """
     with state.lock:
-        page = list_orders(state, criteria, sort, reverse, CHUNK, after)
-        # Materialized orders may change while this chunk is rendered: render copies, outside the lock.
-        chunk = deque(copy.deepcopy(o) if o.index in state.materialized else o for o, _ in page.orders)
-    return chunk, page.orders[-1][1] if page.has_next else None
+        entries, more = listed(state, criteria, time_field, reverse, start, CHUNK)
+        chunk = deque(_detached(state, entry) for entry in entries)
+        return chunk, entry_key(state, entries[-1], time_field) if more else None
+
+
+def _detached(state: ShopState, entry: Entry) -> Entry:
+    """A copy of a materialized order: it may change while the chunk is rendered, outside the lock."""
+    return copy.deepcopy(entry) if isinstance(entry, Order) and entry.index in state.materialized else entry
 
 
 def _finish(sandbox: ShopifySandbox, operation: BulkOperation, status: str, error: str | None = None) -> None:

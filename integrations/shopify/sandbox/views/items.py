@@ -13,9 +13,11 @@ from integrations.shopify.sandbox.views.base import View, money_bag
 class LineItemView(View):
     typename = "LineItem"
 
-    def __init__(self, order: Order, item: LineItem) -> None:
+    def __init__(self, order: Order, item: LineItem, figures: ledger.Figures | None = None) -> None:
+        """``figures``: the order's, when its view already has them (quantities then walk refunds once)."""
         self._order = order
         self._item = item
+        self._figures = figures if figures is not None else ledger.Figures(order)
 
     def _bag(self, pair: Pair) -> dict[str, Any]:
         return money_bag(pair, self._order.currency, self._order.presentment_currency)
@@ -42,22 +44,22 @@ class LineItemView(View):
         return self._item.quantity
 
     def currentQuantity(self) -> int:
-        return ledger.current_quantity(self._order, self._item)
+        return self._figures.current_quantity(self._item)
 
     def refundableQuantity(self) -> int:
-        return ledger.current_quantity(self._order, self._item)
+        return self._figures.current_quantity(self._item)
 
     def unfulfilledQuantity(self) -> int:
-        return ledger.unfulfilled_quantity(self._order, self._item)
+        return self._figures.unfulfilled_quantity(self._item)
 
     def fulfillableQuantity(self) -> int:
-        return ledger.unfulfilled_quantity(self._order, self._item)
+        return self._figures.unfulfilled_quantity(self._item)
 
     def nonFulfillableQuantity(self) -> int:
-        return self._item.quantity - ledger.unfulfilled_quantity(self._order, self._item)
+        return self._item.quantity - self._figures.unfulfilled_quantity(self._item)
 
     def fulfillmentStatus(self) -> str:
-        shipped = ledger.fulfilled_quantity(self._order, self._item)
+        shipped = self._figures.fulfilled_quantity(self._item)
         return "fulfilled" if shipped >= self._item.quantity else ("partial" if shipped else "unfulfilled")
 
     def requiresShipping(self) -> bool:
@@ -67,7 +69,7 @@ class LineItemView(View):
         return self._item.tax_rate > 0
 
     def restockable(self) -> bool:
-        return ledger.current_quantity(self._order, self._item) > 0
+        return self._figures.current_quantity(self._item) > 0
 
     def isGiftCard(self) -> bool:
         return False

@@ -21,6 +21,8 @@ class OrderView(View):
     def __init__(self, state: ShopState, order: Order) -> None:
         self._state = state
         self._order = order
+        # Views live for one answer or one bulk row, during which the order does not change.
+        self._figures = ledger.Figures(order)
 
     def _bag(self, pair: Pair) -> dict[str, Any]:
         return money_bag(pair, self._order.currency, self._order.presentment_currency)
@@ -92,58 +94,58 @@ class OrderView(View):
         return self._order.presentment_currency
 
     def displayFinancialStatus(self) -> str:
-        return ledger.financial_status(self._order)
+        return self._figures.financial_status()
 
     def displayFulfillmentStatus(self) -> str:
-        return ledger.fulfillment_status(self._order)
+        return self._figures.fulfillment_status()
 
     def fullyPaid(self) -> bool:
-        return ledger.outstanding(self._order).shop == 0 and ledger.received(self._order).shop > 0
+        return self._figures.outstanding().shop == 0 and self._figures.received().shop > 0
 
     def unpaid(self) -> bool:
-        return ledger.received(self._order).shop == 0
+        return self._figures.received().shop == 0
 
     def capturable(self) -> bool:
-        return bool(ledger.uncaptured_authorizations(self._order)) and self._order.cancelled_at is None
+        return bool(self._figures.uncaptured_authorizations()) and self._order.cancelled_at is None
 
     def refundable(self) -> bool:
-        return ledger.net_payment(self._order).shop > 0
+        return self._figures.net_payment().shop > 0
 
     def subtotalPriceSet(self) -> dict[str, Any]:
-        return self._bag(ledger.subtotal(self._order))
+        return self._bag(self._figures.subtotal())
 
     def totalPriceSet(self) -> dict[str, Any]:
-        return self._bag(ledger.total_price(self._order))
+        return self._bag(self._figures.total_price())
 
     def currentTotalPriceSet(self) -> dict[str, Any]:
-        return self._bag(ledger.current_total(self._order))
+        return self._bag(self._figures.current_total())
 
     def totalTaxSet(self) -> dict[str, Any]:
-        return self._bag(ledger.total_tax(self._order))
+        return self._bag(self._figures.total_tax())
 
     def totalDiscountsSet(self) -> dict[str, Any]:
-        return self._bag(ledger.total_discounts(self._order))
+        return self._bag(self._figures.total_discounts())
 
     def totalShippingPriceSet(self) -> dict[str, Any]:
         return self._bag(self._order.shipping_price)
 
     def totalReceivedSet(self) -> dict[str, Any]:
-        return self._bag(ledger.received(self._order))
+        return self._bag(self._figures.received())
 
     def totalRefundedSet(self) -> dict[str, Any]:
-        return self._bag(ledger.refunded(self._order))
+        return self._bag(self._figures.refunded())
 
     def totalRefundedShippingSet(self) -> dict[str, Any]:
-        return self._bag(ledger.refunded_shipping(self._order))
+        return self._bag(self._figures.refunded_shipping())
 
     def netPaymentSet(self) -> dict[str, Any]:
-        return self._bag(ledger.net_payment(self._order))
+        return self._bag(self._figures.net_payment())
 
     def totalOutstandingSet(self) -> dict[str, Any]:
-        return self._bag(ledger.outstanding(self._order))
+        return self._bag(self._figures.outstanding())
 
     def totalCapturableSet(self) -> dict[str, Any]:
-        return self._bag(ledger.capturable(self._order))
+        return self._bag(self._figures.capturable())
 
     def customer(self) -> CustomerView:
         return CustomerView(self._order)
@@ -167,12 +169,12 @@ class OrderView(View):
         return connection(self._order.line_items, lambda item: item.id, self._line, **page)
 
     def _line(self, item: LineItem) -> LineItemView:
-        return LineItemView(self._order, item)
+        return LineItemView(self._order, item, self._figures)
 
     def transactions(self, first: int | None = None, capturable: bool | None = None) -> list[TransactionView]:
         chosen = self._order.transactions + [t for r in self._order.refunds for t in r.transactions]
         if capturable:
-            open_authorizations = set(ledger.uncaptured_authorizations(self._order))
+            open_authorizations = set(self._figures.uncaptured_authorizations())
             chosen = [t for t in chosen if t.id in open_authorizations]
         chosen.sort(key=lambda t: (t.created_at, t.id))
         return [TransactionView(self._state, self._order, t) for t in chosen[:first]]

@@ -46,7 +46,7 @@ class QueryRoot(View):
             page = list_orders(self._state, criteria, sortKey, reverse, first, after, last, before)
         except (SearchError, ListingError) as exc:
             raise ShopifyError(str(exc), "BAD_REQUEST") from None
-        items = [(OrderView(self._state, order), cursor) for order, cursor in page.orders]
+        items = [(OrderView(self._state, order), page.cursor(position)) for position, order in enumerate(page.orders)]
         return Connection(items, page.has_next, page.has_previous)
 
     def ordersCount(self, query: str | None = None, limit: int | None = 10000) -> dict[str, Any]:
