@@ -38,7 +38,7 @@ from worker.mirror.snapshot import OrderSnapshot, from_graphql
 log = structlog.get_logger(__name__)
 
 UnitOfWork = Callable[[], AbstractContextManager[Session]]
-BATCH_ORDERS = 750
+BATCH_ORDERS = 500
 #: Batches applied at once on PostgreSQL (each its own transaction and connection).
 APPLIERS = 2
 TERMINAL = frozenset({"completed", "failed", "canceled", "cancelled", "expired"})

@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, column, select
+from sqlalchemy import Connection, Table, bindparam, column, select
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -36,28 +36,30 @@ ConflictWhere = Callable[[Any], Any]
 
 
 def upsert(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
+    bind: Session | Connection, table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
     update: Sequence[str] | None = None, where: ConflictWhere | None = None, returning: Sequence[str] = (),
 ) -> list[Any]:  # fmt: skip
     """Insert ``rows`` (all with the same keys); on a ``conflict`` key, update ``update`` (None: do nothing).
 
     Returns the ``returning`` columns of every row inserted or updated (a row whose update ``where``
-    declined is not returned). Flushes nothing of the ORM's and never commits.
+    declined is not returned). Flushes nothing of the ORM's and never commits. Given a ``Connection``
+    (the webhook receiver's group commit), no ORM session is involved at all.
     """
     if not rows:
         return []
     columns = tuple(rows[0])
-    dialect = session.connection().dialect
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    dialect = connection.dialect
     if dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        return _copy_merge(session, table, list(columns), rows, conflict, update, where, returning)
+        return _copy_merge(connection, table, list(columns), rows, conflict, update, where, returning)
     key = (table, columns, tuple(conflict), None if update is None else tuple(update), where, tuple(returning))
     if dialect.name != "postgresql":
         stmt = _statement(sqlite.insert, *key)
         if not returning:
-            session.execute(stmt, list(rows))
+            connection.execute(stmt, list(rows))
             return []
-        return list(session.execute(stmt, list(rows)).all() if len(rows) > 1 else session.execute(stmt, rows[0]))
-    return _execute_many(session, _compiled(dialect, *key), rows, returning=bool(returning))
+        return list(connection.execute(stmt, list(rows)) if len(rows) > 1 else connection.execute(stmt, rows[0]))
+    return _execute_many(connection, _compiled(dialect, *key), rows, returning=bool(returning))
 
 
 def _on_conflict(
@@ -89,11 +91,13 @@ def _compiled(dialect: Any, *key: Any) -> Any:
     return _statement(postgresql.insert, *key).compile(dialect=dialect)
 
 
-def _execute_many(session: Session, compiled: Any, rows: Sequence[dict[str, Any]], *, returning: bool) -> list[Any]:
+def _execute_many(
+    connection: Connection, compiled: Any, rows: Sequence[dict[str, Any]], *, returning: bool
+) -> list[Any]:
     processors = compiled._bind_processors  # SQLAlchemy's per-parameter type processors (JSON, money, UTC)
     constants = compiled.params  # literal binds of the statement itself (e.g. a WHERE's 'webhook')
     params = [{k: processors[k](v) if k in processors else v for k, v in {**constants, **row}.items()} for row in rows]
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(compiled.string, params, returning=returning)
         found: list[Any] = []
@@ -107,16 +111,15 @@ def _execute_many(session: Session, compiled: Any, rows: Sequence[dict[str, Any]
 
 
 def _copy_merge(
-    session: Session, table: Table, columns: list[str], rows: Sequence[dict[str, Any]], conflict: Sequence[str],
+    connection: Connection, table: Table, columns: list[str], rows: Sequence[dict[str, Any]], conflict: Sequence[str],
     update: Sequence[str] | None, where: ConflictWhere | None, returning: Sequence[str],
 ) -> list[Any]:  # fmt: skip
-    connection = session.connection()
-    stage = _stage(session, table, columns)
+    stage = _stage(connection, table, columns)
     dialect = connection.dialect
     processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(f"COPY {stage} ({_quoted(session, columns)}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {stage} ({_quoted(connection, columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)])
     finally:
@@ -126,24 +129,24 @@ def _copy_merge(
     stmt = _on_conflict(postgresql.insert(table).from_select(columns, source), table, conflict, update, where)
     if returning:
         stmt = stmt.returning(*(table.c[name] for name in returning))
-    result = session.execute(stmt)
+    result = connection.execute(stmt)
     found = list(result.all()) if returning else []
-    session.execute(staged.delete())  # a second merge into the same table in this transaction starts empty
+    connection.execute(staged.delete())  # a second merge into the same table in this transaction starts empty
     return found
 
 
-def _stage(session: Session, table: Table, columns: list[str]) -> str:
+def _stage(connection: Connection, table: Table, columns: list[str]) -> str:
     """A temporary table shaped like ``table``'s ``columns`` (created once per connection, emptied at commit)."""
     digest = hashlib.blake2s(",".join(columns).encode(), digest_size=4).hexdigest()
     name = f"stage_{table.name}_{digest}"
     # Identifiers only, all from the models' own table metadata, quoted by the dialect: nothing user-given.
-    session.connection().exec_driver_sql(
+    connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS "  # noqa: S608
-        f"SELECT {_quoted(session, columns)} FROM {_quoted(session, [table.name])} WITH NO DATA"
+        f"SELECT {_quoted(connection, columns)} FROM {_quoted(connection, [table.name])} WITH NO DATA"
     )
     return name
 
 
-def _quoted(session: Session, names: Sequence[str]) -> str:
-    quote = session.get_bind().dialect.identifier_preparer.quote
+def _quoted(connection: Connection, names: Sequence[str]) -> str:
+    quote = connection.dialect.identifier_preparer.quote
     return ", ".join(quote(name) for name in names)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import BigInteger, Table, any_, bindparam, func, select, update
+from sqlalchemy import BigInteger, Connection, Table, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -59,10 +59,10 @@ def store_delivery(session: Session, delivery: IncomingDelivery) -> bool:
     return bool(store_deliveries(session, [delivery]))
 
 
-def store_deliveries(session: Session, deliveries: Sequence[IncomingDelivery]) -> set[str]:
+def store_deliveries(bind: Session | Connection, deliveries: Sequence[IncomingDelivery]) -> set[str]:
     """Insert many deliveries in one round trip; returns the delivery ids that were new."""
     rows = [_row(d) for d in deliveries]
-    return {row[0] for row in upsert(session, INBOX, rows, conflict=["delivery_id"], returning=["delivery_id"])}
+    return {row[0] for row in upsert(bind, INBOX, rows, conflict=["delivery_id"], returning=["delivery_id"])}
 
 
 def claim_batch(session: Session, limit: int = BATCH_SIZE) -> list[WebhookDelivery]:

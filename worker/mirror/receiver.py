@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from worker.db import session_scope
+from worker.db import get_engine, session_scope
 from worker.mirror.inbox import IncomingDelivery, store_deliveries
 from worker.mirror.snapshot import parse_time
 from worker.observability.metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_RECEIVED, WEBHOOKS_REJECTED
@@ -240,8 +240,8 @@ class InboxWriter:
 
 
 def _store_batch(deliveries: list[IncomingDelivery]) -> set[str]:
-    with session_scope() as session:
-        return store_deliveries(session, deliveries)
+    with get_engine().begin() as connection:  # Core only: no ORM session to set up for an insert
+        return store_deliveries(connection, deliveries)
 
 
 writer = InboxWriter()
