@@ -83,6 +83,9 @@ def main() -> None:
     low, high = min(samples, default=0), max(samples, default=0)
     print(f"RSS before {rss_before:.0f} MB; peak (VmHWM) {peak:.0f} MB; while applying: "
           f"min {low:.0f} / max {high:.0f} MB over {len(samples)} samples")  # fmt: skip
+    if samples:  # flat or growing? the RSS at each tenth of the applying phase
+        tenths = [samples[min(len(samples) - 1, len(samples) * k // 10)] for k in range(1, 11)]
+        print("RSS at each tenth of the apply (MB): " + " ".join(f"{mb:.0f}" for mb in tenths))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 _lock = threading.Lock()
 _open = 0
 _was_enabled = True
+_batches = 0
 
 
 @contextlib.contextmanager
@@ -45,5 +46,13 @@ def few_collections() -> Iterator[None]:
 
 
 def between_batches() -> None:
-    """Reclaim the cycles of the batch just committed (a young-generation pass: milliseconds)."""
-    gc.collect(0)
+    """Reclaim the cycles of the batches just committed: a young pass each time, a full one every 32nd.
+
+    A young pass alone is not enough: what was still alive when it ran (the other applier's batch, its
+    ``Session``) is promoted, and with automatic collection off an older generation is never looked at
+    again. A 1,000,000-order backfill grew from 202 to 265 MB that way. A full pass (frozen objects
+    excluded) walks the batches in flight, ~70 ms: every 32 batches it costs ~2 ms a batch.
+    """
+    global _batches
+    _batches += 1
+    gc.collect(2 if _batches % 32 == 0 else 0)
