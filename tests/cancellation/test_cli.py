@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -14,37 +13,22 @@ from integrations.shopify.sandbox import ShopifySandbox
 from models import ShopifyIntent
 from tests.cancellation.conftest import Published, mirror
 from tests.cancellation.faults import LossyClient
+from tests.support.cli import InProcess, in_process
 from worker.cancellation import execution
-from worker.cli.main import main
 from worker.db import session_scope
 from worker.settings import get_settings
-
-Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
 def cli(
     shop: object, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Run]:
-    monkeypatch.setenv("SHOPIFY_SHOP_DOMAIN", "cli-unused.myshopify.com")
-    get_settings.cache_clear()
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["dropsync", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    yield run
+) -> Iterator[InProcess]:
+    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
     get_settings.cache_clear()
 
 
 def test_request_status_and_refusals(
-    cli: Run, sandbox: ShopifySandbox, client: ShopifyClient, shop: object, published: Published
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: object, published: Published
 ) -> None:
     gid = sandbox.control.create_order(status="paid", line_items=2)
     mirror(client, shop.id, gid)  # type: ignore[attr-defined]
@@ -86,7 +70,9 @@ def test_request_status_and_refusals(
     assert "unknown order" in err
 
 
-def test_intents_list_retry_resolve(cli: Run, sandbox: ShopifySandbox, shop: object, published: Published) -> None:
+def test_intents_list_retry_resolve(
+    cli: InProcess, sandbox: ShopifySandbox, shop: object, published: Published
+) -> None:
     with LossyClient(sandbox.config.shop_domain, sandbox.config.access_token, api_url=sandbox.base_url) as lossy:
         gid = sandbox.control.create_order(status="paid", line_items=1)
         mirror(lossy, shop.id, gid)  # type: ignore[attr-defined]

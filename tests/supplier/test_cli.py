@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from tests.supplier.factories import make_order
-from worker.cli.main import main
+from tests.support.cli import in_process
 from worker.db import session_scope
 from worker.settings import get_settings
 from worker.shops import ensure_env_shop
@@ -30,21 +29,7 @@ def cli(committed_db, aliexpress_sandbox, monkeypatch, capsys):
         "ALIEXPRESS_REFRESH_TOKEN": sb.config.refresh_token,
         "ALIEXPRESS_GATEWAY_TIMEZONE": sb.config.gateway_timezone,
     }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["dropsync", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    yield run
+    yield in_process(monkeypatch, capsys, env)
     get_settings.cache_clear()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -108,6 +109,15 @@ def request(
         raise typer.Exit(1)
 
 
+def _act(ref: str, change: Callable[[Session, CancellationRequest], None], as_json: bool) -> None:
+    """One person's move on a request (withdraw, approve, resume), then the request as it stands."""
+    with unit_of_work() as session:
+        found = find_request(session, ref)
+        change(session, found)
+        data = describe(session, found)
+    _show(data, as_json)
+
+
 @app.command("status")
 def status(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
     """A request: state, history, the policy's decision and its Shopify intents.
@@ -129,11 +139,7 @@ def withdraw(
 
     Example: dropsync cancel withdraw '#1001' --why 'customer kept it'
     """
-    with unit_of_work() as session:
-        found = find_request(session, ref)
-        service.withdraw(session, found, actor(), why)
-        data = describe(session, found)
-    _show(data, as_json)
+    _act(ref, lambda session, found: service.withdraw(session, found, actor(), why), as_json)
 
 
 @app.command("approve")
@@ -142,11 +148,7 @@ def approve(ref: str = typer.Argument(..., help="A request id or an order."), as
 
     Example: dropsync cancel approve '#1001'
     """
-    with unit_of_work() as session:
-        found = find_request(session, ref)
-        service.approve(session, found, actor())
-        data = describe(session, found)
-    _show(data, as_json)
+    _act(ref, lambda session, found: service.approve(session, found, actor()), as_json)
 
 
 @app.command("resume")
@@ -155,8 +157,4 @@ def resume(ref: str = typer.Argument(..., help="A request id or an order."), as_
 
     Example: dropsync cancel resume '#1001'
     """
-    with unit_of_work() as session:
-        found = find_request(session, ref)
-        service.resume(session, found, actor())
-        data = describe(session, found)
-    _show(data, as_json)
+    _act(ref, lambda session, found: service.resume(session, found, actor()), as_json)

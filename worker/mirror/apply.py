@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, Table, and_, any_, bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import String, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
-from worker.mirror.bulk import upsert
+from worker.mirror.bulk import any_of, upsert
 from worker.mirror.snapshot import OrderSnapshot, TransactionSnap
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
@@ -119,20 +118,10 @@ def _previous_rows(session: Session, shop_id: int, gids: list[str]) -> dict[str,
         ORDERS.c.shopify_gid, ORDERS.c.shopify_updated_at, ORDERS.c.display_financial_status,
         ORDERS.c.display_fulfillment_status, ORDERS.c.cancelled_at, ORDERS.c.total_refunded,
     ]  # fmt: skip
-    if session.get_bind().dialect.name == "postgresql":
-        # One array parameter, not ``IN (…500 values…)``: one short prepared statement, read through the
-        # (shop_id, shopify_gid) index once the table has statistics (a backfill refreshes them as it grows).
-        wanted = bindparam("gids", gids, type_=postgresql.ARRAY(String))
-        query = select(*columns).where(ORDERS.c.shop_id == shop_id, ORDERS.c.shopify_gid == any_(wanted))
-    else:
-        query = select(*columns).where(ORDERS.c.shop_id == shop_id, ORDERS.c.shopify_gid.in_(gids))
+    # By one array parameter on PostgreSQL: a backfill refreshes the statistics that make it an index scan.
+    wanted = any_of(session, ORDERS.c.shopify_gid, gids, String)
+    query = select(*columns).where(ORDERS.c.shop_id == shop_id, wanted)
     return {row["shopify_gid"]: dict(row) for row in session.execute(query).mappings()}
-
-
-def dialect_insert(session: Session, table: Table) -> Any:
-    """``INSERT`` with ``ON CONFLICT`` support for the session's database (PostgreSQL or SQLite)."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def _order_values(shop_id: int, snap: OrderSnapshot, now: Any) -> dict[str, Any]:

@@ -7,9 +7,9 @@ own) and took about a third of the CPU: a 20,000-order backfill used 7.9 s of CP
 50,000-allocation threshold, and spent another 0.8 s of that in first-generation passes.
 
 Inside the window the objects that existed before are frozen (never scanned) and automatic collection is
-off; the job calls ``between_batches()`` once a batch is committed, a young-generation pass that reclaims
-the few cycles a batch leaves (its ``Session``, its transaction) while little else is alive. The last
-window to close restores everything, so nesting and threads are safe and nothing frozen outlives the job.
+off; the job calls ``between_batches()`` once a batch is committed, which reclaims the cycles batches leave
+(their ``Session``, their transaction). The last window to close restores everything, so nesting and
+threads are safe and nothing frozen outlives the job.
 """
 
 from __future__ import annotations

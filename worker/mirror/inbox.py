@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import BigInteger, Connection, Table, any_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import BigInteger, Connection, Table, func, select, update
 from sqlalchemy.orm import Session
 
 from models import WebhookDelivery
 from models.types import utcnow
-from worker.mirror.bulk import upsert
+from worker.mirror.bulk import any_of, upsert
 from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.topics import handle_deliveries
 from worker.observability.metrics import INBOX_LAG_SECONDS
@@ -78,13 +77,7 @@ def claim_batch(session: Session, limit: int = BATCH_SIZE) -> list[WebhookDelive
 
 
 def mark_handled(session: Session, deliveries: Sequence[WebhookDelivery]) -> None:
-    ids = [d.id for d in deliveries]
-    # PostgreSQL: one array parameter (one short prepared statement) instead of 500 placeholders to parse.
-    wanted = (
-        WebhookDelivery.id == any_(bindparam("ids", ids, type_=postgresql.ARRAY(BigInteger)))
-        if session.get_bind().dialect.name == "postgresql"
-        else WebhookDelivery.id.in_(ids)
-    )
+    wanted = any_of(session, WebhookDelivery.id, [d.id for d in deliveries], BigInteger)
     session.execute(
         update(WebhookDelivery)
         .where(wanted)

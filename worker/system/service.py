@@ -9,17 +9,15 @@ from sqlalchemy.orm import Session
 
 from models import Heartbeat
 from models.types import utcnow
-from worker.mirror.apply import dialect_insert
+from worker.mirror.bulk import upsert
 
 HEARTBEATS: Table = Heartbeat.__table__  # type: ignore[assignment]
 
 
 def record_heartbeat(session: Session, name: str, detail: str | None = None) -> None:
     """Upsert in one statement: two pool processes beating at once must not collide on the key."""
-    now = utcnow()
-    stmt = dialect_insert(session, HEARTBEATS).values(name=name, seen_at=now, detail=detail)
-    fresh = {"seen_at": now, "detail": detail}
-    session.execute(stmt.on_conflict_do_update(index_elements=[HEARTBEATS.c.name], set_=fresh))
+    row = {"name": name, "seen_at": utcnow(), "detail": detail}
+    upsert(session, HEARTBEATS, [row], conflict=["name"], update=["seen_at", "detail"])
 
 
 def last_heartbeat(session: Session, name: str) -> dt.datetime | None:

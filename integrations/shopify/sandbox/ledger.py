@@ -204,10 +204,6 @@ def uncaptured_authorizations(order: Order) -> list[int]:
     return Figures(order).uncaptured_authorizations()
 
 
-def capturable(order: Order) -> Pair:
-    return Figures(order).capturable()
-
-
 def refunded_quantity(order: Order, item: LineItem) -> int:
     return Figures(order).refunded_quantity(item)
 

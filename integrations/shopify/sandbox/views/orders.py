@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import ids, ledger
-from integrations.shopify.sandbox.model import ZERO, LineItem, Order, Pair, gid
+from integrations.shopify.sandbox.model import ZERO_PAIR, LineItem, Order, Pair, gid
 from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, money_bag
 from integrations.shopify.sandbox.views.items import LineItemView
 from integrations.shopify.sandbox.views.money import RefundView, SuggestedRefundView, TransactionView
@@ -158,7 +158,7 @@ class OrderView(View):
         by_rate: dict[Decimal, Pair] = {}
         for item in self._order.line_items:
             if item.tax_rate:
-                by_rate[item.tax_rate] = by_rate.get(item.tax_rate, Pair(ZERO, ZERO)) + item.tax
+                by_rate[item.tax_rate] = by_rate.get(item.tax_rate, ZERO_PAIR) + item.tax
         return [_tax_line(rate, self._bag(total), total) for rate, total in sorted(by_rate.items())]
 
     def shippingLines(self, includeRemovals: bool | None = None, **page: Any) -> Connection:
