@@ -105,6 +105,13 @@ def parse_money(text: str, currency: str) -> Decimal:
     return round_money(value, currency)
 
 
+def wire_amount(amount: Decimal | int, currency: str) -> str:
+    """``amount`` as the text of Shopify's ``Decimal``/``Money`` input: floored to the currency's minor
+    unit, so a share of a refund never overshoots what it was cut from (``"12.30"`` USD, ``"1230"`` JPY,
+    ``"1.230"`` KWD). Every amount dropsync sends to Shopify goes through here."""
+    return str(floor_money(amount, currency))
+
+
 def format_money(amount: Decimal, currency: str) -> str:
     """``"12.50 USD"``: the amount at the currency's precision, then the code."""
     return f"{round_money(amount, currency)} {currency.upper()}"

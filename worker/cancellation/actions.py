@@ -9,7 +9,7 @@ attempt (whose answer was lost, or whose worker died) already applied the intent
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from integrations.shopify.client import ShopifyClient
@@ -17,6 +17,7 @@ from integrations.shopify.errors import ShopifyError, ShopifyOutcomeUnknown, rai
 from models import ShopifyIntent
 from worker.cancellation import intents as ik
 from worker.cancellation.shopify_view import OrderView, read_order
+from worker.money import wire_amount
 
 JOB_TIMEOUT_SECONDS = 30.0
 
@@ -150,10 +151,6 @@ def _job_done(client: ShopifyClient, job_gid: str) -> bool:
     return job is None or bool(job.get("done"))
 
 
-def _money_text(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01"), rounding=ROUND_DOWN))
-
-
 def refund_input(
     client: ShopifyClient,
     view: OrderView,
@@ -185,7 +182,7 @@ def refund_input(
         {"lineItemId": li["lineItemId"], "quantity": li["quantity"]} for li in refund_lines
     ]}  # fmt: skip
     if shipping > 0:
-        variables["shippingAmount"] = _money_text(shipping)
+        variables["shippingAmount"] = wire_amount(shipping, view.currency)
     cap = min(total, view.refundable)
     suggested: dict[str, Any] = {}
     if not refund_lines and shipping <= 0:
@@ -200,7 +197,7 @@ def refund_input(
         ]
     transactions, moved = [], Decimal(0)
     for parent_gid, gateway, available in candidates:
-        take = Decimal(_money_text(min(available, cap - moved)))
+        take = Decimal(wire_amount(min(available, cap - moved), view.currency))
         if take <= 0:
             break
         transactions.append({"parentId": parent_gid, "amount": str(take), "gateway": gateway, "kind": "REFUND",
@@ -213,5 +210,5 @@ def refund_input(
     if shipping > 0:
         shipping_max = Decimal(str(((suggested.get("shipping") or {}).get("maximumRefundableSet") or {})
                                    .get("shopMoney", {}).get("amount", "0")))  # fmt: skip
-        refund["shipping"] = {"amount": _money_text(min(shipping, shipping_max))}
+        refund["shipping"] = {"amount": wire_amount(min(shipping, shipping_max), view.currency)}
     return refund, moved
