@@ -107,12 +107,7 @@ def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
 def _refund_create(client: ShopifyClient, intent: ShopifyIntent) -> list[str]:
     # @idempotent with the intent's key: if this succeeds but the answer (or our commit) is lost, the
     # resend returns the original refund instead of refunding twice.
-    try:
-        data = client.execute(
-            "RefundCreate", {"input": intent.params["input"], "idempotencyKey": intent.idempotency_key}
-        )
-    except ShopifyOutcomeUnknown:
-        raise
+    data = client.execute("RefundCreate", {"input": intent.params["input"], "idempotencyKey": intent.idempotency_key})
     payload = data["refundCreate"]
     raise_for_user_errors(payload, operation="refundCreate")
     refund = (payload or {}).get("refund") or {}

@@ -53,11 +53,6 @@ def _row(delivery: IncomingDelivery) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def store_delivery(session: Session, delivery: IncomingDelivery) -> bool:
-    """Insert the delivery unless its id is already there. True when it is new."""
-    return bool(store_deliveries(session, [delivery]))
-
-
 def store_deliveries(bind: Session | Connection, deliveries: Sequence[IncomingDelivery]) -> set[str]:
     """Insert many deliveries in one round trip; returns the delivery ids that were new."""
     rows = [_row(d) for d in deliveries]

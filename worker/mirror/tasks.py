@@ -6,10 +6,9 @@ import datetime as dt
 
 import structlog
 
-from models import BulkBackfill
 from worker.celery_app import app
 from worker.db import session_scope
-from worker.mirror import backfill, inbox, reconcile
+from worker.mirror import inbox, reconcile
 from worker.mirror.shops import active_shop_ids, client_for_shop
 from worker.settings import get_settings
 
@@ -44,13 +43,3 @@ def reconcile_shop_task(shop_id: int) -> int:
     overlap = dt.timedelta(seconds=settings.reconcile_overlap_seconds)
     with client_for_shop(shop_id) as client:
         return reconcile.reconcile_shop(session_scope, shop_id, client, overlap).drift
-
-
-@app.task(name="mirror.backfill")
-def backfill_task(backfill_id: int) -> int:
-    """Wait for the bulk export (webhook or polling), then apply it from its checkpoint."""
-    with session_scope() as session:
-        shop_id = session.get(BulkBackfill, backfill_id).shop_id  # type: ignore[union-attr]
-    with client_for_shop(shop_id) as client:
-        url = backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=2.0)
-    return backfill.apply_result(session_scope, backfill_id, lambda skip: backfill.stream_lines(url, skip))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import structlog
@@ -192,10 +192,6 @@ def bound_context(
 
 def clear_context() -> None:
     structlog.contextvars.clear_contextvars()
-
-
-def current_context() -> MutableMapping[str, Any]:
-    return structlog.contextvars.get_contextvars()
 
 
 def configure_logging_from_env() -> None:
