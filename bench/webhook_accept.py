@@ -51,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    from worker.mirror.receiver import sign
+    from integrations.shopify.webhooks import sign
 
     body = sample_body()
     body_file = Path(tempfile.mkdtemp()) / "body.json"

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from integrations.shopify.webhooks import sign
 from models import LedgerEntry, Order, Shop, WebhookDelivery
 from tests.mirror.factories import rest_order, rest_refund
 from worker.db import session_scope
 from worker.mirror import inbox, receiver
-from worker.mirror.receiver import sign
 from worker.web.app import create_app
 
 SECRET = "whsec-test-secret"

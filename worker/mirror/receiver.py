@@ -13,10 +13,7 @@ sweeper (``mirror.drain_inbox`` on a schedule) drains what is left: nothing stor
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 
@@ -28,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from integrations.shopify.webhooks import verify
 from worker.db import get_engine, session_scope
 from worker.mirror.inbox import IncomingDelivery, store_deliveries
 from worker.mirror.snapshot import parse_time
@@ -39,15 +37,6 @@ log = structlog.get_logger(__name__)
 
 REQUIRED_HEADERS = ("x-shopify-topic", "x-shopify-shop-domain", "x-shopify-webhook-id")
 DRAIN_TASK = "mirror.drain_inbox"
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The value Shopify puts in ``X-Shopify-Hmac-Sha256``: base64 of HMAC-SHA256 over the raw body."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def verify(secret: str, body: bytes, received: str) -> bool:
-    return hmac.compare_digest(sign(secret, body).encode(), received.encode())
 
 
 @dataclass(frozen=True, slots=True)

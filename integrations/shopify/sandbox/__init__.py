@@ -8,6 +8,5 @@ from __future__ import annotations
 
 from integrations.shopify.sandbox.config import FaultConfig, SandboxConfig
 from integrations.shopify.sandbox.sandbox import SandboxStartError, ShopifySandbox
-from integrations.shopify.sandbox.webhooks import sign
 
-__all__ = ["FaultConfig", "SandboxConfig", "SandboxStartError", "ShopifySandbox", "sign"]
+__all__ = ["FaultConfig", "SandboxConfig", "SandboxStartError", "ShopifySandbox"]

@@ -10,10 +10,7 @@ Fault switches may drop, duplicate or reorder deliveries.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import heapq
-import hmac
 import itertools
 import json
 import threading
@@ -27,6 +24,7 @@ import httpx
 
 from integrations.shopify.sandbox.config import SandboxConfig
 from integrations.shopify.sandbox.faults import Faults
+from integrations.shopify.webhooks import sign
 
 # GraphQL WebhookSubscriptionTopic -> the REST topic in X-Shopify-Topic. Only topics the sandbox fires: a
 # subscription to any other is refused ("not supported by the sandbox") rather than silently never called.
@@ -50,11 +48,6 @@ TOPICS: dict[str, str] = {
     "FULFILLMENT_ORDERS_FULFILLMENT_REQUEST_REJECTED": "fulfillment_orders/fulfillment_request_rejected",
 }
 REST_TOPICS = {rest: enum for enum, rest in TOPICS.items()}
-
-
-def sign(body: bytes, secret: str) -> str:
-    """Shopify's ``X-Shopify-Hmac-Sha256`` value for ``body``."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
 @dataclass
@@ -219,7 +212,7 @@ class WebhookDispatcher:
             "Content-Type": "application/json",
             "User-Agent": "Shopify-Captain-Hook",
             "X-Shopify-Topic": delivery.topic,
-            "X-Shopify-Hmac-Sha256": sign(delivery.body, self._config.client_secret),
+            "X-Shopify-Hmac-Sha256": sign(self._config.client_secret, delivery.body),
             "X-Shopify-Shop-Domain": self._config.shop_domain,
             "X-Shopify-API-Version": self._config.api_version,
             "X-Shopify-Webhook-Id": delivery.webhook_id,
