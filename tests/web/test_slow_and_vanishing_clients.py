@@ -63,10 +63,12 @@ def test_slow_bodies_and_slow_headers_are_cut_with_408(database_url: str, tmp_pa
         assert httpx.get(f"{web.url}/healthz", timeout=5).status_code == 200  # still serving
         timed_out = _requests(web, route="/webhooks/shopify", status="408")
     slowest = max(seconds for seconds, _ in results)
+    answered = sum(reply.startswith(b"HTTP/1.1 408") for _, reply in results)
+    print(f"{len(results)} slow clients, slowest cut after {slowest:.2f} s, {answered} read their 408")
     assert slowest < READ_TIMEOUT + MARGIN, f"a slow client was held {slowest:.1f} s"
     # Every client that got an answer got a 408 (a reset can race the answer to a client still dripping).
     assert {reply[:12] for _, reply in results} <= {b"HTTP/1.1 408", b""}
-    assert sum(reply.startswith(b"HTTP/1.1 408") for _, reply in results) >= 0.9 * len(results)
+    assert answered >= 0.9 * len(results)
     assert timed_out == 100  # the body timeouts reach the app and are counted; header ones never became requests
 
 
