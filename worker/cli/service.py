@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from worker.cli.common import console, settings
+from worker.cli.common import console, err_console, settings
 from worker.runtime import StopRequested, beat_argv, stop_on_signals, worker_argv
 
 if TYPE_CHECKING:
@@ -122,7 +122,12 @@ def demo(
     """
     from worker.demo.runner import run_demo
 
-    run_demo(data_dir, as_json=as_json, step_timeout=timeout)
+    try:
+        with stop_on_signals():  # SIGTERM/SIGHUP too: the stack's children never outlive the demo
+            run_demo(data_dir, as_json=as_json, step_timeout=timeout)
+    except StopRequested as stop:
+        err_console.print(f"stopped ({stop})")
+        raise typer.Exit(128 + stop.signum) from None
 
 
 def _database_label() -> str:
