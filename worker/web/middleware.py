@@ -134,7 +134,9 @@ def _observe(scope: Scope, status: int, seconds: float) -> None:
     method, route = method_label(scope.get("method", "GET")), _route_label(scope)
     metrics.HTTP_REQUESTS.labels(method=method, route=route, status=status_label(status)).inc()
     metrics.HTTP_REQUEST_SECONDS.labels(method=method, route=route).observe(seconds)
-    fields = {"method": method, "path": scope.get("path"), "route": route, "status": status}
+    path = str(scope.get("path", ""))
+    # A made-up path can be 16 KB (the HTTP parser's limit): the log keeps enough to recognise it.
+    fields = {"method": str(scope.get("method", ""))[:32], "path": path[:256], "route": route, "status": status}
     if status == CLIENT_CLOSED:
         log.info("client disconnected before the response", **fields, ms=round(seconds * 1000, 1))
         return
