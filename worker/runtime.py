@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,3 +76,41 @@ def stop_all(processes: Sequence[ManagedProcess]) -> None:
 def web_argv(port: int, host: str = "127.0.0.1") -> list[str]:
     """``dropsync web`` as a child process (the webhook receiver, /healthz, /metrics)."""
     return [sys.executable, "-m", "worker.cli.main", "web", "--host", host, "--port", str(port)]
+
+
+class StopRequested(BaseException):
+    """A stop signal arrived (SIGINT, SIGTERM, SIGHUP). A BaseException, like KeyboardInterrupt, so no
+    ``except Exception`` on the way up swallows it before the ``finally`` blocks that stop the children."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def stop_on_signals(signals: Sequence[signal.Signals] = STOP_SIGNALS) -> Iterator[None]:
+    """Inside this block the first stop signal raises :class:`StopRequested` in the main thread.
+
+    Children started with ``start_new_session`` never get the terminal's or the service manager's
+    signal: only their parent can stop them. Without this, SIGTERM (what systemd and platforms send)
+    or SIGHUP (the terminal closed) killed the parent at once and left web, worker and beat running
+    with PPID 1. Later signals are ignored while the first one's stop is in progress, so a second
+    Ctrl-C cannot interrupt the cleanup half-way (each child still gets SIGKILL after its grace period).
+    """
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+
+    def request_stop(signum: int, _: object) -> None:
+        for other in signals:
+            signal.signal(other, signal.SIG_IGN)
+        raise StopRequested(signum)
+
+    for signum in signals:
+        signal.signal(signum, request_stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

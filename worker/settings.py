@@ -61,8 +61,30 @@ class Settings(BaseSettings):
     task_visibility_timeout_seconds: int = Field(3600, gt=0, alias="DROPSYNC_TASK_VISIBILITY_TIMEOUT")
     task_time_limit_seconds: int = Field(900, gt=0, alias="DROPSYNC_TASK_TIME_LIMIT")
     worker_metrics_port: int | None = Field(None, ge=0, le=65535, alias="DROPSYNC_WORKER_METRICS_PORT")
-    worker_metrics_host: str = Field("0.0.0.0", alias="DROPSYNC_WORKER_METRICS_HOST")
+    # Loopback unless configured: the endpoint shows task and Shopify activity (see worker.observability.access).
+    worker_metrics_host: str = Field("127.0.0.1", alias="DROPSYNC_WORKER_METRICS_HOST")
     task_events: bool = Field(False, alias="DROPSYNC_TASK_EVENTS")
+    ops_token: str | None = Field(None, alias="DROPSYNC_OPS_TOKEN")
+    web_read_timeout_seconds: float = Field(10.0, gt=0, le=300, alias="DROPSYNC_WEB_READ_TIMEOUT_SECONDS")
+
+    @field_validator("ops_token")
+    @classmethod
+    def _check_ops_token(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if any(len(token.strip()) < 16 for token in value.split(",")):
+            raise ValueError("each token must be at least 16 characters (e.g. `openssl rand -hex 24`)")
+        return value
+
+    @property
+    def ops_tokens(self) -> list[str]:
+        """``DROPSYNC_OPS_TOKEN`` split on commas (several during a rotation)."""
+        return [token.strip() for token in (self.ops_token or "").split(",") if token.strip()]
+
+    @property
+    def ops_protected(self) -> bool:
+        """/metrics and /readyz details need the bearer token: when one is set, and always in production."""
+        return bool(self.ops_tokens) or self.environment == "production"
 
     @model_validator(mode="after")
     def _visibility_outlasts_tasks(self) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -89,3 +90,60 @@ def _subscriptions(sandbox: Any) -> list[dict[str, str]]:
 
     with ShopifyClient(sandbox.config.shop_domain, sandbox.config.access_token, api_url=sandbox.base_url) as client:
         return list(client.execute("WebhookSubscriptions", {"first": 100})["webhookSubscriptions"]["nodes"])
+
+
+def _descendants(root: int) -> set[int]:
+    """Every process under ``root`` (children of its children too: the worker's pool)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP])
+def test_up_stops_every_child_on_sigterm_and_sighup(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    """What systemd and platforms send (SIGTERM), or a closed terminal (SIGHUP): nothing is left running."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "ALIEXPRESS_"))}
+    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}", "COLUMNS": "200",
+            "DROPSYNC_EMBEDDED_BROKER_PATH": str(tmp_path / "broker.sqlite3")}  # fmt: skip
+    env.pop("REDIS_URL", None)
+    with (tmp_path / "up.log").open("wb") as log:
+        up = subprocess.Popen([DROPSYNC, "up", "--port", "0", "--data-dir", str(tmp_path), "--sandbox-orders", "2"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            output = _wait_for(tmp_path / "up.log", "running; Ctrl-C to stop", up, timeout=90)
+            children = _descendants(up.pid)
+            assert len(children) >= 4, children  # web, worker (+ its pool), beat
+            up.send_signal(stop_signal)
+            code = up.wait(60)
+        finally:
+            if up.poll() is None:
+                up.kill()
+    receiver = next(line.split(" on ")[1].strip() for line in output.splitlines() if "webhook receiver on" in line)
+    port = int(receiver.split(":")[2].split("/")[0])
+    assert code == 0, (tmp_path / "up.log").read_text()[-2000:]
+    deadline = time.monotonic() + 10  # a pool child may take a moment after its parent to see the end
+    while {pid for pid in children if _running(pid)} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert {pid for pid in children if _running(pid)} == set()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # the receiver's port is free again
+    assert f"stopped ({stop_signal.name})" in (tmp_path / "up.log").read_text()

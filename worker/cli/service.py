@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from worker.cli.common import console, settings
-from worker.runtime import beat_argv, worker_argv
+from worker.cli.common import console, err_console, settings
+from worker.runtime import StopRequested, beat_argv, stop_on_signals, worker_argv
+
+if TYPE_CHECKING:
+    from worker.demo.stack import StackOptions
 
 
 def worker(
@@ -39,7 +44,8 @@ def up(
     orders: int = typer.Option(20, "--sandbox-orders", min=0, help="Orders seeded in the Shopify sandbox."),
     concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Worker pool processes."),
 ) -> None:
-    """Run everything until Ctrl-C: webhook receiver, worker, beat (embedded broker and SQLite by default).
+    """Run everything until Ctrl-C, SIGTERM or SIGHUP: webhook receiver, worker, beat (embedded broker and
+    SQLite by default). Every child is stopped on any of those signals.
 
     Without SHOPIFY_ACCESS_TOKEN, both sandboxes start too (with seeded orders), the worker is pointed at
     them and the webhooks are subscribed: a working shop to try dropsync on. With a real shop, webhooks are
@@ -47,13 +53,7 @@ def up(
 
     Example: dropsync up --port 8000
     """
-    from worker.demo.stack import (
-        StackError,
-        StackOptions,
-        running,
-        send_task,
-        subscribe_webhooks,
-    )  # the sandboxes: slow
+    from worker.demo.stack import StackOptions  # the sandboxes: slow
 
     use_sandboxes = not settings().shopify_access_token
     extra_env = _local_env(data_dir) if use_sandboxes or settings().uses_embedded_broker else {}
@@ -62,6 +62,16 @@ def up(
         web_port=port, log_to_files=False, extra_env=extra_env,
     )  # fmt: skip
     say = console.print
+    try:
+        with stop_on_signals():
+            _run_until_stopped(options, use_sandboxes, say)
+    except StopRequested as stop:
+        say(f"stopped ({stop})")
+
+
+def _run_until_stopped(options: StackOptions, use_sandboxes: bool, say: Callable[[str], None]) -> None:
+    from worker.demo.stack import StackError, running, send_task, subscribe_webhooks
+
     with running(options, say) as stack:
         say(f"ledger: {_database_label()}; broker: {_broker_label()}")
         public = settings().public_url
@@ -75,11 +85,8 @@ def up(
             send_task("mirror.reconcile_all")  # the first sweep mirrors the seeded orders now, not in 5 min
             say("try it: dropsync orders list   (in another terminal, same directory and environment)")
         say("running; Ctrl-C to stop")
-        try:
-            while not stack.dead():
-                time.sleep(1)
-        except KeyboardInterrupt:
-            return
+        while not stack.dead():
+            time.sleep(1)
         raise StackError(f"{', '.join(stack.dead())} exited unexpectedly; stopping everything")
 
 
@@ -115,7 +122,12 @@ def demo(
     """
     from worker.demo.runner import run_demo
 
-    run_demo(data_dir, as_json=as_json, step_timeout=timeout)
+    try:
+        with stop_on_signals():  # SIGTERM/SIGHUP too: the stack's children never outlive the demo
+            run_demo(data_dir, as_json=as_json, step_timeout=timeout)
+    except StopRequested as stop:
+        err_console.print(f"stopped ({stop})")
+        raise typer.Exit(128 + stop.signum) from None
 
 
 def _database_label() -> str:

@@ -13,15 +13,25 @@ def web(
 
     Example: dropsync web --host 0.0.0.0 --port 8000
     """
+    import structlog
     import uvicorn
 
+    from worker.settings import get_settings
     from worker.web.app import create_app
+    from worker.web.protocol import protocol_with_head_timeout
 
+    settings = get_settings()
+    if settings.environment == "production" and not settings.ops_tokens:
+        structlog.get_logger("dropsync.web").warning(
+            "DROPSYNC_OPS_TOKEN is not set: /metrics answers 401 and /readyz gives no details in production"
+        )
     uvicorn.run(
-        create_app(),
+        create_app(settings),
         host=host,
         port=port,
         workers=1,
+        # Request headers, then the body, must each arrive within the read timeout (slow clients cut: 408).
+        http=protocol_with_head_timeout(settings.web_read_timeout_seconds),
         log_config=None,  # logging is already ours (configure_logging): one format, redacted
         access_log=False,  # our middleware logs each request with its request id instead
         timeout_graceful_shutdown=20,

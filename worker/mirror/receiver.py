@@ -1,8 +1,11 @@
 """``POST /webhooks/shopify``: verify, store once, answer fast, then get the drain task published.
 
-Order of checks (each refusal writes nothing): body size (413), required headers (400), known shop
-(404), HMAC of the raw body in constant time (401), JSON object (400). Then the delivery is inserted
-with ``ON CONFLICT DO NOTHING`` on its ``X-Shopify-Webhook-Id`` and committed before the 200.
+Order of checks (each refusal writes nothing): body size (413), required headers (400), header values
+that fit their inbox columns (400: a delivery the database would refuse must not get a 503, which
+Shopify retries forever), known shop (404; from an in-memory directory, see
+``worker.mirror.shops.ShopDirectory``), HMAC of the raw body in constant time (401), JSON object (400).
+Then the delivery is inserted with ``ON CONFLICT DO NOTHING`` on its ``X-Shopify-Webhook-Id`` and
+committed before the 200.
 
 The drain task is published *after* the commit, never inside the transaction (a task could run before
 the row is visible, or the message be lost after a commit). Publishes are coalesced: one message per
@@ -14,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
-from dataclasses import dataclass
 
 import orjson
 import structlog
@@ -26,12 +27,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from integrations.shopify.webhooks import verify
-from worker.db import get_engine, session_scope
+from models import WebhookDelivery
+from worker.db import get_engine
 from worker.mirror.inbox import IncomingDelivery, store_deliveries
+from worker.mirror.shops import ShopDirectory, ShopsUnavailable
 from worker.mirror.snapshot import parse_time
+from worker.observability.labels import CappedLabels
 from worker.observability.metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_RECEIVED, WEBHOOKS_REJECTED
 from worker.settings import get_settings
-from worker.shops import shop_by_domain
 
 log = structlog.get_logger(__name__)
 
@@ -39,41 +42,21 @@ REQUIRED_HEADERS = ("x-shopify-topic", "x-shopify-shop-domain", "x-shopify-webho
 DRAIN_TASK = "mirror.drain_inbox"
 
 
-@dataclass(frozen=True, slots=True)
-class KnownShop:
-    id: int
-    secret: str | None
-    expires: float
+def _column_length(column: str) -> int:
+    length = getattr(WebhookDelivery.__table__.c[column].type, "length", None)
+    assert isinstance(length, int), f"webhook_inbox.{column} has no length"
+    return length
 
 
-class ShopDirectory:
-    """Domain → (shop id, webhook secret), cached briefly so a delivery costs no extra query."""
-
-    ttl_seconds = 30.0
-
-    def __init__(self) -> None:
-        self._cache: dict[str, KnownShop | None] = {}
-        self._expiry: dict[str, float] = {}
-
-    async def lookup(self, domain: str) -> KnownShop | None:
-        now = time.monotonic()
-        if self._expiry.get(domain, 0.0) > now:
-            return self._cache[domain]
-        found = await run_in_threadpool(self._load, domain)
-        self._cache[domain], self._expiry[domain] = found, now + (self.ttl_seconds if found else 2.0)
-        return found
-
-    def clear(self) -> None:
-        self._cache.clear()
-        self._expiry.clear()
-
-    def _load(self, domain: str) -> KnownShop | None:
-        settings = get_settings()
-        with session_scope() as session:
-            shop = shop_by_domain(session, domain)
-            if shop is None:
-                return None
-            return KnownShop(shop.id, shop.client_secret or settings.shopify_client_secret, 0.0)
+#: Header → the longest value its inbox column holds (PostgreSQL refuses longer ones at insert time).
+HEADER_LIMITS = {
+    "x-shopify-webhook-id": _column_length("delivery_id"),
+    "x-shopify-topic": _column_length("topic"),
+    "x-shopify-event-id": _column_length("event_id"),
+    "x-shopify-api-version": _column_length("api_version"),
+}
+#: Topics come from signed deliveries only, but a label per distinct value is still capped.
+topic_label = CappedLabels(cap=64)
 
 
 class DrainPublisher:
@@ -139,7 +122,13 @@ async def shopify_webhook(request: Request) -> Response:
     missing = [h for h in REQUIRED_HEADERS if not request.headers.get(h)]
     if missing:
         return _reject("missing_header", 400, f"missing header {missing[0]}")
-    shop = await shops.lookup(request.headers["x-shopify-shop-domain"])
+    too_long = [h for h, limit in HEADER_LIMITS.items() if len(request.headers.get(h, "")) > limit]
+    if too_long:
+        return _reject("bad_header", 400, f"header {too_long[0]} longer than {HEADER_LIMITS[too_long[0]]} characters")
+    try:
+        shop = await shops.lookup(request.headers["x-shopify-shop-domain"])
+    except ShopsUnavailable:
+        return _reject("unavailable", 503, "could not read the shops; retry")
     if shop is None:
         return _reject("unknown_shop", 404, "unknown shop")
     received = request.headers.get("x-shopify-hmac-sha256", "")
@@ -243,11 +232,16 @@ async def _store(delivery: IncomingDelivery) -> Response:
         log.error("could not store webhook delivery", error=type(exc).__name__)
         return JSONResponse({"error": "could not store the delivery; retry"}, status_code=503)
     if not is_new:
-        WEBHOOKS_DUPLICATE.labels(delivery.topic).inc()
+        WEBHOOKS_DUPLICATE.labels(topic_label(delivery.topic)).inc()
         return JSONResponse({"status": "duplicate"})
-    WEBHOOKS_RECEIVED.labels(delivery.topic).inc()
+    WEBHOOKS_RECEIVED.labels(topic_label(delivery.topic)).inc()
     publisher.poke()
     return JSONResponse({"status": "accepted"})
+
+
+async def on_startup() -> None:
+    """Know the configured shop (and every active one) before the first delivery arrives."""
+    await shops.warm()
 
 
 routes: list[BaseRoute] = [Route("/webhooks/shopify", shopify_webhook, methods=["POST"])]

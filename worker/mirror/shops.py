@@ -1,19 +1,27 @@
-"""Which shops the mirror serves, and the Shopify client of each."""
+"""Which shops the mirror serves, the Shopify client of each, and the receiver's directory of them."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from integrations.shopify.client import ShopifyClient
 from models import Shop
 from worker.db import session_scope
-from worker.errors import NotFoundError
+from worker.errors import NotFoundError, UsageError
 from worker.settings import get_settings
-from worker.shops import ensure_env_shop
+from worker.shops import ensure_env_shop, normalize_domain
+
+log = structlog.get_logger(__name__)
 
 
 def active_shop_ids(session: Session) -> list[int]:
@@ -32,3 +40,121 @@ def client_for_shop(shop_id: int) -> Iterator[ShopifyClient]:
         yield client
     finally:
         client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class KnownShop:
+    id: int
+    secret: str | None
+
+
+class ShopsUnavailable(Exception):
+    """The ledger could not be read and the shop is not in the last snapshot: answer 503 (Shopify retries)."""
+
+
+#: A domain longer than the ``shops.domain`` column cannot be a shop: refused without a lookup.
+MAX_DOMAIN_LENGTH = 255
+
+
+class ShopDirectory:
+    """Domain → (shop id, webhook secret) of every active shop, for the webhook receiver.
+
+    Memory is bounded by the ledger, never by what clients send: the active shops are read whole into
+    one snapshot (at start-up, and again once it is older than ``ttl_seconds``), and an unknown domain
+    gets no entry at all. A miss re-reads the snapshot (a shop added a moment ago must be found), at most
+    once per ``miss_refresh_seconds`` and shared by every concurrent miss: a flood of made-up domains
+    costs at most one query per interval (4,000 unique 8 KB domains once cost 4,000 queries and +26 MB).
+
+    The configured shop (``SHOPIFY_SHOP_DOMAIN``) is known from start-up: its row is ensured on the
+    first load (the inbox references it), and its secret is ``SHOPIFY_CLIENT_SECRET``, held in memory.
+    """
+
+    ttl_seconds = 30.0
+    miss_refresh_seconds = 1.0
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self._shops: dict[str, KnownShop] = {}
+        self._loaded_at = -math.inf
+        self._attempted_at = -math.inf
+        self._failed = False
+        self._env_ensured = False
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    async def lookup(self, domain: str) -> KnownShop | None:
+        key = _domain_key(domain)
+        if key is None:
+            return None
+        found = self._shops.get(key)
+        now = time.monotonic()
+        if found is not None and now - self._loaded_at < self.ttl_seconds:
+            return found
+        if found is None and now - self._attempted_at < self.miss_refresh_seconds:
+            if self._failed:
+                raise ShopsUnavailable("the shops could not be read; retry")
+            return None
+        await self._refresh(now)
+        found = self._shops.get(key)
+        if found is None and self._failed:
+            raise ShopsUnavailable("the shops could not be read; retry")
+        return found
+
+    async def warm(self) -> None:
+        """Load the snapshot now (start-up); a ledger that is down is logged, and retried on demand."""
+        await self._refresh(time.monotonic())
+
+    async def _refresh(self, asked_at: float) -> None:
+        async with self._lock():
+            if self._attempted_at >= asked_at:
+                return  # another request refreshed while this one waited: one query serves them all
+            self._attempted_at = time.monotonic()
+            try:
+                self._shops = await run_in_threadpool(self._load)
+            except Exception as exc:
+                self._failed = True
+                log.warning("could not read the shops; keeping the last snapshot", error=type(exc).__name__)
+                return
+            self._failed, self._loaded_at = False, time.monotonic()
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()  # one lock per loop: tests run several apps, each in its own loop
+        if loop not in self._locks:
+            self._locks = {loop: asyncio.Lock()}
+        return self._locks[loop]
+
+    def _load(self) -> dict[str, KnownShop]:
+        settings = get_settings()
+        if not self._env_ensured:
+            self._ensure_env_shop()
+        env_domain = normalize_domain(settings.shopify_shop_domain) if settings.shopify_shop_domain else None
+        with session_scope() as session:
+            shops = session.scalars(select(Shop).where(Shop.active.is_(True)))
+            return {
+                shop.domain: KnownShop(
+                    shop.id,
+                    settings.shopify_client_secret
+                    if shop.domain == env_domain and settings.shopify_client_secret
+                    else shop.client_secret,
+                )
+                for shop in shops
+            }
+
+    def _ensure_env_shop(self) -> None:
+        try:
+            with session_scope() as session:
+                ensure_env_shop(session, get_settings())
+        except Exception as exc:  # e.g. another web process inserted it at the same moment: read it next
+            log.warning("could not register the configured shop yet", error=type(exc).__name__)
+            return
+        self._env_ensured = True
+
+
+def _domain_key(domain: str) -> str | None:
+    if len(domain) > MAX_DOMAIN_LENGTH:
+        return None
+    try:
+        return normalize_domain(domain)
+    except UsageError:
+        return None

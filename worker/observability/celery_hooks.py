@@ -24,6 +24,7 @@ from typing import Any
 from celery import Celery, signals
 
 from worker.observability import multiproc
+from worker.observability.access import OpsGuard
 from worker.observability.logging import bind_context, clear_context, configure_logging
 from worker.settings import get_settings
 
@@ -95,7 +96,8 @@ def _worker_init(**_: Any) -> None:
     settings = get_settings()
     configure_logging(settings)  # Celery sets logging up after this signal; our lines need it now
     if settings.worker_metrics_port is not None:
-        multiproc.start_metrics_server(settings.worker_metrics_host, settings.worker_metrics_port)
+        guard = OpsGuard(settings)
+        multiproc.start_metrics_server(settings.worker_metrics_host, settings.worker_metrics_port, guard)
 
 
 def _worker_shutdown(**_: Any) -> None:

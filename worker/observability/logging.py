@@ -53,6 +53,7 @@ def settings_secrets(settings: Settings) -> list[str | None]:
         settings.aliexpress_refresh_token,
         _url_password(settings.database_url),
         _url_password(settings.redis_url),
+        *settings.ops_tokens,
     ]
 
 

@@ -30,6 +30,8 @@ from wsgiref.simple_server import WSGIRequestHandler
 
 import structlog
 
+from worker.observability.access import OpsGuard, wsgi_bearer_guard
+
 log = structlog.get_logger(__name__)
 
 _state: dict[str, Any] = {"owner": None, "created": None, "server": None}
@@ -104,8 +106,11 @@ def mark_child_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
 
 
-def start_metrics_server(host: str, port: int) -> int | None:
-    """Serve the merged worker metrics over HTTP from this (main) process; returns the bound port."""
+def start_metrics_server(host: str, port: int, guard: OpsGuard | None = None) -> int | None:
+    """Serve the merged worker metrics over HTTP from this (main) process; returns the bound port.
+
+    ``guard`` (the settings' ``DROPSYNC_OPS_TOKEN`` rule) makes a scrape without the bearer token a 401.
+    """
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not path or _state["server"] is not None:
         return None
@@ -116,6 +121,8 @@ def start_metrics_server(host: str, port: int) -> int | None:
     from worker.observability.exposition import worker_view
 
     app = make_wsgi_app(worker_view(path))
+    if guard is not None:
+        app = wsgi_bearer_guard(app, guard)
     try:
         server: WSGIServer = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
     except OSError as exc:
