@@ -20,7 +20,8 @@ def rest(sandbox: ShopifySandbox, path: str, version: str = "2026-10", **params:
 
 
 def _next(response: httpx.Response) -> str | None:
-    for link in response.headers.get("link", "").split(", "):
+    header: str = response.headers.get("link", "")
+    for link in header.split(", "):
         if link.endswith('rel="next"'):
             return link[1 : link.index(">")]
     return None
@@ -34,13 +35,15 @@ def test_versions_fall_forward_and_every_answer_names_the_version(shopify_sandbo
         ("2031-01", "2025-10"),
     ):
         answer = rest(shopify_sandbox, "shop.json", asked)
-        assert answer.status_code == 200 and answer.headers["x-shopify-api-version"] == served
+        assert answer.status_code == 200
+        assert answer.headers["x-shopify-api-version"] == served
         graphql = httpx.post(
             f"{shopify_sandbox.base_url}/admin/api/{asked}/graphql.json",
             json={"query": "{ shop { name } }"},
             headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token},
         )
-        assert graphql.status_code == 200 and graphql.headers["x-shopify-api-version"] == served
+        assert graphql.status_code == 200
+        assert graphql.headers["x-shopify-api-version"] == served
     assert rest(shopify_sandbox, "shop.json", "latest").json() == {"errors": "Not Found"}
 
 
@@ -49,7 +52,8 @@ def test_errors_are_json_everywhere(shopify_sandbox: ShopifySandbox) -> None:
     assert (unknown.status_code, unknown.json()) == (404, {"errors": "Not Found"})
     assert httpx.get(f"{shopify_sandbox.base_url}/whatever").json() == {"errors": "Not Found"}
     anonymous = httpx.get(f"{shopify_sandbox.base_url}/admin/api/2026-10/orders.json")
-    assert anonymous.status_code == 401 and "Invalid API key or access token" in anonymous.json()["errors"]
+    assert anonymous.status_code == 401
+    assert "Invalid API key or access token" in anonymous.json()["errors"]
     assert rest(shopify_sandbox, "orders/123.json").json() == {"errors": "Not Found"}
     assert rest(shopify_sandbox, "orders.json", limit=251).json() == {
         "errors": {"limit": ["must be an integer between 1 and 250"]}
@@ -62,12 +66,16 @@ def test_page_info_requests_take_only_limit_and_fields(shopify_sandbox: ShopifyS
     first = rest(shopify_sandbox, "orders.json", status="any", limit=5, fields="id,name")
     assert 'rel="previous"' not in first.headers["link"]
     link = _next(first)
-    assert link is not None and "limit=5" in link and "fields=id,name" in link
+    assert link is not None
+    assert "limit=5" in link
+    assert "fields=id,name" in link
     second = httpx.get(link, headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token})
     assert [set(order) for order in second.json()["orders"]] == [{"id", "name"}] * 5
-    assert 'rel="previous"' in second.headers["link"] and 'rel="next"' in second.headers["link"]
+    assert 'rel="previous"' in second.headers["link"]
+    assert 'rel="next"' in second.headers["link"]
     refused = httpx.get(link + "&status=any", headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token})
-    assert refused.status_code == 400 and "page_info" in refused.json()["errors"]
+    assert refused.status_code == 400
+    assert "page_info" in refused.json()["errors"]
     assert rest(shopify_sandbox, "orders.json", page_info="garbage").json() == {
         "errors": {"page_info": ["Invalid value."]}
     }
@@ -95,7 +103,8 @@ def test_order_children_and_deleted_order_events(shopify_sandbox: ShopifySandbox
     orders = rest(shopify_sandbox, "orders.json", status="any", limit=250).json()["orders"]
     refunded = next(o for o in orders if o["financial_status"] == "partially_refunded")
     refunds = rest(shopify_sandbox, f"orders/{refunded['id']}/refunds.json").json()["refunds"]
-    assert [r["id"] for r in refunds] == [r["id"] for r in refunded["refunds"]] and refunds
+    assert [r["id"] for r in refunds] == [r["id"] for r in refunded["refunds"]]
+    assert refunds
     fulfillment_orders = rest(shopify_sandbox, f"orders/{refunded['id']}/fulfillment_orders.json").json()
     assert fulfillment_orders["fulfillment_orders"][0]["order_id"] == refunded["id"]
     assert fulfillment_orders["fulfillment_orders"][0]["status"] in ("in_progress", "closed")
@@ -122,7 +131,8 @@ def tiny_bucket() -> Iterator[ShopifySandbox]:
 
 def test_rest_bucket_answers_429_with_retry_after_then_recovers(tiny_bucket: ShopifySandbox) -> None:
     limits = [rest(tiny_bucket, "shop.json").headers["x-shopify-shop-api-call-limit"] for _ in range(3)]
-    assert limits[0] == "1/3" and limits[-1].endswith("/3")
+    assert limits[0] == "1/3"
+    assert limits[-1].endswith("/3")
     throttled = rest(tiny_bucket, "shop.json")
     assert throttled.status_code == 429
     assert float(throttled.headers["retry-after"]) > 0

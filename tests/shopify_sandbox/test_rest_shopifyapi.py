@@ -74,7 +74,8 @@ def test_order_find_follows_every_page_info_page_and_sees_every_order_once(rest_
         if not page.has_next_page():
             break
         page = page.next_page()
-    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen)) == 49
+    assert sorted(seen) == sorted(expected)
+    assert len(seen) == len(set(seen)) == 49
     assert pages == 7
     back = page.previous_page()  # rel="previous" from the last page gives the page before it, in order
     assert [order.id for order in back] == seen[-14:-7]
