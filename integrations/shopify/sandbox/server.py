@@ -71,12 +71,12 @@ async def _json_http_error(request: Request, exc: Exception) -> Response:
 async def _graphql(sandbox: ShopifySandbox, request: Request) -> Response:
     request_id = str(uuid.uuid4())
     headers = {"X-Request-Id": request_id}
-    if request.headers.get("x-shopify-access-token") != sandbox.config.access_token:
-        return JSONResponse({"errors": INVALID_TOKEN}, status_code=401, headers=headers)
     served = served_version(request.path_params["version"], sandbox.config.api_version)
     if served is None:
         return JSONResponse({"errors": "Not Found"}, status_code=404, headers=headers)
     headers[VERSION_HEADER] = served
+    if request.headers.get("x-shopify-access-token") != sandbox.config.access_token:
+        return JSONResponse({"errors": INVALID_TOKEN}, status_code=401, headers=headers)
     try:
         payload = await _read_payload(request)
     except ClientDisconnect:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from integrations.shopify.sandbox.config import SandboxConfig
+from integrations.shopify.sandbox.model import Order
 
 SHOP_ID = 60_000_000_001
 APP_INSTALLATION_ID = 61_000_000_001
@@ -47,3 +48,13 @@ def shop_name(config: SandboxConfig) -> str:
 
 def shop_email(config: SandboxConfig) -> str:
     return f"owner@{config.shop_domain}"
+
+
+def confirmation_number(order: Order) -> str:
+    """The customer-facing confirmation code (GraphQL ``confirmationNumber``, REST ``confirmation_number``)."""
+    return f"SBX{order.id % 10**9:09d}"
+
+
+def status_page_url(config: SandboxConfig, order: Order) -> str:
+    """The order status page (GraphQL ``statusPageUrl``, REST ``order_status_url``)."""
+    return f"https://{config.shop_domain}/{SHOP_ID}/orders/{order.id:x}/authenticate"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from integrations.shopify.sandbox import ledger, payloads, shopinfo
 from integrations.shopify.sandbox.model import FulfillmentOrder, Order, gid, pair_sum
 from integrations.shopify.sandbox.views.base import amount
+from integrations.shopify.sandbox.views.fulfillment import _ACTIONS as ACTIONS
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.config import SandboxConfig
@@ -35,7 +36,7 @@ def order_resource(state: ShopState, order: Order) -> dict[str, Any]:
             "number": order.number - 1000,
             "token": f"{order.id:x}{order.index:08x}",
             "confirmed": True,
-            "confirmation_number": f"SBX{order.id % 10**9:09d}"[:12],
+            "confirmation_number": shopinfo.confirmation_number(order),
             "contact_email": order.customer.email,
             "buyer_accepts_marketing": False,
             "taxes_included": False,
@@ -50,7 +51,7 @@ def order_resource(state: ShopState, order: Order) -> dict[str, Any]:
             "location_id": None,
             "user_id": None,
             "app_id": None,
-            "order_status_url": f"https://{state.config.shop_domain}/{shopinfo.SHOP_ID}/orders/{order.id:x}/authenticate",
+            "order_status_url": shopinfo.status_page_url(state.config, order),
             "total_line_items_price": amount(line_items_price.shop),
             "total_line_items_price_set": payloads.price_set(line_items_price, order),
             "current_subtotal_price": amount(current_subtotal.shop),
@@ -110,14 +111,6 @@ def transactions(order: Order) -> list[dict[str, Any]]:
 
 def fulfillment_order_resource(state: ShopState, order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
     address = payloads.order_json(state, order)["shipping_address"]
-    actions = {
-        "UNSUBMITTED": ["request_fulfillment", "hold", "move"],
-        "SUBMITTED": ["cancel_fulfillment_order"],
-        "ACCEPTED": ["request_cancellation", "create_fulfillment"],
-        "CANCELLATION_REJECTED": ["request_cancellation", "create_fulfillment"],
-        "REJECTED": ["request_fulfillment", "move"],
-        "CANCELLATION_ACCEPTED": ["request_fulfillment"],
-    }
     closed = fo.status in ("CLOSED", "CANCELLED")
     return {
         "id": fo.id,
@@ -127,7 +120,7 @@ def fulfillment_order_resource(state: ShopState, order: Order, fo: FulfillmentOr
         "assigned_location_id": fo.location_id,
         "request_status": fo.request_status.lower(),
         "status": fo.status.lower(),
-        "supported_actions": [] if closed else actions.get(fo.request_status, []),
+        "supported_actions": [] if closed else [action.lower() for action in ACTIONS.get(fo.request_status, ())],
         "destination": {key: address[key] for key in ("first_name", "last_name", "address1", "city", "zip")}
         | {"country": address["country"], "province": address["province"], "email": order.customer.email},
         "line_items": [

@@ -50,7 +50,7 @@ class OrderSyncFields:
         return self._order.number - 1000
 
     def confirmationNumber(self) -> str:
-        return f"SBX{self._order.id % 10**9:09d}"
+        return shopinfo.confirmation_number(self._order)
 
     def billingAddress(self) -> dict[str, Any]:
         from integrations.shopify.sandbox.views.orders import address_dict
@@ -169,8 +169,7 @@ class OrderSyncFields:
         return self._order.discount_codes[0] if self._order.discount_codes else None
 
     def statusPageUrl(self) -> str:
-        shop = self._state.config.shop_domain
-        return f"https://{shop}/{shopinfo.SHOP_ID}/orders/{self._order.id:x}/authenticate"
+        return shopinfo.status_page_url(self._state.config, self._order)
 
     def shippingLine(self) -> View:
         from integrations.shopify.sandbox.views.orders import ShippingLineView
@@ -355,10 +354,11 @@ class CustomerSyncFields:
 def mailing_address_extras(order: Order) -> dict[str, Any]:
     """The MailingAddress keys beyond the postal ones (``address_dict`` adds them)."""
     address = order.shipping_address
-    area = ", ".join(part for part in (address.city, address.province_code or address.province) if part)
+    # Built for every rendered address (bulk exports too): plain f-strings, no joins.
+    area = f"{address.city}, {address.province_code}" if address.province_code else address.city
     return {
         "id": f"gid://shopify/MailingAddress/{order.customer.id}?model_name=CustomerAddress",
-        "formatted": [address.address1, f"{area} {address.zip}".strip(), address.country],
+        "formatted": [address.address1, f"{area} {address.zip}", address.country],
         "formattedArea": f"{area}, {address.country}",
         "latitude": None,
         "longitude": None,
