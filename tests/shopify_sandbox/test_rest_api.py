@@ -113,6 +113,17 @@ def test_order_children_and_deleted_order_events(shopify_sandbox: ShopifySandbox
     assert [(e["subject_id"], e["verb"], e["subject_type"]) for e in events] == [(gone["id"], "destroy", "Order")]
     assert rest(shopify_sandbox, f"orders/{gone['id']}.json").status_code == 404
     assert rest(shopify_sandbox, "events.json", filter="Product").json() == {"events": []}
+    for order in orders[5:8]:
+        shopify_sandbox.control.delete_order(order["id"])
+    first = rest(shopify_sandbox, "events.json", filter="Order", verb="destroy", limit=3)
+    link = _next(first)
+    assert link is not None
+    second = httpx.get(link, headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token})
+    assert _next(second) is None
+    pages = [e["subject_id"] for e in first.json()["events"] + second.json()["events"]]
+    assert pages == [o["id"] for o in reversed([gone, *orders[5:8]])]  # newest first, each once
+    since = rest(shopify_sandbox, "events.json", since_id=events[0]["id"]).json()["events"]
+    assert [e["subject_id"] for e in since] == [o["id"] for o in orders[5:8]]  # oldest first after since_id
     scopes = httpx.get(
         f"{shopify_sandbox.base_url}/admin/oauth/access_scopes.json",
         headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token},

@@ -13,6 +13,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -29,11 +30,14 @@ from integrations.shopify.sandbox.rest.listing import (
     RestPage,
     RestParamError,
     count_orders,
+    decode_token,
+    encode_token,
     first_page,
     order_filter,
     page_at,
     parse_fields,
     parse_limit,
+    parse_time_param,
     query_from_params,
 )
 
@@ -167,9 +171,7 @@ def _orders(sandbox: ShopifySandbox, call: Call) -> Answer:
     limit, fields = parse_limit(call.params), parse_fields(call.params)
     token_text = call.params.get("page_info")
     if token_text is not None:
-        extra = sorted(set(call.params) - {"page_info", "limit", "fields"})
-        if extra:
-            raise RestParamError("page_info", f"a page_info request accepts only limit and fields (got {extra[0]})")
+        _only_paging(call.params)
         token = PageToken.decode(token_text)
         query, page = token.query, page_at(sandbox.state, token, limit)
     else:
@@ -220,19 +222,59 @@ def _fulfillment_orders(sandbox: ShopifySandbox, call: Call) -> Answer:
     return Answer({"fulfillment_orders": chosen})
 
 
+EVENT_FILTERS = ("filter", "verb", "since_id", "created_at_min", "created_at_max")
+
+
 def _events(sandbox: ShopifySandbox, call: Call) -> Answer:
-    """``events.json``: the sandbox records order deletions (``filter=Order&verb=destroy``), newest first."""
+    """``events.json``: the sandbox records order deletions (``filter=Order&verb=destroy``); newest first, or
+    oldest first after ``since_id``; cursor pages in ``Link`` like ``orders.json``."""
     limit = parse_limit(call.params)
-    subjects = {name.strip().lower() for name in call.params.get("filter", "order").split(",") if name.strip()}
-    found = resources.order_events(sandbox.state, call.params.get("verb")) if "order" in subjects else []
-    since = call.params.get("since_id")
-    if since is not None:
-        if not since.isdigit():
-            raise RestParamError("since_id", "must be an event id")
-        found = [event for event in found if event["id"] > int(since)]
+    token_text = call.params.get("page_info")
+    if token_text is not None:
+        _only_paging(call.params)
+        content = decode_token(token_text)
+        filters, after = content.get("f"), content.get("k")
+        if not isinstance(filters, dict) or not isinstance(after, int):
+            raise RestParamError("page_info", "Invalid value.")
     else:
-        found.reverse()
-    return Answer({"events": found[:limit]})
+        filters, after = {name: call.params[name] for name in EVENT_FILTERS if name in call.params}, None
+    found = _matching_events(sandbox, filters)
+    if after is not None:
+        position = next((i for i, event in enumerate(found) if event["id"] == after), len(found))
+        found = found[position + 1 :]
+    page = found[:limit]
+    answer = Answer({"events": page})
+    if len(found) > limit:
+        token = encode_token({"f": filters, "k": page[-1]["id"]})
+        answer.headers["Link"] = f'<{call.url}?limit={limit}&page_info={token}>; rel="next"'
+    return answer
+
+
+def _matching_events(sandbox: ShopifySandbox, filters: dict[str, str]) -> list[dict[str, Any]]:
+    subjects = {name.strip().lower() for name in str(filters.get("filter", "order")).split(",") if name.strip()}
+    found = resources.order_events(sandbox.state, filters.get("verb")) if "order" in subjects else []
+    low, high = (parse_time_param(name, filters[name]) if name in filters else None for name in EVENT_FILTERS[3:])
+    found = [
+        event
+        for event in found
+        if (low is None or _event_time(event) >= low) and (high is None or _event_time(event) <= high)
+    ]
+    since = filters.get("since_id")
+    if since is None:
+        return list(reversed(found))
+    if not str(since).isdigit():
+        raise RestParamError("since_id", "must be an event id")
+    return [event for event in found if event["id"] > int(since)]
+
+
+def _event_time(event: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(event["created_at"])
+
+
+def _only_paging(params: Mapping[str, str]) -> None:
+    extra = sorted(set(params) - {"page_info", "limit", "fields"})
+    if extra:
+        raise RestParamError("page_info", f"a page_info request accepts only limit and fields (got {extra[0]})")
 
 
 def _access_scopes(sandbox: ShopifySandbox, call: Call) -> Answer:

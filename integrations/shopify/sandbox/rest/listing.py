@@ -126,13 +126,17 @@ def order_filter(filters: Mapping[str, str]) -> OrderFilter:
     return criteria
 
 
+def parse_time_param(name: str, raw: str) -> datetime:
+    try:
+        return parse_time(raw)
+    except SearchError:
+        raise RestParamError(name, f"invalid date {raw!r} (ISO 8601, e.g. 2026-10-01T00:00:00-04:00)") from None
+
+
 def _bound(criteria: OrderFilter, name: str, field_name: str, is_low: bool, raw: str) -> None:
     from integrations.shopify.sandbox.search import Bounds
 
-    try:
-        moment = parse_time(raw)
-    except SearchError:
-        raise RestParamError(name, f"invalid date {raw!r} (ISO 8601, e.g. 2026-10-01T00:00:00-04:00)") from None
+    moment = parse_time_param(name, raw)
     bounds = criteria.times.setdefault(field_name, Bounds())
     if is_low:
         bounds.low = moment if bounds.low is None else max(bounds.low, moment)
@@ -212,6 +216,23 @@ def _walk(
     return RestPage(orders, has_previous, has_next, keys[0] if keys else None, keys[-1] if keys else None)
 
 
+def encode_token(content: dict[str, Any]) -> str:
+    """An opaque ``page_info``: unpadded base64url of compact JSON (safe in a ``Link`` URL as it is)."""
+    text = json.dumps(content, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """The content of an ``encode_token`` string; ``RestParamError`` when it is not one."""
+    try:
+        content = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        raise RestParamError("page_info", "Invalid value.") from None
+    if not isinstance(content, dict):
+        raise RestParamError("page_info", "Invalid value.")
+    return content
+
+
 @dataclass(frozen=True)
 class PageToken:
     """A decoded ``page_info``: the original query, the edge sort key and which way to walk from it."""
@@ -223,14 +244,14 @@ class PageToken:
     def encode(self) -> str:
         value, numeric_id = self.key
         shown = value.isoformat() if isinstance(value, datetime) else value
-        raw = {"f": self.query.filters, "o": self.query.sort, "k": [shown, numeric_id], "d": self.direction}
-        text = json.dumps(raw, separators=(",", ":"), sort_keys=True)
-        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+        return encode_token(
+            {"f": self.query.filters, "o": self.query.sort, "k": [shown, numeric_id], "d": self.direction}
+        )
 
     @classmethod
     def decode(cls, token: str) -> PageToken:
         try:
-            raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            raw = decode_token(token)
             query = OrderQuery({str(k): str(v) for k, v in dict(raw["f"]).items()}, str(raw["o"]))
             time_field = query.time_field
             value, numeric_id = raw["k"]
