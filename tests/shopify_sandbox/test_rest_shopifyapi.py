@@ -105,7 +105,20 @@ def test_order_money_and_transactions_match_graphql(rest_session: ShopifySandbox
             assert shopify.Order.find(order.id).to_dict() == order.to_dict()
 
 
-def test_shopifyapi_graphql_unchanged(rest_session: ShopifySandbox) -> None:
-    answer = json.loads(shopify.GraphQL().execute("{ shop { myshopifyDomain } orders(first: 3) { nodes { id } } }"))
-    assert answer["data"]["shop"]["myshopifyDomain"] == rest_session.config.shop_domain
-    assert len(answer["data"]["orders"]["nodes"]) == 3
+def test_shopifyapi_graphql_unchanged_pages_every_order_once(rest_session: ShopifySandbox) -> None:
+    query = """query($after: String) { shop { myshopifyDomain }
+      orders(first: 20, after: $after) { nodes { legacyResourceId } pageInfo { hasNextPage endCursor } } }"""
+    client = shopify.GraphQL()
+    seen: list[int] = []
+    after = None
+    while True:
+        answer = json.loads(client.execute(query, {"after": after}))
+        assert answer["data"]["shop"]["myshopifyDomain"] == rest_session.config.shop_domain
+        page = answer["data"]["orders"]
+        seen.extend(int(node["legacyResourceId"]) for node in page["nodes"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    rest_ids = [order.id for order in shopify.Order.find(status="any", limit=250)]
+    assert sorted(seen) == sorted(rest_ids)
+    assert len(seen) == len(set(seen)) == 50
