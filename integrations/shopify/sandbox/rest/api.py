@@ -218,7 +218,7 @@ def _refunds(sandbox: ShopifySandbox, call: Call) -> Answer:
 
 def _fulfillment_orders(sandbox: ShopifySandbox, call: Call) -> Answer:
     order = _order_at(sandbox, call)
-    chosen = [resources.fulfillment_order_resource(sandbox.state, order, fo) for fo in order.fulfillment_orders]
+    chosen = [resources.fulfillment_order_resource(order, fo) for fo in order.fulfillment_orders]
     return Answer({"fulfillment_orders": chosen})
 
 

@@ -109,8 +109,8 @@ def transactions(order: Order) -> list[dict[str, Any]]:
     return [payloads.transaction_json(order, t) for t in every]
 
 
-def fulfillment_order_resource(state: ShopState, order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
-    address = payloads.order_json(state, order)["shipping_address"]
+def fulfillment_order_resource(order: Order, fo: FulfillmentOrder) -> dict[str, Any]:
+    address = order.shipping_address
     closed = fo.status in ("CLOSED", "CANCELLED")
     return {
         "id": fo.id,
@@ -121,8 +121,16 @@ def fulfillment_order_resource(state: ShopState, order: Order, fo: FulfillmentOr
         "request_status": fo.request_status.lower(),
         "status": fo.status.lower(),
         "supported_actions": [] if closed else [action.lower() for action in ACTIONS.get(fo.request_status, ())],
-        "destination": {key: address[key] for key in ("first_name", "last_name", "address1", "city", "zip")}
-        | {"country": address["country"], "province": address["province"], "email": order.customer.email},
+        "destination": {
+            "first_name": address.first_name,
+            "last_name": address.last_name,
+            "address1": address.address1,
+            "city": address.city,
+            "province": address.province,
+            "zip": address.zip,
+            "country": address.country,
+            "email": order.customer.email,
+        },
         "line_items": [
             {
                 "id": line.id,
