@@ -74,7 +74,6 @@ def order_resource(state: ShopState, order: Order) -> dict[str, Any]:
                 }
                 for code in order.discount_codes
             ],
-            "fulfillments": [payloads.fulfillment_json(order, f) for f in order.fulfillments],
         }
     )
     return body
