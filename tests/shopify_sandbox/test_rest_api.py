@@ -50,6 +50,9 @@ def test_errors_are_json_everywhere(shopify_sandbox: ShopifySandbox) -> None:
     unknown = httpx.get(f"{shopify_sandbox.base_url}/admin/api/2026-10/products/1/nothing.json")
     assert (unknown.status_code, unknown.json()) == (404, {"errors": "Not Found"})
     assert httpx.get(f"{shopify_sandbox.base_url}/whatever").json() == {"errors": "Not Found"}
+    create = httpx.post(f"{shopify_sandbox.base_url}/admin/api/2026-10/orders.json", json={"order": {}})
+    assert create.status_code == 405
+    assert create.json() == {"errors": "not supported by the sandbox: POST /admin/api/2026-10/orders.json"}
     anonymous = httpx.get(f"{shopify_sandbox.base_url}/admin/api/2026-10/orders.json")
     assert anonymous.status_code == 401
     assert "Invalid API key or access token" in anonymous.json()["errors"]

@@ -62,9 +62,12 @@ def build_app(sandbox: ShopifySandbox) -> Starlette:
 
 
 async def _json_http_error(request: Request, exc: Exception) -> Response:
-    """Shopify answers JSON everywhere: an unknown path is ``404 {"errors": "Not Found"}``."""
+    """Shopify answers JSON everywhere: an unknown path is ``404 {"errors": "Not Found"}``; a method the sandbox
+    does not serve on a known path (creating orders over REST ...) says so."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = "Not Found" if status == 404 else (exc.detail if isinstance(exc, HTTPException) else "Internal Error")
+    if status == 405:
+        message = f"not supported by the sandbox: {request.method} {request.url.path}"
     return JSONResponse({"errors": message}, status_code=status, headers=getattr(exc, "headers", None))
 
 
