@@ -161,15 +161,18 @@ def test_auth_and_version(shopify_sandbox: ShopifySandbox) -> None:
     response = post(shopify_sandbox, "{ orders(first: 1) { nodes { id } } }", **{"X-Shopify-Access-Token": "wrong"})
     assert response.status_code == 401
     assert "Invalid API key or access token" in response.json()["errors"]
+    # A well-formed but unsupported version falls forward to the oldest supported one, as on Shopify.
     other = shopify_sandbox.graphql_url().replace("2026-10", "2024-01")
-    assert (
-        httpx.post(
-            other,
-            json={"query": "{ shop { name } }"},
-            headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token},
-        ).status_code
-        == 404
+    answer = httpx.post(
+        other,
+        json={"query": "{ shop { name } }"},
+        headers={"X-Shopify-Access-Token": shopify_sandbox.config.access_token},
     )
+    assert answer.status_code == 200
+    assert answer.headers["x-shopify-api-version"] == "2025-10"
+    malformed = shopify_sandbox.graphql_url().replace("2026-10", "latest")
+    token = {"X-Shopify-Access-Token": shopify_sandbox.config.access_token}
+    assert httpx.post(malformed, json={"query": "{ shop { name } }"}, headers=token).json() == {"errors": "Not Found"}
 
 
 def test_same_seed_same_orders_million_orders_start_fast() -> None:

@@ -66,13 +66,26 @@ def shopify(
     webhook_drop_rate: float = typer.Option(0.0, "--webhook-drop-rate", help="Share of deliveries never sent."),
     fault_fields: str = typer.Option("", "--fault-fields", help="Apply the request faults only to these root fields."),
     subscribe: list[str] = typer.Option([], "--subscribe", help="topic=url to register at start (repeatable)."),
+    anchor_date: str = typer.Option(
+        "2026-10-01", "--anchor-date", help="Seeded orders end here (YYYY-MM-DD, ISO time, or 'now'): same bytes."
+    ),
+    tls_cert: str = typer.Option("", "--tls-cert", help="Serve HTTPS with this PEM certificate (with --tls-key)."),
+    tls_key: str = typer.Option("", "--tls-key", help="The PEM private key of --tls-cert."),
+    tls_self_signed: bool = typer.Option(False, "--tls-self-signed", help="Serve HTTPS with a generated certificate."),
 ) -> None:
     """Serve a local Shopify Admin GraphQL API (2026-10 schema, throttling, webhooks, fault switches).
 
     Uses SHOPIFY_SHOP_DOMAIN / SHOPIFY_ACCESS_TOKEN / SHOPIFY_CLIENT_SECRET / SHOPIFY_API_VERSION when set,
     so a worker started with the same environment talks to it. Example: dropsync sandbox shopify --orders 1000
     """
-    from integrations.shopify.sandbox.cli import Credentials, SandboxUsageError, build_config, serve_forever
+    from integrations.shopify.sandbox.cli import (
+        Credentials,
+        SandboxUsageError,
+        build_config,
+        parse_anchor,
+        serve_forever,
+        tls_files,
+    )
     from integrations.shopify.sandbox.config import FaultConfig
     from worker.cli.common import console, settings
     from worker.errors import UsageError
@@ -93,6 +106,9 @@ def shopify(
         only_fields=tuple(name.strip() for name in fault_fields.split(",") if name.strip()),
     )
     try:
-        serve_forever(build_config(credentials, port, seed, orders, plan, faults), subscribe, console.print)
+        anchor = parse_anchor(anchor_date)
+        tls = tls_files(tls_cert or None, tls_key or None, tls_self_signed, credentials.shop_domain)
+        config = build_config(credentials, port, seed, orders, plan, faults, anchor, tls)
+        serve_forever(config, subscribe, console.print)
     except SandboxUsageError as exc:
         raise UsageError(f"sandbox shopify: {exc}") from None

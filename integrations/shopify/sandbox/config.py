@@ -92,6 +92,12 @@ class SandboxConfig:
     # orderCancel and bulk operations finish asynchronously after this delay (seconds).
     job_delay_seconds: float = 0.05
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # The REST Admin API's own leaky bucket (requests, requests/second); None: the plan's (rest/api.py).
+    rest_bucket_size: float | None = None
+    rest_restore_rate: float | None = None
+    # HTTPS: a PEM certificate and key (``tls.self_signed`` makes a pair); None: plain HTTP.
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a one-line reason for the first bad value."""
@@ -101,6 +107,8 @@ class SandboxConfig:
             raise ValueError("orders must be >= 0")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535 (got {self.port})")
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("TLS needs both a certificate and a key")
         self.faults.validate()
 
     @property

@@ -73,14 +73,21 @@ class ShopifySandbox:
             sock.close()
             raise SandboxStartError(f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}") from None
         config = uvicorn.Config(
-            build_app(self), log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
+            build_app(self),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=30,
+            ssl_certfile=self.config.tls_certfile,
+            ssl_keyfile=self.config.tls_keyfile,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="shopify-sandbox", daemon=True)
         thread.start()
         self._wait_started(server, thread)
         host, port = sock.getsockname()[:2]
-        self.base_url = f"http://{host}:{port}"
+        scheme = "https" if self.config.tls_certfile else "http"
+        self.base_url = f"{scheme}://{host}:{port}"
         self.webhooks.start()
         try:
             yield self.base_url

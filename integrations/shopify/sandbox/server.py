@@ -15,12 +15,17 @@ from typing import TYPE_CHECKING, Any
 import graphql
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from integrations.shopify.sandbox.control_http import control_routes
+from integrations.shopify.sandbox.requestctx import with_request_base
+from integrations.shopify.sandbox.rest.api import rest_routes
+from integrations.shopify.sandbox.versions import HEADER as VERSION_HEADER
+from integrations.shopify.sandbox.versions import served_version
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.sandbox import ShopifySandbox
@@ -51,18 +56,30 @@ def build_app(sandbox: ShopifySandbox) -> Starlette:
         Route("/admin/api/{version}/graphql.json", graphql_endpoint, methods=["POST"]),
         Route("/_sandbox/bulk/{name}", bulk_file, methods=["GET"]),
         *control_routes(sandbox),
+        *rest_routes(sandbox),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={HTTPException: _json_http_error})
+
+
+async def _json_http_error(request: Request, exc: Exception) -> Response:
+    """Shopify answers JSON everywhere: an unknown path is ``404 {"errors": "Not Found"}``; a method the sandbox
+    does not serve on a known path (creating orders over REST ...) says so."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    message = "Not Found" if status == 404 else (exc.detail if isinstance(exc, HTTPException) else "Internal Error")
+    if status == 405:
+        message = f"not supported by the sandbox: {request.method} {request.url.path}"
+    return JSONResponse({"errors": message}, status_code=status, headers=getattr(exc, "headers", None))
 
 
 async def _graphql(sandbox: ShopifySandbox, request: Request) -> Response:
     request_id = str(uuid.uuid4())
     headers = {"X-Request-Id": request_id}
+    served = served_version(request.path_params["version"], sandbox.config.api_version)
+    if served is None:
+        return JSONResponse({"errors": "Not Found"}, status_code=404, headers=headers)
+    headers[VERSION_HEADER] = served
     if request.headers.get("x-shopify-access-token") != sandbox.config.access_token:
         return JSONResponse({"errors": INVALID_TOKEN}, status_code=401, headers=headers)
-    if request.path_params["version"] != sandbox.config.api_version:
-        message = f"Not Found: this sandbox serves API version {sandbox.config.api_version}"
-        return JSONResponse({"errors": message}, status_code=404, headers=headers)
     try:
         payload = await _read_payload(request)
     except ClientDisconnect:
@@ -75,12 +92,22 @@ async def _graphql(sandbox: ShopifySandbox, request: Request) -> Response:
     if early is not None:
         return early
     result = await run_in_threadpool(
-        sandbox.executor.run, payload["query"], payload["variables"], payload["operationName"]
+        with_request_base,
+        _address(request),
+        sandbox.executor.run,
+        payload["query"],
+        payload["variables"],
+        payload["operationName"],
     )
     if sandbox.faults.strikes("drop", sandbox.faults.config.drop_response_rate, fields):
         sandbox.faults.count("dropped_responses")
         return BrokenResponse(json.dumps(result.body).encode(), media_type="application/json", headers=headers)
     return JSONResponse(result.body, headers=headers)
+
+
+def _address(request: Request) -> str:
+    """``scheme://host[:port]`` as the client addressed the sandbox (a hosts entry, TLS): links follow it."""
+    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 def root_fields(query: str) -> set[str]:

@@ -112,6 +112,8 @@ class ShopState:
         with self.lock:
             self.materialized: dict[int, Order] = {}
             self.deleted: set[int] = set()
+            # (event id, when, order id, order name) per deletion: REST events.json?verb=destroy reads it.
+            self.deletion_log: list[tuple[int, datetime, int, str]] = []
             self.created = 0
             self.version = 0
             self.jobs: dict[str, Job] = {}
@@ -162,6 +164,8 @@ class ShopState:
         """Forget an order (seeded or created); its id never comes back."""
         self.materialized.pop(order.index, None)
         self.deleted.add(order.index)
+        event_id = ids.EVENT_BASE + len(self.deletion_log) + 1
+        self.deletion_log.append((event_id, self.clock.tick(), order.id, order.name))
         self.version += 1
 
     def add_created(self, order: Order) -> None:

@@ -74,6 +74,14 @@ DICT_TYPES: dict[str, set[str]] = {
         "zip",
         "phone",
         "company",
+        # views/sync.py: mailing_address_extras
+        "id",
+        "formatted",
+        "formattedArea",
+        "latitude",
+        "longitude",
+        "coordinatesValidated",
+        "timeZone",
     },
     "FulfillmentOrderAssignedLocation": {
         "name",

@@ -8,9 +8,10 @@ from typing import Any
 from integrations.shopify.sandbox import ledger
 from integrations.shopify.sandbox.model import LineItem, Order, Pair, gid
 from integrations.shopify.sandbox.views.base import View, money_bag
+from integrations.shopify.sandbox.views.sync import LineItemSyncFields
 
 
-class LineItemView(View):
+class LineItemView(LineItemSyncFields, View):
     typename = "LineItem"
 
     def __init__(self, order: Order, item: LineItem, figures: ledger.Figures | None = None) -> None:

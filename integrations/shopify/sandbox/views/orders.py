@@ -10,12 +10,13 @@ from integrations.shopify.sandbox.model import ZERO_PAIR, LineItem, Order, Pair,
 from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, money_bag
 from integrations.shopify.sandbox.views.items import LineItemView
 from integrations.shopify.sandbox.views.money import RefundView, SuggestedRefundView, TransactionView
+from integrations.shopify.sandbox.views.sync import CustomerSyncFields, OrderSyncFields, mailing_address_extras
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState
 
 
-class OrderView(View):
+class OrderView(OrderSyncFields, View):
     typename = "Order"
 
     def __init__(self, state: ShopState, order: Order) -> None:
@@ -277,13 +278,15 @@ def address_dict(order: Order) -> dict[str, Any]:
         "zip": address.zip,
         "phone": address.phone,
         "company": None,
+        **mailing_address_extras(order),
     }
 
 
-class CustomerView(View):
+class CustomerView(CustomerSyncFields, View):
     typename = "Customer"
 
     def __init__(self, order: Order) -> None:
+        self._order = order
         self._customer = order.customer
 
     def id(self) -> str:

@@ -84,7 +84,12 @@ class BulkOperationView(View):
         return str(self._op.file_size) if self._op.file_size is not None else None
 
     def url(self) -> str | None:
-        return self._op.url
+        from integrations.shopify.sandbox.requestctx import request_base
+
+        base = request_base()
+        if self._op.url is None or base is None:
+            return self._op.url
+        return base + self._op.url[self._op.url.index("/_sandbox/") :]
 
     def partialDataUrl(self) -> str | None:
         return None

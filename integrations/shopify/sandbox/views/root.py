@@ -14,6 +14,7 @@ from integrations.shopify.sandbox.views.fulfillment import FulfillmentOrderView,
 from integrations.shopify.sandbox.views.items import LineItemView
 from integrations.shopify.sandbox.views.money import RefundView, TransactionView
 from integrations.shopify.sandbox.views.orders import OrderView
+from integrations.shopify.sandbox.views.sync import QueryRootSyncFields, ShopSyncFields
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 MAX_PAGE = 250
 
 
-class QueryRoot(View):
+class QueryRoot(QueryRootSyncFields, View):
     typename = "QueryRoot"
 
     def __init__(self, state: ShopState) -> None:
@@ -119,7 +120,7 @@ class QueryRoot(View):
         return (order, parsed[1]) if order is not None else None
 
 
-class ShopView(View):
+class ShopView(ShopSyncFields, View):
     typename = "Shop"
 
     def __init__(self, state: ShopState) -> None:
