@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -63,6 +64,11 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(None, ge=0, le=65535, alias="DROPSYNC_WORKER_METRICS_PORT")
     worker_metrics_host: str = Field("0.0.0.0", alias="DROPSYNC_WORKER_METRICS_HOST")
     task_events: bool = Field(False, alias="DROPSYNC_TASK_EVENTS")
+    # Chargebacks (worker/chargebacks): the card network's fee per chargeback, in the shop currency.
+    chargeback_fee: Decimal = Field(Decimal("15"), ge=0, alias="DROPSYNC_CHARGEBACK_FEE")
+    # Reasons whose evidence is submitted without a person (comma-separated, e.g. PRODUCT_NOT_RECEIVED).
+    chargeback_auto_submit: str = Field("", alias="DROPSYNC_CHARGEBACK_AUTO_SUBMIT")
+    chargeback_warning_days: int = Field(3, ge=0, alias="DROPSYNC_CHARGEBACK_WARNING_DAYS")
 
     @model_validator(mode="after")
     def _visibility_outlasts_tasks(self) -> Settings:
