@@ -64,6 +64,10 @@ class Chargeback(IdMixin, TimestampMixin, Base):
     # The order's fulfillments as Shopify attaches them to the evidence (carrier, tracking, shipping date).
     shopify_fulfillments: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
     last_read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # AliExpress tracking of the order's supplier parcels (aliexpress.ds.order.tracking.get) as read for this
+    # dispute: carrier, number and every carrier event (worker.chargebacks.tracking.ParcelTracking).
+    supplier_tracking: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
+    supplier_tracking_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     # The evidence pack as last built (worker.chargebacks.evidence.Pack.to_dict) and who submitted it.
     pack: Mapped[dict[str, Any] | None] = mapped_column(JsonType)

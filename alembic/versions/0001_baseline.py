@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 17:52:40.785027
+Create Date: 2026-12-04 18:01:08.751571
 """
 
 from collections.abc import Sequence
@@ -238,8 +238,13 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("status_seen_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_read_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "supplier_tracking",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("supplier_tracking_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("pack", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
         sa.Column("pack_built_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("submitted_by", sa.String(length=100), nullable=True),

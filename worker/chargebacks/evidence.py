@@ -5,7 +5,8 @@ Per reason:
 
 - **not received** (PRODUCT_NOT_RECEIVED): each supplier order's tracking number and carrier, the
   shipment date and the carrier's delivery date as AliExpress's logistics status showed them (the poller
-  and any tracking snapshot recorded with ``dropsync dispute evidence --snapshot``), and the Shopify
+  the carrier events AliExpress's tracking API returned for this dispute, ``worker.chargebacks.tracking``),
+  and the Shopify
   fulfillment(s) Shopify attaches to the evidence;
 - **unacceptable** (PRODUCT_UNACCEPTABLE): the store's return policy in words — exactly the text
   ``dropsync policy explain`` prints, with the policy version — and the refusal explanation from the
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from models import CancellationRequest, Chargeback, Dispute, Order, Refund, SupplierOrder
 from models.types import utcnow
+from worker.chargebacks import tracking
 
 NOT_RECEIVED, UNACCEPTABLE, CREDIT_NOT_PROCESSED, GENERAL = (
     "not_received", "unacceptable", "credit_not_processed", "general",
@@ -117,25 +119,25 @@ def _day(moment: dt.datetime | None) -> str:
 # --- reading the ledger ----------------------------------------------------------------------------------
 
 
-def parcels(session: Session, order_id: int) -> list[Parcel]:
-    """Every tracking number of the order's supplier orders (one row without tracking if none)."""
+def parcels(session: Session, row: Chargeback) -> list[Parcel]:
+    """Every supplier parcel of the disputed order (one row without tracking for a supplier order without
+    any): carrier and dates from the AliExpress tracking read for this dispute, else from the poller."""
+    read = {(t.supplier_order_id, t.tracking_number): t for t in tracking.of(row)}
     out: list[Parcel] = []
-    for so in session.scalars(
-        select(SupplierOrder).where(SupplierOrder.order_id == order_id).order_by(SupplierOrder.id)
-    ):
+    query = select(SupplierOrder).where(SupplierOrder.order_id == row.order_id).order_by(SupplierOrder.id)
+    for so in session.scalars(query):
         carriers = _carriers(so)
-        numbers: list[str | None] = [*so.tracking_numbers] or [None]
+        known = [*so.tracking_numbers, *(n for (i, n) in read if i == so.supplier_order_id)]
+        numbers: list[str | None] = list(dict.fromkeys(known)) or [None]
         for number in numbers:
+            seen = read.get((so.supplier_order_id, number or ""))
+            carrier = (
+                (seen.carrier if seen else None) or carriers.get(number or "") or next(iter(carriers.values()), None)
+            )
+            shipped = (seen.shipped_at if seen else None) or so.shipped_at
+            delivered = (seen.delivered_at if seen else None) or so.delivered_at
             out.append(
-                Parcel(
-                    so.supplier_order_id,
-                    number,
-                    carriers.get(number or "") or next(iter(carriers.values()), None),
-                    so.shipped_at,
-                    so.delivered_at,
-                    so.raw_logistics_status,
-                    so.status,
-                )
+                Parcel(so.supplier_order_id, number, carrier, shipped, delivered, so.raw_logistics_status, so.status)
             )
     return out
 
@@ -213,7 +215,7 @@ def build_pack(session: Session, row: Chargeback) -> Pack:
     order = session.get(Order, row.order_id) if row.order_id else None
     if order is None:
         return Pack(row.id, row.reason, kind, None, missing=("the order is not mirrored yet",))
-    found_parcels = tuple(parcels(session, order.id))
+    found_parcels = tuple(parcels(session, row))
     made = tuple(refunds(session, order.id))
     base: dict[str, Any] = {
         "parcels": found_parcels,

@@ -28,15 +28,19 @@ def current(session: Session, order: Order) -> Chargeback:
     return (needing or rows)[-1]
 
 
-def supplier_side(session: Session, order_id: int) -> list[SupplierSide]:
-    orders = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order_id).order_by(SupplierOrder.id))
+def supplier_side(session: Session, row: Chargeback) -> list[SupplierSide]:
+    """The order's supplier orders; delivered when the poller or the dispute's AliExpress tracking says so."""
+    delivered = {p.supplier_order_id: p.delivered_at for p in evidence.parcels(session, row) if p.delivered_at}
+    orders = session.scalars(
+        select(SupplierOrder).where(SupplierOrder.order_id == row.order_id).order_by(SupplierOrder.id)
+    )
     return [
         SupplierSide(
             so.supplier_order_id,
             so.status,
             bool(so.tracking_numbers),
             so.shipped_at,
-            so.delivered_at,
+            so.delivered_at or delivered.get(so.supplier_order_id),
             so.protection_ends_at,
             any(d.state == "open" for d in so.disputes),
         )
@@ -51,7 +55,7 @@ def recommendation_for(session: Session, row: Chargeback, now: dt.datetime) -> R
     made = evidence.refunds(session, row.order_id)
     refunded = sum((Decimal(r["amount"]) for r in made), Decimal(0))
     refused = evidence.refusal(session, row.order_id) is not None
-    suppliers = supplier_side(session, row.order_id)
+    suppliers = supplier_side(session, row)
     return recommend(
         reason=row.reason, status=row.status, amount=row.amount, refunded=refunded, refund_ids=[r["id"] for r in made],
         suppliers=suppliers, refusal_on_record=refused, now=now,

@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 from celery import Task
+from sqlalchemy import select
 
+from models import Chargeback
 from models.types import utcnow
 from worker.cancellation import execution
 from worker.cancellation.intents import get_intent
 from worker.celery_app import app
-from worker.chargebacks import hooks, sync  # noqa: F401  (hooks: the topic handlers and the order link)
+from worker.chargebacks import hooks, sync, tracking  # noqa: F401  (hooks: the topic handlers and the order link)
 from worker.db import session_scope
 from worker.mirror.shops import active_shop_ids, client_for_shop
 
 
 @app.task(name="chargebacks.refresh")
 def refresh(shop_id: int, dispute_gid: str) -> str | None:
-    """Read one dispute from Shopify (after its webhook) and merge it into the ledger."""
+    """Read one dispute from Shopify (after its webhook) and merge it; then its order's AliExpress tracking."""
     with client_for_shop(shop_id) as client:
-        return sync.refresh(session_scope, shop_id, dispute_gid, client)
+        status = sync.refresh(session_scope, shop_id, dispute_gid, client)
+    read_tracking(shop_id, dispute_gid)
+    return status
+
+
+def read_tracking(shop_id: int, dispute_gid: str) -> int:
+    """Keep the AliExpress tracking of the disputed order's parcels on the chargeback (when AliExpress is set up)."""
+    from worker.settings import get_settings
+    from worker.supplier.gateway import client_from_settings
+
+    with session_scope() as session:
+        found = session.scalar(
+            select(Chargeback.id).where(Chargeback.shop_id == shop_id, Chargeback.dispute_gid == dispute_gid)
+        )
+    if found is None or not get_settings().aliexpress_app_key:
+        return 0
+    with client_from_settings() as ae:
+        return tracking.snapshot(session_scope, found, ae)
 
 
 @app.task(name="chargebacks.submit", bind=True)

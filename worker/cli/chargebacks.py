@@ -83,7 +83,7 @@ def show(order: str = typer.Argument(..., help="The order (#1001, 1001, id or gi
         for row in rows:
             intents = [{"intent_id": i.id, "state": i.state, "attempts": i.attempts, "last_error": i.last_error}
                        for i in submission.submissions(session, row)]  # fmt: skip
-            suppliers = [vars(s) for s in service.supplier_side(session, found.id)]
+            suppliers = [vars(s) for s in service.supplier_side(session, row)]
             out.append(_row(session, row) | {"submissions": intents, "supplier_orders": suppliers})
     if as_json:
         print_json({"order": found.name, "chargebacks": out})
@@ -134,11 +134,24 @@ def _print_pack(name: str, row: Chargeback, pack: evidence.Pack) -> None:
 
 
 @app.command("evidence")
-def evidence_(order: str = typer.Argument(...), as_json: bool = JSON) -> None:
+def evidence_(
+    order: str = typer.Argument(...),
+    read_tracking: bool = typer.Option(False, "--tracking", help="Read the parcels' AliExpress tracking first."),
+    as_json: bool = JSON,
+) -> None:
     """Assemble the evidence pack from the ledger (per reason) and show exactly what would be sent.
 
-    Example: dropsync chargebacks evidence '#1001' --json
+    Example: dropsync chargebacks evidence '#1001' --tracking --json
     """
+    if read_tracking:
+        from worker.chargebacks import tracking
+        from worker.db import session_scope
+        from worker.supplier.gateway import client_from_settings
+
+        with unit_of_work() as session:
+            row_id = service.current(session, resolve_order(session, order)).id
+        with client_from_settings() as ae:
+            tracking.snapshot(session_scope, row_id, ae)
     with unit_of_work() as session:
         row, pack, name = _pack(session, order)
     if as_json:
