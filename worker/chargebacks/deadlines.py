@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Alert, Chargeback
+from worker.money import round_money
 from worker.observability.metrics import ALERTS_RAISED
 from worker.timeline import record_event
 
@@ -38,7 +39,7 @@ def findings(row: Chargeback, now: dt.datetime, warning: dt.timedelta) -> list[t
     due = row.evidence_due_by
     if row.status != "NEEDS_RESPONSE" or row.evidence_sent_on is not None or due is None:
         return []
-    what = f"{row.dispute_type.lower()} {row.reason} for {row.amount} {row.currency}"
+    what = f"{row.dispute_type.lower()} {row.reason} for {round_money(row.amount, row.currency)} {row.currency}"
     out = [(OPEN, "warning", f"{what}: evidence due by {due:%Y-%m-%d %H:%M} UTC; review the evidence pack "
                              "(dropsync chargebacks show ORDER)")]  # fmt: skip
     if now >= due:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from models import CancellationRequest, Chargeback, Dispute, Order, Refund, SupplierOrder
 from models.types import utcnow
 from worker.chargebacks import tracking
+from worker.money import round_money
 
 NOT_RECEIVED, UNACCEPTABLE, CREDIT_NOT_PROCESSED, GENERAL = (
     "not_received", "unacceptable", "credit_not_processed", "general",
@@ -165,7 +166,7 @@ def refunds(session: Session, order_id: int) -> list[dict[str, Any]]:
     return [
         {
             "id": r.shopify_gid,
-            "amount": str(r.total_refunded),
+            "amount": str(round_money(r.total_refunded, r.currency)),
             "currency": r.currency,
             "created_at": r.shopify_created_at.isoformat(),
             "note": r.note,

@@ -21,6 +21,7 @@ from models import Chargeback, Order
 from models.chargebacks import FINAL_STATUSES
 from models.types import utcnow
 from worker.mirror.snapshot import parse_time
+from worker.money import round_money
 from worker.timeline import record_event
 
 RANK = {"NEEDS_RESPONSE": 0, "UNDER_REVIEW": 1}
@@ -169,7 +170,7 @@ def _merge(row: Chargeback, facts: DisputeFacts) -> list[str]:
 
 
 def _record(session: Session, row: Chargeback, created: bool, changes: list[str], actor: str) -> None:
-    money = f"{row.amount} {row.currency}"
+    money = f"{round_money(row.amount, row.currency)} {row.currency}"
     if created:
         due = f", evidence due by {row.evidence_due_by:%Y-%m-%d %H:%M} UTC" if row.evidence_due_by else ""
         message = f"{row.dispute_type.lower()} opened by the customer's bank: {row.reason} for {money}{due}"
@@ -195,7 +196,7 @@ def link_orders(session: Session, shop_id: int, orders: dict[str, int]) -> int:
         record_event(
             session, shop_id=shop_id, order_id=row.order_id, kind="chargeback.linked", actor="system",
             message=f"{row.dispute_type.lower()} {row.dispute_gid.rsplit('/', 1)[-1]} ({row.reason}, "
-            f"{row.amount} {row.currency}, {row.status}) linked to this order",
+            f"{round_money(row.amount, row.currency)} {row.currency}, {row.status}) linked to this order",
             data={"chargeback_id": row.id, "dispute": row.dispute_gid},
         )  # fmt: skip
     session.flush()

@@ -13,6 +13,7 @@ from models import Chargeback, Order, SupplierOrder
 from worker.chargebacks import evidence
 from worker.chargebacks.recommend import Recommendation, SupplierSide, recommend
 from worker.errors import NotFoundError
+from worker.money import round_money
 
 
 def chargebacks_of(session: Session, order_id: int) -> list[Chargeback]:
@@ -67,7 +68,8 @@ def describe(row: Chargeback) -> dict[str, object]:
     return {
         "id": row.id, "dispute": row.dispute_gid, "order_id": row.order_id, "type": row.dispute_type,
         "reason": row.reason, "network_reason_code": row.network_reason_code, "status": row.status,
-        "amount": str(row.amount), "fee": str(row.fee), "currency": row.currency,
+        "amount": str(round_money(row.amount, row.currency)), "fee": str(round_money(row.fee, row.currency)),
+        "currency": row.currency,
         "initiated_at": row.initiated_at, "evidence_due_by": row.evidence_due_by,
         "evidence_sent_on": row.evidence_sent_on, "finalized_on": row.finalized_on,
         "evidence_submitted": row.evidence_submitted, "submitted_by": row.submitted_by,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
@@ -16,6 +17,7 @@ from worker.chargebacks import evidence, service, submission
 from worker.cli.common import console, print_json, unit_of_work
 from worker.cli.supplier import actor
 from worker.errors import RefusedError, UsageError
+from worker.money import round_money
 from worker.orders import resolve_order
 
 app = typer.Typer(help="Chargebacks (Shopify Payments disputes): list, show, evidence, submit.", no_args_is_help=True)
@@ -114,7 +116,8 @@ def _pack(session: Session, ref: str) -> tuple[Chargeback, evidence.Pack, str]:
 
 
 def _print_pack(name: str, row: Chargeback, pack: evidence.Pack) -> None:
-    _say(f"Evidence pack for {name}, dispute {row.dispute_gid} ({row.reason}, {row.amount} {row.currency})")
+    amount = round_money(row.amount, row.currency)
+    _say(f"Evidence pack for {name}, dispute {row.dispute_gid} ({row.reason}, {amount} {row.currency})")
     for p in pack.parcels:
         _say(f"  AliExpress {p.supplier_order_id}: tracking {p.tracking_number or '-'} ({p.carrier or 'carrier ?'}), "
              f"shipped {_day(p.shipped_at) or '-'}, delivered {_day(p.delivered_at) or '-'}")  # fmt: skip
@@ -175,6 +178,8 @@ def submit(
         row, pack, name = _pack(session, order)
     if not yes:
         _print_pack(name, row, pack)
+        if not sys.stdin.isatty():
+            raise RefusedError("nothing submitted: confirm at a terminal, or pass --yes")
         if not typer.confirm("Submit this evidence to Shopify? Shopify accepts it only once", default=False):
             raise RefusedError("nothing submitted")
     with unit_of_work() as session:
