@@ -43,6 +43,11 @@ def test_list_show_evidence_and_submit(
     assert listed["recommendation"]["action"] == "show_refund"
     name = listed["order"]
 
+    code, out, _ = cli("deadlines", "--json")  # the evidence deadline is among what needs a person
+    assert code == 0
+    [due] = [r for r in json.loads(out) if r["kind"] == "chargeback_evidence"]
+    assert (due["order"], due["stage"]) == (name, "open")
+
     code, out, _ = cli("chargebacks", "show", name)
     assert code == 0
     assert "recommendation: show_refund" in out

@@ -104,3 +104,23 @@ def _raise(
     log.warning("alert.raised", kind=kind, chargeback_id=row.id, message=message)
     ALERTS_RAISED.labels(kind).inc()
     return True
+
+
+def attention_rows(session: Session, now: dt.datetime) -> list[dict[str, object]]:
+    """Chargebacks waiting for evidence, as ``dropsync deadlines`` rows (the most urgent finding of each)."""
+    from models import Order
+
+    warning = _warning()
+    rows: list[dict[str, object]] = []
+    for row in session.scalars(select(Chargeback).where(Chargeback.status == "NEEDS_RESPONSE")):
+        found = findings(row, now, warning)
+        if not found:
+            continue
+        stage, severity, message = found[-1]
+        name = session.scalar(select(Order.name).where(Order.id == row.order_id)) if row.order_id else None
+        rows.append({
+            "order": name, "supplier_order_id": None, "kind": "chargeback_evidence",
+            "stage": {OPEN: "open", NEAR: "near", PASSED: "passed"}[stage], "due_at": row.evidence_due_by,
+            "severity": severity, "message": message,
+        })  # fmt: skip
+    return rows
