@@ -66,6 +66,7 @@ def shopify(
     webhook_drop_rate: float = typer.Option(0.0, "--webhook-drop-rate", help="Share of deliveries never sent."),
     fault_fields: str = typer.Option("", "--fault-fields", help="Apply the request faults only to these root fields."),
     subscribe: list[str] = typer.Option([], "--subscribe", help="topic=url to register at start (repeatable)."),
+    disputes: int = typer.Option(0, "--disputes", min=0, help="Shopify Payments disputes on seeded orders."),
 ) -> None:
     """Serve a local Shopify Admin GraphQL API (2026-10 schema, throttling, webhooks, fault switches).
 
@@ -93,6 +94,8 @@ def shopify(
         only_fields=tuple(name.strip() for name in fault_fields.split(",") if name.strip()),
     )
     try:
-        serve_forever(build_config(credentials, port, seed, orders, plan, faults), subscribe, console.print)
+        config = build_config(credentials, port, seed, orders, plan, faults)
+        config.disputes = disputes
+        serve_forever(config, subscribe, console.print)
     except SandboxUsageError as exc:
         raise UsageError(f"sandbox shopify: {exc}") from None

@@ -213,7 +213,8 @@ def disputes_on(state: ShopState, order: Order, rng: random.Random) -> None:
         reason = "FRAUDULENT"
     # Relative to the shop's seeding instant (not the wall clock): the same seed gives the same disputes.
     now = state.config.clock_start or state.clock.now()
-    initiated = order.created_at + timedelta(days=rng.randint(3, 20))
+    # Within the last 30 days (never before the order): about half still wait for evidence.
+    initiated = max(order.created_at + timedelta(days=1), now - timedelta(hours=rng.randint(24, 30 * 24)))
     initiated = min(initiated, now - timedelta(hours=1))
     dispute = Dispute(
         DISPUTE_BASE + 900_000 + order.index, order.index, "CHARGEBACK", reason, NETWORK_CODES.get(reason),
