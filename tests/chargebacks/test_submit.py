@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.sandbox import ShopifySandbox
@@ -19,6 +20,7 @@ from worker.chargebacks import submission, sync
 from worker.db import get_engine, session_scope
 from worker.errors import RefusedError
 from worker.observability.ledger import _exposure
+from worker.settings import get_settings
 
 
 def _refunded_dispute(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop) -> tuple[str, Chargeback]:
@@ -135,3 +137,28 @@ def test_a_lost_dispute_leaves_amount_and_fee_in_exposure_a_won_one_clears_it(
     assert totals(rows)["USD"] == sum(refund_gap.values(), Decimal(0)) + lost.amount + Decimal("15")
     with get_engine().connect() as conn:  # the dropsync_exposure gauge reads the same
         assert _exposure(conn)["USD"] == totals(rows)["USD"]
+
+
+def test_auto_submit_only_for_the_listed_reasons_and_a_complete_pack(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("DROPSYNC_CHARGEBACK_AUTO_SUBMIT", "credit_not_processed, PRODUCT_NOT_RECEIVED")
+    get_settings.cache_clear()
+    try:
+        _, listed = _refunded_dispute(sandbox, client, shop)  # read through sync: submitted without a person
+        gid = sandbox.control.create_order(status="partially_refunded")
+        mirror(client, shop.id, gid)
+        other = open_and_read(sandbox, client, shop.id, gid, "FRAUDULENT")  # not listed: waits for a person
+        unshipped = sandbox.control.create_order(status="paid")
+        mirror(client, shop.id, unshipped)
+        incomplete = open_and_read(sandbox, client, shop.id, unshipped, "PRODUCT_NOT_RECEIVED")
+    finally:
+        get_settings.cache_clear()
+    with session_scope() as session:
+        intents = session.scalars(select(ShopifyIntent).where(ShopifyIntent.kind == "dispute_evidence_update")).all()
+        assert [(i.params["dispute_gid"], i.params["chargeback_id"]) for i in intents] == [
+            (listed.dispute_gid, listed.id)
+        ]
+        assert session.get_one(Chargeback, listed.id).submitted_by == "auto-submit"
+    assert other.id != incomplete.id

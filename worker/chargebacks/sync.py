@@ -38,6 +38,16 @@ def _apply_nodes(sessions: SessionFactory, shop_id: int, nodes: list[dict[str, A
         return seen
 
 
+def auto_submit(sessions: SessionFactory, shop_id: int, dispute_gid: str) -> int | None:
+    """Submit without a person if the store turned it on for this reason (see ``submission``); the intent id."""
+    with sessions() as session:
+        row = session.scalars(
+            select(Chargeback).where(Chargeback.shop_id == shop_id, Chargeback.dispute_gid == dispute_gid)
+        ).first()
+        intent = submission.maybe_auto_submit(session, row, utcnow()) if row is not None else None
+        return intent.id if intent is not None else None
+
+
 def refresh(sessions: SessionFactory, shop_id: int, dispute_gid: str, client: ShopifyClient) -> str | None:
     """Read one dispute and merge it; returns its status (None: Shopify does not know it)."""
     node = client.execute("DisputeById", {"id": dispute_gid})["dispute"]

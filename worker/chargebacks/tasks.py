@@ -21,6 +21,7 @@ def refresh(shop_id: int, dispute_gid: str) -> str | None:
     with client_for_shop(shop_id) as client:
         status = sync.refresh(session_scope, shop_id, dispute_gid, client)
     read_tracking(shop_id, dispute_gid)
+    sync.auto_submit(session_scope, shop_id, dispute_gid)  # after the tracking: only a complete pack goes alone
     return status
 
 
