@@ -83,6 +83,11 @@ def test_a_chargeback_opened_by_the_control_api_is_served_everywhere(shopify_san
         "id", "order_id", "type", "amount", "currency", "reason", "network_reason_code", "status",
         "evidence_due_by", "evidence_sent_on", "finalized_on", "initiated_at",
     }  # fmt: skip
+    evidence_id = node["disputeEvidence"]["id"]
+    by_id = data(
+        shopify_sandbox, "query($id: ID!) { disputeEvidence(id: $id) { id dispute { id } } }", {"id": evidence_id}
+    )
+    assert by_id["disputeEvidence"] == {"id": evidence_id, "dispute": {"id": dispute_gid}}
     listed = data(shopify_sandbox, documents.load("DisputesPage").source, {"first": 10})["disputes"]
     assert [n["id"] for n in listed["nodes"]] == [dispute_gid]
 

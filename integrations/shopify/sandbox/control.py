@@ -135,7 +135,7 @@ class Control:
 
         with self._state.lock:
             found = disputes.find(self._state, reference)
-            order = disputes.order_of(self._state, found) if found is not None else None
+            order = self._state.get(found.order_index) if found is not None else None
             if found is None or order is None:
                 raise ControlError(f"no such dispute: {reference}")
             return disputes.rest_json(found, order) | {

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from integrations.shopify.sandbox import ids, ledger
 from integrations.shopify.sandbox.errors import ShopifyError
 from integrations.shopify.sandbox.model import Order, gid
-from integrations.shopify.sandbox.views.base import DICT_TYPES, Connection, View, iso, money
+from integrations.shopify.sandbox.views.base import DICT_TYPES, Connection, View, connection, iso, money
 from integrations.shopify.sandbox.views.orders import OrderView, address_dict
 
 if TYPE_CHECKING:
@@ -304,8 +304,6 @@ def listing(
     before: str | None, reverse: bool,
 ) -> Connection:  # fmt: skip
     """Disputes by id (oldest first; ``reverse``: newest first), cursor paged like every connection."""
-    from integrations.shopify.sandbox.views.base import connection
-
     if first is None and last is None:
         raise ShopifyError("you must provide one of first or last", "BAD_REQUEST")
     keep = matcher(query)
@@ -477,10 +475,6 @@ def _mailing_address(value: dict[str, Any]) -> dict[str, Any]:
     country = value.get("countryCode")
     out.update(country=country, countryCode=country, countryCodeV2=country)
     return out
-
-
-def order_of(state: ShopState, dispute: Dispute) -> Order | None:
-    return state.get(dispute.order_index)
 
 
 def order_gid(dispute: Dispute) -> str:
