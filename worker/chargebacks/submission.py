@@ -27,11 +27,11 @@ from models import Chargeback, Order, ShopifyIntent
 from models.types import utcnow
 from worker import outbox
 from worker.cancellation import intents as ik
+from worker.cancellation.actions import DISPUTE_EVIDENCE_UPDATE
 from worker.chargebacks.evidence import Pack, build_pack
 from worker.errors import RefusedError
 from worker.timeline import record_event
 
-DISPUTE_EVIDENCE_UPDATE = "dispute_evidence_update"
 SUBMIT_TASK = "chargebacks.submit"
 #: The task that created the intent runs it at once; the sweeper only picks it up if that run dies.
 SWEEPER_GRACE = dt.timedelta(seconds=30)
