@@ -2,6 +2,7 @@
 
 from models.base import Base
 from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES, CancellationRequest, ShopifyIntent
+from models.chargebacks import Chargeback
 from models.inbox import OutboxMessage, WebhookDelivery
 from models.ledger import LEDGER_KINDS, LedgerEntry, TimelineEvent
 from models.orders import FulfillmentOrder, LineItem, Order, Refund, Transaction
@@ -19,6 +20,7 @@ __all__ = [
     "Base",
     "BulkBackfill",
     "CancellationRequest",
+    "Chargeback",
     "Dispute",
     "FulfillmentOrder",
     "Heartbeat",

@@ -19,4 +19,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "cancellation.sweep": {"task": "cancellation.sweep", "schedule": 15.0},
     # Publishes task_outbox rows the after-commit hook did not (process died after commit, broker down).
     "outbox.relay": {"task": "outbox.relay", "schedule": 10.0},
+    # Reads recent and undecided Shopify Payments disputes (catches lost disputes/* webhooks) and raises
+    # the evidence-deadline alerts.
+    "chargebacks.sync_all": {"task": "chargebacks.sync_all", "schedule": 300.0},
 }

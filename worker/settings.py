@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -85,6 +86,12 @@ class Settings(BaseSettings):
     def ops_protected(self) -> bool:
         """/metrics and /readyz details need the bearer token: when one is set, and always in production."""
         return bool(self.ops_tokens) or self.environment == "production"
+
+    # Chargebacks (worker/chargebacks): the card network's fee per chargeback, in the shop currency.
+    chargeback_fee: Decimal = Field(Decimal("15"), ge=0, alias="DROPSYNC_CHARGEBACK_FEE")
+    # Reasons whose evidence is submitted without a person (comma-separated, e.g. PRODUCT_NOT_RECEIVED).
+    chargeback_auto_submit: str = Field("", alias="DROPSYNC_CHARGEBACK_AUTO_SUBMIT")
+    chargeback_warning_days: int = Field(3, ge=0, alias="DROPSYNC_CHARGEBACK_WARNING_DAYS")
 
     @model_validator(mode="after")
     def _visibility_outlasts_tasks(self) -> Settings:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:14:15.867921
+Create Date: 2026-12-04 18:01:08.751571
 """
 
 from collections.abc import Sequence
@@ -212,6 +212,65 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cancellation_requests", schema=None) as batch_op:
         batch_op.create_index("ix_cancellation_requests_order_state", ["order_id", "state"], unique=False)
+
+    op.create_table(
+        "chargebacks",
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("order_gid", sa.String(length=100), nullable=True),
+        sa.Column("dispute_gid", sa.String(length=100), nullable=False),
+        sa.Column("legacy_id", sa.BigInteger(), nullable=True),
+        sa.Column("evidence_gid", sa.String(length=100), nullable=True),
+        sa.Column("dispute_type", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=False),
+        sa.Column("network_reason_code", sa.String(length=32), nullable=True),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("amount", models.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("fee", models.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("initiated_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("evidence_due_by", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("evidence_sent_on", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finalized_on", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("evidence_submitted", sa.Boolean(), nullable=False),
+        sa.Column(
+            "shopify_fulfillments",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("last_read_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "supplier_tracking",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("supplier_tracking_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("pack", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("pack_built_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("submitted_by", sa.String(length=100), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("dispute_type IN ('CHARGEBACK', 'INQUIRY')", name=op.f("ck_chargebacks_type_valid")),
+        sa.CheckConstraint(
+            "status IN ('NEEDS_RESPONSE', 'UNDER_REVIEW', 'WON', 'LOST', 'ACCEPTED', 'CHARGE_REFUNDED', 'PREVENTED')",
+            name=op.f("ck_chargebacks_status_valid"),
+        ),
+        sa.CheckConstraint("amount >= 0", name=op.f("ck_chargebacks_amount_non_negative")),
+        sa.CheckConstraint("fee >= 0", name=op.f("ck_chargebacks_fee_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_chargebacks_order_id_orders"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"], ["shops.id"], name=op.f("fk_chargebacks_shop_id_shops"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_chargebacks")),
+    )
+    with op.batch_alter_table("chargebacks", schema=None) as batch_op:
+        batch_op.create_index("ix_chargebacks_order", ["order_id"], unique=False)
+        batch_op.create_index("ix_chargebacks_status_due", ["status", "evidence_due_by"], unique=False)
+        batch_op.create_index("uq_chargebacks_dispute", ["shop_id", "dispute_gid"], unique=True)
 
     op.create_table(
         "fulfillment_orders",
@@ -616,6 +675,12 @@ def downgrade() -> None:
         batch_op.drop_index("uq_fulfillment_orders_order_gid")
 
     op.drop_table("fulfillment_orders")
+    with op.batch_alter_table("chargebacks", schema=None) as batch_op:
+        batch_op.drop_index("uq_chargebacks_dispute")
+        batch_op.drop_index("ix_chargebacks_status_due")
+        batch_op.drop_index("ix_chargebacks_order")
+
+    op.drop_table("chargebacks")
     with op.batch_alter_table("cancellation_requests", schema=None) as batch_op:
         batch_op.drop_index("ix_cancellation_requests_order_state")
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from models import Alert, CancellationRequest, LedgerEntry, Order
+from models import Alert, CancellationRequest, Chargeback, LedgerEntry, Order
 from tests.cli.support import dropsync
 from worker.cancellation.exposure import exposures, totals
 
@@ -73,6 +73,17 @@ def test_demo_runs_the_story_and_its_summary_matches_the_ledger(tmp_path: Path) 
         rows = exposures(session)
         assert summary["exposure"]["total"] == {c: str(v) for c, v in totals(rows).items()}
         assert {r["order"] for r in summary["exposure"]["orders"]} == {r.order_name for r in rows}
+
+        won = summary["chargeback"]  # not received, but the carrier delivered: fought with the tracking, won
+        chargeback = session.scalars(select(Chargeback).where(Chargeback.dispute_gid == won["dispute"])).one()
+        assert (won["ledger_status"], chargeback.status, won["shopify"]["status"]) == ("WON", "WON", "won")
+        assert won["shopify"]["mutations_applied"] == {"disputeEvidenceUpdate": 1}
+        assert won["shopify"]["submissions"] == 1
+        [parcel] = won["parcels"]
+        assert parcel["tracking_number"] == "LP00DEMO0004CN"
+        assert parcel["delivered_at"] is not None
+        assert chargeback.evidence_sent_on is not None
+        assert won["order"] not in {r.order_name for r in rows}  # won: nothing at risk
     engine.dispose()
 
 

@@ -9,10 +9,10 @@ from integrations.shopify import documents
 from integrations.shopify.documents import MAX_QUERY_COST, DocumentError, estimate_cost
 from integrations.shopify.schema import load_schema, validate_document
 
-FRAGMENTS = {"OrderFields", "LineItemFields", "MoneyBagFields", "BulkOperationFields"}
+FRAGMENTS = {"OrderFields", "LineItemFields", "MoneyBagFields", "BulkOperationFields", "DisputeFields"}
 OPERATIONS = sorted(set(documents.available_names()) - FRAGMENTS)
 # Page sizes a caller would send; the nested sizes are fixed in the files.
-TYPICAL_VARIABLES = {"OrdersPage": {"first": 2}, "WebhookSubscriptions": {"first": 100}}
+TYPICAL_VARIABLES = {"OrdersPage": {"first": 2}, "WebhookSubscriptions": {"first": 100}, "DisputesPage": {"first": 50}}
 
 
 def test_the_expected_documents_exist() -> None:

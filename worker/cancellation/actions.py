@@ -20,6 +20,8 @@ from worker.cancellation.shopify_view import OrderView, read_order
 from worker.money import wire_amount
 
 JOB_TIMEOUT_SECONDS = 30.0
+#: Chargeback evidence (worker.chargebacks.submission) runs through the same executor.
+DISPUTE_EVIDENCE_UPDATE = "dispute_evidence_update"
 
 
 class JobStillRunning(Exception):
@@ -66,6 +68,10 @@ class Outcome:
 
 def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     """Send the intent's mutation. Raises the client's errors (see module doc)."""
+    if intent.kind == DISPUTE_EVIDENCE_UPDATE:
+        from worker.chargebacks import submission
+
+        return Outcome(submission.perform(client, intent))
     if intent.kind == ik.ORDER_CANCEL:
         return _order_cancel(client, intent)
     if intent.kind == ik.REFUND_CREATE:
@@ -120,6 +126,10 @@ def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] |
     Raises ``JobStillRunning`` for an orderCancel whose recorded job is still running: neither adopt nor
     resend (a second orderCancel could start a second refund).
     """
+    if intent.kind == DISPUTE_EVIDENCE_UPDATE:
+        from worker.chargebacks import submission
+
+        return submission.existing_effect(client, intent)
     view = read_order(client, intent.params["order_gid"])
     if intent.kind == ik.ORDER_CANCEL:
         if view.cancelled:

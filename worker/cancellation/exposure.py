@@ -27,10 +27,12 @@ class Exposure:
     recovered_from_supplier: Decimal
     expected_from_supplier: Decimal
     refund_due_at: dt.datetime | None
+    # Disputed amount + chargeback fee of chargebacks not won (worker.chargebacks.exposure).
+    chargebacks: Decimal = Decimal(0)
 
     @property
     def exposure(self) -> Decimal:
-        return self.refunded_to_customer - self.recovered_from_supplier
+        return self.refunded_to_customer - self.recovered_from_supplier + self.chargebacks
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -39,6 +41,7 @@ class Exposure:
             "recovered_from_supplier": str(self.recovered_from_supplier),
             "expected_from_supplier": str(self.expected_from_supplier), "exposure": str(self.exposure),
             "refund_due_at": self.refund_due_at.isoformat() if self.refund_due_at else None,
+            "chargebacks": str(self.chargebacks),
         }  # fmt: skip
 
 
@@ -55,10 +58,14 @@ def _sums(session: Session, kind: str) -> dict[int, Decimal]:
 
 
 def exposures(session: Session, order_ids: list[int] | None = None) -> list[Exposure]:
-    """Every order with a customer refund, a supplier refund or a cancellation request (or ``order_ids``)."""
+    """Every order with a customer refund, a supplier refund, a cancellation request or a chargeback not
+    won (or ``order_ids``)."""
+    from worker.chargebacks.exposure import at_risk
+
     refunded, recovered = _sums(session, "customer_refund"), _sums(session, "supplier_refund")
     with_requests = set(session.scalars(select(CancellationRequest.order_id)))
-    ids = set(order_ids) if order_ids is not None else set(refunded) | set(recovered) | with_requests
+    disputed = at_risk(session)
+    ids = set(order_ids) if order_ids is not None else set(refunded) | set(recovered) | with_requests | set(disputed)
     if not ids:
         return []
     orders = session.scalars(select(Order).where(Order.id.in_(ids)).order_by(Order.id)).all()
@@ -74,6 +81,7 @@ def exposures(session: Session, order_ids: list[int] | None = None) -> list[Expo
                 recovered.get(order.id, Decimal(0)),
                 expected,
                 due,
+                disputed.get(order.id, Decimal(0)),
             )
         )
     return out
@@ -93,8 +101,10 @@ def _expected(session: Session, order_id: int) -> tuple[Decimal, dt.datetime | N
 
 
 def totals(rows: list[Exposure]) -> dict[str, Decimal]:
-    """Total exposure per currency (only positive per-order exposures add up: a surplus is not netted)."""
+    """Total exposure per currency (only positive per-order refund gaps add up: a surplus is not netted,
+    not even against a chargeback of the same order)."""
     out: dict[str, Decimal] = {}
     for row in rows:
-        out[row.currency] = out.get(row.currency, Decimal(0)) + max(row.exposure, Decimal(0))
+        gap = max(row.refunded_to_customer - row.recovered_from_supplier, Decimal(0))
+        out[row.currency] = out.get(row.currency, Decimal(0)) + gap + row.chargebacks
     return out

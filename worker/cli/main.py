@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from worker.cli import (
     cancel,
+    chargebacks,
     db,
     deadlines,
     dispute,
@@ -54,6 +55,7 @@ app.add_typer(dispute.app, name="dispute")
 app.add_typer(cancel.app, name="cancel")
 app.add_typer(intents.app, name="intents")
 app.add_typer(report.app, name="report")
+app.add_typer(chargebacks.app, name="chargebacks")
 app.command("deadlines")(deadlines.deadlines)
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)

@@ -22,6 +22,7 @@ from worker.orders import resolve_order
 from worker.policy import Action, Decision, Evidence, Policy, Reason, RequestKind, load_policy
 from worker.policy.adapters import check_order, parse_items
 from worker.policy.explain import explain as explain_policy
+from worker.policy.explain import explain_lines
 from worker.policy.lint import lint as lint_policy
 
 app = typer.Typer(help="The store's return and cancellation policy (DROPSYNC_POLICY_FILE).", no_args_is_help=True)
@@ -137,11 +138,8 @@ def explain(file: str | None = FILE_OPTION, as_json: bool = JSON_OPTION) -> None
     if as_json:
         print_json({"source": source, "version": policy.version, "sections": sections})
         return
-    _say(f"Policy: {source} (version {policy.version})")
-    for title, sentences in sections.items():
-        _say(f"\n{title}")
-        for sentence in sentences:
-            _say(f"  - {sentence}")
+    for line in explain_lines(policy, source):
+        _say(line)
 
 
 def _amount(text: str | None, option: str) -> Decimal | None:

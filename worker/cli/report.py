@@ -17,7 +17,8 @@ def exposure(
     order: str | None = typer.Argument(None, help="One order (default: every order with refunds or requests)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Per order: refunded to the customer − recovered from the supplier; and the total per currency.
+    """Per order: refunded to the customer − recovered from the supplier + chargebacks not won (disputed
+    amount and fee); and the total per currency.
 
     Example: dropsync report exposure --json
     """
@@ -28,11 +29,11 @@ def exposure(
     if as_json:
         print_json({"orders": [r.to_dict() for r in rows], "total": {c: str(v) for c, v in total.items()}})
         return
-    table = Table("order", "refunded", "recovered", "expected back", "due", "exposure")
+    table = Table("order", "refunded", "recovered", "expected back", "due", "chargebacks", "exposure")
     for r in rows:
         due = r.refund_due_at.strftime("%Y-%m-%d") if r.refund_due_at else ""
         table.add_row(r.order_name, f"{r.refunded_to_customer} {r.currency}", str(r.recovered_from_supplier),
-                      str(r.expected_from_supplier), due, str(r.exposure))  # fmt: skip
+                      str(r.expected_from_supplier), due, str(r.chargebacks), str(r.exposure))  # fmt: skip
     console.print(table)
     for currency, value in sorted(total.items()):
         console.print(f"total exposure: {value} {currency}")

@@ -72,6 +72,7 @@ def shopify(
     tls_cert: str = typer.Option("", "--tls-cert", help="Serve HTTPS with this PEM certificate (with --tls-key)."),
     tls_key: str = typer.Option("", "--tls-key", help="The PEM private key of --tls-cert."),
     tls_self_signed: bool = typer.Option(False, "--tls-self-signed", help="Serve HTTPS with a generated certificate."),
+    disputes: int = typer.Option(0, "--disputes", min=0, help="Shopify Payments disputes on seeded orders."),
 ) -> None:
     """Serve a local Shopify Admin GraphQL API (2026-10 schema, throttling, webhooks, fault switches).
 
@@ -109,6 +110,7 @@ def shopify(
         anchor = parse_anchor(anchor_date)
         tls = tls_files(tls_cert or None, tls_key or None, tls_self_signed, credentials.shop_domain)
         config = build_config(credentials, port, seed, orders, plan, faults, anchor, tls)
+        config.disputes = disputes
         serve_forever(config, subscribe, console.print)
     except SandboxUsageError as exc:
         raise UsageError(f"sandbox shopify: {exc}") from None

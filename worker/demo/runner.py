@@ -21,7 +21,7 @@ from rich.text import Text
 from integrations.aliexpress.sandbox.world import SandboxError
 from integrations.shopify.sandbox.control import ControlError
 from worker.cli.common import console, err_console, print_json
-from worker.demo import story
+from worker.demo import chargeback, story
 from worker.demo.stack import Stack, StackError, StackOptions, running, subscribe_webhooks
 from worker.demo.summary import build_summary
 from worker.errors import UsageError
@@ -114,7 +114,11 @@ def _play(stack: Stack, say: Any, timeout: float, started: float) -> dict[str, A
     say("the seller shipped: the request became a return")
     story.protection_alert(stack, cast, timeout)
     say("buyer-protection alert raised")
-    return build_summary(stack, cast, requests, time.monotonic() - started)
+    dispute_gid = chargeback.chargeback_won(stack, timeout)
+    say("chargeback (not received) answered with the AliExpress tracking: evidence sent, dispute won")
+    summary = build_summary(stack, cast, requests, time.monotonic() - started)
+    summary["chargeback"] = chargeback.summary(stack, dispute_gid)
+    return summary
 
 
 TITLES = {
@@ -144,6 +148,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     alert = summary["protection_alert"]
     lines += ["", "Buyer-protection alert:"]
     lines.append(f"  {alert['order']}: [{alert['severity']}] {alert['message']}" if alert else "  none raised")
+    if "chargeback" in summary:
+        lines += ["", *chargeback.summary_lines(summary["chargeback"])]
     lines += ["", "Exposure (refunded to customers, not yet recovered from suppliers):"]
     for row in summary["exposure"]["orders"]:
         lines.append(f"  {row['order']}: refunded {row['refunded_to_customer']} {row['currency']}, recovered "

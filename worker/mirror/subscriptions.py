@@ -23,6 +23,8 @@ TOPICS: dict[str, str] = {
     "FULFILLMENT_ORDERS_CANCELLATION_REQUEST_SUBMITTED": "cancellation requests through the service",
     "FULFILLMENT_ORDERS_CANCELLED": "fulfillment order cancelled",
     "BULK_OPERATIONS_FINISH": "backfill finished",
+    "DISPUTES_CREATE": "chargebacks: a Shopify Payments dispute opened",
+    "DISPUTES_UPDATE": "chargebacks: evidence sent, dispute decided",
 }
 
 

@@ -16,7 +16,8 @@ Definitions:
 * deadlines due / overdue: unresolved ``alerts`` with a ``due_at`` per kind / those whose ``due_at`` passed;
 * exposure per currency: for each order, customer refunds − supplier refunds (a supplier refund linked only
   to a supplier order counts for that supplier order's order); orders where the supplier returned at least
-  as much count 0, never negative (money recovered on one order does not cancel a loss on another).
+  as much count 0, never negative (money recovered on one order does not cancel a loss on another);
+  plus the disputed amount and fee of every chargeback not won (``worker.chargebacks.exposure``).
   Recomputed at most once a minute (:data:`EXPOSURE_MAX_AGE_SECONDS`); the other gauges on every scrape.
 """
 
@@ -136,7 +137,12 @@ def _exposure(conn: Connection) -> dict[str, Decimal]:
     )
     positive = case((per_order.c.net > 0, per_order.c.net), else_=0)
     rows = conn.execute(select(per_order.c.currency, func.sum(positive)).group_by(per_order.c.currency))
-    return {currency: Decimal(str(total or 0)) for currency, total in rows}
+    totals = {currency: Decimal(str(total or 0)) for currency, total in rows}
+    from worker.chargebacks.exposure import at_risk_by_currency
+
+    for currency, amount in at_risk_by_currency(conn).items():  # chargebacks not won (amount + fee)
+        totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return totals
 
 
 def _family(gauge: object, labels: Iterable[str] = ()) -> GaugeMetricFamily:

@@ -25,6 +25,14 @@ def explain(policy: Policy) -> dict[str, list[str]]:
     }
 
 
+def explain_lines(policy: Policy, source: str) -> list[str]:
+    """The text ``dropsync policy explain`` prints, line by line (chargeback evidence quotes it verbatim)."""
+    lines = [f"Policy: {source} (version {policy.version})"]
+    for title, sentences in explain(policy).items():
+        lines += ["", title, *(f"  - {sentence}" for sentence in sentences)]
+    return lines
+
+
 def _cancellations(policy: Policy) -> list[str]:
     rules = policy.cancellation
     if not rules.allowed or rules.until is CancelUntil.NEVER:

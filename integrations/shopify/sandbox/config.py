@@ -86,6 +86,8 @@ class SandboxConfig:
     clock_start: datetime | None = None
     history_days: int = 60
     shop_currency: str = "USD"
+    # Shopify Payments disputes on this many seeded orders (picked by the seed; disputes.seed).
+    disputes: int = 0
     webhook_timeout_seconds: float = 5.0
     webhook_connect_timeout_seconds: float = 1.0
     webhook_backoff: tuple[float, ...] = SHOPIFY_WEBHOOK_BACKOFF

@@ -100,6 +100,49 @@ class Control:
             order = self._order_for_update(reference)
             return flow.control_step(self._sandbox, order, action, **options)
 
+    # --- Shopify Payments disputes (the customer's bank and the card network) ---------------------------
+    def open_dispute(self, reference: str | int, **options: Any) -> str:
+        """The customer's bank disputes the order's charge: ``type`` (CHARGEBACK, INQUIRY), ``reason``
+        (PRODUCT_NOT_RECEIVED …), ``amount`` (default: the order's total), ``network_reason_code``,
+        ``evidence_due_in_days``. ``disputes/create`` fires. Returns the dispute's gid."""
+        from integrations.shopify.sandbox import disputes
+
+        with self._state.lock:
+            order = self._state.get_by_id(self.order_id(reference))
+            assert order is not None
+            try:
+                return disputes.open_dispute(self._sandbox, order, **options).gid
+            except disputes.DisputeError as exc:
+                raise ControlError(str(exc)) from None
+
+    def decide_dispute(self, reference: str | int, status: str) -> dict[str, Any]:
+        """The card network decides (WON, LOST) or the merchant accepts (ACCEPTED); ``disputes/update`` fires."""
+        from integrations.shopify.sandbox import disputes
+
+        with self._state.lock:
+            found = disputes.find(self._state, reference)
+            if found is None:
+                raise ControlError(f"no such dispute: {reference}")
+            try:
+                disputes.decide(self._sandbox, found, status)
+            except disputes.DisputeError as exc:
+                raise ControlError(str(exc)) from None
+            return self.dispute(found.gid)
+
+    def dispute(self, reference: str | int) -> dict[str, Any]:
+        """A dispute as the sandbox holds it, with every evidence submission it received."""
+        from integrations.shopify.sandbox import disputes
+
+        with self._state.lock:
+            found = disputes.find(self._state, reference)
+            order = self._state.get(found.order_index) if found is not None else None
+            if found is None or order is None:
+                raise ControlError(f"no such dispute: {reference}")
+            return disputes.rest_json(found, order) | {
+                "id": found.gid, "evidence": dict(found.evidence), "submitted": found.submitted,
+                "submissions": list(found.submissions),
+            }  # fmt: skip
+
     # --- what the sandbox received -------------------------------------------------------------------
     def mutations(self, reference: str | int | None = None) -> list[dict[str, Any]]:
         with self._state.lock:

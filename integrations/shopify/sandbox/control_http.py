@@ -29,7 +29,7 @@ def _endpoint(operation: Callable[[Request, dict[str, Any]], Any]) -> Endpoint:
                 raise ValueError("the body must be a JSON object")
             result = await run_in_threadpool(operation, request, body)
         except ControlError as exc:
-            status = 404 if str(exc).startswith("no such order") else 400
+            status = 404 if str(exc).startswith(("no such order", "no such dispute")) else 400
             return JSONResponse({"error": str(exc)}, status_code=status)
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
@@ -64,6 +64,13 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
                 "counts": control.mutation_counts(order_ref(r)),
             },
         ),
+        ("/_sandbox/orders/{order}/dispute", "POST", lambda r, b: {"id": control.open_dispute(order_ref(r), **b)}),
+        (
+            "/_sandbox/disputes/{dispute:path}/decide",
+            "POST",
+            lambda r, b: control.decide_dispute(r.path_params["dispute"], b.get("status", "")),
+        ),
+        ("/_sandbox/disputes/{dispute:path}", "GET", lambda r, b: control.dispute(r.path_params["dispute"])),
         ("/_sandbox/mutations", "GET", lambda r, b: {"mutations": control.mutations()}),
         ("/_sandbox/faults", "GET", lambda r, b: control.faults()),
         ("/_sandbox/faults", "POST", lambda r, b: control.set_faults(**b)),

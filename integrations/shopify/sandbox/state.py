@@ -123,6 +123,11 @@ class ShopState:
             self.mutations: list[MutationRecord] = []
             self.per_order: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
             self.next_serial = 1
+            self.disputes: dict[int, Any] = {}  # Shopify Payments disputes (disputes.py)
+            if self.config.disputes:
+                from integrations.shopify.sandbox.disputes import seed
+
+                seed(self, self.config.disputes)
 
     @property
     def seeded_count(self) -> int:

@@ -38,6 +38,8 @@ TOPICS: dict[str, str] = {
     "ORDERS_DELETE": "orders/delete",
     "REFUNDS_CREATE": "refunds/create",
     "BULK_OPERATIONS_FINISH": "bulk_operations/finish",
+    "DISPUTES_CREATE": "disputes/create",
+    "DISPUTES_UPDATE": "disputes/update",
     "FULFILLMENTS_CREATE": "fulfillments/create",
     "FULFILLMENT_ORDERS_CANCELLED": "fulfillment_orders/cancelled",
     "FULFILLMENT_ORDERS_CANCELLATION_REQUEST_SUBMITTED": "fulfillment_orders/cancellation_request_submitted",

@@ -86,6 +86,11 @@ class MutationRoot(View):
 
         return create_fulfillment(self._sandbox, fulfillment)
 
+    def disputeEvidenceUpdate(self, id: str, input: dict[str, Any]) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations.disputes import dispute_evidence_update
+
+        return dispute_evidence_update(self._sandbox, id, input)
+
     def bulkOperationRunQuery(self, query: str, groupObjects: bool = False) -> dict[str, Any]:
         from integrations.shopify.sandbox.bulk import run_bulk_query
 

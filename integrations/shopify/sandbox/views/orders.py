@@ -183,6 +183,11 @@ class OrderView(OrderSyncFields, View):
     def refunds(self, first: int | None = None) -> list[RefundView]:
         return [RefundView(self._state, self._order, r) for r in self._order.refunds[:first]]
 
+    def disputes(self) -> list[dict[str, Any]]:
+        from integrations.shopify.sandbox.disputes import order_disputes
+
+        return order_disputes(self._state, self._order)
+
     def fulfillments(self, first: int | None = None) -> list[Any]:
         from integrations.shopify.sandbox.views.fulfillment import FulfillmentView
 

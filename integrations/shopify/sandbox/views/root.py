@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from integrations.shopify.sandbox import ids
+from integrations.shopify.sandbox import disputes, ids
+from integrations.shopify.sandbox.disputes import DisputeEvidenceView, DisputeView
 from integrations.shopify.sandbox.errors import ShopifyError
 from integrations.shopify.sandbox.listing import ListingError, list_orders
 from integrations.shopify.sandbox.model import Order
@@ -99,6 +100,23 @@ class QueryRoot(QueryRootSyncFields, View):
         from integrations.shopify.sandbox.views.records import current_bulk_operation
 
         return current_bulk_operation(self._state, type)
+
+    def dispute(self, id: str) -> DisputeView | None:
+        found = disputes.find(self._state, id) if id.startswith("gid://shopify/ShopifyPaymentsDispute/") else None
+        return DisputeView(self._state, found) if found is not None else None
+
+    def disputeEvidence(self, id: str) -> DisputeEvidenceView | None:
+        found = (
+            disputes.find(self._state, id) if id.startswith("gid://shopify/ShopifyPaymentsDisputeEvidence/") else None
+        )
+        return DisputeEvidenceView(self._state, found) if found is not None else None
+
+    def disputes(
+        self, first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None, query: str | None = None, reverse: bool = False,
+    ) -> Connection:  # fmt: skip
+        _check_page_size(first, last)
+        return disputes.listing(self._state, query, first, after, last, before, reverse)
 
     def webhookSubscriptions(
         self, topics: list[str] | None = None, uri: str | None = None, callbackUrl: str | None = None, **page: Any

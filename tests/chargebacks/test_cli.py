@@ -1,0 +1,92 @@
+"""``dropsync chargebacks list|show|evidence|submit`` end to end: JSON, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.sandbox import ShopifySandbox
+from models import Shop
+from tests.cancellation.conftest import Published, mirror
+from tests.chargebacks.conftest import open_and_read
+from tests.support.cli import InProcess, in_process
+from worker.cancellation import execution
+from worker.chargebacks import submission
+from worker.db import session_scope
+from worker.settings import get_settings
+
+
+@pytest.fixture
+def cli(
+    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[InProcess]:
+    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
+    get_settings.cache_clear()
+
+
+def test_list_show_evidence_and_submit(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    gid = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, gid)
+    row = open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED")
+    capsys.readouterr()  # the worker's own log lines so far
+    code, out, _ = cli("chargebacks", "list", "--json")
+    assert code == 0
+    [listed] = json.loads(out)["chargebacks"]
+    assert (listed["dispute"], listed["status"], listed["reason"]) == (row.dispute_gid, "NEEDS_RESPONSE",
+                                                                       "CREDIT_NOT_PROCESSED")  # fmt: skip
+    assert listed["recommendation"]["action"] == "show_refund"
+    name = listed["order"]
+
+    code, out, _ = cli("deadlines", "--json")  # the evidence deadline is among what needs a person
+    assert code == 0
+    [due] = [r for r in json.loads(out) if r["kind"] == "chargeback_evidence"]
+    assert (due["order"], due["stage"]) == (name, "open")
+
+    code, out, _ = cli("chargebacks", "show", name)
+    assert code == 0
+    assert "recommendation: show_refund" in out
+    assert row.dispute_gid in out
+
+    code, out, _ = cli("chargebacks", "evidence", name, "--json")
+    assert code == 0
+    pack = json.loads(out)
+    assert pack["kind"] == "credit_not_processed"
+    assert pack["refunds"]
+    assert pack["refunds"][0]["id"] in pack["input"]["uncategorizedText"]
+
+    code, out, err = cli("chargebacks", "submit", name)  # no --yes and no one to say yes: nothing sent
+    assert code == 1
+    assert "nothing submitted" in err
+    assert sandbox.control.mutation_counts(gid) == {}
+
+    code, out, _ = cli("chargebacks", "submit", name, "--yes", "--json")
+    assert code == 0
+    intent_id = json.loads(out)["intent_id"]
+    assert published.take().count((submission.SUBMIT_TASK, [intent_id])) == 1
+    assert execution.execute_intent(session_scope, intent_id, client) == "succeeded"
+    capsys.readouterr()
+    code, out, _ = cli("chargebacks", "submit", name, "--yes", "--json")
+    assert code == 0
+    assert json.loads(out)["intent_id"] == intent_id  # the same submission, not a second one
+    assert sandbox.control.mutation_counts(gid) == {"disputeEvidenceUpdate": 1}
+
+
+def test_bad_input_is_one_line_with_exit_2(cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient,
+                                           shop: Shop) -> None:  # fmt: skip
+    code, _, err = cli("chargebacks", "list", "--status", "MAYBE")
+    assert code == 2
+    assert "unknown status 'MAYBE'" in err
+    code, _, err = cli("chargebacks", "show", "#99999")
+    assert code == 2
+    assert "Traceback" not in err
+    gid = sandbox.control.create_order(status="paid")
+    mirror(client, shop.id, gid)
+    code, _, err = cli("chargebacks", "evidence", gid)
+    assert code == 2
+    assert "has no Shopify Payments dispute" in err

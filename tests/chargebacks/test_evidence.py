@@ -1,0 +1,173 @@
+"""The evidence pack per reason holds the right facts from the ledger, and the recommendation joins both sides."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from integrations.aliexpress.sandbox import AliExpressSandbox
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.sandbox import ShopifySandbox
+from models import Chargeback, Order, Shop, SupplierOrder
+from tests.cancellation.conftest import Published, mirror
+from tests.chargebacks.conftest import fulfilled_order, open_and_read
+from tests.support.cli import InProcess, in_process
+from worker.cancellation import service as cancellation
+from worker.chargebacks import evidence, recommend, service, tracking
+from worker.db import session_scope
+from worker.settings import get_settings
+from worker.supplier import polling
+from worker.supplier import service as supplier
+
+NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def cli(
+    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[InProcess]:
+    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
+    get_settings.cache_clear()
+
+
+def _pack(row: Chargeback) -> evidence.Pack:
+    with session_scope() as session:
+        return evidence.build_pack(session, session.get_one(Chargeback, row.id))
+
+
+def _supplier(aliexpress: AliExpressSandbox, tracking_number: str, *, delivered: bool) -> str:
+    """An AliExpress order shipped with ``tracking_number`` (and delivered by the carrier)."""
+    oid = aliexpress.paid_order("12.40")
+    aliexpress.ship(oid, tracking_number)
+    if delivered:
+        aliexpress.deliver(oid)
+    return oid
+
+
+def _link(aliexpress: AliExpressSandbox, order_id: int, oid: str) -> None:
+    """Linked (as the mirror does from the order's note attribute) and polled once."""
+    with session_scope() as session:
+        so = supplier.link_supplier_order(session, session.get_one(Order, order_id), oid, None, "operator:test")
+        with aliexpress.client() as ae:
+            polling.poll_supplier_order(session, so, ae, aliexpress.clock.now())
+
+
+def _read_tracking(aliexpress: AliExpressSandbox, row: Chargeback) -> None:
+    with aliexpress.client() as ae:
+        assert tracking.snapshot(session_scope, row.id, ae) == 1
+
+
+def test_not_received_pack_carries_supplier_tracking_carrier_dates_and_the_shopify_fulfillment(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, aliexpress_sandbox: AliExpressSandbox
+) -> None:
+    oid = _supplier(aliexpress_sandbox, "LP00CHARGE001CN", delivered=True)
+    gid = fulfilled_order(sandbox, tracking="YT0000000001", aliexpress_order_id=oid)
+    order_id = mirror(client, shop.id, gid)
+    _link(aliexpress_sandbox, order_id, oid)
+    row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
+    assert "the carrier has not reported delivery" in _pack(row).missing  # the poller alone cannot tell
+    _read_tracking(aliexpress_sandbox, row)
+    pack = _pack(row)
+    events = aliexpress_sandbox.order(oid).tracking[0]["events"]
+    assert pack.kind == evidence.NOT_RECEIVED
+    assert pack.missing == ()
+    [parcel] = pack.parcels
+    assert (parcel.supplier_order_id, parcel.tracking_number, parcel.carrier) == (oid, "LP00CHARGE001CN", "CAINIAO")
+    assert parcel.shipped_at == events[0][0]  # "accepted by the carrier"
+    assert parcel.delivered_at == events[-1][0]  # the carrier's "Delivered" event
+    assert [f["shippingTrackingNumber"] for f in pack.shopify_fulfillments] == ["YT0000000001"]
+    text = pack.input["uncategorizedText"]
+    assert "LP00CHARGE001CN" in text
+    assert "CAINIAO" in text
+    assert f"delivered on {parcel.delivered_at:%Y-%m-%d}" in text
+    assert "YunExpress tracking YT0000000001" in text
+    assert evidence.Pack.from_dict(pack.to_dict()) == pack  # typed round trip through the JSON column
+    with session_scope() as session:
+        advice = service.recommendation_for(session, session.get_one(Chargeback, row.id), NOW)
+    assert advice.action == recommend.FIGHT
+
+
+def test_unacceptable_pack_quotes_the_policy_as_explained_and_the_refusal(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, cli: InProcess
+) -> None:
+    code, explained, _ = cli("policy", "explain")
+    assert code == 0
+    gid = fulfilled_order(sandbox)
+    order_id = mirror(client, shop.id, gid)
+    with session_scope() as session:
+        request = cancellation.create_request(session, session.get_one(Order, order_id), reason="changed_mind",
+                                              actor="operator:test")  # fmt: skip
+        decision = dict(request.policy_decision or {})
+    assert decision["action"] == "deny"
+    row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_UNACCEPTABLE")
+    pack = _pack(row)
+    assert pack.policy_text == explained.rstrip("\n")  # exactly what `dropsync policy explain` prints
+    assert pack.policy_version == decision["policy_version"]
+    assert pack.input["refundPolicyDisclosure"] == pack.policy_text
+    assert pack.refusal is not None
+    for reason in decision["reasons"]:
+        assert str(reason).rstrip(".") in pack.refusal
+    assert pack.input["refundRefusalExplanation"] == pack.refusal
+    assert "changed mind" in pack.refusal
+
+
+def test_credit_not_processed_pack_lists_the_refunds_with_their_shopify_ids(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop
+) -> None:
+    gid = sandbox.control.create_order(status="partially_refunded")
+    order_id = mirror(client, shop.id, gid)
+    row = open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED")
+    pack = _pack(row)
+    with session_scope() as session:
+        refunds = [(r.shopify_gid, r.total_refunded) for r in session.get_one(Order, order_id).refunds]
+    assert refunds
+    assert [(r["id"], Decimal(r["amount"])) for r in pack.refunds] == refunds
+    for refund_gid, _ in refunds:
+        assert refund_gid in pack.input["uncategorizedText"]
+    assert pack.missing == ()
+    with session_scope() as session:
+        advice = service.recommendation_for(session, session.get_one(Chargeback, row.id), NOW)
+    assert advice.action == recommend.SHOW_REFUND
+    assert list(advice.refunds) == [gid for gid, _ in refunds]
+
+
+def test_a_parcel_that_never_arrived_under_open_protection_means_accept_and_dispute_the_supplier(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, aliexpress_sandbox: AliExpressSandbox
+) -> None:
+    oid = _supplier(aliexpress_sandbox, "LP00LOST0001CN", delivered=False)
+    gid = fulfilled_order(sandbox, aliexpress_order_id=oid)
+    order_id = mirror(client, shop.id, gid)
+    _link(aliexpress_sandbox, order_id, oid)
+    with session_scope() as session:
+        ends = session.scalars(select(SupplierOrder.protection_ends_at)).one()
+    assert ends is not None
+    row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
+    _read_tracking(aliexpress_sandbox, row)
+    with session_scope() as session:
+        advice = service.recommendation_for(session, session.get_one(Chargeback, row.id), ends - dt.timedelta(days=10))
+        late = service.recommendation_for(session, session.get_one(Chargeback, row.id), ends + dt.timedelta(days=1))
+    assert advice.action == recommend.ACCEPT_AND_DISPUTE
+    assert advice.aliexpress_dispute_by == ends - recommend.DISPUTE_MARGIN
+    assert any(f"dropsync dispute open {oid} --reason not_received" in step for step in advice.steps)
+    assert late.action == recommend.ACCEPT
+    assert "the carrier has not reported delivery" in _pack(row).missing
+
+
+def test_recommendation_rules() -> None:
+    side = recommend.SupplierSide("1", "awaiting_shipment", False, None, None, None, False)
+    never = recommend.recommend(reason="PRODUCT_NOT_RECEIVED", status="NEEDS_RESPONSE", amount=Decimal(10),
+                                refunded=Decimal(0), refund_ids=[], suppliers=[side], refusal_on_record=False,
+                                now=NOW)  # fmt: skip
+    assert never.action == recommend.ACCEPT_AND_DISPUTE
+    assert "never shipped" in never.summary
+    decided = recommend.recommend(reason="PRODUCT_NOT_RECEIVED", status="WON", amount=Decimal(10), refunded=Decimal(0),
+                                  refund_ids=[], suppliers=[side], refusal_on_record=False, now=NOW)  # fmt: skip
+    assert decided.action == recommend.REVIEW
+    refunded = recommend.recommend(reason="PRODUCT_NOT_RECEIVED", status="NEEDS_RESPONSE", amount=Decimal(10),
+                                   refunded=Decimal(10), refund_ids=["gid://shopify/Refund/1"], suppliers=[side],
+                                   refusal_on_record=False, now=NOW)  # fmt: skip
+    assert refunded.action == recommend.SHOW_REFUND

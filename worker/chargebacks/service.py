@@ -1,0 +1,77 @@
+"""Reading chargebacks for people and for the recommendation: one order's disputes, its supplier side,
+its refunds, and what dropsync recommends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Chargeback, Order, SupplierOrder
+from worker.chargebacks import evidence
+from worker.chargebacks.recommend import Recommendation, SupplierSide, recommend
+from worker.errors import NotFoundError
+from worker.money import round_money
+
+
+def chargebacks_of(session: Session, order_id: int) -> list[Chargeback]:
+    return list(session.scalars(select(Chargeback).where(Chargeback.order_id == order_id).order_by(Chargeback.id)))
+
+
+def current(session: Session, order: Order) -> Chargeback:
+    """The order's dispute a person acts on: the newest one still needing a response, else the newest."""
+    rows = chargebacks_of(session, order.id)
+    if not rows:
+        raise NotFoundError(f"order {order.name} has no Shopify Payments dispute")
+    needing = [r for r in rows if r.status == "NEEDS_RESPONSE"]
+    return (needing or rows)[-1]
+
+
+def supplier_side(session: Session, row: Chargeback) -> list[SupplierSide]:
+    """The order's supplier orders; delivered when the poller or the dispute's AliExpress tracking says so."""
+    delivered = {p.supplier_order_id: p.delivered_at for p in evidence.parcels(session, row) if p.delivered_at}
+    orders = session.scalars(
+        select(SupplierOrder).where(SupplierOrder.order_id == row.order_id).order_by(SupplierOrder.id)
+    )
+    return [
+        SupplierSide(
+            so.supplier_order_id,
+            so.status,
+            bool(so.tracking_numbers),
+            so.shipped_at,
+            so.delivered_at or delivered.get(so.supplier_order_id),
+            so.protection_ends_at,
+            any(d.state == "open" for d in so.disputes),
+        )
+        for so in orders
+    ]
+
+
+def recommendation_for(session: Session, row: Chargeback, now: dt.datetime) -> Recommendation:
+    if row.order_id is None:
+        return recommend(reason=row.reason, status=row.status, amount=row.amount, refunded=Decimal(0), refund_ids=[],
+                         suppliers=[], refusal_on_record=False, now=now)  # fmt: skip
+    made = evidence.refunds(session, row.order_id)
+    refunded = sum((Decimal(r["amount"]) for r in made), Decimal(0))
+    refused = evidence.refusal(session, row.order_id) is not None
+    suppliers = supplier_side(session, row)
+    return recommend(
+        reason=row.reason, status=row.status, amount=row.amount, refunded=refunded, refund_ids=[r["id"] for r in made],
+        suppliers=suppliers, refusal_on_record=refused, now=now,
+    )  # fmt: skip
+
+
+def describe(row: Chargeback) -> dict[str, object]:
+    """One chargeback as the CLI and ``--json`` show it."""
+    return {
+        "id": row.id, "dispute": row.dispute_gid, "order_id": row.order_id, "type": row.dispute_type,
+        "reason": row.reason, "network_reason_code": row.network_reason_code, "status": row.status,
+        "amount": str(round_money(row.amount, row.currency)), "fee": str(round_money(row.fee, row.currency)),
+        "currency": row.currency,
+        "initiated_at": row.initiated_at, "evidence_due_by": row.evidence_due_by,
+        "evidence_sent_on": row.evidence_sent_on, "finalized_on": row.finalized_on,
+        "evidence_submitted": row.evidence_submitted, "submitted_by": row.submitted_by,
+        "shopify_fulfillments": row.shopify_fulfillments,
+    }  # fmt: skip

@@ -1,0 +1,142 @@
+"""Submitting a chargeback's evidence pack: ``disputeEvidenceUpdate`` with ``submitEvidence: true``, as a
+persisted Shopify intent (``shopify_intents``, kind ``dispute_evidence_update``) run by the same executor,
+sweeper and outbox as every other Shopify mutation (``worker.cancellation.execution``).
+
+The mutation has **no idempotency key**, and a second submission is refused by Shopify once the first
+one landed. So the executor never resends blindly: an intent whose earlier attempt may have run (a lost
+answer, a worker killed between Shopify's answer and our commit) is *read first* — ``dispute(id)`` — and
+an ``evidenceSentOn`` (or ``submitted`` evidence) there is adopted as this intent's success. A refusal
+(``EVIDENCE_ALREADY_ACCEPTED``) is also looked at before it counts as a failure. At most one live
+submission per order (the intents' partial unique index); one succeeded submission per dispute.
+
+Nothing is submitted without a person's word (``dropsync chargebacks submit``), unless the store lists the
+dispute's reason in ``DROPSYNC_CHARGEBACK_AUTO_SUBMIT`` and the recommendation is to fight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.errors import ShopifyGraphQLError, raise_for_user_errors
+from models import Chargeback, Order, ShopifyIntent
+from models.types import utcnow
+from worker import outbox
+from worker.cancellation import intents as ik
+from worker.cancellation.actions import DISPUTE_EVIDENCE_UPDATE
+from worker.chargebacks.evidence import Pack, build_pack
+from worker.errors import RefusedError
+from worker.timeline import record_event
+
+SUBMIT_TASK = "chargebacks.submit"
+#: The task that created the intent runs it at once; the sweeper only picks it up if that run dies.
+SWEEPER_GRACE = dt.timedelta(seconds=30)
+
+
+def submissions(session: Session, row: Chargeback) -> list[ShopifyIntent]:
+    """Every submission intent of this dispute, oldest first."""
+    intents = session.scalars(
+        select(ShopifyIntent)
+        .where(ShopifyIntent.order_id == row.order_id, ShopifyIntent.kind == DISPUTE_EVIDENCE_UPDATE)
+        .order_by(ShopifyIntent.id)
+    )
+    return [i for i in intents if i.params.get("dispute_gid") == row.dispute_gid]
+
+
+def request_submission(session: Session, row: Chargeback, *, actor: str, pack: Pack | None = None) -> ShopifyIntent:
+    """Persist the intent to submit ``row``'s pack and queue its execution (flushes only; the caller
+    commits — the intent is durable before Shopify ever sees it). A submission already live or done for
+    this dispute is returned as it is, never doubled."""
+    done = [i for i in submissions(session, row) if i.state in ("pending", "submitting", "unknown", "succeeded")]
+    if done:
+        return done[-1]
+    if row.order_id is None:
+        raise RefusedError("the order of this dispute is not mirrored yet: sync it first (dropsync sync reconcile)")
+    if row.evidence_sent_on is not None or row.evidence_submitted:
+        raise RefusedError(f"evidence was already sent on {row.evidence_sent_on or 'Shopify'}: nothing to submit")
+    if row.status != "NEEDS_RESPONSE":
+        raise RefusedError(f"the dispute is {row.status}: Shopify no longer takes evidence")
+    pack = pack or build_pack(session, row)
+    if not pack.input:
+        raise RefusedError("the evidence pack is empty: nothing the ledger holds supports this dispute")
+    order = session.get_one(Order, row.order_id)
+    row.pack, row.pack_built_at, row.submitted_by = pack.to_dict(), utcnow(), actor
+    params: dict[str, Any] = {
+        "order_gid": order.shopify_gid, "dispute_gid": row.dispute_gid, "evidence_gid": row.evidence_gid,
+        "chargeback_id": row.id, "input": {**pack.input, "submitEvidence": True},
+    }  # fmt: skip
+    intent, _ = ik.create_intent(
+        session, shop_id=row.shop_id, order_id=order.id, kind=DISPUTE_EVIDENCE_UPDATE, params=params,
+        request_id=None, actor=actor,
+    )  # fmt: skip
+    if intent.attempts == 0:
+        intent.next_attempt_at = utcnow() + SWEEPER_GRACE
+    outbox.enqueue(session, SUBMIT_TASK, [intent.id], dedupe_key=f"{SUBMIT_TASK}:{intent.id}")
+    record_event(
+        session, shop_id=row.shop_id, order_id=order.id, kind="chargeback.submission_requested", actor=actor,
+        message=f"evidence pack for dispute {row.dispute_gid.rsplit('/', 1)[-1]} ({row.reason}) to be submitted "
+        f"to Shopify (intent {intent.id}): {', '.join(sorted(pack.input))}",
+        data={"chargeback_id": row.id, "intent_id": intent.id, "fields": sorted(pack.input)},
+    )  # fmt: skip
+    return intent
+
+
+# --- what the executor calls (worker.cancellation.actions dispatches this kind here) ----------------------
+
+
+def _read(client: ShopifyClient, dispute_gid: str) -> dict[str, Any] | None:
+    node: dict[str, Any] | None = client.execute("DisputeById", {"id": dispute_gid})["dispute"]
+    return node
+
+
+def perform(client: ShopifyClient, intent: ShopifyIntent) -> list[str]:
+    """Send the stored input once. Raises the client's errors (a lost answer: ``ShopifyOutcomeUnknown``)."""
+    params = intent.params
+    evidence_gid = params.get("evidence_gid")
+    if not evidence_gid:
+        node = _read(client, params["dispute_gid"])
+        evidence_gid = ((node or {}).get("disputeEvidence") or {}).get("id")
+        if not evidence_gid:  # nothing was sent: an ordinary "not applied", retried later
+            raise ShopifyGraphQLError(
+                [{"message": f"no evidence for {params['dispute_gid']}"}], operation="DisputeById"
+            )
+    data = client.execute("DisputeEvidenceUpdate", {"id": evidence_gid, "input": params["input"]})
+    raise_for_user_errors(data["disputeEvidenceUpdate"], operation="disputeEvidenceUpdate")
+    return [params["dispute_gid"]]
+
+
+def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    """The dispute already shows evidence sent (an earlier attempt landed): adopt it, never resend."""
+    node = _read(client, intent.params["dispute_gid"])
+    if node is None:
+        return None
+    if node.get("evidenceSentOn") or (node.get("disputeEvidence") or {}).get("submitted"):
+        return [str(node["id"])]
+    return None
+
+
+def auto_submit_reasons() -> frozenset[str]:
+    from worker.settings import get_settings
+
+    raw = get_settings().chargeback_auto_submit
+    return frozenset(part.strip().upper() for part in raw.split(",") if part.strip())
+
+
+def maybe_auto_submit(session: Session, row: Chargeback, now: dt.datetime) -> ShopifyIntent | None:
+    """Submit without a person when the store turned it on for this reason and dropsync would fight."""
+    from worker.chargebacks.service import recommendation_for
+
+    if row.reason not in auto_submit_reasons() or row.status != "NEEDS_RESPONSE" or row.order_id is None:
+        return None
+    if row.evidence_sent_on is not None or submissions(session, row):
+        return None
+    if recommendation_for(session, row, now).action not in ("fight", "show_refund"):
+        return None
+    pack = build_pack(session, row)
+    if pack.missing or not pack.input:
+        return None  # an incomplete pack always goes to a person
+    return request_submission(session, row, actor="auto-submit", pack=pack)

@@ -1,0 +1,193 @@
+"""``dropsync chargebacks``: Shopify Payments disputes, their evidence pack, the recommendation, submission."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Chargeback, Order
+from models.chargebacks import DISPUTE_STATUSES
+from models.types import utcnow
+from worker.chargebacks import evidence, service, submission
+from worker.cli.common import console, print_json, unit_of_work
+from worker.cli.supplier import actor
+from worker.errors import RefusedError, UsageError
+from worker.money import round_money
+from worker.orders import resolve_order
+
+app = typer.Typer(help="Chargebacks (Shopify Payments disputes): list, show, evidence, submit.", no_args_is_help=True)
+
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _say(text: str) -> None:
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
+def _day(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""
+
+
+def _row(session: Session, row: Chargeback) -> dict[str, Any]:
+    order = session.get(Order, row.order_id) if row.order_id else None
+    advice = service.recommendation_for(session, row, utcnow())
+    return service.describe(row) | {"order": order.name if order else None, "recommendation": advice.to_dict()}
+
+
+@app.command("list")
+def list_(
+    status: str | None = typer.Option(None, "--status", help="Only this status (e.g. NEEDS_RESPONSE)."),
+    as_json: bool = JSON,
+) -> None:
+    """Every mirrored dispute, the ones whose evidence is due soonest first.
+
+    Example: dropsync chargebacks list --status NEEDS_RESPONSE --json
+    """
+    wanted = status.strip().upper() if status else None
+    if wanted is not None and wanted not in DISPUTE_STATUSES:
+        raise UsageError(f"--status: unknown status {status!r} (one of: {', '.join(DISPUTE_STATUSES)})")
+    with unit_of_work() as session:
+        query = select(Chargeback).order_by(
+            Chargeback.evidence_due_by.is_(None), Chargeback.evidence_due_by, Chargeback.id
+        )
+        if wanted:
+            query = query.where(Chargeback.status == wanted)
+        rows = [_row(session, r) for r in session.scalars(query)]
+    if as_json:
+        print_json({"chargebacks": rows})
+        return
+    table = Table("order", "type", "reason", "amount", "status", "evidence due", "sent", "recommendation")
+    for r in rows:
+        money = f"{r['amount']} {r['currency']}"
+        due, sent = _day(r["evidence_due_by"]), _day(r["evidence_sent_on"])
+        table.add_row(r["order"] or r["dispute"], r["type"], r["reason"], money, r["status"], due, sent,
+                      r["recommendation"]["action"])  # fmt: skip
+    console.print(table)
+
+
+@app.command("show")
+def show(order: str = typer.Argument(..., help="The order (#1001, 1001, id or gid)."), as_json: bool = JSON) -> None:
+    """The order's disputes, what dropsync recommends (joining the AliExpress side), and submissions.
+
+    Example: dropsync chargebacks show '#1001'
+    """
+    with unit_of_work() as session:
+        found = resolve_order(session, order)
+        rows = service.chargebacks_of(session, found.id)
+        if not rows:
+            raise UsageError(f"order {found.name} has no Shopify Payments dispute")
+        out = []
+        for row in rows:
+            intents = [{"intent_id": i.id, "state": i.state, "attempts": i.attempts, "last_error": i.last_error}
+                       for i in submission.submissions(session, row)]  # fmt: skip
+            suppliers = [vars(s) for s in service.supplier_side(session, row)]
+            out.append(_row(session, row) | {"submissions": intents, "supplier_orders": suppliers})
+    if as_json:
+        print_json({"order": found.name, "chargebacks": out})
+        return
+    for r in out:
+        _say(f"{found.name}: {r['type'].lower()} {r['dispute']} — {r['reason']} ({r['network_reason_code'] or '-'}), "
+             f"{r['amount']} {r['currency']} + fee {r['fee']}, {r['status']}")  # fmt: skip
+        _say(f"  initiated {_day(r['initiated_at'])}, evidence due {_day(r['evidence_due_by']) or '-'}, "
+             f"sent {_day(r['evidence_sent_on']) or '-'}, finalized {_day(r['finalized_on']) or '-'}")  # fmt: skip
+        for s in r["supplier_orders"]:
+            dates = (f"shipped {_day(s['shipped_at']) or '-'}, delivered {_day(s['delivered_at']) or '-'}, "
+                     f"protection ends {_day(s['protection_ends_at']) or '-'}")  # fmt: skip
+            _say(f"  AliExpress {s['supplier_order_id']}: {s['status']}, {dates}")
+        advice = r["recommendation"]
+        _say(f"  recommendation: {advice['action']}: {advice['summary']}")
+        for step in advice["steps"]:
+            _say(f"    - {step}")
+        for i in r["submissions"]:
+            _say(f"  submission intent {i['intent_id']}: {i['state']} after {i['attempts']} attempt(s)")
+
+
+def _pack(session: Session, ref: str) -> tuple[Chargeback, evidence.Pack, str]:
+    found = resolve_order(session, ref)
+    row = service.current(session, found)
+    pack = evidence.build_pack(session, row)
+    row.pack, row.pack_built_at = pack.to_dict(), utcnow()
+    return row, pack, found.name
+
+
+def _print_pack(name: str, row: Chargeback, pack: evidence.Pack) -> None:
+    amount = round_money(row.amount, row.currency)
+    _say(f"Evidence pack for {name}, dispute {row.dispute_gid} ({row.reason}, {amount} {row.currency})")
+    for p in pack.parcels:
+        _say(f"  AliExpress {p.supplier_order_id}: tracking {p.tracking_number or '-'} ({p.carrier or 'carrier ?'}), "
+             f"shipped {_day(p.shipped_at) or '-'}, delivered {_day(p.delivered_at) or '-'}")  # fmt: skip
+    for f in pack.shopify_fulfillments:
+        _say(f"  Shopify fulfillment: {f.get('shippingCarrier') or '-'} {f.get('shippingTrackingNumber') or '-'}, "
+             f"shipped {f.get('shippingDate') or '-'}")  # fmt: skip
+    for r in pack.refunds:
+        _say(f"  refund {r['id']}: {r['amount']} {r['currency']} on {str(r['created_at'])[:10]}")
+    if pack.policy_version:
+        _say(f"  policy version {pack.policy_version}")
+    for gap in pack.missing:
+        _say(f"  missing: {gap}")
+    _say("Sent to Shopify (disputeEvidenceUpdate):")
+    for key, value in pack.input.items():
+        _say(f"[{key}]")
+        _say(str(value))
+
+
+@app.command("evidence")
+def evidence_(
+    order: str = typer.Argument(...),
+    read_tracking: bool = typer.Option(False, "--tracking", help="Read the parcels' AliExpress tracking first."),
+    as_json: bool = JSON,
+) -> None:
+    """Assemble the evidence pack from the ledger (per reason) and show exactly what would be sent.
+
+    Example: dropsync chargebacks evidence '#1001' --tracking --json
+    """
+    if read_tracking:
+        from worker.chargebacks import tracking
+        from worker.db import session_scope
+        from worker.supplier.gateway import client_from_settings
+
+        with unit_of_work() as session:
+            row_id = service.current(session, resolve_order(session, order)).id
+        with client_from_settings() as ae:
+            tracking.snapshot(session_scope, row_id, ae)
+    with unit_of_work() as session:
+        row, pack, name = _pack(session, order)
+    if as_json:
+        print_json(pack.to_dict() | {"order": name, "dispute": row.dispute_gid})
+        return
+    _print_pack(name, row, pack)
+
+
+@app.command("submit")
+def submit(
+    order: str = typer.Argument(...),
+    yes: bool = typer.Option(False, "--yes", help="Submit without asking (a person's word, given up front)."),
+    as_json: bool = JSON,
+) -> None:
+    """Submit the evidence pack to Shopify (disputeEvidenceUpdate with submitEvidence), exactly once.
+
+    The submission is a persisted intent executed by the worker; Shopify takes evidence once.
+    Example: dropsync chargebacks submit '#1001' --yes
+    """
+    with unit_of_work() as session:
+        row, pack, name = _pack(session, order)
+    if not yes:
+        _print_pack(name, row, pack)
+        if not sys.stdin.isatty():
+            raise RefusedError("nothing submitted: confirm at a terminal, or pass --yes")
+        if not typer.confirm("Submit this evidence to Shopify? Shopify accepts it only once", default=False):
+            raise RefusedError("nothing submitted")
+    with unit_of_work() as session:
+        fresh = session.get_one(Chargeback, row.id)
+        intent = submission.request_submission(session, fresh, actor=actor(), pack=pack)
+        result = {"order": name, "dispute": fresh.dispute_gid, "intent_id": intent.id, "state": intent.state}
+    if as_json:
+        print_json(result)
+        return
+    _say(f"evidence for {name} queued for Shopify as intent {result['intent_id']} ({result['state']}); "
+         f"the worker sends it once (dropsync chargebacks show '{name}')")  # fmt: skip
