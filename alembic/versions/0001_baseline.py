@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:14:15.867921
+Create Date: 2026-12-04 17:48:24.878641
 """
 
 from collections.abc import Sequence
@@ -469,6 +469,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=100), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("dispatches", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("submitted_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("completed_at", models.types.UTCDateTime(timezone=True), nullable=True),
@@ -485,6 +486,7 @@ def upgrade() -> None:
             name=op.f("ck_shopify_intents_state_valid"),
         ),
         sa.CheckConstraint("attempts >= 0", name=op.f("ck_shopify_intents_attempts_non_negative")),
+        sa.CheckConstraint("dispatches >= 0", name=op.f("ck_shopify_intents_dispatches_non_negative")),
         sa.ForeignKeyConstraint(
             ["cancellation_request_id"],
             ["cancellation_requests.id"],

@@ -8,13 +8,15 @@ import typer
 from rich.table import Table
 
 from models.types import utcnow
+from worker.cancellation.intents import overdue_rows
 from worker.cli.common import console, print_json, unit_of_work
 from worker.deadlines.alerts import needing_attention
 from worker.deadlines.rules import DeadlinePolicy
 
 
 def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Supplier deadlines near or passed (and unknown statuses, failing polls), most urgent first.
+    """Overdue Shopify actions, then supplier deadlines near or passed (and unknown statuses, failing
+    polls), most urgent first.
 
     Example: dropsync deadlines --json
     """
@@ -32,6 +34,7 @@ def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readab
             }
             for a in needing_attention(session, now, DeadlinePolicy.from_settings())
         ]
+        rows = overdue_rows(session, now) + rows
     if as_json:
         print_json(rows)
         return
@@ -45,5 +48,5 @@ def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readab
         style = "red" if r["stage"] == "passed" else "yellow"
         due = r["due_at"].strftime("%Y-%m-%d %H:%M UTC")
         kind = f"[{style}]{r['kind']} ({r['stage']})[/{style}]"
-        table.add_row(due, r["order"] or "-", r["supplier_order_id"], kind, r["message"])
+        table.add_row(due, r["order"] or "-", r["supplier_order_id"] or "-", kind, r["message"])
     console.print(table)
