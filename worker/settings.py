@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     intent_stale_seconds: int = Field(120, ge=1, alias="DROPSYNC_INTENT_STALE_SECONDS")
     intent_dispatch_lease_seconds: int = Field(60, ge=1, alias="DROPSYNC_INTENT_DISPATCH_LEASE_SECONDS")
 
+    secret_key: str | None = Field(None, alias="DROPSYNC_SECRET_KEY")
+    secret_key_file: str | None = Field(None, alias="DROPSYNC_SECRET_KEY_FILE")
+
     policy_file: str | None = Field(None, alias="DROPSYNC_POLICY_FILE")
     public_url: str | None = Field(None, alias="DROPSYNC_PUBLIC_URL")
     environment: Literal["development", "production", "test"] = Field("development", alias="DROPSYNC_ENV")

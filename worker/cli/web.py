@@ -15,7 +15,11 @@ def web(
     """
     import uvicorn
 
+    from worker.db import get_engine
+    from worker.secrets import check_stored_credentials
     from worker.web.app import create_app
+
+    check_stored_credentials(get_engine())  # a missing or wrong key stops here, in one line (exit 2)
 
     uvicorn.run(
         create_app(),
