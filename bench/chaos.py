@@ -255,6 +255,10 @@ class Verdict:
     double_moves: list[str]
     mismatches: list[str]
     unhandled_inbox: int
+    intents: int = 0
+    sweeper_dispatches: int = 0
+    intents_redispatched: int = 0
+    request_states: dict[str, int] = field(default_factory=dict)
 
     @property
     def settled(self) -> bool:
@@ -270,6 +274,10 @@ def _verdict(stack: Any, counters: Counters) -> Verdict:
     control = stack.shopify.control
     with session_scope() as session:
         live = session.scalar(select(func.count()).where(ShopifyIntent.state.in_(LIVE_INTENT_STATES))) or 0
+        intents, dispatches, redispatched = session.execute(
+            select(func.count(), func.coalesce(func.sum(ShopifyIntent.dispatches), 0),
+                   func.count().filter(ShopifyIntent.dispatches > 0))
+        ).one()  # fmt: skip
         failed = session.scalar(select(func.count()).where(ShopifyIntent.state == "failed")) or 0
         states = dict(
             session.execute(select(CancellationRequest.state, func.count()).group_by(CancellationRequest.state)).all()
@@ -292,7 +300,8 @@ def _verdict(stack: Any, counters: Counters) -> Verdict:
     return Verdict(
         live_intents=live, waiting_requests=states.get(s.SHOPIFY_ACTION, 0), failed_intents=failed,
         needs_operator=states.get(s.NEEDS_OPERATOR, 0), double_moves=double, mismatches=mismatches,
-        unhandled_inbox=unhandled or 0,
+        unhandled_inbox=unhandled or 0, intents=intents, sweeper_dispatches=int(dispatches),
+        intents_redispatched=redispatched, request_states={str(k): int(n) for k, n in states.items()},
     )  # fmt: skip
 
 
@@ -388,8 +397,10 @@ def _report(args: argparse.Namespace, c: Counters, v: Verdict, settle: float, to
     lines = [
         "",
         f"chaos run: {args.minutes:g} min of faults, settled in {settle:.0f} s (total {total:.0f} s)",
-        f"  orders placed:                 {c.orders} ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})",
-        f"  cancellation/refund requests:  {c.requests}",
+        f"  orders placed:                 {c.orders} ({_counts(kinds)})",
+        f"  cancellation/refund requests:  {c.requests} (now {_counts(v.request_states)})",
+        f"  Shopify intents:               {v.intents}; retries sent by the sweeper: {v.sweeper_dispatches} "
+        f"(for {v.intents_redispatched} intents whose message was lost or whose retry came due)",
         f"  worker kills (SIGKILL):        {c.worker_kills} ({c.pool_child_kills} pool children, "
         f"{c.worker_kills - c.pool_child_kills} whole workers)",
         f"  redis restarts (no persistence): {c.redis_restarts}",
@@ -404,6 +415,10 @@ def _report(args: argparse.Namespace, c: Counters, v: Verdict, settle: float, to
     print("\n".join(lines))
     for line in (v.double_moves + v.mismatches)[:20]:
         print(f"    {line}")
+
+
+def _counts(by_kind: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(by_kind.items()))
 
 
 if __name__ == "__main__":
