@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Alert, ShopifyIntent
+from models import Alert, Order, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation.errors import IntentNotFound, IntentStateError
@@ -310,8 +310,6 @@ def overdue_intents(session: Session, now: dt.datetime) -> list[ShopifyIntent]:
 
 def overdue_rows(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     """Overdue intents as ``dropsync deadlines`` rows (the same keys as a supplier deadline)."""
-    from models import Order
-
     rows: list[dict[str, Any]] = []
     for intent in overdue_intents(session, now):
         due = intent.next_attempt_at or intent.submitted_at or intent.created_at
