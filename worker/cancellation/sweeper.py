@@ -52,6 +52,7 @@ def sweep(session: Session, now: dt.datetime) -> SweepResult:
             result.failed += 1
             continue
         if _awaiting_relay(session, intent):
+            intent.next_attempt_at = now + lease  # out of the due set (limit 200) while the relay delivers it
             continue
         intent.dispatches += 1
         intent.next_attempt_at = now + lease
