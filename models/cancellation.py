@@ -64,6 +64,7 @@ class ShopifyIntent(IdMixin, TimestampMixin, Base):
         Index("ix_shopify_intents_state_next", "state", "next_attempt_at"),
         CheckConstraint("state IN ('pending', 'submitting', 'unknown', 'succeeded', 'failed')", name="state_valid"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        CheckConstraint("dispatches >= 0", name="dispatches_non_negative"),
     )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), nullable=False)
@@ -77,6 +78,9 @@ class ShopifyIntent(IdMixin, TimestampMixin, Base):
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
     state: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Messages the sweeper published for it; each holds a lease (``next_attempt_at``) that, once expired
+    # with the intent still live, means the message was lost and another is sent (see the sweeper).
+    dispatches: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -5,25 +5,27 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Numeric, String, Text
+from sqlalchemy import Boolean, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin, TimestampMixin
-from models.types import UTCDateTime
+from models.types import SealedText, UTCDateTime
 
 
 class Shop(IdMixin, TimestampMixin, Base):
     """A Shopify store served by this deployment.
 
     The first shop comes from the environment (``SHOPIFY_SHOP_DOMAIN``…); more are added with
-    ``dropsync shops add``. Credentials of added shops live here; the environment's win for the first.
+    ``dropsync shops add``. Credentials of added shops live here, sealed (``SealedText``); the
+    environment's shop keeps its credentials in the environment only (they win, and are never copied here).
+    Deferred: a query for shops does not open them; only the code that reads the attribute does.
     """
 
     __tablename__ = "shops"
 
     domain: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
-    access_token: Mapped[str | None] = mapped_column(Text)
-    client_secret: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(SealedText, deferred=True)
+    client_secret: Mapped[str | None] = mapped_column(SealedText, deferred=True)
     api_url: Mapped[str | None] = mapped_column(String(500))
     plan: Mapped[str | None] = mapped_column(String(32))
     currency: Mapped[str | None] = mapped_column(String(3))

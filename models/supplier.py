@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, IdMixin, TimestampMixin
-from models.types import JsonType, MoneyType, UTCDateTime
+from models.types import JsonType, MoneyType, SealedText, UTCDateTime
 
 
 class SupplierOrder(IdMixin, TimestampMixin, Base):
@@ -135,15 +135,16 @@ class AliExpressToken(Base):
 
     The environment (``ALIEXPRESS_ACCESS_TOKEN``/``ALIEXPRESS_REFRESH_TOKEN``) seeds it; a refresh
     writes the new pair here at once (its own transaction: the gateway has already rotated it, losing it
-    would break every later call). ``seeded_from`` is the environment's access token the row descends
-    from: when the environment changes (an operator re-authorised the app), the environment wins again.
+    would break every later call). ``seeded_from`` is a fingerprint of the environment's access token the
+    row descends from (never the token): when the environment changes (an operator re-authorised the
+    app), the environment wins again. The tokens are sealed (``SealedText``).
     """
 
     __tablename__ = "aliexpress_tokens"
 
     app_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    access_token: Mapped[str] = mapped_column(Text, nullable=False)
-    refresh_token: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[str] = mapped_column(SealedText, nullable=False)
+    refresh_token: Mapped[str | None] = mapped_column(SealedText)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     seeded_from: Mapped[str | None] = mapped_column(Text)
     refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -64,6 +64,46 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+class Cipher(Protocol):
+    def seal(self, plain: str) -> str: ...
+
+    def reveal(self, stored: str) -> str: ...
+
+
+class CipherMissing(RuntimeError):
+    """A credential was stored or read before the service wired its cipher in (``worker.secrets.install``)."""
+
+
+_cipher: list[Cipher] = []
+
+
+def install_cipher(cipher: Cipher) -> None:
+    """The ledger knows no keys: the service installs the cipher sealed columns use (once per process)."""
+    _cipher[:] = [cipher]
+
+
+def _the_cipher() -> Cipher:
+    if not _cipher:
+        raise CipherMissing("no cipher installed for sealed columns: call worker.secrets.install() first")
+    return _cipher[0]
+
+
+class SealedText(TypeDecorator[str]):
+    """A credential: sealed (encrypted) on write, opened on read, never stored in plain text.
+
+    The key lives outside the database (see ``worker.secrets``): a dump or backup holds ciphertext only.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else _the_cipher().seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else _the_cipher().reveal(value)
 
 
 def utcnow() -> dt.datetime:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
@@ -70,6 +71,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Subprocesses (workers, CLI runs) inherit these: they must find the same database and prefix.
     os.environ["DROPSYNC_REDIS_KEY_PREFIX"] = f"dropsync-test-{RUN_ID}:"
     os.environ.setdefault("DROPSYNC_ENV", "test")
+    # Stored credentials are sealed with this run's key (subprocesses inherit it); never a key file.
+    os.environ.setdefault("DROPSYNC_SECRET_KEY", Fernet.generate_key().decode())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

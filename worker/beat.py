@@ -11,6 +11,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "mirror.drain_inbox": {"task": "mirror.drain_inbox", "schedule": 15.0},
     # Catches every webhook Shopify never delivered (DROPSYNC_RECONCILE_INTERVAL_SECONDS, default 5 min).
     "mirror.reconcile_all": {"task": "mirror.reconcile_all", "schedule": get_settings().reconcile_interval_seconds},
+    # Deletes handled webhook deliveries older than DROPSYNC_INBOX_RETENTION_DAYS (raw bodies hold PII).
+    "mirror.prune_inbox": {"task": "mirror.prune_inbox", "schedule": 3600.0},
     "system.heartbeat": {"task": "system.heartbeat", "schedule": 60.0},
     "supplier.poll_due": {"task": "supplier.poll_due", "schedule": 60.0},
     "deadlines.raise_alerts": {"task": "deadlines.raise_alerts", "schedule": 300.0},

@@ -12,7 +12,11 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker import secrets
 from worker.settings import get_settings
+
+# Every entry point opens the ledger through here: sealed credential columns get their cipher now.
+secrets.install()
 
 
 def _json_dumps(value: Any) -> str:

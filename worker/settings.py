@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     deadline_warning_hours: int = Field(24, ge=0, alias="DROPSYNC_DEADLINE_WARNING_HOURS")
     supplier_poll_batch: int = Field(100, ge=1, alias="DROPSYNC_SUPPLIER_POLL_BATCH")
     intent_stale_seconds: int = Field(120, ge=1, alias="DROPSYNC_INTENT_STALE_SECONDS")
+    inbox_retention_days: int = Field(30, ge=1, alias="DROPSYNC_INBOX_RETENTION_DAYS")
+    intent_dispatch_lease_seconds: int = Field(60, ge=1, alias="DROPSYNC_INTENT_DISPATCH_LEASE_SECONDS")
+
+    secret_key: str | None = Field(None, alias="DROPSYNC_SECRET_KEY")
+    secret_key_file: str | None = Field(None, alias="DROPSYNC_SECRET_KEY_FILE")
 
     policy_file: str | None = Field(None, alias="DROPSYNC_POLICY_FILE")
     public_url: str | None = Field(None, alias="DROPSYNC_PUBLIC_URL")

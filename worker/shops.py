@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Shop
+from worker import secrets
 from worker.errors import NotFoundError, UsageError
 from worker.settings import Settings
 
@@ -20,7 +21,11 @@ def normalize_domain(domain: str) -> str:
 
 
 def ensure_env_shop(session: Session, settings: Settings) -> Shop | None:
-    """Create (or refresh) the shop configured by ``SHOPIFY_SHOP_DOMAIN``; flushes, never commits."""
+    """Create (or refresh) the shop configured by ``SHOPIFY_SHOP_DOMAIN``; flushes, never commits.
+
+    Its credentials stay in the environment (the client and the receiver read them from there): a
+    database dump must not hand them over. A copy left by an older version is erased.
+    """
     if not settings.shopify_shop_domain:
         return None
     domain = normalize_domain(settings.shopify_shop_domain)
@@ -28,15 +33,19 @@ def ensure_env_shop(session: Session, settings: Settings) -> Shop | None:
     if shop is None:
         shop = Shop(domain=domain)
         session.add(shop)
-    shop.access_token = settings.shopify_access_token or shop.access_token
-    shop.client_secret = settings.shopify_client_secret or shop.client_secret
+    if settings.shopify_access_token and shop.access_token is not None:
+        shop.access_token = None
+    if settings.shopify_client_secret and shop.client_secret is not None:
+        shop.client_secret = None
     shop.api_url = settings.shopify_api_url or shop.api_url
     session.flush()
     return shop
 
 
 def add_shop(session: Session, domain: str, access_token: str, client_secret: str, api_url: str | None = None) -> Shop:
+    """Add (or update) a shop; its credentials are stored sealed. Refuses first when no key is set."""
     domain = normalize_domain(domain)
+    secrets.keyring(create=True)  # the clear error here, not inside a flush that would quote the values
     shop = session.scalar(select(Shop).where(Shop.domain == domain))
     if shop is None:
         shop = Shop(domain=domain)

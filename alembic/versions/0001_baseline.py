@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 18:01:08.751571
+Create Date: 2026-12-04 18:45:36.981327
 """
 
 from collections.abc import Sequence
@@ -25,8 +25,8 @@ def upgrade() -> None:
     op.create_table(
         "aliexpress_tokens",
         sa.Column("app_key", sa.String(length=64), nullable=False),
-        sa.Column("access_token", sa.Text(), nullable=False),
-        sa.Column("refresh_token", sa.Text(), nullable=True),
+        sa.Column("access_token", models.types.SealedText(), nullable=False),
+        sa.Column("refresh_token", models.types.SealedText(), nullable=True),
         sa.Column("expires_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("seeded_from", sa.Text(), nullable=True),
         sa.Column("refreshed_at", models.types.UTCDateTime(timezone=True), nullable=False),
@@ -42,8 +42,8 @@ def upgrade() -> None:
     op.create_table(
         "shops",
         sa.Column("domain", sa.String(length=255), nullable=False),
-        sa.Column("access_token", sa.Text(), nullable=True),
-        sa.Column("client_secret", sa.Text(), nullable=True),
+        sa.Column("access_token", models.types.SealedText(), nullable=True),
+        sa.Column("client_secret", models.types.SealedText(), nullable=True),
         sa.Column("api_url", sa.String(length=500), nullable=True),
         sa.Column("plan", sa.String(length=32), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=True),
@@ -528,6 +528,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=100), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("dispatches", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("submitted_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("completed_at", models.types.UTCDateTime(timezone=True), nullable=True),
@@ -544,6 +545,7 @@ def upgrade() -> None:
             name=op.f("ck_shopify_intents_state_valid"),
         ),
         sa.CheckConstraint("attempts >= 0", name=op.f("ck_shopify_intents_attempts_non_negative")),
+        sa.CheckConstraint("dispatches >= 0", name=op.f("ck_shopify_intents_dispatches_non_negative")),
         sa.ForeignKeyConstraint(
             ["cancellation_request_id"],
             ["cancellation_requests.id"],

@@ -16,6 +16,15 @@ Rules:
   *read first*: the executor looks at Shopify and adopts an effect already there before acting;
 - after ``MAX_ATTEMPTS`` the sweeper stops retrying: ``failed`` + an alert, a person decides
   (``dropsync intents retry|resolve``).
+
+Liveness (the invariant the sweeper keeps): a live intent is always either due for a retry that will
+really be published, or failed and in front of a person with an alert. Each retry message the sweeper
+sends is a *dispatch* holding a lease (``next_attempt_at`` pushed ``dispatch_lease()`` ahead); a message
+lost on the way (Redis restarted without persistence, a worker killed holding it) leaves the intent
+unclaimed past its lease, so it is due again and another message goes out. ``MAX_DISPATCHES`` sends
+without an outcome also hand it to a person: a retry can be lost, never silently. An intent whose due
+time passed by more than ``OVERDUE_GRACE`` (the sweeper is not running, or cannot keep up) is
+*overdue*: ``intents list-stuck`` and ``deadlines`` show it at once.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Alert, ShopifyIntent
+from models import Alert, Order, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation.errors import IntentNotFound, IntentStateError
@@ -42,6 +51,10 @@ CANCELLATION_REQUEST = "fulfillment_order_cancellation_request"
 KINDS = (ORDER_CANCEL, REFUND_CREATE, FULFILLMENT_ORDER_CANCEL, CANCELLATION_REQUEST)
 
 MAX_ATTEMPTS = 6
+#: Retry messages sent without an outcome before a person is asked (each lost one costs a lease).
+MAX_DISPATCHES = 2 * MAX_ATTEMPTS
+#: Past due by more than this (four sweeper periods) means nothing is retrying it: shown as overdue.
+OVERDUE_GRACE = dt.timedelta(seconds=60)
 
 
 def stale_submitting() -> dt.timedelta:
@@ -50,6 +63,14 @@ def stale_submitting() -> dt.timedelta:
     from worker.settings import get_settings
 
     return dt.timedelta(seconds=int(get_settings().intent_stale_seconds))
+
+
+def dispatch_lease() -> dt.timedelta:
+    """How long a published retry message may take to be claimed before it counts as lost
+    (``DROPSYNC_INTENT_DISPATCH_LEASE_SECONDS``)."""
+    from worker.settings import get_settings
+
+    return dt.timedelta(seconds=int(get_settings().intent_dispatch_lease_seconds))
 
 
 BACKOFF_BASE = dt.timedelta(seconds=5)
@@ -256,19 +277,47 @@ def operator_resolve(session: Session, intent_id: int, outcome: str, actor: str,
 
 
 def stuck_intents(session: Session, now: dt.datetime, older_than: dt.timedelta) -> list[ShopifyIntent]:
-    """Failed intents, and live ones not finished ``older_than`` after creation, oldest first."""
+    """Failed intents, live ones not finished ``older_than`` after creation, and overdue ones whatever
+    their age (see :func:`overdue_intents`), oldest first."""
     query = select(ShopifyIntent).where(
         (ShopifyIntent.state == "failed")
         | (ShopifyIntent.state.in_(LIVE_INTENT_STATES) & (ShopifyIntent.created_at <= now - older_than))
+        | _due_clause(now - OVERDUE_GRACE)
     )
     return list(session.scalars(query.order_by(ShopifyIntent.created_at, ShopifyIntent.id)))
 
 
-def due_intents(session: Session, now: dt.datetime, limit: int = 200) -> list[ShopifyIntent]:
-    """Live intents the sweeper should (re)run now: pending/unknown whose time came, stale submitting."""
-    due = (ShopifyIntent.next_attempt_at.is_(None)) | (ShopifyIntent.next_attempt_at <= now)
-    query = select(ShopifyIntent).where(
-        (ShopifyIntent.state.in_(("pending", "unknown")) & due)
-        | ((ShopifyIntent.state == "submitting") & (ShopifyIntent.submitted_at <= now - stale_submitting()))
+def _due_clause(at: dt.datetime) -> Any:
+    """Live and due at ``at``: pending/unknown whose retry time (or dispatch lease) passed, or
+    ``submitting`` abandoned (stale claim) with no dispatch lease running."""
+    lease_over = ShopifyIntent.next_attempt_at.is_(None) | (ShopifyIntent.next_attempt_at <= at)
+    return (ShopifyIntent.state.in_(("pending", "unknown")) & lease_over) | (
+        (ShopifyIntent.state == "submitting") & (ShopifyIntent.submitted_at <= at - stale_submitting()) & lease_over
     )
+
+
+def due_intents(session: Session, now: dt.datetime, limit: int = 200) -> list[ShopifyIntent]:
+    """Live intents the sweeper should (re)run now, oldest due first."""
+    query = select(ShopifyIntent).where(_due_clause(now))
     return list(session.scalars(query.order_by(ShopifyIntent.id).limit(limit)))
+
+
+def overdue_intents(session: Session, now: dt.datetime) -> list[ShopifyIntent]:
+    """Live intents due for longer than ``OVERDUE_GRACE``: nothing is retrying them (no beat, a backlog)."""
+    query = select(ShopifyIntent).where(_due_clause(now - OVERDUE_GRACE))
+    return list(session.scalars(query.order_by(ShopifyIntent.created_at, ShopifyIntent.id)))
+
+
+def overdue_rows(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    """Overdue intents as ``dropsync deadlines`` rows (the same keys as a supplier deadline)."""
+    rows: list[dict[str, Any]] = []
+    for intent in overdue_intents(session, now):
+        due = intent.next_attempt_at or intent.submitted_at or intent.created_at
+        rows.append({
+            "order": session.scalar(select(Order.name).where(Order.id == intent.order_id)),
+            "supplier_order_id": None, "kind": "shopify_action_overdue", "stage": "passed", "due_at": due,
+            "severity": "critical",
+            "message": f"Shopify {intent.kind} intent {intent.id} is {intent.state} and overdue since "
+            f"{due:%H:%M:%S} UTC: is beat running? (`dropsync intents retry {intent.id}` sends it now)",
+        })  # fmt: skip
+    return rows

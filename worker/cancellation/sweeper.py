@@ -1,8 +1,12 @@
 """The beat sweeper: nothing stays stuck silently.
 
 - live intents whose retry time came (``unknown`` after a lost verdict, ``pending`` not yet run, a
-  ``submitting`` one abandoned by a dead worker) are sent round again (one outbox message per attempt);
-  after ``MAX_ATTEMPTS`` an intent is failed and handed to a person (alert + timeline);
+  ``submitting`` one abandoned by a dead worker) are sent round again: one outbox message per
+  *dispatch*, each holding a lease; a message lost after publishing (Redis restarted without
+  persistence, a worker killed holding it) lets the lease expire and the next pass sends another. A
+  dispatch whose outbox row is not published yet (broker down) is the relay's to deliver: not resent,
+  not counted. After ``MAX_ATTEMPTS`` claims or ``MAX_DISPATCHES`` sends an intent is failed and handed
+  to a person (alert + timeline);
 - requests in ``shopify_action`` with no live intent (the advance message was lost, or they wait for a
   fulfillment service that answered without a webhook) are advanced again;
 - requests the seller refused, still without tracking after the tracking (or handling) deadline, raise
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import CancellationRequest, ShopifyIntent, SupplierOrder
+from models import CancellationRequest, OutboxMessage, ShopifyIntent, SupplierOrder
 from models.cancellation import LIVE_INTENT_STATES
 from worker import outbox
 from worker.cancellation import intents as ik
@@ -39,18 +43,39 @@ class SweepResult:
 def sweep(session: Session, now: dt.datetime) -> SweepResult:
     """One pass (flushes only). Idempotent: running it twice in a row enqueues nothing new."""
     result = SweepResult()
+    lease = ik.dispatch_lease()
     for intent in ik.due_intents(session, now):
-        if intent.attempts >= ik.MAX_ATTEMPTS:
-            ik.mark_failed(session, intent, f"gave up after {intent.attempts} attempts: {intent.last_error}")
+        if intent.attempts >= ik.MAX_ATTEMPTS or intent.dispatches >= ik.MAX_DISPATCHES:
+            why = f"gave up after {intent.attempts} attempts and {intent.dispatches} retry messages"
+            ik.mark_failed(session, intent, f"{why}: {intent.last_error or 'no answer'}")
             _request_to_operator(session, intent)
             result.failed += 1
             continue
-        key = f"cancellation.execute_intent:{intent.id}:{intent.attempts}:{intent.state}"
-        if outbox.enqueue(session, service.EXECUTE_TASK, [intent.id], dedupe_key=key) is not None:
-            result.retried += 1
+        if _awaiting_relay(session, intent):
+            intent.next_attempt_at = now + lease  # out of the due set (limit 200) while the relay delivers it
+            continue
+        intent.dispatches += 1
+        intent.next_attempt_at = now + lease
+        outbox.enqueue(session, service.EXECUTE_TASK, [intent.id], dedupe_key=_dispatch_key(intent))
+        result.retried += 1
     result.advanced = _advance_idle(session, now)
     result.dispute_alerts = _dispute_alerts(session, now)
     return result
+
+
+def _dispatch_key(intent: ShopifyIntent) -> str:
+    return f"{service.EXECUTE_TASK}:{intent.id}:dispatch:{intent.dispatches}"
+
+
+def _awaiting_relay(session: Session, intent: ShopifyIntent) -> bool:
+    """The last dispatch is still unpublished (the broker is down): the relay delivers it; sending
+    another would only pile up messages and burn the intent's dispatches while nothing was lost."""
+    if intent.dispatches == 0:
+        return False
+    published = session.execute(
+        select(OutboxMessage.published_at).where(OutboxMessage.dedupe_key == _dispatch_key(intent))
+    ).first()
+    return published is not None and published[0] is None
 
 
 def _request_to_operator(session: Session, intent: ShopifyIntent) -> None:

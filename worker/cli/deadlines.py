@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from models.types import utcnow
+from worker.cancellation.intents import overdue_rows
 from worker.chargebacks.deadlines import attention_rows as chargeback_rows
 from worker.cli.common import console, print_json, unit_of_work
 from worker.deadlines.alerts import needing_attention
@@ -15,8 +16,8 @@ from worker.deadlines.rules import DeadlinePolicy
 
 
 def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Supplier deadlines near or passed (and unknown statuses, failing polls) and chargebacks waiting for
-    evidence, most urgent first.
+    """Overdue Shopify actions, then supplier deadlines near or passed (and unknown statuses, failing
+    polls) and chargebacks waiting for evidence, most urgent first.
 
     Example: dropsync deadlines --json
     """
@@ -35,6 +36,7 @@ def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readab
             for a in needing_attention(session, now, DeadlinePolicy.from_settings())
         ]
         rows = sorted(rows + chargeback_rows(session, now), key=lambda r: (r["stage"] != "passed", r["due_at"]))
+        rows = overdue_rows(session, now) + rows
     if as_json:
         print_json(rows)
         return

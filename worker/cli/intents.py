@@ -25,16 +25,20 @@ def list_stuck(
     older_than: int = typer.Option(10, "--older-than", min=0, help="Live intents older than N minutes."),
     as_json: bool = JSON,
 ) -> None:
-    """Failed intents, and live ones unfinished after --older-than minutes.
+    """Failed intents, live ones unfinished after --older-than minutes, and overdue ones at once
+    (due for a retry for over a minute with nothing retrying them: is beat running?).
 
     Example: dropsync intents list-stuck --older-than 30
     """
+    now = utcnow()
     with unit_of_work() as session:
+        overdue = {i.id for i in ik.overdue_intents(session, now)}
         rows = [
             {"id": i.id, "order_id": i.order_id, "kind": i.kind, "state": i.state, "attempts": i.attempts,
-             "created_at": i.created_at, "next_attempt_at": i.next_attempt_at, "last_error": i.last_error,
+             "dispatches": i.dispatches, "overdue": i.id in overdue, "created_at": i.created_at,
+             "next_attempt_at": i.next_attempt_at, "last_error": i.last_error,
              "request_id": i.cancellation_request_id}
-            for i in ik.stuck_intents(session, utcnow(), dt.timedelta(minutes=older_than))
+            for i in ik.stuck_intents(session, now, dt.timedelta(minutes=older_than))
         ]  # fmt: skip
     if as_json:
         print_json(rows)
@@ -44,7 +48,8 @@ def list_stuck(
         return
     table = Table("id", "order", "kind", "state", "tries", "created", "last error")
     for r in rows:
-        table.add_row(str(r["id"]), str(r["order_id"]), str(r["kind"]), str(r["state"]), str(r["attempts"]),
+        state = f"[red]{r['state']} (overdue)[/red]" if r["overdue"] else str(r["state"])
+        table.add_row(str(r["id"]), str(r["order_id"]), str(r["kind"]), state, str(r["attempts"]),
                       str(r["created_at"])[:19], str(r["last_error"] or "")[:80])  # fmt: skip
     console.print(table)
 

@@ -22,6 +22,7 @@ from worker.cli import (
     policy,
     report,
     sandbox,
+    secrets,
     service,
     shopify,
     shops,
@@ -56,6 +57,7 @@ app.add_typer(cancel.app, name="cancel")
 app.add_typer(intents.app, name="intents")
 app.add_typer(report.app, name="report")
 app.add_typer(chargebacks.app, name="chargebacks")
+app.add_typer(secrets.app, name="secrets")
 app.command("deadlines")(deadlines.deadlines)
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)

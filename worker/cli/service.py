@@ -97,6 +97,9 @@ def _local_env(data_dir: Path) -> dict[str, str]:
         env["DATABASE_URL"] = f"sqlite:///{(data_dir / 'dropsync.sqlite3').resolve()}"
     if "DROPSYNC_EMBEDDED_BROKER_PATH" not in os.environ:
         env["DROPSYNC_EMBEDDED_BROKER_PATH"] = str((data_dir / "dropsync-broker.sqlite3").resolve())
+    if "DROPSYNC_SECRET_KEY" not in os.environ and "DROPSYNC_SECRET_KEY_FILE" not in os.environ:
+        # Outside production the key sealing stored credentials is made on first need, beside the ledger.
+        env["DROPSYNC_SECRET_KEY_FILE"] = str((data_dir / "dropsync-secret.key").resolve())
     return env
 
 

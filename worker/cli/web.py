@@ -16,15 +16,19 @@ def web(
     import structlog
     import uvicorn
 
+    from worker.db import get_engine
+    from worker.secrets import check_stored_credentials
     from worker.settings import get_settings
     from worker.web.app import create_app
     from worker.web.protocol import protocol_with_head_timeout
 
     settings = get_settings()
+    check_stored_credentials(get_engine())  # a missing or wrong key stops here, in one line (exit 2)
     if settings.environment == "production" and not settings.ops_tokens:
         structlog.get_logger("dropsync.web").warning(
             "DROPSYNC_OPS_TOKEN is not set: /metrics answers 401 and /readyz gives no details in production"
         )
+
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -56,6 +56,8 @@ def demo_env(workspace: Path) -> dict[str, str]:
     return {
         "DATABASE_URL": f"sqlite:///{workspace / 'ledger.sqlite3'}",
         "DROPSYNC_EMBEDDED_BROKER_PATH": str(workspace / "broker.sqlite3"),
+        # Credentials the demo stores (refreshed AliExpress tokens) are sealed with a key made here.
+        "DROPSYNC_SECRET_KEY_FILE": str(workspace / "secret.key"),
         "DROPSYNC_PROTECTION_WARNING_DAYS": "5",
         "DROPSYNC_LOG_FORMAT": "json",
     }

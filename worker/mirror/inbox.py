@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import BigInteger, Connection, Table, func, select, update
+from sqlalchemy import BigInteger, Connection, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from models import WebhookDelivery
@@ -153,3 +153,20 @@ def _drain_one_by_one(unit_of_work: UnitOfWork, limit: int) -> int:
 
 def _lock(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def prune(session: Session, now: dt.datetime, retention: dt.timedelta, limit: int = 5000) -> int:
+    """Delete handled deliveries older than ``retention`` (at most ``limit`` per call). Flushes only.
+
+    Unhandled ones stay whatever their age: they are work, or an operator's (``dropsync inbox``).
+    """
+    old = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.handled_at.is_not(None), WebhookDelivery.handled_at < now - retention)
+        .order_by(WebhookDelivery.id)
+        .limit(limit)
+    )
+    ids = list(session.scalars(old))
+    if ids:
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+    return len(ids)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import structlog
 
+from models.types import utcnow
 from worker.celery_app import app
 from worker.db import session_scope
 from worker.mirror import inbox, reconcile
@@ -24,6 +25,17 @@ def drain_inbox() -> int:
     if handled:
         log.info("inbox drained", deliveries=handled)
     return handled
+
+
+@app.task(name="mirror.prune_inbox")
+def prune_inbox() -> int:
+    """Beat: delete handled deliveries older than DROPSYNC_INBOX_RETENTION_DAYS (their bodies hold PII)."""
+    retention = dt.timedelta(days=get_settings().inbox_retention_days)
+    with session_scope() as session:
+        pruned = inbox.prune(session, utcnow(), retention)
+    if pruned:
+        log.info("inbox pruned", deliveries=pruned, retention_days=retention.days)
+    return pruned
 
 
 @app.task(name="mirror.reconcile_all")

@@ -15,6 +15,7 @@ from integrations.aliexpress.models import TokenPair
 from models import AliExpressToken
 from models.types import utcnow
 from worker.db import session_scope
+from worker.secrets import fingerprint, keyring
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +26,7 @@ def current_tokens(app_key: str, env_access: str | None, env_refresh: str | None
         row = session.get(AliExpressToken, app_key)
         if row is None:
             return env_access, env_refresh
-        if env_access and row.seeded_from != env_access:
+        if env_access and row.seeded_from != fingerprint(env_access):
             # The operator put a new token in the environment (re-authorised): it supersedes ours.
             session.delete(row)
             return env_access, env_refresh
@@ -33,12 +34,15 @@ def current_tokens(app_key: str, env_access: str | None, env_refresh: str | None
 
 
 def store_tokens(app_key: str, tokens: TokenPair, seeded_from: str | None) -> None:
-    """Persist a refreshed pair at once (committed on return)."""
+    """Persist a refreshed pair at once (committed on return), sealed; ``seeded_from`` (the environment's
+    access token) is kept as a fingerprint only."""
     now = utcnow()
+    keyring(create=True)  # no key: the clear error here, not inside a flush that would quote the tokens
     with session_scope() as session:
         row = session.get(AliExpressToken, app_key)
         if row is None:
-            row = AliExpressToken(app_key=app_key, seeded_from=seeded_from, refreshed_at=now, access_token="")
+            origin = fingerprint(seeded_from) if seeded_from else None
+            row = AliExpressToken(app_key=app_key, seeded_from=origin, refreshed_at=now, access_token="")
             session.add(row)
         row.access_token = tokens.access_token
         row.refresh_token = tokens.refresh_token or row.refresh_token
