@@ -5,6 +5,7 @@ from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES, CancellationR
 from models.inbox import OutboxMessage, WebhookDelivery
 from models.ledger import LEDGER_KINDS, LedgerEntry, TimelineEvent
 from models.orders import FulfillmentOrder, LineItem, Order, Refund, Transaction
+from models.returns import RETURN_STATES, RequestEvidence, ReturnCase, ReturnLine
 from models.shop import Shop
 from models.supplier import Alert, AliExpressToken, Dispute, SupplierOrder, SupplierOrderItem
 from models.sync import BulkBackfill
@@ -14,6 +15,7 @@ __all__ = [
     "INTENT_STATES",
     "LEDGER_KINDS",
     "LIVE_INTENT_STATES",
+    "RETURN_STATES",
     "Alert",
     "AliExpressToken",
     "Base",
@@ -27,6 +29,9 @@ __all__ = [
     "Order",
     "OutboxMessage",
     "Refund",
+    "RequestEvidence",
+    "ReturnCase",
+    "ReturnLine",
     "Shop",
     "ShopifyIntent",
     "SupplierOrder",

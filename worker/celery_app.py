@@ -25,6 +25,7 @@ TASK_MODULES = [
     "worker.supplier.tasks",
     "worker.deadlines.tasks",
     "worker.cancellation.tasks",
+    "worker.returns.tasks",
     "worker.policy.startup",  # no tasks: refuses to start with a bad policy file
 ]
 

@@ -65,6 +65,8 @@ class Outcome:
 
 def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     """Send the intent's mutation. Raises the client's errors (see module doc)."""
+    if return_actions.handles(intent.kind):
+        return return_actions.perform(client, intent)
     if intent.kind == ik.ORDER_CANCEL:
         return _order_cancel(client, intent)
     if intent.kind == ik.REFUND_CREATE:
@@ -124,6 +126,8 @@ def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] |
     Raises ``JobStillRunning`` for an orderCancel whose recorded job is still running: neither adopt nor
     resend (a second orderCancel could start a second refund).
     """
+    if return_actions.handles(intent.kind):
+        return return_actions.existing_effect(client, intent)
     view = read_order(client, intent.params["order_gid"])
     if intent.kind == ik.ORDER_CANCEL:
         if view.cancelled:
@@ -215,3 +219,7 @@ def refund_input(
                                    .get("shopMoney", {}).get("amount", "0")))  # fmt: skip
         refund["shipping"] = {"amount": _money_text(min(shipping, shipping_max))}
     return refund, moved
+
+
+# The returns workflow's intents (return_*) run through the same executor; their mutations live there.
+from worker.returns import actions as return_actions  # noqa: E402

@@ -23,6 +23,14 @@ TOPICS: dict[str, str] = {
     "FULFILLMENT_ORDERS_CANCELLATION_REQUEST_SUBMITTED": "cancellation requests through the service",
     "FULFILLMENT_ORDERS_CANCELLED": "fulfillment order cancelled",
     "BULK_OPERATIONS_FINISH": "backfill finished",
+    "RETURNS_REQUEST": "a customer asks for a return: the policy decides",
+    "RETURNS_APPROVE": "returns workflow",
+    "RETURNS_DECLINE": "returns workflow",
+    "RETURNS_CANCEL": "returns workflow",
+    "RETURNS_CLOSE": "returns workflow",
+    "RETURNS_PROCESS": "returns workflow",
+    "RETURNS_UPDATE": "returns workflow",
+    "RETURNS_REOPEN": "returns workflow",
 }
 
 
