@@ -150,9 +150,9 @@ def _one_step(sessions: SessionFactory, return_id: int, client: ShopifyClient, r
             if step.what != "intent":
                 return _settle(session, case, step, view)
             order_gid = session.get_one(Order, case.order_id).shopify_gid
-            lines = _line_gids(session, case)
+            lines, snapshot = _line_gids(session, case), case_snapshot(case)
     if live is None:
-        params = _params(client, case_snapshot(case), step, order_gid, view, lines)
+        params = _params(client, snapshot, step, order_gid, view, lines)
         live = _commit_planned(sessions, return_id, step, params)
         if live is None:
             return "progress"
