@@ -20,6 +20,7 @@ from worker.cli import (
     orders,
     policy,
     report,
+    returns,
     sandbox,
     service,
     shopify,
@@ -52,6 +53,7 @@ app.add_typer(shopify.app, name="shopify")
 app.add_typer(supplier.app, name="supplier")
 app.add_typer(dispute.app, name="dispute")
 app.add_typer(cancel.app, name="cancel")
+app.add_typer(returns.app, name="returns")
 app.add_typer(intents.app, name="intents")
 app.add_typer(report.app, name="report")
 app.command("deadlines")(deadlines.deadlines)
