@@ -95,6 +95,8 @@ CANCEL_END_REASONS = frozenset(
         "seller_accept_issue_no_goods_return",
         "buyer_pay_timeout",
         "risk_reject_closed",
+        # A dispute settled after the goods went back to the seller: the money comes back.
+        "seller_accept_issue_goods_return",
     }
 )
 #: FINISH with one of these: the goods were delivered (or deemed so).

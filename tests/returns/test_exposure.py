@@ -31,7 +31,7 @@ def test_rows_total_and_gauge(session: Session) -> None:
     session.flush()
 
     rows = {r.order_id: r for r in exposures(session)}
-    assert (rows[never_paid.id].to_recover, rows[never_paid.id].status) == (0, "no supplier paid")
+    assert (rows[never_paid.id].to_recover, rows[never_paid.id].status) == (Decimal(0), "no supplier paid")
     assert (rows[owed.id].to_recover, rows[owed.id].status) == (Decimal("15.00"), "to recover")
     assert rows[owed.id].due_at is not None
     assert rows[surplus.id].exposure == Decimal("-1.00")
