@@ -386,16 +386,26 @@ def test_process_without_a_refund_moves_no_money(shopify_sandbox: ShopifySandbox
         "quantity": 1,
         "dispositionType": "NOT_RESTOCKED",
     }
-    done = data(
-        shopify_sandbox,
-        PROCESS,
-        {
-            "input": {
-                "returnId": ret["id"],
-                "returnLineItems": [{"id": line["id"], "quantity": 1, "dispositions": [disposition]}],
-            }
-        },
-    )["returnProcess"]["return"]
+
+    def process(chosen: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = data(
+            shopify_sandbox,
+            PROCESS,
+            {
+                "input": {
+                    "returnId": ret["id"],
+                    "returnLineItems": [{"id": line["id"], "quantity": 1, "dispositions": [chosen]}],
+                }
+            },
+        )["returnProcess"]
+        return answer
+
+    restock = disposition | {"dispositionType": "RESTOCKED"}
+    assert process(restock)["userErrors"][0]["code"] == "BLANK"
+    unknown = process(restock | {"locationId": "gid://shopify/Location/1"})["userErrors"][0]
+    assert (unknown["field"][-1], unknown["code"]) == ("locationId", "NOT_FOUND")
+    assert process(disposition | {"quantity": 2})["userErrors"][0]["code"] == "LESS_THAN_OR_EQUAL_TO"
+    done = process(disposition)["return"]
     node = done["returnLineItems"]["nodes"][0]
     assert (node["processedQuantity"], node["refundedQuantity"], node["refundableQuantity"]) == (1, 0, 1)
     assert done["reverseFulfillmentOrders"]["nodes"][0]["lineItems"]["nodes"][0]["dispositions"] == [

@@ -434,6 +434,8 @@ def _plan_dispositions(
         location = parse_gid(str(entry.get("locationId") or ""), "Location")
         if kind == "RESTOCKED" and location is None:
             raise ReturnRefused([*where, "locationId"], "A location is required to restock items.", "BLANK")
+        if location is not None and location not in (ids.SHOP_LOCATION_ID, ids.SERVICE_LOCATION_ID):
+            raise ReturnRefused([*where, "locationId"], "Location does not exist.", "NOT_FOUND")
         count = int(entry.get("quantity") or 0)
         if count <= 0:
             raise ReturnRefused([*where, "quantity"], "Quantity must be greater than 0.", "GREATER_THAN")

@@ -322,12 +322,14 @@ class DispositionView(View):
         return iso(self._d.created_at)
 
     def location(self) -> Any:
-        from integrations.shopify.sandbox.ids import SHOP_LOCATION_ID
+        from integrations.shopify.sandbox.generator import SERVICE_LOCATION_NAME
+        from integrations.shopify.sandbox.ids import SERVICE_LOCATION_ID
         from integrations.shopify.sandbox.views.fulfillment import LocationView
 
         if self._d.location_id is None:
             return None
-        return LocationView(self._d.location_id, "Shop location", self._d.location_id != SHOP_LOCATION_ID)
+        service = self._d.location_id == SERVICE_LOCATION_ID
+        return LocationView(self._d.location_id, SERVICE_LOCATION_NAME if service else "Shop location", service)
 
 
 class SuggestedReturnFinancialOutcomeView(View):
