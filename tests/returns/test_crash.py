@@ -59,7 +59,13 @@ def test_sigkill_at_each_point_of_the_refund_step_refunds_exactly_once(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     cases = _open_returns(sandbox, client, shop, 2)
-    env = {**_env(database_url, redis_url, tmp_path, point), "DROPSYNC_FAILPOINT_KIND": "return_process"}
+    env = {
+        **_env(database_url, redis_url, tmp_path, point), "DROPSYNC_FAILPOINT_KIND": "return_process",
+        # One advance carries a return through create, process and close: on a loaded machine that takes
+        # longer than the cancellation tests' 6 s. The restarted worker reclaims the dead one's intent after
+        # DROPSYNC_INTENT_STALE_SECONDS (3 s) whatever the visibility timeout.
+        "DROPSYNC_TASK_TIME_LIMIT": "40", "DROPSYNC_TASK_VISIBILITY_TIMEOUT": "50",
+    }  # fmt: skip
     log, marker = tmp_path / "worker.log", tmp_path / "failpoint"
     first = _worker(env, log)
     try:

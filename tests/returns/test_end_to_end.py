@@ -79,9 +79,11 @@ def live(
     ali = aliexpress_sandbox.config
     env = {
         **_env(database_url, redis_url, tmp_path, "none"), "DROPSYNC_POLICY_FILE": str(store_policy),
+        "DROPSYNC_TASK_TIME_LIMIT": "40", "DROPSYNC_TASK_VISIBILITY_TIMEOUT": "50",
         "ALIEXPRESS_API_URL": str(aliexpress_sandbox.base_url), "ALIEXPRESS_APP_KEY": str(ali.app_key),
         "ALIEXPRESS_APP_SECRET": str(ali.app_secret), "ALIEXPRESS_ACCESS_TOKEN": str(ali.access_token),
-        "ALIEXPRESS_REFRESH_TOKEN": str(ali.refresh_token or ""), "ALIEXPRESS_GATEWAY_TIMEZONE": str(ali.gateway_timezone),
+        "ALIEXPRESS_REFRESH_TOKEN": str(ali.refresh_token or ""),
+        "ALIEXPRESS_GATEWAY_TIMEZONE": str(ali.gateway_timezone),
     }  # fmt: skip
     cli = in_process(monkeypatch, capsys, {k: v for k, v in env.items() if not k.startswith("DROPSYNC_FAILPOINT")})
     broker = create_app(load_settings())  # this process publishes (outbox) to the worker's Redis queue
