@@ -153,3 +153,17 @@ def test_control_endpoints_over_http(aliexpress_sandbox: AliExpressSandbox) -> N
     ).json()
     assert settled["issue_info"]["refund_amount"]["amount"] == "10.00"
     assert settled["order_status"] == "FINISH"
+
+
+def test_a_silent_seller_loses_the_dispute_when_configured() -> None:
+    sb = AliExpressSandbox(AliExpressSandboxConfig(seed=4, dispute_answer_days=15))
+    with sb.serve():
+        oid = _received(sb, "9.99")
+        sb.open_dispute(oid, "damaged")
+        sb.clock.advance(days=14)
+        assert _read(sb, oid)[0] == "IN_ISSUE"
+        sb.clock.advance(days=2)
+        status, end_reason, _, raw = _read(sb, oid)
+    assert (status, end_reason) == ("FINISH", "seller_accept_issue_no_goods_return")
+    assert raw["issue_info"]["issue_result"] == "refund"
+    assert raw["issue_info"]["refund_amount"]["amount"] == "9.99"

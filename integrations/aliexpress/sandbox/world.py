@@ -17,7 +17,8 @@ Lifecycle (AliExpress's order statuses, DOMAIN.md §3), with the timers the real
   ``…_timeout``) for damaged / not as described / wrong item / quality within ``dispute_days_after_completion``
   (15) days. Outcomes: ``refund`` (full) → ``FINISH/seller_accept_issue_no_goods_return``; ``partial_refund``
   (an amount) and ``rejected`` → back to where it was; ``return_to_seller`` → stays ``IN_ISSUE`` until the
-  seller receives the goods back (``return_received``) → ``FINISH/seller_accept_issue_goods_return``. The
+  seller receives the goods back (``return_received``) → ``FINISH/seller_accept_issue_goods_return``; a
+  seller silent for ``dispute_answer_days`` (when set) loses: full refund. The
   dispute (``issue_status``, ``issue_info`` with reason, outcome and refund amount) is shown on the order.
 
 Timers fire lazily: whenever the world is read or changed, every order first catches up with the clock.
@@ -63,6 +64,8 @@ class AliExpressSandboxConfig:
     delivery_days: float | None = None
     #: AliExpress: a dispute can be opened until 15 days after the order completed.
     dispute_days_after_completion: int = 15
+    #: Days the seller has to answer a dispute before AliExpress refunds the buyer in full (None: never).
+    dispute_answer_days: float | None = None
     #: Answer for an order number never created here as if it existed, paid, awaiting shipment (demos
     #: beside the Shopify sandbox, whose orders carry AliExpress numbers this sandbox never saw).
     adopt_unknown_orders: bool = False
@@ -440,6 +443,15 @@ class World:
                 order.logistics_status = "BUYER_ACCEPT_GOODS"
                 order.completed_at = order.protection_ends_at
                 self._finish(order, "buyer_accept_goods_timeout")
+
+        elif status == "IN_ISSUE" and order.issue is not None and not order.issue.return_required:
+            days = self.config.dispute_answer_days
+            due = order.issue.opened_at + dt.timedelta(days=days) if days is not None else None
+            if due is not None and now >= due:
+                # The seller stayed silent: AliExpress decides for the buyer.
+                order.issue.outcome, order.issue.refund_amount = "refund", order.amount
+                order.issue.status, order.issue.closed_at = "END_ISSUE", due
+                self._finish(order, "seller_accept_issue_no_goods_return")
 
     def _delivery_due(self, order: SandboxOrder) -> dt.datetime | None:
         days = self.config.delivery_days
