@@ -433,6 +433,21 @@ def test_active_return_blocks_order_cancel_and_cancel_then_reopen(shopify_sandbo
     assert data(shopify_sandbox, REOPEN, {"id": opened["id"]})["returnReopen"]["return"]["status"] == "OPEN"
 
 
+def test_orders_search_by_return_status(shopify_sandbox: ShopifySandbox) -> None:
+    requested_id, _ = _fulfilled_order(shopify_sandbox, lines=1)
+    opened_id, _ = _fulfilled_order(shopify_sandbox, lines=1)
+    shopify_sandbox.control.return_request(requested_id)
+    data(shopify_sandbox, APPROVE, {"id": shopify_sandbox.control.return_request(opened_id)})
+    query = "query($q: String!) { orders(first: 50, query: $q) { nodes { id returnStatus } } }"
+
+    def found(text: str) -> list[str]:
+        return [n["id"] for n in data(shopify_sandbox, query, {"q": text})["orders"]["nodes"]]
+
+    assert found("return_status:return_requested") == [requested_id]
+    assert found("return_status:in_progress") == [opened_id]
+    assert requested_id not in found("return_status:no_return")
+
+
 def test_control_return_request_over_http(shopify_sandbox: ShopifySandbox) -> None:
     order_id, order = _fulfilled_order(shopify_sandbox, lines=2)
     numeric = order_id.rsplit("/", 1)[1]
