@@ -465,5 +465,6 @@ def test_control_return_request_over_http(shopify_sandbox: ShopifySandbox) -> No
     ]
     too_many = {"line_items": [{"line_item_id": line_item, "quantity": 5}]}
     assert httpx.post(f"{base}/_sandbox/orders/{numeric}/return-request", json=too_many).status_code == 400
+    assert httpx.post(f"{base}/_sandbox/orders/{numeric}/return-request", json={"line_items": [3]}).status_code == 400
     assert httpx.post(f"{base}/_sandbox/orders/999/return-request", json={}).status_code == 404
     assert httpx.get(f"{base}/_sandbox/returns/123").status_code == 404

@@ -115,6 +115,10 @@ class Control:
         with self._state.lock:
             order = self._order_for_update(reference)
             wanted = line_items if line_items is not None else [{"line_item_id": i.id} for i in order.line_items]
+            if not all(isinstance(spec, dict) for spec in wanted):
+                raise ControlError(
+                    "each line item must be an object (line_item_id or fulfillment_line_item_id, quantity)"
+                )
             entries = [entry for spec in wanted for entry in _return_entries(order, spec, line_items is None)]
             if not entries:
                 raise ControlError(f"order {order.name} has nothing left to return")
