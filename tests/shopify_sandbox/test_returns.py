@@ -468,3 +468,42 @@ def test_control_return_request_over_http(shopify_sandbox: ShopifySandbox) -> No
     assert httpx.post(f"{base}/_sandbox/orders/{numeric}/return-request", json={"line_items": [3]}).status_code == 400
     assert httpx.post(f"{base}/_sandbox/orders/999/return-request", json={}).status_code == 404
     assert httpx.get(f"{base}/_sandbox/returns/123").status_code == 404
+
+
+FEES = """
+query($id: ID!, $lines: [SuggestedOutcomeReturnLineItemInput!]!) {
+  return(id: $id) {
+    returnShippingFees { id amountSet { shopMoney { amount } } }
+    returnLineItems(first: 5) {
+      nodes { ... on ReturnLineItem { restockingFee { amountSet { shopMoney { amount } } } } }
+    }
+    suggestedFinancialOutcome(returnLineItems: $lines, exchangeLineItems: []) {
+      discountedSubtotal { shopMoney { amount } }
+      totalTax { shopMoney { amount } }
+      financialTransfer { ... on RefundReturnOutcome { amount { shopMoney { amount } } } }
+    }
+  }
+}
+"""
+
+
+def test_restocking_and_return_shipping_fees_come_off_the_suggested_refund(shopify_sandbox: ShopifySandbox) -> None:
+    order_id, order = _fulfilled_order(shopify_sandbox, lines=1)
+    fli = _fulfillment_lines(order)[0]
+    currency = order["transactions"][0]["amountSet"]["presentmentMoney"]["currencyCode"]
+    entry = {"fulfillmentLineItemId": fli["id"], "quantity": 1, "restockingFee": {"percentage": 20.0}}
+    payload = {
+        "orderId": order_id,
+        "returnLineItems": [entry],
+        "returnShippingFee": {"amount": {"amount": "2.00", "currencyCode": currency}},
+    }
+    ret = data(shopify_sandbox, CREATE, {"input": payload})["returnCreate"]["return"]
+    line = ret["returnLineItems"]["nodes"][0]
+    read = data(shopify_sandbox, FEES, {"id": ret["id"], "lines": [{"id": line["id"], "quantity": 1}]})["return"]
+    fee = _money(read["returnLineItems"]["nodes"][0]["restockingFee"]["amountSet"])
+    outcome = read["suggestedFinancialOutcome"]
+    gross = _money(outcome["discountedSubtotal"]) + _money(outcome["totalTax"])
+    assert fee == (_money(outcome["discountedSubtotal"]) * Decimal("0.2")).quantize(Decimal("0.01"))
+    (shipping_fee,) = [_money(f["amountSet"]) for f in read["returnShippingFees"]]
+    assert shipping_fee > 0
+    assert _money(outcome["financialTransfer"]["amount"]) == gross - fee - shipping_fee
