@@ -10,6 +10,9 @@ alike, both through :func:`totals`):
 
 - an order whose supplier was never paid (no supplier order with money paid, no supplier payment or
   refund entry) has nothing to recover: its refund is the store's own money going back, row shown, 0;
+- no more can be recovered than the supplier was paid and has not refunded yet (when the supplier was
+  paid in the order's currency; across currencies the amounts cannot be compared and are not capped):
+  the rest of a larger refund is the store's own loss, not a supplier's debt;
 - a row where the supplier returned more than the customer got is shown negative (a surplus) and never
   offsets another order's loss in the total;
 - the due date is dropped once nothing is left to recover.
@@ -38,6 +41,8 @@ class Exposure:
     expected_from_supplier: Decimal
     refund_due_at: dt.datetime | None
     supplier_paid: bool = True
+    #: Paid to suppliers in the order's currency (``None``: unknown or in another currency).
+    supplier_paid_amount: Decimal | None = None
 
     @property
     def exposure(self) -> Decimal:
@@ -47,12 +52,19 @@ class Exposure:
     @property
     def to_recover(self) -> Decimal:
         """What is still owed by suppliers for this order (0 when no supplier was ever paid)."""
-        return max(self.exposure, Decimal(0)) if self.supplier_paid else Decimal(0)
+        if not self.supplier_paid:
+            return Decimal(0)
+        owed = max(self.exposure, Decimal(0))
+        if self.supplier_paid_amount is not None:
+            owed = min(owed, max(self.supplier_paid_amount - self.recovered_from_supplier, Decimal(0)))
+        return owed
 
     @property
     def status(self) -> str:
         if not self.supplier_paid:
             return "no supplier paid"
+        if self.refunded_to_customer == 0 and self.recovered_from_supplier == 0:
+            return "nothing refunded"
         if self.exposure < 0:
             return "recovered more than refunded"
         return "recovered" if self.to_recover == 0 else "to recover"
@@ -87,6 +99,26 @@ def _sums(session: Session, kind: str) -> dict[int, Decimal]:
 def _paid_orders(session: Session) -> set[int]:
     paid = set(session.scalars(select(SupplierOrder.order_id).where(SupplierOrder.amount_paid > 0)))
     return {i for i in paid if i is not None} | set(_sums(session, "supplier_payment"))
+
+
+def _paid_in_order_currency(session: Session, ids: Iterable[int]) -> dict[int, Decimal]:
+    """Per order: what its supplier orders were paid, when all of them were paid in the order's currency."""
+    rows = session.execute(
+        select(SupplierOrder.order_id, SupplierOrder.currency, func.sum(SupplierOrder.amount_paid))
+        .join(Order, Order.id == SupplierOrder.order_id)
+        .where(SupplierOrder.order_id.in_(list(ids)), SupplierOrder.amount_paid > 0)
+        .group_by(SupplierOrder.order_id, SupplierOrder.currency, Order.currency)
+        .having(SupplierOrder.currency == Order.currency)
+    ).all()
+    mixed = set(
+        session.scalars(
+            select(SupplierOrder.order_id)
+            .join(Order, Order.id == SupplierOrder.order_id)
+            .where(SupplierOrder.order_id.in_(list(ids)), SupplierOrder.amount_paid > 0,
+                   SupplierOrder.currency != Order.currency)
+        )
+    )  # fmt: skip
+    return {int(o): Decimal(str(total)) for o, _, total in rows if o is not None and o not in mixed}
 
 
 def _expected(session: Session, ids: Iterable[int]) -> dict[int, Decimal]:
@@ -125,6 +157,7 @@ def exposures(session: Session, order_ids: list[int] | None = None) -> list[Expo
         return []
     paid = _paid_orders(session) | set(recovered)
     expected = _expected(session, ids)
+    paid_amounts = _paid_in_order_currency(session, ids)
     due = dict(
         session.execute(
             select(SupplierOrder.order_id, func.max(SupplierOrder.refund_due_at))
@@ -143,6 +176,7 @@ def exposures(session: Session, order_ids: list[int] | None = None) -> list[Expo
             expected.get(order_id, Decimal(0)),
             due.get(order_id),
             order_id in paid,
+            paid_amounts.get(order_id),
         )
         for order_id, name, currency in orders
     ]
