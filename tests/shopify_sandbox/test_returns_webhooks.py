@@ -137,6 +137,7 @@ def test_return_topics_are_rest_shaped_signed_and_share_the_event(shopify_sandbo
     assert same_event == {"returns/process", "returns/update", "refunds/create", "orders/updated"}
     refund = json.loads(next(d for d in topics["refunds/create"])["body"])
     assert refund["note"] == "[test-note]"
+    assert refund["return"] == {"id": int(second.rsplit("/", 1)[1]), "admin_graphql_api_id": second}
     assert refund["transactions"][0]["kind"] == "refund"
     assert json.loads(topics["returns/close"][0]["body"])["status"] == "closed"
 

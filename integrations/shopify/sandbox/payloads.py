@@ -235,6 +235,11 @@ def refund_json(order: Order, refund: Refund) -> dict[str, Any]:
         ],
         "order_adjustments": [],
         "refund_shipping_lines": [],
+        "return": (
+            {"id": refund.return_id, "admin_graphql_api_id": gid("Return", refund.return_id)}
+            if refund.return_id is not None
+            else None
+        ),
         "shipping": {"amount": amount(refund.shipping.shop)},
     }
 
