@@ -81,7 +81,7 @@ def test_demo_runs_the_story_and_its_summary_matches_the_ledger(tmp_path: Path) 
         assert damaged["lines"]
         assert all(qty == 1 for _, qty in damaged["lines"])
         assert damaged["supplier"]["dispute"]["outcome"] == "partly_refunded"
-        assert damaged["exposure"]["to_recover"] == "0"
+        assert Decimal(damaged["exposure"]["to_recover"]) == 0
         assert damaged["exposure"]["refund_due_at"] is None
         declined = summary["returns"]["self_serve_declined"]
         assert (declined["source"], declined["state"], declined["reason"]) == ("customer", "declined", "changed_mind")

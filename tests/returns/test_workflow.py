@@ -148,4 +148,3 @@ def test_customer_request_the_policy_declines_is_declined_with_the_reason_and_no
     assert snap["decline"]["reason"] == "OTHER"
     assert "not accepted" in snap["decline"]["note"]
     assert _refunded(order_id) == 0
-

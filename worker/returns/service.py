@@ -129,7 +129,8 @@ def request_return(
         decision=decision, policy=policy, request_id=request_id,
     )  # fmt: skip
     _add_lines(session, case, items)
-    ev.attach(session, order.id, evidence, actor, return_id=case.id)
+    if request_id is None:  # a late cancellation's evidence stays with its request (read from there)
+        ev.attach(session, order.id, evidence, actor, return_id=case.id)
     _record_decision(session, case, decision, actor)
     verdict = _verdict(decision)
     why = "; ".join(decision.reasons)
@@ -265,7 +266,10 @@ def approve(session: Session, case: ReturnCase, actor: str, evidence: Iterable[e
 def _redecide(session: Session, case: ReturnCase) -> None:
     order = session.get_one(Order, case.order_id)
     items = {str(line.line_item_id): line.quantity for line in case.lines}
-    given = [ev.EvidenceItem(k) for k in ev.of_return(session, case.id)]
+    kinds = ev.of_return(session, case.id)
+    if case.cancellation_request_id is not None:
+        kinds |= ev.of_cancellation(session, case.cancellation_request_id)
+    given = [ev.EvidenceItem(k) for k in kinds]
     policy = configured_policy()
     decision = decide(session, order, Reason(case.reason), items, given, policy, utcnow())
     case.policy_decision, case.policy_version = decision.to_dict(), policy.version
