@@ -148,3 +148,41 @@ def test_customer_request_the_policy_declines_is_declined_with_the_reason_and_no
     assert snap["decline"]["reason"] == "OTHER"
     assert "not accepted" in snap["decline"]["note"]
     assert _refunded(order_id) == 0
+
+
+def test_goods_sent_back_to_the_return_address_are_refunded_once_received(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, tmp_path: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from pathlib import Path
+
+    from worker.settings import get_settings
+
+    policy = Path(str(tmp_path)) / "goods-back.toml"
+    policy.write_text('[returns.reasons.damaged]\naccepted = true\nevidence = ["photos"]\nreturn_required = true\n'
+                      'return_shipping_paid_by = "store"\n')  # fmt: skip
+    monkeypatch.setenv("DROPSYNC_POLICY_FILE", str(policy))
+    get_settings.cache_clear()
+    try:
+        _, order_id, _ = fulfilled_order(sandbox, client, shop)
+        line_id, _, _ = _first_line(order_id)
+        with session_scope() as session:
+            case = service.request_return(
+                session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1},
+                evidence=parse_evidence("photos"), actor="operator:test",
+            )  # fmt: skip
+            return_id = case.id
+        assert execution.run_return(session_scope, return_id, client) == "wait"
+        waiting = _case(return_id)
+        assert waiting.state == rs.AWAITING_GOODS
+        assert waiting.shopify_gid is not None
+        assert sandbox.control.return_snapshot(waiting.shopify_gid)["status"] == "OPEN"
+        assert _refunded(order_id) == 0  # nothing before the goods are back
+        with session_scope() as session:
+            service.goods_received(session, service.get_return(session, return_id), "operator:test")
+        assert execution.run_return(session_scope, return_id, client) == "done"
+        counts = sandbox.control.return_mutation_counts(waiting.shopify_gid)
+        assert counts["returnProcess"]["applied"] == 1
+        assert _refunded(order_id) == _case(return_id).refund_total > 0
+    finally:
+        get_settings.cache_clear()
