@@ -186,3 +186,30 @@ def test_goods_sent_back_to_the_return_address_are_refunded_once_received(
         assert _refunded(order_id) == _case(return_id).refund_total > 0
     finally:
         get_settings.cache_clear()
+
+
+def test_the_sweeper_advances_a_return_whose_message_was_lost(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    import datetime as dt
+
+    from models.types import utcnow
+    from worker.returns import sweeper
+
+    _, order_id, _ = fulfilled_order(sandbox, client, shop)
+    line_id, _, _ = _first_line(order_id)
+    with session_scope() as session:
+        case = service.request_return(
+            session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1}, keep_item=True,
+            evidence=parse_evidence("photos"), actor="operator:test",
+        )  # fmt: skip
+        return_id = case.id
+    published.take()  # the advance message is "lost"
+    later = utcnow() + dt.timedelta(minutes=2)
+    with session_scope() as session:
+        assert sweeper.sweep(session, later) == 1
+        assert sweeper.sweep(session, later) == 0  # once per return per minute
+    assert published.take() == [(service.ADVANCE_TASK, [return_id])]
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    with session_scope() as session:
+        assert sweeper.sweep(session, later + dt.timedelta(minutes=5)) == 0  # finished: nothing to advance
