@@ -213,3 +213,37 @@ def test_the_sweeper_advances_a_return_whose_message_was_lost(
     assert execution.run_return(session_scope, return_id, client) == "done"
     with session_scope() as session:
         assert sweeper.sweep(session, later + dt.timedelta(minutes=5)) == 0  # finished: nothing to advance
+
+
+def test_a_request_whose_webhook_was_lost_is_found_by_the_reconciliation(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    from worker.returns import sweeper, tasks
+
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    _, line_gid, _ = _first_line(order_id)
+    return_gid = sandbox.control.return_request(gid, [{"line_item_id": line_gid, "quantity": 1, "reason": "UNWANTED"}])
+    requested = sweeper.requested_on_shopify(client)
+    assert return_gid in requested
+    with session_scope() as session:
+        assert sweeper.reconcile_requests(session, shop.id, requested) >= 1
+        assert sweeper.reconcile_requests(session, shop.id, requested) == 0  # once per hour
+    assert (service.SYNC_TASK, [shop.id, return_gid]) in published.take()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tasks, "client_for_shop", lambda _shop_id: _Borrowed(client))
+        assert tasks.sync(shop.id, return_gid) == "declined"
+    with session_scope() as session:
+        assert sweeper.reconcile_requests(session, shop.id, sweeper.requested_on_shopify(client)) == 0
+
+
+class _Borrowed:
+    """``client_for_shop`` over the test's client (the task opens and closes its own otherwise)."""
+
+    def __init__(self, client: ShopifyClient) -> None:
+        self.client = client
+
+    def __enter__(self) -> ShopifyClient:
+        return self.client
+
+    def __exit__(self, *_: object) -> None:
+        return None

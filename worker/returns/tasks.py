@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Task
+from sqlalchemy import select
 
 from worker.celery_app import app
 from worker.db import session_scope
@@ -44,3 +45,20 @@ def sweep() -> int:
 
     with session_scope() as session:
         return sweeper.sweep(session, utcnow())
+
+
+@app.task(name="returns.reconcile")
+def reconcile() -> int:
+    """Beat: sync customer return requests whose webhook was lost, for every shop."""
+    from models import Shop
+    from worker.returns import sweeper
+
+    with session_scope() as session:
+        shop_ids = list(session.scalars(select(Shop.id)))
+    queued = 0
+    for shop_id in shop_ids:
+        with client_for_shop(shop_id) as client:
+            requested = sweeper.requested_on_shopify(client)
+        with session_scope() as session:
+            queued += sweeper.reconcile_requests(session, shop_id, requested)
+    return queued
