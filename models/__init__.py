@@ -6,6 +6,7 @@ from models.chargebacks import Chargeback
 from models.inbox import OutboxMessage, WebhookDelivery
 from models.ledger import LEDGER_KINDS, LedgerEntry, TimelineEvent
 from models.orders import FulfillmentOrder, LineItem, Order, Refund, Transaction
+from models.returns import RETURN_STATES, RequestEvidence, ReturnCase, ReturnLine
 from models.shop import Shop
 from models.supplier import Alert, AliExpressToken, Dispute, SupplierOrder, SupplierOrderItem
 from models.sync import BulkBackfill
@@ -15,6 +16,7 @@ __all__ = [
     "INTENT_STATES",
     "LEDGER_KINDS",
     "LIVE_INTENT_STATES",
+    "RETURN_STATES",
     "Alert",
     "AliExpressToken",
     "Base",
@@ -29,6 +31,9 @@ __all__ = [
     "Order",
     "OutboxMessage",
     "Refund",
+    "RequestEvidence",
+    "ReturnCase",
+    "ReturnLine",
     "Shop",
     "ShopifyIntent",
     "SupplierOrder",

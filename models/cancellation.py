@@ -72,7 +72,10 @@ class ShopifyIntent(IdMixin, TimestampMixin, Base):
     cancellation_request_id: Mapped[int | None] = mapped_column(
         ForeignKey("cancellation_requests.id", ondelete="SET NULL")
     )
-    # order_cancel | refund_create | fulfillment_order_cancel | fulfillment_order_cancellation_request
+    #: The return this intent carries out (the returns workflow's return_* kinds), else NULL.
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id", ondelete="SET NULL"))
+    # order_cancel | refund_create | fulfillment_order_cancel | fulfillment_order_cancellation_request |
+    # return_create | return_approve | return_decline | return_process | return_close
     kind: Mapped[str] = mapped_column(String(48), nullable=False)
     params: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)

@@ -57,6 +57,9 @@ class SupplierOrder(IdMixin, TimestampMixin, Base):
     seller_silence_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     protection_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     protection_extended_days: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    #: The last moment a dispute can be opened for goods the store refunded after delivery (AliExpress:
+    #: until N days after completion); set by the returns workflow when recovery is expected, else NULL.
+    dispute_window_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     currency: Mapped[str] = mapped_column(String(3), default="USD", nullable=False)
     amount_paid: Mapped[Decimal] = mapped_column(MoneyType, default=Decimal(0), nullable=False)

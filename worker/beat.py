@@ -19,6 +19,10 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "supplier.link_recent": {"task": "supplier.link_recent", "schedule": 300.0},
     # Retries due Shopify intents (backoff), hands exhausted ones to a person, advances idle requests.
     "cancellation.sweep": {"task": "cancellation.sweep", "schedule": 15.0},
+    # Advances returns whose advance message was lost (their intents are retried by cancellation.sweep).
+    "returns.sweep": {"task": "returns.sweep", "schedule": 30.0},
+    # Customer return requests whose returns/request webhook never arrived.
+    "returns.reconcile": {"task": "returns.reconcile", "schedule": 300.0},
     # Publishes task_outbox rows the after-commit hook did not (process died after commit, broker down).
     "outbox.relay": {"task": "outbox.relay", "schedule": 10.0},
     # Reads recent and undecided Shopify Payments disputes (catches lost disputes/* webhooks) and raises

@@ -26,6 +26,7 @@ TASK_MODULES = [
     "worker.deadlines.tasks",
     "worker.cancellation.tasks",
     "worker.chargebacks.tasks",
+    "worker.returns.tasks",
     "worker.policy.startup",  # no tasks: refuses to start with a bad policy file
     "worker.secrets_startup",  # no tasks: refuses to start when the key cannot open stored credentials
 ]

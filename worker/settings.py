@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     seller_silence_hours: int = Field(48, ge=1, alias="DROPSYNC_SELLER_SILENCE_HOURS")
     buyer_protection_days: int = Field(60, ge=1, alias="DROPSYNC_BUYER_PROTECTION_DAYS")
     protection_warning_days: int = Field(5, ge=0, alias="DROPSYNC_PROTECTION_WARNING_DAYS")
+    supplier_dispute_window_days: int = Field(15, ge=1, le=90, alias="DROPSYNC_SUPPLIER_DISPUTE_WINDOW_DAYS")
     deadline_warning_hours: int = Field(24, ge=0, alias="DROPSYNC_DEADLINE_WARNING_HOURS")
     supplier_poll_batch: int = Field(100, ge=1, alias="DROPSYNC_SUPPLIER_POLL_BATCH")
     intent_stale_seconds: int = Field(120, ge=1, alias="DROPSYNC_INTENT_STALE_SECONDS")

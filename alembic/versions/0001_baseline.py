@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 18:45:36.981327
+Create Date: 2026-12-04 18:54:02.891756
 """
 
 from collections.abc import Sequence
@@ -379,6 +379,7 @@ def upgrade() -> None:
         sa.Column("seller_silence_deadline", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("protection_ends_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("protection_extended_days", sa.Integer(), nullable=False),
+        sa.Column("dispute_window_ends_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("amount_paid", models.types.MoneyType(precision=18, scale=4), nullable=False),
         sa.Column("amount_refunded", models.types.MoneyType(precision=18, scale=4), nullable=False),
@@ -519,57 +520,60 @@ def upgrade() -> None:
         batch_op.create_index("ix_ledger_entries_order", ["order_id", "kind"], unique=False)
 
     op.create_table(
-        "shopify_intents",
+        "returns",
         sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("cancellation_request_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("kind", sa.String(length=48), nullable=False),
-        sa.Column("params", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=100), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("dispatches", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("submitted_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("job_gid", sa.String(length=100), nullable=True),
+        sa.Column("shopify_gid", sa.String(length=100), nullable=True),
+        sa.Column("name", sa.String(length=100), nullable=True),
+        sa.Column("shopify_status", sa.String(length=16), nullable=True),
+        sa.Column("source", sa.String(length=24), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=False),
+        sa.Column("shopify_reason", sa.String(length=40), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("keep_item", sa.Boolean(), nullable=False),
+        sa.Column("state", sa.String(length=24), nullable=False),
+        sa.Column("verdict", sa.String(length=16), nullable=True),
         sa.Column(
-            "result_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+            "state_history", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
+        sa.Column(
+            "policy_decision", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True
+        ),
+        sa.Column("policy_version", sa.String(length=64), nullable=True),
+        sa.Column("refund_total", models.types.MoneyType(precision=18, scale=4), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("decline_reason", sa.String(length=24), nullable=True),
+        sa.Column("decline_note", sa.Text(), nullable=True),
+        sa.Column("requested_by", sa.String(length=100), nullable=True),
+        sa.Column("goods_received_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "state IN ('pending', 'submitting', 'unknown', 'succeeded', 'failed')",
-            name=op.f("ck_shopify_intents_state_valid"),
+            "state IN ('needs_approval', 'shopify_action', 'awaiting_goods', 'needs_operator', 'done', 'declined', 'denied', 'canceled')",
+            name=op.f("ck_returns_state_valid"),
         ),
-        sa.CheckConstraint("attempts >= 0", name=op.f("ck_shopify_intents_attempts_non_negative")),
-        sa.CheckConstraint("dispatches >= 0", name=op.f("ck_shopify_intents_dispatches_non_negative")),
+        sa.CheckConstraint(
+            "verdict IS NULL OR verdict IN ('approve', 'decline')", name=op.f("ck_returns_verdict_valid")
+        ),
+        sa.CheckConstraint("refund_total >= 0", name=op.f("ck_returns_refund_total_non_negative")),
         sa.ForeignKeyConstraint(
             ["cancellation_request_id"],
             ["cancellation_requests.id"],
-            name=op.f("fk_shopify_intents_cancellation_request_id_cancellation_requests"),
+            name=op.f("fk_returns_cancellation_request_id_cancellation_requests"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_shopify_intents_order_id_orders"), ondelete="CASCADE"
+            ["order_id"], ["orders.id"], name=op.f("fk_returns_order_id_orders"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["shop_id"], ["shops.id"], name=op.f("fk_shopify_intents_shop_id_shops"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_shopify_intents")),
-        sa.UniqueConstraint("idempotency_key", name=op.f("uq_shopify_intents_idempotency_key")),
+        sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], name=op.f("fk_returns_shop_id_shops"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_returns")),
     )
-    with op.batch_alter_table("shopify_intents", schema=None) as batch_op:
-        batch_op.create_index("ix_shopify_intents_state_next", ["state", "next_attempt_at"], unique=False)
-        batch_op.create_index(
-            "uq_shopify_intents_live_order_kind",
-            ["order_id", "kind"],
-            unique=True,
-            postgresql_where=sa.text("state IN ('pending', 'submitting', 'unknown')"),
-            sqlite_where=sa.text("state IN ('pending', 'submitting', 'unknown')"),
-        )
+    with op.batch_alter_table("returns", schema=None) as batch_op:
+        batch_op.create_index("ix_returns_order_state", ["order_id", "state"], unique=False)
+        batch_op.create_index("uq_returns_shopify_gid", ["shopify_gid"], unique=True)
 
     op.create_table(
         "supplier_order_items",
@@ -624,20 +628,134 @@ def upgrade() -> None:
         batch_op.create_index("ix_timeline_events_order", ["order_id", "id"], unique=False)
         batch_op.create_index("ix_timeline_events_supplier_order", ["supplier_order_id", "id"], unique=False)
 
+    op.create_table(
+        "request_evidence",
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("cancellation_request_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("return_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("reference", sa.Text(), nullable=True),
+        sa.Column("recorded_by", sa.String(length=100), nullable=True),
+        sa.Column("recorded_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('photos', 'video', 'tracking', 'correspondence')", name=op.f("ck_request_evidence_kind_valid")
+        ),
+        sa.CheckConstraint(
+            "(cancellation_request_id IS NULL) <> (return_id IS NULL)",
+            name=op.f("ck_request_evidence_exactly_one_request"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["cancellation_request_id"],
+            ["cancellation_requests.id"],
+            name=op.f("fk_request_evidence_cancellation_request_id_cancellation_requests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_request_evidence_order_id_orders"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["return_id"], ["returns.id"], name=op.f("fk_request_evidence_return_id_returns"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_request_evidence")),
+    )
+    with op.batch_alter_table("request_evidence", schema=None) as batch_op:
+        batch_op.create_index("ix_request_evidence_order", ["order_id"], unique=False)
+        batch_op.create_index("uq_request_evidence_cancellation_kind", ["cancellation_request_id", "kind"], unique=True)
+        batch_op.create_index("uq_request_evidence_return_kind", ["return_id", "kind"], unique=True)
+
+    op.create_table(
+        "return_line_items",
+        sa.Column("return_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("line_item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("shopify_gid", sa.String(length=100), nullable=True),
+        sa.Column("fulfillment_line_item_gid", sa.String(length=100), nullable=True),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("processed_quantity", sa.Integer(), nullable=False),
+        sa.Column("shopify_reason", sa.String(length=40), nullable=True),
+        sa.Column("customer_note", sa.Text(), nullable=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.CheckConstraint(
+            "processed_quantity >= 0 AND processed_quantity <= quantity",
+            name=op.f("ck_return_line_items_processed_within"),
+        ),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_return_line_items_quantity_positive")),
+        sa.ForeignKeyConstraint(
+            ["line_item_id"],
+            ["line_items.id"],
+            name=op.f("fk_return_line_items_line_item_id_line_items"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["return_id"], ["returns.id"], name=op.f("fk_return_line_items_return_id_returns"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_return_line_items")),
+    )
+    with op.batch_alter_table("return_line_items", schema=None) as batch_op:
+        batch_op.create_index("uq_return_line_items_pair", ["return_id", "line_item_id"], unique=True)
+
+    op.create_table(
+        "shopify_intents",
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("cancellation_request_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("return_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("kind", sa.String(length=48), nullable=False),
+        sa.Column("params", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=100), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("dispatches", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("submitted_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("job_gid", sa.String(length=100), nullable=True),
+        sa.Column(
+            "result_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "state IN ('pending', 'submitting', 'unknown', 'succeeded', 'failed')",
+            name=op.f("ck_shopify_intents_state_valid"),
+        ),
+        sa.CheckConstraint("attempts >= 0", name=op.f("ck_shopify_intents_attempts_non_negative")),
+        sa.CheckConstraint("dispatches >= 0", name=op.f("ck_shopify_intents_dispatches_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["cancellation_request_id"],
+            ["cancellation_requests.id"],
+            name=op.f("fk_shopify_intents_cancellation_request_id_cancellation_requests"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_shopify_intents_order_id_orders"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["return_id"], ["returns.id"], name=op.f("fk_shopify_intents_return_id_returns"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"], ["shops.id"], name=op.f("fk_shopify_intents_shop_id_shops"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shopify_intents")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_shopify_intents_idempotency_key")),
+    )
+    with op.batch_alter_table("shopify_intents", schema=None) as batch_op:
+        batch_op.create_index("ix_shopify_intents_state_next", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "uq_shopify_intents_live_order_kind",
+            ["order_id", "kind"],
+            unique=True,
+            postgresql_where=sa.text("state IN ('pending', 'submitting', 'unknown')"),
+            sqlite_where=sa.text("state IN ('pending', 'submitting', 'unknown')"),
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table("timeline_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_timeline_events_supplier_order")
-        batch_op.drop_index("ix_timeline_events_order")
-
-    op.drop_table("timeline_events")
-    with op.batch_alter_table("supplier_order_items", schema=None) as batch_op:
-        batch_op.drop_index("uq_supplier_order_items_pair")
-
-    op.drop_table("supplier_order_items")
     with op.batch_alter_table("shopify_intents", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_shopify_intents_live_order_kind",
@@ -647,6 +765,30 @@ def downgrade() -> None:
         batch_op.drop_index("ix_shopify_intents_state_next")
 
     op.drop_table("shopify_intents")
+    with op.batch_alter_table("return_line_items", schema=None) as batch_op:
+        batch_op.drop_index("uq_return_line_items_pair")
+
+    op.drop_table("return_line_items")
+    with op.batch_alter_table("request_evidence", schema=None) as batch_op:
+        batch_op.drop_index("uq_request_evidence_return_kind")
+        batch_op.drop_index("uq_request_evidence_cancellation_kind")
+        batch_op.drop_index("ix_request_evidence_order")
+
+    op.drop_table("request_evidence")
+    with op.batch_alter_table("timeline_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_timeline_events_supplier_order")
+        batch_op.drop_index("ix_timeline_events_order")
+
+    op.drop_table("timeline_events")
+    with op.batch_alter_table("supplier_order_items", schema=None) as batch_op:
+        batch_op.drop_index("uq_supplier_order_items_pair")
+
+    op.drop_table("supplier_order_items")
+    with op.batch_alter_table("returns", schema=None) as batch_op:
+        batch_op.drop_index("uq_returns_shopify_gid")
+        batch_op.drop_index("ix_returns_order_state")
+
+    op.drop_table("returns")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_entries_order")
 

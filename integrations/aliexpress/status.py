@@ -95,16 +95,24 @@ CANCEL_END_REASONS = frozenset(
         "seller_accept_issue_no_goods_return",
         "buyer_pay_timeout",
         "risk_reject_closed",
+        # A dispute settled after the goods went back to the seller: the money comes back.
+        "seller_accept_issue_goods_return",
     }
 )
 #: FINISH with one of these: the goods were delivered (or deemed so).
 COMPLETE_END_REASONS = frozenset({"buyer_accept_goods", "buyer_accept_goods_timeout"})
 
-#: ``logistics_status`` values the gateway reports for a supplier order.
-LOGISTICS_DELIVERED = frozenset({"BUYER_ACCEPT_GOODS"})
+#: ``logistics_status`` values the gateway reports for a supplier order. ``DELIVERED`` is the carrier's
+#: delivery scan: the parcel arrived while the buyer has not confirmed receipt (the order stays open, so a
+#: damage claim can still be disputed); ``BUYER_ACCEPT_GOODS`` is the buyer's confirmation.
+CARRIER_DELIVERED = "DELIVERED"
+LOGISTICS_DELIVERED = frozenset({"BUYER_ACCEPT_GOODS", CARRIER_DELIVERED})
 KNOWN_LOGISTICS_STATUSES = frozenset(
-    {"NO_LOGISTICS", "WAIT_SELLER_SEND_GOODS", "SELLER_SEND_PART_GOODS", "SELLER_SEND_GOODS", "BUYER_ACCEPT_GOODS"}
-)
+    {
+        "NO_LOGISTICS", "WAIT_SELLER_SEND_GOODS", "SELLER_SEND_PART_GOODS", "SELLER_SEND_GOODS", "BUYER_ACCEPT_GOODS",
+        CARRIER_DELIVERED,
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ ORDER_STATUSES = {
 CANCEL_REASONS = [
     "buyer_cancel_order", "buyer_cancel_notpay_order", "seller_send_goods_timeout", "cancel_order_close_trade",
     "seller_accept_issue_no_goods_return", "buyer_pay_timeout", "risk_reject_closed",
+    "seller_accept_issue_goods_return",
 ]  # fmt: skip
 COMPLETE_REASONS = ["buyer_accept_goods", "buyer_accept_goods_timeout"]
 

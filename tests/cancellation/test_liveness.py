@@ -63,7 +63,7 @@ def _stall_at(step: str, request_id: int, lossy: LossyClient, monkeypatch: pytes
             patch.setattr(execution, "_claim", _die)
         else:
             point = step.removeprefix("killed_")
-            patch.setattr(execution, "failpoint", lambda name: _die() if name == point else None)
+            patch.setattr(execution, "failpoint", lambda name, kind=None: _die() if name == point else None)
         with pytest.raises(Killed):
             execution.run_request(session_scope, request_id, lossy)
     # The dead worker's claim is old by the time anything looks again (the stale window passed).

@@ -65,6 +65,33 @@ def test_demo_runs_the_story_and_its_summary_matches_the_ledger(tmp_path: Path) 
         assert shipped["supplier"]["ledger_status"] == "shipped"
         assert shipped["supplier"]["tracking"]
 
+        damaged = summary["returns"]["damaged_kept"]
+        assert damaged["state"] == "done"
+        assert damaged["keep_item"] is True
+        assert damaged["shopify"]["status"] == "CLOSED"
+        assert damaged["shopify"]["mutations_applied"] == {"returnCreate": 1, "returnProcess": 1, "returnClose": 1}
+        refunded = Decimal(damaged["refunded_by_return"])
+        assert refunded > 0
+        # one line only, once, mirrored: Shopify's order total refunded is that line's refund
+        assert (
+            Decimal(damaged["shopify"]["order_total_refunded"])
+            == refunded
+            == Decimal(damaged["ledger"]["customer_refunds"])
+        )
+        assert damaged["lines"]
+        assert all(qty == 1 for _, qty in damaged["lines"])
+        assert damaged["supplier"]["dispute"]["outcome"] == "partly_refunded"
+        assert Decimal(damaged["exposure"]["to_recover"]) == 0
+        assert damaged["exposure"]["refund_due_at"] is None
+        declined = summary["returns"]["self_serve_declined"]
+        assert (declined["source"], declined["state"], declined["reason"]) == ("customer", "declined", "changed_mind")
+        assert declined["shopify"]["status"] == "DECLINED"
+        assert declined["shopify"]["mutations_applied"] == {"returnRequest": 1, "returnDeclineRequest": 1}
+        assert declined["shopify"]["decline"]["note"]
+        assert (
+            Decimal(declined["shopify"]["order_total_refunded"]) == 0 == Decimal(declined["ledger"]["customer_refunds"])
+        )
+
         alert = summary["protection_alert"]
         assert alert is not None
         order = session.scalars(select(Order).where(Order.name == alert["order"])).one()

@@ -104,7 +104,7 @@ def test_gauges_follow_the_ledger(session: Session) -> None:
                   dedupe_key=f"a-{next(_seq)}", raised_at=NOW),
         ]
     )  # fmt: skip
-    _entry(session, first, "customer_refund", "30.00", "EUR")
+    _entry(session, first, "customer_refund", "30.00", "EUR")  # no supplier was paid: nothing to recover
     _entry(session, first, "customer_payment", "99.00", "EUR")  # a payment is not exposure
     _entry(session, second, "customer_refund", "20.00", "EUR")
     # The supplier refund is linked to the supplier order only: it still offsets the second order.
@@ -130,7 +130,7 @@ def test_gauges_follow_the_ledger(session: Session) -> None:
     assert values[("dropsync_deadlines_due", (("kind", "status_unknown"),))] == 0
     assert values[("dropsync_alerts_open", (("kind", "protection_ending"), ("severity", "critical")))] == 1
     assert values[("dropsync_alerts_open", (("kind", "status_unknown"), ("severity", "warning")))] == 1
-    assert values[("dropsync_exposure", (("currency", "EUR"),))] == pytest.approx(37.50)
+    assert values[("dropsync_exposure", (("currency", "EUR"),))] == pytest.approx(7.50)
     assert values[("dropsync_exposure", (("currency", "USD"),))] == 0
 
 
@@ -147,6 +147,7 @@ def test_an_unreadable_ledger_reports_down_instead_of_zeroes() -> None:
 def test_exposure_is_cached_briefly_while_other_gauges_stay_live(committed_db: Engine) -> None:
     with Session(committed_db, expire_on_commit=False) as session, session.begin():
         order = _order(session, _shop(session))
+        _entry(session, order, "supplier_payment", "4.00", "USD")
         _entry(session, order, "customer_refund", "10.00", "EUR")
     cached, uncached = LedgerCollector(lambda: committed_db, 3600), LedgerCollector(lambda: committed_db, 0)
     assert _samples(list(cached.collect()))[("dropsync_exposure", (("currency", "EUR"),))] == 10

@@ -9,7 +9,7 @@ from integrations.shopify import documents
 from integrations.shopify.documents import MAX_QUERY_COST, DocumentError, estimate_cost
 from integrations.shopify.schema import load_schema, validate_document
 
-FRAGMENTS = {"OrderFields", "LineItemFields", "MoneyBagFields", "BulkOperationFields", "DisputeFields"}
+FRAGMENTS = {"OrderFields", "LineItemFields", "MoneyBagFields", "BulkOperationFields", "DisputeFields", "ReturnFields"}
 OPERATIONS = sorted(set(documents.available_names()) - FRAGMENTS)
 # Page sizes a caller would send; the nested sizes are fixed in the files.
 TYPICAL_VARIABLES = {"OrdersPage": {"first": 2}, "WebhookSubscriptions": {"first": 100}, "DisputesPage": {"first": 50}}
@@ -20,7 +20,8 @@ def test_the_expected_documents_exist() -> None:
         "OrdersPage", "OrderById", "BulkOrdersQuery", "BulkOperationRunQuery", "BulkOperationById",
         "CurrentBulkOperation", "WebhookSubscriptionCreate", "WebhookSubscriptions", "OrderForAction",
         "OrderCancel", "JobById", "SuggestedRefund", "RefundCreate", "FulfillmentOrderCancel",
-        "FulfillmentOrderSubmitCancellationRequest",
+        "FulfillmentOrderSubmitCancellationRequest", "ReturnById", "OrderReturnables", "ReturnCreate",
+        "ReturnApproveRequest", "ReturnDeclineRequest", "ReturnProcess", "ReturnClose",
     }  # fmt: skip
     assert expected <= set(OPERATIONS)
     assert set(documents.available_names()) >= FRAGMENTS

@@ -221,9 +221,9 @@ def test_invalid_documents_get_shopify_shaped_errors(shopify_sandbox: ShopifySan
 
 
 def test_unsupported_fields_are_refused_before_anything_runs(shopify_sandbox: ShopifySandbox) -> None:
-    body = gql(shopify_sandbox, "{ orders(first: 1) { nodes { id returns(first: 1) { nodes { id } } } } }")
+    body = gql(shopify_sandbox, "{ orders(first: 1) { nodes { id retailLocation { id } } } }")
     assert "data" not in body
-    assert body["errors"][0]["message"] == "not supported by the sandbox: Order.returns"
+    assert body["errors"][0]["message"] == "not supported by the sandbox: Order.retailLocation"
     assert body["errors"][0]["extensions"]["code"] == "NOT_SUPPORTED_BY_SANDBOX"
     mutation = 'mutation { orderClose(input: { id: "gid://shopify/Order/5000000000001" }) { order { id } } }'
     assert "not supported by the sandbox: Mutation.orderClose" in gql(shopify_sandbox, mutation)["errors"][0]["message"]

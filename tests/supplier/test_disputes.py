@@ -67,6 +67,24 @@ def test_refusals_and_usage_errors(session) -> None:
 
 def test_closed_orders_cannot_be_disputed_here(session) -> None:
     so = _shipped(session)
-    so.status = st.CLOSED_COMPLETED
-    with pytest.raises(RefusedError, match="closed"):
-        disputes.open_dispute(session, so, "not_received", "op", T0)
+    so.status = st.CLOSED_CANCELLED
+    with pytest.raises(RefusedError, match="closed cancelled"):
+        disputes.open_dispute(session, so, "damaged", "op", T0)
+
+
+def test_a_completed_order_is_disputable_after_receipt_for_damage_within_the_window(session) -> None:
+    so = _shipped(session)
+    so.status, so.closed_at = st.CLOSED_COMPLETED, T0
+    with pytest.raises(RefusedError, match="after receipt AliExpress accepts only"):
+        disputes.open_dispute(session, so, "not_received", "op", T0 + dt.timedelta(days=2))
+    with pytest.raises(RefusedError, match="dispute window ended"):
+        disputes.open_dispute(session, so, "damaged", "op", T0 + dt.timedelta(days=16))
+    dispute = disputes.open_dispute(session, so, "damaged", "op", T0 + dt.timedelta(days=14))
+    assert so.status == st.IN_DISPUTE
+    # The seller wants the goods back first: not final; the refund is recorded when it comes.
+    disputes.resolve_dispute(session, dispute, "return_to_seller", "op", T0 + dt.timedelta(days=15))
+    assert (dispute.state, dispute.outcome) == ("open", "return_to_seller")
+    disputes.resolve_dispute(
+        session, dispute, "refunded", "op", T0 + dt.timedelta(days=25), refund_amount=Decimal("40")
+    )
+    assert (dispute.state, dispute.outcome, so.amount_refunded) == ("resolved", "refunded", Decimal("40"))

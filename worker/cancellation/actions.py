@@ -72,6 +72,8 @@ def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
         from worker.chargebacks import submission
 
         return Outcome(submission.perform(client, intent))
+    if return_actions.handles(intent.kind):
+        return return_actions.perform(client, intent)
     if intent.kind == ik.ORDER_CANCEL:
         return _order_cancel(client, intent)
     if intent.kind == ik.REFUND_CREATE:
@@ -130,6 +132,8 @@ def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] |
         from worker.chargebacks import submission
 
         return submission.existing_effect(client, intent)
+    if return_actions.handles(intent.kind):
+        return return_actions.existing_effect(client, intent)
     view = read_order(client, intent.params["order_gid"])
     if intent.kind == ik.ORDER_CANCEL:
         if view.cancelled:
@@ -217,3 +221,7 @@ def refund_input(
                                    .get("shopMoney", {}).get("amount", "0")))  # fmt: skip
         refund["shipping"] = {"amount": wire_amount(min(shipping, shipping_max), view.currency)}
     return refund, moved
+
+
+# The returns workflow's intents (return_*) run through the same executor; their mutations live there.
+from worker.returns import actions as return_actions  # noqa: E402

@@ -361,7 +361,7 @@ def execute_intent(
         with sessions() as session:
             return ik.get_intent(session, intent_id).state
     intent, read_first = claimed
-    failpoint("after_claim")
+    failpoint("after_claim", intent.kind)
     try:
         if read_first:
             adopted = actions.existing_effect(client, intent)
@@ -381,7 +381,7 @@ def execute_intent(
         return _verdict(sessions, intent, lambda se, i: ik.mark_failed(se, i, message))
     except ShopifyError as exc:  # transport (never sent), throttled, HTTP 4xx, GraphQL errors: not applied
         return _not_applied(sessions, intent, str(exc))
-    failpoint("after_mutation")
+    failpoint("after_mutation", intent.kind)
     return _finish(sessions, intent, client, outcome, how="applied")
 
 
@@ -417,6 +417,10 @@ def _refused(sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyCli
 
 
 def _after_failure(session: Session, intent: ShopifyIntent) -> None:
+    if intent.state == "failed" and intent.return_id is not None:
+        from worker.returns.execution import return_intent_failed
+
+        return_intent_failed(session, intent)
     if intent.state != "failed" or intent.cancellation_request_id is None:
         return
     request = session.get(CancellationRequest, intent.cancellation_request_id)
@@ -434,8 +438,8 @@ def _finish(
         ik.mark_succeeded(session, row, outcome.result_ids, actor="system", how=how, job_gid=outcome.job_gid)
         if node is not None:
             apply_snapshots(session, row.shop_id, [from_graphql(node, source="action")])
-        state = row.state
-    failpoint("after_commit")
+        state, kind = row.state, row.kind
+    failpoint("after_commit", kind)
     return state
 
 

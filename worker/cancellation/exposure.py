@@ -2,20 +2,35 @@
 
 Both sides come from ``ledger_entries`` (unique ``source_ref``: nothing counted twice): the mirror
 records ``customer_refund`` entries from Shopify's refund transactions; the supplier side records
-``supplier_refund`` entries. ``expected`` is what the policy decision expects back from suppliers,
-``due`` the supplier refund's due date (``SupplierOrder.refund_due_at``).
+``supplier_refund`` entries. ``expected`` is what the policy decisions of the order's finished
+cancellation requests and returns expect back from suppliers, ``due`` the supplier refund's due date.
+
+What counts as "to recover" (the total, ``dropsync report exposure`` and the ``dropsync_exposure`` gauge
+alike, both through :func:`totals`):
+
+- an order whose supplier was never paid (no supplier order with money paid, no supplier payment or
+  refund entry) has nothing to recover: its refund is the store's own money going back, row shown, 0;
+- no more can be recovered than the supplier was paid and has not refunded yet (when the supplier was
+  paid in the order's currency; across currencies the amounts cannot be compared and are not capped):
+  the rest of a larger refund is the store's own loss, not a supplier's debt;
+- a row where the supplier returned more than the customer got is shown negative (a surplus) and never
+  offsets another order's loss in the total;
+- the due date is dropped once nothing is left to recover;
+- a Shopify Payments chargeback not won adds its disputed amount and the chargeback fee
+  (``worker.chargebacks.exposure``): money at risk whatever the supplier owes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import CancellationRequest, LedgerEntry, Order, SupplierOrder
+from models import CancellationRequest, LedgerEntry, Order, ReturnCase, SupplierOrder
 
 
 @dataclass(frozen=True)
@@ -27,12 +42,47 @@ class Exposure:
     recovered_from_supplier: Decimal
     expected_from_supplier: Decimal
     refund_due_at: dt.datetime | None
-    # Disputed amount + chargeback fee of chargebacks not won (worker.chargebacks.exposure).
+    supplier_paid: bool = True
+    #: Paid to suppliers in the order's currency (``None``: unknown or in another currency).
+    supplier_paid_amount: Decimal | None = None
+    #: Disputed amount + chargeback fee of chargebacks not won (``worker.chargebacks.exposure``).
     chargebacks: Decimal = Decimal(0)
 
     @property
     def exposure(self) -> Decimal:
-        return self.refunded_to_customer - self.recovered_from_supplier + self.chargebacks
+        """Refunded − recovered, signed: negative when the supplier gave back more than was refunded."""
+        return self.refunded_to_customer - self.recovered_from_supplier
+
+    @property
+    def to_recover(self) -> Decimal:
+        """What is still owed by suppliers for this order (0 when no supplier was ever paid)."""
+        if not self.supplier_paid:
+            return Decimal(0)
+        owed = max(self.exposure, Decimal(0))
+        if self.supplier_paid_amount is not None:
+            owed = min(owed, max(self.supplier_paid_amount - self.recovered_from_supplier, Decimal(0)))
+        return owed
+
+    @property
+    def at_risk(self) -> Decimal:
+        """What this order adds to the total: still to recover from suppliers + chargebacks not won."""
+        return self.to_recover + self.chargebacks
+
+    @property
+    def status(self) -> str:
+        if self.chargebacks > 0 and self.to_recover == 0:
+            return "chargeback not won"
+        if not self.supplier_paid:
+            return "no supplier paid"
+        if self.refunded_to_customer == 0 and self.recovered_from_supplier == 0:
+            return "nothing refunded"
+        if self.exposure < 0:
+            return "recovered more than refunded"
+        return "recovered" if self.to_recover == 0 else "to recover"
+
+    @property
+    def due_at(self) -> dt.datetime | None:
+        return self.refund_due_at if self.to_recover > 0 else None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -40,8 +90,9 @@ class Exposure:
             "refunded_to_customer": str(self.refunded_to_customer),
             "recovered_from_supplier": str(self.recovered_from_supplier),
             "expected_from_supplier": str(self.expected_from_supplier), "exposure": str(self.exposure),
-            "refund_due_at": self.refund_due_at.isoformat() if self.refund_due_at else None,
-            "chargebacks": str(self.chargebacks),
+            "to_recover": str(self.to_recover), "status": self.status,
+            "refund_due_at": self.due_at.isoformat() if self.due_at else None,
+            "chargebacks": str(self.chargebacks), "at_risk": str(self.at_risk),
         }  # fmt: skip
 
 
@@ -57,54 +108,104 @@ def _sums(session: Session, kind: str) -> dict[int, Decimal]:
     return {int(order_id): Decimal(str(total or 0)) for order_id, total in rows if order_id is not None}
 
 
-def exposures(session: Session, order_ids: list[int] | None = None) -> list[Exposure]:
-    """Every order with a customer refund, a supplier refund, a cancellation request or a chargeback not
-    won (or ``order_ids``)."""
-    from worker.chargebacks.exposure import at_risk
+def _paid_orders(session: Session) -> set[int]:
+    paid = set(session.scalars(select(SupplierOrder.order_id).where(SupplierOrder.amount_paid > 0)))
+    return {i for i in paid if i is not None} | set(_sums(session, "supplier_payment"))
 
-    refunded, recovered = _sums(session, "customer_refund"), _sums(session, "supplier_refund")
-    with_requests = set(session.scalars(select(CancellationRequest.order_id)))
-    disputed = at_risk(session)
-    ids = set(order_ids) if order_ids is not None else set(refunded) | set(recovered) | with_requests | set(disputed)
-    if not ids:
-        return []
-    orders = session.scalars(select(Order).where(Order.id.in_(ids)).order_by(Order.id)).all()
-    out = []
-    for order in orders:
-        expected, due = _expected(session, order.id)
-        out.append(
-            Exposure(
-                order.id,
-                order.name,
-                order.currency,
-                refunded.get(order.id, Decimal(0)),
-                recovered.get(order.id, Decimal(0)),
-                expected,
-                due,
-                disputed.get(order.id, Decimal(0)),
-            )
+
+def _paid_in_order_currency(session: Session, ids: Iterable[int]) -> dict[int, Decimal]:
+    """Per order: what its supplier orders were paid, when all of them were paid in the order's currency."""
+    rows = session.execute(
+        select(SupplierOrder.order_id, SupplierOrder.currency, func.sum(SupplierOrder.amount_paid))
+        .join(Order, Order.id == SupplierOrder.order_id)
+        .where(SupplierOrder.order_id.in_(list(ids)), SupplierOrder.amount_paid > 0)
+        .group_by(SupplierOrder.order_id, SupplierOrder.currency, Order.currency)
+        .having(SupplierOrder.currency == Order.currency)
+    ).all()
+    mixed = set(
+        session.scalars(
+            select(SupplierOrder.order_id)
+            .join(Order, Order.id == SupplierOrder.order_id)
+            .where(SupplierOrder.order_id.in_(list(ids)), SupplierOrder.amount_paid > 0,
+                   SupplierOrder.currency != Order.currency)
+        )
+    )  # fmt: skip
+    return {int(o): Decimal(str(total)) for o, _, total in rows if o is not None and o not in mixed}
+
+
+def _expected(session: Session, ids: Iterable[int]) -> dict[int, Decimal]:
+    """Per order: the supplier recovery the latest finished request's and every finished return's decision expect."""
+    out: dict[int, Decimal] = {}
+    wanted = list(ids)
+    requests = session.execute(
+        select(CancellationRequest.order_id, CancellationRequest.policy_decision)
+        .where(CancellationRequest.order_id.in_(wanted), CancellationRequest.state == "done")
+        .order_by(CancellationRequest.id)
+    ).all()
+    for order_id, decision in requests:  # the latest one wins, as before
+        out[order_id] = Decimal(str((decision or {}).get("expected_supplier_recovery", "0")))
+    returns = session.execute(
+        select(ReturnCase.order_id, ReturnCase.policy_decision).where(
+            ReturnCase.order_id.in_(wanted), ReturnCase.state == "done", ReturnCase.refund_total > 0
+        )
+    ).all()
+    for order_id, decision in returns:
+        out[order_id] = out.get(order_id, Decimal(0)) + Decimal(
+            str((decision or {}).get("expected_supplier_recovery", "0"))
         )
     return out
 
 
-def _expected(session: Session, order_id: int) -> tuple[Decimal, dt.datetime | None]:
-    request = session.scalars(
-        select(CancellationRequest)
-        .where(CancellationRequest.order_id == order_id, CancellationRequest.state == "done")
-        .order_by(CancellationRequest.id.desc())
-    ).first()
-    expected = (
-        Decimal(str((request.policy_decision or {}).get("expected_supplier_recovery", "0"))) if request else Decimal(0)
+def exposures(session: Session, order_ids: list[int] | None = None) -> list[Exposure]:
+    """Every order with a customer or supplier refund, a cancellation request, a return or a chargeback not
+    won (or ``order_ids``)."""
+    from worker.chargebacks.exposure import at_risk
+
+    refunded, recovered = _sums(session, "customer_refund"), _sums(session, "supplier_refund")
+    disputed = at_risk(session)
+    if order_ids is not None:
+        ids = set(order_ids)
+    else:
+        with_requests = set(session.scalars(select(CancellationRequest.order_id)))
+        with_returns = set(session.scalars(select(ReturnCase.order_id)))
+        ids = set(refunded) | set(recovered) | with_requests | with_returns | set(disputed)
+    if not ids:
+        return []
+    paid = _paid_orders(session) | set(recovered)
+    expected = _expected(session, ids)
+    paid_amounts = _paid_in_order_currency(session, ids)
+    due = dict(
+        session.execute(
+            select(SupplierOrder.order_id, func.max(SupplierOrder.refund_due_at))
+            .where(SupplierOrder.order_id.in_(ids))
+            .group_by(SupplierOrder.order_id)
+        ).all()
     )
-    due = session.scalar(select(func.max(SupplierOrder.refund_due_at)).where(SupplierOrder.order_id == order_id))
-    return expected, due
+    orders = session.execute(select(Order.id, Order.name, Order.currency).where(Order.id.in_(ids)).order_by(Order.id))
+    return [
+        Exposure(
+            order_id,
+            name,
+            currency,
+            refunded.get(order_id, Decimal(0)),
+            recovered.get(order_id, Decimal(0)),
+            expected.get(order_id, Decimal(0)),
+            due.get(order_id),
+            order_id in paid,
+            paid_amounts.get(order_id),
+            disputed.get(order_id, Decimal(0)),
+        )
+        for order_id, name, currency in orders
+    ]
 
 
 def totals(rows: list[Exposure]) -> dict[str, Decimal]:
-    """Total exposure per currency (only positive per-order refund gaps add up: a surplus is not netted,
-    not even against a chargeback of the same order)."""
+    """At risk, per currency: each order's positive remainder where a supplier was paid, plus its
+    chargebacks not won.
+
+    A surplus on one order (recovered more than refunded) is not netted against another's loss, nor
+    against a chargeback of the same order."""
     out: dict[str, Decimal] = {}
     for row in rows:
-        gap = max(row.refunded_to_customer - row.recovered_from_supplier, Decimal(0))
-        out[row.currency] = out.get(row.currency, Decimal(0)) + gap + row.chargebacks
+        out[row.currency] = out.get(row.currency, Decimal(0)) + row.at_risk
     return out

@@ -104,6 +104,7 @@ def create_intent(
     request_id: int | None,
     key: str | None = None,
     actor: str = "system",
+    return_id: int | None = None,
 ) -> tuple[ShopifyIntent, bool]:
     """The live intent of (order, kind): a new ``pending`` one, or the one already live (``created`` False).
 
@@ -113,7 +114,8 @@ def create_intent(
     if existing is not None:
         return existing, False
     intent = ShopifyIntent(
-        shop_id=shop_id, order_id=order_id, cancellation_request_id=request_id, kind=kind, params=params,
+        shop_id=shop_id, order_id=order_id, cancellation_request_id=request_id, return_id=return_id, kind=kind,
+        params=params,
         idempotency_key=key or new_key(kind), state="pending", attempts=0, result_ids=[],
     )  # fmt: skip
     try:
@@ -131,7 +133,7 @@ def create_intent(
     record_event(
         session, shop_id=shop_id, order_id=order_id, kind="intent.created", actor=actor,
         message=f"Shopify {kind} intent {intent.id} created (key {intent.idempotency_key})",
-        data={"intent_id": intent.id, "kind": kind, "request_id": request_id},
+        data={"intent_id": intent.id, "kind": kind, "request_id": request_id, "return_id": return_id},
     )  # fmt: skip
     return intent, True
 

@@ -8,7 +8,7 @@ commit), which re-reads Shopify and performs the action (``worker.cancellation.e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -20,10 +20,11 @@ from models.types import utcnow
 from worker import outbox
 from worker.cancellation import states as s
 from worker.cancellation.errors import OrderAlreadyCancelled, RequestAlreadyOpen, RequestNotFound
-from worker.policy import Action, Decision, Reason, RequestKind
+from worker.policy import Action, Decision, Evidence, Reason, RequestKind
 from worker.policy.adapters import check_order
 from worker.policy.model import Policy
 from worker.policy.startup import configured_policy
+from worker.returns.evidence import EvidenceItem, attach, kinds, of_cancellation
 from worker.timeline import record_event
 
 ADVANCE_TASK = "cancellation.advance"
@@ -56,10 +57,10 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Can
 
 def decide(
     session: Session, order: Order, reason: Reason, items: Mapping[str, int], policy: Policy, now: dt.datetime,
-    kind: RequestKind | None = None,
+    kind: RequestKind | None = None, evidence: Iterable[Evidence] = (),
 ) -> Decision:  # fmt: skip
     """The policy's decision on the ledger order (called for every decision, stored with its version)."""
-    return check_order(session, order, policy=policy, reason=reason, now=now, items=items, kind=kind)
+    return check_order(session, order, policy=policy, reason=reason, now=now, items=items, kind=kind, evidence=evidence)
 
 
 def create_request(
@@ -73,6 +74,7 @@ def create_request(
     note: str | None = None,
     policy: Policy | None = None,
     now: dt.datetime | None = None,
+    evidence: Iterable[EvidenceItem] = (),
 ) -> CancellationRequest:
     """Record a request and the policy's decision; then follow the supplier (maybe straight to Shopify).
 
@@ -86,7 +88,8 @@ def create_request(
         raise RequestAlreadyOpen(f"{order.name} already has cancellation request {existing.id} ({existing.state})")
     now = now or utcnow()
     policy = policy or configured_policy()
-    decision = decide(session, order, Reason(reason), items or {}, policy, now)
+    evidence = list(evidence)
+    decision = decide(session, order, Reason(reason), items or {}, policy, now, evidence=kinds(evidence))
     request = CancellationRequest(
         shop_id=order.shop_id, order_id=order.id, kind=decision.kind.value,
         items=[{"line_id": k, "quantity": v} for k, v in sorted((items or {}).items())], reason=reason, note=note,
@@ -95,6 +98,7 @@ def create_request(
     )  # fmt: skip
     session.add(request)
     session.flush()
+    attach(session, order.id, evidence, actor, cancellation_request_id=request.id)
     record_event(
         session, shop_id=order.shop_id, order_id=order.id, kind="cancellation.requested", actor=actor,
         message=f"cancellation request {request.id} ({reason}): policy {policy.version[:12]} says "
@@ -216,13 +220,20 @@ def convert_to_return(session: Session, request: CancellationRequest, *, actor: 
     assert order is not None
     policy = configured_policy()
     items = {str(i["line_id"]): int(i["quantity"]) for i in request.items}
-    decision = decide(session, order, Reason(request.reason), items, policy, utcnow(), kind=RequestKind.RETURN)
+    decision = decide(
+        session, order, Reason(request.reason), items, policy, utcnow(), kind=RequestKind.RETURN,
+        evidence=of_cancellation(session, request.id),
+    )  # fmt: skip
     request.kind = RequestKind.RETURN.value
     request.policy_decision = decision.to_dict()
     request.policy_version = policy.version
     data: dict[str, Any] = {"return_decision": decision.action.value, "refund_total": str(decision.refund_total)}
     s.move(session, request, s.CONVERTED_TO_RETURN, actor=actor,
            why=f"shipped: handled as a return ({decision.action.value}) under the policy", data=data)  # fmt: skip
+    # The request ends here; the customer's wish continues as a return (refund or denial, on the timeline).
+    from worker.returns.service import from_cancellation
+
+    from_cancellation(session, request, actor=actor)
 
 
 def requests_for_order(session: Session, order_id: int) -> list[CancellationRequest]:

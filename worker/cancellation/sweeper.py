@@ -81,6 +81,10 @@ def _awaiting_relay(session: Session, intent: ShopifyIntent) -> bool:
 def _request_to_operator(session: Session, intent: ShopifyIntent) -> None:
     from worker.cancellation.execution import request_to_operator
 
+    if intent.return_id is not None:
+        from worker.returns.execution import return_intent_failed
+
+        return_intent_failed(session, intent, actor="sweeper")
     if intent.cancellation_request_id is None:
         return
     request = session.get(CancellationRequest, intent.cancellation_request_id)

@@ -36,12 +36,16 @@ def execute_intent(self: Task, intent_id: int) -> str:  # type: ignore[type-arg]
 
     with session_scope() as session:
         intent = get_intent(session, intent_id)
-        shop_id, request_id = intent.shop_id, intent.cancellation_request_id
+        shop_id, request_id, return_id = intent.shop_id, intent.cancellation_request_id, intent.return_id
     redelivered = _redelivered(self)
     with client_for_shop(shop_id) as client:
         state = execution.execute_intent(session_scope, intent_id, client, reclaim_stale=redelivered)
         if request_id is not None and state == "succeeded":
             return execution.run_request(session_scope, request_id, client)
+        if return_id is not None and state == "succeeded":
+            from worker.returns.execution import run_return
+
+            return run_return(session_scope, return_id, client)
     return state
 
 

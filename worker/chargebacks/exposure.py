@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Chargeback
@@ -31,13 +31,3 @@ def at_risk(session: Session) -> dict[int, Decimal]:
         .group_by(Chargeback.order_id)
     ).all()
     return {order_id: Decimal(str(total or 0)) for order_id, total in rows if order_id is not None}
-
-
-def at_risk_by_currency(conn: Connection) -> dict[str, Decimal]:
-    """Currency → total at risk (the ``dropsync_exposure`` gauge adds it)."""
-    rows = conn.execute(
-        select(Chargeback.currency, func.sum(Chargeback.amount + Chargeback.fee))
-        .where(*_at_risk_filter())  # type: ignore[arg-type]
-        .group_by(Chargeback.currency)
-    )
-    return {currency: Decimal(str(total or 0)) for currency, total in rows}

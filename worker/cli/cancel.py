@@ -20,6 +20,7 @@ from worker.errors import UsageError
 from worker.orders import resolve_order
 from worker.policy import Reason
 from worker.policy.adapters import parse_items
+from worker.returns.evidence import parse_evidence
 
 app = typer.Typer(help="Cancellation requests: request, status, withdraw, approve, resume.", no_args_is_help=True)
 
@@ -93,16 +94,25 @@ def request(
     reason: str = typer.Option(..., "--reason", help="changed_mind, out_of_stock, damaged, …"),
     items: str | None = typer.Option(None, "--items", help="LINE:QTY,… (default: the whole order)."),
     note: str | None = typer.Option(None, "--note"),
+    evidence: str | None = typer.Option(
+        None,
+        "--evidence",
+        help="What the customer sent: photos,video,tracking,correspondence (KIND=where, e.g. "
+        "photos=IMG_12.jpg). Stored with the request; the policy reads it.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Open a request; the policy decides first. A denial is recorded and exits 1.
 
-    Example: dropsync cancel request '#1001' --reason changed_mind
+    Example: dropsync cancel request '#1001' --reason damaged --evidence photos
     """
+    given = parse_evidence(evidence)
     with unit_of_work() as session:
         found = resolve_order(session, order)
         wanted = parse_items(found, items)
-        created = service.create_request(session, found, reason=_reason(reason), items=wanted, actor=actor(), note=note)
+        created = service.create_request(
+            session, found, reason=_reason(reason), items=wanted, actor=actor(), note=note, evidence=given
+        )
         data = describe(session, created)
     _show(data, as_json)
     if data["state"] == s.DENIED:

@@ -21,6 +21,7 @@ from worker.cli import (
     orders,
     policy,
     report,
+    returns,
     sandbox,
     secrets,
     service,
@@ -54,6 +55,7 @@ app.add_typer(shopify.app, name="shopify")
 app.add_typer(supplier.app, name="supplier")
 app.add_typer(dispute.app, name="dispute")
 app.add_typer(cancel.app, name="cancel")
+app.add_typer(returns.app, name="returns")
 app.add_typer(intents.app, name="intents")
 app.add_typer(report.app, name="report")
 app.add_typer(chargebacks.app, name="chargebacks")

@@ -21,6 +21,8 @@ from models import (
     CancellationRequest,
     LedgerEntry,
     Order,
+    RequestEvidence,
+    ReturnCase,
     ShopifyIntent,
     SupplierOrder,
     SupplierOrderItem,
@@ -179,6 +181,25 @@ def _requests(session: Session, order: Order) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def order_returns(session: Session, order_id: int) -> list[dict[str, Any]]:
+    query = select(ReturnCase).where(ReturnCase.order_id == order_id).order_by(ReturnCase.id)
+    return [
+        {"id": r.id, "gid": r.shopify_gid, "source": r.source, "reason": r.reason, "state": r.state,
+         "shopify_status": r.shopify_status, "action": (r.policy_decision or {}).get("action"),
+         "refunded": r.refund_total, "currency": r.currency, "keep_item": r.keep_item}
+        for r in session.scalars(query)
+    ]  # fmt: skip
+
+
+def order_evidence(session: Session, order_id: int) -> list[dict[str, Any]]:
+    query = select(RequestEvidence).where(RequestEvidence.order_id == order_id).order_by(RequestEvidence.id)
+    return [
+        {"for": f"cancellation {e.cancellation_request_id}" if e.cancellation_request_id else f"return {e.return_id}",
+         "kind": e.kind, "reference": e.reference, "recorded_by": e.recorded_by, "recorded_at": e.recorded_at}
+        for e in session.scalars(query)
+    ]  # fmt: skip
+
+
 def _intents(session: Session, order: Order) -> list[dict[str, Any]]:
     query = select(ShopifyIntent).where(ShopifyIntent.order_id == order.id).order_by(ShopifyIntent.id)
     return [
@@ -228,6 +249,8 @@ def describe_order(session: Session, order: Order) -> dict[str, Any]:
         "line_items": _line_items(order),
         "supplier_orders": suppliers,
         "cancellation_requests": _requests(session, order),
+        "returns": order_returns(session, order.id),
+        "evidence": order_evidence(session, order.id),
         "intents": _intents(session, order),
         "money": _money(session, order),
         "alerts": _alerts(session, order),
@@ -282,6 +305,20 @@ def _print_order(data: dict[str, Any]) -> None:
             (str(r["id"]), r["kind"], r["reason"], r["state"], str(r["action"] or "-"), str(r["refund_total"] or "-"))
             for r in data["cancellation_requests"]
         ],
+    )
+    _print_section(
+        "Returns",
+        ("id", "source", "reason", "state", "shopify", "policy", "refunded"),
+        [
+            (str(r["id"]), r["source"], r["reason"], r["state"], str(r["shopify_status"] or "-"),
+             str(r["action"] or "-"), f"{r['refunded']} {r['currency']}")
+            for r in data["returns"]
+        ],
+    )  # fmt: skip
+    _print_section(
+        "Evidence",
+        ("for", "kind", "where", "by"),
+        [(e["for"], e["kind"], e["reference"] or "-", e["recorded_by"] or "-") for e in data["evidence"]],
     )
     _print_section(
         "Shopify intents",

@@ -17,8 +17,11 @@ def exposure(
     order: str | None = typer.Argument(None, help="One order (default: every order with refunds or requests)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Per order: refunded to the customer − recovered from the supplier + chargebacks not won (disputed
-    amount and fee); and the total per currency.
+    """Per order: refunded to the customer − recovered from the supplier, chargebacks not won (disputed
+    amount and fee), and the total at risk per currency: still to recover from suppliers plus chargebacks
+    (orders whose supplier was never paid have nothing to recover; a surplus — recovered more than
+    refunded — is shown negative and not netted; the due date goes once recovered). The dropsync_exposure
+    gauge is the same total.
 
     Example: dropsync report exposure --json
     """
@@ -29,11 +32,15 @@ def exposure(
     if as_json:
         print_json({"orders": [r.to_dict() for r in rows], "total": {c: str(v) for c, v in total.items()}})
         return
-    table = Table("order", "refunded", "recovered", "expected back", "due", "chargebacks", "exposure")
+    table = Table(
+        "order", "refunded", "recovered", "expected back", "due", "refunded − recovered", "to recover",
+        "chargebacks", "at risk",
+    )  # fmt: skip
     for r in rows:
-        due = r.refund_due_at.strftime("%Y-%m-%d") if r.refund_due_at else ""
+        due = r.due_at.strftime("%Y-%m-%d") if r.due_at else ""
         table.add_row(r.order_name, f"{r.refunded_to_customer} {r.currency}", str(r.recovered_from_supplier),
-                      str(r.expected_from_supplier), due, str(r.chargebacks), str(r.exposure))  # fmt: skip
+                      str(r.expected_from_supplier), due, f"{r.exposure} ({r.status})", str(r.to_recover),
+                      str(r.chargebacks), str(r.at_risk))  # fmt: skip
     console.print(table)
     for currency, value in sorted(total.items()):
-        console.print(f"total exposure: {value} {currency}")
+        console.print(f"total at risk (to recover + chargebacks): {value} {currency}")

@@ -46,6 +46,7 @@ def _open_orders(session: Session) -> list[SupplierOrder]:
     query = select(SupplierOrder).where(
         (SupplierOrder.status.not_in(st.CLOSED_STATES))
         | ((SupplierOrder.status == st.CLOSED_CANCELLED) & SupplierOrder.refund_due_at.is_not(None))
+        | SupplierOrder.dispute_window_ends_at.is_not(None)
     )
     return list(session.scalars(query.order_by(SupplierOrder.id)))
 

@@ -15,6 +15,9 @@ Deadlines (DOMAIN.md §1 and §3; durations are configuration, see ``.env.exampl
 - **protection**: buyer protection ends (the gateway's countdown, or shipment + 60 days, plus
   recorded extensions). Watched while the parcel is in transit: ask for an extension or open a
   dispute a few days before the end.
+- **dispute_window**: a customer was refunded after delivery for goods the supplier should pay back
+  (set by the returns workflow, ``SupplierOrder.dispute_window_ends_at``): open the AliExpress dispute
+  before the window after completion ends. Watched until a dispute is recorded.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ SELLER_SILENCE = "seller_silence"
 TRACKING_DUE = "tracking_due"
 REFUND_DUE = "refund_due"
 PROTECTION = "protection"
-KINDS = (HANDLING, SELLER_SILENCE, TRACKING_DUE, REFUND_DUE, PROTECTION)
+DISPUTE_WINDOW = "dispute_window"
+KINDS = (HANDLING, SELLER_SILENCE, TRACKING_DUE, REFUND_DUE, PROTECTION, DISPUTE_WINDOW)
 
 NEAR, PASSED = "near", "passed"
 
@@ -101,6 +105,7 @@ def findings(so: SupplierOrder, now: dt.datetime, policy: DeadlinePolicy) -> lis
         _tracking_due(so),
         _refund_due(so),
         _protection(so),
+        _dispute_window(so),
     ]
     out: list[Finding] = []
     for candidate in candidates:
@@ -108,6 +113,10 @@ def findings(so: SupplierOrder, now: dt.datetime, policy: DeadlinePolicy) -> lis
             continue
         kind, due, warning, near_text, passed_text = candidate
         warn = policy.protection_warning if kind == PROTECTION else policy.warning
+        if kind == DISPUTE_WINDOW:
+            warn = due - dt.datetime.min.replace(
+                tzinfo=dt.UTC
+            )  # needs a person from the refund on, not only near the end
         if now >= due:
             out.append(Finding(kind, PASSED, due, passed_text, "critical"))
         elif now >= due - warn:
@@ -181,6 +190,19 @@ def _protection(so: SupplierOrder) -> _Candidate:
         "buyer protection ends in {left} and the parcel has not arrived: ask the seller to extend it or "
         "open a dispute now",
         "buyer protection has ended and the parcel never arrived: open a dispute at once if AliExpress still allows it",
+    )
+
+
+def _dispute_window(so: SupplierOrder) -> _Candidate:
+    if so.dispute_window_ends_at is None or so.disputes or so.status == st.CLOSED_CANCELLED:
+        return None
+    return (
+        DISPUTE_WINDOW,
+        so.dispute_window_ends_at,
+        "critical",
+        "the customer was refunded for goods this seller should pay back: open the AliExpress dispute within "
+        "{left} (photos, the customer's description)",
+        "the dispute window has ended: the seller can no longer be made to refund what the customer was refunded",
     )
 
 

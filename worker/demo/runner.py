@@ -116,9 +116,15 @@ def _play(stack: Stack, say: Any, timeout: float, started: float) -> dict[str, A
     say("the seller shipped: the request became a return")
     story.protection_alert(stack, cast, timeout)
     say("buyer-protection alert raised")
+    parts = story.delivered_orders(stack, cast, timeout)
+    say("two parcels delivered (the carrier's scan in AliExpress's logistics status)")
+    returns = {"damaged_kept": story.damaged_item_return(stack, parts, timeout)}
+    say("a damaged item: the customer keeps it, one line refunded on Shopify, recovered from the seller")
+    returns["self_serve_declined"] = story.self_serve_return_declined(stack, parts, timeout)
+    say("a customer's self-serve return declined under the policy")
     dispute_gid = chargeback.chargeback_won(stack, timeout)
     say("chargeback (not received) answered with the AliExpress tracking: evidence sent, dispute won")
-    summary = build_summary(stack, cast, requests, time.monotonic() - started)
+    summary = build_summary(stack, cast, requests, time.monotonic() - started, returns)
     summary["chargeback"] = chargeback.summary(stack, dispute_gid)
     return summary
 
@@ -147,6 +153,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     ]
     for role, title in TITLES.items():
         lines += ["", *_case_lines(title, summary["cases"][role])]
+    for role, title in RETURN_TITLES.items():
+        if role in summary.get("returns", {}):
+            lines += ["", *_return_lines(title, summary["returns"][role])]
     alert = summary["protection_alert"]
     lines += ["", "Buyer-protection alert:"]
     lines.append(f"  {alert['order']}: [{alert['severity']}] {alert['message']}" if alert else "  none raised")
@@ -156,15 +165,42 @@ def print_summary(summary: dict[str, Any]) -> None:
     for row in summary["exposure"]["orders"]:
         lines.append(f"  {row['order']}: refunded {row['refunded_to_customer']} {row['currency']}, recovered "
                      f"{row['recovered_from_supplier']}, expected back {row['expected_from_supplier']} "
-                     f"→ exposure {row['exposure']}")  # fmt: skip
+                     f"→ to recover {row['to_recover']} ({row['status']})")  # fmt: skip
     for currency, total in summary["exposure"]["total"].items():
-        lines.append(f"  total exposure: {total} {currency}")
+        lines.append(f"  total to recover: {total} {currency}")
     example = summary["cases"]["cancel_before_shipment"]["order"]
     lines += ["", "Look around (the whole story of one order is on its timeline):",
               f"  export DATABASE_URL=sqlite:///{summary['workspace']}/ledger.sqlite3",
               f"  dropsync orders list ;  dropsync orders show '{example}' ;  dropsync report exposure"]  # fmt: skip
     for line in lines:
         console.print(Text(line))
+
+
+RETURN_TITLES = {
+    "damaged_kept": "After delivery: a damaged item, kept by the customer, recovered from the seller",
+    "self_serve_declined": "After delivery: a customer's self-serve return the policy declines",
+}
+
+
+def _return_lines(title: str, case: dict[str, Any]) -> list[str]:
+    shopify = case["shopify"]
+    mutations = ", ".join(f"{k}×{v}" for k, v in sorted(shopify["mutations_applied"].items())) or "none"
+    lines = [
+        f"{title}: {case['order']} ({case['reason']}, {case['source']})",
+        f"  return: {case['state']} (policy decision: {case['policy']}); path: {' → '.join(case['history'])}",
+        f"  Shopify: return {shopify['status']}, order refunded {shopify['order_total_refunded']}; "
+        f"mutations applied: {mutations}",
+        f"  ledger: customer refunds {case['ledger']['customer_refunds']}",
+    ]
+    if shopify.get("decline"):
+        lines.append(f"  declined ({shopify['decline']['reason']}): {shopify['decline']['note']}")
+    dispute = (case.get("supplier") or {}).get("dispute")
+    if dispute:
+        lines.append(f"  AliExpress dispute ({dispute['reason']}): {dispute['outcome']}, {dispute['refund']} back")
+    row = case["exposure"]
+    lines.append(f"  exposure: refunded {row['refunded_to_customer']}, recovered {row['recovered_from_supplier']} "
+                 f"→ to recover {row['to_recover']} ({row['status']})")  # fmt: skip
+    return lines
 
 
 def _case_lines(title: str, case: dict[str, Any]) -> list[str]:

@@ -24,12 +24,15 @@ from sqlalchemy.orm import Session
 
 from integrations.aliexpress.sandbox import AliExpressSandbox
 from integrations.shopify.sandbox import ShopifySandbox
-from models import Alert, CancellationRequest, Order, SupplierOrder, WebhookDelivery
+from models import Alert, CancellationRequest, Order, ReturnCase, SupplierOrder, WebhookDelivery
 from models.types import utcnow
 from worker.cancellation import service as cancellation
 from worker.cancellation.states import TERMINAL
 from worker.db import session_scope
 from worker.demo.stack import Stack, StackError, send_task
+from worker.returns import service as returns
+from worker.returns.evidence import parse_evidence
+from worker.supplier import disputes
 from worker.supplier import service as supplier
 
 ACTOR = "operator:demo"
@@ -293,3 +296,105 @@ def protection_alert(stack: Stack, cast: Cast, timeout: float) -> None:
 
     send_task("deadlines.raise_alerts")
     wait_for("the buyer-protection alert", raised, stack, timeout)
+
+
+# -- after delivery: returns ------------------------------------------------------------------------------
+
+
+@dataclass
+class ReturnsCast:
+    """The two orders of the returns part of the story (Shopify GIDs) and the damaged one's AliExpress order."""
+
+    damaged: str = ""
+    damaged_supplier: str = ""
+    self_serve: str = ""
+
+
+def delivered_orders(stack: Stack, cast: Cast, timeout: float) -> ReturnsCast:
+    """Two fulfilled two-item orders whose AliExpress parcels the carrier reports delivered (not yet
+    confirmed by the buyer): the worker polls them and sees ``delivered`` from the logistics status."""
+    shopify, aliexpress = _sandboxes(stack)
+    parts = ReturnsCast()
+    for role in ("damaged", "self_serve"):
+        ae = aliexpress.paid_order("60.00")
+        aliexpress.ship(ae, f"LP00DEMO{len(cast.supplier_ids):04d}CN")
+        aliexpress.deliver(ae)
+        gid = shopify.control.create_order(status="fulfilled", line_items=2, aliexpress_order_id=ae)
+        cast.supplier_ids[gid] = ae
+        setattr(parts, role, gid)
+    parts.damaged_supplier = cast.supplier_ids[parts.damaged]
+    wanted = [parts.damaged, parts.self_serve]
+    wait_for("the delivered orders are mirrored", lambda: _ledger_has(wanted), stack, timeout)
+    wait_for("the mirror links their AliExpress orders", lambda: _linked(cast), stack, timeout)
+    for gid in wanted:
+        _poll_one(gid)
+    wait_for("the worker sees the carrier's delivery", lambda: all(_supplier_status(g) == "delivered" for g in wanted),
+             stack, timeout)  # fmt: skip
+    return parts
+
+
+def _supplier_status(gid: str) -> str | None:
+    with session_scope() as session:
+        order = session.scalars(select(Order).where(Order.shopify_gid == gid)).first()
+        if order is None:
+            return None
+        so = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).first()
+        return so.status if so else None
+
+
+def _return_state(gid: str) -> str | None:
+    with session_scope() as session:
+        found = session.scalars(
+            select(ReturnCase.state).join(Order, Order.id == ReturnCase.order_id).where(Order.shopify_gid == gid)
+        ).first()
+    if found == "needs_operator":
+        raise StackError(f"the return on {gid} was handed to a person")
+    return found
+
+
+def damaged_item_return(stack: Stack, parts: ReturnsCast, timeout: float) -> int:
+    """The customer sent photos of one damaged item and keeps it: the operator's ``dropsync returns request
+    --reason damaged --items LINE:1 --evidence photos --keep-item``; the worker creates the return on Shopify,
+    refunds that line (returnProcess) and closes it. Then the store disputes with the seller after receipt,
+    and the seller's partial refund is recorded: nothing left to recover on that order."""
+    _, aliexpress = _sandboxes(stack)
+    with session_scope() as session:
+        order = session.scalars(select(Order).where(Order.shopify_gid == parts.damaged)).one()
+        line = sorted(order.line_items, key=lambda li: li.id)[0]
+        case = returns.request_return(
+            session, order, reason="damaged", items={str(line.id): 1}, actor=ACTOR, keep_item=True,
+            evidence=parse_evidence("photos=damaged-lamp.jpg"), note="arrived cracked; photos by email",
+        )  # fmt: skip
+        return_id = case.id
+    wait_for("the damaged line refunded on Shopify", lambda: _return_state(parts.damaged) == "done", stack, timeout)
+    supplier_id = parts.damaged_supplier
+    aliexpress.confirm_receipt(supplier_id)
+    _poll_one(parts.damaged)
+    wait_for("AliExpress order completed", lambda: _supplier_status(parts.damaged) == "closed_completed", stack,
+             timeout)  # fmt: skip
+    aliexpress.open_dispute(supplier_id, "damaged")
+    with session_scope() as session:
+        so = _supplier_order(session, parts.damaged)
+        refunded = session.get_one(ReturnCase, return_id).refund_total
+        dispute = disputes.open_dispute(session, so, "damaged", ACTOR, notes="photos of the cracked item")
+        disputes.add_evidence(session, dispute, "photo", "damaged-lamp.jpg", ACTOR)
+        back = min(refunded, so.amount_paid)
+        aliexpress.resolve_dispute(supplier_id, outcome="partial_refund", amount=str(back))
+        disputes.resolve_dispute(session, dispute, "partly_refunded", ACTOR, refund_amount=back)
+    return return_id
+
+
+def self_serve_return_declined(stack: Stack, parts: ReturnsCast, timeout: float) -> int:
+    """The customer asks in Shopify's portal to return an item they no longer want (``returnRequest``);
+    the returns/request webhook reaches dropsync, the policy does not take "changed mind" back, and the
+    worker declines it on Shopify with the policy's reason as the note."""
+    shopify, _ = _sandboxes(stack)
+    with session_scope() as session:
+        order = session.scalars(select(Order).where(Order.shopify_gid == parts.self_serve)).one()
+        line_gid = sorted(order.line_items, key=lambda li: li.id)[0].shopify_gid
+    shopify.control.return_request(parts.self_serve, [{"line_item_id": line_gid, "quantity": 1, "reason": "UNWANTED",
+                                                       "customer_note": "not my style after all"}])  # fmt: skip
+    wait_for("the self-serve request declined", lambda: _return_state(parts.self_serve) == "declined", stack, timeout)
+    with session_scope() as session:
+        order_id = session.scalars(select(Order.id).where(Order.shopify_gid == parts.self_serve)).one()
+        return int(session.scalars(select(ReturnCase.id).where(ReturnCase.order_id == order_id)).one())

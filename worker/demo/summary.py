@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Alert, CancellationRequest, LedgerEntry, Order, SupplierOrder, WebhookDelivery
+from models import Alert, CancellationRequest, Dispute, LedgerEntry, Order, ReturnCase, SupplierOrder, WebhookDelivery
 from worker.cancellation.exposure import exposures, totals
 from worker.db import session_scope
 from worker.demo.stack import Stack
@@ -22,7 +22,9 @@ from worker.demo.story import Cast
 from worker.mirror.topics import ORDER_TOPICS
 
 
-def build_summary(stack: Stack, cast: Cast, requests: dict[str, int], seconds: float) -> dict[str, Any]:
+def build_summary(
+    stack: Stack, cast: Cast, requests: dict[str, int], seconds: float, returns: dict[str, int] | None = None
+) -> dict[str, Any]:
     """Everything ``dropsync demo`` reports, as plain JSON-able data."""
     assert stack.shopify is not None
     assert stack.aliexpress is not None
@@ -32,6 +34,7 @@ def build_summary(stack: Stack, cast: Cast, requests: dict[str, int], seconds: f
             "seconds": round(seconds, 1),
             "orders": _orders(session, stack, cast),
             "cases": {role: _case(session, stack, cast, role, rid) for role, rid in requests.items()},
+            "returns": {role: _return(session, stack, rid) for role, rid in (returns or {}).items()},
             "protection_alert": _alert(session, cast.protection),
             "exposure": _exposure(session),
         }
@@ -95,6 +98,38 @@ def _case(session: Session, stack: Stack, cast: Cast, role: str, request_id: int
                             "aliexpress_status": remote.order_status, "end_reason": remote.end_reason,
                             "tracking": so.tracking_numbers}  # fmt: skip
     return case
+
+
+def _return(session: Session, stack: Stack, return_id: int) -> dict[str, Any]:
+    """A return as the ledger and the Shopify sandbox show it, with the supplier's dispute and exposure."""
+    assert stack.shopify is not None
+    case = session.get_one(ReturnCase, return_id)
+    order = session.get_one(Order, case.order_id)
+    refunded = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.order_id == order.id, LedgerEntry.kind == "customer_refund"))  # fmt: skip
+    on_shopify = stack.shopify.control.return_snapshot(case.shopify_gid) if case.shopify_gid else {}
+    counts = stack.shopify.control.return_mutation_counts(case.shopify_gid) if case.shopify_gid else {}
+    decision = case.policy_decision or {}
+    out: dict[str, Any] = {
+        "order": order.name, "source": case.source, "reason": case.reason, "shopify_reason": case.shopify_reason,
+        "state": case.state, "keep_item": case.keep_item, "policy": decision.get("action"),
+        "policy_reasons": decision.get("reasons", []), "history": [h["to"] for h in case.state_history],
+        "refunded_by_return": str(case.refund_total),
+        "lines": [(line.line_item_id, line.quantity) for line in case.lines],
+        "shopify": {"status": on_shopify.get("status"), "decline": on_shopify.get("decline"),
+                    "order_total_refunded": stack.shopify.control.snapshot(order.shopify_gid)["total_refunded"],
+                    "mutations_applied": {k: v["applied"] for k, v in counts.items() if v["applied"]}},
+        "ledger": {"customer_refunds": str(Decimal(refunded or 0))},
+    }  # fmt: skip
+    so = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).first()
+    if so is not None:
+        dispute = session.scalars(select(Dispute).where(Dispute.supplier_order_id == so.id)).first()
+        found = None if dispute is None else {"reason": dispute.reason, "outcome": dispute.outcome,
+                                              "refund": str(dispute.refund_amount)}  # fmt: skip
+        out["supplier"] = {"order": so.supplier_order_id, "ledger_status": so.status, "dispute": found}
+    (row,) = exposures(session, [order.id])
+    out["exposure"] = row.to_dict()
+    return out
 
 
 def _alert(session: Session, gid: str) -> dict[str, Any] | None:

@@ -29,11 +29,15 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from models import (
     Alert,
     CancellationRequest,
+    Chargeback,
     Dispute,
     FulfillmentOrder,
     LedgerEntry,
     Order,
     Refund,
+    RequestEvidence,
+    ReturnCase,
+    ReturnLine,
     Shop,
     ShopifyIntent,
     SupplierOrder,
@@ -167,6 +171,12 @@ COPIES: tuple[tuple[type[Any], Scope, tuple[str, ...], tuple[str, ...]], ...] = 
     (Refund, _of_shop_orders(Refund.order_id), ("note",), ("refund_line_items",)),
     (FulfillmentOrder, _of_shop_orders(FulfillmentOrder.order_id), (), ("line_items",)),
     (Order, lambda s: Order.shop_id == s, (), ("raw", "note_attributes", "tags")),
+    (ReturnCase, lambda s: ReturnCase.shop_id == s, ("note", "decline_note"), ("state_history", "policy_decision")),
+    (ReturnLine, lambda s: ReturnLine.return_id.in_(select(ReturnCase.id).where(ReturnCase.shop_id == s)),
+     ("customer_note",), ()),
+    (RequestEvidence, _of_shop_orders(RequestEvidence.order_id), ("reference",), ()),
+    (Chargeback, lambda s: Chargeback.shop_id == s, ("note",),
+     ("pack", "shopify_fulfillments", "supplier_tracking")),
 )  # fmt: skip
 _CHUNK = 200
 

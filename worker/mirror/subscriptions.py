@@ -25,6 +25,14 @@ TOPICS: dict[str, str] = {
     "BULK_OPERATIONS_FINISH": "backfill finished",
     "DISPUTES_CREATE": "chargebacks: a Shopify Payments dispute opened",
     "DISPUTES_UPDATE": "chargebacks: evidence sent, dispute decided",
+    "RETURNS_REQUEST": "a customer asks for a return: the policy decides",
+    "RETURNS_APPROVE": "returns workflow",
+    "RETURNS_DECLINE": "returns workflow",
+    "RETURNS_CANCEL": "returns workflow",
+    "RETURNS_CLOSE": "returns workflow",
+    "RETURNS_PROCESS": "returns workflow",
+    "RETURNS_UPDATE": "returns workflow",
+    "RETURNS_REOPEN": "returns workflow",
 }
 
 

@@ -14,10 +14,12 @@ Definitions:
 * intents: ``shopify_intents`` rows per state, ``succeeded`` excepted (every other state listed, 0
   included); oldest live intent age, overall and per live state, from ``created_at``;
 * deadlines due / overdue: unresolved ``alerts`` with a ``due_at`` per kind / those whose ``due_at`` passed;
-* exposure per currency: for each order, customer refunds − supplier refunds (a supplier refund linked only
+* exposure per currency: what ``dropsync report exposure`` totals (``worker.cancellation.exposure.totals``):
+  for each order whose supplier was paid, customer refunds − supplier refunds (a supplier refund linked only
   to a supplier order counts for that supplier order's order); orders where the supplier returned at least
-  as much count 0, never negative (money recovered on one order does not cancel a loss on another);
-  plus the disputed amount and fee of every chargeback not won (``worker.chargebacks.exposure``).
+  as much count 0, never negative (money recovered on one order does not cancel a loss on another), and an
+  order refunded with no supplier paid has nothing to recover; plus the disputed amount and fee of every
+  chargeback not won (``worker.chargebacks.exposure``).
   Recomputed at most once a minute (:data:`EXPOSURE_MAX_AGE_SECONDS`); the other gauges on every scrape.
 """
 
@@ -36,8 +38,9 @@ import structlog
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, case, func, select, text
+from sqlalchemy.orm import Session
 
-from models import Alert, LedgerEntry, ShopifyIntent, SupplierOrder, WebhookDelivery
+from models import Alert, ShopifyIntent, WebhookDelivery
 from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.observability import metrics
@@ -125,24 +128,11 @@ def _alerts(conn: Connection, now: dt.datetime) -> tuple[dict[str, int], dict[st
 
 
 def _exposure(conn: Connection) -> dict[str, Decimal]:
-    signed = case((LedgerEntry.kind == "customer_refund", LedgerEntry.amount), else_=-LedgerEntry.amount)
-    order_key = func.coalesce(LedgerEntry.order_id, SupplierOrder.order_id)
-    per_order = (
-        select(LedgerEntry.currency.label("currency"), func.sum(signed).label("net"))
-        .select_from(LedgerEntry)
-        .outerjoin(SupplierOrder, LedgerEntry.supplier_order_id == SupplierOrder.id)
-        .where(LedgerEntry.kind.in_(("customer_refund", "supplier_refund")))
-        .group_by(LedgerEntry.currency, order_key)
-        .subquery()
-    )
-    positive = case((per_order.c.net > 0, per_order.c.net), else_=0)
-    rows = conn.execute(select(per_order.c.currency, func.sum(positive)).group_by(per_order.c.currency))
-    totals = {currency: Decimal(str(total or 0)) for currency, total in rows}
-    from worker.chargebacks.exposure import at_risk_by_currency
+    # The same rows and the same sum as ``dropsync report exposure``: the two can never disagree.
+    from worker.cancellation.exposure import exposures, totals
 
-    for currency, amount in at_risk_by_currency(conn).items():  # chargebacks not won (amount + fee)
-        totals[currency] = totals.get(currency, Decimal(0)) + amount
-    return totals
+    with Session(bind=conn) as session:
+        return totals(exposures(session))
 
 
 def _family(gauge: object, labels: Iterable[str] = ()) -> GaugeMetricFamily:

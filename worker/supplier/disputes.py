@@ -33,7 +33,11 @@ REASONS = {
     "wrong_item": "wrong item",
     "not_shipped": "seller refused to cancel and has not shipped",
 }
-OUTCOMES = ("refunded", "partly_refunded", "rejected", "withdrawn")
+#: Reasons AliExpress still accepts after receipt (the order completed), within the dispute window.
+AFTER_RECEIPT_REASONS = frozenset({"not_as_described", "damaged", "wrong_item"})
+#: ``return_to_seller`` is not final: the seller refunds once the goods reach it (the dispute stays open).
+OUTCOMES = ("refunded", "partly_refunded", "rejected", "withdrawn", "return_to_seller")
+FINAL_OUTCOMES = ("refunded", "partly_refunded", "rejected", "withdrawn")
 EVIDENCE_KINDS = ("tracking_snapshot", "seller_correspondence", "photo", "other")
 SELLER_ANSWER = dt.timedelta(days=15)
 #: What AliExpress asks for; each item is ticked when evidence of that kind is added.
@@ -53,8 +57,7 @@ def open_dispute(
     so, at = supplier_order, as_utc(at)
     if reason not in REASONS:
         raise UsageError(f"unknown dispute reason {reason!r} (one of: {', '.join(REASONS)})")
-    if so.status in st.CLOSED_STATES:
-        raise RefusedError(f"supplier order {so.supplier_order_id} is closed: it can no longer be disputed here")
+    _check_disputable(so, reason, at)
     if any(d.state == "open" for d in so.disputes):
         raise RefusedError(f"supplier order {so.supplier_order_id} already has an open dispute")
     dispute = Dispute(
@@ -81,6 +84,35 @@ def open_dispute(
     )
     transition(session, so, st.IN_DISPUTE, actor, "dispute opened")
     return dispute
+
+
+def completed_window_end(so: SupplierOrder) -> dt.datetime | None:
+    """When a completed order stops being disputable (completion + the window), ``None`` if not completed."""
+    from worker.returns.recovery import window_days
+
+    if so.status != st.CLOSED_COMPLETED or so.closed_at is None:
+        return None
+    return so.closed_at + dt.timedelta(days=window_days())
+
+
+def _check_disputable(so: SupplierOrder, reason: str, at: dt.datetime) -> None:
+    """Closed-cancelled: never (the money came back). Completed: for goods that arrived damaged, not as
+    described or wrong, until the window after completion ends (AliExpress, DOMAIN.md §3)."""
+    if so.status == st.CLOSED_CANCELLED:
+        raise RefusedError(f"supplier order {so.supplier_order_id} is closed cancelled: there is nothing to dispute")
+    if so.status != st.CLOSED_COMPLETED:
+        return
+    if reason not in AFTER_RECEIPT_REASONS:
+        allowed = ", ".join(sorted(AFTER_RECEIPT_REASONS))
+        raise RefusedError(
+            f"supplier order {so.supplier_order_id} is completed: after receipt AliExpress accepts only {allowed}"
+        )
+    ends = completed_window_end(so)
+    if ends is not None and at > ends:
+        raise RefusedError(
+            f"supplier order {so.supplier_order_id} completed on {so.closed_at:%Y-%m-%d}: the dispute window "
+            f"ended on {ends:%Y-%m-%d}"
+        )
 
 
 def add_evidence(
@@ -133,9 +165,11 @@ def resolve_dispute(
         raise RefusedError(f"dispute {dispute.id} is already resolved ({dispute.outcome})")
     if outcome in ("refunded", "partly_refunded") and refund_amount <= 0:
         raise UsageError(f"outcome {outcome} needs the refund amount (--refund AMOUNT)")
-    if outcome in ("rejected", "withdrawn") and refund_amount != 0:
+    if outcome in ("rejected", "withdrawn", "return_to_seller") and refund_amount != 0:
         raise UsageError(f"outcome {outcome} yields no refund")
     so = dispute.supplier_order
+    if outcome == "return_to_seller":
+        return _return_to_seller(session, dispute, actor, at, notes)
     if refund_amount > 0:
         record_supplier_refund(session, so, refund_amount, so.currency, actor, at, reference=f"dispute-{dispute.id}")
     dispute.state, dispute.outcome, dispute.resolved_at = "resolved", outcome, at
@@ -152,6 +186,21 @@ def resolve_dispute(
         actor,
         {"dispute_id": dispute.id, "outcome": outcome, "refund_amount": str(refund_amount)},
     )
+    return dispute
+
+
+def _return_to_seller(session: Session, dispute: Dispute, actor: str, at: dt.datetime, notes: str | None) -> Dispute:
+    """The seller (or AliExpress) wants the goods back before refunding: the dispute stays open, the
+    expected recovery stays on the exposure report, and the refund is recorded when it comes."""
+    dispute.outcome = "return_to_seller"
+    if notes:
+        dispute.notes = f"{dispute.notes}\n{notes}" if dispute.notes else notes
+    session.flush()
+    supplier_event(
+        session, dispute.supplier_order, "supplier.dispute_return_required",
+        "dispute: the seller refunds once the goods are sent back to it (the store pays that shipment)", actor,
+        {"dispute_id": dispute.id, "outcome": "return_to_seller", "at": at.isoformat()},
+    )  # fmt: skip
     return dispute
 
 

@@ -102,11 +102,21 @@ class AliExpressSandbox:
     def extend_protection(self, order_id: str, days: int) -> None:
         self.world.extend_protection(order_id, days)
 
-    def open_dispute(self, order_id: str) -> None:
-        self.world.open_dispute(order_id)
+    def open_dispute(self, order_id: str, reason: str = "not_received") -> None:
+        self.world.open_dispute(order_id, reason)
 
-    def resolve_dispute(self, order_id: str, *, refund: bool) -> None:
-        self.world.resolve_dispute(order_id, refund=refund)
+    def resolve_dispute(
+        self,
+        order_id: str,
+        *,
+        refund: bool | None = None,
+        outcome: str | None = None,
+        amount: Decimal | str | None = None,
+    ) -> None:
+        self.world.resolve_dispute(order_id, refund=refund, outcome=outcome, amount=amount)
+
+    def return_received(self, order_id: str) -> None:
+        self.world.return_received(order_id)
 
     def force_status(self, order_id: str, order_status: str, end_reason: str | None = None) -> None:
         self.world.force_status(order_id, order_status, end_reason)
@@ -332,8 +342,14 @@ class AliExpressSandbox:
             "deliver": lambda: self.deliver(oid),
             "confirm-receipt": lambda: self.confirm_receipt(oid),
             "extend-protection": lambda: self.extend_protection(oid, int(body.get("days", 0))),
-            "open-dispute": lambda: self.open_dispute(oid),
-            "resolve-dispute": lambda: self.resolve_dispute(oid, refund=bool(body.get("refund"))),
+            "open-dispute": lambda: self.open_dispute(oid, str(body.get("reason") or "not_received")),
+            "resolve-dispute": lambda: self.resolve_dispute(
+                oid,
+                refund=bool(body.get("refund")),
+                outcome=str(body["outcome"]) if body.get("outcome") else None,
+                amount=str(body["amount"]) if body.get("amount") not in (None, "") else None,
+            ),
+            "return-received": lambda: self.return_received(oid),
         }
         if action not in actions:
             return JSONResponse({"error": f"unknown action {action!r}", "actions": sorted(actions)}, status_code=404)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import events, ids, ledger
 from integrations.shopify.sandbox.creation import build_created_order
-from integrations.shopify.sandbox.model import Order, gid, parse_gid
+from integrations.shopify.sandbox.model import Order, Return, gid, parse_gid
+from integrations.shopify.sandbox.returns import order_return_status
 from integrations.shopify.sandbox.views.base import amount
 
 if TYPE_CHECKING:
@@ -143,6 +144,56 @@ class Control:
                 "submissions": list(found.submissions),
             }  # fmt: skip
 
+    # --- returns (the customer's side) -----------------------------------------------------------------
+    def return_request(self, reference: str | int, line_items: list[dict[str, Any]] | None = None) -> str:
+        """The customer asks for a return in the self-serve portal: the ``returnRequest`` mutation's own code
+        (REQUESTED, ``returns/request``). Returns the Return gid.
+
+        Each of ``line_items`` names ``line_item_id`` or ``fulfillment_line_item_id`` (gid or number), with
+        ``quantity`` (default: every returnable unit), ``reason`` (a ReturnReason, default UNKNOWN),
+        ``customer_note`` and ``reason_note``. No ``line_items``: every returnable unit, reason UNKNOWN.
+        """
+        from integrations.shopify.sandbox.mutations.returns import create
+
+        with self._state.lock:
+            order = self._order_for_update(reference)
+            wanted = line_items if line_items is not None else [{"line_item_id": i.id} for i in order.line_items]
+            if not all(isinstance(spec, dict) for spec in wanted):
+                raise ControlError(
+                    "each line item must be an object (line_item_id or fulfillment_line_item_id, quantity)"
+                )
+            entries = [entry for spec in wanted for entry in _return_entries(order, spec, line_items is None)]
+            if not entries:
+                raise ControlError(f"order {order.name} has nothing left to return")
+            data = {"orderId": gid("Order", order.id), "returnLineItems": entries}
+            result = create(self._sandbox, "returnRequest", data, "input", "REQUESTED")
+            if result["userErrors"]:
+                raise ControlError(str(result["userErrors"][0]["message"]))
+            return str(result["return"].id())
+
+    def return_snapshot(self, reference: str) -> dict[str, Any]:
+        """A return as tests compare it: status, line quantities, refunds, and the mutations it received."""
+        from integrations.shopify.sandbox.returns import ReturnRefused, find_return
+
+        value = reference if str(reference).startswith("gid://") else gid("Return", int(reference))
+        with self._state.lock:
+            try:
+                order, found = find_return(self._state, value, ["id"])
+            except ReturnRefused:
+                raise ControlError(f"no such return: {reference}") from None
+            return return_snapshot(order, found) | {"mutations": self.return_mutation_counts(value)}
+
+    def return_mutation_counts(self, return_gid: str) -> dict[str, dict[str, int]]:
+        """Per mutation name, how many calls named this return: ``{"returnProcess": {"calls": 2, "applied": 1}}``."""
+        counts: dict[str, dict[str, int]] = {}
+        with self._state.lock:
+            for record in self._state.mutations:
+                if record.detail.get("return") == return_gid:
+                    entry = counts.setdefault(record.name, {"calls": 0, "applied": 0})
+                    entry["calls"] += 1
+                    entry["applied"] += int(record.applied)
+        return counts
+
     # --- what the sandbox received -------------------------------------------------------------------
     def mutations(self, reference: str | int | None = None) -> list[dict[str, Any]]:
         with self._state.lock:
@@ -262,6 +313,8 @@ def order_snapshot(order: Order) -> dict[str, Any]:
         "presentment_currency": order.presentment_currency,
         **_money(order),
         "refund_count": len(order.refunds),
+        "return_status": order_return_status(order),
+        "returns": [{"id": gid("Return", r.id), "status": r.status, "name": r.name} for r in order.returns],
         "tags": list(order.tags),
         "note_attributes": attributes,
         "aliexpress_order_id": attributes.get("aliexpress_order_id"),
@@ -271,7 +324,15 @@ def order_snapshot(order: Order) -> dict[str, Any]:
             for fo in order.fulfillment_orders
         ],
         "fulfillments": [
-            {"id": gid("Fulfillment", f.id), "status": f.status, "tracking_number": f.tracking_number}
+            {
+                "id": gid("Fulfillment", f.id),
+                "status": f.status,
+                "tracking_number": f.tracking_number,
+                "line_items": [
+                    {"id": gid("FulfillmentLineItem", fli), "line_item_id": gid("LineItem", item), "quantity": q}
+                    for fli, item, q in f.lines
+                ],
+            }
             for f in order.fulfillments
         ],
         "refunds": [
@@ -286,6 +347,78 @@ def order_snapshot(order: Order) -> dict[str, Any]:
                 "parent_id": gid("OrderTransaction", t.parent_id) if t.parent_id else None,
             }
             for t in order.transactions + [t for r in order.refunds for t in r.transactions]
+        ],
+    }
+
+
+def _return_entries(order: Order, spec: dict[str, Any], everything: bool) -> list[dict[str, Any]]:
+    """``ReturnRequestLineItemInput``s for one control line spec, spread over the fulfillment lines."""
+    from integrations.shopify.sandbox.returns import returnable_quantity
+
+    def numeric(value: Any, kind: str) -> int | None:
+        text = str(value)
+        return parse_gid(text, kind) if text.startswith("gid://") else (int(text) if text.isdigit() else None)
+
+    if spec.get("fulfillment_line_item_id") is not None:
+        fli = numeric(spec["fulfillment_line_item_id"], "FulfillmentLineItem")
+        if fli is None or order.fulfillment_line(fli) is None:
+            raise ControlError(f"no such fulfillment line item on {order.name}: {spec['fulfillment_line_item_id']}")
+        candidates = [fli]
+    else:
+        item_id = numeric(spec.get("line_item_id"), "LineItem")
+        if item_id is None or order.line_item(item_id) is None:
+            raise ControlError(f"no such line item on {order.name}: {spec.get('line_item_id')}")
+        candidates = [line[0] for f in order.fulfillments for line in f.lines if line[1] == item_id]
+    available = [(fli, returnable_quantity(order, fli)) for fli in candidates]
+    wanted = spec.get("quantity")
+    left = sum(quantity for _, quantity in available) if wanted is None else int(wanted)
+    if wanted is not None and (left <= 0 or left > sum(quantity for _, quantity in available)):
+        raise ControlError(f"cannot return {wanted} unit(s): {sum(q for _, q in available)} returnable")
+    entries = []
+    for fli, quantity in available:
+        take = min(left, quantity)
+        if take <= 0:
+            continue
+        left -= take
+        entry: dict[str, Any] = {
+            "fulfillmentLineItemId": gid("FulfillmentLineItem", fli),
+            "quantity": take,
+            "returnReason": str(spec.get("reason") or "UNKNOWN").upper(),
+        }
+        if spec.get("customer_note") is not None:
+            entry["customerNote"] = str(spec["customer_note"])
+        if spec.get("reason_note") is not None:
+            entry["returnReasonNote"] = str(spec["reason_note"])
+        entries.append(entry)
+    if not entries and not everything:
+        raise ControlError(f"nothing returnable on {order.name} for {spec}")
+    return entries
+
+
+def return_snapshot(order: Order, found: Return) -> dict[str, Any]:
+    return {
+        "id": gid("Return", found.id),
+        "name": found.name,
+        "order_id": gid("Order", order.id),
+        "status": found.status,
+        "decline": {"reason": found.decline_reason, "note": found.decline_note} if found.decline_reason else None,
+        "total_quantity": found.total_quantity,
+        "line_items": [
+            {
+                "id": gid("ReturnLineItem", line.id),
+                "fulfillment_line_item_id": gid("FulfillmentLineItem", line.fulfillment_line_item_id),
+                "line_item_id": gid("LineItem", line.line_item_id),
+                "quantity": line.quantity,
+                "processed_quantity": line.processed_quantity,
+                "refunded_quantity": line.refunded_quantity,
+                "reason": line.reason,
+            }
+            for line in found.lines
+        ],
+        "refunds": [
+            {"id": gid("Refund", r.id), "total": amount(r.total().shop)}
+            for r in order.refunds
+            if r.return_id == found.id
         ],
     }
 

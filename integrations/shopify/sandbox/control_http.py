@@ -29,13 +29,22 @@ def _endpoint(operation: Callable[[Request, dict[str, Any]], Any]) -> Endpoint:
                 raise ValueError("the body must be a JSON object")
             result = await run_in_threadpool(operation, request, body)
         except ControlError as exc:
-            status = 404 if str(exc).startswith(("no such order", "no such dispute")) else 400
+            status = 404 if str(exc).startswith(("no such order", "no such dispute", "no such return")) else 400
             return JSONResponse({"error": str(exc)}, status_code=status)
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(result if result is not None else {"ok": True})
 
     return handle
+
+
+def _return_request(control: Any, order: str, body: dict[str, Any]) -> dict[str, str]:
+    """``{"line_items": [...]}`` (``"lines"`` also accepted) -> ``{"id": <Return gid>, "return_id": <same>}``."""
+    lines = body.get("line_items", body.get("lines"))
+    if lines is not None and not isinstance(lines, list):
+        raise ValueError("line_items must be a list")
+    made = control.return_request(order, lines)
+    return {"id": made, "return_id": made}
 
 
 def control_routes(sandbox: ShopifySandbox) -> list[Route]:
@@ -56,6 +65,12 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
             "POST",
             lambda r, b: control.fulfillment(order_ref(r), r.path_params["action"], **b),
         ),
+        (
+            "/_sandbox/orders/{order}/return-request",
+            "POST",
+            lambda r, b: _return_request(control, order_ref(r), b),
+        ),
+        ("/_sandbox/returns/{ret}", "GET", lambda r, b: control.return_snapshot(str(r.path_params["ret"]))),
         (
             "/_sandbox/orders/{order}/mutations",
             "GET",

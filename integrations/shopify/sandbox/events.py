@@ -6,7 +6,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import ledger, payloads
-from integrations.shopify.sandbox.model import Fulfillment, FulfillmentOrder, Order, Refund
+from integrations.shopify.sandbox.model import Fulfillment, FulfillmentOrder, Order, Refund, Return
 from integrations.shopify.sandbox.mutations.subscriptions import urls_for
 
 if TYPE_CHECKING:
@@ -32,6 +32,13 @@ def fulfillment_status_topics(before: str, order: Order) -> list[str]:
 
 def refund_created(sandbox: ShopifySandbox, order: Order, refund: Refund, event_id: str) -> None:
     _emit(sandbox, "refunds/create", payloads.refund_json(order, refund), event_id)
+
+
+def return_changed(sandbox: ShopifySandbox, order: Order, found: Return, topics: list[str], event_id: str) -> None:
+    """``returns/<topic>`` for each of ``topics``, then ``returns/update`` (every change of a return)."""
+    body = payloads.return_json(order, found)
+    for topic in dict.fromkeys([*topics, "update"]):
+        _emit(sandbox, f"returns/{topic}", body, event_id)
 
 
 def fulfillment_order_event(

@@ -18,6 +18,12 @@ CHILD_BASES: dict[str, int] = {
     "FulfillmentLineItem": 17_000_000_000_000,
     "Refund": 900_000_000_000,
     "RefundLineItem": 450_000_000_000,
+    "Return": 20_000_000_000_000,
+    "ReturnLineItem": 21_000_000_000_000,
+    "ReverseFulfillmentOrder": 22_000_000_000_000,
+    "ReverseFulfillmentOrderLineItem": 23_000_000_000_000,
+    "ReverseFulfillmentOrderDisposition": 24_000_000_000_000,
+    "ReturnShippingFee": 25_000_000_000_000,
 }
 CUSTOMER_BASE = 7_500_000_000_000
 PRODUCT_BASE = 8_000_000_000_000

@@ -158,9 +158,76 @@ class Refund:
     lines: list[RefundLine]
     shipping: Pair
     transactions: list[Transaction]
+    return_id: int | None = None  # the Return whose ``returnProcess`` made it
 
     def total(self) -> Pair:
         return pair_sum([t.amount for t in self.transactions if t.status == "SUCCESS"])
+
+
+@dataclass
+class Disposition:
+    """What became of returned units (``ReverseFulfillmentOrderDisposition``)."""
+
+    id: int
+    quantity: int
+    type: str  # ReverseFulfillmentOrderDispositionType: RESTOCKED, NOT_RESTOCKED, PROCESSING_REQUIRED, MISSING
+    location_id: int | None
+    created_at: datetime
+
+
+@dataclass
+class ReturnLine:
+    """A ``ReturnLineItem``: units of one fulfillment line item, and its reverse fulfillment order line."""
+
+    id: int
+    fulfillment_line_item_id: int
+    line_item_id: int
+    quantity: int
+    reason: str  # ReturnReason
+    reason_note: str
+    customer_note: str | None
+    restocking_fee_percentage: float | None
+    reverse_line_id: int
+    processed_quantity: int = 0
+    refunded_quantity: int = 0  # processed units a returnProcess refunded (financialTransfer.issueRefund)
+    dispositions: list[Disposition] = field(default_factory=list)
+
+
+ACTIVE_RETURN_STATUSES = ("REQUESTED", "OPEN")
+
+
+@dataclass
+class Return:
+    """A ``Return`` (REQUESTED, OPEN, CLOSED, DECLINED, CANCELED) and its one reverse fulfillment order."""
+
+    id: int
+    name: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    lines: list[ReturnLine]
+    reverse_fulfillment_order_id: int
+    requested_at: datetime | None = None
+    request_approved_at: datetime | None = None
+    closed_at: datetime | None = None
+    decline_reason: str | None = None
+    decline_note: str | None = None
+    shipping_fee: Pair | None = None
+    shipping_fee_id: int | None = None
+
+    @property
+    def total_quantity(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def reverse_status(self) -> str | None:
+        """The reverse fulfillment order's status (None while the return is only requested or was declined)."""
+        if self.request_approved_at is None:
+            return None
+        return {"OPEN": "OPEN", "CLOSED": "CLOSED", "CANCELED": "CANCELED"}.get(self.status)
+
+    def line(self, line_id: int) -> ReturnLine | None:
+        return next((line for line in self.lines if line.id == line_id), None)
 
 
 @dataclass
@@ -207,6 +274,7 @@ class Order:
     fulfillment_orders: list[FulfillmentOrder]
     fulfillments: list[Fulfillment] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    returns: list[Return] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     note: str | None = None
     note_attributes: list[tuple[str, str]] = field(default_factory=list)
@@ -227,6 +295,17 @@ class Order:
 
     def fulfillment_order(self, fo_id: int) -> FulfillmentOrder | None:
         return next((fo for fo in self.fulfillment_orders if fo.id == fo_id), None)
+
+    def return_(self, return_id: int) -> Return | None:
+        return next((r for r in self.returns if r.id == return_id), None)
+
+    def fulfillment_line(self, fulfillment_line_item_id: int) -> tuple[Fulfillment, tuple[int, int, int]] | None:
+        """The fulfillment and its ``(id, line_item_id, quantity)`` line for a fulfillment line item id."""
+        for fulfillment in self.fulfillments:
+            for line in fulfillment.lines:
+                if line[0] == fulfillment_line_item_id:
+                    return fulfillment, line
+        return None
 
     def transaction(self, transaction_id: int) -> Transaction | None:
         every = self.transactions + [t for refund in self.refunds for t in refund.transactions]

@@ -16,6 +16,7 @@ from integrations.shopify.sandbox.model import (
     Order,
     Pair,
     Refund,
+    Return,
     Transaction,
     gid,
 )
@@ -234,6 +235,11 @@ def refund_json(order: Order, refund: Refund) -> dict[str, Any]:
         ],
         "order_adjustments": [],
         "refund_shipping_lines": [],
+        "return": (
+            {"id": refund.return_id, "admin_graphql_api_id": gid("Return", refund.return_id)}
+            if refund.return_id is not None
+            else None
+        ),
         "shipping": {"amount": amount(refund.shipping.shop)},
     }
 
@@ -254,6 +260,61 @@ def fulfillment_order_json(
     }
     body.update(extra)
     return body
+
+
+def return_json(order: Order, found: Return) -> dict[str, Any]:
+    """``returns/*`` bodies: the return in REST shape (numeric ids beside ``admin_graphql_api_id``,
+    lowercase status and reasons), its line items with quantities and its decline."""
+    lines = [
+        {
+            "id": line.id,
+            "admin_graphql_api_id": gid("ReturnLineItem", line.id),
+            "fulfillment_line_item": {
+                "id": line.fulfillment_line_item_id,
+                "admin_graphql_api_id": gid("FulfillmentLineItem", line.fulfillment_line_item_id),
+                "line_item": {"id": line.line_item_id, "admin_graphql_api_id": gid("LineItem", line.line_item_id)},
+            },
+            "quantity": line.quantity,
+            "processed_quantity": line.processed_quantity,
+            "refunded_quantity": line.refunded_quantity,
+            "return_reason": line.reason.lower(),
+            "return_reason_note": line.reason_note,
+            "customer_note": line.customer_note,
+            "restocking_fee": (
+                {"percentage": line.restocking_fee_percentage} if line.restocking_fee_percentage is not None else None
+            ),
+        }
+        for line in found.lines
+    ]
+    fees = (
+        []
+        if found.shipping_fee is None
+        else [{"id": found.shipping_fee_id, "price_set": price_set(found.shipping_fee, order)}]
+    )
+    return {
+        "id": found.id,
+        "admin_graphql_api_id": gid("Return", found.id),
+        "name": found.name,
+        "status": found.status.lower(),
+        "order": {"id": order.id, "admin_graphql_api_id": gid("Order", order.id)},
+        "created_at": _time(found.created_at),
+        "updated_at": _time(found.updated_at),
+        "closed_at": _time(found.closed_at),
+        "total_return_line_items": len(found.lines),
+        "total_return_line_items_quantity": found.total_quantity,
+        "return_line_items": lines,
+        "decline": (
+            {"reason": found.decline_reason.lower(), "note": found.decline_note} if found.decline_reason else None
+        ),
+        "refunds": [
+            {"id": refund.id, "admin_graphql_api_id": gid("Refund", refund.id)}
+            for refund in order.refunds
+            if refund.return_id == found.id
+        ],
+        "return_shipping_fees": fees,
+        "exchange_line_items": [],
+        "total_exchange_line_items": 0,
+    }
 
 
 SHOP_ID = 60_000_000_001

@@ -3,7 +3,8 @@
 Supported: ``updated_at``, ``created_at``, ``processed_at`` with ``:``, ``:>``, ``:>=``, ``:<``, ``:<=`` and
 ISO dates/times (quoted or not); ``status`` (open, closed, cancelled, not_closed, any); ``financial_status``;
 ``fulfillment_status`` (shipped/fulfilled, partial, unshipped/unfulfilled, any); ``id`` (exact or range);
-``name``; ``tag``; a leading ``-`` negates a term; ``AND`` is implied and may be written. Anything else
+``name``; ``tag``; ``return_status`` (no_return, return_requested, in_progress, inspection_complete,
+returned, return_failed); a leading ``-`` negates a term; ``AND`` is implied and may be written. Anything else
 raises ``SearchError`` (a clear refusal rather than a silently ignored filter).
 """
 
@@ -36,6 +37,14 @@ FULFILLMENT = {
     "unshipped": {"UNFULFILLED", "IN_PROGRESS", "REQUEST_DECLINED", "ON_HOLD", "SCHEDULED"},
     "unfulfilled": {"UNFULFILLED", "IN_PROGRESS", "REQUEST_DECLINED", "ON_HOLD", "SCHEDULED", "PARTIALLY_FULFILLED"},
 }
+RETURN_STATUSES = (
+    "no_return",
+    "return_requested",
+    "in_progress",
+    "inspection_complete",
+    "returned",
+    "return_failed",
+)
 TIME_FIELDS = {"updated_at": "updated_at", "created_at": "created_at", "processed_at": "created_at"}
 
 
@@ -144,6 +153,11 @@ def _predicate(name: str, operator: str, value: str) -> Callable[[Order], bool]:
         return lambda order: order.name == wanted_name
     if name == "tag":
         return lambda order: lowered in (tag.lower() for tag in order.tags)
+    if name == "return_status" and lowered in RETURN_STATUSES:
+        from integrations.shopify.sandbox.returns import order_return_status
+
+        wanted_return = lowered.upper()
+        return lambda order: order_return_status(order) == wanted_return
     raise SearchError(f"not supported by the sandbox: orders(query:) filter {name}:{operator}{value}")
 
 

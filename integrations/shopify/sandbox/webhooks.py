@@ -48,6 +48,14 @@ TOPICS: dict[str, str] = {
     "FULFILLMENT_ORDERS_FULFILLMENT_REQUEST_SUBMITTED": "fulfillment_orders/fulfillment_request_submitted",
     "FULFILLMENT_ORDERS_FULFILLMENT_REQUEST_ACCEPTED": "fulfillment_orders/fulfillment_request_accepted",
     "FULFILLMENT_ORDERS_FULFILLMENT_REQUEST_REJECTED": "fulfillment_orders/fulfillment_request_rejected",
+    "RETURNS_REQUEST": "returns/request",
+    "RETURNS_APPROVE": "returns/approve",
+    "RETURNS_DECLINE": "returns/decline",
+    "RETURNS_CANCEL": "returns/cancel",
+    "RETURNS_CLOSE": "returns/close",
+    "RETURNS_PROCESS": "returns/process",
+    "RETURNS_REOPEN": "returns/reopen",
+    "RETURNS_UPDATE": "returns/update",
 }
 REST_TOPICS = {rest: enum for enum, rest in TOPICS.items()}
 

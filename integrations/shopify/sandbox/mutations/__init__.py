@@ -91,6 +91,46 @@ class MutationRoot(View):
 
         return dispute_evidence_update(self._sandbox, id, input)
 
+    def returnRequest(self, input: dict[str, Any]) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations import returns
+
+        return returns.create(self._sandbox, "returnRequest", input, "input", "REQUESTED")
+
+    def returnCreate(self, returnInput: dict[str, Any]) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations import returns
+
+        return returns.create(self._sandbox, "returnCreate", returnInput, "returnInput", "OPEN")
+
+    def returnApproveRequest(self, input: dict[str, Any]) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations import returns
+
+        return returns.approve(self._sandbox, input)
+
+    def returnDeclineRequest(self, input: dict[str, Any]) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations import returns
+
+        return returns.decline(self._sandbox, input)
+
+    def returnProcess(self, input: dict[str, Any]) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations import returns
+
+        return returns.process(self._sandbox, input)
+
+    def returnClose(self, id: str) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations import returns
+
+        return returns.close(self._sandbox, id)
+
+    def returnReopen(self, id: str) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations import returns
+
+        return returns.reopen(self._sandbox, id)
+
+    def returnCancel(self, id: str, notifyCustomer: bool | None = None) -> dict[str, Any]:
+        from integrations.shopify.sandbox.mutations import returns
+
+        return returns.cancel(self._sandbox, id)
+
     def bulkOperationRunQuery(self, query: str, groupObjects: bool = False) -> dict[str, Any]:
         from integrations.shopify.sandbox.bulk import run_bulk_query
 

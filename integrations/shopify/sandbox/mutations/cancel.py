@@ -1,6 +1,7 @@
 """``orderCancel``: validated at once (``orderCancelUserErrors``), applied asynchronously by a job.
 
-Refusals (code INVALID unless noted): unknown order (NOT_FOUND), already cancelled, any fulfillment,
+Refusals (code INVALID unless noted): unknown order (NOT_FOUND), already cancelled, an active return
+(REQUESTED or OPEN), any fulfillment,
 a fulfillment request the service holds (SUBMITTED, ACCEPTED, CANCELLATION_REQUESTED/REJECTED: cancel it
 or get the cancellation accepted first), pending payment transactions, store-credit refunds (not
 supported by the sandbox). Applying: ``cancelledAt``/``cancelReason`` set, order closed, fulfillment
@@ -18,6 +19,7 @@ from integrations.shopify.sandbox import events, ids, ledger
 from integrations.shopify.sandbox.generator import mint
 from integrations.shopify.sandbox.model import Order, Pair, Refund, Transaction, gid, parse_gid
 from integrations.shopify.sandbox.refunds import refund_line, refundable_parents, shipping_left
+from integrations.shopify.sandbox.returns import has_active_return
 from integrations.shopify.sandbox.state import Job
 from integrations.shopify.sandbox.views.records import JobView, OrderCancelJobResultView
 
@@ -72,6 +74,8 @@ def _plain(error: dict[str, Any]) -> dict[str, Any]:
 def _refusal(order: Order, refund_method: dict[str, Any] | None) -> dict[str, Any] | None:
     if order.cancelled_at is not None:
         return _error(["orderId"], "Order has already been cancelled")
+    if has_active_return(order):
+        return _error(["orderId"], "Cannot cancel an order with an active return (requested or open)")
     if any(f.status == "SUCCESS" for f in order.fulfillments):
         return _error(["orderId"], "Cannot cancel an order that has fulfillments; refund it instead")
     held = [fo for fo in order.fulfillment_orders if fo.request_status in HELD_REQUESTS and fo.status != "CLOSED"]

@@ -32,9 +32,18 @@ DICT_TYPES: dict[str, set[str]] = {
     "Count": {"count", "precision"},
     "ShopPlan": {"displayName", "partnerDevelopment", "publicDisplayName", "shopifyPlus"},
     "FulfillmentOrderCancelError": {"field", "message", "code"},
+    "ReturnUserError": {"field", "message", "code"},
+    "ReturnDecline": {"reason", "note"},
+    "RestockingFee": {"id", "percentage", "amountSet"},
+    "ReturnShippingFee": {"id", "amountSet"},
+    "RefundReturnOutcome": {"amount", "suggestedTransactions", "suggestedRefundMethods"},
     # Mutation payloads (built as dicts by the mutation modules).
     "OrderCancelPayload": {"job", "jobResult", "orderCancelUserErrors", "userErrors"},
     "RefundCreatePayload": {"order", "refund", "userErrors"},
+    **{
+        f"Return{name}Payload": {"return", "userErrors"}
+        for name in ("Request", "ApproveRequest", "DeclineRequest", "Create", "Process", "Close", "Cancel", "Reopen")
+    },
     "WebhookSubscriptionCreatePayload": {"webhookSubscription", "userErrors"},
     "WebhookSubscriptionDeletePayload": {"deletedWebhookSubscriptionId", "userErrors"},
     "BulkOperationRunQueryPayload": {"bulkOperation", "userErrors"},

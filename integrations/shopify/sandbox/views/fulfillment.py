@@ -241,3 +241,10 @@ class FulfillmentLineItemView(View):
         item = self._order.line_item(self._line[1])
         assert item is not None
         return money_bag(item.unit_price.times(self._line[2]), self._order.currency, self._order.presentment_currency)
+
+    def discountedTotalSet(self) -> dict[str, Any]:
+        from integrations.shopify.sandbox.refunds import unit_net
+
+        item = self._order.line_item(self._line[1])
+        assert item is not None
+        return money_bag(unit_net(item).times(self._line[2]), self._order.currency, self._order.presentment_currency)

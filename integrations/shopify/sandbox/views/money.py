@@ -224,3 +224,12 @@ class SuggestedRefundView(View):
             }
             for parent, share, maximum in self._s.transactions
         ]
+
+
+def _attach_refund_return() -> None:
+    from integrations.shopify.sandbox.views.returns import attach_refund_return
+
+    attach_refund_return(RefundView)
+
+
+_attach_refund_return()

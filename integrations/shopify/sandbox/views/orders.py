@@ -203,6 +203,18 @@ class OrderView(OrderSyncFields, View):
             chosen, lambda fo: fo.id, lambda fo: FulfillmentOrderView(self._state, self._order, fo), **page
         )
 
+    def returns(self, **page: Any) -> Connection:
+        from integrations.shopify.sandbox.views.returns import ReturnView
+
+        return connection(
+            self._order.returns, lambda r: r.id, lambda r: ReturnView(self._state, self._order, r), **page
+        )
+
+    def returnStatus(self) -> str:
+        from integrations.shopify.sandbox.returns import order_return_status
+
+        return order_return_status(self._order)
+
     def suggestedRefund(self, **arguments: Any) -> SuggestedRefundView:
         from integrations.shopify.sandbox.refunds import suggest_refund
 

@@ -10,7 +10,7 @@ from integrations.shopify.sandbox.errors import ShopifyError
 from integrations.shopify.sandbox.listing import ListingError, list_orders
 from integrations.shopify.sandbox.model import Order
 from integrations.shopify.sandbox.search import SearchError, parse_query
-from integrations.shopify.sandbox.views.base import Connection, View
+from integrations.shopify.sandbox.views.base import REGISTRY, Connection, View
 from integrations.shopify.sandbox.views.fulfillment import FulfillmentOrderView, FulfillmentView
 from integrations.shopify.sandbox.views.items import LineItemView
 from integrations.shopify.sandbox.views.money import RefundView, TransactionView
@@ -221,9 +221,51 @@ def _child_view(state: ShopState, order: Order, kind: str, numeric_id: int) -> V
         ),
         "Refund": lambda: next((RefundView(state, order, r) for r in order.refunds if r.id == numeric_id), None),
         "OrderTransaction": lambda: _transaction(state, order, numeric_id),
+        **_return_finders(state, order, kind, numeric_id),
     }
     finder = finders.get(kind)
     return finder() if finder else None
+
+
+def _return_finders(state: ShopState, order: Order, kind: str, numeric_id: int) -> dict[str, Any]:
+    """Finders for a return and its parts (only built when ``kind`` is one of them)."""
+    from integrations.shopify.sandbox.views import returns as views
+
+    if kind not in ("Return", "ReturnLineItem", "ReverseFulfillmentOrder", "ReverseFulfillmentOrderLineItem"):
+        return {}
+    pairs = [(r, line) for r in order.returns for line in r.lines]
+    return {
+        "Return": lambda: next((views.ReturnView(state, order, r) for r in order.returns if r.id == numeric_id), None),
+        "ReturnLineItem": lambda: next(
+            (views.ReturnLineItemView(order, r, line) for r, line in pairs if line.id == numeric_id), None
+        ),
+        "ReverseFulfillmentOrder": lambda: next(
+            (
+                views.ReverseFulfillmentOrderView(state, order, r)
+                for r in order.returns
+                if r.reverse_fulfillment_order_id == numeric_id and r.reverse_status is not None
+            ),
+            None,
+        ),
+        "ReverseFulfillmentOrderLineItem": lambda: next(
+            (
+                views.ReverseFulfillmentOrderLineItemView(order, line)
+                for r, line in pairs
+                if line.reverse_line_id == numeric_id and r.reverse_status is not None
+            ),
+            None,
+        ),
+    }
+
+
+def _return_root(self: QueryRoot, id: str) -> View | None:
+    """``QueryRoot.return(id:)`` (``return`` is a Python keyword: attached by name below)."""
+    view = resolve_node(self._state, id)
+    return view if view is not None and view.typename == "Return" else None
+
+
+setattr(QueryRoot, "return", _return_root)
+REGISTRY["QueryRoot"].add("return")
 
 
 def _transaction(state: ShopState, order: Order, numeric_id: int) -> View | None:

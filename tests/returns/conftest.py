@@ -1,0 +1,74 @@
+"""Fixtures for the returns workflow: the cancellation tests' Shopify sandbox, shop, client and publisher,
+plus a fulfilled order mirrored into a committed ledger with a delivered supplier order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.sandbox import ShopifySandbox
+from models import Order, Shop, SupplierOrder
+from tests.cancellation.conftest import Published, client, mirror, published, sandbox, shop
+from worker.db import session_scope
+from worker.settings import get_settings
+from worker.supplier import service as supplier
+
+__all__ = ["Published", "client", "published", "sandbox", "shop"]
+
+#: The default policy, plus a store decision: "wrong size" is taken back within 30 days, the customer keeps
+#: it, and the store pays what its supplier won't (no escalation for the unrecovered cost).
+WRONG_SIZE_POLICY = """
+[escalation]
+unrecovered_supplier_cost = "allow"
+
+[returns.reasons.wrong_size]
+accepted = true
+window_days = 30
+return_required = false
+"""
+
+
+@pytest.fixture
+def store_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "policy.toml"
+    path.write_text(WRONG_SIZE_POLICY)
+    monkeypatch.setenv("DROPSYNC_POLICY_FILE", str(path))
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def fulfilled_order(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, *, lines: int = 3, delivered_days_ago: int = 3,
+    supplier_status: str = "delivered",
+) -> tuple[str, int, int]:  # fmt: skip
+    """A paid, fulfilled Shopify order mirrored, with one paid AliExpress order delivered N days ago."""
+    gid = sandbox.control.create_order(status="fulfilled", line_items=lines)
+    order_id = mirror(client, shop.id, gid)
+    delivered = dt.datetime.now(dt.UTC) - dt.timedelta(days=delivered_days_ago)
+    with session_scope() as session:
+        order = session.get_one(Order, order_id)
+        # Some generated orders carry an AliExpress number the mirror already linked: play that one.
+        so = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order_id)).first()
+        if so is None:
+            so = supplier.link_supplier_order(session, order, f"81{order_id:014d}", None, "operator:test")
+        so.status, so.amount_paid, so.currency = supplier_status, Decimal("20.00"), "USD"
+        so.paid_at = so.shipped_at = delivered - dt.timedelta(days=10)
+        so.delivered_at = delivered
+        if supplier_status == "closed_completed":
+            so.closed_at = delivered
+        session.flush()
+        return gid, order_id, so.id
+
+
+def supplier_order(so_id: int) -> SupplierOrder:
+    with session_scope() as session:
+        so = session.get_one(SupplierOrder, so_id)
+        session.expunge(so)
+        return so

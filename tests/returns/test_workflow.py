@@ -1,0 +1,249 @@
+"""Returns against the Shopify sandbox, in process: the sandbox's own record judges "exactly once"."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.sandbox import ShopifySandbox
+from models import LedgerEntry, LineItem, Order, ReturnCase, Shop, ShopifyIntent
+from tests.returns.conftest import Published, fulfilled_order
+from worker.db import session_scope
+from worker.returns import execution, service
+from worker.returns import states as rs
+from worker.returns.evidence import parse_evidence
+
+pytestmark = pytest.mark.usefixtures("published")
+
+
+def _first_line(order_id: int) -> tuple[int, str, Decimal]:
+    with session_scope() as session:
+        line = session.scalars(select(LineItem).where(LineItem.order_id == order_id).order_by(LineItem.id)).first()
+        assert line is not None
+        return line.id, line.shopify_gid, line.unit_price
+
+
+def _case(return_id: int) -> ReturnCase:
+    with session_scope() as session:
+        case = session.get_one(ReturnCase, return_id)
+        session.expunge(case)
+        return case
+
+
+def _refunded(order_id: int) -> Decimal:
+    with session_scope() as session:
+        amounts = session.scalars(
+            select(LedgerEntry.amount).where(LedgerEntry.order_id == order_id, LedgerEntry.kind == "customer_refund")
+        ).all()
+        return sum(amounts, Decimal(0))
+
+
+def test_damaged_line_kept_by_the_customer_is_returned_refunded_and_closed_once(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    line_id, _line_gid, _ = _first_line(order_id)
+    with session_scope() as session:
+        order = session.get_one(Order, order_id)
+        case = service.request_return(
+            session, order, reason="damaged", items={str(line_id): 1}, evidence=parse_evidence("photos=IMG_1.jpg"),
+            keep_item=True, actor="operator:test",
+        )  # fmt: skip
+        return_id, decided = case.id, case.policy_decision or {}
+    assert decided["action"] in ("refund_items", "refund_partial"), decided["reasons"]
+    assert _case(return_id).state == rs.SHOPIFY_ACTION
+    assert published.take() == [(service.ADVANCE_TASK, [return_id])]
+
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    assert execution.run_return(session_scope, return_id, client) == "idle"  # a redelivery: nothing more
+    case = _case(return_id)
+    assert case.state == rs.DONE
+    assert case.shopify_gid is not None
+    snap = sandbox.control.return_snapshot(case.shopify_gid)
+    assert snap["status"] == "CLOSED"
+    counts = sandbox.control.return_mutation_counts(case.shopify_gid)
+    assert {k: v["applied"] for k, v in counts.items()} == {"returnCreate": 1, "returnProcess": 1, "returnClose": 1}
+    assert sandbox.control.applied_counts(gid).get("refundCreate") is None
+    # Only that line's amount moved, once, and the ledger mirrors it.
+    assert case.refund_total == Decimal(decided["refund_total"]) > 0
+    assert _refunded(order_id) == case.refund_total
+    with session_scope() as session:
+        intents = session.scalars(select(ShopifyIntent).where(ShopifyIntent.return_id == return_id)).all()
+        assert sorted(i.kind for i in intents) == ["return_close", "return_create", "return_process"]
+        assert {i.state for i in intents} == {"succeeded"}
+
+
+def test_a_return_the_policy_denies_never_reaches_shopify(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    with session_scope() as session:
+        case = service.request_return(session, session.get_one(Order, order_id), reason="changed_mind", actor="op:t")
+        assert case.state == rs.DENIED
+    assert published.take() == []
+    assert sandbox.control.applied_counts(gid) == {}
+
+
+def test_damaged_without_photos_waits_for_a_person_then_proceeds(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    _gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    line_id, _, _ = _first_line(order_id)
+    with session_scope() as session:
+        case = service.request_return(
+            session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1}, keep_item=True,
+            actor="operator:test",
+        )  # fmt: skip
+        return_id = case.id
+        assert case.state == rs.NEEDS_APPROVAL
+    with session_scope() as session:
+        service.approve(session, service.get_return(session, return_id), "operator:test", parse_evidence("photos"))
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    assert _refunded(order_id) > 0
+
+
+def test_customer_request_the_store_policy_accepts_is_approved_processed_closed_and_refunded_once(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, store_policy: object
+) -> None:
+    from worker.returns.view import read_return
+
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    _, line_gid, _ = _first_line(order_id)
+    return_gid = sandbox.control.return_request(
+        gid, [{"line_item_id": line_gid, "quantity": 1, "reason": "SIZE_TOO_SMALL"}]
+    )
+    with session_scope() as session:
+        case = service.mirror_return(session, shop.id, read_return(client, return_gid))
+        assert case is not None
+        assert case.reason == "wrong_size"
+        assert case.verdict == "approve", (case.policy_decision or {}).get("reasons")
+        return_id = case.id
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    counts = sandbox.control.return_mutation_counts(return_gid)
+    assert {k: v["applied"] for k, v in counts.items() if v["applied"]} == {
+        "returnRequest": 1, "returnApproveRequest": 1, "returnProcess": 1, "returnClose": 1,
+    }  # fmt: skip
+    assert _refunded(order_id) == _case(return_id).refund_total > 0
+
+
+def test_customer_request_the_policy_declines_is_declined_with_the_reason_and_nothing_refunded(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    from worker.returns.view import read_return
+
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    _, line_gid, _ = _first_line(order_id)
+    return_gid = sandbox.control.return_request(gid, [{"line_item_id": line_gid, "quantity": 1, "reason": "UNWANTED"}])
+    with session_scope() as session:
+        case = service.mirror_return(session, shop.id, read_return(client, return_gid))
+        assert case is not None
+        assert case.verdict == "decline"
+        return_id = case.id
+    assert execution.run_return(session_scope, return_id, client) == "declined"
+    snap = sandbox.control.return_snapshot(return_gid)
+    assert snap["status"] == "DECLINED"
+    assert snap["decline"]["reason"] == "OTHER"
+    assert "not accepted" in snap["decline"]["note"]
+    assert _refunded(order_id) == 0
+
+
+def test_goods_sent_back_to_the_return_address_are_refunded_once_received(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, tmp_path: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from pathlib import Path
+
+    from worker.settings import get_settings
+
+    policy = Path(str(tmp_path)) / "goods-back.toml"
+    policy.write_text('[returns.reasons.damaged]\naccepted = true\nevidence = ["photos"]\nreturn_required = true\n'
+                      'return_shipping_paid_by = "store"\n')  # fmt: skip
+    monkeypatch.setenv("DROPSYNC_POLICY_FILE", str(policy))
+    get_settings.cache_clear()
+    try:
+        _, order_id, _ = fulfilled_order(sandbox, client, shop)
+        line_id, _, _ = _first_line(order_id)
+        with session_scope() as session:
+            case = service.request_return(
+                session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1},
+                evidence=parse_evidence("photos"), actor="operator:test",
+            )  # fmt: skip
+            return_id = case.id
+        assert execution.run_return(session_scope, return_id, client) == "wait"
+        waiting = _case(return_id)
+        assert waiting.state == rs.AWAITING_GOODS
+        assert waiting.shopify_gid is not None
+        assert sandbox.control.return_snapshot(waiting.shopify_gid)["status"] == "OPEN"
+        assert _refunded(order_id) == 0  # nothing before the goods are back
+        with session_scope() as session:
+            service.goods_received(session, service.get_return(session, return_id), "operator:test")
+        assert execution.run_return(session_scope, return_id, client) == "done"
+        counts = sandbox.control.return_mutation_counts(waiting.shopify_gid)
+        assert counts["returnProcess"]["applied"] == 1
+        assert _refunded(order_id) == _case(return_id).refund_total > 0
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_sweeper_advances_a_return_whose_message_was_lost(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    import datetime as dt
+
+    from models.types import utcnow
+    from worker.returns import sweeper
+
+    _, order_id, _ = fulfilled_order(sandbox, client, shop)
+    line_id, _, _ = _first_line(order_id)
+    with session_scope() as session:
+        case = service.request_return(
+            session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1}, keep_item=True,
+            evidence=parse_evidence("photos"), actor="operator:test",
+        )  # fmt: skip
+        return_id = case.id
+    published.take()  # the advance message is "lost"
+    later = utcnow() + dt.timedelta(minutes=2)
+    with session_scope() as session:
+        assert sweeper.sweep(session, later) == 1
+        assert sweeper.sweep(session, later) == 0  # once per return per minute
+    assert published.take() == [(service.ADVANCE_TASK, [return_id])]
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    with session_scope() as session:
+        assert sweeper.sweep(session, later + dt.timedelta(minutes=5)) == 0  # finished: nothing to advance
+
+
+def test_a_request_whose_webhook_was_lost_is_found_by_the_reconciliation(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    from worker.returns import sweeper, tasks
+
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    _, line_gid, _ = _first_line(order_id)
+    return_gid = sandbox.control.return_request(gid, [{"line_item_id": line_gid, "quantity": 1, "reason": "UNWANTED"}])
+    requested = sweeper.requested_on_shopify(client)
+    assert return_gid in requested
+    with session_scope() as session:
+        assert sweeper.reconcile_requests(session, shop.id, requested) >= 1
+        assert sweeper.reconcile_requests(session, shop.id, requested) == 0  # once per hour
+    assert (service.SYNC_TASK, [shop.id, return_gid]) in published.take()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tasks, "client_for_shop", lambda _shop_id: _Borrowed(client))
+        assert tasks.sync(shop.id, return_gid) == "declined"
+    with session_scope() as session:
+        assert sweeper.reconcile_requests(session, shop.id, sweeper.requested_on_shopify(client)) == 0
+
+
+class _Borrowed:
+    """``client_for_shop`` over the test's client (the task opens and closes its own otherwise)."""
+
+    def __init__(self, client: ShopifyClient) -> None:
+        self.client = client
+
+    def __enter__(self) -> ShopifyClient:
+        return self.client
+
+    def __exit__(self, *_: object) -> None:
+        return None

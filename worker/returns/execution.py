@@ -1,0 +1,309 @@
+"""Carrying a return out on Shopify, exactly once, across crashes and lost answers.
+
+Same discipline as the cancellation (``worker.cancellation.execution``), same executor and intents:
+
+1. re-read the return on Shopify (``ReturnById``) and choose the next step from its *current* state and
+   the stored verdict (:func:`plan`): approve or decline a REQUESTED return, create the operator's
+   return, wait for the goods, process (refund) an OPEN one, close it, or finish;
+2. compute the step's complete input outside any transaction (the fulfillment line items for a
+   ``returnCreate``; the refund's parent transactions from ``suggestedRefund`` for a ``returnProcess``,
+   capped at the policy's amount and at what is still refundable) and commit a ``pending`` intent with it,
+   under the return's row lock, refusing a second live intent and a step that already succeeded;
+3. execute it with ``worker.cancellation.execution.execute_intent`` (claim, read first when an earlier
+   attempt may have run, perform, record; failpoints ``after_claim``, ``after_mutation``, ``after_commit``).
+
+Money rules: at most one ``return_process`` intent succeeds per return; an OPEN return that shows a refund
+or processed units dropsync did not record is handed to a person, never processed again; the refund moves
+at most the policy's ``refund_total`` and never more than the order's refundable balance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from integrations.shopify.client import ShopifyClient
+from models import LineItem, Order, ReturnCase, ShopifyIntent
+from models.cancellation import LIVE_INTENT_STATES
+from models.types import utcnow
+from worker.cancellation import actions as cancellation_actions
+from worker.cancellation import intents as ik
+from worker.cancellation.execution import SWEEPER_GRACE_SECONDS, execute_intent
+from worker.cancellation.shopify_view import read_order
+from worker.returns import actions as ra
+from worker.returns import recovery
+from worker.returns import states as rs
+from worker.returns.view import ReturnView, read_return, read_returnables
+
+SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
+MAX_STEPS = 8
+
+
+@dataclass(frozen=True)
+class Step:
+    """``intent`` (with ``kind``), a final or waiting state to move to, or ``operator``."""
+
+    what: str  # intent | done | declined | canceled | awaiting_goods | operator
+    kind: str | None = None
+    why: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def needs_goods(case: ReturnCase) -> bool:
+    """The goods must come back before the refund: the policy requires it and the customer keeps nothing."""
+    return bool((case.policy_decision or {}).get("return_required")) and not case.keep_item
+
+
+def plan(case: ReturnCase, view: ReturnView | None, done_kinds: frozenset[str]) -> Step:
+    """The next step from Shopify's return as it is now and what already succeeded (pure)."""
+    if view is None:
+        if case.verdict == "approve" and ra.RETURN_CREATE not in done_kinds:
+            return Step("intent", ra.RETURN_CREATE, why="create the return on Shopify")
+        return Step("operator", why="the return does not exist on Shopify")
+    if view.status == "CANCELED":
+        return Step("canceled", why="canceled on Shopify")
+    if view.status == "DECLINED":
+        if case.verdict == "decline":
+            return Step("declined", why=f"declined on Shopify ({view.decline_reason})")
+        return Step("operator", why="Shopify shows the return declined although dropsync approved it")
+    if view.status == "REQUESTED":
+        kind = ra.RETURN_APPROVE if case.verdict == "approve" else ra.RETURN_DECLINE
+        return Step("intent", kind, why=f"{case.verdict} the customer's request")
+    if case.verdict == "decline":
+        return Step("operator", why=f"Shopify shows the return {view.status} although dropsync declined it")
+    processed = ra.RETURN_PROCESS in done_kinds
+    if view.status == "CLOSED":
+        return Step("done", why="closed on Shopify" + ("" if processed else " (nothing processed by dropsync)"))
+    if not processed and (view.processed_units > 0 or view.refunds):
+        # Someone processed or refunded this return outside dropsync: never refund it a second time.
+        return Step("operator", why="the return shows a refund or processed items dropsync did not make: check it")
+    if processed:
+        return Step("intent", ra.RETURN_CLOSE, why="refund made: close the return")
+    if needs_goods(case) and case.goods_received_at is None:
+        return Step("awaiting_goods", why="the goods must come back first (dropsync returns received)")
+    return Step("intent", ra.RETURN_PROCESS, why=f"refund {case.refund_total} {case.currency} through returnProcess")
+
+
+# -- running a return ---------------------------------------------------------------------------------
+
+
+def run_return(sessions: SessionFactory, return_id: int, client: ShopifyClient, *, reclaim_stale: bool = False) -> str:
+    """Advance a return in ``shopify_action`` until it is finished, waits, or needs a person. Idempotent."""
+    outcome = "idle"
+    for _ in range(MAX_STEPS):
+        outcome = _one_step(sessions, return_id, client, reclaim_stale)
+        if outcome != "progress":
+            return outcome
+    return outcome
+
+
+def _live_intent_of(session: Session, return_id: int) -> int | None:
+    return session.scalar(
+        select(ShopifyIntent.id).where(
+            ShopifyIntent.return_id == return_id, ShopifyIntent.state.in_(LIVE_INTENT_STATES)
+        )
+    )
+
+
+def _succeeded(session: Session, return_id: int) -> list[ShopifyIntent]:
+    query = select(ShopifyIntent).where(ShopifyIntent.return_id == return_id, ShopifyIntent.state == "succeeded")
+    return list(session.scalars(query.order_by(ShopifyIntent.id)))
+
+
+def _adopt_created(session: Session, case: ReturnCase) -> None:
+    """A succeeded returnCreate whose id was not copied yet (crash after its commit): copy it now."""
+    if case.shopify_gid is not None:
+        return
+    created = next((i for i in _succeeded(session, case.id) if i.kind == ra.RETURN_CREATE and i.result_ids), None)
+    if created is not None:
+        case.shopify_gid = created.result_ids[0]
+        session.flush()
+
+
+def _one_step(sessions: SessionFactory, return_id: int, client: ShopifyClient, reclaim_stale: bool) -> str:
+    with sessions() as session:
+        case = session.get(ReturnCase, return_id)
+        if case is None or case.state != rs.SHOPIFY_ACTION:
+            return "idle"
+        live = _live_intent_of(session, return_id)
+        _adopt_created(session, case)
+        gid = case.shopify_gid
+    if live is not None:
+        state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
+        return "progress" if state == "succeeded" else state
+    view = read_return(client, gid) if gid else None
+    with sessions() as session:
+        case = session.get_one(ReturnCase, return_id, with_for_update=True)
+        if case.state != rs.SHOPIFY_ACTION:
+            return "idle"
+        if (live := _live_intent_of(session, return_id)) is None:
+            done = frozenset(i.kind for i in _succeeded(session, return_id))
+            step = plan(case, view, done)
+            if step.what != "intent":
+                return _settle(session, case, step, view)
+            order_gid = session.get_one(Order, case.order_id).shopify_gid
+            lines, snapshot = _line_gids(session, case), case_snapshot(case)
+    if live is None:
+        params = _params(client, snapshot, step, order_gid, view, lines)
+        live = _commit_planned(sessions, return_id, step, params)
+        if live is None:
+            return "progress"
+    state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
+    return "progress" if state == "succeeded" else state
+
+
+def case_snapshot(case: ReturnCase) -> dict[str, Any]:
+    """What computing a step's input needs from the return row, read while the row was locked."""
+    return {
+        "id": case.id, "decision": dict(case.policy_decision or {}), "verdict": case.verdict,
+        "notify": bool((case.policy_decision or {}).get("notify_customer", False)), "reason": case.reason,
+        "shopify_reason": case.shopify_reason, "note": case.note, "decline_reason": case.decline_reason,
+        "decline_note": case.decline_note,
+        "lines": [(line.line_item_id, line.quantity) for line in case.lines],
+    }  # fmt: skip
+
+
+def _line_gids(session: Session, case: ReturnCase) -> dict[int, str]:
+    return dict(
+        session.execute(select(LineItem.id, LineItem.shopify_gid).where(LineItem.order_id == case.order_id)).all()
+    )
+
+
+def _settle(session: Session, case: ReturnCase, step: Step, view: ReturnView | None) -> str:
+    if view is not None:
+        case.shopify_status = view.status
+    if step.what == "operator":
+        to_operator(session, case, step.why)
+        return "operator"
+    if step.what == "done":
+        processed = [i for i in _succeeded(session, case.id) if i.kind == ra.RETURN_PROCESS]
+        amount = sum((Decimal(str(i.params.get("amount", "0"))) for i in processed), Decimal(0))
+        case.refund_total = amount
+        rs.move(session, case, rs.DONE, actor="system", why=step.why, data={"refunded": str(amount)})
+        recovery.expect_supplier_recovery(session, case)
+        return "done"
+    target = {"declined": rs.DECLINED, "canceled": rs.CANCELED, "awaiting_goods": rs.AWAITING_GOODS}[step.what]
+    rs.move(session, case, target, actor="system", why=step.why)
+    return "wait" if target == rs.AWAITING_GOODS else target
+
+
+def _params(
+    client: ShopifyClient, case: dict[str, Any], step: Step, order_gid: str, view: ReturnView | None,
+    line_gids: dict[int, str],
+) -> dict[str, Any]:  # fmt: skip
+    """The step's complete input, computed once (outside any transaction) and stored with the intent."""
+    assert step.kind is not None
+    key = ik.new_key(step.kind)
+    base: dict[str, Any] = {"order_gid": order_gid, "key": key, "notify": case["notify"]}
+    if step.kind == ra.RETURN_CREATE:
+        return {**base, "lines": _create_lines(client, case, order_gid, line_gids, key)}
+    assert view is not None
+    base["return_gid"] = view.gid
+    if step.kind == ra.RETURN_DECLINE:
+        return {**base, "reason": case["decline_reason"] or "OTHER", "note": case["decline_note"] or ""}
+    if step.kind == ra.RETURN_PROCESS:
+        return {**base, **_process_params(client, case, order_gid, view, line_gids, key)}
+    return base
+
+
+def _create_lines(
+    client: ShopifyClient, case: dict[str, Any], order_gid: str, line_gids: dict[int, str], key: str
+) -> list[dict[str, Any]]:
+    from worker.policy import Reason
+    from worker.returns.mapping import shopify_reason
+
+    returnables = read_returnables(client, order_gid)
+    note = f"{case['note'] or 'dropsync return'} [{key}]"[-255:]
+    reason = case["shopify_reason"] or shopify_reason(Reason(case["reason"]))
+    lines: list[dict[str, Any]] = []
+    for line_item_id, quantity in case["lines"]:
+        left = quantity
+        for item in returnables.fulfillment_line_items(line_gids[line_item_id]):
+            take = min(left, item.quantity)
+            if take <= 0:
+                break
+            lines.append({"fulfillmentLineItemId": item.fulfillment_line_item_gid, "quantity": take,
+                          "returnReason": reason, "returnReasonNote": note})  # fmt: skip
+            left -= take
+    return lines
+
+
+def _process_params(
+    client: ShopifyClient, case: dict[str, Any], order_gid: str, view: ReturnView, line_gids: dict[int, str], key: str
+) -> dict[str, Any]:
+    decision = case["decision"]
+    order = read_order(client, order_gid)
+    note = f"dropsync return {case['id']} [{key}]"
+    total = Decimal(str(decision.get("refund_total", "0")))
+    refund_lines = [
+        {"line_gid": line_gids[int(li["line_id"])], "quantity": li["quantity"], "restock": li.get("restock", False)}
+        for li in decision.get("lines", [])
+        if int(li["line_id"]) in line_gids
+    ]
+    transactions: list[dict[str, Any]] = []
+    shipping, moved = "0", Decimal(0)
+    if total > 0 and order.refundable > 0:
+        refund, moved = cancellation_actions.refund_input(
+            client, order, lines=refund_lines, shipping=Decimal(str(decision.get("shipping_amount", "0"))),
+            total=total, note=note, notify=case["notify"],
+        )  # fmt: skip
+        transactions = [
+            {"parentId": t["parentId"], "transactionAmount": {"amount": t["amount"], "currencyCode": order.currency}}
+            for t in refund["transactions"]
+        ]
+        shipping = str((refund.get("shipping") or {}).get("amount", "0"))
+    return {
+        "lines": [{"id": line.gid, "quantity": line.quantity - line.processed} for line in view.lines
+                  if line.quantity > line.processed],
+        "transactions": transactions, "shipping": shipping, "currency": order.currency, "note": note,
+        "amount": str(moved), "processed_before": view.processed_units, "refunds_before": [r.gid for r in view.refunds],
+    }  # fmt: skip
+
+
+def _commit_planned(sessions: SessionFactory, return_id: int, step: Step, params: dict[str, Any]) -> int | None:
+    """Commit the intent under the return's row lock; ``None`` when this step already succeeded meanwhile."""
+    assert step.kind is not None
+    try:
+        with sessions() as session:
+            case = session.get_one(ReturnCase, return_id, with_for_update=True)
+            if (other := _live_intent_of(session, return_id)) is not None:
+                return other
+            if case.state != rs.SHOPIFY_ACTION or any(i.kind == step.kind for i in _succeeded(session, return_id)):
+                return None
+            intent, _ = ik.create_intent(
+                session, shop_id=case.shop_id, order_id=case.order_id, kind=step.kind, params=params,
+                request_id=None, key=params.pop("key"), return_id=case.id,
+            )  # fmt: skip
+            if intent.return_id != case.id:
+                return None  # another return of the order holds the live intent of this kind: plan again later
+            if intent.attempts == 0:
+                intent.next_attempt_at = utcnow() + dt.timedelta(seconds=SWEEPER_GRACE_SECONDS)
+            return intent.id
+    except IntegrityError:
+        with sessions() as session:
+            return _live_intent_of(session, return_id)
+
+
+def to_operator(session: Session, case: ReturnCase, why: str, *, actor: str = "system") -> None:
+    """``needs_operator`` plus an alert (one per hand-over)."""
+    rs.move(session, case, rs.NEEDS_OPERATOR, actor=actor, why=why)
+    ik.raise_alert(
+        session, shop_id=case.shop_id, order_id=case.order_id, kind="return_needs_operator",
+        key=f"returns:needs_operator:{case.id}:{len(case.state_history)}",
+        message=f"return {case.id} needs a person: {why}",
+    )  # fmt: skip
+
+
+def return_intent_failed(session: Session, intent: ShopifyIntent, *, actor: str = "system") -> None:
+    """A return intent failed for good: its return goes to a person (called by the executor and sweeper)."""
+    case = session.get(ReturnCase, intent.return_id) if intent.return_id is not None else None
+    if case is not None and case.state in (rs.SHOPIFY_ACTION, rs.AWAITING_GOODS):
+        to_operator(session, case, f"Shopify {intent.kind} failed: {intent.last_error}", actor=actor)

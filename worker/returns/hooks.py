@@ -1,0 +1,80 @@
+"""How the returns workflow hears about Shopify: the ``returns/*`` webhooks and refunds.
+
+Registered here, in one module (imported by ``worker.returns`` and by ``worker.returns.tasks``, which the
+worker loads): every handler runs inside the inbox drain's transaction, flushes only and enqueues
+through the outbox.
+
+- ``returns/request|approve|decline|cancel|close|process|update|reopen`` → the delivery is noted on the
+  order's timeline and ``returns.sync`` reads the return from Shopify (the webhook body is only a
+  pointer: the GraphQL read is the one parser of a return) and mirrors it: a new REQUESTED return is
+  decided by the policy and approved or declined; a known one follows Shopify's status;
+- ``refunds/create`` whose note carries a ``return_process`` intent's key closes that intent (the
+  cancellation workflow's hook does) and this one carries its return forward.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Order, ReturnCase, ShopifyIntent, WebhookDelivery
+from worker import outbox
+from worker.mirror.topics import after_topic, topic_handler
+from worker.returns import service
+from worker.returns import states as rs
+from worker.timeline import record_event
+
+RETURN_TOPICS = (
+    "returns/request", "returns/approve", "returns/decline", "returns/cancel", "returns/close", "returns/process",
+    "returns/update", "returns/reopen",
+)  # fmt: skip
+
+
+def return_gid(payload: dict[str, object]) -> str | None:
+    gid = payload.get("admin_graphql_api_id")
+    if isinstance(gid, str) and gid.startswith("gid://shopify/Return/"):
+        return gid
+    raw = payload.get("id")
+    return f"gid://shopify/Return/{raw}" if raw not in (None, "") else None
+
+
+def _order_gid(payload: dict[str, object]) -> str | None:
+    order = payload.get("order")
+    if isinstance(order, dict) and order.get("admin_graphql_api_id"):
+        return str(order["admin_graphql_api_id"])
+    raw = order.get("id") if isinstance(order, dict) else payload.get("order_id")
+    return f"gid://shopify/Order/{raw}" if raw not in (None, "") else None
+
+
+@topic_handler(*RETURN_TOPICS)
+def return_changed(session: Session, delivery: WebhookDelivery) -> None:
+    gid = return_gid(delivery.payload)
+    if gid is None:
+        return
+    order_gid = _order_gid(delivery.payload)
+    order_id = (
+        session.scalar(select(Order.id).where(Order.shop_id == delivery.shop_id, Order.shopify_gid == order_gid))
+        if order_gid
+        else None
+    )
+    if order_id is not None:
+        record_event(
+            session, shop_id=delivery.shop_id, order_id=order_id, kind="return.webhook", actor="shopify:webhook",
+            message=f"Shopify {delivery.topic}: return {gid} ({delivery.payload.get('status') or '?'})",
+            data={"return_gid": gid, "topic": delivery.topic},
+        )  # fmt: skip
+    outbox.enqueue(session, service.SYNC_TASK, [delivery.shop_id, gid], dedupe_key=f"returns.sync:{delivery.id}")
+
+
+@after_topic("refunds/create")
+def refund_closed_a_return_intent(session: Session, delivery: WebhookDelivery) -> None:
+    note = str(delivery.payload.get("note") or "")
+    if "[dropsync-return_process-" not in note:
+        return
+    key = note[note.index("[dropsync-") + 1 :].split("]", 1)[0]
+    intent = session.scalar(select(ShopifyIntent).where(ShopifyIntent.idempotency_key == key))
+    if intent is None or intent.return_id is None or intent.state != "succeeded":
+        return
+    case = session.get(ReturnCase, intent.return_id)
+    if case is not None and case.state == rs.SHOPIFY_ACTION:
+        service.enqueue_advance(session, case, tag=f"refund:{delivery.id}")

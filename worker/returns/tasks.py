@@ -1,0 +1,64 @@
+"""Returns tasks: thin boundaries (ids in, one service call, the unit of work owns the commit)."""
+
+from __future__ import annotations
+
+from celery import Task
+from sqlalchemy import select
+
+from worker.celery_app import app
+from worker.db import session_scope
+from worker.mirror.shops import client_for_shop
+from worker.returns import execution, hooks, service  # noqa: F401  (hooks: register the topic handlers)
+from worker.returns.view import read_return
+
+
+def _redelivered(task: Task) -> bool:  # type: ignore[type-arg]
+    info = task.request.delivery_info or {}
+    return bool(info.get("redelivered"))
+
+
+@app.task(name="returns.advance", bind=True)
+def advance(self: Task, return_id: int) -> str:  # type: ignore[type-arg]
+    """Carry a return in ``shopify_action`` forward (re-read Shopify, plan, perform). Idempotent."""
+    with session_scope() as session:
+        shop_id = service.get_return(session, return_id).shop_id
+    with client_for_shop(shop_id) as client:
+        return execution.run_return(session_scope, return_id, client, reclaim_stale=_redelivered(self))
+
+
+@app.task(name="returns.sync")
+def sync(shop_id: int, return_gid: str) -> str:
+    """Read one return from Shopify and mirror it (a new customer request is decided). Idempotent."""
+    with client_for_shop(shop_id) as client:
+        view = read_return(client, return_gid)
+        with session_scope() as session:
+            case = service.mirror_return(session, shop_id, view)
+            return_id = case.id if case is not None else None
+        return "ignored" if return_id is None else execution.run_return(session_scope, return_id, client)
+
+
+@app.task(name="returns.sweep")
+def sweep() -> int:
+    """Beat: advance returns whose advance message was lost."""
+    from models.types import utcnow
+    from worker.returns import sweeper
+
+    with session_scope() as session:
+        return sweeper.sweep(session, utcnow())
+
+
+@app.task(name="returns.reconcile")
+def reconcile() -> int:
+    """Beat: sync customer return requests whose webhook was lost, for every shop."""
+    from models import Shop
+    from worker.returns import sweeper
+
+    with session_scope() as session:
+        shop_ids = list(session.scalars(select(Shop.id)))
+    queued = 0
+    for shop_id in shop_ids:
+        with client_for_shop(shop_id) as client:
+            requested = sweeper.requested_on_shopify(client)
+        with session_scope() as session:
+            queued += sweeper.reconcile_requests(session, shop_id, requested)
+    return queued
