@@ -4,6 +4,7 @@ from models.base import Base
 from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES, CancellationRequest, ShopifyIntent
 from models.inbox import OutboxMessage, WebhookDelivery
 from models.ledger import LEDGER_KINDS, LedgerEntry, TimelineEvent
+from models.notifications import Notification
 from models.orders import FulfillmentOrder, LineItem, Order, Refund, Transaction
 from models.shop import Shop
 from models.supplier import Alert, AliExpressToken, Dispute, SupplierOrder, SupplierOrderItem
@@ -24,6 +25,7 @@ __all__ = [
     "Heartbeat",
     "LedgerEntry",
     "LineItem",
+    "Notification",
     "Order",
     "OutboxMessage",
     "Refund",

@@ -19,4 +19,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "cancellation.sweep": {"task": "cancellation.sweep", "schedule": 15.0},
     # Publishes task_outbox rows the after-commit hook did not (process died after commit, broker down).
     "outbox.relay": {"task": "outbox.relay", "schedule": 10.0},
+    # Shopify <-> AliExpress disagreements (also run on every mirrored order and supplier change).
+    "crosscheck.run": {"task": "crosscheck.run", "schedule": float(get_settings().crosscheck_interval_seconds)},
+    # Notifications due again (backoff) or abandoned by a worker that died mid-delivery.
+    "notify.sweep": {"task": "notify.sweep", "schedule": 15.0},
 }

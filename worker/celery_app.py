@@ -25,6 +25,8 @@ TASK_MODULES = [
     "worker.supplier.tasks",
     "worker.deadlines.tasks",
     "worker.cancellation.tasks",
+    "worker.crosscheck.tasks",
+    "worker.notify.tasks",
     "worker.policy.startup",  # no tasks: refuses to start with a bad policy file
 ]
 

@@ -1,0 +1,155 @@
+"""Running the cross-check rules over the ledger: one alert per disagreement, resolved when it clears.
+
+``check_orders`` reads both sides of the given orders, runs :mod:`worker.crosscheck.rules`, raises
+each disagreement as an alert (``crosscheck:{rule}:{order}:{supplier order}``: once however often it
+runs; reopened if it comes back) and resolves the cross-check alerts of those orders that no longer
+hold. ``check_recent`` does it for every order that can still disagree: changed within the window
+(``DROPSYNC_CROSSCHECK_WINDOW_DAYS``) or with a supplier order not closed. Flushes only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.aliexpress import status as st
+from models import Alert, CancellationRequest, Dispute, LineItem, Order, SupplierOrder
+from worker.cancellation import states as cs
+from worker.crosscheck import rules
+from worker.deadlines.alerts import AlertSpec, raise_alert, resolve_alert
+from worker.deadlines.rules import refused
+from worker.settings import get_settings
+
+PREFIX = "crosscheck:"
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One disagreement on one order, as ``dropsync check`` shows it."""
+
+    order: rules.ShopifySide
+    supplier_order: str | None
+    disagreement: rules.Disagreement
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"{PREFIX}{self.disagreement.rule}:{self.order.order_id}:{self.disagreement.supplier_order_id or '-'}"
+
+
+def settings_from_env() -> rules.Settings:
+    s = get_settings()
+    return rules.Settings(dt.timedelta(hours=s.crosscheck_unlinked_hours), s.crosscheck_amount_tolerance)
+
+
+def _supplier_side(so: SupplierOrder, disputed: bool) -> rules.SupplierSide:
+    return rules.SupplierSide(
+        id=so.id, supplier_order_id=so.supplier_order_id, status=so.status, currency=so.currency,
+        amount_paid=so.amount_paid, amount_refunded=so.amount_refunded, paid_at=so.paid_at, shipped_at=so.shipped_at,
+        delivered_at=so.delivered_at, closed_at=so.closed_at, handling_deadline=so.handling_deadline,
+        protection_ends_at=so.protection_ends_at, refused=refused(so), disputed=disputed or so.status == st.IN_DISPUTE,
+    )  # fmt: skip
+
+
+def _shopify_side(order: Order, ships: bool, in_progress: bool) -> rules.ShopifySide:
+    return rules.ShopifySide(
+        order_id=order.id, shop_id=order.shop_id, name=order.name, created_at=order.shopify_created_at,
+        cancelled_at=order.cancelled_at, financial_status=order.display_financial_status,
+        fulfillment_status=order.display_fulfillment_status, total_price=order.total_price,
+        total_refunded=order.total_refunded, currency=order.currency, requires_shipping=ships,
+        cancellation_in_progress=in_progress,
+    )  # fmt: skip
+
+
+def findings_for(
+    session: Session, order_ids: Sequence[int], now: dt.datetime, settings: rules.Settings
+) -> list[Finding]:
+    """The disagreements of these orders at ``now`` (read-only)."""
+    out: list[Finding] = []
+    for start in range(0, len(order_ids), BATCH):
+        out += _batch(session, list(order_ids[start : start + BATCH]), now, settings)
+    return out
+
+
+def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.Settings) -> list[Finding]:
+    orders = list(session.scalars(select(Order).where(Order.id.in_(ids))))
+    suppliers: dict[int, list[SupplierOrder]] = {}
+    for so in session.scalars(select(SupplierOrder).where(SupplierOrder.order_id.in_(ids)).order_by(SupplierOrder.id)):
+        suppliers.setdefault(so.order_id or 0, []).append(so)
+    so_ids = [so.id for group in suppliers.values() for so in group]
+    disputed = set(session.scalars(select(Dispute.supplier_order_id).where(Dispute.supplier_order_id.in_(so_ids))))
+    ships = set(
+        session.scalars(select(LineItem.order_id).where(LineItem.order_id.in_(ids), LineItem.requires_shipping))
+    )
+    busy = (*cs.OPEN, cs.SHOPIFY_ACTION)
+    in_progress = set(
+        session.scalars(
+            select(CancellationRequest.order_id).where(
+                CancellationRequest.order_id.in_(ids), CancellationRequest.state.in_(busy)
+            )
+        )
+    )
+    out = []
+    for order in orders:
+        linked = suppliers.get(order.id, [])
+        side = _shopify_side(order, order.id in ships, order.id in in_progress)
+        views = [_supplier_side(so, so.id in disputed) for so in linked]
+        names = {so.id: so.supplier_order_id for so in linked}
+        for d in rules.check(side, views, now, settings):
+            out.append(Finding(side, names.get(d.supplier_order_id or 0), d))
+    return out
+
+
+def check_orders(
+    session: Session, order_ids: Iterable[int], now: dt.datetime, settings: rules.Settings | None = None
+) -> list[Finding]:
+    """Raise what disagrees, resolve what no longer does, for these orders. Flushes only."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return []
+    found = findings_for(session, ids, now, settings or settings_from_env())
+    live = {f.dedupe_key for f in found}
+    for f in found:
+        _raise(session, f, now)
+    stale = select(Alert).where(
+        Alert.order_id.in_(ids), Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(PREFIX)
+    )
+    for alert in session.scalars(stale):
+        if alert.dedupe_key not in live:
+            resolve_alert(session, alert, now, actor="crosscheck", why="both sides agree again")
+    return found
+
+
+def _raise(session: Session, f: Finding, now: dt.datetime) -> Alert | None:
+    d = f.disagreement
+    subject = f"{f.order.name}" + (f" / supplier order {f.supplier_order}" if f.supplier_order else "")
+    spec = AlertSpec(
+        shop_id=f.order.shop_id, order_id=f.order.order_id, supplier_order_id=d.supplier_order_id, kind=d.rule,
+        severity=d.severity, message=d.message, due_at=d.due_at, dedupe_key=f.dedupe_key, subject=subject,
+        command=d.command,
+    )  # fmt: skip
+    return raise_alert(session, spec, now, actor="crosscheck", reopen=True)
+
+
+def candidate_order_ids(session: Session, now: dt.datetime) -> list[int]:
+    """Orders that can still disagree: changed within the window, a supplier order not closed, or an open alert."""
+    since = now - dt.timedelta(days=get_settings().crosscheck_window_days)
+    recent = select(Order.id).where(Order.shopify_updated_at >= since)
+    live = select(SupplierOrder.order_id).where(
+        SupplierOrder.order_id.is_not(None), SupplierOrder.status.not_in(st.CLOSED_STATES)
+    )
+    alerted = select(Alert.order_id).where(
+        Alert.order_id.is_not(None), Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(PREFIX)
+    )
+    ids: set[int] = set()
+    for query in (recent, live, alerted):
+        ids.update(i for i in session.scalars(query) if i is not None)
+    return sorted(ids)
+
+
+def check_recent(session: Session, now: dt.datetime) -> list[Finding]:
+    return check_orders(session, candidate_order_ids(session, now), now)
