@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from worker.cli import (
     cancel,
+    check,
     db,
     deadlines,
     dispute,
@@ -29,6 +30,7 @@ from worker.cli import (
     web,
 )
 from worker.cli.common import err_console
+from worker.crosscheck import hooks as crosscheck_hooks
 from worker.errors import DropsyncError
 from worker.observability.logging import configure_logging_from_env
 from worker.settings import SettingsError
@@ -41,6 +43,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+crosscheck_hooks.install()  # the CLI applies orders and records supplier changes: the reactions run here too
 app.add_typer(db.app, name="db")
 app.add_typer(orders.app, name="orders")
 app.add_typer(shops.app, name="shops")
@@ -55,6 +58,7 @@ app.add_typer(cancel.app, name="cancel")
 app.add_typer(intents.app, name="intents")
 app.add_typer(report.app, name="report")
 app.command("deadlines")(deadlines.deadlines)
+app.command("check")(check.check)
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)
 app.command("up")(service.up)
