@@ -73,8 +73,8 @@ def test_demo_runs_the_story_and_its_summary_matches_the_ledger(tmp_path: Path) 
         caught = summary["one_sided_cancellation"]
         order = session.scalars(select(Order).where(Order.name == caught["order"])).one()
         assert order.cancelled_at is not None  # cancelled in Shopify's admin, mirrored by webhook
-        flagged = session.scalars(select(Alert).where(Alert.order_id == order.id,
-                                                      Alert.kind == "shopify_cancelled_supplier_live")).one()  # fmt: skip
+        one_sided = select(Alert).where(Alert.order_id == order.id, Alert.kind == "shopify_cancelled_supplier_live")
+        flagged = session.scalars(one_sided).one()
         assert flagged.resolved_at is None
         assert "ask the seller to cancel" in caught["notification"]
         assert caught["order"] in caught["notification"]
