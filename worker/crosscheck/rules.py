@@ -104,10 +104,8 @@ class Disagreement:
     due_at: dt.datetime
     command: str
     supplier_order_id: int | None = None
-
-    @property
-    def dedupe_key_suffix(self) -> str:
-        return f"{self.rule}:{self.supplier_order_id or '-'}"
+    #: A different situation under the same rule (``refused``): a new alert, notified again.
+    variant: str = ""
 
 
 Rule = Callable[[ShopifySide, Sequence[SupplierSide], dt.datetime, Settings], list[Disagreement]]
@@ -147,7 +145,8 @@ def shopify_cancelled_supplier_live(
             )
             command = f"dropsync supplier cancel-requested {_ref(order)}"
         due = so.handling_deadline or now
-        out.append(Disagreement(SHOPIFY_CANCELLED_SUPPLIER_LIVE, "critical", message, due, command, so.id))
+        variant = "refused" if so.refused else ""
+        out.append(Disagreement(SHOPIFY_CANCELLED_SUPPLIER_LIVE, "critical", message, due, command, so.id, variant))
     return out
 
 

@@ -38,7 +38,9 @@ class Finding:
 
     @property
     def dedupe_key(self) -> str:
-        return f"{PREFIX}{self.disagreement.rule}:{self.order.order_id}:{self.disagreement.supplier_order_id or '-'}"
+        d = self.disagreement
+        key = f"{PREFIX}{d.rule}:{self.order.order_id}:{d.supplier_order_id or '-'}"
+        return f"{key}:{d.variant}" if d.variant else key
 
 
 def settings_from_env() -> rules.Settings:

@@ -177,7 +177,7 @@ def raise_alert(
     )
     log.warning("alert.raised", kind=spec.kind, alert_id=alert.id, subject=spec.subject, message=spec.message)
     ALERTS_RAISED.labels(spec.kind).inc()
-    enqueue_notifications(session, alert, spec.subject, now)
+    enqueue_notifications(session, alert)
     return alert
 
 

@@ -8,12 +8,11 @@ inside dropsync.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Alert, Notification
+from models.types import utcnow
 from worker import outbox
 from worker.settings import Settings, get_settings
 
@@ -31,9 +30,14 @@ def configured_channels(settings: Settings) -> list[str]:
     return channels
 
 
-def enqueue_notifications(session: Session, alert: Alert, subject: str, now: dt.datetime) -> list[Notification]:
-    """One pending notification per channel for ``alert`` (flushes only); none below the minimum severity."""
+def enqueue_notifications(session: Session, alert: Alert) -> list[Notification]:
+    """One pending notification per channel for ``alert`` (flushes only); none below the minimum severity.
+
+    Delivery times are the real clock's (``utcnow``), not the alert's "now": with the shared sandbox clock
+    a deadline can be days ahead of the wall clock, a retry backoff never is.
+    """
     settings = get_settings()
+    now = utcnow()
     if SEVERITY_RANK.get(alert.severity, 1) < SEVERITY_RANK[settings.notify_min_severity]:
         return []
     rows = []
