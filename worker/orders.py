@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from models import Order, Shop
+from models import LineItem, Order, Shop
 from worker.errors import NotFoundError, UsageError
 from worker.shops import normalize_domain
 
@@ -78,3 +78,25 @@ def _unique(session: Session, query: Select[Order], ref: str) -> Order | None:
 
 def shop_domain(session: Session, shop_id: int) -> str:
     return session.get_one(Shop, shop_id).domain
+
+
+def find_line(order: Order, ref: str) -> LineItem:
+    """A line of ``order`` as ``--items`` names it, the same in every command: its position (1, 2, …: the
+    ``line`` column of ``dropsync orders show``), its Shopify GID or numeric GID tail, or a SKU unique in
+    the order."""
+    lines = list(order.line_items)  # ordered by id: the order `orders show` lists them in
+    ref = ref.strip()
+    if not ref:
+        raise UsageError("--items: a line reference is empty (use LINE:QTY,LINE:QTY)")
+    if ref.isdigit() and 1 <= int(ref) <= len(lines):
+        return lines[int(ref) - 1]
+    for line in lines:
+        if ref in (line.shopify_gid, line.shopify_gid.rpartition("/")[2]):
+            return line
+    by_sku = [line for line in lines if line.sku and line.sku == ref]
+    if len(by_sku) == 1:
+        return by_sku[0]
+    known = ", ".join(f"{n} ({line.sku or line.title})" for n, line in enumerate(lines, start=1)) or "none"
+    raise UsageError(
+        f"--items: no line {ref!r} in order {order.name} (lines: {known}; see the 'line' column of `orders show`)"
+    )

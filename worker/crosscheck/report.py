@@ -79,12 +79,12 @@ def _other_alerts(session: Session, alerts: dict[str, Alert], domains: dict[int,
     ]
     order_ids = {a.order_id for a in rest if a.order_id}
     so_ids = {a.supplier_order_id for a in rest if a.supplier_order_id}
-    names = dict(session.execute(select(Order.id, Order.name).where(Order.id.in_(order_ids))).tuples().all())
-    numbers = dict(
-        session.execute(select(SupplierOrder.id, SupplierOrder.supplier_order_id).where(SupplierOrder.id.in_(so_ids)))
-        .tuples()
-        .all()
+    name_rows = session.execute(select(Order.id, Order.name).where(Order.id.in_(order_ids)))
+    names: dict[int, str] = {row.id: row.name for row in name_rows}
+    number_rows = session.execute(
+        select(SupplierOrder.id, SupplierOrder.supplier_order_id).where(SupplierOrder.id.in_(so_ids))
     )
+    numbers: dict[int, str] = {row.id: row.supplier_order_id for row in number_rows}
     return [
         Item("alert", domains.get(a.shop_id, "?"), names.get(a.order_id) if a.order_id else None,
              numbers.get(a.supplier_order_id) if a.supplier_order_id else None, a.kind, a.severity, a.due_at,
