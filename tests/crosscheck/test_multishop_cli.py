@@ -132,7 +132,7 @@ def test_check_per_shop_and_exit_codes(cli: InProcess, two_shops: dict[str, Any]
     with session_scope() as session:
         bravo = session.get_one(Order, two_shops["bravo.myshopify.com"]["order"])
         bravo.display_fulfillment_status = "FULFILLED"  # fulfilled, no supplier order linked
-        bravo.shopify_updated_at = utcnow()  # within DROPSYNC_CROSSCHECK_WINDOW_DAYS
+        bravo.shopify_created_at = bravo.shopify_updated_at = utcnow()  # within DROPSYNC_CROSSCHECK_WINDOW_DAYS
     code, out, _ = cli("check", "--json")
     assert code == 1
     items = json.loads(out)["items"]

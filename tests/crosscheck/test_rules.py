@@ -140,3 +140,11 @@ def test_tracking_due_advice_disappears_once_the_dispute_is_opened(session: Sess
     disputes.open_dispute(session, so, "invalid_tracking", "operator:test", later)
     raise_due_alerts(session, later + dt.timedelta(minutes=5), DeadlinePolicy())
     assert session.get_one(Alert, raised[0].id).resolved_at is not None
+
+
+def test_history_brought_in_by_a_backfill_is_not_news(session: Session) -> None:
+    order = make_order(session)
+    order.display_financial_status, order.display_fulfillment_status = "PAID", "FULFILLED"
+    session.flush()
+    assert _run(session, order.id, T0 + dt.timedelta(days=59)) == ["fulfilled_without_supplier"]
+    assert findings_for(session, [order.id], T0 + dt.timedelta(days=61), SETTINGS) == []

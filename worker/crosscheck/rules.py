@@ -15,8 +15,9 @@ supplier_cancelled_shopify_open  a supplier order closed cancelled (the money co
                                request of ours is carrying it out (cancel/refund the customer, or re-order)
 supplier_shipped_shopify_cancelled  the seller shipped goods for a cancelled order, and no dispute is
                                recorded (recover them: dispute or return)
-fulfilled_without_supplier     Shopify fulfilled, no supplier order linked
-paid_without_supplier          paid for longer than N hours (setting), no supplier order linked
+fulfilled_without_supplier     Shopify fulfilled, no supplier order linked (orders created within the window:
+                               older ones are history a backfill brings in, not news)
+paid_without_supplier          paid for longer than N hours (setting), no supplier order linked (same window)
 supplier_delivered_shopify_unfulfilled  the carrier delivered; Shopify still shows it unfulfilled
 amounts_disagree               paid to suppliers exceeds what the order sold for (net of refunds) by
                                more than the tolerance (same currency only)
@@ -94,6 +95,8 @@ class SupplierSide:
 class Settings:
     unlinked_after: dt.timedelta = dt.timedelta(hours=48)
     amount_tolerance: Decimal = Decimal("0.01")
+    #: Orders created before ``now - window`` are history (a backfill): "no supplier order" is not news.
+    window: dt.timedelta = dt.timedelta(days=60)
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,8 @@ def without_supplier(
     order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, settings: Settings
 ) -> list[Disagreement]:
     if suppliers or not order.requires_shipping or order.cancelled_or_refunded:
+        return []
+    if order.created_at < now - settings.window:
         return []
     command = f"dropsync supplier link {_ref(order)} ALIEXPRESS_ORDER_NUMBER"
     if order.fulfillment_status == "FULFILLED":

@@ -45,7 +45,11 @@ class Finding:
 
 def settings_from_env() -> rules.Settings:
     s = get_settings()
-    return rules.Settings(dt.timedelta(hours=s.crosscheck_unlinked_hours), s.crosscheck_amount_tolerance)
+    return rules.Settings(
+        dt.timedelta(hours=s.crosscheck_unlinked_hours),
+        s.crosscheck_amount_tolerance,
+        dt.timedelta(days=s.crosscheck_window_days),
+    )
 
 
 def _supplier_side(so: SupplierOrder, disputed: bool) -> rules.SupplierSide:
