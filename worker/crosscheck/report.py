@@ -1,7 +1,7 @@
 """What needs a person now, in one list: cross-check disagreements, supplier deadlines, open alerts.
 
 Read-only. ``dropsync check`` and ``dropsync deadlines --json`` both show it. Most urgent first:
-overdue before upcoming, critical before warning before info, then by due time. Each item names its
+critical before warning before info, then overdue before upcoming, then by due time. Each item names its
 shop and order and, where one exists, the command that acts on it.
 """
 
@@ -42,9 +42,9 @@ class Item:
 def _urgency(now: dt.datetime) -> Any:
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
 
-    def key(item: Item) -> tuple[bool, int, dt.datetime]:
+    def key(item: Item) -> tuple[int, bool, dt.datetime]:
         due = item.due_at or far
-        return (due > now, SEVERITY_ORDER.get(item.severity, 3), due)
+        return (SEVERITY_ORDER.get(item.severity, 3), due > now, due)
 
     return key
 

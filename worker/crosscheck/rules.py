@@ -247,8 +247,8 @@ def amounts_disagree(
     if paid - sold <= settings.amount_tolerance:
         return []
     message = (
-        f"{order.name} sold for {sold} {order.currency} but {paid} {order.currency} was paid to the supplier: "
-        f"the store loses {paid - sold} on it; check the supplier order's price and quantities"
+        f"{order.name} sold for {sold:.2f} {order.currency} but {paid:.2f} {order.currency} was paid to the "
+        f"supplier: the store loses {paid - sold:.2f} on it; check the supplier order's price and quantities"
     )
     due = max((so.paid_at or now) for so in same) + ACT_SOON
     return [Disagreement(AMOUNTS_DISAGREE, "warning", message, due, f"dropsync orders show {_ref(order)}")]
