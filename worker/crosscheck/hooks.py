@@ -1,7 +1,7 @@
 """Who triggers the cross-checks besides beat: the one place these reactions are wired.
 
-- ``on_orders_applied`` (the mirror applied Shopify orders: webhook, reconcile, backfill, our re-read)
-  → the applied orders are checked at once;
+- ``on_orders_applied`` (the mirror applied Shopify orders: webhook, reconcile, our re-read) → the
+  applied orders are checked at once (a backfill's are left to beat's sweep);
 - ``on_supplier_change`` (a supplier order changed state: a poll, an operator's record) → its order.
 
 Both run inside the caller's transaction: the alert, its resolution and its notification outbox rows
@@ -23,7 +23,11 @@ from worker.supplier.events import on_supplier_change
 
 
 def check_applied_orders(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
-    check_orders(session, [a.order_id for a in applied], clock.now())
+    # A backfill brings in history by the hundred thousand: beat's sweep checks its recent orders once,
+    # instead of every batch paying for it (and the timeline filling with a backfill's alerts).
+    live = [a.order_id for a in applied if a.snapshot.source != "backfill"]
+    if live:
+        check_orders(session, live, clock.now())
 
 
 def check_supplier_change(session: Session, so: SupplierOrder, old_state: str, new_state: str) -> None:
