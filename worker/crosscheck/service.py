@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,8 +21,8 @@ from integrations.aliexpress import status as st
 from models import Alert, CancellationRequest, Dispute, LineItem, Order, SupplierOrder
 from worker.cancellation import states as cs
 from worker.crosscheck import rules
-from worker.deadlines.alerts import AlertSpec, raise_alert, resolve_alert
-from worker.deadlines.rules import refused
+from worker.deadlines.alerts import AlertSpec, raise_alert, raise_new_alerts, resolve_alert
+from worker.deadlines.rules import refused_between
 from worker.settings import get_settings
 
 PREFIX = "crosscheck:"
@@ -52,16 +53,32 @@ def settings_from_env() -> rules.Settings:
     )
 
 
-def _supplier_side(so: SupplierOrder, disputed: bool) -> rules.SupplierSide:
+#: Only the columns the rules read (never ``raw``: a mirror batch must not pay for its JSON again).
+_ORDER_COLUMNS = (
+    Order.id, Order.shop_id, Order.name, Order.shopify_created_at, Order.cancelled_at,
+    Order.display_financial_status, Order.display_fulfillment_status, Order.total_price, Order.total_refunded,
+    Order.currency,
+)  # fmt: skip
+_SUPPLIER_COLUMNS = (
+    SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.supplier_order_id, SupplierOrder.status,
+    SupplierOrder.currency, SupplierOrder.amount_paid, SupplierOrder.amount_refunded, SupplierOrder.paid_at,
+    SupplierOrder.shipped_at, SupplierOrder.delivered_at, SupplierOrder.closed_at, SupplierOrder.handling_deadline,
+    SupplierOrder.protection_ends_at, SupplierOrder.cancel_requested_at, SupplierOrder.cancel_refused_at,
+)  # fmt: skip
+
+
+def _supplier_side(so: Any, disputed: bool) -> rules.SupplierSide:
     return rules.SupplierSide(
         id=so.id, supplier_order_id=so.supplier_order_id, status=so.status, currency=so.currency,
         amount_paid=so.amount_paid, amount_refunded=so.amount_refunded, paid_at=so.paid_at, shipped_at=so.shipped_at,
         delivered_at=so.delivered_at, closed_at=so.closed_at, handling_deadline=so.handling_deadline,
-        protection_ends_at=so.protection_ends_at, refused=refused(so), disputed=disputed or so.status == st.IN_DISPUTE,
+        protection_ends_at=so.protection_ends_at,
+        refused=refused_between(so.cancel_requested_at, so.cancel_refused_at),
+        disputed=disputed or so.status == st.IN_DISPUTE,
     )  # fmt: skip
 
 
-def _shopify_side(order: Order, ships: bool, in_progress: bool) -> rules.ShopifySide:
+def _shopify_side(order: Any, ships: bool, in_progress: bool) -> rules.ShopifySide:
     return rules.ShopifySide(
         order_id=order.id, shop_id=order.shop_id, name=order.name, created_at=order.shopify_created_at,
         cancelled_at=order.cancelled_at, financial_status=order.display_financial_status,
@@ -82,12 +99,17 @@ def findings_for(
 
 
 def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.Settings) -> list[Finding]:
-    orders = list(session.scalars(select(Order).where(Order.id.in_(ids))))
-    suppliers: dict[int, list[SupplierOrder]] = {}
-    for so in session.scalars(select(SupplierOrder).where(SupplierOrder.order_id.in_(ids)).order_by(SupplierOrder.id)):
+    orders = session.execute(select(*_ORDER_COLUMNS).where(Order.id.in_(ids))).all()
+    suppliers: dict[int, list[Any]] = {}
+    linked_query = select(*_SUPPLIER_COLUMNS).where(SupplierOrder.order_id.in_(ids)).order_by(SupplierOrder.id)
+    for so in session.execute(linked_query):
         suppliers.setdefault(so.order_id or 0, []).append(so)
     so_ids = [so.id for group in suppliers.values() for so in group]
-    disputed = set(session.scalars(select(Dispute.supplier_order_id).where(Dispute.supplier_order_id.in_(so_ids))))
+    disputed = (
+        set(session.scalars(select(Dispute.supplier_order_id).where(Dispute.supplier_order_id.in_(so_ids))))
+        if so_ids
+        else set()
+    )
     ships = set(
         session.scalars(select(LineItem.order_id).where(LineItem.order_id.in_(ids), LineItem.requires_shipping))
     )
@@ -119,26 +141,35 @@ def check_orders(
         return []
     found = findings_for(session, ids, now, settings or settings_from_env())
     live = {f.dedupe_key for f in found}
+    # One light query for every cross-check alert of these orders (open or resolved): a mirror batch of
+    # 500 must not look each alert up alone, nor load the ones that stay as they are.
+    known = session.execute(
+        select(Alert.id, Alert.dedupe_key, Alert.resolved_at).where(
+            Alert.order_id.in_(ids), Alert.dedupe_key.startswith(PREFIX)
+        )
+    ).all()
+    existing = {row.dedupe_key: row for row in known}
+    fresh = {f.dedupe_key: _spec(f) for f in found if f.dedupe_key not in existing}
+    raise_new_alerts(session, list(fresh.values()), now, actor="crosscheck")
     for f in found:
-        _raise(session, f, now)
-    stale = select(Alert).where(
-        Alert.order_id.in_(ids), Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(PREFIX)
-    )
-    for alert in session.scalars(stale):
-        if alert.dedupe_key not in live:
+        row = existing.get(f.dedupe_key)
+        if row is not None and row.resolved_at is not None:
+            raise_alert(session, _spec(f), now, actor="crosscheck", reopen=True)
+    for row in known:
+        if row.resolved_at is None and row.dedupe_key not in live:
+            alert = session.get_one(Alert, row.id)
             resolve_alert(session, alert, now, actor="crosscheck", why="both sides agree again")
     return found
 
 
-def _raise(session: Session, f: Finding, now: dt.datetime) -> Alert | None:
+def _spec(f: Finding) -> AlertSpec:
     d = f.disagreement
     subject = f"{f.order.name}" + (f" / supplier order {f.supplier_order}" if f.supplier_order else "")
-    spec = AlertSpec(
+    return AlertSpec(
         shop_id=f.order.shop_id, order_id=f.order.order_id, supplier_order_id=d.supplier_order_id, kind=d.rule,
         severity=d.severity, message=d.message, due_at=d.due_at, dedupe_key=f.dedupe_key, subject=subject,
         command=d.command,
     )  # fmt: skip
-    return raise_alert(session, spec, now, actor="crosscheck", reopen=True)
 
 
 def candidate_order_ids(session: Session, now: dt.datetime) -> list[int]:

@@ -95,9 +95,11 @@ def refresh_deadlines(so: SupplierOrder, calendar: BusinessCalendar, policy: Dea
 
 def refused(so: SupplierOrder) -> bool:
     """The seller refused the latest cancellation request (a new request starts a new one)."""
-    return so.cancel_refused_at is not None and (
-        so.cancel_requested_at is None or so.cancel_refused_at >= so.cancel_requested_at
-    )
+    return refused_between(so.cancel_requested_at, so.cancel_refused_at)
+
+
+def refused_between(requested_at: dt.datetime | None, refused_at: dt.datetime | None) -> bool:
+    return refused_at is not None and (requested_at is None or refused_at >= requested_at)
 
 
 def has_open_dispute(so: SupplierOrder) -> bool:
