@@ -194,11 +194,13 @@ def link(
         chosen = parse_items(order, items) if items else None
         so = service.link_supplier_order(session, order, supplier_order_id, chosen, actor())
         row = describe(session, so)
+        positions = {line.id: n for n, line in enumerate(order.line_items, start=1)}  # as `orders show` numbers them
     if as_json:
         print_json(row)
         return
-    covered = ", ".join(f"{i['quantity']} × line {i['line_item_id']}" for i in row["items"]) or "no items"
-    console.print(f"linked AliExpress order {row['supplier_order_id']} to {row['order']} ({covered}); polled shortly")
+    covered = ", ".join(f"{i['quantity']} × line {positions.get(i['line_item_id'], '?')}" for i in row["items"])
+    number, name = row["supplier_order_id"], row["order"]
+    console.print(f"linked AliExpress order {number} to {name} ({covered or 'no items'}); polled shortly")
 
 
 @app.command("show")
