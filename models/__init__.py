@@ -5,6 +5,7 @@ from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES, CancellationR
 from models.chargebacks import Chargeback
 from models.inbox import OutboxMessage, WebhookDelivery
 from models.ledger import LEDGER_KINDS, LedgerEntry, TimelineEvent
+from models.notifications import Notification
 from models.orders import FulfillmentOrder, LineItem, Order, Refund, Transaction
 from models.returns import RETURN_STATES, RequestEvidence, ReturnCase, ReturnLine
 from models.shop import Shop
@@ -28,6 +29,7 @@ __all__ = [
     "Heartbeat",
     "LedgerEntry",
     "LineItem",
+    "Notification",
     "Order",
     "OutboxMessage",
     "Refund",

@@ -49,6 +49,9 @@ class SupplierOrder(IdMixin, TimestampMixin, Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancel_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The seller refused the cancellation asked at ``cancel_requested_at`` (seen or recorded): from then
+    #: on the 48 h silence rule does not apply (until a new request), and the advice is a dispute.
+    cancel_refused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     # Deadlines (computed in business days where the rule says so; see worker.deadlines).
     handling_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -131,6 +134,8 @@ class Alert(IdMixin, Base):
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The command that acts on it, when one does (``dropsync check`` shows it).
+    command: Mapped[str | None] = mapped_column(String(255))
 
 
 class AliExpressToken(Base):

@@ -28,4 +28,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Reads recent and undecided Shopify Payments disputes (catches lost disputes/* webhooks) and raises
     # the evidence-deadline alerts.
     "chargebacks.sync_all": {"task": "chargebacks.sync_all", "schedule": 300.0},
+    # Shopify <-> AliExpress disagreements (also run on every mirrored order and supplier change).
+    "crosscheck.run": {"task": "crosscheck.run", "schedule": float(get_settings().crosscheck_interval_seconds)},
+    # Notifications due again (backoff) or abandoned by a worker that died mid-delivery.
+    "notify.sweep": {"task": "notify.sweep", "schedule": 15.0},
 }

@@ -27,6 +27,8 @@ TASK_MODULES = [
     "worker.cancellation.tasks",
     "worker.chargebacks.tasks",
     "worker.returns.tasks",
+    "worker.crosscheck.tasks",
+    "worker.notify.tasks",
     "worker.policy.startup",  # no tasks: refuses to start with a bad policy file
     "worker.secrets_startup",  # no tasks: refuses to start when the key cannot open stored credentials
 ]

@@ -99,6 +99,27 @@ class Settings(BaseSettings):
     chargeback_auto_submit: str = Field("", alias="DROPSYNC_CHARGEBACK_AUTO_SUBMIT")
     chargeback_warning_days: int = Field(3, ge=0, alias="DROPSYNC_CHARGEBACK_WARNING_DAYS")
 
+    # Cross-checks (Shopify <-> ledger <-> AliExpress) and alert notifications (worker.crosscheck, worker.notify).
+    crosscheck_interval_seconds: int = Field(60, gt=0, alias="DROPSYNC_CROSSCHECK_INTERVAL_SECONDS")
+    crosscheck_unlinked_hours: int = Field(48, ge=1, alias="DROPSYNC_CROSSCHECK_UNLINKED_HOURS")
+    crosscheck_window_days: int = Field(60, ge=1, alias="DROPSYNC_CROSSCHECK_WINDOW_DAYS")
+    crosscheck_amount_tolerance: Decimal = Field(Decimal("0.01"), ge=0, alias="DROPSYNC_CROSSCHECK_AMOUNT_TOLERANCE")
+    notify_webhook_url: str | None = Field(None, alias="DROPSYNC_NOTIFY_WEBHOOK_URL")
+    notify_email_to: str | None = Field(None, alias="DROPSYNC_NOTIFY_EMAIL_TO")
+    notify_email_from: str = Field("dropsync@localhost", alias="DROPSYNC_NOTIFY_EMAIL_FROM")
+    smtp_host: str | None = Field(None, alias="DROPSYNC_SMTP_HOST")
+    smtp_port: int = Field(587, gt=0, le=65535, alias="DROPSYNC_SMTP_PORT")
+    smtp_username: str | None = Field(None, alias="DROPSYNC_SMTP_USERNAME")
+    smtp_password: str | None = Field(None, alias="DROPSYNC_SMTP_PASSWORD")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field("starttls", alias="DROPSYNC_SMTP_SECURITY")
+    notify_min_severity: Literal["info", "warning", "critical"] = Field("warning", alias="DROPSYNC_NOTIFY_MIN_SEVERITY")
+    notify_max_attempts: int = Field(8, ge=1, alias="DROPSYNC_NOTIFY_MAX_ATTEMPTS")
+    notify_timeout_seconds: float = Field(10.0, gt=0, alias="DROPSYNC_NOTIFY_TIMEOUT_SECONDS")
+    notify_stale_seconds: int = Field(120, ge=1, alias="DROPSYNC_NOTIFY_STALE_SECONDS")
+    # Development and tests only: read "now" from a sandbox's clock (GET URL -> {"now": iso}) so advancing
+    # the sandbox's clock moves dropsync's deadlines too. Refused in production.
+    sandbox_clock_url: str | None = Field(None, alias="DROPSYNC_SANDBOX_CLOCK_URL")
+
     @model_validator(mode="after")
     def _visibility_outlasts_tasks(self) -> Settings:
         if self.task_visibility_timeout_seconds <= self.task_time_limit_seconds:
@@ -106,6 +127,12 @@ class Settings(BaseSettings):
                 "DROPSYNC_TASK_VISIBILITY_TIMEOUT must exceed DROPSYNC_TASK_TIME_LIMIT "
                 "(or a running task is delivered a second time)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _no_sandbox_clock_in_production(self) -> Settings:
+        if self.sandbox_clock_url and self.environment == "production":
+            raise ValueError("DROPSYNC_SANDBOX_CLOCK_URL is for development and tests only (DROPSYNC_ENV=production)")
         return self
 
     @field_validator("database_url")

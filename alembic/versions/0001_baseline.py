@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 18:54:02.891756
+Create Date: 2026-12-04 18:58:11.922453
 """
 
 from collections.abc import Sequence
@@ -373,6 +373,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closed_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("cancel_requested_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_refused_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("handling_deadline", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("tracking_due_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("refund_due_at", models.types.UTCDateTime(timezone=True), nullable=True),
@@ -438,6 +439,7 @@ def upgrade() -> None:
         sa.Column("raised_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("command", sa.String(length=255), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_alerts_order_id_orders"), ondelete="SET NULL"
@@ -629,6 +631,35 @@ def upgrade() -> None:
         batch_op.create_index("ix_timeline_events_supplier_order", ["supplier_order_id", "id"], unique=False)
 
     op.create_table(
+        "notifications",
+        sa.Column("alert_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.CheckConstraint(
+            "state IN ('pending', 'sending', 'sent', 'failed')", name=op.f("ck_notifications_state_valid")
+        ),
+        sa.CheckConstraint("attempts >= 0", name=op.f("ck_notifications_attempts_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["alert_id"], ["alerts.id"], name=op.f("fk_notifications_alert_id_alerts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"], ["shops.id"], name=op.f("fk_notifications_shop_id_shops"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+    )
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index("ix_notifications_state_next", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index("uq_notifications_alert_channel", ["alert_id", "channel"], unique=True)
+
+    op.create_table(
         "request_evidence",
         sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("cancellation_request_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
@@ -775,6 +806,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_request_evidence_order")
 
     op.drop_table("request_evidence")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index("uq_notifications_alert_channel")
+        batch_op.drop_index("ix_notifications_state_next")
+
+    op.drop_table("notifications")
     with op.batch_alter_table("timeline_events", schema=None) as batch_op:
         batch_op.drop_index("ix_timeline_events_supplier_order")
         batch_op.drop_index("ix_timeline_events_order")

@@ -45,8 +45,8 @@ def test_list_show_evidence_and_submit(
 
     code, out, _ = cli("deadlines", "--json")  # the evidence deadline is among what needs a person
     assert code == 0
-    [due] = [r for r in json.loads(out) if r["kind"] == "chargeback_evidence"]
-    assert (due["order"], due["stage"]) == (name, "open")
+    [due] = [r for r in json.loads(out) if r["kind"].startswith("chargeback_")]
+    assert (due["order"], due["kind"], due["due_at"] is not None) == (name, "chargeback_needs_response", True)
 
     code, out, _ = cli("chargebacks", "show", name)
     assert code == 0

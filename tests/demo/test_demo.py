@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from models import Alert, CancellationRequest, Chargeback, LedgerEntry, Order
+from models import Alert, CancellationRequest, Chargeback, LedgerEntry, Notification, Order
 from tests.cli.support import dropsync
 from worker.cancellation.exposure import exposures, totals
 
@@ -96,6 +96,17 @@ def test_demo_runs_the_story_and_its_summary_matches_the_ledger(tmp_path: Path) 
         assert alert is not None
         order = session.scalars(select(Order).where(Order.name == alert["order"])).one()
         assert session.scalar(select(Alert.kind).where(Alert.order_id == order.id)).startswith("protection")
+
+        caught = summary["one_sided_cancellation"]
+        order = session.scalars(select(Order).where(Order.name == caught["order"])).one()
+        assert order.cancelled_at is not None  # cancelled in Shopify's admin, mirrored by webhook
+        one_sided = select(Alert).where(Alert.order_id == order.id, Alert.kind == "shopify_cancelled_supplier_live")
+        flagged = session.scalars(one_sided).one()
+        assert flagged.resolved_at is None
+        assert "ask the seller to cancel" in caught["notification"]
+        assert caught["order"] in caught["notification"]
+        sent = session.scalars(select(Notification).where(Notification.alert_id == flagged.id)).one()
+        assert (sent.channel, sent.state) == ("webhook", "sent")
 
         rows = exposures(session)
         assert summary["exposure"]["total"] == {c: str(v) for c, v in totals(rows).items()}

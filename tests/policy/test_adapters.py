@@ -93,17 +93,20 @@ def test_delivery_comes_from_the_supplier_orders(session: Session) -> None:
     assert order_snapshot(order, suppliers).delivered_at == delivered_at
 
 
-def test_parse_items_accepts_ids_gids_numeric_tails_and_skus(session: Session) -> None:
+def test_parse_items_accepts_positions_gids_numeric_tails_and_skus(session: Session) -> None:
     order = make_order(session)
     tee, mug = order.line_items
     assert parse_items(order, None) == {}
-    assert parse_items(order, f"{tee.id}:1") == {str(tee.id): 1}
+    assert parse_items(order, "1:1") == {str(tee.id): 1}  # the position `orders show` prints, as everywhere
+    assert parse_items(order, "2") == {str(mug.id): 1}
     assert parse_items(order, f"{tee.shopify_gid}:2, {mug.sku}") == {str(tee.id): 2, str(mug.id): 1}
     assert parse_items(order, tee.shopify_gid.rsplit("/", 1)[1]) == {str(tee.id): 2}
     with pytest.raises(UsageError, match="no line 'nope' in order"):
         parse_items(order, "nope:1")
     with pytest.raises(UsageError, match="quantity must be a whole number, got 'x'"):
-        parse_items(order, f"{tee.id}:x")
+        parse_items(order, "1:x")
+    with pytest.raises(UsageError, match=r"no line '3' in order .* \(lines: 1 \("):
+        parse_items(order, "3:1")
 
 
 def test_check_order_cancels_before_shipment_and_infers_a_return_after(session: Session) -> None:

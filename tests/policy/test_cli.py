@@ -112,14 +112,14 @@ def _committed_order(engine: Engine, status: str | None) -> tuple[str, int]:
 
 @pytest.mark.slow
 def test_check_prints_the_decision_and_why(committed_db: Engine) -> None:
-    name, mug_id = _committed_order(committed_db, "awaiting_shipment")
+    name, _ = _committed_order(committed_db, "awaiting_shipment")
     result = run("check", name, "--reason", "changed_mind", "--json", "--at", "2026-11-20T12:00:00Z")
     assert result.returncode == 0, result.stderr
     decision = json.loads(result.stdout)
     assert (decision["order"], decision["action"], decision["refund_total"]) == (name, "cancel", "56.00")
     assert decision["expected_supplier_recovery"] == "20.00"
     assert decision["policy_version"] == DEFAULT_POLICY.version
-    partial = run("check", name, "--reason", "changed_mind", "--items", f"{mug_id}:1")
+    partial = run("check", name, "--reason", "changed_mind", "--items", "2:1")  # line 2: the mug, in `orders show`
     assert partial.returncode == 0, partial.stderr
     assert "→ refund_items (allowed)" in partial.stdout
     assert "Refund total: 10.00 USD to the original payment method" in partial.stdout

@@ -74,7 +74,7 @@ def test_parse_items_by_position_sku_and_gid(session) -> None:
     assert parse_items(order, "1:2") == [(case, 2)]
     assert parse_items(order, "SKU-CABLE") == [(cable, 1)]
     assert parse_items(order, f"{case.shopify_gid}:1, 2") == [(case, 1), (cable, 1)]
-    with pytest.raises(UsageError, match="no line item"):
+    with pytest.raises(UsageError, match="no line '7' in order"):
         parse_items(order, "7:1")
     with pytest.raises(UsageError, match="at least one"):
         parse_items(order, " , ")

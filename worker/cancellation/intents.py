@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import Alert, Order, ShopifyIntent
+from models import ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation.errors import IntentNotFound, IntentStateError
@@ -216,24 +216,15 @@ def mark_failed(session: Session, intent: ShopifyIntent, error: str, *, actor: s
 
 
 def raise_alert(session: Session, *, shop_id: int, order_id: int | None, kind: str, key: str, message: str) -> bool:
-    """One alert per ``key`` (the unique dedupe key): False when it was raised before."""
-    if session.scalar(select(Alert.id).where(Alert.dedupe_key == key)) is not None:
-        return False
-    alert = Alert(
-        shop_id=shop_id, order_id=order_id, kind=kind, severity="critical" if kind == "intent_failed" else "warning",
-        message=message, dedupe_key=key, raised_at=utcnow(),
-    )  # fmt: skip
-    try:
-        with savepoint(session):
-            session.add(alert)
-            session.flush()
-    except IntegrityError:
-        return False
-    record_event(
-        session, shop_id=shop_id, order_id=order_id, kind="alert.raised", actor="cancellation", message=message,
-        data={"alert_id": alert.id, "kind": kind},
-    )  # fmt: skip
-    return True
+    """One alert per ``key`` (the unique dedupe key), through the one alert path (timeline, log, metric,
+    notifications): False when it was raised before."""
+    from worker.deadlines.alerts import AlertSpec
+    from worker.deadlines.alerts import raise_alert as raise_one
+
+    severity = "critical" if kind == "intent_failed" else "warning"
+    subject = f"order {order_id}" if order_id else "Shopify action"
+    spec = AlertSpec(shop_id, order_id, None, kind, severity, message, None, key, subject)
+    return raise_one(session, spec, utcnow(), actor="cancellation") is not None
 
 
 def operator_retry(session: Session, intent_id: int, actor: str) -> ShopifyIntent:
@@ -308,18 +299,3 @@ def overdue_intents(session: Session, now: dt.datetime) -> list[ShopifyIntent]:
     """Live intents due for longer than ``OVERDUE_GRACE``: nothing is retrying them (no beat, a backlog)."""
     query = select(ShopifyIntent).where(_due_clause(now - OVERDUE_GRACE))
     return list(session.scalars(query.order_by(ShopifyIntent.created_at, ShopifyIntent.id)))
-
-
-def overdue_rows(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
-    """Overdue intents as ``dropsync deadlines`` rows (the same keys as a supplier deadline)."""
-    rows: list[dict[str, Any]] = []
-    for intent in overdue_intents(session, now):
-        due = intent.next_attempt_at or intent.submitted_at or intent.created_at
-        rows.append({
-            "order": session.scalar(select(Order.name).where(Order.id == intent.order_id)),
-            "supplier_order_id": None, "kind": "shopify_action_overdue", "stage": "passed", "due_at": due,
-            "severity": "critical",
-            "message": f"Shopify {intent.kind} intent {intent.id} is {intent.state} and overdue since "
-            f"{due:%H:%M:%S} UTC: is beat running? (`dropsync intents retry {intent.id}` sends it now)",
-        })  # fmt: skip
-    return rows

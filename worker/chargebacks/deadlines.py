@@ -14,13 +14,10 @@ import datetime as dt
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Alert, Chargeback
 from worker.money import round_money
-from worker.observability.metrics import ALERTS_RAISED
-from worker.timeline import record_event
 
 log = structlog.get_logger(__name__)
 
@@ -84,43 +81,10 @@ def sync_all(session: Session, now: dt.datetime) -> int:
 def _raise(
     session: Session, row: Chargeback, key: str, stage: str, severity: str, message: str, now: dt.datetime
 ) -> bool:
-    if session.scalar(select(Alert.id).where(Alert.dedupe_key == key)) is not None:
-        return False
-    kind = f"chargeback_{stage}"
-    alert = Alert(
-        shop_id=row.shop_id, order_id=row.order_id, kind=kind, severity=severity, message=message,
-        due_at=row.evidence_due_by, dedupe_key=key, raised_at=now,
-    )  # fmt: skip
-    try:
-        with session.begin_nested():
-            session.add(alert)
-            session.flush()
-    except IntegrityError:
-        return False  # raised concurrently: once is the rule
-    record_event(
-        session, shop_id=row.shop_id, order_id=row.order_id, kind="alert.raised", actor="chargebacks",
-        message=message, data={"alert_id": alert.id, "kind": kind, "chargeback_id": row.id},
-    )  # fmt: skip
-    log.warning("alert.raised", kind=kind, chargeback_id=row.id, message=message)
-    ALERTS_RAISED.labels(kind).inc()
-    return True
+    """Through the one alert path (timeline, log, metric, notifications): False when raised before."""
+    from worker.deadlines.alerts import AlertSpec, raise_alert
 
-
-def attention_rows(session: Session, now: dt.datetime) -> list[dict[str, object]]:
-    """Chargebacks waiting for evidence, as ``dropsync deadlines`` rows (the most urgent finding of each)."""
-    from models import Order
-
-    warning = _warning()
-    rows: list[dict[str, object]] = []
-    for row in session.scalars(select(Chargeback).where(Chargeback.status == "NEEDS_RESPONSE")):
-        found = findings(row, now, warning)
-        if not found:
-            continue
-        stage, severity, message = found[-1]
-        name = session.scalar(select(Order.name).where(Order.id == row.order_id)) if row.order_id else None
-        rows.append({
-            "order": name, "supplier_order_id": None, "kind": "chargeback_evidence",
-            "stage": {OPEN: "open", NEAR: "near", PASSED: "passed"}[stage], "due_at": row.evidence_due_by,
-            "severity": severity, "message": message,
-        })  # fmt: skip
-    return rows
+    subject = f"chargeback {row.id}"
+    spec = AlertSpec(row.shop_id, row.order_id, None, f"chargeback_{stage}", severity, message, row.evidence_due_by,
+                     key, subject)  # fmt: skip
+    return raise_alert(session, spec, now, actor="chargebacks") is not None

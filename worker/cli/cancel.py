@@ -10,14 +10,14 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import CancellationRequest, ShopifyIntent
+from models import CancellationRequest, Order, ShopifyIntent
 from worker.cancellation import service
 from worker.cancellation import states as s
 from worker.cancellation.errors import RequestNotFound
-from worker.cli.common import console, print_json, unit_of_work
+from worker.cli.common import SHOP, console, print_json, unit_of_work
 from worker.cli.supplier import actor
 from worker.errors import UsageError
-from worker.orders import resolve_order
+from worker.orders import resolve_order, shop_domain
 from worker.policy import Reason
 from worker.policy.adapters import parse_items
 from worker.returns.evidence import parse_evidence
@@ -35,14 +35,14 @@ def _reason(value: str) -> str:
         raise UsageError(f"--reason: unknown reason {value!r} (one of: {names})") from None
 
 
-def find_request(session: Session, ref: str) -> CancellationRequest:
+def find_request(session: Session, ref: str, shop: str | None = None) -> CancellationRequest:
     """A request id, or an order reference (its latest request)."""
     ref = ref.strip()
-    if ref.isdigit():
+    if ref.isdigit() and not shop:
         found = session.get(CancellationRequest, int(ref))
         if found is not None:
             return found
-    order = resolve_order(session, ref)
+    order = resolve_order(session, ref, shop=shop)
     requests = service.requests_for_order(session, order.id)
     if not requests:
         raise RequestNotFound(f"{order.name} has no cancellation request")
@@ -54,7 +54,9 @@ def describe(session: Session, request: CancellationRequest) -> dict[str, Any]:
         select(ShopifyIntent).where(ShopifyIntent.cancellation_request_id == request.id).order_by(ShopifyIntent.id)
     ).all()
     decision = request.policy_decision or {}
+    order = session.get_one(Order, request.order_id)
     return {
+        "shop": shop_domain(session, request.shop_id), "order": order.name,
         "id": request.id, "order_id": request.order_id, "state": request.state,
         "state_label": s.LABELS.get(request.state, request.state), "kind": request.kind, "reason": request.reason,
         "items": request.items, "policy_version": request.policy_version, "action": decision.get("action"),
@@ -92,7 +94,9 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
 def request(
     order: str = typer.Argument(..., help="#1001, a numeric id or a GID."),
     reason: str = typer.Option(..., "--reason", help="changed_mind, out_of_stock, damaged, …"),
-    items: str | None = typer.Option(None, "--items", help="LINE:QTY,… (default: the whole order)."),
+    items: str | None = typer.Option(
+        None, "--items", help="LINE:QTY,… (LINE: the line number `orders show` prints, or a SKU; default: all)."
+    ),
     note: str | None = typer.Option(None, "--note"),
     evidence: str | None = typer.Option(
         None,
@@ -100,6 +104,7 @@ def request(
         help="What the customer sent: photos,video,tracking,correspondence (KIND=where, e.g. "
         "photos=IMG_12.jpg). Stored with the request; the policy reads it.",
     ),
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Open a request; the policy decides first. A denial is recorded and exits 1.
@@ -108,7 +113,7 @@ def request(
     """
     given = parse_evidence(evidence)
     with unit_of_work() as session:
-        found = resolve_order(session, order)
+        found = resolve_order(session, order, shop=shop)
         wanted = parse_items(found, items)
         created = service.create_request(
             session, found, reason=_reason(reason), items=wanted, actor=actor(), note=note, evidence=given
@@ -119,23 +124,27 @@ def request(
         raise typer.Exit(1)
 
 
-def _act(ref: str, change: Callable[[Session, CancellationRequest], None], as_json: bool) -> None:
+def _act(
+    ref: str, change: Callable[[Session, CancellationRequest], None], as_json: bool, shop: str | None = None
+) -> None:
     """One person's move on a request (withdraw, approve, resume), then the request as it stands."""
     with unit_of_work() as session:
-        found = find_request(session, ref)
+        found = find_request(session, ref, shop)
         change(session, found)
         data = describe(session, found)
     _show(data, as_json)
 
 
 @app.command("status")
-def status(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
+def status(
+    ref: str = typer.Argument(..., help="A request id or an order."), shop: str | None = SHOP, as_json: bool = JSON
+) -> None:
     """A request: state, history, the policy's decision and its Shopify intents.
 
     Example: dropsync cancel status '#1001' --json
     """
     with unit_of_work() as session:
-        data = describe(session, find_request(session, ref))
+        data = describe(session, find_request(session, ref, shop))
     _show(data, as_json)
 
 
@@ -143,28 +152,33 @@ def status(ref: str = typer.Argument(..., help="A request id or an order."), as_
 def withdraw(
     ref: str = typer.Argument(..., help="A request id or an order."),
     why: str | None = typer.Option(None, "--why"),
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Withdraw a request (refused once the Shopify action has started).
 
     Example: dropsync cancel withdraw '#1001' --why 'customer kept it'
     """
-    _act(ref, lambda session, found: service.withdraw(session, found, actor(), why), as_json)
+    _act(ref, lambda session, found: service.withdraw(session, found, actor(), why), as_json, shop)
 
 
 @app.command("approve")
-def approve(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
+def approve(
+    ref: str = typer.Argument(..., help="A request id or an order."), shop: str | None = SHOP, as_json: bool = JSON
+) -> None:
     """Approve a request the policy escalated: it proceeds with the amounts the rules computed.
 
     Example: dropsync cancel approve '#1001'
     """
-    _act(ref, lambda session, found: service.approve(session, found, actor()), as_json)
+    _act(ref, lambda session, found: service.approve(session, found, actor()), as_json, shop)
 
 
 @app.command("resume")
-def resume(ref: str = typer.Argument(..., help="A request id or an order."), as_json: bool = JSON) -> None:
+def resume(
+    ref: str = typer.Argument(..., help="A request id or an order."), shop: str | None = SHOP, as_json: bool = JSON
+) -> None:
     """After fixing what a request handed to you needed: read Shopify again and carry on.
 
     Example: dropsync cancel resume '#1001'
     """
-    _act(ref, lambda session, found: service.resume(session, found, actor()), as_json)
+    _act(ref, lambda session, found: service.resume(session, found, actor()), as_json, shop)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,8 @@ from worker.settings import Settings, get_settings
 from worker.shops import ensure_env_shop
 
 console = Console(highlight=False)
+#: ``--shop`` on every command that names an order: which shop's ``#1001`` (``acme`` or ``acme.myshopify.com``).
+SHOP = typer.Option(None, "--shop", help="The shop (domain, or its name before .myshopify.com); or write shop:#1001.")
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -7,36 +7,39 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from models.types import utcnow
-from worker.cancellation.intents import overdue_rows
-from worker.chargebacks.deadlines import attention_rows as chargeback_rows
-from worker.cli.common import console, print_json, unit_of_work
-from worker.deadlines.alerts import needing_attention
-from worker.deadlines.rules import DeadlinePolicy
+from worker import clock
+from worker.cli.common import SHOP, console, print_json, unit_of_work
+from worker.crosscheck.report import attention
+from worker.orders import resolve_shop
 
 
-def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Overdue Shopify actions, then supplier deadlines near or passed (and unknown statuses, failing
-    polls) and chargebacks waiting for evidence, most urgent first.
+def deadlines(
+    shop: str | None = SHOP, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
+) -> None:
+    """Supplier deadlines near or passed, Shopify/AliExpress disagreements, unknown statuses, failing polls
+    and other open alerts, most urgent first; each with its shop, order and the command that acts on it.
 
     Example: dropsync deadlines --json
     """
-    now = utcnow()
+    now = clock.now()
     with unit_of_work() as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "order": a.order_name,
-                "supplier_order_id": a.supplier_order.supplier_order_id,
-                "kind": a.finding.kind,
-                "stage": a.finding.stage,
-                "due_at": a.finding.due_at,
-                "severity": a.finding.severity,
-                "message": a.finding.message,
-            }
-            for a in needing_attention(session, now, DeadlinePolicy.from_settings())
-        ]
-        rows = sorted(rows + chargeback_rows(session, now), key=lambda r: (r["stage"] != "passed", r["due_at"]))
-        rows = overdue_rows(session, now) + rows
+        shop_id = resolve_shop(session, shop).id if shop else None
+        items = attention(session, now, shop_id)
+    rows: list[dict[str, Any]] = [
+        {
+            "shop": i.shop,
+            "order": i.order,
+            "supplier_order_id": i.supplier_order,
+            "kind": i.kind,
+            "stage": "passed" if i.due_at is None or i.due_at <= now else "near",
+            "due_at": i.due_at,
+            "severity": i.severity,
+            "message": i.message,
+            "command": i.command,
+            "source": i.source,
+        }
+        for i in items
+    ]
     if as_json:
         print_json(rows)
         return
@@ -44,11 +47,13 @@ def deadlines(as_json: bool = typer.Option(False, "--json", help="Machine-readab
         console.print("nothing needs a person right now")
         return
     table = Table()
-    for header in ("due", "order", "supplier order", "what", "do this"):
-        table.add_column(header, no_wrap=header in ("order", "supplier order"))
+    for header in ("due", "order", "what", "do this"):
+        table.add_column(header, no_wrap=header in ("due", "what"))
     for r in rows:
         style = "red" if r["stage"] == "passed" else "yellow"
-        due = r["due_at"].strftime("%Y-%m-%d %H:%M UTC")
-        kind = f"[{style}]{r['kind']} ({r['stage']})[/{style}]"
-        table.add_row(due, r["order"] or "-", r["supplier_order_id"] or "-", kind, r["message"])
+        due = r["due_at"].strftime("%Y-%m-%d %H:%M") if r["due_at"] else "-"
+        where = "\n".join(
+            x for x in (r["order"], r["supplier_order_id"], r["shop"].removesuffix(".myshopify.com")) if x
+        )
+        table.add_row(due, where, f"[{style}]{r['kind']}[/{style}]", r["message"])
     console.print(table)

@@ -8,7 +8,7 @@ import typer
 
 from integrations.aliexpress.models import Tracking
 from models.types import utcnow
-from worker.cli.common import console, print_json, unit_of_work
+from worker.cli.common import SHOP, console, print_json, unit_of_work
 from worker.cli.supplier import AT, JSON, actor, describe, parse_amount, parse_at, resolve_supplier_order
 from worker.errors import UsageError
 from worker.supplier import disputes
@@ -32,6 +32,7 @@ def open_(
     reason: str = typer.Option(..., "--reason", help=", ".join(disputes.REASONS)),
     notes: str | None = typer.Option(None, "--notes"),
     at: str | None = AT,
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Record a dispute you opened on AliExpress.
@@ -40,7 +41,7 @@ def open_(
     """
     when = parse_at(at)
     with unit_of_work() as session:
-        so = resolve_supplier_order(session, ref)
+        so = resolve_supplier_order(session, ref, shop)
         dispute = disputes.open_dispute(session, so, reason, actor(), when, notes=notes)
         row = {
             "dispute_id": dispute.id,
@@ -62,6 +63,7 @@ def evidence(
     kind: str = typer.Argument(..., help=", ".join(disputes.EVIDENCE_KINDS)),
     detail: str | None = typer.Argument(None, help="A note, a file reference, a quote."),
     snapshot: bool = typer.Option(False, "--snapshot", help="Fetch the tracking events from AliExpress now."),
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Attach evidence to the open dispute (``--snapshot``: a tracking snapshot from AliExpress).
@@ -76,12 +78,12 @@ def evidence(
     if snapshot:
         # Read AliExpress before the write transaction: no database lock held across the HTTP call.
         with unit_of_work() as session:
-            supplier_order_id = resolve_supplier_order(session, ref).supplier_order_id
+            supplier_order_id = resolve_supplier_order(session, ref, shop).supplier_order_id
         with client_from_settings() as client:
             parcels = client.get_tracking(supplier_order_id)
         content = {"note": detail, "taken_at": utcnow().isoformat(), "parcels": [_parcel(p) for p in parcels]}
     with unit_of_work() as session:
-        so = resolve_supplier_order(session, ref)
+        so = resolve_supplier_order(session, ref, shop)
         dispute = disputes.get_dispute(session, so)
         disputes.add_evidence(session, dispute, kind, content, actor())
         row = {"dispute_id": dispute.id, "checklist": disputes.checklist(dispute)}
@@ -98,6 +100,7 @@ def resolve(
     refund: str | None = typer.Option(None, "--refund", help="Amount refunded by the outcome."),
     notes: str | None = typer.Option(None, "--notes"),
     at: str | None = AT,
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Record the outcome of the open dispute (a refund becomes a supplier_refund ledger entry, once).
@@ -106,7 +109,7 @@ def resolve(
     """
     when = parse_at(at)
     with unit_of_work() as session:
-        so = resolve_supplier_order(session, ref)
+        so = resolve_supplier_order(session, ref, shop)
         dispute = disputes.get_dispute(session, so)
         amount = parse_amount(refund) if refund else Decimal(0)
         disputes.resolve_dispute(session, dispute, outcome, actor(), when, refund_amount=amount, notes=notes)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from worker.cli import (
     cancel,
     chargebacks,
+    check,
     db,
     deadlines,
     dispute,
@@ -32,6 +33,7 @@ from worker.cli import (
     web,
 )
 from worker.cli.common import err_console
+from worker.crosscheck import hooks as crosscheck_hooks
 from worker.errors import DropsyncError
 from worker.observability.logging import configure_logging_from_env
 from worker.settings import SettingsError
@@ -44,6 +46,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+crosscheck_hooks.install()  # the CLI applies orders and records supplier changes: the reactions run here too
 app.add_typer(db.app, name="db")
 app.add_typer(orders.app, name="orders")
 app.add_typer(shops.app, name="shops")
@@ -61,6 +64,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(chargebacks.app, name="chargebacks")
 app.add_typer(secrets.app, name="secrets")
 app.command("deadlines")(deadlines.deadlines)
+app.command("check")(check.check)
 app.command("worker")(service.worker)
 app.command("beat")(service.beat)
 app.command("up")(service.up)

@@ -23,15 +23,16 @@ from models import (
     Order,
     RequestEvidence,
     ReturnCase,
+    Shop,
     ShopifyIntent,
     SupplierOrder,
     SupplierOrderItem,
     TimelineEvent,
 )
 from models.types import utcnow
-from worker.cli.common import console, print_json, unit_of_work
+from worker.cli.common import SHOP, console, print_json, unit_of_work
 from worker.errors import UsageError
-from worker.orders import resolve_order
+from worker.orders import resolve_order, resolve_shop, shop_domain
 
 app = typer.Typer(help="Mirrored orders: list, show.", no_args_is_help=True)
 
@@ -74,9 +75,13 @@ def _status_clause(status: str) -> Any:
     return clauses[key]
 
 
-def list_rows(session: Session, *, status: str | None, since: dt.datetime | None, limit: int) -> list[dict[str, Any]]:
-    """Newest orders first (by Shopify creation time), with supplier-order and request counts."""
+def list_rows(
+    session: Session, *, status: str | None, since: dt.datetime | None, limit: int, shop_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Newest orders first (by Shopify creation time), with their shop, supplier-order and request counts."""
     query = select(Order).order_by(Order.shopify_created_at.desc(), Order.id.desc()).limit(limit)
+    if shop_id is not None:
+        query = query.where(Order.shop_id == shop_id)
     if status is not None:
         query = query.where(_status_clause(status))
     if since is not None:
@@ -85,8 +90,10 @@ def list_rows(session: Session, *, status: str | None, since: dt.datetime | None
     ids = [o.id for o in orders]
     suppliers = _count_by_order(session, SupplierOrder.order_id, ids)
     requests = _count_by_order(session, CancellationRequest.order_id, ids)
+    domains: dict[int, str] = {row.id: row.domain for row in session.execute(select(Shop.id, Shop.domain))}
     return [
-        {"id": o.id, "name": o.name, "gid": o.shopify_gid, "created_at": o.shopify_created_at,
+        {"shop": domains.get(o.shop_id), "id": o.id, "name": o.name, "gid": o.shopify_gid,
+         "created_at": o.shopify_created_at,
          "financial_status": o.display_financial_status, "fulfillment_status": o.display_fulfillment_status,
          "cancelled_at": o.cancelled_at, "total": o.total_price, "refunded": o.total_refunded,
          "currency": o.currency, "customer": o.customer_name, "source": o.source,
@@ -107,6 +114,7 @@ def list_orders(
     status: str | None = typer.Option(None, "--status", help=f"One of: {', '.join(STATUS_FILTERS)}."),
     since: str | None = typer.Option(None, "--since", help="Created since a date (2026-01-31) or an age (3d, 12h)."),
     limit: int = typer.Option(50, "--limit", min=1, max=10000, help="At most this many orders."),
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Mirrored orders, newest first.
@@ -114,25 +122,28 @@ def list_orders(
     Examples: dropsync orders list --status unfulfilled --since 7d ;  dropsync orders list --json
     """
     with unit_of_work() as session:
-        rows = list_rows(session, status=status, since=parse_since(since, utcnow()), limit=limit)
+        shop_id = resolve_shop(session, shop).id if shop else None
+        rows = list_rows(session, status=status, since=parse_since(since, utcnow()), limit=limit, shop_id=shop_id)
     if as_json:
         print_json(rows)
         return
     if not rows:
         console.print("no orders match")
         return
-    table = Table("order", "created", "payment", "fulfillment", "total", "refunded", "supplier", "requests")
+    table = Table("shop", "order", "created", "payment", "fulfillment", "total", "refunded", "supplier", "requests")
     for r in rows:
         fulfillment = "CANCELLED" if r["cancelled_at"] else (r["fulfillment_status"] or "-")
-        table.add_row(r["name"], f"{r['created_at']:%Y-%m-%d %H:%M}", r["financial_status"] or "-", fulfillment,
+        table.add_row(str(r["shop"]).removesuffix(".myshopify.com"), r["name"], f"{r['created_at']:%Y-%m-%d %H:%M}",
+                      r["financial_status"] or "-", fulfillment,
                       f"{r['total']} {r['currency']}", str(r["refunded"]), str(r["supplier_orders"]),
                       str(r["cancellation_requests"]))  # fmt: skip
     console.print(table)
 
 
-def _order_part(order: Order) -> dict[str, Any]:
+def _order_part(session: Session, order: Order) -> dict[str, Any]:
     return {
-        "id": order.id, "name": order.name, "gid": order.shopify_gid, "legacy_id": order.legacy_id,
+        "shop": shop_domain(session, order.shop_id), "id": order.id, "name": order.name, "gid": order.shopify_gid,
+        "legacy_id": order.legacy_id,
         "created_at": order.shopify_created_at, "updated_at": order.shopify_updated_at,
         "financial_status": order.display_financial_status, "fulfillment_status": order.display_fulfillment_status,
         "cancelled_at": order.cancelled_at, "cancel_reason": order.cancel_reason, "currency": order.currency,
@@ -145,10 +156,10 @@ def _order_part(order: Order) -> dict[str, Any]:
 
 def _line_items(order: Order) -> list[dict[str, Any]]:
     return [
-        {"id": li.id, "gid": li.shopify_gid, "title": li.title, "variant": li.variant_title, "sku": li.sku,
+        {"line": n, "id": li.id, "gid": li.shopify_gid, "title": li.title, "variant": li.variant_title, "sku": li.sku,
          "quantity": li.quantity, "current_quantity": li.current_quantity,
          "unfulfilled_quantity": li.unfulfilled_quantity, "unit_price": li.unit_price}
-        for li in sorted(order.line_items, key=lambda li: li.id)
+        for n, li in enumerate(sorted(order.line_items, key=lambda li: li.id), start=1)
     ]  # fmt: skip
 
 
@@ -245,7 +256,7 @@ def describe_order(session: Session, order: Order) -> dict[str, Any]:
     """Everything about one order, as plain data (the ``--json`` shape of ``orders show``)."""
     suppliers = _supplier_orders(session, order)
     return {
-        "order": _order_part(order),
+        "order": _order_part(session, order),
         "line_items": _line_items(order),
         "supplier_orders": suppliers,
         "cancellation_requests": _requests(session, order),
@@ -259,13 +270,20 @@ def describe_order(session: Session, order: Order) -> dict[str, Any]:
 
 
 @app.command("show")
-def show(order: str = typer.Argument(..., help="#1001, a numeric id or a GID."), as_json: bool = JSON) -> None:
+def show(
+    order: str = typer.Argument(..., help="#1001, shop:#1001, a numeric id or a GID."),
+    shop: str | None = SHOP,
+    as_json: bool = JSON,
+) -> None:
     """One order: mirror state, line items, supplier orders, requests, intents, money and the timeline.
 
-    Examples: dropsync orders show '#1001' ;  dropsync orders show gid://shopify/Order/1001 --json
+    Line items are numbered: that number is LINE in every --items option (supplier link, cancel request,
+    policy check).
+
+    Examples: dropsync orders show '#1001' --shop acme ;  dropsync orders show gid://shopify/Order/1001 --json
     """
     with unit_of_work() as session:
-        data = describe_order(session, resolve_order(session, order))
+        data = describe_order(session, resolve_order(session, order, shop=shop))
     if as_json:
         print_json(data)
         return
@@ -276,15 +294,16 @@ def _print_order(data: dict[str, Any]) -> None:
     o = data["order"]
     state = f"CANCELLED ({o['cancel_reason']})" if o["cancelled_at"] else (o["fulfillment_status"] or "-")
     created = f"{o['created_at']:%Y-%m-%d %H:%M}"
-    console.print(f"{o['name']}  {o['gid']}  created {created} UTC", style="bold", markup=False)
+    console.print(f"{o['name']}  {o['shop']}  {o['gid']}  created {created} UTC", style="bold", markup=False)
     payment = o["financial_status"] or "-"
     console.print(f"  payment {payment} · fulfillment {state} · customer {o['customer'] or '-'}", markup=False)
     console.print(f"  total {o['total']} {o['currency']} · refunded {o['refunded']} · outstanding {o['outstanding']}")
     _print_section(
         "Line items",
-        ("line item", "qty", "now", "unfulfilled", "unit price"),
+        ("line", "sku", "title", "qty", "now", "unfulfilled", "unit price"),
         [
-            (li["title"], str(li["quantity"]), str(li["current_quantity"]), str(li["unfulfilled_quantity"]),
+            (str(li["line"]), li["sku"] or "-", li["title"] + (f" ({li['variant']})" if li["variant"] else ""),
+             str(li["quantity"]), str(li["current_quantity"]), str(li["unfulfilled_quantity"]),
              str(li["unit_price"]))
             for li in data["line_items"]
         ],

@@ -15,10 +15,10 @@ from rich.table import Table
 from rich.text import Text
 
 from models.types import utcnow
-from worker.cli.common import console, print_json, settings, unit_of_work
+from worker.cli.common import SHOP, console, print_json, settings, unit_of_work
 from worker.errors import UsageError
 from worker.money import format_money, is_currency
-from worker.orders import resolve_order
+from worker.orders import resolve_order, shop_domain
 from worker.policy import Action, Decision, Evidence, Policy, Reason, RequestKind, load_policy
 from worker.policy.adapters import check_order, parse_items
 from worker.policy.explain import explain as explain_policy
@@ -65,7 +65,10 @@ def _instant(text: str | None) -> dt.datetime:
 def check(
     order_ref: str = typer.Argument(..., metavar="ORDER", help="#1001, a numeric id or a GID."),
     reason: str = typer.Option(..., "--reason", "-r", help="not_as_described, damaged, wrong_size, changed_mind, …"),
-    items: str | None = typer.Option(None, "--items", help="LINE:QTY,... (default: the whole order)."),
+    items: str | None = typer.Option(
+        None, "--items", help="LINE:QTY,… (LINE: the line number `orders show` prints, or a SKU; default: all)."
+    ),
+    shop: str | None = SHOP,
     kind: str = typer.Option("auto", "--kind", help="auto | cancel | return (auto: return once shipped)."),
     evidence: str = typer.Option("", "--evidence", help="What the customer provided: photos,video,tracking,…"),
     at: str | None = typer.Option(None, "--at", help="Decide as of this instant (ISO 8601; default now)."),
@@ -74,7 +77,7 @@ def check(
 ) -> None:
     """Print what the policy decides for a request on an order, and why.
 
-    Example: dropsync policy check '#1001' --reason damaged --items 12:1 --evidence photos
+    Example: dropsync policy check '#1001' --reason damaged --items 2:1 --evidence photos
     """
     policy, _ = _policy(file)
     wanted_reason = _enum_value(Reason, reason, "--reason")
@@ -82,7 +85,7 @@ def check(
     proofs = [_enum_value(Evidence, e, "--evidence") for e in evidence.split(",") if e.strip()]
     now = _instant(at)
     with unit_of_work() as session:
-        order = resolve_order(session, order_ref)
+        order = resolve_order(session, order_ref, shop=shop)
         decision = check_order(
             session,
             order,
@@ -93,10 +96,10 @@ def check(
             kind=wanted_kind,
             evidence=proofs,
         )
-        name = order.name
+        name, domain = order.name, shop_domain(session, order.shop_id)
         titles = {str(item.id): item.title for item in order.line_items}
     if as_json:
-        print_json({"order": name, **decision.to_dict()})
+        print_json({"shop": domain, "order": name, **decision.to_dict()})
         return
     _print_decision(name, decision, titles)
 

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from worker.cancellation.exposure import exposures, totals
-from worker.cli.common import console, print_json, unit_of_work
+from worker.cli.common import SHOP, console, print_json, unit_of_work
 from worker.orders import resolve_order
 
 app = typer.Typer(help="Reports from the ledger.", no_args_is_help=True)
@@ -15,6 +15,7 @@ app = typer.Typer(help="Reports from the ledger.", no_args_is_help=True)
 @app.command("exposure")
 def exposure(
     order: str | None = typer.Argument(None, help="One order (default: every order with refunds or requests)."),
+    shop: str | None = SHOP,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Per order: refunded to the customer − recovered from the supplier, chargebacks not won (disputed
@@ -26,7 +27,7 @@ def exposure(
     Example: dropsync report exposure --json
     """
     with unit_of_work() as session:
-        ids = [resolve_order(session, order).id] if order else None
+        ids = [resolve_order(session, order, shop=shop).id] if order else None
         rows = exposures(session, ids)
     total = totals(rows)
     if as_json:

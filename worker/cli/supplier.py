@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from integrations.aliexpress import status as st
 from models import Order, SupplierOrder, TimelineEvent
 from models.types import utcnow
-from worker.cli.common import console, print_json, settings, unit_of_work
+from worker.cli.common import SHOP, console, print_json, settings, unit_of_work
 from worker.errors import NotFoundError, UsageError
-from worker.orders import resolve_order
+from worker.orders import resolve_order, resolve_shop, shop_domain
 from worker.supplier import service
 from worker.supplier.disputes import checklist
 from worker.supplier.linking import parse_items
@@ -57,17 +57,20 @@ def parse_amount(value: str) -> Decimal:
     return amount
 
 
-def resolve_supplier_order(session: Session, ref: str) -> SupplierOrder:
-    """An AliExpress order number, or a Shopify order reference with exactly one supplier order."""
+def resolve_supplier_order(session: Session, ref: str, shop: str | None = None) -> SupplierOrder:
+    """An AliExpress order number, or a Shopify order reference with exactly one supplier order (in ``shop``)."""
     ref = ref.strip()
     if ref.isdigit() and len(ref) >= 6:
-        found = session.scalars(select(SupplierOrder).where(SupplierOrder.supplier_order_id == ref)).all()
+        query = select(SupplierOrder).where(SupplierOrder.supplier_order_id == ref)
+        if shop:
+            query = query.where(SupplierOrder.shop_id == resolve_shop(session, shop).id)
+        found = session.scalars(query).all()
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise UsageError(f"supplier order {ref} exists in several shops; use the Shopify order instead")
+            raise UsageError(f"supplier order {ref} exists in several shops; give --shop or use the Shopify order")
     try:
-        order = resolve_order(session, ref)
+        order = resolve_order(session, ref, shop=shop)
     except NotFoundError:
         raise NotFoundError(f"unknown supplier order or order {ref!r}") from None
     linked = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).all()
@@ -82,6 +85,7 @@ def resolve_supplier_order(session: Session, ref: str) -> SupplierOrder:
 def describe(session: Session, so: SupplierOrder, *, events: int = 0) -> dict[str, Any]:
     order = session.get(Order, so.order_id) if so.order_id else None
     row: dict[str, Any] = {
+        "shop": shop_domain(session, so.shop_id),
         "supplier_order_id": so.supplier_order_id,
         "order": order.name if order else None,
         "status": so.status,
@@ -175,7 +179,10 @@ def _print_detail(row: dict[str, Any]) -> None:
 def link(
     order_ref: str = typer.Argument(..., metavar="ORDER", help="#1001, a numeric id or a GID."),
     supplier_order_id: str = typer.Argument(..., help="The AliExpress order number."),
-    items: str | None = typer.Option(None, "--items", help="LINE:QTY,… (LINE: position, SKU or id). Default: all."),
+    items: str | None = typer.Option(
+        None, "--items", help="LINE:QTY,… (LINE: the line number `orders show` prints, or a SKU). Default: all."
+    ),
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Link an AliExpress order to a Shopify order (and the line items it covers).
@@ -183,20 +190,23 @@ def link(
     Example: dropsync supplier link '#1001' 8123456789012345 --items 1:2,2:1
     """
     with unit_of_work() as session:
-        order = resolve_order(session, order_ref)
+        order = resolve_order(session, order_ref, shop=shop)
         chosen = parse_items(order, items) if items else None
         so = service.link_supplier_order(session, order, supplier_order_id, chosen, actor())
         row = describe(session, so)
+        positions = {line.id: n for n, line in enumerate(order.line_items, start=1)}  # as `orders show` numbers them
     if as_json:
         print_json(row)
         return
-    covered = ", ".join(f"{i['quantity']} × line {i['line_item_id']}" for i in row["items"]) or "no items"
-    console.print(f"linked AliExpress order {row['supplier_order_id']} to {row['order']} ({covered}); polled shortly")
+    covered = ", ".join(f"{i['quantity']} × line {positions.get(i['line_item_id'], '?')}" for i in row["items"])
+    number, name = row["supplier_order_id"], row["order"]
+    console.print(f"linked AliExpress order {number} to {name} ({covered or 'no items'}); polled shortly")
 
 
 @app.command("show")
 def show(
     ref: str = typer.Argument(..., help="AliExpress order number, or a Shopify order (#1001)."),
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Everything known about a supplier order: status, money, deadlines, disputes, timeline.
@@ -205,11 +215,11 @@ def show(
     """
     with unit_of_work() as session:
         try:
-            rows = [describe(session, resolve_supplier_order(session, ref), events=15)]
+            rows = [describe(session, resolve_supplier_order(session, ref, shop), events=15)]
         except UsageError as exc:
             if "several supplier orders" not in str(exc):
                 raise
-            order = resolve_order(session, ref)
+            order = resolve_order(session, ref, shop=shop)
             linked = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id))
             rows = [describe(session, so, events=15) for so in linked]
     if as_json:
@@ -260,6 +270,7 @@ def list_orders(
 def poll(
     ref: str | None = typer.Argument(None, help="One supplier order (default: every due one)."),
     poll_all: bool = typer.Option(False, "--all", help="Every open supplier order, due or not."),
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Ask AliExpress now (what the beat task does every minute for due orders).
@@ -275,7 +286,7 @@ def poll(
     with client_from_settings() as client:
         if ref:
             with unit_of_work() as session:
-                so = resolve_supplier_order(session, ref)
+                so = resolve_supplier_order(session, ref, shop)
                 outcome = poll_supplier_order(session, so, client, utcnow())
                 result: dict[str, Any] = {
                     "outcomes": {outcome.outcome: 1},
@@ -301,9 +312,11 @@ def poll(
         _print_detail(result["supplier_order"])
 
 
-def _record(ref: str, fn: Any, *args: Any, done: str, noop: str | None = None, as_json: bool = False) -> None:
+def _record(
+    ref: str, fn: Any, *args: Any, done: str, noop: str | None = None, as_json: bool = False, shop: str | None = None
+) -> None:
     with unit_of_work() as session:
-        so = resolve_supplier_order(session, ref)
+        so = resolve_supplier_order(session, ref, shop)
         changed = fn(session, so, *args)
         row = describe(session, so)
     if as_json:
@@ -317,7 +330,9 @@ def _record(ref: str, fn: Any, *args: Any, done: str, noop: str | None = None, a
 
 
 @app.command("cancel-requested")
-def cancel_requested(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool = JSON) -> None:
+def cancel_requested(
+    ref: str = typer.Argument(...), at: str | None = AT, shop: str | None = SHOP, as_json: bool = JSON
+) -> None:
     """Record that you asked the seller to cancel (on AliExpress). Starts the 48 h silence clock.
 
     Example: dropsync supplier cancel-requested '#1001'
@@ -329,11 +344,12 @@ def cancel_requested(ref: str = typer.Argument(...), at: str | None = AT, as_jso
         done="cancellation request recorded",
         noop="already recorded",
         as_json=as_json,
+        shop=shop,
     )
 
 
 @app.command("confirm")
-def confirm(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool = JSON) -> None:
+def confirm(ref: str = typer.Argument(...), at: str | None = AT, shop: str | None = SHOP, as_json: bool = JSON) -> None:
     """Record that the seller accepted the cancellation: the supplier refund is now expected.
 
     Example: dropsync supplier confirm '#1001'
@@ -345,11 +361,12 @@ def confirm(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool =
         done="cancellation confirmed, refund expected",
         noop="already confirmed",
         as_json=as_json,
+        shop=shop,
     )
 
 
 @app.command("refuse")
-def refuse(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool = JSON) -> None:
+def refuse(ref: str = typer.Argument(...), at: str | None = AT, shop: str | None = SHOP, as_json: bool = JSON) -> None:
     """Record that the seller refused to cancel (and has not shipped): consider a dispute.
 
     Example: dropsync supplier refuse '#1001'
@@ -360,6 +377,7 @@ def refuse(ref: str = typer.Argument(...), at: str | None = AT, as_json: bool = 
         lambda s, so: service.record_seller_refused(s, so, actor(), when),
         done="refusal recorded; if it still does not ship, open a dispute",
         as_json=as_json,
+        shop=shop,
     )
 
 
@@ -368,6 +386,7 @@ def shipped(
     ref: str = typer.Argument(...),
     tracking: list[str] = typer.Option([], "--tracking", help="Tracking number (repeatable). None: a bare claim."),
     at: str | None = AT,
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Record the seller's "already shipped" claim; without tracking, tracking becomes due in N business days.
@@ -380,6 +399,7 @@ def shipped(
         lambda s, so: service.record_shipped_claim(s, so, tracking, actor(), when),
         done="shipment claim recorded",
         as_json=as_json,
+        shop=shop,
     )
 
 
@@ -390,6 +410,7 @@ def refund_received(
     currency: str | None = typer.Option(None, "--currency", help="Default: the supplier order's currency."),
     reference: str | None = typer.Option(None, "--reference", help="AliExpress refund id (makes it idempotent)."),
     at: str | None = AT,
+    shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
     """Record money back from the supplier (a supplier_refund ledger entry, counted once).
@@ -404,12 +425,16 @@ def refund_received(
         ),
         done=f"refund of {value} recorded",
         as_json=as_json,
+        shop=shop,
     )
 
 
 @app.command("extend-protection")
 def extend_protection(
-    ref: str = typer.Argument(...), days: int = typer.Argument(..., min=1), as_json: bool = JSON
+    ref: str = typer.Argument(...),
+    days: int = typer.Argument(..., min=1),
+    shop: str | None = SHOP,
+    as_json: bool = JSON,
 ) -> None:
     """Record that the seller extended buyer protection by DAYS.
 
@@ -420,4 +445,5 @@ def extend_protection(
         lambda s, so: service.record_protection_extension(s, so, days, actor()),
         done=f"protection extended by {days} days",
         as_json=as_json,
+        shop=shop,
     )

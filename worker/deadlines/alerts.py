@@ -21,8 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from models import Alert, Order, SupplierOrder
+from models import Alert, Order, SupplierOrder, TimelineEvent
+from models.types import utcnow
 from worker.deadlines.rules import KINDS, DeadlinePolicy, Finding, findings
+from worker.notify.outbox import enqueue_notifications
 from worker.observability.metrics import ALERTS_RAISED, DEADLINES_DUE
 from worker.timeline import record_event
 
@@ -98,16 +100,66 @@ def raise_due_alerts(session: Session, now: dt.datetime, policy: DeadlinePolicy)
 def _raise(session: Session, attention: Attention, now: dt.datetime) -> Alert | None:
     so, finding = attention.supplier_order, attention.finding
     kind = f"{finding.kind}_{finding.stage}" if finding.kind in KINDS else finding.kind
+    where = f"{attention.order_name} / " if attention.order_name else ""
+    return raise_alert(
+        session,
+        AlertSpec(
+            shop_id=so.shop_id,
+            order_id=so.order_id,
+            supplier_order_id=so.id,
+            kind=kind,
+            severity=finding.severity,
+            message=finding.message,
+            due_at=finding.due_at,
+            dedupe_key=attention.dedupe_key,
+            subject=f"{where}supplier order {so.supplier_order_id}",
+        ),
+        now,
+        actor="deadlines",
+    )
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """What an alert says; ``subject`` names the order (and supplier order) on the timeline and outside."""
+
+    shop_id: int
+    order_id: int | None
+    supplier_order_id: int | None
+    kind: str
+    severity: str
+    message: str
+    due_at: dt.datetime | None
+    dedupe_key: str
+    subject: str
+    command: str | None = None
+
+
+def raise_alert(
+    session: Session, spec: AlertSpec, now: dt.datetime, *, actor: str, reopen: bool = False
+) -> Alert | None:
+    """Raise one alert (once per ``dedupe_key``): timeline, log, metric and its notifications. Flushes only.
+
+    The notification outbox rows are written in this same transaction (``worker.notify.outbox``): an
+    alert that commits is delivered outside dropsync, one that rolls back never is. With ``reopen``, a
+    resolved alert under the same key whose condition came back is opened again (not notified again).
+    """
+    existing = session.scalar(select(Alert).where(Alert.dedupe_key == spec.dedupe_key))
+    if existing is not None:
+        if reopen and existing.resolved_at is not None:
+            _reopen(session, existing, spec, now, actor)
+        return None
     alert = Alert(
-        shop_id=so.shop_id,
-        order_id=so.order_id,
-        supplier_order_id=so.id,
-        kind=kind,
-        severity=finding.severity,
-        message=finding.message,
-        due_at=finding.due_at,
-        dedupe_key=attention.dedupe_key,
+        shop_id=spec.shop_id,
+        order_id=spec.order_id,
+        supplier_order_id=spec.supplier_order_id,
+        kind=spec.kind,
+        severity=spec.severity,
+        message=spec.message,
+        due_at=spec.due_at,
+        dedupe_key=spec.dedupe_key,
         raised_at=now,
+        command=spec.command,
     )
     try:
         with session.begin_nested():
@@ -115,26 +167,79 @@ def _raise(session: Session, attention: Attention, now: dt.datetime) -> Alert | 
             session.flush()
     except IntegrityError:
         return None  # raised concurrently by another run: once is the rule, and it holds
-    where = f"{attention.order_name} / " if attention.order_name else ""
     record_event(
         session,
-        shop_id=so.shop_id,
-        order_id=so.order_id,
-        supplier_order_id=so.id,
+        shop_id=spec.shop_id,
+        order_id=spec.order_id,
+        supplier_order_id=spec.supplier_order_id,
         kind="alert.raised",
-        message=f"{where}supplier order {so.supplier_order_id}: {finding.message}",
-        actor="deadlines",
-        data={"alert_id": alert.id, "kind": kind, "due_at": finding.due_at.isoformat()},
+        message=f"{spec.subject}: {spec.message}",
+        actor=actor,
+        data={"alert_id": alert.id, "kind": spec.kind, "due_at": spec.due_at.isoformat() if spec.due_at else None},
     )
-    log.warning(
-        "alert.raised",
-        kind=kind,
-        supplier_order_id=so.supplier_order_id,
-        due_at=finding.due_at.isoformat(),
-        message=finding.message,
-    )
-    ALERTS_RAISED.labels(kind).inc()
+    log.warning("alert.raised", kind=spec.kind, alert_id=alert.id, subject=spec.subject, message=spec.message)
+    ALERTS_RAISED.labels(spec.kind).inc()
+    enqueue_notifications(session, alert)
     return alert
+
+
+def raise_new_alerts(session: Session, specs: list[AlertSpec], now: dt.datetime, *, actor: str) -> list[Alert]:
+    """Raise alerts whose keys do not exist yet, the batch in a few statements (a mirror batch of 500 orders
+    seen for the first time must not pay five round trips per alert). Same effects as :func:`raise_alert`;
+    if another run raised one of the keys meanwhile, the batch falls back to one by one (once is the rule).
+    """
+    if not specs:
+        return []
+    alerts = [
+        Alert(shop_id=s.shop_id, order_id=s.order_id, supplier_order_id=s.supplier_order_id, kind=s.kind,
+              severity=s.severity, message=s.message, due_at=s.due_at, dedupe_key=s.dedupe_key, raised_at=now,
+              command=s.command)
+        for s in specs
+    ]  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add_all(alerts)
+            session.flush()
+    except IntegrityError:
+        return [alert for spec in specs if (alert := raise_alert(session, spec, now, actor=actor))]
+    at = utcnow()
+    session.add_all(
+        TimelineEvent(
+            shop_id=s.shop_id, order_id=s.order_id, supplier_order_id=s.supplier_order_id, kind="alert.raised",
+            message=f"{s.subject}: {s.message}", actor=actor, occurred_at=at,
+            data={"alert_id": a.id, "kind": s.kind, "due_at": s.due_at.isoformat() if s.due_at else None},
+        )
+        for a, s in zip(alerts, specs, strict=True)
+    )  # fmt: skip
+    for alert, spec in zip(alerts, specs, strict=True):
+        log.warning("alert.raised", kind=spec.kind, alert_id=alert.id, subject=spec.subject, message=spec.message)
+        ALERTS_RAISED.labels(spec.kind).inc()
+        enqueue_notifications(session, alert)
+    session.flush()
+    return alerts
+
+
+def _reopen(session: Session, alert: Alert, spec: AlertSpec, now: dt.datetime, actor: str) -> None:
+    alert.resolved_at, alert.raised_at, alert.message, alert.due_at = None, now, spec.message, spec.due_at
+    session.flush()
+    record_event(
+        session, shop_id=alert.shop_id, order_id=alert.order_id, supplier_order_id=alert.supplier_order_id,
+        kind="alert.reopened", message=f"{spec.subject}: {spec.message}", actor=actor,
+        data={"alert_id": alert.id, "kind": alert.kind},
+    )  # fmt: skip
+
+
+def resolve_alert(session: Session, alert: Alert, now: dt.datetime, *, actor: str, why: str) -> None:
+    """The alert's condition is gone: resolved, and said so on the order's timeline. Flushes only."""
+    if alert.resolved_at is not None:
+        return
+    alert.resolved_at = now
+    session.flush()
+    record_event(
+        session, shop_id=alert.shop_id, order_id=alert.order_id, supplier_order_id=alert.supplier_order_id,
+        kind="alert.resolved", message=f"resolved: {alert.message} ({why})", actor=actor,
+        data={"alert_id": alert.id, "kind": alert.kind},
+    )  # fmt: skip
 
 
 #: The alerts this module owns (other features raise their own kinds: never resolve theirs).
@@ -145,5 +250,4 @@ def _resolve_gone(session: Session, live_keys: set[str], now: dt.datetime) -> No
     own = or_(*(Alert.dedupe_key.startswith(prefix) for prefix in OWN_PREFIXES))
     for alert in session.scalars(select(Alert).where(Alert.resolved_at.is_(None), own)):
         if alert.dedupe_key not in live_keys:
-            alert.resolved_at = now
-    session.flush()
+            resolve_alert(session, alert, now, actor="deadlines", why="no longer applies")

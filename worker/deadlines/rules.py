@@ -82,7 +82,7 @@ def refresh_deadlines(so: SupplierOrder, calendar: BusinessCalendar, policy: Dea
     so.handling_deadline = calendar.add_business_days(so.paid_at, policy.handling_days) if so.paid_at else None
     so.seller_silence_deadline = (
         so.cancel_requested_at + policy.seller_silence
-        if so.cancel_requested_at and so.status == st.CANCELLATION_REQUESTED
+        if so.cancel_requested_at and so.status == st.CANCELLATION_REQUESTED and not refused(so)
         else None
     )
     so.tracking_due_at = (
@@ -95,6 +95,19 @@ def refresh_deadlines(so: SupplierOrder, calendar: BusinessCalendar, policy: Dea
     if so.protection_ends_at is None and so.shipped_at is not None:
         days = policy.protection_days + so.protection_extended_days
         so.protection_ends_at = so.shipped_at + dt.timedelta(days=days)
+
+
+def refused(so: SupplierOrder) -> bool:
+    """The seller refused the latest cancellation request (a new request starts a new one)."""
+    return refused_between(so.cancel_requested_at, so.cancel_refused_at)
+
+
+def refused_between(requested_at: dt.datetime | None, refused_at: dt.datetime | None) -> bool:
+    return refused_at is not None and (requested_at is None or refused_at >= requested_at)
+
+
+def has_open_dispute(so: SupplierOrder) -> bool:
+    return so.status == st.IN_DISPUTE or any(d.state == "open" for d in so.disputes)
 
 
 def findings(so: SupplierOrder, now: dt.datetime, policy: DeadlinePolicy) -> list[Finding]:
@@ -141,21 +154,22 @@ def _handling(so: SupplierOrder) -> _Candidate:
 
 
 def _seller_silence(so: SupplierOrder) -> _Candidate:
-    if so.seller_silence_deadline is None or so.status != st.CANCELLATION_REQUESTED:
+    if so.seller_silence_deadline is None or so.status != st.CANCELLATION_REQUESTED or refused(so):
         return None
     return (
         SELLER_SILENCE,
         so.seller_silence_deadline,
         "info",
         "the seller has {left} left to answer the cancellation request before it cancels by itself",
-        "the seller stayed silent 48 h on the cancellation request: AliExpress should have cancelled it; "
-        "confirm the cancellation (the next poll checks)",
+        "the seller did not answer the cancellation request within 48 h: AliExpress should have closed the "
+        "order by itself. Do not refund the customer yet: poll it (dropsync supplier poll ORDER); if AliExpress "
+        "still shows it awaiting shipment, the seller refused: open a dispute or wait for tracking",
     )
 
 
 def _tracking_due(so: SupplierOrder) -> _Candidate:
-    if so.tracking_due_at is None or so.tracking_numbers or so.status in st.CLOSED_STATES:
-        return None
+    if so.tracking_due_at is None or so.tracking_numbers or so.status in st.CLOSED_STATES or has_open_dispute(so):
+        return None  # a dispute is the advice's own outcome: asking for it again would be stale
     return (
         TRACKING_DUE,
         so.tracking_due_at,

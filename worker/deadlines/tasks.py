@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.types import utcnow
+from worker import clock
 from worker.celery_app import app
 from worker.db import session_scope
 from worker.deadlines.alerts import raise_due_alerts
@@ -13,4 +13,4 @@ from worker.deadlines.rules import DeadlinePolicy
 def raise_alerts() -> int:
     """Raise each near-or-passed supplier deadline once (timeline + log + metric)."""
     with session_scope() as session:
-        return len(raise_due_alerts(session, utcnow(), DeadlinePolicy.from_settings()))
+        return len(raise_due_alerts(session, clock.now(), DeadlinePolicy.from_settings()))

@@ -22,6 +22,7 @@ from integrations.aliexpress.sandbox.world import SandboxError
 from integrations.shopify.sandbox.control import ControlError
 from worker.cli.common import console, err_console, print_json
 from worker.demo import chargeback, story
+from worker.demo.receiver import NotificationInbox
 from worker.demo.stack import Stack, StackError, StackOptions, running, subscribe_webhooks
 from worker.demo.summary import build_summary
 from worker.errors import UsageError
@@ -75,16 +76,24 @@ def run_demo(data_dir: Path, *, as_json: bool, step_timeout: float) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     say = _sayer(as_json)
     say(f"workspace: {workspace} (wiped at start; logs in {workspace / 'logs'})")
-    options = StackOptions(workdir=workspace, use_sandboxes=True, extra_env=demo_env(workspace))
-    with running(options, say) as stack:
-        try:
-            summary = _play(stack, say, step_timeout, started)
-        except (SandboxError, ControlError) as exc:  # the script asked a sandbox for an impossible step
-            raise StackError(f"demo script error: {exc}") from exc
+    with NotificationInbox().serve() as inbox:
+        env = {**demo_env(workspace), "DROPSYNC_NOTIFY_WEBHOOK_URL": inbox.url}
+        options = StackOptions(workdir=workspace, use_sandboxes=True, extra_env=env)
+        summary = _run_stack(options, say, inbox, step_timeout, started)
     if as_json:
         print_json(summary)
     else:
         print_summary(summary)
+
+
+def _run_stack(
+    options: StackOptions, say: Any, inbox: NotificationInbox, step_timeout: float, started: float
+) -> dict[str, Any]:
+    with running(options, say) as stack:
+        try:
+            return _play(stack, say, inbox, step_timeout, started)
+        except (SandboxError, ControlError) as exc:  # the script asked a sandbox for an impossible step
+            raise StackError(f"demo script error: {exc}") from exc
 
 
 def _sayer(quiet: bool) -> Any:
@@ -94,7 +103,7 @@ def _sayer(quiet: bool) -> Any:
     return say
 
 
-def _play(stack: Stack, say: Any, timeout: float, started: float) -> dict[str, Any]:
+def _play(stack: Stack, say: Any, inbox: NotificationInbox, timeout: float, started: float) -> dict[str, Any]:
     say(f"{subscribe_webhooks(stack)} webhook topics subscribed")
     seeded = stack.shopify.state.total_count if stack.shopify else 0
     story.sweep(stack, None, seeded, timeout)
@@ -116,6 +125,9 @@ def _play(stack: Stack, say: Any, timeout: float, started: float) -> dict[str, A
     say("the seller shipped: the request became a return")
     story.protection_alert(stack, cast, timeout)
     say("buyer-protection alert raised")
+    one_sided = story.one_sided_cancellation(stack, cast, inbox, timeout)
+    say(f"one-sided cancellation caught: {one_sided['order']} cancelled in Shopify's admin while AliExpress awaits "
+        "shipment; the operator's channel was notified")  # fmt: skip
     parts = story.delivered_orders(stack, cast, timeout)
     say("two parcels delivered (the carrier's scan in AliExpress's logistics status)")
     returns = {"damaged_kept": story.damaged_item_return(stack, parts, timeout)}
@@ -126,6 +138,7 @@ def _play(stack: Stack, say: Any, timeout: float, started: float) -> dict[str, A
     say("chargeback (not received) answered with the AliExpress tracking: evidence sent, dispute won")
     summary = build_summary(stack, cast, requests, time.monotonic() - started, returns)
     summary["chargeback"] = chargeback.summary(stack, dispute_gid)
+    summary["one_sided_cancellation"] = one_sided
     return summary
 
 
@@ -161,6 +174,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     lines.append(f"  {alert['order']}: [{alert['severity']}] {alert['message']}" if alert else "  none raised")
     if "chargeback" in summary:
         lines += ["", *chargeback.summary_lines(summary["chargeback"])]
+    caught = summary["one_sided_cancellation"]
+    lines += ["", f"Cancelled in Shopify only: {caught['order']} (the AliExpress order was paid, awaiting shipment)",
+              f"  alert: {caught['alert']}", f"  do: {caught['command']}",
+              f"  notification sent to the operator's webhook: {caught['notification'].splitlines()[0]}"]  # fmt: skip
     lines += ["", "Exposure (refunded to customers, not yet recovered from suppliers):"]
     for row in summary["exposure"]["orders"]:
         lines.append(f"  {row['order']}: refunded {row['refunded_to_customer']} {row['currency']}, recovered "

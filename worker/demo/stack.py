@@ -107,6 +107,8 @@ def _sandbox_env(shopify_url: str, aliexpress: AliExpressSandbox, aliexpress_url
         "ALIEXPRESS_ACCESS_TOKEN": aliexpress.config.access_token,
         "ALIEXPRESS_REFRESH_TOKEN": aliexpress.config.refresh_token,
         "ALIEXPRESS_GATEWAY_TIMEZONE": aliexpress.config.gateway_timezone,
+        # One clock for the stack: advancing the AliExpress sandbox's clock moves dropsync's deadlines too.
+        "DROPSYNC_SANDBOX_CLOCK_URL": f"{aliexpress_url}/_sandbox/clock",
     }
 
 

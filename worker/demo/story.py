@@ -17,18 +17,20 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress.sandbox import AliExpressSandbox
+from integrations.shopify.client import ShopifyClient
 from integrations.shopify.sandbox import ShopifySandbox
 from models import Alert, CancellationRequest, Order, ReturnCase, SupplierOrder, WebhookDelivery
 from models.types import utcnow
 from worker.cancellation import service as cancellation
 from worker.cancellation.states import TERMINAL
 from worker.db import session_scope
+from worker.demo.receiver import NotificationInbox
 from worker.demo.stack import Stack, StackError, send_task
 from worker.returns import service as returns
 from worker.returns.evidence import parse_evidence
@@ -53,6 +55,7 @@ class Cast:
     refused_by_policy: str = ""
     supplier_shipped: str = ""
     protection: str = ""
+    one_sided: str = ""
     supplier_ids: dict[str, str] = field(default_factory=dict)  # Shopify gid → AliExpress order number
 
 
@@ -111,9 +114,11 @@ def create_orders(stack: Stack, count: int) -> Cast:
     protected = aliexpress.paid_order("11.50", protection_days=3)
     aliexpress.ship(protected, "LP00DEMO0001CN")
     cast.protection = _with_supplier(shopify, aliexpress, cast, protected)
-    plain = [shopify.control.create_order(status="paid", line_items=1 + i % 3) for i in range(max(count - 4, 0))]
+    # Paid on AliExpress, awaiting shipment: the merchant will cancel it in Shopify's admin, not through dropsync.
+    cast.one_sided = _with_supplier(shopify, aliexpress, cast, aliexpress.paid_order("12.40"))
+    plain = [shopify.control.create_order(status="paid", line_items=1 + i % 3) for i in range(max(count - 5, 0))]
     cast.new_orders = [cast.cancel_before_shipment, cast.refused_by_policy, cast.supplier_shipped, cast.protection,
-                       *plain]  # fmt: skip
+                       cast.one_sided, *plain]  # fmt: skip
     if not shopify.control.wait_for_webhooks(timeout=30):
         raise StepTimeout("step 'Shopify delivers the webhooks' did not finish within 30 s")
     shopify.control.clear_faults()
@@ -398,3 +403,41 @@ def self_serve_return_declined(stack: Stack, parts: ReturnsCast, timeout: float)
     with session_scope() as session:
         order_id = session.scalars(select(Order.id).where(Order.shopify_gid == parts.self_serve)).one()
         return int(session.scalars(select(ReturnCase.id).where(ReturnCase.order_id == order_id)).one())
+
+
+def merchant_cancels_in_shopify(stack: Stack, shopify_gid: str) -> None:
+    """The merchant cancels and refunds the order in Shopify's admin (its own API call, not dropsync's)."""
+    shopify, _ = _sandboxes(stack)
+    variables = {
+        "orderId": shopify_gid, "reason": "CUSTOMER", "restock": True, "notifyCustomer": False,
+        "staffNote": "cancelled in the Shopify admin", "refundMethod": {"originalPaymentMethodsRefund": True},
+    }  # fmt: skip
+    with ShopifyClient(shopify.config.shop_domain, shopify.config.access_token, api_url=shopify.base_url) as client:
+        payload = client.execute("OrderCancel", variables)["orderCancel"]
+        if payload["orderCancelUserErrors"]:
+            raise StackError(f"the merchant's orderCancel failed: {payload['orderCancelUserErrors']}")
+        job = payload.get("job") or {}
+        if job.get("id") and not job.get("done"):
+            client.wait_for_job(job["id"])
+
+
+def one_sided_cancellation(stack: Stack, cast: Cast, inbox: NotificationInbox, timeout: float) -> dict[str, Any]:
+    """The merchant cancels in Shopify while AliExpress awaits shipment: dropsync flags it (the mirror's
+    webhook → the cross-check → an alert) and the operator's channel gets the notification."""
+    gid = cast.one_sided
+    merchant_cancels_in_shopify(stack, gid)
+
+    def caught() -> dict[str, Any] | None:
+        with session_scope() as session:
+            order = session.scalars(select(Order).where(Order.shopify_gid == gid)).one()
+            alert = session.scalars(select(Alert).where(
+                Alert.order_id == order.id, Alert.kind == "shopify_cancelled_supplier_live",
+                Alert.resolved_at.is_(None))).first()  # fmt: skip
+            if alert is None:
+                return None
+            return {"order": order.name, "alert": alert.message, "command": alert.command,
+                    "raised_at": alert.raised_at.isoformat()}  # fmt: skip
+
+    found = wait_for("dropsync catches the one-sided cancellation", caught, stack, timeout)
+    note = wait_for("the operator's channel gets the alert", lambda: inbox.containing(found["order"]), stack, timeout)
+    return {**found, "notification": note["text"], "notification_url": inbox.url}

@@ -54,7 +54,18 @@ def settings_secrets(settings: Settings) -> list[str | None]:
         _url_password(settings.database_url),
         _url_password(settings.redis_url),
         *settings.ops_tokens,
+        settings.smtp_password,
+        settings.notify_webhook_url,
+        *_url_tokens(settings.notify_webhook_url),
     ]
+
+
+def _url_tokens(url: str | None) -> list[str]:
+    """The path segments of a webhook URL that carry its secret (Slack: /services/T…/B…/<token>)."""
+    if not url or "://" not in url:
+        return []
+    path = url.split("://", 1)[1].partition("/")[2].split("?", 1)[0]
+    return [part for part in path.split("/") if len(part) >= 8]
 
 
 def _url_password(url: str | None) -> str | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models import FulfillmentOrder, LineItem, Order, SupplierOrder, SupplierOrderItem
 from worker.errors import UsageError
+from worker.orders import find_line
 from worker.policy.decision import Decision
 from worker.policy.evaluate import evaluate
 from worker.policy.inputs import (
@@ -152,8 +153,9 @@ def supplier_snapshots(session: Session, order: Order, policy: Policy | None = N
 
 
 def parse_items(order: Order, spec: str | None) -> dict[str, int]:
-    """``"LINE:QTY,LINE:QTY"`` → line id → quantity. LINE is the ledger id, the Shopify GID, its numeric
-    tail, or a SKU unique in the order; ``QTY`` defaults to every remaining unit. Empty → whole order."""
+    """``"LINE:QTY,LINE:QTY"`` → line id → quantity. LINE as ``worker.orders.find_line`` reads it (the
+    position ``orders show`` prints, the GID or its tail, a SKU); ``QTY`` defaults to every remaining unit.
+    Empty → whole order."""
     if not spec or not spec.strip():
         return {}
     items: dict[str, int] = {}
@@ -161,7 +163,7 @@ def parse_items(order: Order, spec: str | None) -> dict[str, int]:
         head, colon, tail = part.strip().rpartition(":")
         # "gid://shopify/LineItem/1" has a colon of its own: only a colon after the GID starts a quantity.
         ref, qty_text = (head, tail) if colon and not tail.startswith("//") else (part.strip(), "")
-        item = _find_line(order, ref.strip())
+        item = find_line(order, ref.strip())
         if qty_text.strip():
             if not qty_text.strip().isdigit():
                 raise UsageError(f"--items: quantity must be a whole number, got {qty_text.strip()!r} in {part!r}")
@@ -170,19 +172,6 @@ def parse_items(order: Order, spec: str | None) -> dict[str, int]:
             quantity = _order_line(item).remaining_quantity
         items[str(item.id)] = items.get(str(item.id), 0) + quantity
     return items
-
-
-def _find_line(order: Order, ref: str) -> LineItem:
-    if not ref:
-        raise UsageError("--items: a line reference is empty (use LINE:QTY,LINE:QTY)")
-    for item in order.line_items:
-        if ref in (str(item.id), item.shopify_gid, item.shopify_gid.removeprefix(_GID_LINE)):
-            return item
-    by_sku = [item for item in order.line_items if item.sku and item.sku == ref]
-    if len(by_sku) == 1:
-        return by_sku[0]
-    known = ", ".join(f"{i.id} ({i.sku or i.title})" for i in order.line_items) or "none"
-    raise UsageError(f"--items: no line {ref!r} in order {order.name} (lines: {known})")
 
 
 def infer_kind(order: OrderSnapshot, suppliers: Iterable[SupplierSnapshot]) -> RequestKind:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from models import LineItem, Order, SupplierOrder, TimelineEvent
 from worker.errors import RefusedError, UsageError
 from worker.mirror.apply import AppliedOrder, on_orders_applied
+from worker.orders import find_line
 from worker.supplier.service import SUPPLIER_ORDER_ID, find_supplier_order, link_supplier_order
 from worker.timeline import record_event
 
@@ -138,30 +139,20 @@ def _note(session: Session, order: Order, actor: str, message: str) -> None:
 
 
 def parse_items(order: Order, spec: str) -> list[tuple[LineItem, int]]:
-    """``LINE:QTY,…`` → (line item, quantity). LINE is the 1-based position on the order, a SKU, a
-    line item GID or its numeric id; ``:QTY`` may be omitted (the whole line quantity)."""
+    """``LINE:QTY,…`` → (line item, quantity). LINE as ``worker.orders.find_line`` reads it (the position
+    ``orders show`` prints, a SKU, the GID or its tail); ``:QTY`` may be omitted (the whole line quantity)."""
     out: list[tuple[LineItem, int]] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
         head, sep, tail = part.rpartition(":")
         ref, qty_text = (head, tail) if sep and head and tail.strip().isdigit() else (part, "")
-        line = _find_line(order, ref.strip())
+        line = find_line(order, ref.strip())
         quantity = int(qty_text) if qty_text else line.quantity
         out.append((line, quantity))
     if not out:
         raise UsageError("--items: give at least one LINE:QTY")
     return out
-
-
-def _find_line(order: Order, ref: str) -> LineItem:
-    lines = list(order.line_items)
-    if ref.isdigit() and 1 <= int(ref) <= len(lines):
-        return lines[int(ref) - 1]
-    for line in lines:
-        if ref in (line.shopify_gid, line.sku) or (ref.isdigit() and line.shopify_gid.endswith(f"/{ref}")):
-            return line
-    raise UsageError(f"--items: no line item {ref!r} on {order.name} (use its position 1..{len(lines)}, SKU or id)")
 
 
 @on_orders_applied

@@ -21,6 +21,9 @@ from models import LedgerEntry, SupplierOrder
 from worker.deadlines.rules import refresh_deadlines
 from worker.supplier.common import Context, add_tracking, resolve_context, supplier_event, transition
 
+#: What to do once the seller refused a cancellation (never "confirm the cancellation").
+REFUSED_ADVICE = "the seller refused to cancel: open a dispute if it still has not shipped, or wait for tracking"
+
 log = structlog.get_logger(__name__)
 
 #: Local states the operator records before the gateway shows them, and the raw status that confirms each.
@@ -92,10 +95,15 @@ def apply_observation(
         obs.notes.append("tracking")
     _observe_unknown(session, so, reading, raw, raw != previous_raw, actor)
     new_state = reading.state
-    if _keep_operator_state(so, previous_raw[0], remote.order_status, new_state):
+    if _keep_operator_state(so, previous_raw[0], remote.order_status, new_state) and not _silence_over(so, c, now):
         new_state = so.status  # the website action is not visible on the gateway yet
     _stamp(so, new_state, now)
+    refusal = obs.old_state == st.CANCELLATION_REQUESTED and new_state in (st.AWAITING_SHIPMENT, st.RISK_CHECK)
+    if refusal:
+        so.cancel_refused_at = now  # before the hooks run: they read it
     transition(session, so, new_state, actor, _why(reading, remote))
+    if refusal:
+        supplier_event(session, so, "supplier.cancellation_refused", REFUSED_ADVICE, actor, {"at": now.isoformat()})
     obs.new_state = so.status
     _observe_protection(session, so, remote, now, actor, obs)
     refresh_deadlines(so, c.calendar, c.policy)
@@ -120,6 +128,15 @@ def _keep_operator_state(so: SupplierOrder, previous_raw: str | None, observed_r
     if so.status == st.IN_DISPUTE and not any(d.state == "open" for d in so.disputes):
         return False  # resolved here: nothing left to wait for
     return _is_before(so.status, observed)
+
+
+def _silence_over(so: SupplierOrder, c: Context, now: dt.datetime) -> bool:
+    """A request recorded here, never seen as IN_CANCEL, and the seller's 48 h are over: AliExpress would
+    have cancelled a request left unanswered, so an order still awaiting shipment was refused (or the
+    request never reached the seller): either way it is not cancelled, and waiting longer misleads."""
+    if so.status != st.CANCELLATION_REQUESTED or so.cancel_requested_at is None:
+        return False
+    return now >= so.cancel_requested_at + c.policy.seller_silence
 
 
 def _is_before(local_state: str, observed: str) -> bool:

@@ -34,7 +34,7 @@ from worker.supplier.common import (
     supplier_event,
     transition,
 )
-from worker.supplier.observe import Observation, apply_observation
+from worker.supplier.observe import REFUSED_ADVICE, Observation, apply_observation
 
 __all__ = [
     "SUPPLIER",
@@ -227,12 +227,13 @@ def record_seller_refused(
     so = supplier_order
     if so.status != st.CANCELLATION_REQUESTED:
         raise RefusedError(f"supplier order {so.supplier_order_id} has no pending cancellation request")
+    so.cancel_refused_at = as_utc(at)
     transition(session, so, st.AWAITING_SHIPMENT, actor, "the seller refused the cancellation")
     supplier_event(
         session,
         so,
         "supplier.cancellation_refused",
-        "seller refused to cancel; if it still has not shipped, open a dispute",
+        REFUSED_ADVICE,
         actor,
         {"at": as_utc(at).isoformat()},
     )

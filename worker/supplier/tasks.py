@@ -6,6 +6,7 @@ import datetime as dt
 
 from models import SupplierOrder
 from models.types import utcnow
+from worker import clock
 from worker.celery_app import app
 from worker.db import session_scope
 from worker.settings import get_settings
@@ -24,7 +25,7 @@ def poll_due_orders() -> dict[str, int]:
         settings = get_settings()
         # Half the hard limit: the run ends cleanly long before Celery would kill it mid-order.
         budget = settings.task_time_limit_seconds / 2
-        summary = poll_due(session_scope, client, utcnow, settings.supplier_poll_batch, budget_seconds=budget)
+        summary = poll_due(session_scope, client, clock.now, settings.supplier_poll_batch, budget_seconds=budget)
     return summary.outcomes
 
 
@@ -35,11 +36,11 @@ def poll_one(supplier_order_id: int) -> str:
         so = session.get(SupplierOrder, supplier_order_id)
         if so is None:
             return "missing"
-        return poll_supplier_order(session, so, client, utcnow()).outcome
+        return poll_supplier_order(session, so, client, clock.now()).outcome
 
 
 @app.task(name="supplier.link_recent")
 def link_recent() -> int:
     """Link AliExpress order numbers found on recently mirrored Shopify orders (note attribute or tag)."""
     with session_scope() as session:
-        return link_recent_orders(session, utcnow() - LINK_WINDOW)
+        return link_recent_orders(session, utcnow() - LINK_WINDOW)  # mirrored_at: the real clock

@@ -1,0 +1,46 @@
+"""Who triggers the cross-checks besides beat: the one place these reactions are wired.
+
+- ``on_orders_applied`` (the mirror applied Shopify orders: webhook, reconcile, our re-read) → the
+  applied orders are checked at once (a backfill's are left to beat's sweep);
+- ``on_supplier_change`` (a supplier order changed state: a poll, an operator's record) → its order.
+
+Both run inside the caller's transaction: the alert, its resolution and its notification outbox rows
+commit (or roll back) with the change that caused them. ``install()`` is idempotent; every entry point
+that applies orders or supplier changes calls it (the Celery app's task modules, the CLI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from models import SupplierOrder
+from worker import clock
+from worker.crosscheck.service import check_orders
+from worker.mirror.apply import AppliedOrder, on_orders_applied
+from worker.supplier.events import on_supplier_change
+
+
+def check_applied_orders(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
+    # A backfill brings in history by the hundred thousand: beat's sweep checks its recent orders once,
+    # instead of every batch paying for it (and the timeline filling with a backfill's alerts).
+    live = [a.order_id for a in applied if a.snapshot.source != "backfill"]
+    if live:
+        check_orders(session, live, clock.now())
+
+
+def check_supplier_change(session: Session, so: SupplierOrder, old_state: str, new_state: str) -> None:
+    if so.order_id is not None:
+        check_orders(session, [so.order_id], clock.now())
+
+
+_installed: list[bool] = []
+
+
+def install() -> None:
+    if _installed:
+        return
+    _installed.append(True)
+    on_orders_applied(check_applied_orders)
+    on_supplier_change(check_supplier_change)

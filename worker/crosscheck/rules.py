@@ -1,0 +1,272 @@
+"""The cross-check rules: pure functions over the ledger's view of both sides of one order.
+
+Each rule looks at the Shopify order (as mirrored) and its supplier orders (as last polled) and, when
+the two sides disagree, returns a :class:`Disagreement`: what is wrong, the action to take in words, its
+deadline, and the ``dropsync`` command that records or performs it. No queries, no I/O.
+
+=============================  ==========================================================================
+rule                           fires while
+=============================  ==========================================================================
+shopify_cancelled_supplier_live  Shopify cancelled or fully refunded; a supplier order is paid, not shipped,
+                               and no cancellation is pending with the seller (ask it to cancel: before
+                               it ships). After the seller refused: open a dispute or wait for tracking.
+supplier_cancelled_shopify_open  a supplier order closed cancelled (the money comes back); Shopify open and
+                               not refunded; no other supplier order covers the goods and no cancellation
+                               request of ours is carrying it out (cancel/refund the customer, or re-order)
+supplier_shipped_shopify_cancelled  the seller shipped goods for a cancelled order, and no dispute is
+                               recorded (recover them: dispute or return)
+fulfilled_without_supplier     Shopify fulfilled, no supplier order linked (orders created within the window:
+                               older ones are history a backfill brings in, not news)
+paid_without_supplier          paid for longer than N hours (setting), no supplier order linked (same window)
+supplier_delivered_shopify_unfulfilled  the carrier delivered; Shopify still shows it unfulfilled
+amounts_disagree               paid to suppliers exceeds what the order sold for (net of refunds) by
+                               more than the tolerance (same currency only)
+=============================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from integrations.aliexpress import status as st
+
+SHOPIFY_CANCELLED_SUPPLIER_LIVE = "shopify_cancelled_supplier_live"
+SUPPLIER_CANCELLED_SHOPIFY_OPEN = "supplier_cancelled_shopify_open"
+SUPPLIER_SHIPPED_SHOPIFY_CANCELLED = "supplier_shipped_shopify_cancelled"
+FULFILLED_WITHOUT_SUPPLIER = "fulfilled_without_supplier"
+PAID_WITHOUT_SUPPLIER = "paid_without_supplier"
+SUPPLIER_DELIVERED_SHOPIFY_UNFULFILLED = "supplier_delivered_shopify_unfulfilled"
+AMOUNTS_DISAGREE = "amounts_disagree"
+
+#: Paid to the seller and not shipped: the money can still be saved by cancelling.
+LIVE_STATES = frozenset({st.RISK_CHECK, st.AWAITING_SHIPMENT, st.AWAITING_PAYMENT})
+SHIPPED_STATES = frozenset({st.PARTLY_SHIPPED, st.SHIPPED, st.DELIVERED, st.CLOSED_COMPLETED})
+PAID_STATUSES = frozenset({"PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED"})
+ACT_SOON = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ShopifySide:
+    order_id: int
+    shop_id: int
+    name: str
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    financial_status: str | None
+    fulfillment_status: str | None
+    total_price: Decimal
+    total_refunded: Decimal
+    currency: str
+    requires_shipping: bool
+    #: A cancellation request of ours is carrying the order's cancellation out (not final yet).
+    cancellation_in_progress: bool
+
+    @property
+    def cancelled_or_refunded(self) -> bool:
+        return self.cancelled_at is not None or self.financial_status == "REFUNDED"
+
+    @property
+    def open_unrefunded(self) -> bool:
+        return self.cancelled_at is None and self.financial_status not in ("REFUNDED", "VOIDED")
+
+
+@dataclass(frozen=True)
+class SupplierSide:
+    id: int
+    supplier_order_id: str
+    status: str
+    currency: str
+    amount_paid: Decimal
+    amount_refunded: Decimal
+    paid_at: dt.datetime | None
+    shipped_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    handling_deadline: dt.datetime | None
+    protection_ends_at: dt.datetime | None
+    refused: bool
+    disputed: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    unlinked_after: dt.timedelta = dt.timedelta(hours=48)
+    amount_tolerance: Decimal = Decimal("0.01")
+    #: Orders created before ``now - window`` are history (a backfill): "no supplier order" is not news.
+    window: dt.timedelta = dt.timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    rule: str
+    severity: str
+    message: str
+    due_at: dt.datetime
+    command: str
+    supplier_order_id: int | None = None
+    #: A different situation under the same rule (``refused``): a new alert, notified again.
+    variant: str = ""
+
+
+Rule = Callable[[ShopifySide, Sequence[SupplierSide], dt.datetime, Settings], list[Disagreement]]
+
+
+def _ref(order: ShopifySide) -> str:
+    return f"'{order.name}'"
+
+
+def shopify_cancelled_supplier_live(
+    order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, _: Settings
+) -> list[Disagreement]:
+    if not order.cancelled_or_refunded:
+        return []
+    out = []
+    what = "cancelled" if order.cancelled_at else "refunded"
+    for so in suppliers:
+        if so.status not in LIVE_STATES or so.disputed:
+            continue
+        if so.refused:
+            message = (
+                f"{order.name} is {what} in Shopify but the seller refused to cancel AliExpress order "
+                f"{so.supplier_order_id}: open a dispute on AliExpress if it still has not shipped, or wait for "
+                "tracking and recover the goods"
+            )
+            command = f"dropsync dispute open {_ref(order)} --reason not_shipped"
+        elif so.status == st.AWAITING_PAYMENT:
+            message = (
+                f"{order.name} is {what} in Shopify: do not pay AliExpress order {so.supplier_order_id}; "
+                "cancel it on AliExpress"
+            )
+            command = f"dropsync supplier cancel-requested {_ref(order)}"
+        else:
+            message = (
+                f"{order.name} is {what} in Shopify while AliExpress order {so.supplier_order_id} is paid and "
+                "awaiting shipment: ask the seller to cancel on AliExpress before it ships, then record it"
+            )
+            command = f"dropsync supplier cancel-requested {_ref(order)}"
+        due = so.handling_deadline or now
+        variant = "refused" if so.refused else ""
+        out.append(Disagreement(SHOPIFY_CANCELLED_SUPPLIER_LIVE, "critical", message, due, command, so.id, variant))
+    return out
+
+
+def supplier_cancelled_shopify_open(
+    order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, _: Settings
+) -> list[Disagreement]:
+    if not order.open_unrefunded or order.cancellation_in_progress:
+        return []
+    covering = [so for so in suppliers if so.status != st.CLOSED_CANCELLED]
+    if covering:
+        return []  # re-ordered elsewhere (or partly cancelled): the goods still come
+    out = []
+    for so in suppliers:
+        message = (
+            f"AliExpress order {so.supplier_order_id} was closed and refunded by the seller while {order.name} is "
+            "open and unrefunded in Shopify: cancel and refund the customer, or re-order elsewhere and link it"
+        )
+        due = (so.closed_at or now) + ACT_SOON
+        command = f"dropsync cancel request {_ref(order)} --reason out_of_stock"
+        out.append(Disagreement(SUPPLIER_CANCELLED_SHOPIFY_OPEN, "critical", message, due, command, so.id))
+    return out
+
+
+def supplier_shipped_shopify_cancelled(
+    order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, _: Settings
+) -> list[Disagreement]:
+    if order.cancelled_at is None:
+        return []
+    out = []
+    for so in suppliers:
+        if so.status not in SHIPPED_STATES or so.disputed:
+            continue
+        message = (
+            f"the seller shipped AliExpress order {so.supplier_order_id} but {order.name} is cancelled in Shopify: "
+            "recover the money: open a dispute (or arrange a return) before buyer protection ends"
+        )
+        due = so.protection_ends_at or (so.shipped_at or now) + dt.timedelta(days=15)
+        command = f"dropsync supplier show {_ref(order)}"
+        out.append(Disagreement(SUPPLIER_SHIPPED_SHOPIFY_CANCELLED, "critical", message, due, command, so.id))
+    return out
+
+
+def without_supplier(
+    order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, settings: Settings
+) -> list[Disagreement]:
+    if suppliers or not order.requires_shipping or order.cancelled_or_refunded:
+        return []
+    if order.created_at < now - settings.window:
+        return []
+    command = f"dropsync supplier link {_ref(order)} ALIEXPRESS_ORDER_NUMBER"
+    if order.fulfillment_status == "FULFILLED":
+        message = (
+            f"{order.name} is fulfilled in Shopify but no AliExpress order is linked: link the supplier order "
+            "(or check who shipped it)"
+        )
+        return [Disagreement(FULFILLED_WITHOUT_SUPPLIER, "warning", message, now, command)]
+    due = order.created_at + settings.unlinked_after
+    if order.financial_status in PAID_STATUSES and now >= due:
+        hours = int(settings.unlinked_after.total_seconds() // 3600)
+        message = (
+            f"{order.name} was paid more than {hours} h ago and no AliExpress order is linked: "
+            "place the supplier order and link it"
+        )
+        return [Disagreement(PAID_WITHOUT_SUPPLIER, "warning", message, due, command)]
+    return []
+
+
+def supplier_delivered_shopify_unfulfilled(
+    order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, _: Settings
+) -> list[Disagreement]:
+    if order.cancelled_at is not None or order.fulfillment_status not in ("UNFULFILLED", "IN_PROGRESS", None):
+        return []
+    out = []
+    for so in suppliers:
+        if so.status not in (st.DELIVERED, st.CLOSED_COMPLETED):
+            continue
+        message = (
+            f"the carrier delivered AliExpress order {so.supplier_order_id} but {order.name} is still unfulfilled "
+            "in Shopify: mark it fulfilled with the tracking number"
+        )
+        due = (so.delivered_at or now) + ACT_SOON
+        command = f"dropsync orders show {_ref(order)}"
+        out.append(Disagreement(SUPPLIER_DELIVERED_SHOPIFY_UNFULFILLED, "warning", message, due, command, so.id))
+    return out
+
+
+def amounts_disagree(
+    order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, settings: Settings
+) -> list[Disagreement]:
+    same = [so for so in suppliers if so.currency == order.currency and so.amount_paid > 0]
+    if not same or order.cancelled_or_refunded:
+        return []
+    paid = sum((so.amount_paid - so.amount_refunded for so in same), Decimal(0))
+    sold = order.total_price - order.total_refunded
+    if paid - sold <= settings.amount_tolerance:
+        return []
+    message = (
+        f"{order.name} sold for {sold:.2f} {order.currency} but {paid:.2f} {order.currency} was paid to the "
+        f"supplier: the store loses {paid - sold:.2f} on it; check the supplier order's price and quantities"
+    )
+    due = max((so.paid_at or now) for so in same) + ACT_SOON
+    return [Disagreement(AMOUNTS_DISAGREE, "warning", message, due, f"dropsync orders show {_ref(order)}")]
+
+
+RULES: tuple[Rule, ...] = (
+    shopify_cancelled_supplier_live,
+    supplier_cancelled_shopify_open,
+    supplier_shipped_shopify_cancelled,
+    without_supplier,
+    supplier_delivered_shopify_unfulfilled,
+    amounts_disagree,
+)
+
+
+def check(
+    order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, settings: Settings
+) -> list[Disagreement]:
+    """Every disagreement between the two sides of ``order`` at ``now``, most urgent first."""
+    found = [d for rule in RULES for d in rule(order, suppliers, now, settings)]
+    return sorted(found, key=lambda d: (d.severity != "critical", d.due_at))

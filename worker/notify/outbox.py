@@ -1,0 +1,57 @@
+"""Writing the notifications of a new alert, in the alert's own transaction.
+
+One ``notifications`` row per configured channel (unique per alert and channel), and one
+``notify.deliver`` task message through the task outbox (published after the commit; ``outbox.relay``
+and ``notify.sweep`` catch a lost publish). An alert below ``DROPSYNC_NOTIFY_MIN_SEVERITY`` stays
+inside dropsync.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import Alert, Notification
+from models.types import utcnow
+from worker import outbox
+from worker.settings import Settings, get_settings
+
+DELIVER_TASK = "notify.deliver"
+WEBHOOK, EMAIL = "webhook", "email"
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def configured_channels(settings: Settings) -> list[str]:
+    channels = []
+    if settings.notify_webhook_url:
+        channels.append(WEBHOOK)
+    if settings.notify_email_to and settings.smtp_host:
+        channels.append(EMAIL)
+    return channels
+
+
+def enqueue_notifications(session: Session, alert: Alert) -> list[Notification]:
+    """One pending notification per channel for ``alert`` (flushes only); none below the minimum severity.
+
+    Delivery times are the real clock's (``utcnow``), not the alert's "now": with the shared sandbox clock
+    a deadline can be days ahead of the wall clock, a retry backoff never is.
+    """
+    settings = get_settings()
+    now = utcnow()
+    if SEVERITY_RANK.get(alert.severity, 1) < SEVERITY_RANK[settings.notify_min_severity]:
+        return []
+    rows = []
+    for channel in configured_channels(settings):
+        row = Notification(
+            alert_id=alert.id, shop_id=alert.shop_id, channel=channel, state="pending", created_at=now,
+            next_attempt_at=now,
+        )  # fmt: skip
+        try:
+            with outbox.savepoint(session):
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            continue  # the (alert, channel) pair exists already: one delivery is the rule
+        outbox.enqueue(session, DELIVER_TASK, [row.id], dedupe_key=f"{DELIVER_TASK}:{row.id}")
+        rows.append(row)
+    return rows
