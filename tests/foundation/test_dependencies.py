@@ -95,3 +95,56 @@ def test_the_layering_check_sees_imports_inside_functions() -> None:
     source = "import typing\nif typing.TYPE_CHECKING:\n    import worker.a\ndef f():\n    from worker.b import c\n"
     names = [name for name, _ in _imports(ast.parse(source).body, "integrations.x", False)]
     assert names == ["typing", "worker.b.c"]
+
+
+def _cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in graph.get(module, {}):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component: list[str] = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def _describe(component: list[str], graph: dict[str, dict[str, int]]) -> str:
+    members = set(component)
+    return "; ".join(
+        f"{module} → {target} (line {line})"
+        for module in component
+        for target, line in sorted(graph[module].items())
+        if target in members
+    )
+
+
+def test_no_import_cycles() -> None:
+    graph = import_graph(*PACKAGES)
+    cycles = _cycles(graph)
+    assert not cycles, "import cycles (move what both sides need into a module of its own):\n" + "\n".join(
+        _describe(component, graph) for component in cycles
+    )
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    graph = {"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3}, "d": {"a": 4}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _describe(["a", "b", "c"], graph) == "a → b (line 1); b → c (line 2); c → a (line 3)"

@@ -19,7 +19,7 @@ from typing import Any
 from rich.text import Text
 
 from integrations.aliexpress.sandbox.world import SandboxError
-from integrations.shopify.sandbox.control import ControlError
+from integrations.shopify.sandbox.errors import ControlError
 from worker.cli.common import console, err_console, print_json
 from worker.demo import story
 from worker.demo.stack import Stack, StackError, StackOptions, running, subscribe_webhooks

@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import events, ids, ledger
 from integrations.shopify.sandbox.creation import build_created_order
+from integrations.shopify.sandbox.errors import ControlError
 from integrations.shopify.sandbox.model import Order, gid, parse_gid
-from integrations.shopify.sandbox.views.base import amount
+from integrations.shopify.sandbox.mutations import fulfillment as flow
+from integrations.shopify.sandbox.snapshot import order_snapshot
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.sandbox import ShopifySandbox
-
-
-class ControlError(ValueError):
-    """A control request names an unknown order or asks for an impossible step (one-line message)."""
 
 
 class Control:
@@ -94,8 +92,6 @@ class Control:
         / ``reject_cancellation`` (the service answers a cancellation request), ``link_supplier``
         (set the ``aliexpress_order_id`` note attribute, ``supplier_order_id``).
         """
-        from integrations.shopify.sandbox.mutations import fulfillment as flow
-
         with self._state.lock:
             order = self._order_for_update(reference)
             return flow.control_step(self._sandbox, order, action, **options)
@@ -195,77 +191,3 @@ class Control:
 
 def _iso(order: Order) -> str:
     return order.updated_at.isoformat()
-
-
-def order_snapshot(order: Order) -> dict[str, Any]:
-    """The order in the ledger's terms (models/orders.py column names; money as strings, shop currency)."""
-    attributes = dict(order.note_attributes)
-    financial, fulfillment = ledger.financial_status(order), ledger.fulfillment_status(order)
-    return {
-        "id": gid("Order", order.id),
-        "legacy_id": order.id,
-        "name": order.name,
-        "created_at": order.created_at.isoformat(),
-        "processed_at": order.created_at.isoformat(),
-        "updated_at": order.updated_at.isoformat(),
-        "cancelled_at": order.cancelled_at.isoformat() if order.cancelled_at else None,
-        "cancel_reason": order.cancel_reason,
-        "closed_at": order.closed_at.isoformat() if order.closed_at else None,
-        "financial_status": financial,
-        "fulfillment_status": fulfillment,
-        "display_financial_status": financial,
-        "display_fulfillment_status": fulfillment,
-        "currency": order.currency,
-        "presentment_currency": order.presentment_currency,
-        **_money(order),
-        "refund_count": len(order.refunds),
-        "tags": list(order.tags),
-        "note_attributes": attributes,
-        "aliexpress_order_id": attributes.get("aliexpress_order_id"),
-        "line_items": [_line(order, item) for item in order.line_items],
-        "fulfillment_orders": [
-            {"id": gid("FulfillmentOrder", fo.id), "status": fo.status, "request_status": fo.request_status}
-            for fo in order.fulfillment_orders
-        ],
-        "fulfillments": [
-            {"id": gid("Fulfillment", f.id), "status": f.status, "tracking_number": f.tracking_number}
-            for f in order.fulfillments
-        ],
-        "refunds": [
-            {"id": gid("Refund", r.id), "total": amount(r.total().shop), "lines": len(r.lines)} for r in order.refunds
-        ],
-        "transactions": [
-            {
-                "id": gid("OrderTransaction", t.id),
-                "kind": t.kind,
-                "status": t.status,
-                "amount": amount(t.amount.shop),
-                "parent_id": gid("OrderTransaction", t.parent_id) if t.parent_id else None,
-            }
-            for t in order.transactions + [t for r in order.refunds for t in r.transactions]
-        ],
-    }
-
-
-def _money(order: Order) -> dict[str, str]:
-    return {
-        "subtotal_price": amount(ledger.subtotal(order).shop),
-        "total_price": amount(ledger.total_price(order).shop),
-        "total_tax": amount(ledger.total_tax(order).shop),
-        "total_shipping": amount(order.shipping_price.shop),
-        "total_discounts": amount(ledger.total_discounts(order).shop),
-        "total_received": amount(ledger.received(order).shop),
-        "total_refunded": amount(ledger.refunded(order).shop),
-        "total_outstanding": amount(ledger.outstanding(order).shop),
-    }
-
-
-def _line(order: Order, item: Any) -> dict[str, Any]:
-    return {
-        "id": gid("LineItem", item.id),
-        "sku": item.sku,
-        "quantity": item.quantity,
-        "current_quantity": ledger.current_quantity(order, item),
-        "refunded_quantity": ledger.refunded_quantity(order, item),
-        "fulfilled_quantity": ledger.fulfilled_quantity(order, item),
-    }
