@@ -29,7 +29,7 @@ from models.types import utcnow
 from worker.cancellation import service as cancellation
 from worker.cancellation.states import TERMINAL
 from worker.db import session_scope
-from worker.demo.stack import Stack, StackError, send_task
+from worker.stack import Stack, StackError, send_task
 from worker.supplier import service as supplier
 
 ACTOR = "operator:demo"
