@@ -14,7 +14,7 @@ class IntegrationError(Exception):
     exit_code = 1
 
 
-class IntegrationUsageError(IntegrationError, ValueError):
+class IntegrationUsageError(IntegrationError):
     """The caller configured or asked for something malformed (bad shop domain, API version, token)."""
 
     exit_code = 2
