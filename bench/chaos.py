@@ -306,7 +306,7 @@ def _verdict(stack: Any, counters: Counters) -> Verdict:
 
 
 def _settle(stack: Any, counters: Counters, timeout: float) -> tuple[Verdict, float]:
-    from worker.demo.stack import send_task
+    from worker.stack import send_task
 
     stack.shopify.control.clear_faults()
     started = time.monotonic()
@@ -351,7 +351,7 @@ def main() -> None:
     started = time.monotonic()
     print(f"chaos: work dir {workdir}, database {db_name}, private redis :{REDIS_PORT}", flush=True)
     try:
-        from worker.demo.stack import StackOptions, start_stack, subscribe_webhooks
+        from worker.stack import StackOptions, start_stack, subscribe_webhooks
 
         stack = start_stack(
             StackOptions(workdir=workdir, use_sandboxes=True, seed_orders=5, concurrency=2, extra_env=env),

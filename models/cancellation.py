@@ -14,6 +14,15 @@ from models.types import JsonType, UTCDateTime
 INTENT_STATES = ("pending", "submitting", "unknown", "succeeded", "failed")
 LIVE_INTENT_STATES = ("pending", "submitting", "unknown")
 _LIVE_SQL = "state IN ('pending', 'submitting', 'unknown')"
+#: A cancellation request in one of these states is in progress: at most one per order (partial unique
+#: index below). ``worker.cancellation.states.OPEN`` is built from this tuple: a state counts as open, for
+#: the service's check and for the database, only once it is listed here.
+OPEN_REQUEST_STATES = (
+    "needs_approval", "requested", "supplier_cancel_requested", "supplier_refused", "supplier_confirmed",
+    "supplier_shipped", "shopify_action", "needs_operator",
+)  # fmt: skip
+_OPEN_REQUEST_SQL = "state IN ({})".format(", ".join(f"'{state}'" for state in OPEN_REQUEST_STATES))
+OPEN_REQUEST_INDEX = "uq_cancellation_requests_open_order"
 
 
 class CancellationRequest(IdMixin, TimestampMixin, Base):
@@ -21,10 +30,20 @@ class CancellationRequest(IdMixin, TimestampMixin, Base):
 
     ``policy_decision`` is the policy module's decision as it was when taken, with ``policy_version``
     (the policy file's content hash) so it can be replayed. ``state_history`` mirrors the timeline.
+    At most one request per order is open (``OPEN_REQUEST_STATES``), enforced by a partial unique index.
     """
 
     __tablename__ = "cancellation_requests"
-    __table_args__ = (Index("ix_cancellation_requests_order_state", "order_id", "state"),)
+    __table_args__ = (
+        Index("ix_cancellation_requests_order_state", "order_id", "state"),
+        Index(
+            OPEN_REQUEST_INDEX,
+            "order_id",
+            unique=True,
+            postgresql_where=text(_OPEN_REQUEST_SQL),
+            sqlite_where=text(_OPEN_REQUEST_SQL),
+        ),
+    )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), nullable=False)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), nullable=False)

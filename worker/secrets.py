@@ -210,17 +210,3 @@ def rotate(engine: Engine) -> tuple[int, int]:
 def keys_summary(keys: Sequence[str]) -> list[str]:
     """Fingerprints of the configured keys (never the keys), newest first."""
     return [fingerprint(k)[:19] for k in keys]
-
-
-def refuse_unreadable_credentials(**_: Any) -> None:
-    """Celery ``worker_init``/``beat_init``: stop at start-up, one line, when the key cannot open them."""
-    import sys
-
-    from worker.db import get_engine
-
-    try:
-        check_stored_credentials(get_engine())
-    except SecretKeyError as exc:
-        sys.stderr.write(f"dropsync: configuration error: {exc}\n")
-        sys.stderr.flush()
-        raise SystemExit(2) from None  # Celery would log and swallow any other exception

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 18:58:11.922453
+Create Date: 2026-12-04 19:03:55.524049
 """
 
 from collections.abc import Sequence
@@ -212,6 +212,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cancellation_requests", schema=None) as batch_op:
         batch_op.create_index("ix_cancellation_requests_order_state", ["order_id", "state"], unique=False)
+        batch_op.create_index(
+            "uq_cancellation_requests_open_order",
+            ["order_id"],
+            unique=True,
+            postgresql_where=sa.text(
+                "state IN ('needs_approval', 'requested', 'supplier_cancel_requested', 'supplier_refused', 'supplier_confirmed', 'supplier_shipped', 'shopify_action', 'needs_operator')"
+            ),
+            sqlite_where=sa.text(
+                "state IN ('needs_approval', 'requested', 'supplier_cancel_requested', 'supplier_refused', 'supplier_confirmed', 'supplier_shipped', 'shopify_action', 'needs_operator')"
+            ),
+        )
 
     op.create_table(
         "chargebacks",
@@ -862,6 +873,15 @@ def downgrade() -> None:
 
     op.drop_table("chargebacks")
     with op.batch_alter_table("cancellation_requests", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_cancellation_requests_open_order",
+            postgresql_where=sa.text(
+                "state IN ('needs_approval', 'requested', 'supplier_cancel_requested', 'supplier_refused', 'supplier_confirmed', 'supplier_shipped', 'shopify_action', 'needs_operator')"
+            ),
+            sqlite_where=sa.text(
+                "state IN ('needs_approval', 'requested', 'supplier_cancel_requested', 'supplier_refused', 'supplier_confirmed', 'supplier_shipped', 'shopify_action', 'needs_operator')"
+            ),
+        )
         batch_op.drop_index("ix_cancellation_requests_order_state")
 
     op.drop_table("cancellation_requests")

@@ -35,6 +35,7 @@ import shopify
 import structlog
 import tenacity
 
+from integrations.errors import IntegrationUsageError
 from integrations.shopify import documents
 from integrations.shopify.documents import Document, DocumentError
 from integrations.shopify.errors import (
@@ -45,13 +46,11 @@ from integrations.shopify.errors import (
     ShopifyThrottled,
     ShopifyTransportError,
 )
+from integrations.shopify.observer import NO_OBSERVER, ClientObserver
 from integrations.shopify.throttle import CostBucket, QueryCost, ThrottleStatus, bucket_for, parse_cost
-from worker.errors import UsageError
-from worker.observability.metrics import SHOPIFY_COST_POINTS, SHOPIFY_REQUESTS, SHOPIFY_THROTTLE_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from models.shop import Shop
-    from worker.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +70,8 @@ class ShopifyClient:
     """A connection to one shop's Admin GraphQL API. Thread-safe; close it (or use ``with``).
 
     ``api_url`` replaces ``https://{shop}`` (the sandbox, a proxy); the version path is kept.
-    ``transport`` and ``sleep`` are injectable for tests; ``bucket`` defaults to the shop's shared one.
+    ``transport`` and ``sleep`` are injectable for tests; ``bucket`` defaults to the shop's shared one;
+    ``observer`` is told of every request, cost and wait (the worker counts them in Prometheus).
     """
 
     def __init__(
@@ -89,6 +89,7 @@ class ShopifyClient:
         transport: httpx.BaseTransport | None = None,
         bucket: CostBucket | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observer: ClientObserver = NO_OBSERVER,
     ) -> None:
         session = _session(shop_domain, api_version, access_token)
         self.shop_domain: str = session.url
@@ -100,6 +101,7 @@ class ShopifyClient:
             0, backoff_initial
         )
         self._sleep = sleep
+        self._observer = observer
         # One bucket per shop *and* server: a sandbox on another port is another bucket.
         self._bucket = bucket or bucket_for(f"{self.shop_domain}@{base}")
         self._http = httpx.Client(
@@ -112,19 +114,6 @@ class ShopifyClient:
         self._state_lock = threading.Lock()
         self.throttle_status: ThrottleStatus | None = None
         self.last_cost: QueryCost | None = None
-
-    @classmethod
-    def for_shop(cls, shop: Shop, settings: Settings, **options: Any) -> ShopifyClient:
-        """The client of a ledger shop. For the environment's shop (``SHOPIFY_SHOP_DOMAIN``) the
-        environment's token and ``SHOPIFY_API_URL`` win; other shops use their own columns, falling back
-        to ``SHOPIFY_API_URL`` for the endpoint (one sandbox serving a development deployment)."""
-        from_env = _same_shop(shop.domain, settings.shopify_shop_domain)
-        token = (settings.shopify_access_token if from_env else None) or shop.access_token
-        if not token:
-            raise UsageError(f"shop {shop.domain} has no access token (set SHOPIFY_ACCESS_TOKEN or add it)")
-        api_url = (settings.shopify_api_url or shop.api_url) if from_env else (shop.api_url or settings.shopify_api_url)
-        return cls(shop.domain, token, api_version=settings.shopify_api_version, api_url=api_url,
-                   timeout=settings.shopify_timeout_seconds, **options)  # fmt: skip
 
     def __enter__(self) -> Self:
         return self
@@ -213,7 +202,7 @@ class ShopifyClient:
             response = self._http.post(self.endpoint, json={"query": doc.source, "variables": variables})
         except httpx.TransportError as exc:
             self._bucket.release(taken)
-            SHOPIFY_REQUESTS.labels(outcome="timeout" if isinstance(exc, httpx.TimeoutException) else "transport").inc()
+            self._observer.request("timeout" if isinstance(exc, httpx.TimeoutException) else "transport")
             raise self._transport_failure(doc, exc, resend_safe) from exc
         try:
             return self._answer(doc, variables, resend_safe, taken, response)
@@ -241,7 +230,7 @@ class ShopifyClient:
         expected = expected_cost(doc, variables)
         waited = self._bucket.acquire(expected)
         if waited > 0:
-            SHOPIFY_THROTTLE_WAIT_SECONDS.inc(waited)
+            self._observer.throttle_wait(waited)
         return expected
 
     def _transport_failure(self, doc: Document, exc: httpx.TransportError, resend_safe: bool) -> ShopifyError:
@@ -256,9 +245,7 @@ class ShopifyClient:
     def _http_failure(self, doc: Document, response: httpx.Response, resend_safe: bool) -> ShopifyError:
         error = ShopifyHTTPError(response.status_code, response.text, operation=doc.name,
                                  retry_after=_retry_after(response))  # fmt: skip
-        SHOPIFY_REQUESTS.labels(
-            outcome="throttled" if error.is_rate_limited else f"http_{response.status_code // 100}xx"
-        ).inc()
+        self._observer.request("throttled" if error.is_rate_limited else f"http_{response.status_code // 100}xx")
         if error.is_server_error and not resend_safe:
             # A 5xx after a mutation reached Shopify says nothing about whether it ran.
             return ShopifyOutcomeUnknown(doc.name, error)
@@ -272,7 +259,7 @@ class ShopifyClient:
         if isinstance(body, dict):
             return body
         self._bucket.release(taken)
-        SHOPIFY_REQUESTS.labels(outcome="malformed").inc()
+        self._observer.request("malformed")
         failure = ShopifyTransportError(
             f"Shopify {doc.name}: HTTP {response.status_code} with a body that is not a JSON object"
         )
@@ -293,7 +280,7 @@ class ShopifyClient:
         if cost.requested is not None:
             remember_requested_cost(doc, variables, cost.requested)
         if actual:
-            SHOPIFY_COST_POINTS.inc(actual)
+            self._observer.cost_points(actual)
         with self._state_lock:
             self.throttle_status = cost.throttle
             self.last_cost = cost
@@ -306,23 +293,23 @@ class ShopifyClient:
         if errors:
             codes = _codes(errors)
             if "THROTTLED" in codes:
-                SHOPIFY_REQUESTS.labels(outcome="throttled").inc()
+                self._observer.request("throttled")
                 raise ShopifyThrottled(
                     errors, operation=doc.name,
                     requested_cost=cost.requested if cost else None,
                     currently_available=cost.throttle.currently_available if cost and cost.throttle else None,
                     restore_rate=cost.throttle.restore_rate if cost and cost.throttle else None,
                 )  # fmt: skip
-            SHOPIFY_REQUESTS.labels(outcome="graphql_error").inc()
+            self._observer.request("graphql_error")
             error = ShopifyGraphQLError(errors, operation=doc.name, data=body.get("data"))
             if doc.is_mutation and not resend_safe and SERVER_ERROR_CODES & set(codes):
                 raise ShopifyOutcomeUnknown(doc.name, error)
             raise error
         data = body.get("data")
         if not isinstance(data, dict):
-            SHOPIFY_REQUESTS.labels(outcome="graphql_error").inc()
+            self._observer.request("graphql_error")
             raise ShopifyGraphQLError([{"message": "response carries neither data nor errors"}], operation=doc.name)
-        SHOPIFY_REQUESTS.labels(outcome="ok").inc()
+        self._observer.request("ok")
         return data
 
     # -- retry plumbing ------------------------------------------------------------------------------------
@@ -414,17 +401,17 @@ def expected_cost(doc: Document, variables: Mapping[str, Any]) -> float:
 
 def _session(shop_domain: str, api_version: str, access_token: str) -> shopify.Session:
     if not access_token:
-        raise UsageError(f"no Shopify access token for {shop_domain!r}")
+        raise IntegrationUsageError(f"no Shopify access token for {shop_domain!r}")
     try:
         session = shopify.Session(shop_domain, api_version, access_token)
     except (shopify.VersionNotFoundError, shopify.api_version.InvalidVersionError):
-        raise UsageError(f"not a Shopify API version: {api_version!r} (expected YYYY-MM)") from None
+        raise IntegrationUsageError(f"not a Shopify API version: {api_version!r} (expected YYYY-MM)") from None
     if session.url is None:
-        raise UsageError(f"not a Shopify shop domain: {shop_domain!r}")
+        raise IntegrationUsageError(f"not a Shopify shop domain: {shop_domain!r}")
     return session
 
 
-def _same_shop(domain: str, other: str | None) -> bool:
+def same_shop(domain: str, other: str | None) -> bool:
     if not other:
         return False
     return _normalised_domain(domain) == _normalised_domain(other)
@@ -433,7 +420,7 @@ def _same_shop(domain: str, other: str | None) -> bool:
 def _normalised_domain(domain: str) -> str:
     try:
         return str(_session(domain, DEFAULT_API_VERSION, "-").url)
-    except UsageError:
+    except IntegrationUsageError:
         return domain.strip().lower()
 
 

@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from worker.errors import DropsyncError
+from integrations.errors import IntegrationError
 
 BODY_EXCERPT_CHARS = 300
 
 
-class ShopifyError(DropsyncError):
+class ShopifyError(IntegrationError):
     """Base of every Shopify failure; the message is one line naming the operation.
 
     ``request_id``: Shopify's ``X-Request-Id`` of the response that carried the failure, when there was one.

@@ -23,8 +23,8 @@ from tests.cli.support import dropsync
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 from worker.db import reset_engine_cache, session_scope
 from worker.demo import story
-from worker.demo.stack import Stack, StackOptions, running, send_task, subscribe_webhooks
 from worker.settings import get_settings
+from worker.stack import Stack, StackOptions, running, send_task, subscribe_webhooks
 from worker.supplier import service as supplier
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]

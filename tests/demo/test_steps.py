@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from worker.demo.runner import MARKER, fresh_workspace
-from worker.demo.stack import Stack, StackError, StackOptions
 from worker.demo.story import StepTimeout, wait_for
 from worker.errors import UsageError
 from worker.runtime import ManagedProcess
+from worker.stack import Stack, StackError, StackOptions
 
 
 def _stack(tmp_path: Path, processes: list[ManagedProcess] | None = None) -> Stack:

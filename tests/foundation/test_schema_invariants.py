@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from models import (
+    CancellationRequest,
     LedgerEntry,
     LineItem,
     Order,
@@ -80,6 +81,26 @@ def test_finished_intents_do_not_block_a_new_one(session: Session) -> None:
     session.add_all([_intent(shop, order, "succeeded"), _intent(shop, order, "failed")])
     session.add(_intent(shop, order, "pending"))
     session.add(_intent(shop, order, "pending", kind="order_cancel"))  # other kind: independent
+    session.flush()
+
+
+def _cancellation(shop: Shop, order: Order, state: str) -> CancellationRequest:
+    return CancellationRequest(shop_id=shop.id, order_id=order.id, reason="other", state=state, state_history=[])
+
+
+def test_one_open_cancellation_request_per_order(session: Session) -> None:
+    shop = _shop(session)
+    order = _order(session, shop)
+    session.add(_cancellation(shop, order, "requested"))
+    session.flush()
+    _rejected(session, _cancellation(shop, order, "supplier_shipped"))  # any open state: still the same order
+
+
+def test_finished_cancellation_requests_do_not_block_a_new_one(session: Session) -> None:
+    shop = _shop(session)
+    order, other = _order(session, shop), _order(session, shop, "gid://shopify/Order/2")
+    session.add_all([_cancellation(shop, order, state) for state in ("denied", "done", "withdrawn")])
+    session.add_all([_cancellation(shop, order, "needs_operator"), _cancellation(shop, other, "requested")])
     session.flush()
 
 

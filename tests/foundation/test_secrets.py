@@ -15,7 +15,7 @@ from integrations.aliexpress.models import TokenPair
 from models import AliExpressToken, Shop
 from tests.support.cli import InProcess, in_process
 from tests.support.dump import dump_database
-from worker import secrets
+from worker import secrets, secrets_startup
 from worker.db import session_scope
 from worker.settings import get_settings
 from worker.shops import add_shop, ensure_env_shop
@@ -107,7 +107,7 @@ def test_a_missing_or_wrong_key_stops_start_up_in_one_line(
     assert "DROPSYNC_SECRET_KEY opens none of the stored credentials: wrong key?" in err
     assert len(err.strip().splitlines()) == 1
     with pytest.raises(SystemExit) as stopped:  # what the worker and beat run at start-up
-        secrets.refuse_unreadable_credentials()
+        secrets_startup.refuse_unreadable_credentials()
     assert stopped.value.code == 2
     _setenv(env, DROPSYNC_SECRET_KEY="not-a-key")
     code, _, err = cli("secrets", "status")

@@ -33,10 +33,10 @@ from tests.support.cli import in_process
 from worker import outbox
 from worker.celery_app import create_app
 from worker.db import session_scope
-from worker.demo.stack import free_port
 from worker.returns import states as rs
 from worker.runtime import ManagedProcess, web_argv
 from worker.settings import get_settings, load_settings
+from worker.stack import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from integrations.errors import IntegrationUsageError
 from integrations.shopify import documents
 from integrations.shopify.client import ShopifyClient, forget_requested_costs, record_throttle_status
 from integrations.shopify.errors import (
@@ -28,6 +29,7 @@ from integrations.shopify.throttle import CostBucket
 from models.shop import Shop
 from worker.errors import UsageError
 from worker.settings import Settings
+from worker.shopify_clients import PROMETHEUS_OBSERVER, shopify_client_for
 
 Reply = Callable[[httpx.Request], httpx.Response]
 
@@ -105,6 +107,7 @@ def make_client(sleeps: Sleeps) -> Iterator[Callable[[Script], ShopifyClient]]:
             transport=httpx.MockTransport(script),
             bucket=CostBucket(sleeps.clock, sleeps.wait),
             sleep=sleeps,
+            observer=PROMETHEUS_OBSERVER,  # as the worker builds it: test_metrics_* reads the counters
         )
         clients.append(client)
         return client
@@ -139,12 +142,13 @@ def test_default_endpoint_is_the_shops_myshopify_domain() -> None:
 
 
 def test_bad_configuration_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="API version"):
+    with pytest.raises(IntegrationUsageError, match="API version"):
         ShopifyClient("a.myshopify.com", "t", api_version="latest")
-    with pytest.raises(UsageError, match="access token"):
+    with pytest.raises(IntegrationUsageError, match="access token"):
         ShopifyClient("a.myshopify.com", "")
-    with pytest.raises(UsageError, match="shop domain"):
+    with pytest.raises(IntegrationUsageError, match="shop domain") as caught:
         ShopifyClient("", "t")
+    assert caught.value.exit_code == 2  # the CLI's exit code for usage errors
 
 
 def test_throttle_status_is_reported_and_storable(make_client: Callable[[Script], ShopifyClient]) -> None:
@@ -325,16 +329,16 @@ def test_for_shop_uses_the_environment_for_its_own_shop_and_columns_for_others()
     settings = Settings(SHOPIFY_SHOP_DOMAIN="first.myshopify.com", SHOPIFY_ACCESS_TOKEN="env-token",
                         SHOPIFY_API_URL="http://127.0.0.1:9", SHOPIFY_TIMEOUT_SECONDS=3)  # fmt: skip
     first = Shop(domain="first.myshopify.com", access_token="column-token", api_url="http://elsewhere")
-    with ShopifyClient.for_shop(first, settings) as client:
+    with shopify_client_for(first, settings) as client:
         assert client.endpoint == "http://127.0.0.1:9/admin/api/2026-10/graphql.json"
         assert client._http.headers["X-Shopify-Access-Token"] == "env-token"
         assert client._http.timeout.read == 3
     other = Shop(domain="second.myshopify.com", access_token="second-token", api_url="http://second.test")
-    with ShopifyClient.for_shop(other, settings) as client:
+    with shopify_client_for(other, settings) as client:
         assert client.endpoint == "http://second.test/admin/api/2026-10/graphql.json"
         assert client._http.headers["X-Shopify-Access-Token"] == "second-token"
     with pytest.raises(UsageError, match="no access token"):
-        ShopifyClient.for_shop(Shop(domain="third.myshopify.com"), settings)
+        shopify_client_for(Shop(domain="third.myshopify.com"), settings)
 
 
 def test_clients_of_one_shop_and_server_share_one_bucket() -> None:

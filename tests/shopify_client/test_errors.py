@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from integrations.errors import IntegrationError
 from integrations.shopify.errors import (
     ShopifyGraphQLError,
     ShopifyHTTPError,
@@ -12,7 +13,6 @@ from integrations.shopify.errors import (
     UserError,
     raise_for_user_errors,
 )
-from worker.errors import DropsyncError
 
 
 def test_user_errors_are_raised_with_field_message_and_code() -> None:
@@ -33,7 +33,7 @@ def test_user_errors_are_raised_with_field_message_and_code() -> None:
     assert error.codes == ["ORDER_ALREADY_CANCELLED"]
     assert "\n" not in str(error)
     assert "orderId: Order has already been cancelled" in str(error)
-    assert isinstance(error, DropsyncError)
+    assert isinstance(error, IntegrationError)
 
 
 def test_empty_or_missing_user_errors_do_not_raise() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -95,33 +96,52 @@ def test_a_cost_above_the_bucket_waits_for_a_full_bucket_not_forever(bucket: Cos
     assert bucket.acquire(5000) == pytest.approx(10)
 
 
+def _frozen() -> float:
+    """A clock that never moves: no points come back by themselves, only by ``release``/``observe``."""
+    return 100.0
+
+
+def _queued(bucket: CostBucket) -> int:
+    return len(bucket._queue)  # the waiters parked in ``acquire`` (tests only)
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Wait for the other threads to reach a state the test already knows they will reach."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the threads never got there"
+        time.sleep(0.005)
+
+
 def test_threads_never_spend_the_same_points() -> None:
-    bucket = CostBucket()  # real clock and condition waits
-    bucket.observe(status(100, maximum=100, rate=0.001))  # no meaningful refill during the test
+    bucket = CostBucket(clock=_frozen)  # condition waits, but no refill: the 100 points are all there is
+    bucket.observe(status(100, maximum=100, rate=1))
     granted: list[int] = []
     lock = threading.Lock()
 
     def take() -> None:
-        if bucket.acquire(30) < 1:  # only a grant without a long wait counts
-            with lock:
-                granted.append(30)
+        bucket.acquire(30)
+        with lock:
+            granted.append(30)
 
     threads = [threading.Thread(target=take, daemon=True) for _ in range(8)]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
+    _until(lambda: len(granted) + _queued(bucket) == 8 and _queued(bucket) == 5)
     with lock:
         assert sum(granted) == 90  # three of eight fit in 100 points; the others are still waiting
+    assert bucket.available() == pytest.approx(10)
     bucket.observe(status(1000, maximum=1000, rate=1000))  # let the rest through
     bucket.release(1000)
     for thread in threads:
-        thread.join(timeout=5)
+        thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads)
+    assert sum(granted) == 240
 
 
 def test_a_refund_wakes_the_waiters_at_once() -> None:
-    bucket = CostBucket()
-    bucket.observe(status(20, maximum=1000, rate=1))  # without refunds each request would wait 20 s
+    bucket = CostBucket(clock=_frozen)  # no refill at all: only the refunds can wake a waiter
+    bucket.observe(status(20, maximum=1000, rate=1))
 
     def take() -> None:
         for _ in range(10):
@@ -132,12 +152,12 @@ def test_a_refund_wakes_the_waiters_at_once() -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads)
 
 
 def test_waiters_are_served_first_come_first_served() -> None:
-    bucket = CostBucket()
+    bucket = CostBucket(clock=_frozen)
     bucket.observe(status(0, maximum=1000, rate=200))
     order: list[str] = []
 
@@ -147,13 +167,18 @@ def test_waiters_are_served_first_come_first_served() -> None:
 
     big = threading.Thread(target=take, args=("big", 100))
     big.start()
-    time.sleep(0.05)
+    _until(lambda: _queued(bucket) == 1)  # the big query waits first
     small = [threading.Thread(target=take, args=(f"small{i}", 1)) for i in range(5)]
     for thread in small:
         thread.start()
+    _until(lambda: _queued(bucket) == 6)
+    bucket.release(1)  # enough for a small one, not for the big one at the head: nobody may pass it
+    assert order == []
+    bucket.release(999)
     for thread in [big, *small]:
-        thread.join(timeout=10)
+        thread.join(timeout=30)
     assert order[0] == "big"
+    assert sorted(order[1:]) == [f"small{i}" for i in range(5)]
 
 
 def test_one_bucket_per_shop_in_the_process() -> None:

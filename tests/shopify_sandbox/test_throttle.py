@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,25 +12,49 @@ from tests.shopify_sandbox.helpers import gql
 PAGE = "{ orders(first: 50) { edges { node { id } } } }"
 
 
+class BucketClock:
+    """The sandbox bucket's monotonic clock: it moves only when the test advances it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-def small_bucket() -> Iterator[ShopifySandbox]:
-    sandbox = ShopifySandbox(SandboxConfig(seed=2, orders=60, restore_rate=50, bucket_size=100))
+def clock() -> BucketClock:
+    return BucketClock()
+
+
+def _serve(config: SandboxConfig, clock: BucketClock) -> Iterator[ShopifySandbox]:
+    sandbox = ShopifySandbox(config, bucket_clock=clock)
     with sandbox.serve():
         yield sandbox
     sandbox.close()
 
 
-def test_every_response_carries_the_cost(shopify_sandbox: ShopifySandbox) -> None:
-    started = time.monotonic()
-    cost = gql(shopify_sandbox, PAGE)["extensions"]["cost"]
-    elapsed = time.monotonic() - started
+@pytest.fixture
+def small_bucket(clock: BucketClock) -> Iterator[ShopifySandbox]:
+    yield from _serve(SandboxConfig(seed=2, orders=60, restore_rate=50, bucket_size=100), clock)
+
+
+@pytest.fixture
+def standard_bucket(clock: BucketClock) -> Iterator[ShopifySandbox]:
+    yield from _serve(SandboxConfig(seed=2, orders=60), clock)
+
+
+def test_every_response_carries_the_cost(standard_bucket: ShopifySandbox) -> None:
+    cost = gql(standard_bucket, PAGE)["extensions"]["cost"]
     assert cost["requestedQueryCost"] == 52
     assert cost["actualQueryCost"] == 52
     status = cost["throttleStatus"]
     assert status["maximumAvailable"] == 2000.0
     assert status["restoreRate"] == 100.0
-    # The bucket refills at 100 points/s while the request is served (slow on a loaded machine).
-    assert status["currentlyAvailable"] <= 2000 - 52 + 100 * elapsed + 1
+    assert status["currentlyAvailable"] == 2000 - 52  # no time passed on the bucket's clock
 
 
 def test_actual_cost_counts_returned_nodes_and_refunds_the_rest(shopify_sandbox: ShopifySandbox) -> None:
@@ -53,7 +76,7 @@ def test_single_query_over_1000_is_refused(shopify_sandbox: ShopifySandbox) -> N
     assert "data" not in body
 
 
-def test_burst_is_throttled_then_recovers_at_the_restore_rate(small_bucket: ShopifySandbox) -> None:
+def test_burst_is_throttled_then_recovers_at_the_restore_rate(small_bucket: ShopifySandbox, clock: BucketClock) -> None:
     big = "{ orders(first: 80) { edges { node { id } } } }"  # requests 82 of the 100-point bucket
     assert "errors" not in gql(small_bucket, big)
     throttled = gql(small_bucket, big)
@@ -63,18 +86,19 @@ def test_burst_is_throttled_then_recovers_at_the_restore_rate(small_bucket: Shop
     assert throttled["extensions"]["cost"]["actualQueryCost"] is None
     available = throttled["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"]
     assert available < 82
-    time.sleep((82 - available) / 50 + 0.2)
+    clock.advance((82 - available) / 50 - 0.1)  # not yet: still short of the requested cost
+    assert gql(small_bucket, big)["errors"][0]["extensions"]["code"] == "THROTTLED"
+    clock.advance(0.2)
     assert "errors" not in gql(small_bucket, big)
 
 
-def test_bucket_refills_at_restore_rate(small_bucket: ShopifySandbox) -> None:
+def test_bucket_refills_at_restore_rate(small_bucket: ShopifySandbox, clock: BucketClock) -> None:
     small_bucket.control.drain_bucket()
-    drained = time.monotonic()
-    time.sleep(1.0)
-    level = small_bucket.control.bucket()["currentlyAvailable"]
-    elapsed = time.monotonic() - drained
-    assert 50 * elapsed - 6 <= level <= 50 * elapsed + 1, (level, elapsed)  # 50 points/second
-    time.sleep(1.5)
+    clock.advance(1.0)
+    assert small_bucket.control.bucket()["currentlyAvailable"] == 50  # 50 points/second
+    clock.advance(0.5)
+    assert small_bucket.control.bucket()["currentlyAvailable"] == 75
+    clock.advance(1.5)
     assert small_bucket.control.bucket()["currentlyAvailable"] == 100, "capped at the bucket size"
 
 

@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
 from models import CancellationRequest, Order, SupplierOrder, SupplierOrderItem
+from models.cancellation import OPEN_REQUEST_INDEX
 from models.types import utcnow
 from worker import outbox
 from worker.cancellation import states as s
@@ -96,8 +98,7 @@ def create_request(
         state=s.REQUESTED, state_history=[], policy_decision=decision.to_dict(), policy_version=policy.version,
         source=source, requested_by=actor,
     )  # fmt: skip
-    session.add(request)
-    session.flush()
+    _insert_open_request(session, order, request)
     attach(session, order.id, evidence, actor, cancellation_request_id=request.id)
     record_event(
         session, shop_id=order.shop_id, order_id=order.id, kind="cancellation.requested", actor=actor,
@@ -114,6 +115,20 @@ def create_request(
     else:
         follow_supplier(session, request, actor=actor)
     return request
+
+
+def _insert_open_request(session: Session, order: Order, request: CancellationRequest) -> None:
+    """Insert ``request``; another transaction that opened one for the same order since our check (two
+    operators, a webhook and an operator) makes the partial unique index refuse it: the same refusal."""
+    name = order.name  # read now: on SQLite (no savepoint) the failed flush leaves the session unusable
+    try:
+        with outbox.savepoint(session):  # PostgreSQL: the caller's transaction survives the refusal
+            session.add(request)
+            session.flush()
+    except IntegrityError as exc:
+        if OPEN_REQUEST_INDEX not in str(exc.orig) and "cancellation_requests.order_id" not in str(exc.orig):
+            raise
+        raise RequestAlreadyOpen(f"{name} already has an open cancellation request (opened meanwhile)") from None
 
 
 def _start_in(session: Session, request: CancellationRequest, state: str, now: dt.datetime, why: str) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models import CancellationRequest
+from models.cancellation import OPEN_REQUEST_STATES
 from models.types import utcnow
 from worker.cancellation.errors import ImpossibleTransition
 from worker.timeline import record_event
@@ -50,11 +51,9 @@ CONVERTED_TO_RETURN = "converted_to_return"
 #: Before the Shopify action starts: the request can still be withdrawn.
 WITHDRAWABLE = frozenset({NEEDS_APPROVAL, REQUESTED, SUPPLIER_CANCEL_REQUESTED, SUPPLIER_REFUSED, SUPPLIER_SHIPPED})
 TERMINAL = frozenset({DENIED, DONE, WITHDRAWN, CONVERTED_TO_RETURN})
-#: A request in one of these blocks a new request for the same order.
-OPEN = frozenset(
-    {NEEDS_APPROVAL, REQUESTED, SUPPLIER_CANCEL_REQUESTED, SUPPLIER_REFUSED, SUPPLIER_CONFIRMED, SUPPLIER_SHIPPED,
-     SHOPIFY_ACTION, NEEDS_OPERATOR}
-)  # fmt: skip
+#: A request in one of these blocks a new request for the same order (the schema's partial unique index
+#: is built from the same tuple).
+OPEN = frozenset(OPEN_REQUEST_STATES)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     NEEDS_APPROVAL: frozenset({REQUESTED, DENIED, WITHDRAWN}),

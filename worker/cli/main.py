@@ -10,6 +10,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
+from integrations.errors import IntegrationError
 from worker.cli import (
     cancel,
     chargebacks,
@@ -82,7 +83,7 @@ def main() -> None:
     except SettingsError as exc:
         err_console.print(f"dropsync: configuration error: {exc}")
         sys.exit(2)
-    except DropsyncError as exc:
+    except (DropsyncError, IntegrationError) as exc:
         # markup=False: messages quote user input and TOML tables ("[returns]"); rich would eat or choke on them.
         err_console.print(f"dropsync: {exc}", markup=False)
         sys.exit(exc.exit_code)

@@ -7,6 +7,13 @@ import typer
 app = typer.Typer(help="Run the local Shopify and AliExpress sandboxes.", no_args_is_help=True)
 
 
+@app.callback()
+def _development_only() -> None:
+    from worker.devtools import require_development_tools
+
+    require_development_tools()  # the production wheel has no sandbox: one line, exit 2
+
+
 @app.command("aliexpress")
 def aliexpress(
     port: int = typer.Option(8702, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),

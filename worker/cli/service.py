@@ -14,7 +14,7 @@ from worker.cli.common import console, err_console, settings
 from worker.runtime import StopRequested, beat_argv, stop_on_signals, worker_argv
 
 if TYPE_CHECKING:
-    from worker.demo.stack import StackOptions
+    from worker.stack import StackOptions
 
 
 def worker(
@@ -53,7 +53,7 @@ def up(
 
     Example: dropsync up --port 8000
     """
-    from worker.demo.stack import StackOptions  # the sandboxes: slow
+    from worker.stack import StackOptions  # the sandboxes: slow
 
     use_sandboxes = not settings().shopify_access_token
     extra_env = _local_env(data_dir) if use_sandboxes or settings().uses_embedded_broker else {}
@@ -70,7 +70,7 @@ def up(
 
 
 def _run_until_stopped(options: StackOptions, use_sandboxes: bool, say: Callable[[str], None]) -> None:
-    from worker.demo.stack import StackError, running, send_task, subscribe_webhooks
+    from worker.stack import StackError, running, send_task, subscribe_webhooks
 
     with running(options, say) as stack:
         say(f"ledger: {_database_label()}; broker: {_broker_label()}")
@@ -123,6 +123,9 @@ def demo(
 
     Example: dropsync demo --data-dir /tmp/dropsync-demo
     """
+    from worker.devtools import require_development_tools
+
+    require_development_tools()  # the production wheel has no demo: one line, exit 2
     from worker.demo.runner import run_demo
 
     try:

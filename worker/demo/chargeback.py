@@ -18,9 +18,9 @@ from models import Alert, Chargeback, Order, SupplierOrder
 from models.types import utcnow
 from worker.chargebacks import evidence, service, submission
 from worker.db import session_scope
-from worker.demo.stack import Stack, StackError, send_task
 from worker.demo.story import ACTOR, wait_for
 from worker.money import round_money
+from worker.stack import Stack, StackError, send_task
 
 TRACKING = "LP00DEMO0004CN"
 

@@ -19,13 +19,13 @@ from typing import Any
 from rich.text import Text
 
 from integrations.aliexpress.sandbox.world import SandboxError
-from integrations.shopify.sandbox.control import ControlError
+from integrations.shopify.sandbox.errors import ControlError
 from worker.cli.common import console, err_console, print_json
 from worker.demo import chargeback, story
 from worker.demo.receiver import NotificationInbox
-from worker.demo.stack import Stack, StackError, StackOptions, running, subscribe_webhooks
 from worker.demo.summary import build_summary
 from worker.errors import UsageError
+from worker.stack import Stack, StackError, StackOptions, running, subscribe_webhooks
 
 MARKER = ".dropsync-demo"
 #: Variables that would point the demo at something other than its own workspace and sandboxes.

@@ -31,9 +31,9 @@ from worker.cancellation import service as cancellation
 from worker.cancellation.states import TERMINAL
 from worker.db import session_scope
 from worker.demo.receiver import NotificationInbox
-from worker.demo.stack import Stack, StackError, send_task
 from worker.returns import service as returns
 from worker.returns.evidence import parse_evidence
+from worker.stack import Stack, StackError, send_task
 from worker.supplier import disputes
 from worker.supplier import service as supplier
 

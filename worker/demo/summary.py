@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from models import Alert, CancellationRequest, Dispute, LedgerEntry, Order, ReturnCase, SupplierOrder, WebhookDelivery
 from worker.cancellation.exposure import exposures, totals
 from worker.db import session_scope
-from worker.demo.stack import Stack
 from worker.demo.story import Cast
 from worker.mirror.topics import ORDER_TOPICS
+from worker.stack import Stack
 
 
 def build_summary(

@@ -19,6 +19,7 @@ from models import Shop
 from worker.db import session_scope
 from worker.errors import NotFoundError, UsageError
 from worker.settings import get_settings
+from worker.shopify_clients import shopify_client_for
 from worker.shops import ensure_env_shop, normalize_domain
 
 log = structlog.get_logger(__name__)
@@ -35,7 +36,7 @@ def client_for_shop(shop_id: int) -> Iterator[ShopifyClient]:
         shop = session.get(Shop, shop_id)
         if shop is None:
             raise NotFoundError(f"unknown shop id {shop_id}")
-        client = ShopifyClient.for_shop(shop, get_settings())
+        client = shopify_client_for(shop, get_settings())
     try:
         yield client
     finally:

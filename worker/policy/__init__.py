@@ -17,9 +17,10 @@ from worker.policy.inputs import (
     SupplierSnapshot,
     SupplierState,
 )
+from worker.policy.inputs_json import inputs_from_dict, inputs_to_dict
 from worker.policy.loader import DEFAULT_POLICY, PolicyFileError, load_policy, parse_policy
 from worker.policy.model import Policy
-from worker.policy.replay import ReplayError, inputs_from_dict, inputs_to_dict, policy_from_canonical_json, replay
+from worker.policy.replay import ReplayError, policy_from_canonical_json, replay
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -7,25 +7,14 @@ wherever versions are archived); its version is the same hash.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 
 from worker.errors import UsageError
 from worker.policy.decision import Decision
-from worker.policy.inputs import (
-    Evidence,
-    FulfillmentState,
-    OrderLine,
-    OrderSnapshot,
-    Reason,
-    Request,
-    RequestKind,
-    SupplierSnapshot,
-    SupplierState,
-)
+from worker.policy.evaluate import evaluate
+from worker.policy.inputs_json import inputs_from_dict
 from worker.policy.model import Policy
 
 
@@ -33,138 +22,8 @@ class ReplayError(UsageError):
     """The stored decision cannot be replayed with the policy given (wrong version, no inputs)."""
 
 
-def _when(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _instant(value: str | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromisoformat(value)
-
-
-def inputs_to_dict(
-    request: Request, order: OrderSnapshot, suppliers: Sequence[SupplierSnapshot], now: dt.datetime
-) -> dict[str, Any]:
-    """Everything ``evaluate`` read, as JSON-ready values (Decimals as strings, instants ISO 8601)."""
-    return {
-        "request": {
-            "kind": request.kind.value,
-            "reason": request.reason.value,
-            "items": dict(request.items),
-            "evidence": sorted(e.value for e in request.evidence),
-        },
-        "order": {
-            "currency": order.currency,
-            "lines": [
-                {
-                    "line_id": line.line_id,
-                    "quantity": line.quantity,
-                    "unit_price": str(line.unit_price),
-                    "discount": str(line.discount),
-                    "tax": str(line.tax),
-                    "refunded_quantity": line.refunded_quantity,
-                    "sku": line.sku,
-                    "title": line.title,
-                }
-                for line in order.lines
-            ],
-            "shipping": str(order.shipping),
-            "total_paid": str(order.total_paid),
-            "already_refunded": str(order.already_refunded),
-            "fulfillment": order.fulfillment.value,
-            "created_at": _when(order.created_at),
-            "delivered_at": _when(order.delivered_at),
-            "cancelled": order.cancelled,
-            "shipping_refunded": str(order.shipping_refunded),
-            "taxes_included": order.taxes_included,
-            "name": order.name,
-        },
-        "suppliers": [_supplier_to_dict(s) for s in suppliers],
-        "now": now.isoformat(),
-    }
-
-
-def _supplier_to_dict(supplier: SupplierSnapshot) -> dict[str, Any]:
-    return {
-        "supplier": supplier.supplier,
-        "state": supplier.state.value,
-        "amount_paid": str(supplier.amount_paid),
-        "currency": supplier.currency,
-        "shipping_paid": str(supplier.shipping_paid),
-        "amount_refunded": str(supplier.amount_refunded),
-        "items": dict(supplier.items),
-        "paid_at": _when(supplier.paid_at),
-        "shipped_at": _when(supplier.shipped_at),
-        "delivered_at": _when(supplier.delivered_at),
-        "protection_ends_at": _when(supplier.protection_ends_at),
-        "has_tracking": supplier.has_tracking,
-    }
-
-
-def inputs_from_dict(
-    data: Mapping[str, Any],
-) -> tuple[Request, OrderSnapshot, tuple[SupplierSnapshot, ...], dt.datetime]:
-    """The inverse of :func:`inputs_to_dict`."""
-    req, order = data["request"], data["order"]
-    request = Request(
-        kind=RequestKind(req["kind"]),
-        reason=Reason(req["reason"]),
-        items=req["items"],
-        evidence=frozenset(Evidence(e) for e in req["evidence"]),
-    )
-    lines = tuple(
-        OrderLine(
-            line_id=line["line_id"],
-            quantity=line["quantity"],
-            unit_price=Decimal(line["unit_price"]),
-            discount=Decimal(line["discount"]),
-            tax=Decimal(line["tax"]),
-            refunded_quantity=line["refunded_quantity"],
-            sku=line["sku"],
-            title=line["title"],
-        )
-        for line in order["lines"]
-    )
-    created = _instant(order["created_at"])
-    assert created is not None  # written by inputs_to_dict from a required field
-    snapshot = OrderSnapshot(
-        currency=order["currency"],
-        lines=lines,
-        shipping=Decimal(order["shipping"]),
-        total_paid=Decimal(order["total_paid"]),
-        already_refunded=Decimal(order["already_refunded"]),
-        fulfillment=FulfillmentState(order["fulfillment"]),
-        created_at=created,
-        delivered_at=_instant(order["delivered_at"]),
-        cancelled=order["cancelled"],
-        shipping_refunded=Decimal(order["shipping_refunded"]),
-        taxes_included=order["taxes_included"],
-        name=order["name"],
-    )
-    suppliers = tuple(_supplier_from_dict(s) for s in data["suppliers"])
-    return request, snapshot, suppliers, dt.datetime.fromisoformat(data["now"])
-
-
-def _supplier_from_dict(data: Mapping[str, Any]) -> SupplierSnapshot:
-    return SupplierSnapshot(
-        supplier=data["supplier"],
-        state=SupplierState(data["state"]),
-        amount_paid=Decimal(data["amount_paid"]),
-        currency=data["currency"],
-        shipping_paid=Decimal(data["shipping_paid"]),
-        amount_refunded=Decimal(data["amount_refunded"]),
-        items=data["items"],
-        paid_at=_instant(data["paid_at"]),
-        shipped_at=_instant(data["shipped_at"]),
-        delivered_at=_instant(data["delivered_at"]),
-        protection_ends_at=_instant(data["protection_ends_at"]),
-        has_tracking=data["has_tracking"],
-    )
-
-
 def replay(stored: Mapping[str, Any], policy: Policy) -> Decision:
     """Evaluate a stored decision's inputs again under ``policy`` (which must be the same version)."""
-    from worker.policy.evaluate import evaluate
-
     if stored.get("policy_version") != policy.version:
         raise ReplayError(
             f"the decision was taken under policy {str(stored.get('policy_version'))[:12]}, "

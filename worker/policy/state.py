@@ -32,8 +32,8 @@ from worker.policy.inputs import (
     SupplierSnapshot,
     SupplierState,
 )
+from worker.policy.inputs_json import inputs_to_dict
 from worker.policy.model import Payer, Policy, RefundMethod, SupplierTerms
-from worker.policy.replay import inputs_to_dict
 
 SHOPIFY_CANCEL_REASONS = {Reason.OUT_OF_STOCK: "INVENTORY", Reason.FRAUD: "FRAUD", Reason.OTHER: "OTHER"}
 

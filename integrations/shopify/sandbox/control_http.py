@@ -20,7 +20,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def _endpoint(operation: Callable[[Request, dict[str, Any]], Any]) -> Endpoint:
     async def handle(request: Request) -> Response:
-        from integrations.shopify.sandbox.control import ControlError
+        from integrations.shopify.sandbox.errors import ControlError
 
         try:
             raw = await request.body()

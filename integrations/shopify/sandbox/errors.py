@@ -15,6 +15,10 @@ class ShopifyError(Exception):
         self.extensions = {"code": code, **extensions}
 
 
+class ControlError(ValueError):
+    """A control request names an unknown order or asks for an impossible step (one-line message)."""
+
+
 def unsupported(what: str) -> ShopifyError:
     """The document is valid for Shopify but uses something the sandbox does not implement."""
     return ShopifyError(f"not supported by the sandbox: {what}", "NOT_SUPPORTED_BY_SANDBOX")

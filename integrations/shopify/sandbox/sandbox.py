@@ -14,7 +14,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -37,11 +37,14 @@ class SandboxStartError(RuntimeError):
 class ShopifySandbox:
     """One sandbox shop: state, throttle bucket, executor, webhook dispatcher, faults and control."""
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
+    def __init__(
+        self, config: SandboxConfig | None = None, *, bucket_clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """``bucket_clock``: monotonic seconds the cost bucket refills by (tests pass one they advance)."""
         self.config = config or SandboxConfig()
         self.config.validate()
         self.state = ShopState(self.config)
-        self.bucket = LeakyBucket(self.config.effective_bucket_size, self.config.effective_restore_rate)
+        self.bucket = LeakyBucket(self.config.effective_bucket_size, self.config.effective_restore_rate, bucket_clock)
         self.faults = Faults(self.config.faults, self.config.seed)
         self.webhooks = WebhookDispatcher(self.config, self.faults)
         self.executor = Executor(self.state, self.bucket, self._roots)

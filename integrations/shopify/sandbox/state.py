@@ -28,10 +28,16 @@ class ShopClock:
     def __init__(self) -> None:
         self._last = datetime.min.replace(tzinfo=UTC)
         self._lock = threading.Lock()
+        self._ahead = timedelta(0)
 
     def now(self) -> datetime:
-        real = datetime.now(UTC)
+        real = datetime.now(UTC) + self._ahead
         return real.replace(microsecond=(real.microsecond // 1000) * 1000)
+
+    def advance(self, seconds: float) -> None:
+        """Move the shop's time forward (tests: a change lands in a later second without sleeping)."""
+        with self._lock:
+            self._ahead += timedelta(seconds=seconds)
 
     def tick(self) -> datetime:
         with self._lock:

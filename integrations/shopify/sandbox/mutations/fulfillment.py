@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import events, ids, ledger
 from integrations.shopify.sandbox.catalog import CARRIERS
+from integrations.shopify.sandbox.errors import ControlError
 from integrations.shopify.sandbox.generator import mint
 from integrations.shopify.sandbox.model import (
     Fulfillment,
@@ -26,6 +27,7 @@ from integrations.shopify.sandbox.model import (
     gid,
     parse_gid,
 )
+from integrations.shopify.sandbox.snapshot import order_snapshot
 from integrations.shopify.sandbox.views.fulfillment import FulfillmentOrderView, FulfillmentView
 
 if TYPE_CHECKING:
@@ -301,8 +303,6 @@ STEPS: dict[str, Step] = {
 
 def control_step(sandbox: ShopifySandbox, order: Order, action: str, **options: Any) -> dict[str, Any]:
     """The control API's fulfillment actions on the order's first fulfillment order still open."""
-    from integrations.shopify.sandbox.control import ControlError, order_snapshot
-
     if action == "link_supplier":
         return _link_supplier(sandbox, order, str(options.get("supplier_order_id", "")))
     fo = next((x for x in order.fulfillment_orders if x.status not in ("CLOSED", "CANCELLED")), None)
@@ -333,8 +333,6 @@ def _tracking(order: Order, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _link_supplier(sandbox: ShopifySandbox, order: Order, supplier_order_id: str) -> dict[str, Any]:
-    from integrations.shopify.sandbox.control import ControlError, order_snapshot
-
     if not supplier_order_id.isdigit():
         raise ControlError("supplier_order_id must be digits")
     order.note_attributes = [kv for kv in order.note_attributes if kv[0] != "aliexpress_order_id"]

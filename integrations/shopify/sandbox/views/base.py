@@ -12,6 +12,9 @@ from typing import Any, ClassVar, TypeVar
 from integrations.shopify.sandbox.model import CENT, Pair
 
 REGISTRY: dict[str, set[str]] = {}
+#: Each view class by its type name, for back-links (a Fulfillment's ``order``, a Job's ``query``): they
+#: resolve at render time, so a view module never imports the module that imports it (was a cycle).
+VIEW_CLASSES: dict[str, type[View]] = {}
 T = TypeVar("T")
 
 # Plain-dict types and the keys their builders always fill.
@@ -116,6 +119,13 @@ class View:
         if cls.typename:
             fields = {name for name in dir(cls) if not name.startswith("_") and callable(getattr(cls, name))}
             REGISTRY[cls.typename] = fields - {"typename"}
+            VIEW_CLASSES[cls.typename] = cls
+
+
+def linked_view(typename: str, *args: Any) -> Any:
+    """A view of ``typename`` built from ``args`` (the type's module is loaded: the root imports them all)."""
+    view_class: Any = VIEW_CLASSES[typename]
+    return view_class(*args)
 
 
 def supported_fields(typename: str) -> set[str] | None:

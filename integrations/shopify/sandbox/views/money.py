@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox.model import Order, Pair, Refund, RefundLine, Transaction, gid
-from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, money, money_bag
+from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, linked_view, money, money_bag
 from integrations.shopify.sandbox.views.items import LineItemView
 
 if TYPE_CHECKING:
@@ -70,9 +70,8 @@ class TransactionView(View):
         return TransactionView(self._state, self._order, parent) if parent else None
 
     def order(self) -> OrderView:
-        from integrations.shopify.sandbox.views.orders import OrderView
-
-        return OrderView(self._state, self._order)
+        view: OrderView = linked_view("Order", self._state, self._order)
+        return view
 
 
 class RefundView(View):
@@ -108,9 +107,8 @@ class RefundView(View):
         return money(self._refund.total().shop, self._order.currency)
 
     def order(self) -> OrderView:
-        from integrations.shopify.sandbox.views.orders import OrderView
-
-        return OrderView(self._state, self._order)
+        view: OrderView = linked_view("Order", self._state, self._order)
+        return view
 
     def refundLineItems(self, **page: Any) -> Connection:
         def render(line: RefundLine) -> RefundLineItemView:

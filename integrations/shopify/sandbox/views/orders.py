@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import ids, ledger
 from integrations.shopify.sandbox.model import ZERO_PAIR, LineItem, Order, Pair, gid
-from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, money_bag
+from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, linked_view, money_bag
 from integrations.shopify.sandbox.views.items import LineItemView
 from integrations.shopify.sandbox.views.money import RefundView, SuggestedRefundView, TransactionView
 from integrations.shopify.sandbox.views.sync import CustomerSyncFields, OrderSyncFields, mailing_address_extras
@@ -189,18 +189,14 @@ class OrderView(OrderSyncFields, View):
         return order_disputes(self._state, self._order)
 
     def fulfillments(self, first: int | None = None) -> list[Any]:
-        from integrations.shopify.sandbox.views.fulfillment import FulfillmentView
-
-        return [FulfillmentView(self._state, self._order, f) for f in self._order.fulfillments[:first]]
+        return [linked_view("Fulfillment", self._state, self._order, f) for f in self._order.fulfillments[:first]]
 
     def fulfillmentOrders(self, displayable: bool | None = None, **page: Any) -> Connection:
-        from integrations.shopify.sandbox.views.fulfillment import FulfillmentOrderView
-
         chosen = self._order.fulfillment_orders
         if displayable:
             chosen = [fo for fo in chosen if fo.status not in ("CANCELLED", "CLOSED") or self._order.fulfillments]
         return connection(
-            chosen, lambda fo: fo.id, lambda fo: FulfillmentOrderView(self._state, self._order, fo), **page
+            chosen, lambda fo: fo.id, lambda fo: linked_view("FulfillmentOrder", self._state, self._order, fo), **page
         )
 
     def returns(self, **page: Any) -> Connection:

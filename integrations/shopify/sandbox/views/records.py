@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox.model import parse_gid
 from integrations.shopify.sandbox.state import BulkOperation, Job, Subscription
-from integrations.shopify.sandbox.views.base import Connection, View, connection, iso
+from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, linked_view
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState
@@ -30,9 +30,7 @@ class JobView(_JobBase):
     typename = "Job"
 
     def query(self) -> Any:
-        from integrations.shopify.sandbox.views.root import QueryRoot
-
-        return QueryRoot(self._state)
+        return linked_view("QueryRoot", self._state)
 
 
 class OrderCancelJobResultView(_JobBase):

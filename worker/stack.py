@@ -1,5 +1,6 @@
 """The whole service on one machine: web receiver, Celery worker and beat, and (without Shopify
-credentials) both sandboxes with seeded data. Shared by ``dropsync up`` and ``dropsync demo``.
+credentials) both sandboxes with seeded data. Shared by ``dropsync up`` and ``dropsync demo``; part of
+the service (``up`` with a real shop runs from the production wheel), the sandboxes imported only when used.
 
 The sandboxes run as threads of this process (the demo drives them through their control API); web,
 worker and beat are real child processes that find the sandboxes, the database and the embedded broker
@@ -19,15 +20,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig
-from integrations.aliexpress.sandbox.clock import WallClock
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from worker.devtools import require_development_tools
 from worker.errors import DropsyncError
 from worker.runtime import ManagedProcess, beat_argv, stop_all, web_argv, worker_argv
+
+if TYPE_CHECKING:
+    from integrations.aliexpress.sandbox import AliExpressSandbox
+    from integrations.shopify.sandbox import ShopifySandbox
 
 #: Credentials the sandboxes and the children share when no real shop is configured.
 SANDBOX_SHOP = "dropsync-demo.myshopify.com"
@@ -114,6 +117,11 @@ def _sandbox_env(shopify_url: str, aliexpress: AliExpressSandbox, aliexpress_url
 
 def _start_sandboxes(stack: Stack) -> None:
     """Both sandboxes in threads; their URLs and credentials go into the children's environment."""
+    require_development_tools()  # a production install has no sandbox: one line, not an ImportError
+    from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig
+    from integrations.aliexpress.sandbox.clock import WallClock
+    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+
     shopify = ShopifySandbox(
         SandboxConfig(
             seed=stack.options.seed, orders=stack.options.seed_orders, plan="advanced",
