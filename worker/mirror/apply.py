@@ -27,6 +27,7 @@ from models.types import utcnow
 from worker.mirror.bulk import any_of, upsert
 from worker.mirror.snapshot import OrderSnapshot, TransactionSnap
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
+from worker.wiring import require_wired
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
 LINES: Table = LineItem.__table__  # type: ignore[assignment]
@@ -65,12 +66,19 @@ _hooks: list[OrderAppliedHook] = []
 
 
 def on_orders_applied(hook: OrderAppliedHook) -> OrderAppliedHook:
-    _hooks.append(hook)
+    """Register ``hook`` (once). Called by ``worker.wiring.wire()``, which lists every hook."""
+    if hook not in _hooks:
+        _hooks.append(hook)
     return hook
+
+
+def registered_hooks() -> list[OrderAppliedHook]:
+    return list(_hooks)
 
 
 def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[OrderSnapshot]) -> ApplyResult:
     """Apply a batch of snapshots for one shop; flushes, never commits."""
+    require_wired("apply_snapshots")
     started = time.perf_counter()
     batch = _newest_per_order(snapshots)
     if not batch:

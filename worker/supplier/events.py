@@ -1,7 +1,7 @@
 """A tiny in-process hook registry: who wants to hear that a supplier order changed state.
 
-The cancellation workflow subscribes with ``on_supplier_change(callback)``. ``notify`` calls every
-callback synchronously, in registration order, inside the caller's transaction: a callback's writes
+The cancellation workflow subscribes through ``worker.wiring``. ``notify`` calls every callback
+synchronously, in registration order, inside the caller's transaction: a callback's writes
 commit (or roll back) together with the change itself, and a callback that raises aborts the change
 (so a subscriber can never silently miss one). Callbacks must not commit, publish tasks, or call out.
 """
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from models import SupplierOrder
+from worker.wiring import require_wired
 
 SupplierChangeCallback = Callable[[Session, SupplierOrder, str, str], None]
 
@@ -26,6 +27,10 @@ def on_supplier_change(callback: SupplierChangeCallback) -> SupplierChangeCallba
     return callback
 
 
+def registered_callbacks() -> list[SupplierChangeCallback]:
+    return list(_callbacks)
+
+
 def remove_supplier_callback(callback: SupplierChangeCallback) -> None:
     if callback in _callbacks:
         _callbacks.remove(callback)
@@ -35,5 +40,6 @@ def notify(session: Session, supplier_order: SupplierOrder, old_state: str, new_
     """Tell every subscriber; no-op when the state did not change."""
     if old_state == new_state:
         return
+    require_wired("supplier change")
     for callback in list(_callbacks):
         callback(session, supplier_order, old_state, new_state)

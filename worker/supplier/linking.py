@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from models import LineItem, Order, SupplierOrder, TimelineEvent
 from worker.errors import RefusedError, UsageError
-from worker.mirror.apply import AppliedOrder, on_orders_applied
+from worker.mirror.apply import AppliedOrder
 from worker.supplier.service import SUPPLIER_ORDER_ID, find_supplier_order, link_supplier_order
 from worker.timeline import record_event
 
@@ -164,7 +164,6 @@ def _find_line(order: Order, ref: str) -> LineItem:
     raise UsageError(f"--items: no line item {ref!r} on {order.name} (use its position 1..{len(lines)}, SKU or id)")
 
 
-@on_orders_applied
 def link_applied_orders(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
     """Mirror hook: link at once every applied order that names an AliExpress order (cheap filter first).
 
