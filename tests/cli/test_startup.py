@@ -67,10 +67,9 @@ def test_help_lists_every_command_without_importing_them() -> None:
         except SystemExit:
             pass
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code) + "\nprint(sorted(m for m in sys.modules if m.startswith('worker.cli.')))"],
-        capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+    code = textwrap.dedent(code) + "\nprint(sorted(m for m in sys.modules if m.startswith('worker.cli.')))"
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     for sub in COMMANDS:
         assert f" {sub.name} " in done.stdout
