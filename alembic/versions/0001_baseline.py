@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:14:15.867921
+Create Date: 2026-12-04 17:55:05.511841
 """
 
 from collections.abc import Sequence
@@ -342,6 +342,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("supplier_orders", schema=None) as batch_op:
         batch_op.create_index("ix_supplier_orders_next_poll", ["next_poll_at"], unique=False)
+        batch_op.create_index("ix_supplier_orders_order", ["order_id"], unique=False)
         batch_op.create_index("uq_supplier_orders_ref", ["shop_id", "supplier", "supplier_order_id"], unique=True)
 
     op.create_table(
@@ -532,6 +533,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supplier_order_items")),
     )
     with op.batch_alter_table("supplier_order_items", schema=None) as batch_op:
+        batch_op.create_index("ix_supplier_order_items_line_item", ["line_item_id"], unique=False)
         batch_op.create_index("uq_supplier_order_items_pair", ["supplier_order_id", "line_item_id"], unique=True)
 
     op.create_table(
@@ -575,6 +577,7 @@ def downgrade() -> None:
     op.drop_table("timeline_events")
     with op.batch_alter_table("supplier_order_items", schema=None) as batch_op:
         batch_op.drop_index("uq_supplier_order_items_pair")
+        batch_op.drop_index("ix_supplier_order_items_line_item")
 
     op.drop_table("supplier_order_items")
     with op.batch_alter_table("shopify_intents", schema=None) as batch_op:
@@ -601,6 +604,7 @@ def downgrade() -> None:
     op.drop_table("transactions")
     with op.batch_alter_table("supplier_orders", schema=None) as batch_op:
         batch_op.drop_index("uq_supplier_orders_ref")
+        batch_op.drop_index("ix_supplier_orders_order")
         batch_op.drop_index("ix_supplier_orders_next_poll")
 
     op.drop_table("supplier_orders")
