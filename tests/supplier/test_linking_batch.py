@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -34,9 +35,9 @@ def _statements(session: Session) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", count)
 
 
-def _outcome(session: Session, orders: list[Order]) -> list[tuple[object, ...]]:
+def _outcome(session: Session, orders: list[Order]) -> list[tuple[Any, ...]]:
     """What a person sees per order, independent of row ids: links, items, timeline messages."""
-    out: list[tuple[object, ...]] = []
+    out: list[tuple[Any, ...]] = []
     for position, order in enumerate(orders):
         links = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).all()
         items = sorted(
