@@ -114,9 +114,9 @@ def test_statements_do_not_grow_with_the_batch(session: Session) -> None:
         ]
         return [_candidate(o) for o in orders]
 
-    small, large = batch(5, 0), batch(100, 1000)
+    small, large = batch(70, 0), batch(210, 1000)  # both above bulk.COPY_MIN_ROWS: the same path
     with _statements(session) as few:
-        assert link_orders(session, small).new == 5
+        assert link_orders(session, small).new == 70
     with _statements(session) as many:
-        assert link_orders(session, large).new == 100
-    assert len(many) == len(few) <= 6, many
+        assert link_orders(session, large).new == 210
+    assert len(many) == len(few) <= 12, many

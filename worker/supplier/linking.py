@@ -20,6 +20,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Integer, String, Table, func, insert, select
@@ -30,7 +31,7 @@ from models import LineItem, Order, SupplierOrder, SupplierOrderItem, TimelineEv
 from models.types import utcnow
 from worker.errors import RefusedError, UsageError
 from worker.mirror.apply import AppliedOrder
-from worker.mirror.bulk import any_of
+from worker.mirror.bulk import any_of, upsert
 from worker.supplier.service import SUPPLIER, SUPPLIER_ORDER_ID, link_supplier_order
 from worker.timeline import record_event
 
@@ -45,6 +46,7 @@ LINES: Table = LineItem.__table__  # type: ignore[assignment]
 SUPPLIER_ORDERS: Table = SupplierOrder.__table__  # type: ignore[assignment]
 SUPPLIER_ORDER_ITEMS: Table = SupplierOrderItem.__table__  # type: ignore[assignment]
 TIMELINE: Table = TimelineEvent.__table__  # type: ignore[assignment]
+_SUPPLIER_KEY = ("shop_id", "supplier", "supplier_order_id")
 
 
 def _normalise_key(key: str) -> str:
@@ -139,14 +141,14 @@ def link_orders(session: Session, candidates: Sequence[Candidate], actor: str = 
     result.new += len(created)
     items = _remaining_items(session, [c for c, sid in plan.creates if len(c.ids) == 1])
     rows: list[dict[str, Any]] = []
+    plan.creates = [(c, sid) for c, sid in plan.creates if (c.shop_id, sid) in created]
     for candidate, sid in plan.creates:
         so_id = created[(candidate.shop_id, sid)]
         result.linked.setdefault(candidate.order_id, []).append(so_id)
         chosen = items.get(candidate.order_id, []) if len(candidate.ids) == 1 else []
         rows += [{"supplier_order_id": so_id, "line_item_id": line_id, "quantity": qty} for line_id, _, qty in chosen]
         plan.linked_events[(candidate.shop_id, sid)] = (so_id, chosen)
-    if rows:
-        session.execute(insert(SUPPLIER_ORDER_ITEMS), rows)
+    upsert(session, SUPPLIER_ORDER_ITEMS, rows, conflict=("supplier_order_id", "line_item_id"))
     _insert_events(session, plan, actor)
     for candidate, sid in plan.relinks:  # rare: through the one-order service function
         order = session.get_one(Order, candidate.order_id)
@@ -217,17 +219,22 @@ def _several(sid: str) -> str:
 
 
 def _insert_supplier_orders(session: Session, creates: Sequence[tuple[Candidate, str]]) -> dict[tuple[int, str], int]:
+    """New supplier orders, due for their first poll at once; their ids by (shop, AliExpress id).
+
+    ``ON CONFLICT DO NOTHING``: an id another transaction linked meanwhile is left to it (not returned).
+    """
     if not creates:
         return {}
-    table = SUPPLIER_ORDERS
     now = utcnow()
     values = [
         {"shop_id": c.shop_id, "order_id": c.order_id, "supplier": SUPPLIER, "supplier_order_id": sid,
-         "status": st.UNKNOWN, "currency": c.currency, "next_poll_at": now}  # due for its first poll at once
+         "status": st.UNKNOWN, "status_unknown": False, "tracking_numbers": [], "raw": {}, "currency": c.currency,
+         "amount_paid": Decimal(0), "amount_refunded": Decimal(0), "protection_extended_days": 0,
+         "poll_failures": 0, "next_poll_at": now, "created_at": now, "updated_at": now}
         for c, sid in creates
     ]  # fmt: skip
-    stmt = insert(table).returning(table.c.id, table.c.shop_id, table.c.supplier_order_id)
-    return {(r.shop_id, r.supplier_order_id): r.id for r in session.execute(stmt, values)}
+    returned = upsert(session, SUPPLIER_ORDERS, values, conflict=_SUPPLIER_KEY, returning=("id", *_SUPPLIER_KEY))
+    return {(shop_id, supplier_order_id): so_id for so_id, shop_id, _, supplier_order_id in returned}
 
 
 def _remaining_items(session: Session, candidates: Sequence[Candidate]) -> dict[int, list[tuple[int, str, int]]]:
@@ -277,6 +284,8 @@ def _insert_events(session: Session, plan: _Plan, actor: str) -> None:
                 rows.append({**base, "supplier_order_id": None, "kind": "supplier.link_note", "message": text,
                              "data": {}})  # fmt: skip
             continue
+        if (c.shop_id, text) not in plan.linked_events:
+            continue  # another transaction linked it first
         so_id, chosen = plan.linked_events[(c.shop_id, text)]
         summary = ", ".join(f"{qty} × {title}" for _, title, qty in chosen) or "no line items"
         data = {"supplier_order_id": text, "items": [{"line_item_id": i, "quantity": q} for i, _, q in chosen]}
