@@ -64,11 +64,12 @@ def test_a_simple_cancellation_costs_three_calls_and_at_most_100_points(
 def test_the_estimate_is_the_sandboxs_requested_cost(name: str, sandbox: ShopifySandbox, client: ShopifyClient) -> None:
     """Plain lists (``refunds(first: 20)``) are not multiplied by ``first``; connections are."""
     gid = sandbox.control.create_order(status="paid", line_items=2)
-    variables: dict[str, Any] = {
+    special: dict[str, dict[str, Any]] = {
         "OrdersPage": {"first": 3},
         "SuggestedRefund": {"id": gid, "refundLineItems": [], "shippingAmount": "0"},
         "JobById": {"id": "gid://shopify/Job/1"},
-    }.get(name, {"id": gid})
+    }
+    variables = special.get(name, {"id": gid})
     doc = documents.load(name)
     client.execute(doc, variables)
     assert client.last_cost is not None
