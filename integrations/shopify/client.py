@@ -45,7 +45,7 @@ from integrations.shopify.errors import (
     ShopifyThrottled,
     ShopifyTransportError,
 )
-from integrations.shopify.throttle import CostBucket, QueryCost, ThrottleStatus, bucket_for, parse_cost
+from integrations.shopify.throttle import Bucket, QueryCost, ThrottleStatus, bucket_for, parse_cost
 from worker.errors import UsageError
 from worker.observability.metrics import SHOPIFY_COST_POINTS, SHOPIFY_REQUESTS, SHOPIFY_THROTTLE_WAIT_SECONDS
 
@@ -87,7 +87,7 @@ class ShopifyClient:
         backoff_max: float = 8.0,
         max_connections: int = 10,
         transport: httpx.BaseTransport | None = None,
-        bucket: CostBucket | None = None,
+        bucket: Bucket | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         session = _session(shop_domain, api_version, access_token)
@@ -138,7 +138,7 @@ class ShopifyClient:
         self._http.close()
 
     @property
-    def bucket(self) -> CostBucket:
+    def bucket(self) -> Bucket:
         return self._bucket
 
     def execute(
