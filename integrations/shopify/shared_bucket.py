@@ -31,46 +31,54 @@ from typing import Any, Protocol
 from integrations.shopify import throttle
 from integrations.shopify.throttle import ThrottleStatus
 
-#: (available, seconds to wait, known) after one operation.
-Answer = tuple[float, float, bool]
+#: (available, seconds to wait, known, ticket) after one operation.
+Answer = tuple[float, float, bool, float]
 
 TTL_SECONDS = 3600  # an idle shop's model expires: the next response seeds it again
+RECHECK_SECONDS = 0.25  # a waiting request looks again this often: points given back shorten its wait
 
 _LUA = """
 local key = KEYS[1]
 local op = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local s = redis.call('HMGET', key, 'known', 'max', 'rate', 'avail', 'at')
+local s = redis.call('HMGET', key, 'known', 'max', 'rate', 'credit', 'reserved', 'at')
 local known = s[1] == '1'
 local max = tonumber(s[2]) or 0
 local rate = tonumber(s[3]) or 0
-local avail = tonumber(s[4]) or 0
-local at = tonumber(s[5]) or now
-if known and now > at then avail = math.min(max, avail + (now - at) * rate) end
-local wait = 0
+local credit = tonumber(s[4]) or 0
+local reserved = tonumber(s[5]) or 0
+local at = tonumber(s[6]) or now
+if known and now > at then credit = math.min(reserved + max, credit + (now - at) * rate) end
+local ticket = tonumber(ARGV[2]) or 0
 if op == 'take' then
-  local cost = tonumber(ARGV[2])
-  if known and cost > 0 and rate > 0 then
-    avail = avail - cost
-    if avail < 0 then wait = -avail / rate end
+  if known and rate > 0 and ticket > 0 then
+    reserved = reserved + ticket
+    ticket = reserved
+  else
+    ticket = 0
   end
 elseif op == 'release' then
-  if known then avail = math.min(max, avail + tonumber(ARGV[2])) end
+  if known then credit = math.min(reserved + max, credit + ticket) end
+  ticket = 0
 elseif op == 'observe' then
-  local smax, scur, srate = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-  local taken, actual = tonumber(ARGV[5]), tonumber(ARGV[6])
+  local smax, scur, srate = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  local taken, actual = tonumber(ARGV[6]), tonumber(ARGV[7])
   if not known then
-    known, avail = true, scur
+    known, credit = true, reserved + scur
   elseif taken > 0 then
-    avail = avail + taken - actual
+    credit = credit + taken - actual
   end
   max, rate = smax, srate
-  avail = math.min(avail, scur, max)
+  credit = math.min(credit, reserved + scur, reserved + max)
+  ticket = 0
 end
-redis.call('HSET', key, 'known', known and '1' or '0', 'max', max, 'rate', rate, 'avail', avail, 'at', now)
-redis.call('EXPIRE', key, ARGV[7])
-return {tostring(avail), tostring(wait), known and 1 or 0}
+local wait = 0
+if ticket > credit and rate > 0 then wait = (ticket - credit) / rate end
+redis.call('HSET', key, 'known', known and '1' or '0', 'max', max, 'rate', rate, 'credit', credit,
+           'reserved', reserved, 'at', now)
+redis.call('EXPIRE', key, ARGV[8])
+return {tostring(credit - reserved), tostring(wait), known and 1 or 0, tostring(ticket)}
 """
 
 
@@ -81,27 +89,33 @@ class BucketStore(Protocol):
 def step(state: dict[str, Any], now: float, op: str, args: tuple[float, ...]) -> Answer:
     """The same arithmetic as the Lua script, on a dict (the SQLite store)."""
     known, maximum, rate = bool(state.get("known")), float(state.get("max", 0)), float(state.get("rate", 0))
-    avail, at = float(state.get("avail", 0)), float(state.get("at", now))
+    credit, reserved = float(state.get("credit", 0)), float(state.get("reserved", 0))
+    at = float(state.get("at", now))
     if known and now > at:
-        avail = min(maximum, avail + (now - at) * rate)
-    wait = 0.0
+        credit = min(reserved + maximum, credit + (now - at) * rate)
+    ticket = args[0] if args else 0.0
     if op == "take":
-        if known and args[0] > 0 and rate > 0:
-            avail -= args[0]
-            wait = -avail / rate if avail < 0 else 0.0
+        if known and rate > 0 and ticket > 0:
+            reserved += ticket
+            ticket = reserved
+        else:
+            ticket = 0.0
     elif op == "release":
         if known:
-            avail = min(maximum, avail + args[0])
+            credit = min(reserved + maximum, credit + ticket)
+        ticket = 0.0
     elif op == "observe":
-        smax, scur, srate, taken, actual = args
+        smax, scur, srate, taken, actual = args[1:6]
         if not known:
-            known, avail = True, scur
+            known, credit = True, reserved + scur
         elif taken > 0:
-            avail += taken - actual
+            credit += taken - actual
         maximum, rate = smax, srate
-        avail = min(avail, scur, maximum)
-    state.update(known=known, max=maximum, rate=rate, avail=avail, at=now)
-    return avail, wait, known
+        credit = min(credit, reserved + scur, reserved + maximum)
+        ticket = 0.0
+    wait = (ticket - credit) / rate if ticket > credit and rate > 0 else 0.0
+    state.update(known=known, max=maximum, rate=rate, credit=credit, reserved=reserved, at=now)
+    return credit - reserved, wait, known, ticket
 
 
 class RedisStore:
@@ -113,9 +127,13 @@ class RedisStore:
         self._prefix = prefix
 
     def call(self, key: str, op: str, *args: float) -> Answer:
-        padded = [*args, *([0.0] * (5 - len(args)))]
-        avail, wait, known = self._script(keys=[f"{self._prefix}shopify-bucket:{key}"], args=[op, *padded, TTL_SECONDS])
-        return float(avail), float(wait), bool(int(known))
+        padded = [*args, *([0.0] * (6 - len(args)))]
+        answer = self._script(keys=[f"{self._prefix}shopify-bucket:{key}"], args=[op, *padded, TTL_SECONDS])
+        avail, wait, known, ticket = answer
+        return float(avail), float(wait), bool(int(known)), float(ticket)
+
+
+_COLUMNS = ("known", "max", "rate", "credit", "reserved", "at")
 
 
 class SqliteStore:
@@ -127,7 +145,7 @@ class SqliteStore:
         self._local = threading.local()
         with self._connect() as db:
             db.execute("CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, known INTEGER, max REAL, "
-                       "rate REAL, avail REAL, at REAL)")  # fmt: skip
+                       "rate REAL, credit REAL, reserved REAL, at REAL)")  # fmt: skip
 
     def _connect(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -141,12 +159,15 @@ class SqliteStore:
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT known, max, rate, avail, at FROM buckets WHERE key = ?", (key,)).fetchone()
-            state = dict(zip(("known", "max", "rate", "avail", "at"), row, strict=True)) if row else {}
+            row = db.execute(
+                "SELECT known, max, rate, credit, reserved, at FROM buckets WHERE key = ?", (key,)
+            ).fetchone()
+            state = dict(zip(_COLUMNS, row, strict=True)) if row else {}
             answer = step(state, self._clock(), op, args)
             db.execute(
-                "INSERT OR REPLACE INTO buckets (key, known, max, rate, avail, at) VALUES (?, ?, ?, ?, ?, ?)",
-                (key, int(state["known"]), state["max"], state["rate"], state["avail"], state["at"]),
+                "INSERT OR REPLACE INTO buckets (key, known, max, rate, credit, reserved, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, int(state["known"]), *(state[c] for c in _COLUMNS[1:])),
             )
             db.execute("COMMIT")
         except BaseException:
@@ -167,19 +188,25 @@ class SharedCostBucket:
     def known(self) -> bool:
         """Whether any process has seen Shopify's figures for this shop yet (asks the store)."""
         if not self._known:
-            _, _, self._known = self._store.call(self._key, "peek")
+            _, _, self._known, _ = self._store.call(self._key, "peek")
         return self._known
 
     def available(self) -> float:
-        avail, _, self._known = self._store.call(self._key, "peek")
+        avail, _, self._known, _ = self._store.call(self._key, "peek")
         return avail
 
     def acquire(self, cost: float) -> float:
-        """Reserve ``cost`` points and wait until the reservation is covered; the seconds waited."""
-        _, wait, self._known = self._store.call(self._key, "take", max(cost, 0.0))
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        """Reserve ``cost`` points (a ticket in the shop's queue) and wait until the points before it and
+        its own are covered; the seconds waited. Points other requests give back (a query cheaper than
+        requested, a failed send) shorten the wait: it is re-checked at least every ``RECHECK`` seconds."""
+        _, wait, self._known, ticket = self._store.call(self._key, "take", max(cost, 0.0))
+        waited = 0.0
+        while wait > 0:
+            nap = min(wait, RECHECK_SECONDS)
+            self._sleep(nap)
+            waited += nap
+            _, wait, _, _ = self._store.call(self._key, "check", ticket)
+        return waited
 
     def release(self, taken: float) -> None:
         if taken > 0:
@@ -188,8 +215,8 @@ class SharedCostBucket:
     def observe(self, status: ThrottleStatus, *, taken: float = 0.0, actual: float | None = None) -> None:
         self.last_status = status
         spent = taken if actual is None else actual
-        args = (status.maximum_available, status.currently_available, status.restore_rate, taken, spent)
-        _, _, self._known = self._store.call(self._key, "observe", *args)
+        args = (0.0, status.maximum_available, status.currently_available, status.restore_rate, taken, spent)
+        _, _, self._known, _ = self._store.call(self._key, "observe", *args)
 
 
 def share_buckets(*, redis_url: str | None = None, prefix: str = "", path: str | Path | None = None) -> None:
