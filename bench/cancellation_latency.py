@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -249,6 +250,16 @@ def _record_throttled(box: ShopifySandbox) -> list[float]:
     return refused
 
 
+def _stop(proc: Any) -> None:
+    """Stop the worker; its warm shutdown may outlast a short wait (tasks the sweeper queued): kill it then."""
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def _parked(ids: list[int]) -> int:
     """Requests handed to a person (an intent failed or exhausted its retries)."""
     from models import ShopifyIntent
@@ -279,8 +290,7 @@ def throughput(n: int, database_url: str, tmp: Path, concurrency: int, mode: str
                 confirm(so_id)
             finished = wait_all(pending)
         finally:
-            proc.terminate()
-            proc.wait(30)
+            _stop(proc)
     elapsed = finished - started
     rate = n / elapsed
     restore = PLAN_RESTORE_RATES["standard"]
