@@ -21,6 +21,13 @@ PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def production_wiring() -> None:
+    """The reactions the worker, the CLI and the web app run (``worker.wiring``): a bench measures them too."""
+    from worker.wiring import wire
+
+    wire()
+
+
 @contextlib.contextmanager
 def bench_database(prefix: str = "dropsync_bench", *, sqlite: bool = False) -> Iterator[str]:
     """A fresh, migrated database (PostgreSQL, or a SQLite file), dropped afterwards; DATABASE_URL points at it.
@@ -31,6 +38,7 @@ def bench_database(prefix: str = "dropsync_bench", *, sqlite: bool = False) -> I
     from worker.db import reset_engine_cache
     from worker.settings import get_settings
 
+    production_wiring()
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = None
     if sqlite:

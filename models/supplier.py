@@ -24,6 +24,7 @@ class SupplierOrder(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("uq_supplier_orders_ref", "shop_id", "supplier", "supplier_order_id", unique=True),
         Index("ix_supplier_orders_next_poll", "next_poll_at"),
+        Index("ix_supplier_orders_order", "order_id"),  # an order's supplier orders (linking, cancellations)
         CheckConstraint("amount_paid >= 0", name="amount_paid_non_negative"),
         CheckConstraint("amount_refunded >= 0", name="amount_refunded_non_negative"),
     )
@@ -85,6 +86,7 @@ class SupplierOrderItem(IdMixin, Base):
     __tablename__ = "supplier_order_items"
     __table_args__ = (
         Index("uq_supplier_order_items_pair", "supplier_order_id", "line_item_id", unique=True),
+        Index("ix_supplier_order_items_line_item", "line_item_id"),  # how much of a line is covered
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
 

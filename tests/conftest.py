@@ -95,6 +95,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"SKIPPED {service} tests: {problem}", yellow=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _wired() -> None:
+    """The reactions every entry point wires (worker.wiring): in-process tests run them too."""
+    from worker.wiring import wire
+
+    wire()
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A private, migrated database for this test session; DATABASE_URL points at it."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
 import worker.broker  # noqa: F401  (registers the dropsync-sqlite transport alias)
 from worker.beat import BEAT_SCHEDULE
 from worker.observability.celery_hooks import install_observability
 from worker.settings import Settings, get_settings
+from worker.wiring import wire
 
 #: Modules whose tasks the worker registers. A feature adds its ``tasks`` module here.
 TASK_MODULES = [
@@ -87,3 +88,10 @@ def _fresh_engine_after_fork(**_: Any) -> None:
     from worker.db import reset_engine_cache
 
     reset_engine_cache()
+
+
+@worker_init.connect
+@beat_init.connect
+def _wire_reactions(**_: Any) -> None:
+    # The worker's entry point: the same reactions as the CLI and the benches (worker.wiring).
+    wire()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 19:03:55.524049
+Create Date: 2026-12-04 19:06:04.990232
 """
 
 from collections.abc import Sequence
@@ -414,6 +414,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("supplier_orders", schema=None) as batch_op:
         batch_op.create_index("ix_supplier_orders_next_poll", ["next_poll_at"], unique=False)
+        batch_op.create_index("ix_supplier_orders_order", ["order_id"], unique=False)
         batch_op.create_index("uq_supplier_orders_ref", ["shop_id", "supplier", "supplier_order_id"], unique=True)
 
     op.create_table(
@@ -610,6 +611,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supplier_order_items")),
     )
     with op.batch_alter_table("supplier_order_items", schema=None) as batch_op:
+        batch_op.create_index("ix_supplier_order_items_line_item", ["line_item_id"], unique=False)
         batch_op.create_index("uq_supplier_order_items_pair", ["supplier_order_id", "line_item_id"], unique=True)
 
     op.create_table(
@@ -829,6 +831,7 @@ def downgrade() -> None:
     op.drop_table("timeline_events")
     with op.batch_alter_table("supplier_order_items", schema=None) as batch_op:
         batch_op.drop_index("uq_supplier_order_items_pair")
+        batch_op.drop_index("ix_supplier_order_items_line_item")
 
     op.drop_table("supplier_order_items")
     with op.batch_alter_table("returns", schema=None) as batch_op:
@@ -851,6 +854,7 @@ def downgrade() -> None:
     op.drop_table("transactions")
     with op.batch_alter_table("supplier_orders", schema=None) as batch_op:
         batch_op.drop_index("uq_supplier_orders_ref")
+        batch_op.drop_index("ix_supplier_orders_order")
         batch_op.drop_index("ix_supplier_orders_next_poll")
 
     op.drop_table("supplier_orders")

@@ -47,7 +47,7 @@ from integrations.shopify.errors import (
     ShopifyTransportError,
 )
 from integrations.shopify.observer import NO_OBSERVER, ClientObserver
-from integrations.shopify.throttle import CostBucket, QueryCost, ThrottleStatus, bucket_for, parse_cost
+from integrations.shopify.throttle import Bucket, QueryCost, ThrottleStatus, bucket_for, parse_cost
 
 if TYPE_CHECKING:
     from models.shop import Shop
@@ -87,7 +87,7 @@ class ShopifyClient:
         backoff_max: float = 8.0,
         max_connections: int = 10,
         transport: httpx.BaseTransport | None = None,
-        bucket: CostBucket | None = None,
+        bucket: Bucket | None = None,
         sleep: Callable[[float], None] = time.sleep,
         observer: ClientObserver = NO_OBSERVER,
     ) -> None:
@@ -127,7 +127,7 @@ class ShopifyClient:
         self._http.close()
 
     @property
-    def bucket(self) -> CostBucket:
+    def bucket(self) -> Bucket:
         return self._bucket
 
     def execute(

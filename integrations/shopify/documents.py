@@ -4,9 +4,9 @@ A file holds one operation or one fragment; the file is named after it. ``load("
 operation with every fragment it spreads (transitively) appended, parsed once and cached. Every file is
 validated against Shopify's 2026-10 schema by tests/shopify_client/test_documents.py.
 
-``estimate_cost`` approximates Shopify's *requested* cost (scalars and enums 0, objects 1, connections
-2 + first × node, mutations 10) so pacing can wait for the bucket before a document's first request and
-tests can keep every document under the 1000-point ceiling. The server's figure always wins once seen.
+``estimate_cost`` is Shopify's *requested* cost (``integrations.shopify.cost``, the rules the sandbox
+charges by) so pacing can wait for the bucket before a document's first request and tests can keep
+every document under the 1000-point ceiling. The server's figure always wins once seen.
 """
 
 from __future__ import annotations
@@ -24,19 +24,16 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLObjectType,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
 )
 
+from integrations.shopify.cost import MAX_QUERY_COST, MUTATION_COST, CostCalculator
 from integrations.shopify.schema import load_schema
 
+__all__ = ["MAX_QUERY_COST", "MUTATION_COST", "Document", "DocumentError", "estimate_cost", "load"]
+
 DOCUMENTS_DIR = Path(__file__).with_name("graphql")
-MAX_QUERY_COST = 1000
-MUTATION_COST = 10
-UNBOUNDED_PAGE = 250  # Shopify's largest page: the cost of a connection whose size is unknown
 
 
 class DocumentError(ValueError):
@@ -141,10 +138,8 @@ def _has_idempotent_field(operation: OperationDefinitionNode) -> bool:
 
 
 def estimate_cost(document: Document, variables: Mapping[str, Any] | None = None) -> int:
-    """Shopify-style requested cost of ``document`` with ``variables`` (an upper bound, not the bill)."""
-    if document.is_mutation:
-        return MUTATION_COST
-    schema = load_schema()
+    """Shopify's requested cost of ``document`` with ``variables`` (``integrations.shopify.cost``: the
+    figure the server charges up front, the same rules the sandbox applies)."""
     fragments = {d.name.value: d for d in document.ast.definitions if isinstance(d, FragmentDefinitionNode)}
     operation = next(d for d in document.ast.definitions if isinstance(d, OperationDefinitionNode))
     defaults = {
@@ -152,65 +147,4 @@ def estimate_cost(document: Document, variables: Mapping[str, Any] | None = None
         for v in operation.variable_definitions or ()
         if v.default_value is not None
     }
-    estimator = _CostEstimator(schema, fragments, {**defaults, **(variables or {})})
-    root = schema.query_type
-    assert root is not None
-    return estimator.selection_cost(operation.selection_set, root)
-
-
-class _CostEstimator:
-    def __init__(self, schema: graphql.GraphQLSchema, fragments: dict[str, FragmentDefinitionNode],
-                 variables: Mapping[str, Any]) -> None:  # fmt: skip
-        self.schema = schema
-        self.fragments = fragments
-        self.variables = dict(variables)
-
-    def selection_cost(self, selection_set: SelectionSetNode | None, parent: graphql.GraphQLNamedType) -> int:
-        if selection_set is None:
-            return 0
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total += self.field_cost(selection, parent)
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragments[selection.name.value]
-                total += self.selection_cost(fragment.selection_set, self._named(fragment.type_condition.name.value))
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                target = self._named(condition.name.value) if condition else parent
-                total += self.selection_cost(selection.selection_set, target)
-        return total
-
-    def field_cost(self, node: FieldNode, parent: graphql.GraphQLNamedType) -> int:
-        if not isinstance(parent, GraphQLObjectType | graphql.GraphQLInterfaceType):
-            return 0
-        definition = parent.fields.get(node.name.value)
-        if definition is None:
-            return 0
-        named = graphql.get_named_type(definition.type)
-        if not isinstance(named, GraphQLObjectType | graphql.GraphQLInterfaceType | graphql.GraphQLUnionType):
-            return 0
-        inner = self.selection_cost(node.selection_set, named)
-        if named.name.endswith("Connection"):
-            return 2 + (self._page_size(node) or UNBOUNDED_PAGE) * inner
-        if graphql.is_list_type(graphql.get_nullable_type(definition.type)):
-            return (self._page_size(node) or 1) * (1 + inner)  # a plain list without `first`: one object
-        if node.name.value in ("nodes", "node"):
-            return 1 + inner
-        if node.name.value == "edges" or named.name == "PageInfo":
-            return inner
-        return 1 + inner
-
-    def _page_size(self, node: FieldNode) -> int | None:
-        for argument in node.arguments or ():
-            if argument.name.value in ("first", "last"):
-                value = graphql.value_from_ast_untyped(argument.value, self.variables)
-                if isinstance(value, int):
-                    return value
-        return None
-
-    def _named(self, name: str) -> graphql.GraphQLNamedType:
-        named = self.schema.get_type(name)
-        if named is None:
-            raise DocumentError(f"unknown type {name}")
-        return named
+    return CostCalculator(load_schema(), fragments, {**defaults, **(variables or {})}).requested(operation)

@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 Clock = Callable[[], float]
 
@@ -168,17 +168,45 @@ class CostBucket:
         self._as_of = now
 
 
-_buckets: dict[str, CostBucket] = {}
+class Bucket(Protocol):
+    """What the client needs of a shop's bucket: ``CostBucket`` (this process) or
+    ``shared_bucket.SharedCostBucket`` (every process)."""
+
+    last_status: ThrottleStatus | None
+
+    @property
+    def known(self) -> bool: ...
+
+    def available(self) -> float: ...
+
+    def acquire(self, cost: float) -> float: ...
+
+    def release(self, taken: float) -> None: ...
+
+    def observe(self, status: ThrottleStatus, *, taken: float = 0.0, actual: float | None = None) -> None: ...
+
+
+_buckets: dict[str, Bucket] = {}
 _buckets_lock = threading.Lock()
+_shared: Callable[[str], Bucket] | None = None
 
 
-def bucket_for(shop_key: str) -> CostBucket:
-    """The process-wide bucket of one shop (``shop_key``: the normalised shop domain)."""
+def bucket_for(shop_key: str) -> Bucket:
+    """The bucket of one shop (``shop_key``: the normalised shop domain): shared by every process once
+    ``shared_bucket.share_buckets`` configured a store, else this process's own model."""
     with _buckets_lock:
         bucket = _buckets.get(shop_key)
         if bucket is None:
-            bucket = _buckets[shop_key] = CostBucket()
+            bucket = _buckets[shop_key] = _shared(shop_key) if _shared is not None else CostBucket()
         return bucket
+
+
+def use_shared_buckets(factory: Callable[[str], Bucket] | None) -> None:
+    """Make ``bucket_for`` build shared buckets with ``factory`` (None: back to per-process models)."""
+    global _shared
+    with _buckets_lock:
+        _shared = factory
+        _buckets.clear()
 
 
 def forget_buckets() -> None:

@@ -29,7 +29,9 @@ def _leaves(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[st
         yield from _leaves(sub, (*path, name))
 
 
-LEAVES = list(_leaves(typer.main.get_command(app)))
+ROOT = typer.main.get_command(app)
+ROOT.load_all()  # type: ignore[attr-defined]  # sub-commands are lazy: import them all to walk the tree
+LEAVES = list(_leaves(ROOT))
 
 
 def test_the_tree_has_the_issue_commands() -> None:

@@ -8,7 +8,5 @@
 - ``sweeper``: retries with backoff, hands exhausted intents to a person, dispute alerts;
 - ``exposure``: refunded to customers − recovered from suppliers, per order.
 
-Importing any module of the package registers the subscribers (``hooks``).
+The subscribers in ``hooks`` are registered by ``worker.wiring.wire()``, not by importing the package.
 """
-
-from worker.cancellation import hooks as _hooks  # noqa: F401  (registers the subscribers on import)

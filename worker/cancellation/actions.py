@@ -8,7 +8,6 @@ attempt (whose answer was lost, or whose worker died) already applied the intent
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,12 +15,16 @@ from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import ShopifyError, ShopifyOutcomeUnknown, raise_for_user_errors
 from models import ShopifyIntent
 from worker.cancellation import intents as ik
+from worker.cancellation.intents import DISPUTE_EVIDENCE_UPDATE, Outcome, refund_marker
 from worker.cancellation.shopify_view import OrderView, read_order
+from worker.chargebacks import submission
 from worker.money import wire_amount
+
+# The returns workflow's intents (return_*) run through the same executor; their mutations live there.
+from worker.returns import actions as return_actions
 
 JOB_TIMEOUT_SECONDS = 30.0
 #: Chargeback evidence (worker.chargebacks.submission) runs through the same executor.
-DISPUTE_EVIDENCE_UPDATE = "dispute_evidence_update"
 
 
 class JobStillRunning(Exception):
@@ -35,11 +38,6 @@ class JobStillRunning(Exception):
 class NotConfirmed(Exception):
     """The mutation answered but Shopify does not show its effect (e.g. the cancel job finished, no
     ``cancelledAt``): a person looks."""
-
-
-def refund_marker(intent: ShopifyIntent) -> str:
-    """Put in the refund's note: how a refund created by this intent is recognised on the order."""
-    return f"[{intent.idempotency_key}]"
 
 
 def order_cancel_variables(intent: ShopifyIntent) -> dict[str, Any]:
@@ -57,20 +55,9 @@ def order_cancel_variables(intent: ShopifyIntent) -> dict[str, Any]:
     return variables
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What Shopify answered: ids it created, the job it started, the order as read after (if read)."""
-
-    result_ids: list[str]
-    job_gid: str | None = None
-    order_node: dict[str, Any] | None = None
-
-
 def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     """Send the intent's mutation. Raises the client's errors (see module doc)."""
     if intent.kind == DISPUTE_EVIDENCE_UPDATE:
-        from worker.chargebacks import submission
-
         return Outcome(submission.perform(client, intent))
     if return_actions.handles(intent.kind):
         return return_actions.perform(client, intent)
@@ -129,8 +116,6 @@ def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] |
     resend (a second orderCancel could start a second refund).
     """
     if intent.kind == DISPUTE_EVIDENCE_UPDATE:
-        from worker.chargebacks import submission
-
         return submission.existing_effect(client, intent)
     if return_actions.handles(intent.kind):
         return return_actions.existing_effect(client, intent)
@@ -221,7 +206,3 @@ def refund_input(
                                    .get("shopMoney", {}).get("amount", "0")))  # fmt: skip
         refund["shipping"] = {"amount": wire_amount(min(shipping, shipping_max), view.currency)}
     return refund, moved
-
-
-# The returns workflow's intents (return_*) run through the same executor; their mutations live there.
-from worker.returns import actions as return_actions  # noqa: E402

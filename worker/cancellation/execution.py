@@ -45,7 +45,7 @@ from worker.cancellation import actions
 from worker.cancellation import intents as ik
 from worker.cancellation import states as s
 from worker.cancellation.failpoints import failpoint
-from worker.cancellation.shopify_view import OrderView, read_order
+from worker.cancellation.shopify_view import OrderView, complete_for_planning, parse_order, read_order
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.snapshot import from_graphql
 
@@ -189,15 +189,29 @@ def run_request(
     A live intent of the request (even ``submitting``) is finished first: the request is never planned
     past an intent whose outcome is not recorded.
     """
-    outcome = "idle"
+    outcome, seen = "idle", _Seen()
     for _ in range(MAX_STEPS):
-        outcome = _one_step(sessions, request_id, client, reclaim_stale)
+        outcome = _one_step(sessions, request_id, client, reclaim_stale, seen)
         if outcome != "progress":
             return outcome
     return outcome
 
 
-def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient, reclaim_stale: bool) -> str:
+@dataclass
+class _Seen:
+    """The order as Shopify showed it right after our last action, when that read was complete: the next
+    step plans from it instead of reading the order again (a simple cancellation: 3 calls, not 4)."""
+
+    view: OrderView | None = None
+
+    def take(self) -> OrderView | None:
+        view, self.view = self.view, None
+        return view
+
+
+def _one_step(
+    sessions: SessionFactory, request_id: int, client: ShopifyClient, reclaim_stale: bool, seen: _Seen
+) -> str:
     with sessions() as session:
         request = session.get(CancellationRequest, request_id)
         if request is None or request.state != s.SHOPIFY_ACTION:
@@ -205,9 +219,10 @@ def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient, 
         live = _live_intent_of(session, request_id)
         order_gid = session.get_one(Order, request.order_id).shopify_gid
     if live is not None:
-        state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
+        seen.take()
+        state = _execute(sessions, live, client, reclaim_stale=reclaim_stale, seen=seen)
         return "progress" if state == "succeeded" else state
-    view = read_order(client, order_gid)
+    view = seen.take() or read_order(client, order_gid)
     with sessions() as session:
         request = session.get_one(CancellationRequest, request_id, with_for_update=True)
         if request.state != s.SHOPIFY_ACTION:
@@ -229,7 +244,7 @@ def _one_step(sessions: SessionFactory, request_id: int, client: ShopifyClient, 
         if live is None:
             return "progress"  # a concurrent run did this step meanwhile: plan again from Shopify
     # Committed: the key is durable before Shopify sees it.
-    state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
+    state = _execute(sessions, live, client, reclaim_stale=reclaim_stale, seen=seen)
     return "progress" if state == "succeeded" else state
 
 
@@ -356,6 +371,12 @@ def execute_intent(
 
     ``reclaim_stale``: the caller knows the ``submitting`` holder is dead (a redelivered task message).
     """
+    return _execute(sessions, intent_id, client, reclaim_stale=reclaim_stale, seen=_Seen())
+
+
+def _execute(
+    sessions: SessionFactory, intent_id: int, client: ShopifyClient, *, reclaim_stale: bool, seen: _Seen
+) -> str:
     claimed = _claim(sessions, intent_id, reclaim_stale=reclaim_stale)
     if claimed is None:
         with sessions() as session:
@@ -366,7 +387,8 @@ def execute_intent(
         if read_first:
             adopted = actions.existing_effect(client, intent)
             if adopted is not None:
-                return _finish(sessions, intent, client, actions.Outcome(adopted), how="adopted (already on Shopify)")
+                outcome = ik.Outcome(adopted)
+                return _finish(sessions, intent, client, outcome, how="adopted (already on Shopify)", seen=seen)
         outcome = actions.perform(client, intent)
     except actions.JobStillRunning as exc:
         job_gid, message = exc.job_gid, str(exc)
@@ -382,7 +404,7 @@ def execute_intent(
     except ShopifyError as exc:  # transport (never sent), throttled, HTTP 4xx, GraphQL errors: not applied
         return _not_applied(sessions, intent, str(exc))
     failpoint("after_mutation", intent.kind)
-    return _finish(sessions, intent, client, outcome, how="applied")
+    return _finish(sessions, intent, client, outcome, how="applied", seen=seen)
 
 
 def _verdict(sessions: SessionFactory, intent: ShopifyIntent, mark: Callable[[Session, ShopifyIntent], Any]) -> str:
@@ -412,13 +434,13 @@ def _refused(sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyCli
     except (ShopifyError, actions.JobStillRunning):
         adopted = None
     if adopted is not None:
-        return _finish(sessions, intent, client, actions.Outcome(adopted), how="adopted after a refusal")
+        return _finish(sessions, intent, client, ik.Outcome(adopted), how="adopted after a refusal")
     return _verdict(sessions, intent, lambda se, i: ik.mark_failed(se, i, str(exc)))
 
 
 def _after_failure(session: Session, intent: ShopifyIntent) -> None:
     if intent.state == "failed" and intent.return_id is not None:
-        from worker.returns.execution import return_intent_failed
+        from worker.returns.handover import return_intent_failed
 
         return_intent_failed(session, intent)
     if intent.state != "failed" or intent.cancellation_request_id is None:
@@ -429,10 +451,13 @@ def _after_failure(session: Session, intent: ShopifyIntent) -> None:
 
 
 def _finish(
-    sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyClient, outcome: actions.Outcome, *, how: str
-) -> str:
+    sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyClient, outcome: ik.Outcome, *, how: str,
+    seen: _Seen | None = None,
+) -> str:  # fmt: skip
     # orderCancel's confirmation read already is the order as Shopify shows it now: mirror that.
     node = outcome.order_node or _read_for_mirror(client, intent.params["order_gid"])
+    if seen is not None and node is not None and complete_for_planning(node):
+        seen.view = parse_order(node)
     with sessions() as session:
         row = ik.get_intent(session, intent.id, lock=True)
         ik.mark_succeeded(session, row, outcome.result_ids, actor="system", how=how, job_gid=outcome.job_gid)

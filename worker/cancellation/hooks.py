@@ -1,5 +1,7 @@
 """How the workflow hears about the world: supplier changes, mirrored orders, Shopify webhooks.
 
+Registered by ``worker.wiring`` (the one table of who reacts to what), never by importing this module.
+
 All hooks run inside the caller's transaction (the supplier service's, the inbox drain's): they only
 flush and enqueue through the outbox. Each is a cheap no-op for orders without a request or intent.
 
@@ -27,15 +29,12 @@ from worker.cancellation import intents as ik
 from worker.cancellation import service
 from worker.cancellation import states as s
 from worker.errors import DropsyncError
-from worker.mirror.apply import AppliedOrder, on_orders_applied
-from worker.mirror.topics import after_topic
-from worker.supplier.events import on_supplier_change
+from worker.mirror.apply import AppliedOrder
 from worker.timeline import record_event
 
 FOLLOWING = (s.REQUESTED, s.SUPPLIER_CANCEL_REQUESTED, s.SUPPLIER_REFUSED)
 
 
-@on_supplier_change
 def follow_supplier_change(session: Session, so: SupplierOrder, old_state: str, new_state: str) -> None:
     if so.order_id is None:
         return
@@ -50,7 +49,6 @@ def follow_supplier_change(session: Session, so: SupplierOrder, old_state: str, 
     service.follow_supplier(session, request, actor=f"supplier:{so.supplier_order_id}", refused=refused)
 
 
-@on_orders_applied
 def close_cancel_intents(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
     cancelled = [a.order_id for a in applied if a.snapshot.cancelled_at is not None]
     if not cancelled:
@@ -68,7 +66,6 @@ def close_cancel_intents(session: Session, shop_id: int, applied: Sequence[Appli
             _advance(session, intent)
 
 
-@after_topic("refunds/create")
 def close_refund_intent(session: Session, delivery: WebhookDelivery) -> None:
     note = str(delivery.payload.get("note") or "")
     if "[dropsync-" not in note:
@@ -82,7 +79,6 @@ def close_refund_intent(session: Session, delivery: WebhookDelivery) -> None:
         _advance(session, intent)
 
 
-@after_topic("fulfillment_orders/cancellation_request_accepted", "fulfillment_orders/cancellation_request_rejected")
 def fulfillment_service_answered(session: Session, delivery: WebhookDelivery) -> None:
     node = delivery.payload.get("fulfillment_order") or {}
     gid = node.get("id")
@@ -108,7 +104,6 @@ def _advance(session: Session, intent: ShopifyIntent) -> None:
         service.enqueue_advance(session, request, tag=f"intent:{intent.id}")
 
 
-@after_topic("fulfillment_orders/cancellation_request_submitted")
 def merchant_asked_the_service_to_cancel(session: Session, delivery: WebhookDelivery) -> None:
     """The merchant asked the fulfillment service (this store's dropshipping side) to cancel in Shopify:
     that is a cancellation request too, decided by the policy like an operator's. Our own submission

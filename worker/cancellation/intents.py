@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -55,6 +56,23 @@ MAX_ATTEMPTS = 6
 MAX_DISPATCHES = 2 * MAX_ATTEMPTS
 #: Past due by more than this (four sweeper periods) means nothing is retrying it: shown as overdue.
 OVERDUE_GRACE = dt.timedelta(seconds=60)
+
+
+DISPUTE_EVIDENCE_UPDATE = "dispute_evidence_update"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What Shopify answered: ids it created, the job it started, the order as read after (if read)."""
+
+    result_ids: list[str]
+    job_gid: str | None = None
+    order_node: dict[str, Any] | None = None
+
+
+def refund_marker(intent: ShopifyIntent) -> str:
+    """Put in the refund's note: how a refund created by this intent is recognised on the order."""
+    return f"[{intent.idempotency_key}]"
 
 
 def stale_submitting() -> dt.timedelta:

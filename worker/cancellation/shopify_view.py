@@ -1,4 +1,5 @@
-"""Shopify's *current* state of an order, read with ``OrderForAction`` right before (and after) acting.
+"""Shopify's *current* state of an order, read with ``OrderForAction`` right before acting (after acting,
+the confirmation read ``OrderById`` serves when it holds the whole order: ``complete_for_planning``).
 
 The mirror can lag (a webhook not yet drained, a fulfillment an hour ago): the action is chosen from
 this view, never from the ledger.
@@ -133,6 +134,19 @@ def parse_order(node: dict[str, Any]) -> OrderView:
             for t in node.get("transactions") or []
         ),
     )
+
+
+#: Page sizes of ``OrderFields`` (OrderById) for the plain lists: a full page may hide more.
+_FIELDS_PAGES = {"refunds": 5, "transactions": 10}
+
+
+def complete_for_planning(node: dict[str, Any]) -> bool:
+    """Whether an ``OrderById`` node (read right after acting) holds everything ``plan`` reads: no
+    connection with a next page, no plain list filled to its page size. Else read ``OrderForAction``."""
+    for name in ("lineItems", "fulfillmentOrders"):
+        if ((node.get(name) or {}).get("pageInfo") or {}).get("hasNextPage"):
+            return False
+    return all(len(node.get(name) or []) < size for name, size in _FIELDS_PAGES.items())
 
 
 def read_order(client: ShopifyClient, order_gid: str) -> OrderView:

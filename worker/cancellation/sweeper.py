@@ -82,7 +82,7 @@ def _request_to_operator(session: Session, intent: ShopifyIntent) -> None:
     from worker.cancellation.execution import request_to_operator
 
     if intent.return_id is not None:
-        from worker.returns.execution import return_intent_failed
+        from worker.returns.handover import return_intent_failed
 
         return_intent_failed(session, intent, actor="sweeper")
     if intent.cancellation_request_id is None:

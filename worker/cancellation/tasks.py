@@ -6,7 +6,7 @@ from celery import Task
 
 from models.types import utcnow
 from worker import outbox
-from worker.cancellation import execution, hooks, sweeper  # noqa: F401  (hooks: register the subscribers)
+from worker.cancellation import execution, sweeper
 from worker.cancellation.service import get_request
 from worker.celery_app import app
 from worker.db import session_scope

@@ -16,15 +16,13 @@ from sqlalchemy.orm import Session
 from models import WebhookDelivery
 from worker import outbox
 from worker.chargebacks import mirror
-from worker.mirror.apply import AppliedOrder, on_orders_applied
-from worker.mirror.topics import topic_handler
+from worker.mirror.apply import AppliedOrder
 
 log = structlog.get_logger(__name__)
 
 REFRESH_TASK = "chargebacks.refresh"
 
 
-@topic_handler("disputes/create", "disputes/update")
 def dispute_changed(session: Session, delivery: WebhookDelivery) -> None:
     try:
         facts = mirror.from_rest(delivery.payload)
@@ -35,7 +33,6 @@ def dispute_changed(session: Session, delivery: WebhookDelivery) -> None:
     outbox.enqueue(session, REFRESH_TASK, [row.shop_id, row.dispute_gid], dedupe_key=f"{REFRESH_TASK}:{delivery.id}")
 
 
-@on_orders_applied
 def link_chargebacks(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
     created = {a.gid: a.order_id for a in applied if a.previous is None}
     if created:

@@ -27,7 +27,7 @@ from models import Chargeback, Order, ShopifyIntent
 from models.types import utcnow
 from worker import outbox
 from worker.cancellation import intents as ik
-from worker.cancellation.actions import DISPUTE_EVIDENCE_UPDATE
+from worker.cancellation.intents import DISPUTE_EVIDENCE_UPDATE
 from worker.chargebacks.evidence import Pack, build_pack
 from worker.errors import RefusedError
 from worker.timeline import record_event

@@ -10,7 +10,7 @@ from models.types import utcnow
 from worker.cancellation import execution
 from worker.cancellation.intents import get_intent
 from worker.celery_app import app
-from worker.chargebacks import hooks, sync, tracking  # noqa: F401  (hooks: the topic handlers and the order link)
+from worker.chargebacks import sync, tracking
 from worker.db import session_scope
 from worker.mirror.shops import active_shop_ids, client_for_shop
 

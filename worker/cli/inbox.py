@@ -9,7 +9,6 @@ from rich.table import Table
 from sqlalchemy import select, update
 
 from models import WebhookDelivery
-from worker.chargebacks import hooks as _chargeback_hooks  # noqa: F401  (replay drains disputes/* here too)
 from worker.cli.common import console, print_json, unit_of_work
 from worker.db import session_scope
 from worker.errors import NotFoundError

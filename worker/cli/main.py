@@ -1,6 +1,10 @@
 """The ``dropsync`` command: one tree, one clear line per error, meaningful exit codes.
 
 Exit codes: 0 ok, 1 refused by a rule, 2 usage (bad argument, unknown order or shop).
+
+Sub-commands are lazy (``worker.cli.lazy``): this module imports typer and nothing else of weight, so
+``dropsync --help`` is instant and each command imports only what it uses. Add a sub-command with one
+``Sub`` line in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -8,36 +12,46 @@ from __future__ import annotations
 import sys
 
 import typer
-from sqlalchemy.exc import OperationalError
 
-from integrations.errors import IntegrationError
-from worker.cli import (
-    cancel,
-    chargebacks,
-    check,
-    db,
-    deadlines,
-    dispute,
-    inbox,
-    intents,
-    orders,
-    policy,
-    report,
-    returns,
-    sandbox,
-    secrets,
-    service,
-    shopify,
-    shops,
-    supplier,
-    sync,
-    web,
-)
-from worker.cli.common import err_console
-from worker.crosscheck import hooks as crosscheck_hooks
-from worker.errors import DropsyncError
-from worker.observability.logging import configure_logging_from_env
-from worker.settings import SettingsError
+from worker.cli.lazy import Sub, lazy_group
+
+COMMANDS: list[Sub] = [
+    Sub("deadlines", "worker.cli.deadlines:deadlines",
+        "Supplier deadlines near or passed, Shopify/AliExpress disagreements, unknown statuses, failing "
+        "polls and other open alerts, most urgent first; each with its shop, order and the command that "
+        "acts on it."),
+    Sub("worker", "worker.cli.service:worker", "Run the Celery worker (the Procfile's `worker`)."),
+    Sub("beat", "worker.cli.service:beat",
+        "Run Celery beat, the periodic scheduler (the Procfile's `beat`). Run exactly one."),
+    Sub("up", "worker.cli.service:up",
+        "Run everything until Ctrl-C, SIGTERM or SIGHUP: webhook receiver, worker, beat (embedded broker "
+        "and SQLite by default). Every child is stopped on any of those signals."),
+    Sub("demo", "worker.cli.service:demo",
+        "Run the scripted story on a fresh workspace and print what the ledger and the sandboxes say."),
+    Sub("web", "worker.cli.web:web",
+        "Serve the web app with uvicorn, one process (scale by running more `web` processes)."),
+    Sub("db", "worker.cli.db:app", "The ledger database: migrations."),
+    Sub("orders", "worker.cli.orders:app", "Mirrored orders: list, show."),
+    Sub("shops", "worker.cli.shops:app", "Shops served by this deployment."),
+    Sub("sandbox", "worker.cli.sandbox:app", "Run the local Shopify and AliExpress sandboxes."),
+    Sub("policy", "worker.cli.policy:app", "The store's return and cancellation policy (DROPSYNC_POLICY_FILE)."),
+    Sub("sync", "worker.cli.sync:app", "Bring the ledger up to date with Shopify."),
+    Sub("inbox", "worker.cli.inbox:app", "Webhook deliveries: list, replay."),
+    Sub("shopify", "worker.cli.shopify:app", "Shopify-side setup."),
+    Sub("supplier", "worker.cli.supplier:app", "Supplier (AliExpress) orders: link, record, poll."),
+    Sub("dispute", "worker.cli.dispute:app", "Disputes opened on AliExpress (recorded here)."),
+    Sub("check", "worker.cli.check:check",
+        "What needs a person: Shopify/AliExpress disagreements, supplier deadlines, open alerts."),
+    Sub("cancel", "worker.cli.cancel:app", "Cancellation requests: request, status, withdraw, approve, resume."),
+    Sub("returns", "worker.cli.returns:app",
+        "Returns after shipment: request, list, show, approve, decline, received, resume."),
+    Sub("chargebacks", "worker.cli.chargebacks:app",
+        "Chargebacks (Shopify Payments disputes): list, show, evidence, submit."),
+    Sub("secrets", "worker.cli.secrets:app",
+        "The key sealing stored credentials (DROPSYNC_SECRET_KEY)."),
+    Sub("intents", "worker.cli.intents:app", "Shopify action intents: list stuck ones, retry, resolve by hand."),
+    Sub("report", "worker.cli.report:app", "Reports from the ledger."),
+]  # fmt: skip
 
 app = typer.Typer(
     name="dropsync",
@@ -46,50 +60,65 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=lazy_group(COMMANDS),
 )
-crosscheck_hooks.install()  # the CLI applies orders and records supplier changes: the reactions run here too
-app.add_typer(db.app, name="db")
-app.add_typer(orders.app, name="orders")
-app.add_typer(shops.app, name="shops")
-app.add_typer(sandbox.app, name="sandbox")
-app.add_typer(policy.app, name="policy")
-app.add_typer(sync.app, name="sync")
-app.add_typer(inbox.app, name="inbox")
-app.add_typer(shopify.app, name="shopify")
-app.add_typer(supplier.app, name="supplier")
-app.add_typer(dispute.app, name="dispute")
-app.add_typer(cancel.app, name="cancel")
-app.add_typer(returns.app, name="returns")
-app.add_typer(intents.app, name="intents")
-app.add_typer(report.app, name="report")
-app.add_typer(chargebacks.app, name="chargebacks")
-app.add_typer(secrets.app, name="secrets")
-app.command("deadlines")(deadlines.deadlines)
-app.command("check")(check.check)
-app.command("worker")(service.worker)
-app.command("beat")(service.beat)
-app.command("up")(service.up)
-app.command("demo")(service.demo)
-app.command("web")(web.web)
+
+_standalone = False  # set by main(): a real process configures logging from its environment
+
+
+@app.callback()
+def _entry() -> None:
+    """Runs before any sub-command (not for --help): the process's reactions and logging."""
+    from worker.wiring import wire
+
+    wire()  # the same reactions as the worker and the benches (worker.wiring)
+    if _standalone:
+        from worker.observability.logging import configure_logging_from_env
+
+        configure_logging_from_env()
+
+
+def _exit_code(exc: Exception) -> tuple[int, str] | None:
+    """(exit code, the one line to print) for the errors a command may end with; None: a bug, re-raise."""
+    from integrations.errors import IntegrationError
+    from worker.errors import DropsyncError
+
+    if isinstance(exc, (DropsyncError, IntegrationError)):
+        return exc.exit_code, f"dropsync: {exc}"
+    if "worker.settings" in sys.modules:  # not imported: it cannot have raised
+        from worker.settings import SettingsError
+
+        if isinstance(exc, SettingsError):
+            return 2, f"dropsync: configuration error: {exc}"
+    if "sqlalchemy.exc" in sys.modules:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            return 1, f"dropsync: database unavailable: {str(exc.orig).splitlines()[0]}"
+    return None
 
 
 def main() -> None:
+    global _standalone
+    _standalone = True
     try:
-        configure_logging_from_env()
         app()  # standalone: usage errors print the usage line and exit 2
     except KeyboardInterrupt:
-        err_console.print("aborted")
+        _err("aborted")
         sys.exit(130)
-    except SettingsError as exc:
-        err_console.print(f"dropsync: configuration error: {exc}")
-        sys.exit(2)
-    except (DropsyncError, IntegrationError) as exc:
+    except Exception as exc:
+        handled = _exit_code(exc)
+        if handled is None:
+            raise
         # markup=False: messages quote user input and TOML tables ("[returns]"); rich would eat or choke on them.
-        err_console.print(f"dropsync: {exc}", markup=False)
-        sys.exit(exc.exit_code)
-    except OperationalError as exc:
-        err_console.print(f"dropsync: database unavailable: {str(exc.orig).splitlines()[0]}")
-        sys.exit(1)
+        _err(handled[1])
+        sys.exit(handled[0])
+
+
+def _err(line: str) -> None:
+    from worker.cli.common import err_console
+
+    err_console.print(line, markup=False)
 
 
 if __name__ == "__main__":

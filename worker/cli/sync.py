@@ -83,7 +83,7 @@ def backfill_command(
         else:
             backfill_id = resume
         console.print(f"backfill {backfill_id}: waiting for Shopify's export…")
-        url = backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=1.0)
+        url = backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=0.25)  # 1 point a poll
     with _progress() as progress:
         task = progress.add_task("applying orders", total=None)
         applied = backfill.apply_result(

@@ -5,8 +5,7 @@
 - ``on_supplier_change`` (a supplier order changed state: a poll, an operator's record) → its order.
 
 Both run inside the caller's transaction: the alert, its resolution and its notification outbox rows
-commit (or roll back) with the change that caused them. ``install()`` is idempotent; every entry point
-that applies orders or supplier changes calls it (the Celery app's task modules, the CLI).
+commit (or roll back) with the change that caused them. Wired in ``worker.wiring`` (every entry point).
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from sqlalchemy.orm import Session
 from models import SupplierOrder
 from worker import clock
 from worker.crosscheck.service import check_orders
-from worker.mirror.apply import AppliedOrder, on_orders_applied
-from worker.supplier.events import on_supplier_change
+from worker.mirror.apply import AppliedOrder
 
 
 def check_applied_orders(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
@@ -33,14 +31,3 @@ def check_applied_orders(session: Session, shop_id: int, applied: Sequence[Appli
 def check_supplier_change(session: Session, so: SupplierOrder, old_state: str, new_state: str) -> None:
     if so.order_id is not None:
         check_orders(session, [so.order_id], clock.now())
-
-
-_installed: list[bool] = []
-
-
-def install() -> None:
-    if _installed:
-        return
-    _installed.append(True)
-    on_orders_applied(check_applied_orders)
-    on_supplier_change(check_supplier_change)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from worker import clock
 from worker.celery_app import app
-from worker.crosscheck import hooks
 from worker.crosscheck.service import check_recent
 from worker.db import session_scope
-
-hooks.install()  # the worker applies orders and supplier changes: it must run the reactions too
 
 
 @app.task(name="crosscheck.run")

@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
+from worker import wiring
 from worker.mirror.bulk import any_of, upsert
 from worker.mirror.snapshot import OrderSnapshot, TransactionSnap
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
@@ -65,12 +67,37 @@ _hooks: list[OrderAppliedHook] = []
 
 
 def on_orders_applied(hook: OrderAppliedHook) -> OrderAppliedHook:
-    _hooks.append(hook)
+    """Register ``hook`` (once). Called by ``worker.wiring.wire()``, which lists every hook."""
+    if hook not in _hooks:
+        _hooks.append(hook)
     return hook
+
+
+_wired_tables = threading.Lock()
+_pulled: list[bool] = []
+
+
+def _pull_wired_hooks(what: str) -> None:
+    """The wired hooks (``worker.wiring.ORDERS_APPLIED``), registered on first use by this dispatcher."""
+    wiring.require_wired(what)
+    if _pulled:
+        return
+    with _wired_tables:
+        if not _pulled:
+            for hook in wiring.reactions(wiring.ORDERS_APPLIED):
+                on_orders_applied(hook)
+            _pulled.append(True)
+
+
+def registered_hooks() -> list[OrderAppliedHook]:
+    if wiring.is_wired():
+        _pull_wired_hooks("registered_hooks")
+    return list(_hooks)
 
 
 def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[OrderSnapshot]) -> ApplyResult:
     """Apply a batch of snapshots for one shop; flushes, never commits."""
+    _pull_wired_hooks("apply_snapshots")
     started = time.perf_counter()
     batch = _newest_per_order(snapshots)
     if not batch:

@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 from sqlalchemy import select
@@ -15,10 +16,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from integrations.shopify.client import ShopifyClient
+from integrations.shopify.shared_bucket import share_buckets
 from models import Shop
 from worker.db import session_scope
 from worker.errors import NotFoundError, UsageError
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings
 from worker.shopify_clients import shopify_client_for
 from worker.shops import ensure_env_shop, normalize_domain
 
@@ -30,13 +32,25 @@ def active_shop_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Shop.id).where(Shop.active.is_(True)).order_by(Shop.id)))
 
 
+def share_cost_buckets(settings: Settings) -> None:
+    """Every process of the deployment paces on one bucket per shop: in Redis when ``REDIS_URL`` is set,
+    else in a SQLite file beside the embedded broker's (the embedded setup runs on one machine)."""
+    if settings.redis_url:
+        share_buckets(redis_url=settings.redis_url, prefix=settings.redis_key_prefix)
+    else:
+        broker = Path(settings.embedded_broker_path).resolve()
+        share_buckets(path=broker.with_name(f"{broker.stem}-shopify-buckets.sqlite3"))
+
+
 @contextlib.contextmanager
 def client_for_shop(shop_id: int) -> Iterator[ShopifyClient]:
+    settings = get_settings()
+    share_cost_buckets(settings)
     with session_scope() as session:
         shop = session.get(Shop, shop_id)
         if shop is None:
             raise NotFoundError(f"unknown shop id {shop_id}")
-        client = shopify_client_for(shop, get_settings())
+        client = shopify_client_for(shop, settings)
     try:
         yield client
     finally:

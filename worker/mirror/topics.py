@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -10,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import BulkBackfill, FulfillmentOrder, Order, WebhookDelivery
+from worker import wiring
 from worker.mirror import privacy
 from worker.mirror.apply import apply_snapshots, record_refund
 from worker.mirror.snapshot import OrderSnapshot, from_rest, parse_time, rest_refund, rest_transaction
@@ -30,7 +32,7 @@ _after: dict[str, list[TopicHandler]] = defaultdict(list)
 
 
 def topic_handler(*topics: str) -> Callable[[TopicHandler], TopicHandler]:
-    """Register the handler of one or more topics (features add theirs, e.g. cancellation requests)."""
+    """Register the handler of one or more topics. Called by ``worker.wiring.wire()``, which lists them."""
 
     def register(handler: TopicHandler) -> TopicHandler:
         for topic in topics:
@@ -50,10 +52,41 @@ def after_topic(*topics: str) -> Callable[[TopicHandler], TopicHandler]:
 
     def register(hook: TopicHandler) -> TopicHandler:
         for topic in topics:
-            _after[topic].append(hook)
+            if hook not in _after[topic]:
+                _after[topic].append(hook)
         return hook
 
     return register
+
+
+_wired_tables = threading.Lock()
+_pulled: list[bool] = []
+
+
+def _pull_wired_handlers(what: str) -> None:
+    """The wired handlers (``worker.wiring.TOPIC_HANDLERS``, ``AFTER_TOPIC``), registered on first use."""
+    wiring.require_wired(what)
+    if _pulled:
+        return
+    with _wired_tables:
+        if not _pulled:
+            for topics, handler in wiring.topic_reactions(wiring.TOPIC_HANDLERS):
+                topic_handler(*topics)(handler)
+            for topics, hook in wiring.topic_reactions(wiring.AFTER_TOPIC):
+                after_topic(*topics)(hook)
+            _pulled.append(True)
+
+
+def registered_handlers() -> dict[str, TopicHandler]:
+    if wiring.is_wired():
+        _pull_wired_handlers("registered_handlers")
+    return dict(_handlers)
+
+
+def registered_after() -> dict[str, list[TopicHandler]]:
+    if wiring.is_wired():
+        _pull_wired_handlers("registered_after")
+    return {topic: list(hooks) for topic, hooks in _after.items() if hooks}
 
 
 def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -> None:
@@ -62,6 +95,7 @@ def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -
     Order snapshots are flushed before any other topic is handled, so a ``customers/redact`` or a
     ``refunds/create`` that arrived after an order's webhook sees that order.
     """
+    _pull_wired_handlers("handle_deliveries")
     pending: dict[int, list[OrderSnapshot]] = defaultdict(list)
     for delivery in deliveries:
         if delivery.topic in ORDER_TOPICS:
@@ -90,8 +124,7 @@ def _order_id(session: Session, shop_id: int, gid: str | None) -> int | None:
     return session.scalar(select(Order.id).where(Order.shop_id == shop_id, Order.shopify_gid == gid))
 
 
-@topic_handler("refunds/create")
-def _refund_created(session: Session, delivery: WebhookDelivery) -> None:
+def refund_created(session: Session, delivery: WebhookDelivery) -> None:
     """A refund arrives as its own REST JSON; the order's next snapshot carries its totals.
 
     The refund's money is recorded now (unique source refs make the later order snapshot a no-op).
@@ -112,14 +145,7 @@ def _refund_created(session: Session, delivery: WebhookDelivery) -> None:
     )  # fmt: skip
 
 
-@topic_handler(
-    "fulfillment_orders/cancellation_request_accepted", "fulfillment_orders/cancellation_request_rejected",
-    "fulfillment_orders/cancellation_request_submitted", "fulfillment_orders/cancelled",
-    "fulfillment_orders/fulfillment_request_accepted", "fulfillment_orders/fulfillment_request_rejected",
-    "fulfillment_orders/fulfillment_request_submitted", "fulfillment_orders/order_routing_complete",
-    "fulfillment_orders/placed_on_hold", "fulfillment_orders/hold_released", "fulfillment_orders/moved",
-)  # fmt: skip
-def _fulfillment_order_changed(session: Session, delivery: WebhookDelivery) -> None:
+def fulfillment_order_changed(session: Session, delivery: WebhookDelivery) -> None:
     """Update the fulfillment order's status and request status if we hold it; timeline the change."""
     body = delivery.payload
     node = body.get("fulfillment_order") or body.get("original_fulfillment_order") or {}
@@ -139,8 +165,7 @@ def _fulfillment_order_changed(session: Session, delivery: WebhookDelivery) -> N
     )  # fmt: skip
 
 
-@topic_handler("orders/delete")
-def _order_deleted(session: Session, delivery: WebhookDelivery) -> None:
+def order_deleted(session: Session, delivery: WebhookDelivery) -> None:
     order_id = _order_id(session, delivery.shop_id, f"gid://shopify/Order/{delivery.payload.get('id')}")
     if order_id is not None:
         record_event(
@@ -149,8 +174,7 @@ def _order_deleted(session: Session, delivery: WebhookDelivery) -> None:
         )  # fmt: skip
 
 
-@topic_handler("bulk_operations/finish")
-def _bulk_finished(session: Session, delivery: WebhookDelivery) -> None:
+def bulk_finished(session: Session, delivery: WebhookDelivery) -> None:
     gid = delivery.payload.get("admin_graphql_api_id")
     status = str(delivery.payload.get("status") or "").lower()
     session.execute(
@@ -160,17 +184,14 @@ def _bulk_finished(session: Session, delivery: WebhookDelivery) -> None:
     )
 
 
-@topic_handler("customers/redact")
-def _customer_redact(session: Session, delivery: WebhookDelivery) -> None:
+def customer_redact(session: Session, delivery: WebhookDelivery) -> None:
     privacy.redact_customer(session, delivery.shop_id, delivery.payload)
 
 
-@topic_handler("shop/redact")
-def _shop_redact(session: Session, delivery: WebhookDelivery) -> None:
+def shop_redact(session: Session, delivery: WebhookDelivery) -> None:
     privacy.redact_shop(session, delivery.shop_id)
 
 
-@topic_handler("customers/data_request")
-def _data_request(session: Session, delivery: WebhookDelivery) -> None:
+def data_request(session: Session, delivery: WebhookDelivery) -> None:
     held = privacy.orders_of_customer(session, delivery.shop_id, delivery.payload)
     log.info("customer data request recorded", orders_held=len(held), delivery=delivery.delivery_id)

@@ -8,7 +8,5 @@
 - ``view`` / ``mapping``: reading returns from Shopify; Shopify's vocabulary ↔ the policy's;
 - ``evidence``: what customers sent, stored with their requests;
 - ``recovery``: the AliExpress dispute window after a refund the supplier should cover;
-- ``hooks``: the ``returns/*`` webhook handlers (registered there; ``worker.returns.tasks`` imports it).
+- ``hooks``: the ``returns/*`` webhook handlers (wired in ``worker.wiring``).
 """
-
-from worker.returns import hooks as _hooks  # noqa: F401  (registers the returns/* topic handlers on import)

@@ -24,7 +24,7 @@ from typing import Any
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import raise_for_user_errors
 from models import ShopifyIntent
-from worker.cancellation.actions import Outcome, refund_marker
+from worker.cancellation.intents import Outcome, refund_marker
 from worker.returns.view import parse_return, read_return, read_returnables
 
 RETURN_CREATE = "return_create"

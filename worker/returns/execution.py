@@ -41,6 +41,7 @@ from worker.cancellation.shopify_view import read_order
 from worker.returns import actions as ra
 from worker.returns import recovery
 from worker.returns import states as rs
+from worker.returns.handover import to_operator
 from worker.returns.view import ReturnView, read_return, read_returnables
 
 SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
@@ -290,20 +291,3 @@ def _commit_planned(sessions: SessionFactory, return_id: int, step: Step, params
     except IntegrityError:
         with sessions() as session:
             return _live_intent_of(session, return_id)
-
-
-def to_operator(session: Session, case: ReturnCase, why: str, *, actor: str = "system") -> None:
-    """``needs_operator`` plus an alert (one per hand-over)."""
-    rs.move(session, case, rs.NEEDS_OPERATOR, actor=actor, why=why)
-    ik.raise_alert(
-        session, shop_id=case.shop_id, order_id=case.order_id, kind="return_needs_operator",
-        key=f"returns:needs_operator:{case.id}:{len(case.state_history)}",
-        message=f"return {case.id} needs a person: {why}",
-    )  # fmt: skip
-
-
-def return_intent_failed(session: Session, intent: ShopifyIntent, *, actor: str = "system") -> None:
-    """A return intent failed for good: its return goes to a person (called by the executor and sweeper)."""
-    case = session.get(ReturnCase, intent.return_id) if intent.return_id is not None else None
-    if case is not None and case.state in (rs.SHOPIFY_ACTION, rs.AWAITING_GOODS):
-        to_operator(session, case, f"Shopify {intent.kind} failed: {intent.last_error}", actor=actor)

@@ -1,8 +1,7 @@
 """How the returns workflow hears about Shopify: the ``returns/*`` webhooks and refunds.
 
-Registered here, in one module (imported by ``worker.returns`` and by ``worker.returns.tasks``, which the
-worker loads): every handler runs inside the inbox drain's transaction, flushes only and enqueues
-through the outbox.
+Wired in ``worker.wiring`` (the one table of who reacts to what): every handler runs inside the inbox
+drain's transaction, flushes only and enqueues through the outbox.
 
 - ``returns/request|approve|decline|cancel|close|process|update|reopen`` → the delivery is noted on the
   order's timeline and ``returns.sync`` reads the return from Shopify (the webhook body is only a
@@ -19,15 +18,9 @@ from sqlalchemy.orm import Session
 
 from models import Order, ReturnCase, ShopifyIntent, WebhookDelivery
 from worker import outbox
-from worker.mirror.topics import after_topic, topic_handler
 from worker.returns import service
 from worker.returns import states as rs
 from worker.timeline import record_event
-
-RETURN_TOPICS = (
-    "returns/request", "returns/approve", "returns/decline", "returns/cancel", "returns/close", "returns/process",
-    "returns/update", "returns/reopen",
-)  # fmt: skip
 
 
 def return_gid(payload: dict[str, object]) -> str | None:
@@ -46,7 +39,6 @@ def _order_gid(payload: dict[str, object]) -> str | None:
     return f"gid://shopify/Order/{raw}" if raw not in (None, "") else None
 
 
-@topic_handler(*RETURN_TOPICS)
 def return_changed(session: Session, delivery: WebhookDelivery) -> None:
     gid = return_gid(delivery.payload)
     if gid is None:
@@ -66,7 +58,6 @@ def return_changed(session: Session, delivery: WebhookDelivery) -> None:
     outbox.enqueue(session, service.SYNC_TASK, [delivery.shop_id, gid], dedupe_key=f"returns.sync:{delivery.id}")
 
 
-@after_topic("refunds/create")
 def refund_closed_a_return_intent(session: Session, delivery: WebhookDelivery) -> None:
     note = str(delivery.payload.get("note") or "")
     if "[dropsync-return_process-" not in note:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from worker.celery_app import app
 from worker.db import session_scope
 from worker.mirror.shops import client_for_shop
-from worker.returns import execution, hooks, service  # noqa: F401  (hooks: register the topic handlers)
+from worker.returns import execution, service
 from worker.returns.view import read_return
 
 

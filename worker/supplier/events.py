@@ -1,18 +1,20 @@
 """A tiny in-process hook registry: who wants to hear that a supplier order changed state.
 
-The cancellation workflow subscribes with ``on_supplier_change(callback)``. ``notify`` calls every
-callback synchronously, in registration order, inside the caller's transaction: a callback's writes
+The cancellation workflow subscribes through ``worker.wiring``. ``notify`` calls every callback
+synchronously, in registration order, inside the caller's transaction: a callback's writes
 commit (or roll back) together with the change itself, and a callback that raises aborts the change
 (so a subscriber can never silently miss one). Callbacks must not commit, publish tasks, or call out.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
 from models import SupplierOrder
+from worker import wiring
 
 SupplierChangeCallback = Callable[[Session, SupplierOrder, str, str], None]
 
@@ -26,6 +28,28 @@ def on_supplier_change(callback: SupplierChangeCallback) -> SupplierChangeCallba
     return callback
 
 
+_wired_tables = threading.Lock()
+_pulled: list[bool] = []
+
+
+def _pull_wired_callbacks(what: str) -> None:
+    """The wired subscribers (``worker.wiring.SUPPLIER_CHANGE``), registered on first use."""
+    wiring.require_wired(what)
+    if _pulled:
+        return
+    with _wired_tables:
+        if not _pulled:
+            for callback in wiring.reactions(wiring.SUPPLIER_CHANGE):
+                on_supplier_change(callback)
+            _pulled.append(True)
+
+
+def registered_callbacks() -> list[SupplierChangeCallback]:
+    if wiring.is_wired():
+        _pull_wired_callbacks("registered_callbacks")
+    return list(_callbacks)
+
+
 def remove_supplier_callback(callback: SupplierChangeCallback) -> None:
     if callback in _callbacks:
         _callbacks.remove(callback)
@@ -35,5 +59,6 @@ def notify(session: Session, supplier_order: SupplierOrder, old_state: str, new_
     """Tell every subscriber; no-op when the state did not change."""
     if old_state == new_state:
         return
+    _pull_wired_callbacks("supplier change")
     for callback in list(_callbacks):
         callback(session, supplier_order, old_state, new_state)

@@ -27,6 +27,7 @@ from worker.observability.exposition import CONTENT_TYPE, ScrapeView, render, we
 from worker.settings import Settings, SettingsError, get_settings
 from worker.web.health import Readiness
 from worker.web.middleware import BodyDeadline, ObservedRequests
+from worker.wiring import wire
 
 #: Modules whose ``routes`` the app mounts, in order (e.g. "worker.mirror.receiver" for POST /webhooks/shopify).
 ROUTE_MODULES: list[str] = ["worker.mirror.receiver"]
@@ -99,6 +100,7 @@ def _engine_factory(settings: Settings) -> tuple[Callable[[], Engine], Engine | 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    wire()  # the web process runs the same reactions as the worker (worker.wiring)
     engine, own_engine = _engine_factory(settings)
     readiness = Readiness(settings, engine)
 

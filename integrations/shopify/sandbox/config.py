@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from integrations.shopify.cost import MAX_QUERY_COST as MAX_QUERY_COST  # one home for the cost rules
+
 # Shopify's published restore rates (points/second) per plan. Bucket size: 20 x the restore rate, the ratio
 # Shopify has always kept (1000/50 on the older limits); both can be overridden per sandbox.
 PLAN_RESTORE_RATES: dict[str, int] = {"standard": 100, "advanced": 200, "plus": 1000, "enterprise": 2000}
 BUCKET_SECONDS = 20
-MAX_QUERY_COST = 1000
-MUTATION_COST = 10
 
 # Shopify retries a failed delivery 8 times over about 4 hours (seconds after the previous attempt).
 DEFAULT_ACCESS_TOKEN = "shpat_sandbox"  # used when SHOPIFY_ACCESS_TOKEN is unset

@@ -1,0 +1,101 @@
+"""The backfill as a user runs it, beside its floor, in one run (PostgreSQL).
+
+Three processes, as an operator starts them: ``dropsync sandbox shopify --orders N`` (the shop: about
+60 % of its orders carry an ``aliexpress_order_id``), then
+
+1. the floor: ``python -m bench.bulk_floor`` — the same bulk export, downloaded and parsed by a bare
+   script with no database;
+2. ``dropsync sync backfill`` — the real command, with the production wiring (supplier linking,
+   cancellation hooks), against a fresh migrated database.
+
+Printed side by side: wall time, peak RSS (the process's own, from wait4), orders/s, the ratio to the
+floor, what the ledger holds afterwards, and the load average before and after (the machine is shared).
+
+Usage: python -m bench.backfill_e2e [--orders 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from bench.common import ROOT, bench_database, free_port, start, wait_for_port
+
+DOMAIN, TOKEN = "e2e.myshopify.com", "shpat_e2e"
+DROPSYNC = str(Path(sys.executable).with_name("dropsync"))
+
+
+def _run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MiB of that process alone (wait4), stdout); raises on a non-zero exit."""
+    started = time.monotonic()
+    out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"dropsync-e2e-{os.getpid()}.out"
+    with out_path.open("wb") as out, open(os.devnull, "wb") as devnull:
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=devnull)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    text = out_path.read_text()
+    out_path.unlink()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} exited {proc.returncode}: {text[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=20_000)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}"
+    shop_env = {"SHOPIFY_SHOP_DOMAIN": DOMAIN, "SHOPIFY_ACCESS_TOKEN": TOKEN, "SHOPIFY_CLIENT_SECRET": "s"}
+    sandbox = start([DROPSYNC, "sandbox", "shopify", "--port", str(port), "--orders", str(args.orders)], shop_env)
+    try:
+        wait_for_port(port, timeout=120)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **shop_env}
+        floor_wall, floor_rss, floor_out = _run_measured(
+            [sys.executable, "-m", "bench.bulk_floor", "--api-url", api_url, "--token", TOKEN], env
+        )
+        floor = json.loads(floor_out.strip().splitlines()[-1])
+        with bench_database("dropsync_bench_e2e") as url:
+            env = {**env, "DATABASE_URL": url, "SHOPIFY_API_URL": api_url, "DROPSYNC_LOG_LEVEL": "WARNING"}
+            wall, rss, _ = _run_measured([DROPSYNC, "sync", "backfill"], env)
+            from models import LineItem, Order, SupplierOrder, SupplierOrderItem
+
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                counts = {
+                    model.__tablename__: conn.scalar(select(func.count()).select_from(model))
+                    for model in (Order, LineItem, SupplierOrder, SupplierOrderItem)
+                }
+            engine.dispose()
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+    load_after = os.getloadavg()
+    orders = counts["orders"] or 0
+    print(f"backfill end to end, {args.orders:,} sandbox orders, PostgreSQL")
+    print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
+          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} ({os.cpu_count()} cores)")  # fmt: skip
+    print(f"{'':34} {'wall s':>8} {'orders/s':>9} {'peak RSS MB':>12}")
+    print(f"{'floor (bulk_floor: export+parse)':34} {floor_wall:8.1f} {args.orders / floor_wall:9,.0f} "
+          f"{floor_rss:12.0f}   export {floor['export_s']:.1f} s, {floor['rows']:,} rows, "
+          f"{floor['bytes'] / 1e6:.0f} MB")  # fmt: skip
+    print(f"{'dropsync sync backfill':34} {wall:8.1f} {orders / wall:9,.0f} {rss:12.0f}")
+    print(f"ratio to the floor: {wall / floor_wall:.2f}x")
+    linked, items = counts["supplier_orders"] or 0, counts["supplier_order_items"] or 0
+    print(
+        f"ledger: {orders:,} orders, {counts['line_items']:,} line items, {linked:,} supplier orders "
+        f"({linked / max(orders, 1):.0%} of orders linked), {items:,} supplier items"
+    )
+
+
+if __name__ == "__main__":
+    main()

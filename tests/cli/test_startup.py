@@ -1,0 +1,76 @@
+"""An instant CLI: ``import worker.cli.main`` loads no feature, each command imports only what it uses,
+and ``dropsync --help`` lists every command with the line its own module gives."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import typer
+
+from worker.cli.main import COMMANDS
+
+HEAVY = ("worker.cancellation", "integrations.shopify.sandbox", "worker.cli.sandbox", "graphql", "alembic")
+NOT_FOR_ORDERS_LIST = (*HEAVY, "celery", "kombu", "httpx", "integrations.shopify.client", "worker.mirror")
+
+
+def _modules_after(snippet: str) -> list[str]:
+    code = textwrap.dedent(snippet) + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return modules
+
+
+def _matching(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
+
+
+def test_importing_the_cli_loads_no_feature() -> None:
+    modules = _modules_after("import worker.cli.main")
+    assert _matching(modules, HEAVY) == []
+    assert _matching(modules, ("sqlalchemy", "worker.settings", "structlog")) == []  # not even those
+
+
+def test_orders_list_imports_only_what_it_uses() -> None:
+    modules = _modules_after("""
+        from worker.cli.main import COMMANDS
+        next(sub for sub in COMMANDS if sub.name == "orders").load()
+    """)
+    assert "worker.cli.orders" in modules
+    assert _matching(modules, NOT_FOR_ORDERS_LIST) == []
+
+
+def _first_paragraph(text: str | None) -> str:
+    return " ".join(inspect.cleandoc(text or "").split("\n\n")[0].split())
+
+
+@pytest.mark.parametrize("sub", COMMANDS, ids=[sub.name for sub in COMMANDS])
+def test_the_listed_help_line_is_the_commands_own(sub) -> None:  # type: ignore[no-untyped-def]
+    module, _, attribute = sub.target.partition(":")
+    obj = getattr(__import__(module, fromlist=[attribute]), attribute)
+    own = obj.info.help if isinstance(obj, typer.Typer) else obj.__doc__
+    assert sub.help == _first_paragraph(own)
+
+
+def test_help_lists_every_command_without_importing_them() -> None:
+    code = """
+        import sys
+        from worker.cli.main import main
+        sys.argv = ["dropsync", "--help"]
+        try:
+            main()
+        except SystemExit:
+            pass
+    """
+    code = textwrap.dedent(code) + "\nprint(sorted(m for m in sys.modules if m.startswith('worker.cli.')))"
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    for sub in COMMANDS:
+        assert f" {sub.name} " in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "['worker.cli.lazy', 'worker.cli.main']"
