@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 from integrations.shopify.sandbox import ids, ledger
 from integrations.shopify.sandbox.errors import ShopifyError
 from integrations.shopify.sandbox.model import Order, gid
-from integrations.shopify.sandbox.views.base import DICT_TYPES, Connection, View, connection, iso, money
-from integrations.shopify.sandbox.views.orders import OrderView, address_dict
+from integrations.shopify.sandbox.views.address import address_dict
+from integrations.shopify.sandbox.views.base import DICT_TYPES, Connection, View, connection, iso, linked_view, money
+from integrations.shopify.sandbox.webhooks import urls_for
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.sandbox import ShopifySandbox
     from integrations.shopify.sandbox.state import ShopState
+    from integrations.shopify.sandbox.views.orders import OrderView
 
 DISPUTE_BASE = 11_000_000_000
 TYPES = ("CHARGEBACK", "INQUIRY")
@@ -167,8 +169,6 @@ def changed(sandbox: ShopifySandbox, dispute: Dispute) -> None:
 
 
 def _emit(sandbox: ShopifySandbox, topic: str, dispute: Dispute, order: Order) -> None:
-    from integrations.shopify.sandbox.mutations.subscriptions import urls_for
-
     urls = urls_for(sandbox, topic)
     if urls:
         sandbox.webhooks.emit(topic, rest_json(dispute, order), urls)
@@ -332,7 +332,7 @@ class DisputeView(View):
 
     def order(self) -> OrderView | None:
         order = self._state.get(self._dispute.order_index)
-        return OrderView(self._state, order) if order is not None else None
+        return linked_view("Order", self._state, order) if order is not None else None
 
     def type(self) -> str:
         return self._dispute.type

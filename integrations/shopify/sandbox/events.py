@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import ledger, payloads
 from integrations.shopify.sandbox.model import Fulfillment, FulfillmentOrder, Order, Refund, Return
-from integrations.shopify.sandbox.mutations.subscriptions import urls_for
+from integrations.shopify.sandbox.webhooks import urls_for
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.sandbox import ShopifySandbox

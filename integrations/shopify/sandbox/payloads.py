@@ -20,8 +20,8 @@ from integrations.shopify.sandbox.model import (
     Transaction,
     gid,
 )
+from integrations.shopify.sandbox.views.address import address_dict
 from integrations.shopify.sandbox.views.base import amount
-from integrations.shopify.sandbox.views.orders import address_dict
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState

@@ -7,7 +7,6 @@ client to time out (the request still runs afterwards), and "run it, then break 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from integrations.shopify.sandbox.control_http import control_routes
+from integrations.shopify.sandbox.fault_gate import before_run
 from integrations.shopify.sandbox.requestctx import with_request_base
 from integrations.shopify.sandbox.rest.api import rest_routes
 from integrations.shopify.sandbox.versions import HEADER as VERSION_HEADER
@@ -88,7 +88,7 @@ async def _graphql(sandbox: ShopifySandbox, request: Request) -> Response:
         return JSONResponse({"errors": {"query": [payload]}}, status_code=400, headers=headers)
     # The body is read first: a request held by the timeout switch still runs after the client gave up.
     fields = root_fields(payload["query"])
-    early = await _before_run(sandbox, headers, fields)
+    early = await before_run(sandbox, headers, fields)
     if early is not None:
         return early
     result = await run_in_threadpool(
@@ -123,20 +123,6 @@ def root_fields(query: str) -> set[str]:
         for selection in definition.selection_set.selections
         if isinstance(selection, graphql.FieldNode)
     }
-
-
-async def _before_run(sandbox: ShopifySandbox, headers: dict[str, str], fields: set[str]) -> Response | None:
-    faults = sandbox.faults
-    if faults.config.latency_seconds:
-        await asyncio.sleep(faults.config.latency_seconds)
-    if faults.strikes("error", faults.config.error_rate, fields):
-        faults.count("errors")
-        status = 502 if faults.roll(0.5) else 503
-        return JSONResponse({"errors": "Service Unavailable" if status == 503 else "Bad Gateway"}, status, headers)
-    if faults.strikes("timeout", faults.config.timeout_rate, fields):
-        faults.count("timeouts")
-        await asyncio.sleep(faults.config.timeout_seconds)
-    return None
 
 
 async def _read_payload(request: Request) -> dict[str, Any] | str:

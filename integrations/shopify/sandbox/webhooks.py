@@ -18,13 +18,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from integrations.shopify.sandbox.config import SandboxConfig
 from integrations.shopify.sandbox.faults import Faults
 from integrations.shopify.webhooks import sign
+
+if TYPE_CHECKING:
+    from integrations.shopify.sandbox.sandbox import ShopifySandbox
 
 # GraphQL WebhookSubscriptionTopic -> the REST topic in X-Shopify-Topic. Only topics the sandbox fires: a
 # subscription to any other is refused ("not supported by the sandbox") rather than silently never called.
@@ -58,6 +61,11 @@ TOPICS: dict[str, str] = {
     "RETURNS_UPDATE": "returns/update",
 }
 REST_TOPICS = {rest: enum for enum, rest in TOPICS.items()}
+
+
+def urls_for(sandbox: ShopifySandbox, rest_topic: str) -> list[str]:
+    """Callback URLs subscribed to ``rest_topic`` (e.g. ``orders/updated``)."""
+    return [s.uri for s in sandbox.state.subscriptions.values() if TOPICS.get(s.topic) == rest_topic]
 
 
 @dataclass

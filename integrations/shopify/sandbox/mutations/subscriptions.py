@@ -62,8 +62,3 @@ def delete_subscription(sandbox: ShopifySandbox, value: str) -> dict[str, Any]:
             "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
         }
     return {"deletedWebhookSubscriptionId": value, "userErrors": []}
-
-
-def urls_for(sandbox: ShopifySandbox, rest_topic: str) -> list[str]:
-    """Callback URLs subscribed to ``rest_topic`` (e.g. ``orders/updated``)."""
-    return [s.uri for s in sandbox.state.subscriptions.values() if TOPICS.get(s.topic) == rest_topic]

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from integrations.shopify.sandbox import ids, versions
 from integrations.shopify.sandbox.cost import LeakyBucket
+from integrations.shopify.sandbox.fault_gate import before_run
 from integrations.shopify.sandbox.model import Order
 from integrations.shopify.sandbox.rest import resources
 from integrations.shopify.sandbox.rest.listing import (
@@ -113,8 +114,6 @@ def _endpoint(
 
 
 async def _answer(sandbox: ShopifySandbox, bucket: LeakyBucket, operation: Operation, request: Request) -> Response:
-    from integrations.shopify.sandbox.server import _before_run as before_run
-
     native = sandbox.config.api_version
     served = versions.served_version(request.path_params.get("version", native), native)
     headers = {"X-Request-Id": str(uuid.uuid4())}

@@ -86,7 +86,7 @@ DICT_TYPES: dict[str, set[str]] = {
         "zip",
         "phone",
         "company",
-        # views/sync.py: mailing_address_extras
+        # views/address.py: mailing_address_extras
         "id",
         "formatted",
         "formattedArea",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox.model import Fulfillment, FulfillmentOrder, FulfillmentOrderLine, Order, gid
-from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, money_bag
+from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, linked_view, money_bag
 from integrations.shopify.sandbox.views.items import LineItemView
-from integrations.shopify.sandbox.views.orders import OrderView
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState
+    from integrations.shopify.sandbox.views.orders import OrderView
 
 # What a merchant may do with a fulfillment order, by (status, request status).
 _ACTIONS: dict[str, tuple[str, ...]] = {
@@ -56,7 +56,8 @@ class FulfillmentOrderView(View):
         return iso(self._order.created_at)
 
     def order(self) -> OrderView:
-        return OrderView(self._state, self._order)
+        view: OrderView = linked_view("Order", self._state, self._order)
+        return view
 
     def fulfillmentHolds(self) -> list[Any]:
         return []
@@ -204,7 +205,8 @@ class FulfillmentView(View):
         return sum(quantity for _, _, quantity in self._f.lines)
 
     def order(self) -> OrderView:
-        return OrderView(self._state, self._order)
+        view: OrderView = linked_view("Order", self._state, self._order)
+        return view
 
     def trackingInfo(self, first: int | None = None) -> list[dict[str, Any]]:
         if not self._f.tracking_number:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from integrations.shopify.sandbox import ids, ledger
+from integrations.shopify.sandbox import ledger
 from integrations.shopify.sandbox.model import ZERO_PAIR, LineItem, Order, Pair, gid
+from integrations.shopify.sandbox.views.address import address_dict
 from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, linked_view, money_bag
 from integrations.shopify.sandbox.views.items import LineItemView
 from integrations.shopify.sandbox.views.money import RefundView, SuggestedRefundView, TransactionView
-from integrations.shopify.sandbox.views.sync import CustomerSyncFields, OrderSyncFields, mailing_address_extras
+from integrations.shopify.sandbox.views.sync import CustomerSyncFields, OrderSyncFields
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState
@@ -274,27 +275,6 @@ class ShippingLineView(View):
         return []
 
 
-def address_dict(order: Order) -> dict[str, Any]:
-    address = order.shipping_address
-    return {
-        "firstName": address.first_name,
-        "lastName": address.last_name,
-        "name": f"{address.first_name} {address.last_name}",
-        "address1": address.address1,
-        "address2": None,
-        "city": address.city,
-        "province": address.province,
-        "provinceCode": address.province_code,
-        "country": address.country,
-        "countryCode": address.country_code,
-        "countryCodeV2": address.country_code,
-        "zip": address.zip,
-        "phone": address.phone,
-        "company": None,
-        **mailing_address_extras(order),
-    }
-
-
 class CustomerView(CustomerSyncFields, View):
     typename = "Customer"
 
@@ -322,8 +302,3 @@ class CustomerView(CustomerSyncFields, View):
 
     def phone(self) -> str | None:
         return self._customer.phone
-
-
-def order_view(state: ShopState, numeric_id: int) -> OrderView | None:
-    order = state.get(ids.order_index(numeric_id))
-    return OrderView(state, order) if order is not None else None

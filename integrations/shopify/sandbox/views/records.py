@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from integrations.shopify.sandbox import ids
 from integrations.shopify.sandbox.model import parse_gid
 from integrations.shopify.sandbox.state import BulkOperation, Job, Subscription
 from integrations.shopify.sandbox.views.base import Connection, View, connection, iso, linked_view
@@ -43,9 +44,10 @@ class OrderCancelJobResultView(_JobBase):
         return []
 
     def order(self) -> Any:
-        from integrations.shopify.sandbox.views.orders import order_view
-
-        return order_view(self._state, self._job.order_id) if self._job.order_id is not None else None
+        if self._job.order_id is None:
+            return None
+        order = self._state.get(ids.order_index(self._job.order_id))
+        return linked_view("Order", self._state, order) if order is not None else None
 
 
 class BulkOperationView(View):

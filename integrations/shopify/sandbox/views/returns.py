@@ -18,10 +18,11 @@ from integrations.shopify.sandbox.model import (
     Transaction,
     gid,
 )
-from integrations.shopify.sandbox.views.base import REGISTRY, Connection, View, connection, iso, money_bag
+from integrations.shopify.sandbox.views.base import REGISTRY, Connection, View, connection, iso, linked_view, money_bag
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox.state import ShopState
+    from integrations.shopify.sandbox.views.money import TransactionView
     from integrations.shopify.sandbox.views.orders import OrderView
 
 
@@ -67,9 +68,8 @@ class ReturnView(View):
         return {"reason": self._r.decline_reason, "note": self._r.decline_note}
 
     def order(self) -> OrderView:
-        from integrations.shopify.sandbox.views.orders import OrderView
-
-        return OrderView(self._state, self._order)
+        view: OrderView = linked_view("Order", self._state, self._order)
+        return view
 
     def returnLineItems(self, processingStatus: str | None = None, **page: Any) -> Connection:
         lines = self._r.lines
@@ -100,17 +100,16 @@ class ReturnView(View):
         return [refund for refund in self._order.refunds if refund.return_id == self._r.id]
 
     def refunds(self, **page: Any) -> Connection:
-        from integrations.shopify.sandbox.views.money import RefundView
-
-        return connection(self._refunds(), lambda r: r.id, lambda r: RefundView(self._state, self._order, r), **page)
+        return connection(
+            self._refunds(), lambda r: r.id, lambda r: linked_view("Refund", self._state, self._order, r), **page
+        )
 
     def transactions(self, **page: Any) -> Connection:
-        from integrations.shopify.sandbox.views.money import TransactionView
-
         chosen = [t for refund in self._refunds() for t in refund.transactions]
 
         def render(transaction: Transaction) -> TransactionView:
-            return TransactionView(self._state, self._order, transaction)
+            view: TransactionView = linked_view("OrderTransaction", self._state, self._order, transaction)
+            return view
 
         return connection(chosen, lambda t: t.id, render, **page)
 
@@ -266,9 +265,8 @@ class ReverseFulfillmentOrderView(View):
         return self._r.reverse_status or "OPEN"
 
     def order(self) -> OrderView:
-        from integrations.shopify.sandbox.views.orders import OrderView
-
-        return OrderView(self._state, self._order)
+        view: OrderView = linked_view("Order", self._state, self._order)
+        return view
 
     def thirdPartyConfirmation(self) -> None:
         return None
@@ -372,8 +370,6 @@ class SuggestedReturnFinancialOutcomeView(View):
         }
 
     def financialTransfer(self) -> dict[str, Any]:
-        from integrations.shopify.sandbox.views.money import TransactionView
-
         transactions = [
             {
                 "kind": "SUGGESTED_REFUND",
@@ -381,7 +377,7 @@ class SuggestedReturnFinancialOutcomeView(View):
                 "formattedGateway": parent.gateway.replace("_", " ").title(),
                 "amountSet": self._bag(amount),
                 "maximumRefundableSet": self._bag(maximum),
-                "parentTransaction": TransactionView(self._state, self._order, parent),
+                "parentTransaction": linked_view("OrderTransaction", self._state, self._order, parent),
             }
             for parent, amount, maximum in self._o.transactions
         ]

@@ -15,6 +15,13 @@ from integrations.shopify.sandbox.views.fulfillment import FulfillmentOrderView,
 from integrations.shopify.sandbox.views.items import LineItemView
 from integrations.shopify.sandbox.views.money import RefundView, TransactionView
 from integrations.shopify.sandbox.views.orders import OrderView
+from integrations.shopify.sandbox.views.records import (
+    bulk_operation_view,
+    current_bulk_operation,
+    job_view,
+    record_node,
+    webhook_subscriptions,
+)
 from integrations.shopify.sandbox.views.sync import QueryRootSyncFields, ShopSyncFields
 
 if TYPE_CHECKING:
@@ -87,18 +94,12 @@ class QueryRoot(QueryRootSyncFields, View):
         return [resolve_node(self._state, value) for value in ids]
 
     def job(self, id: str) -> Any:
-        from integrations.shopify.sandbox.views.records import job_view
-
         return job_view(self._state, id)
 
     def bulkOperation(self, id: str) -> Any:
-        from integrations.shopify.sandbox.views.records import bulk_operation_view
-
         return bulk_operation_view(self._state, id)
 
     def currentBulkOperation(self, type: str = "QUERY") -> Any:
-        from integrations.shopify.sandbox.views.records import current_bulk_operation
-
         return current_bulk_operation(self._state, type)
 
     def dispute(self, id: str) -> DisputeView | None:
@@ -121,8 +122,6 @@ class QueryRoot(QueryRootSyncFields, View):
     def webhookSubscriptions(
         self, topics: list[str] | None = None, uri: str | None = None, callbackUrl: str | None = None, **page: Any
     ) -> Connection:
-        from integrations.shopify.sandbox.views.records import webhook_subscriptions
-
         return webhook_subscriptions(self._state, topics, uri or callbackUrl, **page)
 
     def webhookSubscription(self, id: str) -> Any:
@@ -198,8 +197,6 @@ def resolve_node(state: ShopState, value: str) -> View | None:
         raise ShopifyError(f"Invalid global id '{value}'", "BAD_REQUEST")
     kind, numeric_id = parsed
     if kind in ("Job", "BulkOperation", "WebhookSubscription"):
-        from integrations.shopify.sandbox.views.records import record_node
-
         return record_node(state, kind, value)
     index = ids.order_index_of(kind, numeric_id)
     order = state.get(index) if index is not None else None

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.shopify.sandbox import shopinfo
 from integrations.shopify.sandbox.model import CENT, ZERO_PAIR, LineItem, Order, Pair, gid, new_pair, pair_sum
-from integrations.shopify.sandbox.views.base import Connection, View, iso, money, money_bag
+from integrations.shopify.sandbox.views.address import address_dict
+from integrations.shopify.sandbox.views.base import Connection, View, iso, linked_view, money, money_bag
 
 if TYPE_CHECKING:
     from integrations.shopify.sandbox import ledger
@@ -53,8 +54,6 @@ class OrderSyncFields:
         return shopinfo.confirmation_number(self._order)
 
     def billingAddress(self) -> dict[str, Any]:
-        from integrations.shopify.sandbox.views.orders import address_dict
-
         return address_dict(self._order)
 
     def displayAddress(self) -> dict[str, Any]:
@@ -172,9 +171,8 @@ class OrderSyncFields:
         return shopinfo.status_page_url(self._state.config, self._order)
 
     def shippingLine(self) -> View:
-        from integrations.shopify.sandbox.views.orders import ShippingLineView
-
-        return ShippingLineView(self._order)
+        view: View = linked_view("ShippingLine", self._order)
+        return view
 
     def discountApplications(self, **page: Any) -> Connection:
         from integrations.shopify.sandbox.views.base import connection
@@ -303,13 +301,9 @@ class CustomerSyncFields:
     _order: Order
 
     def addresses(self, first: int | None = None) -> list[dict[str, Any]]:
-        from integrations.shopify.sandbox.views.orders import address_dict
-
         return [address_dict(self._order)][:first]
 
     def defaultAddress(self) -> dict[str, Any]:
-        from integrations.shopify.sandbox.views.orders import address_dict
-
         return address_dict(self._order)
 
     def tags(self) -> list[str]:
@@ -349,22 +343,6 @@ class CustomerSyncFields:
 
     def lifetimeDuration(self) -> str:
         return "since the order"
-
-
-def mailing_address_extras(order: Order) -> dict[str, Any]:
-    """The MailingAddress keys beyond the postal ones (``address_dict`` adds them)."""
-    address = order.shipping_address
-    # Built for every rendered address (bulk exports too): plain f-strings, no joins.
-    area = f"{address.city}, {address.province_code}" if address.province_code else address.city
-    return {
-        "id": f"gid://shopify/MailingAddress/{order.customer.id}?model_name=CustomerAddress",
-        "formatted": [address.address1, f"{area} {address.zip}", address.country],
-        "formattedArea": f"{area}, {address.country}",
-        "latitude": None,
-        "longitude": None,
-        "coordinatesValidated": False,
-        "timeZone": None,
-    }
 
 
 class ShopSyncFields:
