@@ -8,7 +8,8 @@ in, a recommendation out.
 - **never shipped, or not arrived while buyer protection is open** → accept the chargeback (the customer
   is right) and open the AliExpress dispute now, before protection ends (a couple of days' margin), so
   the supplier pays it back;
-- **not arrived and protection over** → accept; the supplier side is lost;
+- **not arrived and protection over** → accept; the supplier side is lost (a supplier order not read from
+  AliExpress yet, or without a known protection end, is never taken for "protection over": review);
 - **unacceptable with a refused return on record** → fight with the policy and the refusal;
 - anything else → a person reviews.
 """
@@ -100,6 +101,15 @@ def _not_arrived(suppliers: list[SupplierSide], now: dt.datetime) -> Recommendat
     never_shipped = not any(s.shipped for s in pending)
     ends = [s.protection_ends_at for s in pending if s.protection_ends_at is not None]
     open_until = min(ends) if ends else None
+    unread = [s.supplier_order_id for s in pending if s.status == st.UNKNOWN]
+    if unread or (not never_shipped and open_until is None):
+        # Not knowing when protection ends is not knowing that it ended: never advise giving up on it.
+        unknown = unread or [s.supplier_order_id for s in pending]
+        what = "has not been read from AliExpress yet" if unread else "has no known buyer-protection end"
+        return Recommendation(
+            REVIEW, f"supplier order {', '.join(unknown)} {what}: poll it before deciding",
+            tuple(f"dropsync supplier poll {i}" for i in unknown),
+        )  # fmt: skip
     protected = never_shipped or (open_until is not None and open_until > now)
     what = "the parcel never shipped" if never_shipped else "the parcel has not arrived"
     if not protected:
