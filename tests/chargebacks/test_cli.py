@@ -14,7 +14,7 @@ from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import open_and_read
 from tests.support.cli import InProcess, in_process
 from worker.cancellation import execution
-from worker.chargebacks import submission
+from worker.chargebacks import submission, sync
 from worker.db import session_scope
 from worker.settings import get_settings
 
@@ -90,3 +90,42 @@ def test_bad_input_is_one_line_with_exit_2(cli: InProcess, sandbox: ShopifySandb
     code, _, err = cli("chargebacks", "evidence", gid)
     assert code == 2
     assert "has no Shopify Payments dispute" in err
+
+
+def test_submitting_again_says_it_was_already_submitted_and_a_decided_dispute_is_refused_up_front(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played on the demo's ledger: `chargebacks submit '#1033' --yes` on the won dispute answered
+    "evidence … queued for Shopify …; the worker sends it once" (nothing was queued); on a dispute decided
+    before any submission it printed the pack and asked for a yes that could only be refused."""
+    gid = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, gid)
+    open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED")
+    capsys.readouterr()
+    code, out, _ = cli("chargebacks", "submit", gid, "--yes", "--json")
+    assert code == 0
+    first = json.loads(out)
+    assert first["already_submitted"] is False
+    assert execution.execute_intent(session_scope, first["intent_id"], client) == "succeeded"
+    published.take()
+    capsys.readouterr()
+    code, out, _ = cli("chargebacks", "submit", gid)  # again, without --yes: nothing to confirm
+    assert code == 0, out
+    assert "already submitted" in out
+    assert "queued" not in out.replace("nothing new queued", "")
+    code, out, _ = cli("chargebacks", "submit", gid, "--json")
+    assert json.loads(out) | {"state": "x"} == first | {"already_submitted": True, "state": "x"}
+    assert published.take() == []
+    assert sandbox.control.mutation_counts(gid) == {"disputeEvidenceUpdate": 1}
+
+    other = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, other)
+    row = open_and_read(sandbox, client, shop.id, other, "CREDIT_NOT_PROCESSED")
+    sandbox.control.decide_dispute(row.dispute_gid, "WON")
+    assert sync.refresh(session_scope, shop.id, row.dispute_gid, client) == "WON"
+    capsys.readouterr()
+    code, out, err = cli("chargebacks", "submit", other)  # no pack, no question: Shopify would refuse it
+    assert code == 1
+    assert "the dispute is WON" in err
+    assert "Sent to Shopify" not in out

@@ -176,6 +176,19 @@ def submit(
     """
     with unit_of_work() as session:
         row, pack, name = _pack(session, order)
+        live = submission.live_submission(session, row)
+        if live is None:
+            submission.check_submittable(row)  # refused before anyone is asked
+        else:
+            done = {"order": name, "dispute": row.dispute_gid, "intent_id": live.id, "state": live.state}
+    if live is not None:  # submitting twice is answered with the first submission, never a second one
+        if as_json:
+            print_json(done | {"already_submitted": True})
+            return
+        sent = f", evidence sent {row.evidence_sent_on:%Y-%m-%d %H:%M}" if row.evidence_sent_on else ""
+        _say(f"evidence for {name} was already submitted as intent {live.id} ({live.state}{sent}); "
+             f"nothing new queued (dropsync chargebacks show '{name}')")  # fmt: skip
+        return
     if not yes:
         _print_pack(name, row, pack)
         if not sys.stdin.isatty():
@@ -187,7 +200,7 @@ def submit(
         intent = submission.request_submission(session, fresh, actor=actor(), pack=pack)
         result = {"order": name, "dispute": fresh.dispute_gid, "intent_id": intent.id, "state": intent.state}
     if as_json:
-        print_json(result)
+        print_json(result | {"already_submitted": False})
         return
     _say(f"evidence for {name} queued for Shopify as intent {result['intent_id']} ({result['state']}); "
          f"the worker sends it once (dropsync chargebacks show '{name}')")  # fmt: skip
