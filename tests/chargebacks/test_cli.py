@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.sandbox import ShopifySandbox
-from models import Shop
+from models import Shop, ShopifyIntent
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import open_and_read
 from tests.support.cli import InProcess, in_process
@@ -129,3 +131,53 @@ def test_submitting_again_says_it_was_already_submitted_and_a_decided_dispute_is
     assert code == 1
     assert "the dispute is WON" in err
     assert "Sent to Shopify" not in out
+
+
+def test_past_due_is_refused_before_anything_is_queued(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played with `dropsync up`: a dispute whose evidence was due a minute ago was "queued for Shopify …;
+    the worker sends it once", for Shopify to refuse later as a failed intent."""
+    gid = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, gid)
+    open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED", evidence_due_in_days=1 / 86400)
+    time.sleep(1.5)
+    published.take()
+    capsys.readouterr()
+    code, _, err = cli("chargebacks", "submit", gid, "--yes")
+    assert code == 1
+    assert "was due by" in err
+    assert published.take() == []
+    with session_scope() as session:
+        assert session.scalars(select(ShopifyIntent)).all() == []
+
+
+def test_an_order_with_two_open_disputes_needs_the_dispute_named(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played with `dropsync up`: a chargeback and an inquiry on one order; `submit ORDER --yes` sent the
+    newest one's pack without saying which, and the other could not be named at all."""
+    gid = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, gid)
+    chargeback = open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED")
+    inquiry = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_UNACCEPTABLE", type="INQUIRY")
+    capsys.readouterr()
+    for command in ("evidence", "submit"):
+        code, _, err = cli("chargebacks", command, gid, "--yes" if command == "submit" else "--json")
+        assert code == 2, err
+        assert "--dispute" in err
+        assert chargeback.dispute_gid.rsplit("/", 1)[-1] in err
+        assert inquiry.dispute_gid.rsplit("/", 1)[-1] in err
+    assert published.take() == []
+    code, out, _ = cli("chargebacks", "evidence", gid, "--dispute", chargeback.dispute_gid, "--json")
+    assert code == 0
+    assert json.loads(out)["dispute"] == chargeback.dispute_gid
+    code, out, _ = cli("chargebacks", "submit", gid, "--yes", "--json", "--dispute",
+                       inquiry.dispute_gid.rsplit("/", 1)[-1])  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["dispute"] == inquiry.dispute_gid
+    code, _, err = cli("chargebacks", "evidence", gid, "--dispute", "123")
+    assert code == 2
+    assert "no dispute '123'" in err

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models import Chargeback, Order, SupplierOrder
 from worker.chargebacks import evidence
 from worker.chargebacks.recommend import Recommendation, SupplierSide, recommend
-from worker.errors import NotFoundError
+from worker.errors import NotFoundError, UsageError
 from worker.money import round_money
 
 
@@ -20,13 +20,30 @@ def chargebacks_of(session: Session, order_id: int) -> list[Chargeback]:
     return list(session.scalars(select(Chargeback).where(Chargeback.order_id == order_id).order_by(Chargeback.id)))
 
 
-def current(session: Session, order: Order) -> Chargeback:
-    """The order's dispute a person acts on: the newest one still needing a response, else the newest."""
+def current(session: Session, order: Order, dispute: str | None = None) -> Chargeback:
+    """The order's dispute a person acts on: ``dispute`` (its GID or numeric id) when given, else the one
+    still needing a response, else the newest. Two or more needing a response (a chargeback and an
+    inquiry, say) are never chosen between silently: the person names one."""
     rows = chargebacks_of(session, order.id)
     if not rows:
         raise NotFoundError(f"order {order.name} has no Shopify Payments dispute")
+    if dispute is not None:
+        wanted = dispute.strip().rsplit("/", 1)[-1]
+        for row in rows:
+            if row.dispute_gid.rsplit("/", 1)[-1] == wanted:
+                return row
+        raise NotFoundError(f"order {order.name} has no dispute {dispute!r} (its disputes: {_ids(rows)})")
     needing = [r for r in rows if r.status == "NEEDS_RESPONSE"]
+    if len(needing) > 1:
+        raise UsageError(
+            f"order {order.name} has {len(needing)} disputes needing a response: name one with --dispute "
+            f"({_ids(needing)})"
+        )
     return (needing or rows)[-1]
+
+
+def _ids(rows: list[Chargeback]) -> str:
+    return ", ".join(f"{r.dispute_gid.rsplit('/', 1)[-1]} {r.dispute_type.lower()} {r.reason}" for r in rows)
 
 
 def supplier_side(session: Session, row: Chargeback) -> list[SupplierSide]:

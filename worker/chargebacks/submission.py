@@ -61,6 +61,8 @@ def check_submittable(row: Chargeback) -> None:
         raise RefusedError(f"evidence was already sent on {row.evidence_sent_on or 'Shopify'}: nothing to submit")
     if row.status != "NEEDS_RESPONSE":
         raise RefusedError(f"the dispute is {row.status}: Shopify no longer takes evidence")
+    if row.evidence_due_by is not None and row.evidence_due_by <= utcnow():
+        raise RefusedError(f"evidence was due by {row.evidence_due_by:%Y-%m-%d %H:%M} UTC: Shopify no longer takes it")
 
 
 def request_submission(session: Session, row: Chargeback, *, actor: str, pack: Pack | None = None) -> ShopifyIntent:
@@ -143,6 +145,8 @@ def maybe_auto_submit(session: Session, row: Chargeback, now: dt.datetime) -> Sh
 
     if row.reason not in auto_submit_reasons() or row.status != "NEEDS_RESPONSE" or row.order_id is None:
         return None
+    if row.evidence_due_by is not None and row.evidence_due_by <= now:
+        return None  # past due: Shopify would refuse it
     if row.evidence_sent_on is not None or submissions(session, row):
         return None
     if recommendation_for(session, row, now).action not in ("fight", "show_refund"):

@@ -107,9 +107,12 @@ def show(order: str = typer.Argument(..., help="The order (#1001, 1001, id or gi
             _say(f"  submission intent {i['intent_id']}: {i['state']} after {i['attempts']} attempt(s)")
 
 
-def _pack(session: Session, ref: str) -> tuple[Chargeback, evidence.Pack, str]:
+DISPUTE = typer.Option(None, "--dispute", help="Which dispute, when the order has more than one (GID or id).")
+
+
+def _pack(session: Session, ref: str, dispute: str | None) -> tuple[Chargeback, evidence.Pack, str]:
     found = resolve_order(session, ref)
-    row = service.current(session, found)
+    row = service.current(session, found, dispute)
     pack = evidence.build_pack(session, row)
     row.pack, row.pack_built_at = pack.to_dict(), utcnow()
     return row, pack, found.name
@@ -140,6 +143,7 @@ def _print_pack(name: str, row: Chargeback, pack: evidence.Pack) -> None:
 def evidence_(
     order: str = typer.Argument(...),
     read_tracking: bool = typer.Option(False, "--tracking", help="Read the parcels' AliExpress tracking first."),
+    dispute: str | None = DISPUTE,
     as_json: bool = JSON,
 ) -> None:
     """Assemble the evidence pack from the ledger (per reason) and show exactly what would be sent.
@@ -152,11 +156,11 @@ def evidence_(
         from worker.supplier.gateway import client_from_settings
 
         with unit_of_work() as session:
-            row_id = service.current(session, resolve_order(session, order)).id
+            row_id = service.current(session, resolve_order(session, order), dispute).id
         with client_from_settings() as ae:
             tracking.snapshot(session_scope, row_id, ae)
     with unit_of_work() as session:
-        row, pack, name = _pack(session, order)
+        row, pack, name = _pack(session, order, dispute)
     if as_json:
         print_json(pack.to_dict() | {"order": name, "dispute": row.dispute_gid})
         return
@@ -167,6 +171,7 @@ def evidence_(
 def submit(
     order: str = typer.Argument(...),
     yes: bool = typer.Option(False, "--yes", help="Submit without asking (a person's word, given up front)."),
+    dispute: str | None = DISPUTE,
     as_json: bool = JSON,
 ) -> None:
     """Submit the evidence pack to Shopify (disputeEvidenceUpdate with submitEvidence), exactly once.
@@ -175,7 +180,7 @@ def submit(
     Example: dropsync chargebacks submit '#1001' --yes
     """
     with unit_of_work() as session:
-        row, pack, name = _pack(session, order)
+        row, pack, name = _pack(session, order, dispute)
         live = submission.live_submission(session, row)
         if live is None:
             submission.check_submittable(row)  # refused before anyone is asked
