@@ -53,6 +53,7 @@ def test_list_show_evidence_and_submit(
     code, out, _ = cli("chargebacks", "show", name)
     assert code == 0
     assert "recommendation: show_refund" in out
+    assert f"dropsync chargebacks submit '{name}'" in out  # a command to copy, not a placeholder ("ORDER")
     assert row.dispute_gid in out
 
     code, out, _ = cli("chargebacks", "evidence", name, "--json")

@@ -74,23 +74,25 @@ class Recommendation:
 
 def recommend(
     *, reason: str, status: str, amount: Decimal, refunded: Decimal, refund_ids: list[str],
-    suppliers: list[SupplierSide], refusal_on_record: bool, now: dt.datetime,
+    suppliers: list[SupplierSide], refusal_on_record: bool, now: dt.datetime, order: str = "ORDER",
 ) -> Recommendation:  # fmt: skip
+    """``order`` is how the steps' commands name the order (e.g. ``'#1001'``, quoted for a shell)."""
     if status != "NEEDS_RESPONSE":
         return Recommendation(REVIEW, f"the dispute is {status}: nothing to send")
     if refund_ids and (refunded >= amount or reason == "CREDIT_NOT_PROCESSED"):
         return Recommendation(
             SHOW_REFUND, f"already refunded {refunded}: fight with the refund(s) as evidence",
-            ("dropsync chargebacks evidence ORDER", "dropsync chargebacks submit ORDER"), refunds=tuple(refund_ids),
+            (f"dropsync chargebacks evidence {order}", f"dropsync chargebacks submit {order}"),
+            refunds=tuple(refund_ids),
         )  # fmt: skip
     if reason == "PRODUCT_UNACCEPTABLE" and refusal_on_record:
         summary = "a return was refused under the store's policy: fight with the policy and the refusal"
-        return Recommendation(FIGHT, summary, ("dropsync chargebacks submit ORDER",))
+        return Recommendation(FIGHT, summary, (f"dropsync chargebacks submit {order}",))
     if not suppliers:
         return Recommendation(REVIEW, "no supplier order is linked: nothing to check delivery against")
     if all(s.delivered for s in suppliers) and any(s.tracking for s in suppliers):
-        return Recommendation(FIGHT, "delivered with tracking: fight it with the evidence pack",
-                              ("dropsync chargebacks evidence ORDER", "dropsync chargebacks submit ORDER"))  # fmt: skip
+        steps = (f"dropsync chargebacks evidence {order}", f"dropsync chargebacks submit {order}")
+        return Recommendation(FIGHT, "delivered with tracking: fight it with the evidence pack", steps)
     if reason in ("PRODUCT_NOT_RECEIVED", "GENERAL", "PRODUCT_UNACCEPTABLE"):
         return _not_arrived(suppliers, now)
     return Recommendation(REVIEW, f"{reason}: a person decides (delivery and refunds are in the pack)")

@@ -4,6 +4,7 @@ its refunds, and what dropsync recommends."""
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -74,9 +75,10 @@ def recommendation_for(session: Session, row: Chargeback, now: dt.datetime) -> R
     refunded = sum((Decimal(r["amount"]) for r in made), Decimal(0))
     refused = evidence.refusal(session, row.order_id) is not None
     suppliers = supplier_side(session, row)
+    name = shlex.quote(session.get_one(Order, row.order_id).name)
     return recommend(
         reason=row.reason, status=row.status, amount=row.amount, refunded=refunded, refund_ids=[r["id"] for r in made],
-        suppliers=suppliers, refusal_on_record=refused, now=now,
+        suppliers=suppliers, refusal_on_record=refused, now=now, order=name,
     )  # fmt: skip
 
 
