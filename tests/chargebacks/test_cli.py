@@ -182,3 +182,19 @@ def test_an_order_with_two_open_disputes_needs_the_dispute_named(
     code, _, err = cli("chargebacks", "evidence", gid, "--dispute", "123")
     assert code == 2
     assert "no dispute '123'" in err
+
+
+def test_a_dispute_whose_order_is_not_mirrored_yet_names_that_order_and_says_sync_first(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played with `dropsync up`: the order's webhooks were lost, its dispute's was not; `chargebacks list`
+    showed the dispute's GID in the order column and advised "no supplier order is linked"."""
+    gid = sandbox.control.create_order(status="fulfilled")  # never mirrored
+    open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
+    capsys.readouterr()
+    code, out, _ = cli("chargebacks", "list", "--json")  # the table shows row["order_gid"] + " (not mirrored yet)"
+    assert code == 0
+    [row] = json.loads(out)["chargebacks"]
+    assert (row["order"], row["order_gid"]) == (None, gid)
+    assert row["recommendation"]["steps"] == ["dropsync sync reconcile"]
+    assert "not mirrored yet" in row["recommendation"]["summary"]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models import Chargeback, Order, SupplierOrder
 from worker.chargebacks import evidence
-from worker.chargebacks.recommend import Recommendation, SupplierSide, recommend
+from worker.chargebacks.recommend import REVIEW, Recommendation, SupplierSide, recommend
 from worker.errors import NotFoundError, UsageError
 from worker.money import round_money
 
@@ -68,6 +68,9 @@ def supplier_side(session: Session, row: Chargeback) -> list[SupplierSide]:
 
 
 def recommendation_for(session: Session, row: Chargeback, now: dt.datetime) -> Recommendation:
+    if row.order_id is None and row.status == "NEEDS_RESPONSE":  # the dispute came before its order
+        return Recommendation(REVIEW, f"its order {row.order_gid or '?'} is not mirrored yet: sync it, then decide",
+                              ("dropsync sync reconcile",))  # fmt: skip
     if row.order_id is None:
         return recommend(reason=row.reason, status=row.status, amount=row.amount, refunded=Decimal(0), refund_ids=[],
                          suppliers=[], refusal_on_record=False, now=now)  # fmt: skip

@@ -36,7 +36,9 @@ def _day(value: Any) -> str:
 def _row(session: Session, row: Chargeback) -> dict[str, Any]:
     order = session.get(Order, row.order_id) if row.order_id else None
     advice = service.recommendation_for(session, row, utcnow())
-    return service.describe(row) | {"order": order.name if order else None, "recommendation": advice.to_dict()}
+    return service.describe(row) | {
+        "order": order.name if order else None, "order_gid": row.order_gid, "recommendation": advice.to_dict(),
+    }  # fmt: skip
 
 
 @app.command("list")
@@ -65,7 +67,8 @@ def list_(
     for r in rows:
         money = f"{r['amount']} {r['currency']}"
         due, sent = _day(r["evidence_due_by"]), _day(r["evidence_sent_on"])
-        table.add_row(r["order"] or r["dispute"], r["type"], r["reason"], money, r["status"], due, sent,
+        order = r["order"] or f"{r['order_gid'] or r['dispute']} (not mirrored yet)"
+        table.add_row(order, r["type"], r["reason"], money, r["status"], due, sent,
                       r["recommendation"]["action"])  # fmt: skip
     console.print(table)
 
