@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.sandbox import ShopifySandbox
-from models import Shop
+from models import Shop, ShopifyIntent
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import open_and_read
 from tests.support.cli import InProcess, in_process
 from worker.cancellation import execution
-from worker.chargebacks import submission
+from worker.chargebacks import submission, sync
 from worker.db import session_scope
 from worker.settings import get_settings
 
@@ -51,6 +53,7 @@ def test_list_show_evidence_and_submit(
     code, out, _ = cli("chargebacks", "show", name)
     assert code == 0
     assert "recommendation: show_refund" in out
+    assert f"dropsync chargebacks submit '{name}'" in out  # a command to copy, not a placeholder ("ORDER")
     assert row.dispute_gid in out
 
     code, out, _ = cli("chargebacks", "evidence", name, "--json")
@@ -90,3 +93,108 @@ def test_bad_input_is_one_line_with_exit_2(cli: InProcess, sandbox: ShopifySandb
     code, _, err = cli("chargebacks", "evidence", gid)
     assert code == 2
     assert "has no Shopify Payments dispute" in err
+
+
+def test_submitting_again_says_it_was_already_submitted_and_a_decided_dispute_is_refused_up_front(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played on the demo's ledger: `chargebacks submit '#1033' --yes` on the won dispute answered
+    "evidence … queued for Shopify …; the worker sends it once" (nothing was queued); on a dispute decided
+    before any submission it printed the pack and asked for a yes that could only be refused."""
+    gid = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, gid)
+    open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED")
+    capsys.readouterr()
+    code, out, _ = cli("chargebacks", "submit", gid, "--yes", "--json")
+    assert code == 0
+    first = json.loads(out)
+    assert first["already_submitted"] is False
+    assert execution.execute_intent(session_scope, first["intent_id"], client) == "succeeded"
+    published.take()
+    capsys.readouterr()
+    code, out, _ = cli("chargebacks", "submit", gid)  # again, without --yes: nothing to confirm
+    assert code == 0, out
+    assert "already submitted" in out
+    assert "queued" not in out.replace("nothing new queued", "")
+    code, out, _ = cli("chargebacks", "submit", gid, "--json")
+    assert json.loads(out) | {"state": "x"} == first | {"already_submitted": True, "state": "x"}
+    assert published.take() == []
+    assert sandbox.control.mutation_counts(gid) == {"disputeEvidenceUpdate": 1}
+
+    other = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, other)
+    row = open_and_read(sandbox, client, shop.id, other, "CREDIT_NOT_PROCESSED")
+    sandbox.control.decide_dispute(row.dispute_gid, "WON")
+    assert sync.refresh(session_scope, shop.id, row.dispute_gid, client) == "WON"
+    capsys.readouterr()
+    code, out, err = cli("chargebacks", "submit", other)  # no pack, no question: Shopify would refuse it
+    assert code == 1
+    assert "the dispute is WON" in err
+    assert "Sent to Shopify" not in out
+
+
+def test_past_due_is_refused_before_anything_is_queued(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played with `dropsync up`: a dispute whose evidence was due a minute ago was "queued for Shopify …;
+    the worker sends it once", for Shopify to refuse later as a failed intent."""
+    gid = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, gid)
+    open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED", evidence_due_in_days=1 / 86400)
+    time.sleep(1.5)
+    published.take()
+    capsys.readouterr()
+    code, _, err = cli("chargebacks", "submit", gid, "--yes")
+    assert code == 1
+    assert "was due by" in err
+    assert published.take() == []
+    with session_scope() as session:
+        assert session.scalars(select(ShopifyIntent)).all() == []
+
+
+def test_an_order_with_two_open_disputes_needs_the_dispute_named(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played with `dropsync up`: a chargeback and an inquiry on one order; `submit ORDER --yes` sent the
+    newest one's pack without saying which, and the other could not be named at all."""
+    gid = sandbox.control.create_order(status="partially_refunded")
+    mirror(client, shop.id, gid)
+    chargeback = open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED")
+    inquiry = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_UNACCEPTABLE", type="INQUIRY")
+    capsys.readouterr()
+    for command in ("evidence", "submit"):
+        code, _, err = cli("chargebacks", command, gid, "--yes" if command == "submit" else "--json")
+        assert code == 2, err
+        assert "--dispute" in err
+        assert chargeback.dispute_gid.rsplit("/", 1)[-1] in err
+        assert inquiry.dispute_gid.rsplit("/", 1)[-1] in err
+    assert published.take() == []
+    code, out, _ = cli("chargebacks", "evidence", gid, "--dispute", chargeback.dispute_gid, "--json")
+    assert code == 0
+    assert json.loads(out)["dispute"] == chargeback.dispute_gid
+    code, out, _ = cli("chargebacks", "submit", gid, "--yes", "--json", "--dispute",
+                       inquiry.dispute_gid.rsplit("/", 1)[-1])  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["dispute"] == inquiry.dispute_gid
+    code, _, err = cli("chargebacks", "evidence", gid, "--dispute", "123")
+    assert code == 2
+    assert "no dispute '123'" in err
+
+
+def test_a_dispute_whose_order_is_not_mirrored_yet_names_that_order_and_says_sync_first(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played with `dropsync up`: the order's webhooks were lost, its dispute's was not; `chargebacks list`
+    showed the dispute's GID in the order column and advised "no supplier order is linked"."""
+    gid = sandbox.control.create_order(status="fulfilled")  # never mirrored
+    open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
+    capsys.readouterr()
+    code, out, _ = cli("chargebacks", "list", "--json")  # the table shows row["order_gid"] + " (not mirrored yet)"
+    assert code == 0
+    [row] = json.loads(out)["chargebacks"]
+    assert (row["order"], row["order_gid"]) == (None, gid)
+    assert row["recommendation"]["steps"] == ["dropsync sync reconcile"]
+    assert "not mirrored yet" in row["recommendation"]["summary"]

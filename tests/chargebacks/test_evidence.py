@@ -158,6 +158,33 @@ def test_a_parcel_that_never_arrived_under_open_protection_means_accept_and_disp
     assert "the carrier has not reported delivery" in _pack(row).missing
 
 
+def test_a_supplier_order_not_read_yet_is_never_advised_as_protection_over(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, aliexpress_sandbox: AliExpressSandbox
+) -> None:
+    """Played with `dropsync up`: a chargeback arrived before the first AliExpress poll of the order's
+    supplier order; `chargebacks show` advised "buyer protection has ended: accept" on a parcel shipped
+    four days earlier. Unknown is not over: poll first."""
+    oid = _supplier(aliexpress_sandbox, "LP00FRESH001CN", delivered=False)
+    gid = fulfilled_order(sandbox, aliexpress_order_id=oid)
+    order_id = mirror(client, shop.id, gid)
+    with session_scope() as session:  # linked as the mirror links it, not polled yet
+        supplier.link_supplier_order(session, session.get_one(Order, order_id), oid, None, "mirror")
+    row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
+    with session_scope() as session:
+        advice = service.recommendation_for(session, session.get_one(Chargeback, row.id), NOW)
+    assert advice.action == recommend.REVIEW, advice.summary
+    assert "ended" not in advice.summary
+    assert f"dropsync supplier poll {oid}" in advice.steps
+    # once polled, protection is known and the usual advice comes back
+    with session_scope() as session, aliexpress_sandbox.client() as ae:
+        so = session.scalars(select(SupplierOrder)).one()
+        polling.poll_supplier_order(session, so, ae, aliexpress_sandbox.clock.now())
+    with session_scope() as session:
+        now = aliexpress_sandbox.clock.now()
+        advice = service.recommendation_for(session, session.get_one(Chargeback, row.id), now)
+    assert advice.action == recommend.ACCEPT_AND_DISPUTE, advice.summary
+
+
 def test_recommendation_rules() -> None:
     side = recommend.SupplierSide("1", "awaiting_shipment", False, None, None, None, False)
     never = recommend.recommend(reason="PRODUCT_NOT_RECEIVED", status="NEEDS_RESPONSE", amount=Decimal(10),

@@ -160,6 +160,9 @@ def test_control_refusals_are_one_line(shopify_sandbox: ShopifySandbox) -> None:
     paid = shopify_sandbox.control.create_order(status="paid").rsplit("/", 1)[1]
     assert _control(shopify_sandbox, f"orders/{paid}/dispute", {"reason": "BORED"}).status_code == 400
     assert _control(shopify_sandbox, f"orders/{paid}/dispute", {"amount": "-3"}).status_code == 400
+    too_much = _control(shopify_sandbox, f"orders/{paid}/dispute", {"amount": "99999"})  # more than was charged
+    assert too_much.status_code == 400
+    assert "captured" in too_much.json()["error"]
     assert _control(shopify_sandbox, "orders/999/dispute", {}).status_code == 404
 
 

@@ -8,7 +8,8 @@ in, a recommendation out.
 - **never shipped, or not arrived while buyer protection is open** → accept the chargeback (the customer
   is right) and open the AliExpress dispute now, before protection ends (a couple of days' margin), so
   the supplier pays it back;
-- **not arrived and protection over** → accept; the supplier side is lost;
+- **not arrived and protection over** → accept; the supplier side is lost (a supplier order not read from
+  AliExpress yet, or without a known protection end, is never taken for "protection over": review);
 - **unacceptable with a refused return on record** → fight with the policy and the refusal;
 - anything else → a person reviews.
 """
@@ -73,23 +74,25 @@ class Recommendation:
 
 def recommend(
     *, reason: str, status: str, amount: Decimal, refunded: Decimal, refund_ids: list[str],
-    suppliers: list[SupplierSide], refusal_on_record: bool, now: dt.datetime,
+    suppliers: list[SupplierSide], refusal_on_record: bool, now: dt.datetime, order: str = "ORDER",
 ) -> Recommendation:  # fmt: skip
+    """``order`` is how the steps' commands name the order (e.g. ``'#1001'``, quoted for a shell)."""
     if status != "NEEDS_RESPONSE":
         return Recommendation(REVIEW, f"the dispute is {status}: nothing to send")
     if refund_ids and (refunded >= amount or reason == "CREDIT_NOT_PROCESSED"):
         return Recommendation(
             SHOW_REFUND, f"already refunded {refunded}: fight with the refund(s) as evidence",
-            ("dropsync chargebacks evidence ORDER", "dropsync chargebacks submit ORDER"), refunds=tuple(refund_ids),
+            (f"dropsync chargebacks evidence {order}", f"dropsync chargebacks submit {order}"),
+            refunds=tuple(refund_ids),
         )  # fmt: skip
     if reason == "PRODUCT_UNACCEPTABLE" and refusal_on_record:
         summary = "a return was refused under the store's policy: fight with the policy and the refusal"
-        return Recommendation(FIGHT, summary, ("dropsync chargebacks submit ORDER",))
+        return Recommendation(FIGHT, summary, (f"dropsync chargebacks submit {order}",))
     if not suppliers:
         return Recommendation(REVIEW, "no supplier order is linked: nothing to check delivery against")
     if all(s.delivered for s in suppliers) and any(s.tracking for s in suppliers):
-        return Recommendation(FIGHT, "delivered with tracking: fight it with the evidence pack",
-                              ("dropsync chargebacks evidence ORDER", "dropsync chargebacks submit ORDER"))  # fmt: skip
+        steps = (f"dropsync chargebacks evidence {order}", f"dropsync chargebacks submit {order}")
+        return Recommendation(FIGHT, "delivered with tracking: fight it with the evidence pack", steps)
     if reason in ("PRODUCT_NOT_RECEIVED", "GENERAL", "PRODUCT_UNACCEPTABLE"):
         return _not_arrived(suppliers, now)
     return Recommendation(REVIEW, f"{reason}: a person decides (delivery and refunds are in the pack)")
@@ -100,6 +103,15 @@ def _not_arrived(suppliers: list[SupplierSide], now: dt.datetime) -> Recommendat
     never_shipped = not any(s.shipped for s in pending)
     ends = [s.protection_ends_at for s in pending if s.protection_ends_at is not None]
     open_until = min(ends) if ends else None
+    unread = [s.supplier_order_id for s in pending if s.status == st.UNKNOWN]
+    if unread or (not never_shipped and open_until is None):
+        # Not knowing when protection ends is not knowing that it ended: never advise giving up on it.
+        unknown = unread or [s.supplier_order_id for s in pending]
+        what = "has not been read from AliExpress yet" if unread else "has no known buyer-protection end"
+        return Recommendation(
+            REVIEW, f"supplier order {', '.join(unknown)} {what}: poll it before deciding",
+            tuple(f"dropsync supplier poll {i}" for i in unknown),
+        )  # fmt: skip
     protected = never_shipped or (open_until is not None and open_until > now)
     what = "the parcel never shipped" if never_shipped else "the parcel has not arrived"
     if not protected:

@@ -4,6 +4,7 @@ its refunds, and what dropsync recommends."""
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -11,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from models import Chargeback, Order, SupplierOrder
 from worker.chargebacks import evidence
-from worker.chargebacks.recommend import Recommendation, SupplierSide, recommend
-from worker.errors import NotFoundError
+from worker.chargebacks.recommend import REVIEW, Recommendation, SupplierSide, recommend
+from worker.errors import NotFoundError, UsageError
 from worker.money import round_money
 
 
@@ -20,13 +21,30 @@ def chargebacks_of(session: Session, order_id: int) -> list[Chargeback]:
     return list(session.scalars(select(Chargeback).where(Chargeback.order_id == order_id).order_by(Chargeback.id)))
 
 
-def current(session: Session, order: Order) -> Chargeback:
-    """The order's dispute a person acts on: the newest one still needing a response, else the newest."""
+def current(session: Session, order: Order, dispute: str | None = None) -> Chargeback:
+    """The order's dispute a person acts on: ``dispute`` (its GID or numeric id) when given, else the one
+    still needing a response, else the newest. Two or more needing a response (a chargeback and an
+    inquiry, say) are never chosen between silently: the person names one."""
     rows = chargebacks_of(session, order.id)
     if not rows:
         raise NotFoundError(f"order {order.name} has no Shopify Payments dispute")
+    if dispute is not None:
+        wanted = dispute.strip().rsplit("/", 1)[-1]
+        for row in rows:
+            if row.dispute_gid.rsplit("/", 1)[-1] == wanted:
+                return row
+        raise NotFoundError(f"order {order.name} has no dispute {dispute!r} (its disputes: {_ids(rows)})")
     needing = [r for r in rows if r.status == "NEEDS_RESPONSE"]
+    if len(needing) > 1:
+        raise UsageError(
+            f"order {order.name} has {len(needing)} disputes needing a response: name one with --dispute "
+            f"({_ids(needing)})"
+        )
     return (needing or rows)[-1]
+
+
+def _ids(rows: list[Chargeback]) -> str:
+    return ", ".join(f"{r.dispute_gid.rsplit('/', 1)[-1]} {r.dispute_type.lower()} {r.reason}" for r in rows)
 
 
 def supplier_side(session: Session, row: Chargeback) -> list[SupplierSide]:
@@ -50,6 +68,9 @@ def supplier_side(session: Session, row: Chargeback) -> list[SupplierSide]:
 
 
 def recommendation_for(session: Session, row: Chargeback, now: dt.datetime) -> Recommendation:
+    if row.order_id is None and row.status == "NEEDS_RESPONSE":  # the dispute came before its order
+        return Recommendation(REVIEW, f"its order {row.order_gid or '?'} is not mirrored yet: sync it, then decide",
+                              ("dropsync sync reconcile",))  # fmt: skip
     if row.order_id is None:
         return recommend(reason=row.reason, status=row.status, amount=row.amount, refunded=Decimal(0), refund_ids=[],
                          suppliers=[], refusal_on_record=False, now=now)  # fmt: skip
@@ -57,9 +78,10 @@ def recommendation_for(session: Session, row: Chargeback, now: dt.datetime) -> R
     refunded = sum((Decimal(r["amount"]) for r in made), Decimal(0))
     refused = evidence.refusal(session, row.order_id) is not None
     suppliers = supplier_side(session, row)
+    name = shlex.quote(session.get_one(Order, row.order_id).name)
     return recommend(
         reason=row.reason, status=row.status, amount=row.amount, refunded=refunded, refund_ids=[r["id"] for r in made],
-        suppliers=suppliers, refusal_on_record=refused, now=now,
+        suppliers=suppliers, refusal_on_record=refused, now=now, order=name,
     )  # fmt: skip
 
 

@@ -47,19 +47,32 @@ def submissions(session: Session, row: Chargeback) -> list[ShopifyIntent]:
     return [i for i in intents if i.params.get("dispute_gid") == row.dispute_gid]
 
 
-def request_submission(session: Session, row: Chargeback, *, actor: str, pack: Pack | None = None) -> ShopifyIntent:
-    """Persist the intent to submit ``row``'s pack and queue its execution (flushes only; the caller
-    commits — the intent is durable before Shopify ever sees it). A submission already live or done for
-    this dispute is returned as it is, never doubled."""
+def live_submission(session: Session, row: Chargeback) -> ShopifyIntent | None:
+    """The submission already live or done for this dispute (the latest), if any."""
     done = [i for i in submissions(session, row) if i.state in ("pending", "submitting", "unknown", "succeeded")]
-    if done:
-        return done[-1]
+    return done[-1] if done else None
+
+
+def check_submittable(row: Chargeback) -> None:
+    """Refuse (RefusedError) a dispute Shopify would not take evidence for, before anyone is asked."""
     if row.order_id is None:
         raise RefusedError("the order of this dispute is not mirrored yet: sync it first (dropsync sync reconcile)")
     if row.evidence_sent_on is not None or row.evidence_submitted:
         raise RefusedError(f"evidence was already sent on {row.evidence_sent_on or 'Shopify'}: nothing to submit")
     if row.status != "NEEDS_RESPONSE":
         raise RefusedError(f"the dispute is {row.status}: Shopify no longer takes evidence")
+    if row.evidence_due_by is not None and row.evidence_due_by <= utcnow():
+        raise RefusedError(f"evidence was due by {row.evidence_due_by:%Y-%m-%d %H:%M} UTC: Shopify no longer takes it")
+
+
+def request_submission(session: Session, row: Chargeback, *, actor: str, pack: Pack | None = None) -> ShopifyIntent:
+    """Persist the intent to submit ``row``'s pack and queue its execution (flushes only; the caller
+    commits — the intent is durable before Shopify ever sees it). A submission already live or done for
+    this dispute is returned as it is, never doubled."""
+    live = live_submission(session, row)
+    if live is not None:
+        return live
+    check_submittable(row)
     pack = pack or build_pack(session, row)
     if not pack.input:
         raise RefusedError("the evidence pack is empty: nothing the ledger holds supports this dispute")
@@ -132,6 +145,8 @@ def maybe_auto_submit(session: Session, row: Chargeback, now: dt.datetime) -> Sh
 
     if row.reason not in auto_submit_reasons() or row.status != "NEEDS_RESPONSE" or row.order_id is None:
         return None
+    if row.evidence_due_by is not None and row.evidence_due_by <= now:
+        return None  # past due: Shopify would refuse it
     if row.evidence_sent_on is not None or submissions(session, row):
         return None
     if recommendation_for(session, row, now).action not in ("fight", "show_refund"):

@@ -36,7 +36,9 @@ def _day(value: Any) -> str:
 def _row(session: Session, row: Chargeback) -> dict[str, Any]:
     order = session.get(Order, row.order_id) if row.order_id else None
     advice = service.recommendation_for(session, row, utcnow())
-    return service.describe(row) | {"order": order.name if order else None, "recommendation": advice.to_dict()}
+    return service.describe(row) | {
+        "order": order.name if order else None, "order_gid": row.order_gid, "recommendation": advice.to_dict(),
+    }  # fmt: skip
 
 
 @app.command("list")
@@ -65,7 +67,8 @@ def list_(
     for r in rows:
         money = f"{r['amount']} {r['currency']}"
         due, sent = _day(r["evidence_due_by"]), _day(r["evidence_sent_on"])
-        table.add_row(r["order"] or r["dispute"], r["type"], r["reason"], money, r["status"], due, sent,
+        order = r["order"] or f"{r['order_gid'] or r['dispute']} (not mirrored yet)"
+        table.add_row(order, r["type"], r["reason"], money, r["status"], due, sent,
                       r["recommendation"]["action"])  # fmt: skip
     console.print(table)
 
@@ -107,9 +110,12 @@ def show(order: str = typer.Argument(..., help="The order (#1001, 1001, id or gi
             _say(f"  submission intent {i['intent_id']}: {i['state']} after {i['attempts']} attempt(s)")
 
 
-def _pack(session: Session, ref: str) -> tuple[Chargeback, evidence.Pack, str]:
+DISPUTE = typer.Option(None, "--dispute", help="Which dispute, when the order has more than one (GID or id).")
+
+
+def _pack(session: Session, ref: str, dispute: str | None) -> tuple[Chargeback, evidence.Pack, str]:
     found = resolve_order(session, ref)
-    row = service.current(session, found)
+    row = service.current(session, found, dispute)
     pack = evidence.build_pack(session, row)
     row.pack, row.pack_built_at = pack.to_dict(), utcnow()
     return row, pack, found.name
@@ -140,6 +146,7 @@ def _print_pack(name: str, row: Chargeback, pack: evidence.Pack) -> None:
 def evidence_(
     order: str = typer.Argument(...),
     read_tracking: bool = typer.Option(False, "--tracking", help="Read the parcels' AliExpress tracking first."),
+    dispute: str | None = DISPUTE,
     as_json: bool = JSON,
 ) -> None:
     """Assemble the evidence pack from the ledger (per reason) and show exactly what would be sent.
@@ -152,11 +159,11 @@ def evidence_(
         from worker.supplier.gateway import client_from_settings
 
         with unit_of_work() as session:
-            row_id = service.current(session, resolve_order(session, order)).id
+            row_id = service.current(session, resolve_order(session, order), dispute).id
         with client_from_settings() as ae:
             tracking.snapshot(session_scope, row_id, ae)
     with unit_of_work() as session:
-        row, pack, name = _pack(session, order)
+        row, pack, name = _pack(session, order, dispute)
     if as_json:
         print_json(pack.to_dict() | {"order": name, "dispute": row.dispute_gid})
         return
@@ -167,6 +174,7 @@ def evidence_(
 def submit(
     order: str = typer.Argument(...),
     yes: bool = typer.Option(False, "--yes", help="Submit without asking (a person's word, given up front)."),
+    dispute: str | None = DISPUTE,
     as_json: bool = JSON,
 ) -> None:
     """Submit the evidence pack to Shopify (disputeEvidenceUpdate with submitEvidence), exactly once.
@@ -175,7 +183,20 @@ def submit(
     Example: dropsync chargebacks submit '#1001' --yes
     """
     with unit_of_work() as session:
-        row, pack, name = _pack(session, order)
+        row, pack, name = _pack(session, order, dispute)
+        live = submission.live_submission(session, row)
+        if live is None:
+            submission.check_submittable(row)  # refused before anyone is asked
+        else:
+            done = {"order": name, "dispute": row.dispute_gid, "intent_id": live.id, "state": live.state}
+    if live is not None:  # submitting twice is answered with the first submission, never a second one
+        if as_json:
+            print_json(done | {"already_submitted": True})
+            return
+        sent = f", evidence sent {row.evidence_sent_on:%Y-%m-%d %H:%M}" if row.evidence_sent_on else ""
+        _say(f"evidence for {name} was already submitted as intent {live.id} ({live.state}{sent}); "
+             f"nothing new queued (dropsync chargebacks show '{name}')")  # fmt: skip
+        return
     if not yes:
         _print_pack(name, row, pack)
         if not sys.stdin.isatty():
@@ -187,7 +208,7 @@ def submit(
         intent = submission.request_submission(session, fresh, actor=actor(), pack=pack)
         result = {"order": name, "dispute": fresh.dispute_gid, "intent_id": intent.id, "state": intent.state}
     if as_json:
-        print_json(result)
+        print_json(result | {"already_submitted": False})
         return
     _say(f"evidence for {name} queued for Shopify as intent {result['intent_id']} ({result['state']}); "
          f"the worker sends it once (dropsync chargebacks show '{name}')")  # fmt: skip

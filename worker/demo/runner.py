@@ -159,9 +159,11 @@ def print_summary(summary: dict[str, Any]) -> None:
         "and the sandboxes",
         "",
         f"Orders: {o['in_ledger']} in the ledger, {o['in_shopify']} on the shop "
-        f"({o['seeded_before_start']} there before start, mirrored by the first sweep; {o['created_during_demo']} new)",
-        f"  {o['mirrored_from_webhooks']} new orders arrived by webhook; Shopify lost {o['webhooks_dropped']} "
-        f"webhook deliveries ({o['orders_with_lost_webhooks']} orders affected); "
+        f"({o['seeded_before_start']} there before start, mirrored by the first sweep; {o['created_during_demo']} "
+        "created during the demo)",
+        f"  of the {o['placed_while_webhooks_lost']} placed while Shopify lost webhooks, {o['mirrored_from_webhooks']} "
+        f"arrived by webhook; Shopify lost {o['webhooks_dropped']} webhook deliveries "
+        f"({o['orders_with_lost_webhooks']} orders affected); "
         f"{o['found_only_by_the_sweep']} order(s) never announced by any webhook were found by the sweep",
     ]
     for role, title in TITLES.items():

@@ -53,8 +53,9 @@ def _orders(session: Session, stack: Stack, cast: Cast) -> dict[str, Any]:
     return {
         "in_shopify": stack.shopify.state.total_count,
         "in_ledger": len(in_ledger),
-        "seeded_before_start": stack.shopify.state.total_count - len(new),
-        "created_during_demo": len(new),
+        "seeded_before_start": stack.options.seed_orders,
+        "created_during_demo": stack.shopify.state.total_count - stack.options.seed_orders,
+        "placed_while_webhooks_lost": len(new),
         "mirrored_from_webhooks": len(new & received),
         "webhooks_dropped": sum(1 for a in stack.shopify.control.deliveries() if a["outcome"] == "dropped"),
         "orders_with_lost_webhooks": len(new & dropped),

@@ -130,15 +130,18 @@ def open_dispute(
     network_reason_code: str | None = None,
     evidence_due_in_days: float = EVIDENCE_DAYS,
 ) -> Dispute:
-    """The customer's bank disputes the order's charge (amount defaults to the order's total)."""
+    """The customer's bank disputes the order's charge (amount: at most what was captured; the total by default)."""
     kind, why = str(type).upper(), str(reason).upper()
     if kind not in TYPES:
         raise DisputeError(f"type must be one of {', '.join(TYPES)} (got {type!r})")
     if why not in REASONS:
         raise DisputeError(f"reason must be one of {', '.join(REASONS)} (got {reason!r})")
-    if ledger.received(order).shop <= 0:
+    captured = ledger.received(order).shop
+    if captured <= 0:
         raise DisputeError(f"order {order.name} has no captured payment to dispute")
-    value = _amount(amount) if amount is not None else ledger.total_price(order).shop
+    value = _amount(amount) if amount is not None else min(ledger.total_price(order).shop, captured)
+    if value > captured:  # a bank disputes a charge, at most what was charged
+        raise DisputeError(f"amount {value} is more than the {captured} captured on order {order.name}")
     state = sandbox.state
     now = state.clock.tick()
     dispute = Dispute(
