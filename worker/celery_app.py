@@ -78,6 +78,22 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_app()
+
+
+def reconfigure(settings: Settings | None = None) -> None:
+    """Point the already-created ``app`` at the current settings' broker (a process that changes its
+    environment after import: ``dropsync up``/``demo`` and the tests that run a stack in-process). The
+    connection and producer pools are dropped, so the next publish opens a connection to the new broker."""
+    app.conf.update(celery_config(settings or get_settings()))
+    # What Celery's own after-fork reset does (``Celery._after_fork``), without sending its signal; the
+    # pools are private attributes the stubs do not declare.
+    pool = getattr(app, "_pool", None)
+    if pool is not None:
+        pool.force_close_all()
+    setattr(app, "_pool", None)  # noqa: B010
+    setattr(app.amqp, "_producer_pool", None)  # noqa: B010
+
+
 # Before any task module is imported: metrics need multiprocess mode set up first in a worker.
 install_observability(app)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -149,6 +150,10 @@ def apply_env(env: dict[str, str]) -> None:
     os.environ.update(env)
     get_settings.cache_clear()
     reset_engine_cache()
+    if "worker.celery_app" in sys.modules:  # imported under the old environment: publish to the new broker
+        from worker.celery_app import reconfigure
+
+        reconfigure()
 
 
 def _prepare_ledger() -> None:
