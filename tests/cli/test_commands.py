@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,3 +90,11 @@ def test_read_commands_answer_json_from_one_ledger(done_request: str) -> None:
         run = dropsync(*args)
         assert run.code == 0, (args, run.err)
         json.loads(run.out)  # machine-readable, nothing else on stdout
+
+
+def test_a_ledger_without_its_tables_points_to_the_upgrade(tmp_path: Path) -> None:
+    """A fresh database (or an old one) is not "unavailable": the one line names the command that fixes it."""
+    run = dropsync("orders", "list", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
+    run.assert_one_line_error(1)
+    assert run.err.strip().endswith("run dropsync db upgrade"), run.err
+    assert "no such table: orders" in run.err

@@ -164,13 +164,19 @@ def test_control_refusals_are_one_line(shopify_sandbox: ShopifySandbox) -> None:
     assert too_much.status_code == 400
     assert "captured" in too_much.json()["error"]
     assert _control(shopify_sandbox, "orders/999/dispute", {}).status_code == 404
+    unknown = _control(shopify_sandbox, f"orders/{paid}/dispute", {"resaon": "FRAUDULENT"})  # a typo
+    assert unknown.status_code == 400
+    assert unknown.json()["error"].startswith("unknown dispute field(s) resaon; expected amount, ")
+    for days in (-1, 0, "soon"):
+        past = _control(shopify_sandbox, f"orders/{paid}/dispute", {"evidence_due_in_days": days})
+        assert past.status_code == 400
+        assert "evidence_due_in_days must be" in past.json()["error"]
 
 
 def test_past_due_evidence_is_refused(shopify_sandbox: ShopifySandbox) -> None:
     order_gid = _paid_fulfilled_order(shopify_sandbox)
-    dispute_gid = shopify_sandbox.control.open_dispute(
-        order_gid, reason="PRODUCT_NOT_RECEIVED", evidence_due_in_days=-1
-    )
+    dispute_gid = shopify_sandbox.control.open_dispute(order_gid, reason="PRODUCT_NOT_RECEIVED", evidence_due_in_days=1)
+    shopify_sandbox.state.clock.advance(2 * 86400)  # two days on: the due date has passed
     evidence_id = dispute_gid.replace("ShopifyPaymentsDispute/", "ShopifyPaymentsDisputeEvidence/")
     late = _update(shopify_sandbox, evidence_id, {"uncategorizedText": "x", "submitEvidence": True})
     assert late["userErrors"][0]["code"] == "EVIDENCE_PAST_DUE_DATE"

@@ -91,11 +91,25 @@ def _exit_code(exc: Exception) -> tuple[int, str] | None:
         if isinstance(exc, SettingsError):
             return 2, f"dropsync: configuration error: {exc}"
     if "sqlalchemy.exc" in sys.modules:
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import OperationalError, ProgrammingError
 
-        if isinstance(exc, OperationalError):
-            return 1, f"dropsync: database unavailable: {str(exc.orig).splitlines()[0]}"
+        if isinstance(exc, (OperationalError, ProgrammingError)):
+            first = str(exc.orig).splitlines()[0]
+            if _missing_schema(first):
+                return 1, f"dropsync: the ledger's tables are missing or out of date ({first}): run dropsync db upgrade"
+            if isinstance(exc, OperationalError):
+                return 1, f"dropsync: database unavailable: {first}"
     return None
+
+
+def _missing_schema(message: str) -> bool:
+    """SQLite's and PostgreSQL's words for a table or column the migrations have not created yet."""
+    lowered = message.lower()
+    return (
+        "no such table" in lowered
+        or "no such column" in lowered
+        or ("does not exist" in lowered and ("relation " in lowered or "column " in lowered))
+    )
 
 
 def main() -> None:

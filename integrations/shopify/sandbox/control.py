@@ -103,6 +103,11 @@ class Control:
         ``evidence_due_in_days``. ``disputes/create`` fires. Returns the dispute's gid."""
         from integrations.shopify.sandbox import disputes
 
+        unknown = sorted(set(options) - disputes.OPEN_OPTIONS)
+        if unknown:
+            raise ControlError(
+                f"unknown dispute field(s) {', '.join(unknown)}; expected {', '.join(sorted(disputes.OPEN_OPTIONS))}"
+            )
         with self._state.lock:
             order = self._state.get_by_id(self.order_id(reference))
             assert order is not None

@@ -120,6 +120,10 @@ def find(state: ShopState, reference: str | int) -> Dispute | None:
     return book(state).get(int(text)) if text.isdigit() else None
 
 
+#: The fields a test or the control API may set when opening a dispute.
+OPEN_OPTIONS = frozenset({"type", "reason", "amount", "network_reason_code", "evidence_due_in_days"})
+
+
 def open_dispute(
     sandbox: ShopifySandbox,
     order: Order,
@@ -136,6 +140,12 @@ def open_dispute(
         raise DisputeError(f"type must be one of {', '.join(TYPES)} (got {type!r})")
     if why not in REASONS:
         raise DisputeError(f"reason must be one of {', '.join(REASONS)} (got {reason!r})")
+    try:
+        days = float(evidence_due_in_days)
+    except (TypeError, ValueError):
+        raise DisputeError(f"evidence_due_in_days must be a number (got {evidence_due_in_days!r})") from None
+    if not 0 < days <= 60:  # the networks give days to weeks, never the past
+        raise DisputeError(f"evidence_due_in_days must be more than 0 and at most 60 (got {evidence_due_in_days!r})")
     captured = ledger.received(order).shop
     if captured <= 0:
         raise DisputeError(f"order {order.name} has no captured payment to dispute")
@@ -146,7 +156,7 @@ def open_dispute(
     now = state.clock.tick()
     dispute = Dispute(
         DISPUTE_BASE + state.serial(), order.index, kind, why, network_reason_code or NETWORK_CODES.get(why), value,
-        order.currency, now, now + timedelta(days=evidence_due_in_days),
+        order.currency, now, now + timedelta(days=days),
     )  # fmt: skip
     book(state)[dispute.id] = dispute
     _emit(sandbox, "disputes/create", dispute, order)
