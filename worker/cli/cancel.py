@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,7 +13,7 @@ from models import CancellationRequest, Order, ShopifyIntent
 from worker.cancellation import service
 from worker.cancellation import states as s
 from worker.cancellation.errors import RequestNotFound
-from worker.cli.common import SHOP, console, print_json, unit_of_work
+from worker.cli.common import SHOP, console, print_history, print_json, unit_of_work
 from worker.cli.supplier import actor
 from worker.errors import UsageError
 from worker.orders import resolve_order, shop_domain
@@ -81,13 +80,7 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
     )
     for why in data["reasons"]:
         console.print(f"  · {why}")
-    table = Table("when", "from", "to", "by", "why")
-    for h in data["history"]:
-        table.add_row(str(h["at"])[:19], str(h["from"]), str(h["to"]), str(h["actor"]), str(h["why"]))
-    if data["history"]:
-        console.print(table)
-    for i in data["intents"]:
-        console.print(f"  intent {i['id']} {i['kind']}: {i['state']} after {i['attempts']} attempt(s)")
+    print_history(data)
 
 
 @app.command("request")

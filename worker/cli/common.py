@@ -44,3 +44,16 @@ def _default(value: Any) -> Any:
 
 def print_json(data: Any) -> None:
     console.print_json(json.dumps(data, default=_default))
+
+
+def print_history(data: dict[str, Any]) -> None:
+    """A request's or a return's state changes as a table, then its Shopify actions, one line each."""
+    from rich.table import Table
+
+    table = Table("when", "from", "to", "by", "why")
+    for h in data["history"]:
+        table.add_row(str(h["at"])[:19], str(h["from"]), str(h["to"]), str(h["actor"]), str(h["why"]))
+    if data["history"]:
+        console.print(table)
+    for i in data["intents"]:
+        console.print(f"  intent {i['id']} {i['kind']}: {i['state']} after {i['attempts']} attempt(s)")

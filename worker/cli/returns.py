@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import Order, RequestEvidence, ReturnCase, ShopifyIntent
 from worker.cli.cancel import _reason
-from worker.cli.common import console, print_json, unit_of_work
+from worker.cli.common import console, print_history, print_json, unit_of_work
 from worker.cli.supplier import actor
 from worker.errors import NotFoundError
 from worker.orders import resolve_order
@@ -95,13 +95,7 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
         console.print(
             f"  line {line['line_item_id']} {line['title']}: {line['quantity']} (processed {line['processed']})"
         )
-    table = Table("when", "from", "to", "by", "why")
-    for h in data["history"]:
-        table.add_row(str(h["at"])[:19], str(h["from"]), str(h["to"]), str(h["actor"]), str(h["why"]))
-    if data["history"]:
-        console.print(table)
-    for i in data["intents"]:
-        console.print(f"  intent {i['id']} {i['kind']}: {i['state']} after {i['attempts']} attempt(s)")
+    print_history(data)
 
 
 @app.command("request")
