@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from integrations.shopify.webhooks import sign
@@ -31,8 +30,9 @@ from models import (
 from models.types import utcnow
 from tests.mirror.factories import rest_order
 from tests.support.dump import dump_database
+from tests.support.shopify import receiver_shop
 from worker.db import session_scope
-from worker.mirror import inbox, receiver
+from worker.mirror import inbox
 from worker.timeline import record_event
 from worker.web.app import create_app
 
@@ -50,13 +50,8 @@ def _values(who: dict[str, Any]) -> list[str]:
 
 @pytest.fixture
 def shop(committed_db: Engine) -> Iterator[Shop]:
-    receiver.shops.clear()
-    with Session(committed_db, expire_on_commit=False) as session:
-        shop = Shop(domain=DOMAIN, client_secret=SECRET, access_token="shpat_erasure")
-        session.add(shop)
-        session.commit()
-    yield shop
-    receiver.shops.clear()
+    with receiver_shop(committed_db, DOMAIN, SECRET, "shpat_erasure") as shop:
+        yield shop
 
 
 @pytest.fixture

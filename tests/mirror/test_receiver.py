@@ -16,8 +16,9 @@ from starlette.testclient import TestClient
 from integrations.shopify.webhooks import sign
 from models import LedgerEntry, Order, Shop, WebhookDelivery
 from tests.mirror.factories import rest_order, rest_refund
+from tests.support.shopify import receiver_shop
 from worker.db import session_scope
-from worker.mirror import inbox, receiver
+from worker.mirror import inbox
 from worker.web.app import create_app
 
 SECRET = "whsec-test-secret"
@@ -26,13 +27,8 @@ DOMAIN = "receiver-test.myshopify.com"
 
 @pytest.fixture
 def shop(committed_db: Engine) -> Iterator[Shop]:
-    receiver.shops.clear()
-    with Session(committed_db, expire_on_commit=False) as session:
-        shop = Shop(domain=DOMAIN, client_secret=SECRET, access_token="shpat_x")
-        session.add(shop)
-        session.commit()
-    yield shop
-    receiver.shops.clear()
+    with receiver_shop(committed_db, DOMAIN, SECRET, "shpat_x") as shop:
+        yield shop
 
 
 @pytest.fixture

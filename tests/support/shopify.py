@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -24,3 +27,17 @@ def register_sandbox_shop(engine: Engine, sandbox: ShopifySandbox) -> Shop:
         session.add(shop)
         session.commit()
     return shop
+
+
+@contextlib.contextmanager
+def receiver_shop(engine: Engine, domain: str, secret: str, token: str = "shpat_x") -> Iterator[Shop]:
+    """A committed ledger shop the webhook receiver verifies deliveries for (its cache cleared around it)."""
+    receiver.shops.clear()
+    with Session(engine, expire_on_commit=False) as session:
+        shop = Shop(domain=domain, client_secret=secret, access_token=token)
+        session.add(shop)
+        session.commit()
+    try:
+        yield shop
+    finally:
+        receiver.shops.clear()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from integrations.shopify.webhooks import sign
 from models import Shop, WebhookDelivery
+from tests.support.shopify import receiver_shop
 from worker.db import get_engine
 from worker.mirror import receiver
 from worker.web.app import create_app
@@ -31,13 +32,8 @@ BODY = b'{"id": 1}'
 
 @pytest.fixture
 def client(committed_db: Engine) -> Iterator[TestClient]:
-    receiver.shops.clear()
-    with Session(committed_db) as session:
-        session.add(Shop(domain=DOMAIN, client_secret=SECRET, access_token="shpat_x"))
-        session.commit()
-    with TestClient(create_app()) as test_client:
+    with receiver_shop(committed_db, DOMAIN, SECRET), TestClient(create_app()) as test_client:
         yield test_client
-    receiver.shops.clear()
 
 
 @pytest.fixture
