@@ -92,3 +92,24 @@ def test_errors_are_one_line(ledger: dict[str, str]) -> None:
     assert typo.code == 2
     assert "Traceback" not in typo.err
     assert "No such command" in typo.err
+
+
+def test_money_is_shown_at_its_currency_precision_not_the_ledgers_four_places() -> None:
+    from decimal import Decimal
+
+    from worker.cli.common import at_currency_precision
+
+    shown = at_currency_precision(
+        {"order": {"currency": "JPY", "total": Decimal("1230.0000")},
+         "lines": [{"unit_price": Decimal("615.0000")}],
+         "suppliers": [{"currency": "USD", "amount_paid": Decimal("8.3200")}],
+         "quantity": 2},
+        "KWD",
+    )  # fmt: skip
+    assert shown == {
+        "order": {"currency": "JPY", "total": Decimal("1230")},
+        "lines": [{"unit_price": Decimal("615.000")}],  # the caller's currency (KWD: three places)
+        "suppliers": [{"currency": "USD", "amount_paid": Decimal("8.32")}],
+        "quantity": 2,
+    }  # fmt: skip
+    assert [str(shown["order"]["total"]), str(shown["suppliers"][0]["amount_paid"])] == ["1230", "8.32"]

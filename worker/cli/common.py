@@ -57,3 +57,20 @@ def print_history(data: dict[str, Any]) -> None:
         console.print(table)
     for i in data["intents"]:
         console.print(f"  intent {i['id']} {i['kind']}: {i['state']} after {i['attempts']} attempt(s)")
+
+
+def at_currency_precision(data: Any, currency: str | None = None) -> Any:
+    """``data`` with every Decimal rounded to its currency's minor unit for display ("23.79 USD", "1230 JPY",
+    not the ledger's four stored places). The currency is the nearest enclosing ``"currency"`` key, else
+    ``currency``; a Decimal with no known currency is left as stored."""
+    from worker.money import is_currency, round_money
+
+    if isinstance(data, dict):
+        here = data.get("currency")
+        own = here if isinstance(here, str) and is_currency(here) else currency
+        return {k: at_currency_precision(v, own) for k, v in data.items()}
+    if isinstance(data, list):
+        return [at_currency_precision(v, currency) for v in data]
+    if isinstance(data, Decimal) and currency:
+        return round_money(data, currency)
+    return data

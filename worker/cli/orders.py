@@ -30,7 +30,7 @@ from models import (
     TimelineEvent,
 )
 from models.types import utcnow
-from worker.cli.common import SHOP, console, print_json, unit_of_work
+from worker.cli.common import SHOP, at_currency_precision, console, print_json, unit_of_work
 from worker.errors import UsageError
 from worker.orders import resolve_order, resolve_shop, shop_domain
 
@@ -124,6 +124,7 @@ def list_orders(
     with unit_of_work() as session:
         shop_id = resolve_shop(session, shop).id if shop else None
         rows = list_rows(session, status=status, since=parse_since(since, utcnow()), limit=limit, shop_id=shop_id)
+    rows = at_currency_precision(rows)
     if as_json:
         print_json(rows)
         return
@@ -284,6 +285,7 @@ def show(
     """
     with unit_of_work() as session:
         data = describe_order(session, resolve_order(session, order, shop=shop))
+    data = at_currency_precision(data, data["order"]["currency"])
     if as_json:
         print_json(data)
         return
