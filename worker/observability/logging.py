@@ -30,7 +30,10 @@ from worker.observability.redaction import redact, register_secrets
 from worker.settings import Settings
 
 #: Libraries that are chatty (or print URLs with credentials) at INFO: they log from WARNING up.
-_QUIET_LOGGERS = ("sqlalchemy", "amqp", "kombu", "httpx", "httpcore", "urllib3", "asyncio", "multipart")
+_QUIET_LOGGERS = (
+    "sqlalchemy", "amqp", "kombu", "httpx", "httpcore", "urllib3", "asyncio", "multipart",
+    "alembic.runtime.plugins",  # "setup plugin …" on every start-up
+)  # fmt: skip
 _HANDLER_MARK = "_dropsync_handler"
 _LEADING_KEYS = ("timestamp", "level", "logger", "event")
 
