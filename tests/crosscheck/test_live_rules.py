@@ -57,23 +57,28 @@ def _caught(http: HttpReceiver, gid: str, rule: str, action: str) -> dict[str, s
     return listed[0]
 
 
-def _cleared(gid: str, rule: str) -> None:
-    """The rule's alert on ``gid`` resolves, and ``check`` stops listing it."""
-    order_id, name = live.order(gid)
-    live.wait(f"the {rule} alert on {name} resolves", lambda: not any(a.kind == rule for a in live.alerts(order_id)),
-              BEAT * 3)  # fmt: skip
+def _listed(item: dict[str, str]) -> bool:
     _, items = live.check_items()
-    assert not [i for i in items if i["order"] == name and i["kind"] == rule], items
+    return any(i["order"] == item["order"] and i["kind"] == item["kind"] for i in items)
 
 
-def _operator_runs(command: str, **placeholders: str) -> None:
-    """The operator runs the advised command (placeholders filled in), as a process."""
+def _resolved(gid: str, item: dict[str, str]) -> None:
+    """The alert behind ``item`` resolves."""
+    order_id, rule = live.order(gid)[0], item["kind"]
+    live.wait(f"the {rule} alert on {item['order']} resolves",
+              lambda: not any(a.kind == rule for a in live.alerts(order_id)), BEAT * 3)  # fmt: skip
+
+
+def _operator_clears(item: dict[str, str], command: str, **placeholders: str) -> None:
+    """The operator runs ``command`` (placeholders filled in) as a process; ``check`` stops listing ``item`` at
+    once (it reads the ledger; the alert itself resolves on the next cross-check run)."""
     for placeholder, value in placeholders.items():
         command = command.replace(placeholder, value)
     args = shlex.split(command)
     assert args[0] == "dropsync", command
     run = dropsync(*args[1:])
     assert run.code == 0, (command, run.out, run.err)
+    assert not _listed(item)
 
 
 def _shipped_and_delivered(aliexpress: AliExpressSandbox, tracking: str) -> str:
@@ -110,15 +115,17 @@ def test_each_rule_is_caught_notified_and_resolved(stack: LiveStack) -> None:
     story.poll_suppliers(running_stack, cast, 60)
 
     # The carrier delivered; Shopify still shows the order unfulfilled. The fulfillment is created in Shopify.
-    _caught(http, delivered, "supplier_delivered_shopify_unfulfilled", "mark it fulfilled")
+    item = _caught(http, delivered, "supplier_delivered_shopify_unfulfilled", "mark it fulfilled")
     shopify.control.fulfillment(delivered, "fulfill", tracking_number="LP00LIVE0001CN")
-    _cleared(delivered, "supplier_delivered_shopify_unfulfilled")
+    _resolved(delivered, item)  # the fulfillment's webhook: the mirror's hook resolves it
+    assert not _listed(item)
 
     # AliExpress charged more than the order sold for; the seller refunds the difference, the operator records it.
     item = _caught(http, overpaid, "amounts_disagree", "check the supplier order's price and quantities")
     assert f"loses {OVERCHARGE:.2f}" in item["message"]
-    _operator_runs(f"dropsync supplier refund-received {cast.supplier_ids[overpaid]} {OVERCHARGE} --reference R-LIVE-1")
-    _cleared(overpaid, "amounts_disagree")
+    refund = f"dropsync supplier refund-received {cast.supplier_ids[overpaid]} {OVERCHARGE} --reference R-LIVE-1"
+    _operator_clears(item, refund)
+    _resolved(overpaid, item)
 
     # The merchant cancels in Shopify's admin; the seller ships anyway. Recover the goods: dispute or return.
     story.merchant_cancels_in_shopify(running_stack, cancelled)
@@ -131,21 +138,22 @@ def test_each_rule_is_caught_notified_and_resolved(stack: LiveStack) -> None:
     assert item["command"].startswith("dropsync dispute open")
     assert [a.kind for a in live.alerts(cancelled_id)] == ["supplier_shipped_shopify_cancelled"]  # no "cancel it"
     aliexpress.open_dispute(cast.supplier_ids[cancelled], "returned_to_seller")
-    _operator_runs(item["command"])
-    _cleared(cancelled, "supplier_shipped_shopify_cancelled")
+    _operator_clears(item, item["command"])
+    _resolved(cancelled, item)
 
     # Fulfilled in Shopify, no AliExpress order linked: the operator links the one that shipped it.
     item = _caught(http, fulfilled, "fulfilled_without_supplier", "no AliExpress order is linked")
-    _operator_runs(item["command"], ALIEXPRESS_ORDER_NUMBER=_shipped_and_delivered(aliexpress, "LP00LIVE0003CN"))
-    _cleared(fulfilled, "fulfilled_without_supplier")
+    shipped_it = _shipped_and_delivered(aliexpress, "LP00LIVE0003CN")
+    _operator_clears(item, item["command"], ALIEXPRESS_ORDER_NUMBER=shipped_it)
+    _resolved(fulfilled, item)
 
     # Paid, no AliExpress order linked: nothing yet; two days on (the shared clock), it is flagged.
     unlinked_id, _ = live.order(unlinked)
     assert not live.alerts(unlinked_id)
     aliexpress.clock.advance(hours=49)  # DROPSYNC_CROSSCHECK_UNLINKED_HOURS is 48, for dropsync too
     item = _caught(http, unlinked, "paid_without_supplier", "place the supplier order and link it")
-    _operator_runs(item["command"], ALIEXPRESS_ORDER_NUMBER=aliexpress.paid_order(COST))
-    _cleared(unlinked, "paid_without_supplier")
+    _operator_clears(item, item["command"], ALIEXPRESS_ORDER_NUMBER=aliexpress.paid_order(COST))
+    _resolved(unlinked, item)
 
     code, items = live.check_items()
     assert (code, items) == (0, []), items
