@@ -1,7 +1,7 @@
 """The other cross-check rules, played live: both sandboxes and the real stack, one stack for them all.
 
-The merchant, the customer and the AliExpress seller act through the sandboxes' control APIs; the operator
-runs the command each alert advises (``dropsync supplier link``, ``dropsync dispute open``,
+The merchant, the fulfillment service and the AliExpress seller act through the sandboxes' control APIs;
+the operator runs the command each alert advises (``dropsync supplier link``, ``dropsync dispute open``,
 ``dropsync supplier refund-received``) as a process. For each rule: the alert names the order and the
 action, ``dropsync check --json`` lists it (exit 1), the operator's webhook gets it, and it resolves once
 the two sides agree again (``check`` no longer lists it; exit 0 once nothing is left).
