@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,6 +103,34 @@ def test_supplier_shipped_while_shopify_cancelled_until_a_dispute(session: Sessi
     order.cancelled_at = NOW
     assert _run(session, order.id) == ["supplier_shipped_shopify_cancelled"]
     disputes.open_dispute(session, so, "not_as_described", "operator:test", NOW)
+    assert _run(session, order.id) == []
+
+
+def test_shipped_for_a_cancelled_order_advises_the_recovery_until_the_money_is_back(session: Session) -> None:
+    so = _linked(session, st.DELIVERED, shipped_at=NOW, delivered_at=NOW)
+    order = session.get_one(Order, so.order_id)
+    order.cancelled_at, order.display_financial_status = NOW, "REFUNDED"
+    session.flush()
+    assert _run(session, order.id) == ["supplier_shipped_shopify_cancelled"]
+    alert = session.scalars(select(Alert).where(Alert.order_id == order.id)).one()
+    assert "arrange a return" in alert.message
+    assert "open a dispute" in alert.message
+    # The command acts (records the dispute) on this supplier order, even when the order has several.
+    assert alert.command == f"dropsync dispute open {so.supplier_order_id} --reason returned_to_seller"
+    # The seller refunds it all without a dispute (the return reached it): nothing left to recover.
+    service.record_supplier_refund(session, so, Decimal("12.00"), "USD", "operator:test", NOW)
+    assert _run(session, order.id) == []
+
+
+@pytest.mark.parametrize("shopify_status", ["REQUEST_DECLINED", "ON_HOLD", "PENDING_FULFILLMENT", "OPEN"])
+def test_delivered_while_shopify_has_not_shipped_in_any_form(session: Session, shopify_status: str) -> None:
+    so = _linked(session, st.DELIVERED, delivered_at=NOW, amount_paid=Decimal("10.00"))
+    order = session.get_one(Order, so.order_id)
+    order.display_fulfillment_status = shopify_status
+    session.flush()
+    assert _run(session, order.id) == ["supplier_delivered_shopify_unfulfilled"]
+    order.display_fulfillment_status = "FULFILLED"
+    session.flush()
     assert _run(session, order.id) == []
 
 

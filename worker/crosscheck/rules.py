@@ -13,8 +13,8 @@ shopify_cancelled_supplier_live  Shopify cancelled or fully refunded; a supplier
 supplier_cancelled_shopify_open  a supplier order closed cancelled (the money comes back); Shopify open and
                                not refunded; no other supplier order covers the goods and no cancellation
                                request of ours is carrying it out (cancel/refund the customer, or re-order)
-supplier_shipped_shopify_cancelled  the seller shipped goods for a cancelled order, and no dispute is
-                               recorded (recover them: dispute or return)
+supplier_shipped_shopify_cancelled  the seller shipped goods for a cancelled order, no dispute is recorded
+                               and the seller has not refunded it all (recover them: return and dispute)
 fulfilled_without_supplier     Shopify fulfilled, no supplier order linked (orders created within the window:
                                older ones are history a backfill brings in, not news)
 paid_without_supplier          paid for longer than N hours (setting), no supplier order linked (same window)
@@ -45,6 +45,11 @@ AMOUNTS_DISAGREE = "amounts_disagree"
 LIVE_STATES = frozenset({st.RISK_CHECK, st.AWAITING_SHIPMENT, st.AWAITING_PAYMENT})
 SHIPPED_STATES = frozenset({st.PARTLY_SHIPPED, st.SHIPPED, st.DELIVERED, st.CLOSED_COMPLETED})
 PAID_STATUSES = frozenset({"PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED"})
+#: Shopify's display fulfillment statuses while nothing has shipped (None: not mirrored yet); a request
+#: the fulfillment service declined or an order on hold is just as unfulfilled as one never requested.
+SHOPIFY_UNSHIPPED: frozenset[str | None] = frozenset(
+    {"UNFULFILLED", "IN_PROGRESS", "OPEN", "PENDING_FULFILLMENT", "SCHEDULED", "ON_HOLD", "REQUEST_DECLINED", None}
+)
 ACT_SOON = dt.timedelta(hours=24)
 
 
@@ -180,16 +185,22 @@ def supplier_shipped_shopify_cancelled(
         return []
     out = []
     for so in suppliers:
-        if so.status not in SHIPPED_STATES or so.disputed:
+        if so.status not in SHIPPED_STATES or so.disputed or _refunded_in_full(so):
             continue
         message = (
             f"the seller shipped AliExpress order {so.supplier_order_id} but {order.name} is cancelled in Shopify: "
-            "recover the money: open a dispute (or arrange a return) before buyer protection ends"
+            "recover the money before buyer protection ends: have the parcel refused or arrange a return to the "
+            "seller, and open a dispute on AliExpress"
         )
         due = so.protection_ends_at or (so.shipped_at or now) + dt.timedelta(days=15)
-        command = f"dropsync supplier show {_ref(order)}"
+        command = f"dropsync dispute open {so.supplier_order_id} --reason returned_to_seller"
         out.append(Disagreement(SUPPLIER_SHIPPED_SHOPIFY_CANCELLED, "critical", message, due, command, so.id))
     return out
+
+
+def _refunded_in_full(so: SupplierSide) -> bool:
+    """The seller gave all the money back (a refund recorded without a dispute): nothing left to recover."""
+    return so.amount_paid > 0 and so.amount_refunded >= so.amount_paid
 
 
 def without_supplier(
@@ -220,7 +231,7 @@ def without_supplier(
 def supplier_delivered_shopify_unfulfilled(
     order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, _: Settings
 ) -> list[Disagreement]:
-    if order.cancelled_at is not None or order.fulfillment_status not in ("UNFULFILLED", "IN_PROGRESS", None):
+    if order.cancelled_at is not None or order.fulfillment_status not in SHOPIFY_UNSHIPPED:
         return []
     out = []
     for so in suppliers:
