@@ -70,6 +70,12 @@ SUPPLIER_CHANGE: list[str] = [
     "worker.crosscheck.hooks:check_supplier_change",  # its order's cross-checks run again
 ]
 
+#: An operator recorded something on a supplier order that moves no state (linked it, opened or resolved a
+#: dispute, recorded a refund), same transaction: ``callback(session, so)``.
+SUPPLIER_RECORDED: list[str] = [
+    "worker.crosscheck.hooks:check_supplier_recorded",  # an alert the record answers resolves at once
+]
+
 _wired = False
 
 

@@ -177,3 +177,20 @@ def test_history_brought_in_by_a_backfill_is_not_news(session: Session) -> None:
     session.flush()
     assert _run(session, order.id, T0 + dt.timedelta(days=59)) == ["fulfilled_without_supplier"]
     assert findings_for(session, [order.id], T0 + dt.timedelta(days=61), SETTINGS) == []
+
+
+def test_an_operators_record_resolves_the_alert_it_answers_at_once(session: Session) -> None:
+    """Linking, a dispute, a refund received move no supplier state: the record itself re-runs the checks,
+    so the alert does not stay open (and notified) until beat's next sweep."""
+    order = make_order(session)
+    order.display_financial_status, order.display_fulfillment_status = "PAID", "UNFULFILLED"
+    session.flush()
+    assert _run(session, order.id, T0 + dt.timedelta(hours=49)) == ["paid_without_supplier"]
+    so = service.link_supplier_order(session, order, "8123456789012345", None, "operator", now=T0)
+    assert _open(session, order.id) == []  # no _run: the link resolved it
+
+    so.status, so.paid_at, so.amount_paid = st.AWAITING_SHIPMENT, T0, Decimal("80.00")  # sold for 50.00
+    session.flush()
+    assert _run(session, order.id) == ["amounts_disagree"]
+    service.record_supplier_refund(session, so, Decimal("30.00"), "USD", "operator", NOW)
+    assert _open(session, order.id) == []  # the overcharge came back: resolved by the record

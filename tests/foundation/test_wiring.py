@@ -96,7 +96,7 @@ def test_an_unwired_process_refuses_to_apply_orders() -> None:
 def test_every_reaction_resolves_to_a_function() -> None:
     from worker import wiring
 
-    targets = [*wiring.ORDERS_APPLIED, *wiring.SUPPLIER_CHANGE]
+    targets = [*wiring.ORDERS_APPLIED, *wiring.SUPPLIER_CHANGE, *wiring.SUPPLIER_RECORDED]
     targets += [target for _, target in (*wiring.TOPIC_HANDLERS, *wiring.AFTER_TOPIC)]
     for target in targets:
         assert callable(wiring.Reaction(target).resolve()), target

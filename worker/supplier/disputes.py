@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from integrations.aliexpress import status as st
 from models import Dispute, SupplierOrder
 from worker.errors import NotFoundError, RefusedError, UsageError
+from worker.supplier import events
 from worker.supplier.service import as_utc, record_supplier_refund, supplier_event, transition
 
 REASONS = {
@@ -82,7 +83,8 @@ def open_dispute(
         actor,
         {"dispute_id": dispute.id, "reason": reason},
     )
-    transition(session, so, st.IN_DISPUTE, actor, "dispute opened")
+    if not transition(session, so, st.IN_DISPUTE, actor, "dispute opened"):
+        events.recorded(session, so)  # already in dispute on AliExpress: no state change ran the checks
     return dispute
 
 
@@ -186,6 +188,7 @@ def resolve_dispute(
         actor,
         {"dispute_id": dispute.id, "outcome": outcome, "refund_amount": str(refund_amount)},
     )
+    events.recorded(session, so)
     return dispute
 
 

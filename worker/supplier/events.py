@@ -62,3 +62,18 @@ def notify(session: Session, supplier_order: SupplierOrder, old_state: str, new_
     _pull_wired_callbacks("supplier change")
     for callback in list(_callbacks):
         callback(session, supplier_order, old_state, new_state)
+
+
+_recorded: list[wiring.Reaction] = []
+
+
+def recorded(session: Session, supplier_order: SupplierOrder) -> None:
+    """Tell the wired subscribers (``worker.wiring.SUPPLIER_RECORDED``) that an operator's record changed
+    ``supplier_order`` without moving its state (a link, a dispute, a refund), in the caller's transaction."""
+    wiring.require_wired("supplier record")
+    if not _recorded:
+        with _wired_tables:
+            if not _recorded:
+                _recorded.extend(wiring.reactions(wiring.SUPPLIER_RECORDED))
+    for callback in _recorded:
+        callback(session, supplier_order)

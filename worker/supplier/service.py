@@ -23,6 +23,7 @@ from integrations.aliexpress import status as st
 from models import LedgerEntry, LineItem, Order, SupplierOrder, SupplierOrderItem
 from worker.deadlines.rules import refresh_deadlines
 from worker.errors import RefusedError, UsageError
+from worker.supplier import events
 from worker.supplier.common import (
     SUPPLIER,
     SUPPLIER_ORDER_ID,
@@ -145,6 +146,7 @@ def link_supplier_order(
         actor,
         {"items": [{"line_item_id": line.id, "quantity": qty} for line, qty in chosen]},
     )
+    events.recorded(session, so)
     return so
 
 
@@ -335,6 +337,7 @@ def record_supplier_refund(
         actor,
         {"amount": str(amount), "currency": currency, "source_ref": source_ref},
     )
+    events.recorded(session, so)
     return entry
 
 
