@@ -20,7 +20,6 @@ Where the process can die, and what happens then (``DROPSYNC_FAILPOINT`` simulat
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,12 +45,12 @@ from worker.cancellation import intents as ik
 from worker.cancellation import states as s
 from worker.cancellation.failpoints import failpoint
 from worker.cancellation.shopify_view import OrderView, complete_for_planning, parse_order, read_order
+from worker.db import UnitOfWork as SessionFactory
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.snapshot import from_graphql
 
 log = structlog.get_logger(__name__)
 
-SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
 #: A fresh pending intent is executed by the task that planned it; the sweeper waits this long first.
 SWEEPER_GRACE_SECONDS = 30
 MAX_STEPS = 6

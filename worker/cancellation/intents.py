@@ -42,7 +42,7 @@ from models import ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation.errors import IntentNotFound, IntentStateError
-from worker.outbox import savepoint
+from worker.db import savepoint
 from worker.timeline import record_event
 
 ORDER_CANCEL = "order_cancel"
@@ -236,8 +236,8 @@ def mark_failed(session: Session, intent: ShopifyIntent, error: str, *, actor: s
 def raise_alert(session: Session, *, shop_id: int, order_id: int | None, kind: str, key: str, message: str) -> bool:
     """One alert per ``key`` (the unique dedupe key), through the one alert path (timeline, log, metric,
     notifications): False when it was raised before."""
-    from worker.deadlines.alerts import AlertSpec
-    from worker.deadlines.alerts import raise_alert as raise_one
+    from worker.alerts import AlertSpec
+    from worker.alerts import raise_alert as raise_one
 
     severity = "critical" if kind == "intent_failed" else "warning"
     subject = f"order {order_id}" if order_id else "Shopify action"

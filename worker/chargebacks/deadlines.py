@@ -82,7 +82,7 @@ def _raise(
     session: Session, row: Chargeback, key: str, stage: str, severity: str, message: str, now: dt.datetime
 ) -> bool:
     """Through the one alert path (timeline, log, metric, notifications): False when raised before."""
-    from worker.deadlines.alerts import AlertSpec, raise_alert
+    from worker.alerts import AlertSpec, raise_alert
 
     subject = f"chargeback {row.id}"
     spec = AlertSpec(row.shop_id, row.order_id, None, f"chargeback_{stage}", severity, message, row.evidence_due_by,
