@@ -102,6 +102,24 @@ def raise_new_alerts(session: Session, specs: list[AlertSpec], now: dt.datetime,
     return alerts
 
 
+def raise_order_alert(
+    session: Session,
+    *,
+    shop_id: int,
+    order_id: int | None,
+    kind: str,
+    key: str,
+    message: str,
+    actor: str,
+    severity: str = "warning",
+) -> bool:
+    """A hand-over to a person, with no deadline (an intent that failed, a request or return stuck): one
+    alert per ``key``, raised now. False when it was raised before."""
+    subject = f"order {order_id}" if order_id else "Shopify action"
+    spec = AlertSpec(shop_id, order_id, None, kind, severity, message, None, key, subject)
+    return raise_alert(session, spec, utcnow(), actor=actor) is not None
+
+
 def _row(spec: AlertSpec, now: dt.datetime) -> Alert:
     return Alert(
         shop_id=spec.shop_id, order_id=spec.order_id, supplier_order_id=spec.supplier_order_id, kind=spec.kind,

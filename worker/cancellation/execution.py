@@ -40,6 +40,7 @@ from integrations.shopify.errors import (
 from models import CancellationRequest, LineItem, Order, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
+from worker.alerts import raise_order_alert
 from worker.cancellation import actions
 from worker.cancellation import intents as ik
 from worker.cancellation import states as s
@@ -334,9 +335,9 @@ def _complete(session: Session, request: CancellationRequest, view: OrderView, w
 def request_to_operator(session: Session, request: CancellationRequest, why: str, *, actor: str = "system") -> None:
     """``needs_operator`` plus an alert (one per hand-over)."""
     s.move(session, request, s.NEEDS_OPERATOR, actor=actor, why=why)
-    ik.raise_alert(
+    raise_order_alert(
         session, shop_id=request.shop_id, order_id=request.order_id, kind="cancellation_needs_operator",
-        key=f"cancellation:needs_operator:{request.id}:{len(request.state_history)}",
+        key=f"cancellation:needs_operator:{request.id}:{len(request.state_history)}", actor="cancellation",
         message=f"cancellation request {request.id} needs a person: {why}",
     )  # fmt: skip
 
