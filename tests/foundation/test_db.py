@@ -1,4 +1,5 @@
-"""The database seam (``worker.db``): SAVEPOINTs only through its helper, and what that helper guards."""
+"""The shared seams: SAVEPOINTs only through ``worker.db``'s helper (and what it guards), alerts only through
+``worker.alerts``."""
 
 from __future__ import annotations
 
@@ -36,6 +37,19 @@ def test_the_unit_of_work_type_is_defined_once() -> None:
     definition = re.compile(r"^\w+\s*=\s*Callable\[\[\],\s*(contextlib\.)?AbstractContextManager\[Session\]\]", re.M)
     offenders = [str(path.relative_to(ROOT)) for path in _outside_db() if definition.search(path.read_text())]
     assert not offenders, "import worker.db.UnitOfWork instead:\n" + "\n".join(offenders)
+
+
+def test_alerts_are_written_only_by_worker_alerts() -> None:
+    """One path raises and resolves alerts (timeline event, log line, metric, notifications every time)."""
+    writes = re.compile(r"\bAlert\(|update\(Alert\)|\balert\.resolved_at\s*=")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(WORKER.rglob("*.py"))
+        if path != WORKER / "alerts.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if writes.search(line)
+    ]
+    assert not offenders, "raise or resolve through worker.alerts:\n" + "\n".join(offenders)
 
 
 def test_an_alert_raised_first_in_a_transaction_rolls_back_with_it(committed_db: Engine) -> None:
