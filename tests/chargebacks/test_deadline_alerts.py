@@ -96,6 +96,7 @@ def test_a_decided_dispute_resolves_and_a_moved_deadline_alerts_again(session: S
     assert deadlines.sync_alerts(session, row, now, WARNING) == 1
     alerts = session.scalars(select(Alert).where(Alert.kind == "chargeback_needs_response").order_by(Alert.id)).all()
     assert [(a.due_at, a.resolved_at is None) for a in alerts] == [(DUE, False), (row.evidence_due_by, True)]
+    assert _events(session, "alert.resolved")[-1].endswith("(the deadline moved to 2026-03-25 12:00 UTC)")
     row.status = "LOST"
     session.flush()
     deadlines.sync_all(session, now)

@@ -59,7 +59,7 @@ def sync_alerts(session: Session, row: Chargeback, now: dt.datetime, warning: dt
     raised = sum(1 for key, finding in keys.items() if _raise(session, row, key, *finding, now))
     for alert in session.scalars(select(Alert).where(Alert.resolved_at.is_(None), _keys_of(row))):
         if alert.dedupe_key not in keys:
-            resolve_alert(session, alert, now, actor="chargebacks", why=_why_resolved(row, wanted))
+            resolve_alert(session, alert, now, actor="chargebacks", why=_why_resolved(row, alert, wanted))
     return raised
 
 
@@ -67,11 +67,13 @@ def _keys_of(row: Chargeback) -> ColumnElement[bool]:
     return or_(*(Alert.dedupe_key.startswith(f"{PREFIX}{stage}:{row.id}:") for stage in (OPEN, NEAR, PASSED)))
 
 
-def _why_resolved(row: Chargeback, wanted: list[tuple[str, str, str]]) -> str:
+def _why_resolved(row: Chargeback, alert: Alert, wanted: list[tuple[str, str, str]]) -> str:
     if row.evidence_sent_on is not None:
         return "evidence sent"
     if row.status != "NEEDS_RESPONSE":
         return f"the dispute is {row.status.lower().replace('_', ' ')}"
+    if row.evidence_due_by is not None and alert.due_at != row.evidence_due_by:
+        return f"the deadline moved to {row.evidence_due_by:%Y-%m-%d %H:%M} UTC"
     if wanted:
         return f"superseded by chargeback_{wanted[0][0]}"
     return "no longer applies"
