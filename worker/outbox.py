@@ -15,7 +15,6 @@ they work from intent rows). Task args are ids only.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from models import OutboxMessage
 from models.types import utcnow
+from worker.db import savepoint
 
 log = structlog.get_logger(__name__)
 
@@ -75,18 +75,6 @@ def enqueue(
     # SQLAlchemy's registry and proved unreliable for short-lived sessions: messages went unpublished).
     session.info.setdefault(_PENDING_KEY, []).append(message.id)
     return message
-
-
-def savepoint(session: Session) -> contextlib.AbstractContextManager[object]:
-    """A SAVEPOINT around an insert that may hit a unique index (PostgreSQL).
-
-    Not on SQLite: pysqlite starts its transaction lazily, so a SAVEPOINT as the transaction's first
-    statement *is* the transaction and its RELEASE commits — a later rollback would not undo the row.
-    SQLite serialises writers; a concurrent duplicate there fails the whole unit of work instead.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        return contextlib.nullcontext()
-    return session.begin_nested()
 
 
 @event.listens_for(Session, "after_rollback")

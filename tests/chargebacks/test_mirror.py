@@ -119,10 +119,13 @@ def test_the_periodic_read_catches_lost_webhooks_and_the_deadline_alerts_escalat
     row = _chargeback(soon)
     assert row.evidence_gid is not None
     with session_scope() as session:
+        # Read the first time already within the warning window: the escalated stage only.
         kinds = sorted(a.kind for a in session.scalars(select(Alert).where(Alert.order_id == order_id)))
-        assert kinds == ["chargeback_evidence_due_near", "chargeback_needs_response"]
+        assert kinds == ["chargeback_evidence_due_near"]
         assert row.evidence_due_by is not None
         assert deadlines.sync_all(session, row.evidence_due_by) == 1  # passed: one more alert, once
         assert deadlines.sync_all(session, row.evidence_due_by) == 0
         passed = session.scalars(select(Alert).where(Alert.kind == "chargeback_evidence_due_passed")).one()
         assert passed.severity == "critical"
+        still_open = select(Alert.kind).where(Alert.order_id == order_id, Alert.resolved_at.is_(None))
+        assert session.scalars(still_open).all() == ["chargeback_evidence_due_passed"]  # it replaced "near"

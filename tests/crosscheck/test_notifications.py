@@ -12,8 +12,8 @@ from models import Alert, Notification, TimelineEvent
 from models.types import utcnow
 from tests.supplier.factories import make_order
 from tests.support.receivers import HttpReceiver, SmtpReceiver
+from worker.alerts import AlertSpec, raise_alert
 from worker.db import session_scope
-from worker.deadlines.alerts import AlertSpec, raise_alert
 from worker.notify.channels import SENDERS
 from worker.notify.delivery import deliver, due_for_delivery
 from worker.settings import get_settings

@@ -24,8 +24,8 @@ from models.types import utcnow
 from tests.supplier.factories import make_order
 from tests.support.receivers import HttpReceiver
 from worker import outbox
+from worker.alerts import AlertSpec, raise_alert
 from worker.db import session_scope
-from worker.deadlines.alerts import AlertSpec, raise_alert
 from worker.runtime import ManagedProcess
 from worker.settings import get_settings
 

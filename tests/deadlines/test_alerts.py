@@ -61,6 +61,29 @@ def test_handling_deadline_alerts_once_near_and_once_passed(session) -> None:
     assert events[0].supplier_order_id == so.id
 
 
+def test_a_passed_deadline_counts_once_in_the_overdue_gauge(session) -> None:
+    """ "passed" resolves "near" (one deadline, one open alert), so /metrics counts it once, due or overdue."""
+    from worker.observability.ledger import read_snapshot
+
+    so = _linked(session, st.AWAITING_SHIPMENT, paid_at=T0)
+    c = ctx("US")
+    refresh_deadlines(so, c.calendar, c.policy)
+    due = so.handling_deadline
+
+    def gauges(now: dt.datetime) -> tuple[int, int]:
+        snapshot = read_snapshot(session.connection(), now, exposure={})
+        handling = ("handling_near", "handling_passed")
+        return sum(snapshot.deadlines_due.get(k, 0) for k in handling), sum(
+            snapshot.deadlines_overdue.get(k, 0) for k in handling
+        )
+
+    raise_due_alerts(session, due - dt.timedelta(hours=12), POLICY)
+    assert gauges(due - dt.timedelta(hours=12)) == (1, 0)
+    later = due + dt.timedelta(hours=1)
+    raise_due_alerts(session, later, POLICY)
+    assert gauges(later) == (1, 1)
+
+
 def test_protection_alert_message_extension_rearms_and_delivery_resolves(session) -> None:
     ends = T0 + dt.timedelta(days=60)
     so = _linked(session, st.SHIPPED, shipped_at=T0, protection_ends_at=ends, tracking_numbers=["LP1"])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models import LedgerEntry, LineItem, Order, Shop, TimelineEvent, Transaction
 from tests.mirror.factories import graphql_order, rest_order, rest_refund
-from worker.mirror import bulk
+from worker.db import bulk
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.snapshot import from_graphql, from_rest
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from integrations.aliexpress import status as st
 from models import LedgerEntry, SupplierOrder, TimelineEvent
 from tests.supplier.factories import ctx, make_order
+from worker.db import nested_scope
 from worker.supplier import events, polling, service
 
 
@@ -191,7 +192,7 @@ def test_malformed_response_is_recorded_and_the_next_order_still_polled(session,
     sb.fail_next("malformed")
     before = _polls("malformed")
     with sb.client() as client:
-        summary = polling.poll_due(lambda: polling.nested(session), client, sb.clock.now, 10, ctx=first.c)
+        summary = polling.poll_due(lambda: nested_scope(session), client, sb.clock.now, 10, ctx=first.c)
     assert summary.outcomes == {"malformed": 1, "changed": 1}
     assert _polls("malformed") - before == 1
     assert first.so.poll_failures == 1
@@ -226,7 +227,7 @@ def test_a_crash_on_one_order_does_not_stop_the_others(session, aliexpress_sandb
 
     monkeypatch.setattr(polling, "apply_observation", crash_on_first)
     with sb.client() as client:
-        summary = polling.poll_due(lambda: polling.nested(session), client, sb.clock.now, 10, ctx=first.c)
+        summary = polling.poll_due(lambda: nested_scope(session), client, sb.clock.now, 10, ctx=first.c)
     assert summary.outcomes == {"crashed": 1, "changed": 1}
     session.refresh(first.so)
     assert first.so.next_poll_at == sb.clock.now() + polling.LEASE  # comes back after the lease
@@ -286,7 +287,7 @@ def test_a_spent_time_budget_stops_the_run_and_leaves_the_rest_leased(session, a
     sb = aliexpress_sandbox
     w = World(session, sb, sb.paid_order())
     with sb.client() as client:
-        summary = polling.poll_due(lambda: polling.nested(session), client, sb.clock.now, 10, budget_seconds=-1)
+        summary = polling.poll_due(lambda: nested_scope(session), client, sb.clock.now, 10, budget_seconds=-1)
     assert summary.polled == 0
     assert w.so.status == st.UNKNOWN
     assert w.so.next_poll_at == sb.clock.now() + polling.LEASE

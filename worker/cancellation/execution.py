@@ -20,7 +20,6 @@ Where the process can die, and what happens then (``DROPSYNC_FAILPOINT`` simulat
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,17 +40,18 @@ from integrations.shopify.errors import (
 from models import CancellationRequest, LineItem, Order, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
+from worker.alerts import raise_order_alert
 from worker.cancellation import actions
 from worker.cancellation import intents as ik
 from worker.cancellation import states as s
 from worker.cancellation.failpoints import failpoint
 from worker.cancellation.shopify_view import OrderView, complete_for_planning, parse_order, read_order
+from worker.db import UnitOfWork as SessionFactory
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.snapshot import from_graphql
 
 log = structlog.get_logger(__name__)
 
-SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
 #: A fresh pending intent is executed by the task that planned it; the sweeper waits this long first.
 SWEEPER_GRACE_SECONDS = 30
 MAX_STEPS = 6
@@ -335,9 +335,9 @@ def _complete(session: Session, request: CancellationRequest, view: OrderView, w
 def request_to_operator(session: Session, request: CancellationRequest, why: str, *, actor: str = "system") -> None:
     """``needs_operator`` plus an alert (one per hand-over)."""
     s.move(session, request, s.NEEDS_OPERATOR, actor=actor, why=why)
-    ik.raise_alert(
+    raise_order_alert(
         session, shop_id=request.shop_id, order_id=request.order_id, kind="cancellation_needs_operator",
-        key=f"cancellation:needs_operator:{request.id}:{len(request.state_history)}",
+        key=f"cancellation:needs_operator:{request.id}:{len(request.state_history)}", actor="cancellation",
         message=f"cancellation request {request.id} needs a person: {why}",
     )  # fmt: skip
 

@@ -41,8 +41,9 @@ from sqlalchemy.orm import Session
 from models import ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
+from worker.alerts import raise_order_alert
 from worker.cancellation.errors import IntentNotFound, IntentStateError
-from worker.outbox import savepoint
+from worker.db import savepoint
 from worker.timeline import record_event
 
 ORDER_CANCEL = "order_cancel"
@@ -225,24 +226,12 @@ def mark_failed(session: Session, intent: ShopifyIntent, error: str, *, actor: s
     intent.next_attempt_at = None
     session.flush()
     _event(session, intent, "intent.failed", f"failed, handed to a person: {error}", actor)
-    raise_alert(
-        session, shop_id=intent.shop_id, order_id=intent.order_id, kind="intent_failed",
-        key=f"cancellation:intent_failed:{intent.id}",
+    raise_order_alert(
+        session, shop_id=intent.shop_id, order_id=intent.order_id, kind="intent_failed", severity="critical",
+        key=f"cancellation:intent_failed:{intent.id}", actor="cancellation",
         message=f"Shopify {intent.kind} intent {intent.id} failed after {intent.attempts} attempt(s): {error}",
     )  # fmt: skip
     return True
-
-
-def raise_alert(session: Session, *, shop_id: int, order_id: int | None, kind: str, key: str, message: str) -> bool:
-    """One alert per ``key`` (the unique dedupe key), through the one alert path (timeline, log, metric,
-    notifications): False when it was raised before."""
-    from worker.deadlines.alerts import AlertSpec
-    from worker.deadlines.alerts import raise_alert as raise_one
-
-    severity = "critical" if kind == "intent_failed" else "warning"
-    subject = f"order {order_id}" if order_id else "Shopify action"
-    spec = AlertSpec(shop_id, order_id, None, kind, severity, message, None, key, subject)
-    return raise_one(session, spec, utcnow(), actor="cancellation") is not None
 
 
 def operator_retry(session: Session, intent_id: int, actor: str) -> ShopifyIntent:

@@ -22,6 +22,7 @@ from models.types import utcnow
 from worker import outbox
 from worker.cancellation import states as s
 from worker.cancellation.errors import OrderAlreadyCancelled, RequestAlreadyOpen, RequestNotFound
+from worker.db import savepoint
 from worker.policy import Action, Decision, Evidence, Reason, RequestKind
 from worker.policy.adapters import check_order
 from worker.policy.model import Policy
@@ -122,7 +123,7 @@ def _insert_open_request(session: Session, order: Order, request: CancellationRe
     operators, a webhook and an operator) makes the partial unique index refuse it: the same refusal."""
     name = order.name  # read now: on SQLite (no savepoint) the failed flush leaves the session unusable
     try:
-        with outbox.savepoint(session):  # PostgreSQL: the caller's transaction survives the refusal
+        with savepoint(session):  # PostgreSQL: the caller's transaction survives the refusal
             session.add(request)
             session.flush()
     except IntegrityError as exc:

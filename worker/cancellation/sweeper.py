@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from models import CancellationRequest, OutboxMessage, ShopifyIntent, SupplierOrder
 from models.cancellation import LIVE_INTENT_STATES
 from worker import outbox
+from worker.alerts import raise_order_alert
 from worker.cancellation import intents as ik
 from worker.cancellation import service
 from worker.cancellation import states as s
@@ -124,9 +125,9 @@ def _dispute_alerts(session: Session, now: dt.datetime) -> int:
                 f"cancellation request {request.id}: the seller refused to cancel supplier order "
                 f"{so.supplier_order_id} and gave no tracking by {deadline:%Y-%m-%d %H:%M} UTC: open a dispute"
             )
-            if ik.raise_alert(
+            if raise_order_alert(
                 session, shop_id=request.shop_id, order_id=request.order_id, kind="open_dispute",
-                key=f"cancellation:open_dispute:{request.id}:{so.id}", message=message,
+                key=f"cancellation:open_dispute:{request.id}:{so.id}", message=message, actor="cancellation",
             ):  # fmt: skip
                 raised += 1
     return raised

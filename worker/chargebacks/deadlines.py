@@ -1,11 +1,15 @@
-"""The evidence deadline of a chargeback (``evidenceDueBy``): alerts through the same ``alerts`` table,
-timeline event, log line and ``dropsync_alerts_raised_total`` counter as every supplier deadline.
+"""The evidence deadline of a chargeback (``evidenceDueBy``): alerts through the one alert path
+(``worker.alerts``: the ``alerts`` table, timeline event, log line, ``dropsync_alerts_raised_total``,
+notifications) like every supplier deadline.
 
-A missed ``evidenceDueBy`` loses the dispute. While a dispute needs a response it alerts three times,
-each once (``Alert.dedupe_key`` = ``chargeback:{stage}:{chargeback id}:{due}``): when it opens
-(``chargeback_needs_response``, due at the deadline), when the deadline is near
-(``DROPSYNC_CHARGEBACK_WARNING_DAYS``) and when it has passed. Evidence sent or the dispute decided
-resolves them all. A moved deadline alerts again.
+A missed ``evidenceDueBy`` loses the dispute. While a dispute needs a response it has one open alert,
+which escalates as the deadline comes (``Alert.dedupe_key`` = ``chargeback:{stage}:{chargeback id}:{due}``,
+each raised once): ``chargeback_needs_response`` when it opens (warning, due at the deadline),
+``chargeback_evidence_due_near`` once within ``DROPSYNC_CHARGEBACK_WARNING_DAYS`` and
+``chargeback_evidence_due_passed`` once it has passed (both critical). Each stage resolves the one before
+it, as a supplier deadline's "passed" resolves its "near": one deadline is one open alert, so it counts
+once in ``dropsync_deadlines_due`` and, passed, once in ``dropsync_deadlines_overdue``. Evidence sent or
+the dispute decided resolves it; a moved deadline alerts again.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from __future__ import annotations
 import datetime as dt
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from models import Alert, Chargeback
+from worker.alerts import AlertSpec, raise_alert, resolve_alert
 from worker.money import round_money
 
 log = structlog.get_logger(__name__)
@@ -32,20 +37,18 @@ def _warning() -> dt.timedelta:
 
 
 def findings(row: Chargeback, now: dt.datetime, warning: dt.timedelta) -> list[tuple[str, str, str]]:
-    """(stage, severity, message) of each alert the chargeback deserves at ``now`` (pure)."""
+    """(stage, severity, message) of the alert the chargeback deserves at ``now``, if any (pure)."""
     due = row.evidence_due_by
     if row.status != "NEEDS_RESPONSE" or row.evidence_sent_on is not None or due is None:
         return []
     what = f"{row.dispute_type.lower()} {row.reason} for {round_money(row.amount, row.currency)} {row.currency}"
-    out = [(OPEN, "warning", f"{what}: evidence due by {due:%Y-%m-%d %H:%M} UTC; review the evidence pack "
-                             "(dropsync chargebacks show ORDER)")]  # fmt: skip
     if now >= due:
-        out.append((PASSED, "critical", f"{what}: the evidence deadline passed: the dispute will be lost"))
-    elif now >= due - warning:
-        left = due - now
-        hours = int(left.total_seconds() // 3600)
-        out.append((NEAR, "critical", f"{what}: evidence due in {hours} h: submit it (dropsync chargebacks submit)"))
-    return out
+        return [(PASSED, "critical", f"{what}: the evidence deadline passed: the dispute will be lost")]
+    if now >= due - warning:
+        hours = int((due - now).total_seconds() // 3600)
+        return [(NEAR, "critical", f"{what}: evidence due in {hours} h: submit it (dropsync chargebacks submit)")]
+    return [(OPEN, "warning", f"{what}: evidence due by {due:%Y-%m-%d %H:%M} UTC; review the evidence pack "
+                              "(dropsync chargebacks show ORDER)")]  # fmt: skip
 
 
 def sync_alerts(session: Session, row: Chargeback, now: dt.datetime, warning: dt.timedelta | None = None) -> int:
@@ -54,13 +57,26 @@ def sync_alerts(session: Session, row: Chargeback, now: dt.datetime, warning: dt
     keys = {f"{PREFIX}{stage}:{row.id}:{row.evidence_due_by:%Y-%m-%dT%H:%M}": (stage, severity, message)
             for stage, severity, message in wanted}  # fmt: skip
     raised = sum(1 for key, finding in keys.items() if _raise(session, row, key, *finding, now))
-    for alert in session.scalars(
-        select(Alert).where(Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(f"{PREFIX}"))
-    ):
-        if alert.dedupe_key.split(":")[2] == str(row.id) and alert.dedupe_key not in keys:
-            alert.resolved_at = now
-    session.flush()
+    for alert in session.scalars(select(Alert).where(Alert.resolved_at.is_(None), _keys_of(row))):
+        if alert.dedupe_key not in keys:
+            resolve_alert(session, alert, now, actor="chargebacks", why=_why_resolved(row, alert, wanted))
     return raised
+
+
+def _keys_of(row: Chargeback) -> ColumnElement[bool]:
+    return or_(*(Alert.dedupe_key.startswith(f"{PREFIX}{stage}:{row.id}:") for stage in (OPEN, NEAR, PASSED)))
+
+
+def _why_resolved(row: Chargeback, alert: Alert, wanted: list[tuple[str, str, str]]) -> str:
+    if row.evidence_sent_on is not None:
+        return "evidence sent"
+    if row.status != "NEEDS_RESPONSE":
+        return f"the dispute is {row.status.lower().replace('_', ' ')}"
+    if row.evidence_due_by is not None and alert.due_at != row.evidence_due_by:
+        return f"the deadline moved to {row.evidence_due_by:%Y-%m-%d %H:%M} UTC"
+    if wanted:
+        return f"superseded by chargeback_{wanted[0][0]}"
+    return "no longer applies"
 
 
 def sync_all(session: Session, now: dt.datetime) -> int:
@@ -82,8 +98,6 @@ def _raise(
     session: Session, row: Chargeback, key: str, stage: str, severity: str, message: str, now: dt.datetime
 ) -> bool:
     """Through the one alert path (timeline, log, metric, notifications): False when raised before."""
-    from worker.deadlines.alerts import AlertSpec, raise_alert
-
     subject = f"chargeback {row.id}"
     spec = AlertSpec(row.shop_id, row.order_id, None, f"chargeback_{stage}", severity, message, row.evidence_due_by,
                      key, subject)  # fmt: skip

@@ -8,26 +8,23 @@ After applying, deadline alerts are brought up to date and auto-submission (if t
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
 from models import Chargeback
 from models.chargebacks import FINAL_STATUSES
 from models.types import utcnow
 from worker.chargebacks import deadlines, mirror, submission
+from worker.db import UnitOfWork
 
-SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
 LOOKBACK = dt.timedelta(days=180)
 PAGE = 50
 
 
-def _apply_nodes(sessions: SessionFactory, shop_id: int, nodes: list[dict[str, Any]], actor: str) -> list[str]:
+def _apply_nodes(sessions: UnitOfWork, shop_id: int, nodes: list[dict[str, Any]], actor: str) -> list[str]:
     with sessions() as session:
         now = utcnow()
         seen = []
@@ -38,7 +35,7 @@ def _apply_nodes(sessions: SessionFactory, shop_id: int, nodes: list[dict[str, A
         return seen
 
 
-def auto_submit(sessions: SessionFactory, shop_id: int, dispute_gid: str) -> int | None:
+def auto_submit(sessions: UnitOfWork, shop_id: int, dispute_gid: str) -> int | None:
     """Submit without a person if the store turned it on for this reason (see ``submission``); the intent id."""
     with sessions() as session:
         row = session.scalars(
@@ -48,7 +45,7 @@ def auto_submit(sessions: SessionFactory, shop_id: int, dispute_gid: str) -> int
         return intent.id if intent is not None else None
 
 
-def refresh(sessions: SessionFactory, shop_id: int, dispute_gid: str, client: ShopifyClient) -> str | None:
+def refresh(sessions: UnitOfWork, shop_id: int, dispute_gid: str, client: ShopifyClient) -> str | None:
     """Read one dispute and merge it; returns its status (None: Shopify does not know it)."""
     node = client.execute("DisputeById", {"id": dispute_gid})["dispute"]
     if node is None:
@@ -57,7 +54,7 @@ def refresh(sessions: SessionFactory, shop_id: int, dispute_gid: str, client: Sh
     return str(node["status"])
 
 
-def sync_shop(sessions: SessionFactory, shop_id: int, client: ShopifyClient, now: dt.datetime) -> int:
+def sync_shop(sessions: UnitOfWork, shop_id: int, client: ShopifyClient, now: dt.datetime) -> int:
     """The periodic read for one shop; returns how many disputes were read."""
     since = (now - LOOKBACK).strftime("%Y-%m-%dT%H:%M:%SZ")
     seen: set[str] = set()

@@ -5,24 +5,21 @@ assembled from the ledger. The carrier's delivery date is the first event that s
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from integrations.aliexpress.client import AliExpressClient
 from integrations.aliexpress.errors import AliExpressError
 from models import Chargeback, SupplierOrder
 from models.types import utcnow
+from worker.db import UnitOfWork
 from worker.timeline import record_event
 
 log = structlog.get_logger(__name__)
-SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
 NOT_DELIVERED = ("not delivered", "undelivered", "delivery failed", "failed delivery", "attempt")
 
 
@@ -65,7 +62,7 @@ def of(row: Chargeback) -> list[ParcelTracking]:
     return [ParcelTracking.from_dict(item) for item in row.supplier_tracking]
 
 
-def snapshot(sessions: SessionFactory, chargeback_id: int, client: AliExpressClient) -> int:
+def snapshot(sessions: UnitOfWork, chargeback_id: int, client: AliExpressClient) -> int:
     """Read the tracking of every supplier order of the chargeback's order and keep it. Returns the parcel
     count; a supplier order whose read fails keeps what was stored before for it (logged), never fails the
     caller."""

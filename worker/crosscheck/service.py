@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
 from models import Alert, CancellationRequest, Dispute, LineItem, Order, SupplierOrder
+from worker.alerts import AlertSpec, raise_alert, raise_new_alerts, resolve_alert
 from worker.cancellation import states as cs
 from worker.crosscheck import rules
-from worker.deadlines.alerts import AlertSpec, raise_alert, raise_new_alerts, resolve_alert
 from worker.deadlines.rules import refused_between
 from worker.settings import get_settings
 

@@ -3,8 +3,9 @@
 ``Alert.dedupe_key`` is ``deadline:{kind}:{stage}:{supplier order id}:{due date}``: the same deadline at
 the same stage never alerts twice however often the task runs, a deadline that moves (an extension, a
 new claim) alerts again, and "near" then "passed" are two alerts. Alerts whose condition is gone (the
-parcel arrived, the refund came) are marked resolved. Every new alert is a timeline event, a log line
-and a metric increment; the ``dropsync_deadlines_due`` gauge shows what is near or passed right now.
+parcel arrived, the refund came) are marked resolved. Raising and resolving go through
+:mod:`worker.alerts` (timeline, log line, metric, notifications); the ``dropsync_deadlines_due`` gauge
+shows what is near or passed right now.
 
 Besides deadlines, two things need a person and alert the same way: an unknown AliExpress status
 (``status_unknown:…``, once per distinct raw value) and a supplier order that keeps failing to poll.
@@ -15,20 +16,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import structlog
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from models import Alert, Order, SupplierOrder, TimelineEvent
-from models.types import utcnow
+from models import Alert, Order, SupplierOrder
+from worker.alerts import AlertSpec, raise_alert, resolve_alert
 from worker.deadlines.rules import KINDS, DeadlinePolicy, Finding, findings
-from worker.notify.outbox import enqueue_notifications
-from worker.observability.metrics import ALERTS_RAISED, DEADLINES_DUE
-from worker.timeline import record_event
-
-log = structlog.get_logger(__name__)
+from worker.observability.metrics import DEADLINES_DUE
 
 POLL_FAILURES_ALERT = 5
 
@@ -117,129 +112,6 @@ def _raise(session: Session, attention: Attention, now: dt.datetime) -> Alert | 
         now,
         actor="deadlines",
     )
-
-
-@dataclass(frozen=True)
-class AlertSpec:
-    """What an alert says; ``subject`` names the order (and supplier order) on the timeline and outside."""
-
-    shop_id: int
-    order_id: int | None
-    supplier_order_id: int | None
-    kind: str
-    severity: str
-    message: str
-    due_at: dt.datetime | None
-    dedupe_key: str
-    subject: str
-    command: str | None = None
-
-
-def raise_alert(
-    session: Session, spec: AlertSpec, now: dt.datetime, *, actor: str, reopen: bool = False
-) -> Alert | None:
-    """Raise one alert (once per ``dedupe_key``): timeline, log, metric and its notifications. Flushes only.
-
-    The notification outbox rows are written in this same transaction (``worker.notify.outbox``): an
-    alert that commits is delivered outside dropsync, one that rolls back never is. With ``reopen``, a
-    resolved alert under the same key whose condition came back is opened again (not notified again).
-    """
-    existing = session.scalar(select(Alert).where(Alert.dedupe_key == spec.dedupe_key))
-    if existing is not None:
-        if reopen and existing.resolved_at is not None:
-            _reopen(session, existing, spec, now, actor)
-        return None
-    alert = Alert(
-        shop_id=spec.shop_id,
-        order_id=spec.order_id,
-        supplier_order_id=spec.supplier_order_id,
-        kind=spec.kind,
-        severity=spec.severity,
-        message=spec.message,
-        due_at=spec.due_at,
-        dedupe_key=spec.dedupe_key,
-        raised_at=now,
-        command=spec.command,
-    )
-    try:
-        with session.begin_nested():
-            session.add(alert)
-            session.flush()
-    except IntegrityError:
-        return None  # raised concurrently by another run: once is the rule, and it holds
-    record_event(
-        session,
-        shop_id=spec.shop_id,
-        order_id=spec.order_id,
-        supplier_order_id=spec.supplier_order_id,
-        kind="alert.raised",
-        message=f"{spec.subject}: {spec.message}",
-        actor=actor,
-        data={"alert_id": alert.id, "kind": spec.kind, "due_at": spec.due_at.isoformat() if spec.due_at else None},
-    )
-    log.warning("alert.raised", kind=spec.kind, alert_id=alert.id, subject=spec.subject, message=spec.message)
-    ALERTS_RAISED.labels(spec.kind).inc()
-    enqueue_notifications(session, alert)
-    return alert
-
-
-def raise_new_alerts(session: Session, specs: list[AlertSpec], now: dt.datetime, *, actor: str) -> list[Alert]:
-    """Raise alerts whose keys do not exist yet, the batch in a few statements (a mirror batch of 500 orders
-    seen for the first time must not pay five round trips per alert). Same effects as :func:`raise_alert`;
-    if another run raised one of the keys meanwhile, the batch falls back to one by one (once is the rule).
-    """
-    if not specs:
-        return []
-    alerts = [
-        Alert(shop_id=s.shop_id, order_id=s.order_id, supplier_order_id=s.supplier_order_id, kind=s.kind,
-              severity=s.severity, message=s.message, due_at=s.due_at, dedupe_key=s.dedupe_key, raised_at=now,
-              command=s.command)
-        for s in specs
-    ]  # fmt: skip
-    try:
-        with session.begin_nested():
-            session.add_all(alerts)
-            session.flush()
-    except IntegrityError:
-        return [alert for spec in specs if (alert := raise_alert(session, spec, now, actor=actor))]
-    at = utcnow()
-    session.add_all(
-        TimelineEvent(
-            shop_id=s.shop_id, order_id=s.order_id, supplier_order_id=s.supplier_order_id, kind="alert.raised",
-            message=f"{s.subject}: {s.message}", actor=actor, occurred_at=at,
-            data={"alert_id": a.id, "kind": s.kind, "due_at": s.due_at.isoformat() if s.due_at else None},
-        )
-        for a, s in zip(alerts, specs, strict=True)
-    )  # fmt: skip
-    for alert, spec in zip(alerts, specs, strict=True):
-        log.warning("alert.raised", kind=spec.kind, alert_id=alert.id, subject=spec.subject, message=spec.message)
-        ALERTS_RAISED.labels(spec.kind).inc()
-        enqueue_notifications(session, alert)
-    session.flush()
-    return alerts
-
-
-def _reopen(session: Session, alert: Alert, spec: AlertSpec, now: dt.datetime, actor: str) -> None:
-    alert.resolved_at, alert.raised_at, alert.message, alert.due_at = None, now, spec.message, spec.due_at
-    session.flush()
-    record_event(
-        session, shop_id=alert.shop_id, order_id=alert.order_id, supplier_order_id=alert.supplier_order_id,
-        kind="alert.reopened", message=f"{spec.subject}: {spec.message}", actor=actor,
-        data={"alert_id": alert.id, "kind": alert.kind},
-    )  # fmt: skip
-
-
-def resolve_alert(session: Session, alert: Alert, now: dt.datetime, *, actor: str, why: str) -> None:
-    """The alert's condition is gone: resolved, and said so on the order's timeline. Flushes only."""
-    if alert.resolved_at is not None:
-        return
-    alert.resolved_at = now
-    session.flush()
-    record_event(
-        session, shop_id=alert.shop_id, order_id=alert.order_id, supplier_order_id=alert.supplier_order_id,
-        kind="alert.resolved", message=f"resolved: {alert.message} ({why})", actor=actor,
-        data={"alert_id": alert.id, "kind": alert.kind},
-    )  # fmt: skip
 
 
 #: The alerts this module owns (other features raise their own kinds: never resolve theirs).

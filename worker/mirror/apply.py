@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
 from worker import wiring
-from worker.mirror.bulk import any_of, upsert
+from worker.db.bulk import any_of, upsert
 from worker.mirror.snapshot import OrderSnapshot, TransactionSnap
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 

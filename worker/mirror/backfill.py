@@ -14,7 +14,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from queue import Empty, Queue
 from typing import Any
 
@@ -29,6 +28,7 @@ from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import raise_for_user_errors
 from models import BulkBackfill, Shop
 from models.types import utcnow
+from worker.db import UnitOfWork
 from worker.errors import DropsyncError, NotFoundError
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.collector import between_batches, few_collections
@@ -37,7 +37,6 @@ from worker.mirror.snapshot import OrderSnapshot, from_graphql
 
 log = structlog.get_logger(__name__)
 
-UnitOfWork = Callable[[], AbstractContextManager[Session]]
 BATCH_ORDERS = 500
 #: Batches applied at once on PostgreSQL (each its own transaction and connection).
 APPLIERS = 2

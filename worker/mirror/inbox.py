@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from models import WebhookDelivery
 from models.types import utcnow
-from worker.mirror.bulk import any_of, upsert
+from worker.db import UnitOfWork
+from worker.db.bulk import any_of, upsert
 from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.topics import handle_deliveries
 from worker.observability.metrics import INBOX_LAG_SECONDS
@@ -97,9 +98,6 @@ def observe_lag(session: Session) -> float:
     lag = max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0
     INBOX_LAG_SECONDS.set(lag)
     return lag
-
-
-UnitOfWork = Callable[[], Any]
 
 
 def drain(unit_of_work: UnitOfWork, budget_seconds: float = 20.0, batch_size: int = BATCH_SIZE) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from integrations.shopify import documents
 from integrations.shopify.client import ShopifyClient, record_throttle_status
 from models import Shop
 from models.types import utcnow
+from worker.db import UnitOfWork
 from worker.errors import NotFoundError
 from worker.mirror.apply import ApplyResult, apply_snapshots
 from worker.mirror.snapshot import from_graphql
@@ -32,8 +32,6 @@ MAX_QUERY_COST = 1000
 #: Where a shop with no watermark starts: Shopify shows 60 days without ``read_all_orders``; older history
 #: is the bulk backfill's job.
 INITIAL_LOOKBACK = dt.timedelta(days=60)
-
-UnitOfWork = Callable[[], AbstractContextManager[Session]]
 
 
 @dataclass

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import structlog
@@ -24,13 +23,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models import Alert, Notification, Order, Shop
+from worker.db import UnitOfWork
 from worker.notify.channels import SENDERS, DeliveryFailed, Message
 from worker.settings import Settings
 from worker.timeline import record_event
 
 log = structlog.get_logger(__name__)
 
-SessionFactory = Callable[[], AbstractContextManager[Session]]
 Sender = Callable[[Settings, Message], None]
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(hours=1)
@@ -81,7 +80,7 @@ def _claim(session: Session, notification_id: int, now: dt.datetime, stale: dt.t
 
 
 def deliver(
-    session_factory: SessionFactory,
+    session_factory: UnitOfWork,
     notification_id: int,
     settings: Settings,
     clock: Callable[[], dt.datetime],

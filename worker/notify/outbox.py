@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from models import Alert, Notification
 from models.types import utcnow
 from worker import outbox
+from worker.db import savepoint
 from worker.settings import Settings, get_settings
 
 DELIVER_TASK = "notify.deliver"
@@ -47,7 +48,7 @@ def enqueue_notifications(session: Session, alert: Alert) -> list[Notification]:
             next_attempt_at=now,
         )  # fmt: skip
         try:
-            with outbox.savepoint(session):
+            with savepoint(session):
                 session.add(row)
                 session.flush()
         except IntegrityError:

@@ -19,9 +19,7 @@ at most the policy's ``refund_total`` and never more than the order's refundable
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -38,13 +36,13 @@ from worker.cancellation import actions as cancellation_actions
 from worker.cancellation import intents as ik
 from worker.cancellation.execution import SWEEPER_GRACE_SECONDS, execute_intent
 from worker.cancellation.shopify_view import read_order
+from worker.db import UnitOfWork
 from worker.returns import actions as ra
 from worker.returns import recovery
 from worker.returns import states as rs
 from worker.returns.handover import to_operator
 from worker.returns.view import ReturnView, read_return, read_returnables
 
-SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
 MAX_STEPS = 8
 
 
@@ -96,7 +94,7 @@ def plan(case: ReturnCase, view: ReturnView | None, done_kinds: frozenset[str]) 
 # -- running a return ---------------------------------------------------------------------------------
 
 
-def run_return(sessions: SessionFactory, return_id: int, client: ShopifyClient, *, reclaim_stale: bool = False) -> str:
+def run_return(sessions: UnitOfWork, return_id: int, client: ShopifyClient, *, reclaim_stale: bool = False) -> str:
     """Advance a return in ``shopify_action`` until it is finished, waits, or needs a person. Idempotent."""
     outcome = "idle"
     for _ in range(MAX_STEPS):
@@ -129,7 +127,7 @@ def _adopt_created(session: Session, case: ReturnCase) -> None:
         session.flush()
 
 
-def _one_step(sessions: SessionFactory, return_id: int, client: ShopifyClient, reclaim_stale: bool) -> str:
+def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, reclaim_stale: bool) -> str:
     with sessions() as session:
         case = session.get(ReturnCase, return_id)
         if case is None or case.state != rs.SHOPIFY_ACTION:
@@ -269,7 +267,7 @@ def _process_params(
     }  # fmt: skip
 
 
-def _commit_planned(sessions: SessionFactory, return_id: int, step: Step, params: dict[str, Any]) -> int | None:
+def _commit_planned(sessions: UnitOfWork, return_id: int, step: Step, params: dict[str, Any]) -> int | None:
     """Commit the intent under the return's row lock; ``None`` when this step already succeeded meanwhile."""
     assert step.kind is not None
     try:

@@ -9,16 +9,16 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from models import ReturnCase, ShopifyIntent
-from worker.cancellation import intents as ik
+from worker.alerts import raise_order_alert
 from worker.returns import states as rs
 
 
 def to_operator(session: Session, case: ReturnCase, why: str, *, actor: str = "system") -> None:
     """``needs_operator`` plus an alert (one per hand-over)."""
     rs.move(session, case, rs.NEEDS_OPERATOR, actor=actor, why=why)
-    ik.raise_alert(
+    raise_order_alert(
         session, shop_id=case.shop_id, order_id=case.order_id, kind="return_needs_operator",
-        key=f"returns:needs_operator:{case.id}:{len(case.state_history)}",
+        key=f"returns:needs_operator:{case.id}:{len(case.state_history)}", actor="cancellation",
         message=f"return {case.id} needs a person: {why}",
     )  # fmt: skip
 

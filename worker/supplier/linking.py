@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 from integrations.aliexpress import status as st
 from models import LineItem, Order, SupplierOrder, SupplierOrderItem, TimelineEvent
 from models.types import utcnow
+from worker.db.bulk import any_of, upsert
 from worker.errors import RefusedError, UsageError
 from worker.mirror.apply import AppliedOrder
-from worker.mirror.bulk import any_of, upsert
 from worker.orders import find_line
 from worker.supplier.service import SUPPLIER, SUPPLIER_ORDER_ID, link_supplier_order
 from worker.timeline import record_event

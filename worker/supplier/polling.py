@@ -12,11 +12,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -28,6 +26,7 @@ from integrations.aliexpress.client import AliExpressClient
 from integrations.aliexpress.errors import AliExpressError, MalformedResponse, UnknownOrder
 from integrations.aliexpress.models import RemoteOrder
 from models import SupplierOrder
+from worker.db import UnitOfWork
 from worker.observability.metrics import SUPPLIER_POLLS
 from worker.supplier.service import Context, apply_observation, supplier_event
 
@@ -168,9 +167,6 @@ def _failed(session: Session, so: SupplierOrder, exc: AliExpressError, now: dt.d
     return PollOutcome(outcome, message)
 
 
-SessionFactory = Callable[[], AbstractContextManager[Session]]
-
-
 @dataclass
 class PollSummary:
     polled: int = 0
@@ -182,7 +178,7 @@ class PollSummary:
 
 
 def poll_due(
-    session_factory: SessionFactory,
+    session_factory: UnitOfWork,
     client: AliExpressClient,
     now: Callable[[], dt.datetime],
     limit: int,
@@ -213,7 +209,7 @@ def poll_due(
 
 
 def _poll_one(
-    session_factory: SessionFactory,
+    session_factory: UnitOfWork,
     client: AliExpressClient,
     now: Callable[[], dt.datetime],
     supplier_order_id: int,
@@ -230,10 +226,3 @@ def _poll_one(
         if so is None:
             return "missing"
         return record_poll(session, so, result, now(), ctx=ctx).outcome
-
-
-@contextlib.contextmanager
-def nested(session: Session) -> Iterator[Session]:
-    """A savepoint inside ``session`` as a unit of work (tests and CLI runs inside one transaction)."""
-    with session.begin_nested():
-        yield session

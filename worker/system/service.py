@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models import Heartbeat
 from models.types import utcnow
-from worker.mirror.bulk import upsert
+from worker.db.bulk import upsert
 
 HEARTBEATS: Table = Heartbeat.__table__  # type: ignore[assignment]
 

@@ -1,10 +1,8 @@
-"""Engine and session factory. Boundaries (request, task, CLI command) own the transaction."""
+"""The engine and the session factory (one per process, cached; forked workers reset them)."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -62,20 +60,6 @@ def get_engine() -> Engine:
 @functools.cache
 def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
-
-
-@contextlib.contextmanager
-def session_scope() -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
-    session = get_sessionmaker()()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def reset_engine_cache() -> None:

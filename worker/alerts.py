@@ -1,0 +1,170 @@
+"""Alerts: the one path by which every feature raises and resolves what needs a person.
+
+An alert is a row in ``alerts``, unique on its ``dedupe_key`` (the raising feature names the condition:
+``deadline:…``, ``crosscheck:…``, ``chargeback:…``, ``cancellation:…``, ``returns:…``), so a condition
+seen again and again alerts once. Raising one is, in the caller's transaction, the row, an
+``alert.raised`` timeline event, a log line, the ``dropsync_alerts_raised_total`` counter and the
+notification outbox rows (delivered after commit, ``worker.notify``); resolving one sets
+``resolved_at`` and writes an ``alert.resolved`` timeline event. Everything here flushes, never commits.
+
+Each feature resolves only the alerts it raised (by its key prefix) when their condition is gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import Alert, TimelineEvent
+from models.types import utcnow
+from worker.db import has_savepoints, savepoint
+from worker.notify.outbox import enqueue_notifications
+from worker.observability.metrics import ALERTS_RAISED
+from worker.timeline import record_event
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """What an alert says; ``subject`` names the order (and supplier order) on the timeline and outside."""
+
+    shop_id: int
+    order_id: int | None
+    supplier_order_id: int | None
+    kind: str
+    severity: str
+    message: str
+    due_at: dt.datetime | None
+    dedupe_key: str
+    subject: str
+    command: str | None = None
+
+
+def raise_alert(
+    session: Session, spec: AlertSpec, now: dt.datetime, *, actor: str, reopen: bool = False
+) -> Alert | None:
+    """Raise one alert (once per ``dedupe_key``): timeline, log, metric and its notifications. Flushes only.
+
+    The notification outbox rows are written in this same transaction (``worker.notify.outbox``): an
+    alert that commits is delivered outside dropsync, one that rolls back never is. With ``reopen``, a
+    resolved alert under the same key whose condition came back is opened again (not notified again).
+    """
+    existing = session.scalar(select(Alert).where(Alert.dedupe_key == spec.dedupe_key))
+    if existing is not None:
+        if reopen and existing.resolved_at is not None:
+            _reopen(session, existing, spec, now, actor)
+        return None
+    alert = _row(spec, now)
+    if not _inserted(session, [alert]):
+        return None  # raised concurrently by another run: once is the rule, and it holds
+    record_event(
+        session,
+        shop_id=spec.shop_id,
+        order_id=spec.order_id,
+        supplier_order_id=spec.supplier_order_id,
+        kind="alert.raised",
+        message=f"{spec.subject}: {spec.message}",
+        actor=actor,
+        data={"alert_id": alert.id, "kind": spec.kind, "due_at": spec.due_at.isoformat() if spec.due_at else None},
+    )
+    _announce(session, alert, spec)
+    return alert
+
+
+def raise_new_alerts(session: Session, specs: list[AlertSpec], now: dt.datetime, *, actor: str) -> list[Alert]:
+    """Raise alerts whose keys do not exist yet, the batch in a few statements (a mirror batch of 500 orders
+    seen for the first time must not pay five round trips per alert). Same effects as :func:`raise_alert`;
+    if another run raised one of the keys meanwhile, the batch falls back to one by one (once is the rule).
+    """
+    if not specs:
+        return []
+    alerts = [_row(spec, now) for spec in specs]
+    if not _inserted(session, alerts):
+        return [alert for spec in specs if (alert := raise_alert(session, spec, now, actor=actor))]
+    at = utcnow()
+    session.add_all(
+        TimelineEvent(
+            shop_id=s.shop_id, order_id=s.order_id, supplier_order_id=s.supplier_order_id, kind="alert.raised",
+            message=f"{s.subject}: {s.message}", actor=actor, occurred_at=at,
+            data={"alert_id": a.id, "kind": s.kind, "due_at": s.due_at.isoformat() if s.due_at else None},
+        )
+        for a, s in zip(alerts, specs, strict=True)
+    )  # fmt: skip
+    for alert, spec in zip(alerts, specs, strict=True):
+        _announce(session, alert, spec)
+    session.flush()
+    return alerts
+
+
+def raise_order_alert(
+    session: Session,
+    *,
+    shop_id: int,
+    order_id: int | None,
+    kind: str,
+    key: str,
+    message: str,
+    actor: str,
+    severity: str = "warning",
+) -> bool:
+    """A hand-over to a person, with no deadline (an intent that failed, a request or return stuck): one
+    alert per ``key``, raised now. False when it was raised before."""
+    subject = f"order {order_id}" if order_id else "Shopify action"
+    spec = AlertSpec(shop_id, order_id, None, kind, severity, message, None, key, subject)
+    return raise_alert(session, spec, utcnow(), actor=actor) is not None
+
+
+def _row(spec: AlertSpec, now: dt.datetime) -> Alert:
+    return Alert(
+        shop_id=spec.shop_id, order_id=spec.order_id, supplier_order_id=spec.supplier_order_id, kind=spec.kind,
+        severity=spec.severity, message=spec.message, due_at=spec.due_at, dedupe_key=spec.dedupe_key,
+        raised_at=now, command=spec.command,
+    )  # fmt: skip
+
+
+def _inserted(session: Session, alerts: list[Alert]) -> bool:
+    """Insert ``alerts``; False when another run raised one of their keys first (the unique index refused)."""
+    try:
+        with savepoint(session):
+            session.add_all(alerts)
+            session.flush()
+    except IntegrityError:
+        if not has_savepoints(session):
+            raise  # SQLite: the transaction is gone with the refused rows; the boundary runs it again
+        return False
+    return True
+
+
+def _announce(session: Session, alert: Alert, spec: AlertSpec) -> None:
+    """Log line, counter and notification outbox rows of a newly raised alert."""
+    log.warning("alert.raised", kind=spec.kind, alert_id=alert.id, subject=spec.subject, message=spec.message)
+    ALERTS_RAISED.labels(spec.kind).inc()
+    enqueue_notifications(session, alert)
+
+
+def _reopen(session: Session, alert: Alert, spec: AlertSpec, now: dt.datetime, actor: str) -> None:
+    alert.resolved_at, alert.raised_at, alert.message, alert.due_at = None, now, spec.message, spec.due_at
+    session.flush()
+    _lifecycle_event(session, alert, "alert.reopened", f"{spec.subject}: {spec.message}", actor)
+
+
+def resolve_alert(session: Session, alert: Alert, now: dt.datetime, *, actor: str, why: str) -> None:
+    """The alert's condition is gone: resolved, and said so on the order's timeline. Flushes only."""
+    if alert.resolved_at is not None:
+        return
+    alert.resolved_at = now
+    session.flush()
+    _lifecycle_event(session, alert, "alert.resolved", f"resolved: {alert.message} ({why})", actor)
+
+
+def _lifecycle_event(session: Session, alert: Alert, kind: str, message: str, actor: str) -> None:
+    record_event(
+        session, shop_id=alert.shop_id, order_id=alert.order_id, supplier_order_id=alert.supplier_order_id,
+        kind=kind, message=message, actor=actor, data={"alert_id": alert.id, "kind": alert.kind},
+    )  # fmt: skip
