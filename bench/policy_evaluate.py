@@ -23,7 +23,7 @@ from worker.policy import (
     Evidence,
     FulfillmentState,
     OrderLine,
-    OrderSnapshot,
+    PolicyOrder,
     Reason,
     Request,
     RequestKind,
@@ -47,8 +47,8 @@ def _timed(label: str, repeat: int, call: Callable[[], object]) -> None:
     print(f"{label:<48} {elapsed / repeat * 1e6:9.1f} µs/call {repeat / elapsed:11.0f} calls/s  (n={repeat})")
 
 
-def _order(lines: int) -> OrderSnapshot:
-    return OrderSnapshot(
+def _order(lines: int) -> PolicyOrder:
+    return PolicyOrder(
         currency="USD",
         lines=tuple(OrderLine(str(i), 2, D("19.99"), D("1.00"), D("1.60")) for i in range(1, lines + 1)),
         shipping=D("4.99"),

@@ -10,13 +10,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
+from integrations.shopify.order import ShopifyOrder
 from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 from models import BulkBackfill, LineItem, Order, Shop
 from tests.support.shopify import register_sandbox_shop
 from worker.db import session_scope
 from worker.mirror import backfill, reconcile
 from worker.mirror.apply import ApplyResult
-from worker.mirror.snapshot import OrderSnapshot
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_a_batch_failing_among_parallel_appliers_keeps_the_checkpoint_behind_it(
     orders = [node["id"] for _, node in backfill.assemble_orders(rows)]
     real_apply = backfill.apply_snapshots
 
-    def third_batch_fails(session: Session, shop: int, batch: list[OrderSnapshot]) -> ApplyResult:
+    def third_batch_fails(session: Session, shop: int, batch: list[ShopifyOrder]) -> ApplyResult:
         if any(snapshot.gid == orders[10] for snapshot in batch):  # orders 11-15: the third batch of 5
             raise RuntimeError("the database refused this batch")
         return real_apply(session, shop, batch)

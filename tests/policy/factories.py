@@ -10,8 +10,8 @@ from worker.policy import (
     Evidence,
     FulfillmentState,
     OrderLine,
-    OrderSnapshot,
     Policy,
+    PolicyOrder,
     Reason,
     Request,
     RequestKind,
@@ -28,7 +28,7 @@ def days_ago(days: float) -> dt.datetime:
     return NOW - dt.timedelta(days=days)
 
 
-def order(**changes: Any) -> OrderSnapshot:
+def order(**changes: Any) -> PolicyOrder:
     """#1001: 2 × 20.00 (2.00 discount, 3.00 tax) + 1 × 10.00, shipping 5.00: 56.00 paid."""
     values: dict[str, Any] = {
         "currency": "USD",
@@ -44,7 +44,7 @@ def order(**changes: Any) -> OrderSnapshot:
         "name": "#1001",
     }
     values.update(changes)
-    return OrderSnapshot(**values)
+    return PolicyOrder(**values)
 
 
 def supplier(state: SupplierState = SupplierState.AWAITING_SHIPMENT, **changes: Any) -> SupplierSnapshot:

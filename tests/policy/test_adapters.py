@@ -10,21 +10,21 @@ from sqlalchemy.orm import Session
 from tests.policy.ledger import NOW, D, add_fulfillment_order, add_supplier_order, make_order
 from worker.errors import UsageError
 from worker.policy import DEFAULT_POLICY, Action, FulfillmentState, Reason, RequestKind, SupplierState, parse_policy
-from worker.policy.adapters import check_order, fulfillment_state, order_snapshot, parse_items, supplier_snapshots
+from worker.policy.adapters import check_order, fulfillment_state, parse_items, policy_order, supplier_snapshots
 
 
-def test_order_snapshot_carries_money_lines_and_state(session: Session) -> None:
+def test_policy_order_carries_money_lines_and_state(session: Session) -> None:
     order = make_order(session, total_refunded=D("10.00"), raw={"taxesIncluded": False})
     order.line_items[1].current_quantity = 0
     order.line_items[1].refundable_quantity = 0
-    snapshot = order_snapshot(order)
-    assert (snapshot.currency, snapshot.total_paid, snapshot.already_refunded, snapshot.shipping) == (
+    facts = policy_order(order)
+    assert (facts.currency, facts.total_paid, facts.already_refunded, facts.shipping) == (
         "USD",
         D("56.00"),
         D("10.00"),
         D("5.00"),
     )
-    tee, mug = snapshot.lines
+    tee, mug = facts.lines
     assert (tee.line_id, tee.quantity, tee.unit_price, tee.discount, tee.tax, tee.refunded_quantity) == (
         str(order.line_items[0].id),
         2,
@@ -34,14 +34,14 @@ def test_order_snapshot_carries_money_lines_and_state(session: Session) -> None:
         0,
     )
     assert mug.remaining_quantity == 0
-    assert snapshot.fulfillment is FulfillmentState.UNFULFILLED
-    assert snapshot.cancelled is False
-    assert snapshot.name == order.name
+    assert facts.fulfillment is FulfillmentState.UNFULFILLED
+    assert facts.cancelled is False
+    assert facts.name == order.name
 
 
 def test_total_paid_falls_back_to_price_minus_outstanding(session: Session) -> None:
     order = make_order(session, total_received=D(0), total_outstanding=D("6.00"))
-    assert order_snapshot(order).total_paid == D("50.00")
+    assert policy_order(order).total_paid == D("50.00")
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_delivery_comes_from_the_supplier_orders(session: Session) -> None:
     add_supplier_order(session, order, "closed_completed", closed_at=delivered_at, shipped_at=NOW - dt.timedelta(9))
     suppliers = supplier_snapshots(session, order)
     assert suppliers[0].delivered_at == delivered_at
-    assert order_snapshot(order, suppliers).delivered_at == delivered_at
+    assert policy_order(order, suppliers).delivered_at == delivered_at
 
 
 def test_parse_items_accepts_positions_gids_numeric_tails_and_skus(session: Session) -> None:

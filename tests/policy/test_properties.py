@@ -20,7 +20,7 @@ from worker.policy import (
     Evidence,
     FulfillmentState,
     OrderLine,
-    OrderSnapshot,
+    PolicyOrder,
     Reason,
     Request,
     RequestKind,
@@ -109,10 +109,10 @@ def instant(low_days: int, high_days: int) -> st.SearchStrategy[dt.datetime]:
 
 
 @st.composite
-def orders(draw: st.DrawFn) -> OrderSnapshot:
+def orders(draw: st.DrawFn) -> PolicyOrder:
     the_lines = draw(lines())
     paid = draw(money(3000))
-    return OrderSnapshot(
+    return PolicyOrder(
         currency=draw(st.sampled_from(CURRENCIES)),
         lines=the_lines,
         shipping=draw(money(60)),
@@ -128,7 +128,7 @@ def orders(draw: st.DrawFn) -> OrderSnapshot:
 
 
 @st.composite
-def suppliers(draw: st.DrawFn, order: OrderSnapshot) -> tuple[SupplierSnapshot, ...]:
+def suppliers(draw: st.DrawFn, order: PolicyOrder) -> tuple[SupplierSnapshot, ...]:
     found = []
     for _ in range(draw(st.integers(min_value=0, max_value=2))):
         covered = draw(st.lists(st.sampled_from([line.line_id for line in order.lines]), unique=True, max_size=3))
@@ -150,7 +150,7 @@ def suppliers(draw: st.DrawFn, order: OrderSnapshot) -> tuple[SupplierSnapshot, 
 
 
 @st.composite
-def requests(draw: st.DrawFn, order: OrderSnapshot) -> Request:
+def requests(draw: st.DrawFn, order: PolicyOrder) -> Request:
     open_lines = [line for line in order.lines if line.remaining_quantity > 0]
     items: dict[str, int] = {}
     if open_lines and draw(st.booleans()):
@@ -165,7 +165,7 @@ def requests(draw: st.DrawFn, order: OrderSnapshot) -> Request:
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[int, Request, OrderSnapshot, tuple[SupplierSnapshot, ...]]:
+def cases(draw: st.DrawFn) -> tuple[int, Request, PolicyOrder, tuple[SupplierSnapshot, ...]]:
     order = draw(orders())
     return (
         draw(st.integers(min_value=0, max_value=len(PARSED) - 1)),
@@ -179,11 +179,11 @@ def _in_currency(amount: Decimal, currency: str) -> bool:
     return amount.as_tuple().exponent == -minor_units(currency)
 
 
-def _left(order: OrderSnapshot) -> Decimal:
+def _left(order: PolicyOrder) -> Decimal:
     return max(order.total_paid - order.already_refunded, Decimal(0))
 
 
-def _check_money(decision: Decision, order: OrderSnapshot) -> None:
+def _check_money(decision: Decision, order: PolicyOrder) -> None:
     cur = order.currency
     assert decision.currency == cur
     assert Decimal(0) <= decision.refund_total <= _left(order)
@@ -227,13 +227,13 @@ def test_evaluation_is_deterministic_for_the_same_inputs_and_policy_version(case
 @settings(max_examples=150, deadline=None)
 @given(orders(), st.integers(min_value=0, max_value=len(PARSED) - 1), st.data())
 def test_successive_partial_refunds_never_add_up_to_more_than_was_paid(
-    order: OrderSnapshot, index: int, data: st.DataObject
+    order: PolicyOrder, index: int, data: st.DataObject
 ) -> None:
     """Apply each decision to the order (as Shopify would) and ask again, unit by unit: each line's
     refunds add up to exactly its total, no unit of money created or lost by rounding."""
     fresh = tuple(OrderLine(**{**ln.__dict__, "refunded_quantity": 0}) for ln in order.lines)
     unfulfilled = FulfillmentState.UNFULFILLED
-    order = OrderSnapshot(
+    order = PolicyOrder(
         **{
             **order.__dict__,
             "lines": fresh,
@@ -243,7 +243,7 @@ def test_successive_partial_refunds_never_add_up_to_more_than_was_paid(
         }
     )
     if data.draw(st.booleans()):  # enough paid that the cap never bites
-        order = OrderSnapshot(**{**order.__dict__, "total_paid": Decimal(10**6)})
+        order = PolicyOrder(**{**order.__dict__, "total_paid": Decimal(10**6)})
     per_line: dict[str, Decimal] = {}
     refunded = Decimal(0)
     for _ in range(25):
@@ -260,7 +260,7 @@ def test_successive_partial_refunds_never_add_up_to_more_than_was_paid(
             OrderLine(**{**ln.__dict__, "refunded_quantity": ln.refunded_quantity + 1}) if ln is line else ln
             for ln in order.lines
         )
-        order = OrderSnapshot(**{**order.__dict__, "lines": lines_after, "already_refunded": refunded})
+        order = PolicyOrder(**{**order.__dict__, "lines": lines_after, "already_refunded": refunded})
     assert refunded <= order.total_paid
     if order.total_paid == 10**6 and all(ln.remaining_quantity == 0 for ln in order.lines):
         for ln in order.lines:

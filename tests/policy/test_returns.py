@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.policy.factories import NOW, D, days_ago, order, policy, ret, supplier
-from worker.policy import DEFAULT_POLICY, Action, Evidence, OrderSnapshot, Reason, RequestKind, SupplierState, evaluate
+from worker.policy import DEFAULT_POLICY, Action, Evidence, PolicyOrder, Reason, RequestKind, SupplierState, evaluate
 from worker.policy.inputs import SupplierSnapshot
 from worker.policy.model import Payer
 
@@ -430,7 +430,7 @@ def test_supplier_paid_in_another_currency_needs_a_rate_to_count_the_recovery() 
 def test_amounts_follow_the_order_currency_minor_units() -> None:
     from worker.policy import OrderLine
 
-    jpy = OrderSnapshot(
+    jpy = PolicyOrder(
         currency="JPY",
         lines=(OrderLine("1", 3, D("1000"), discount=D("1"), tax=D("0")),),
         shipping=D("500"),
@@ -445,7 +445,7 @@ def test_amounts_follow_the_order_currency_minor_units() -> None:
     kwd = evaluate(
         policy("[cancellation]\nfee_percent = 3\n"),
         ret(Reason.CHANGED_MIND),
-        OrderSnapshot(
+        PolicyOrder(
             currency="KWD",
             lines=(OrderLine("1", 1, D("12.345")),),
             shipping=D("1.5"),

@@ -13,12 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from integrations.shopify.client import ShopifyClient
+from integrations.shopify.order import CLOSED_FULFILLMENT_ORDER, ShopifyOrder, parse_graphql_order
 from worker.errors import NotFoundError
-from worker.mirror.snapshot import parse_time
 
 #: Request statuses meaning a fulfillment service holds the fulfillment order.
 SERVICE_HOLDS = frozenset({"ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"})
-CLOSED_FO = frozenset({"CLOSED", "CANCELLED", "INCOMPLETE"})
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class FulfillmentOrderView:
 
     @property
     def open(self) -> bool:
-        return self.status.upper() not in CLOSED_FO
+        return self.status.upper() not in CLOSED_FULFILLMENT_ORDER
 
 
 @dataclass(frozen=True)
@@ -97,43 +96,32 @@ class OrderView:
         return next((r for r in self.refunds if r.note and marker in r.note), None)
 
 
-def _money(bag: dict[str, Any] | None) -> Decimal:
-    amount = ((bag or {}).get("shopMoney") or {}).get("amount")
-    return Decimal(str(amount)) if amount is not None else Decimal(0)
+def order_view(order: ShopifyOrder) -> OrderView:
+    """The cancellation's view of a typed order (read with ``OrderForAction`` or ``OrderById``)."""
+    return OrderView(
+        gid=order.gid,
+        name=order.name,
+        cancelled_at=order.cancelled_at,
+        fulfillment_status=order.display_fulfillment_status or "UNFULFILLED",
+        financial_status=order.display_financial_status or "",
+        currency=order.currency,
+        total_received=order.total_received or Decimal(0),
+        total_refunded=order.total_refunded or Decimal(0),
+        fulfillment_orders=tuple(
+            FulfillmentOrderView(fo.gid, fo.status, fo.request_status) for fo in order.fulfillment_orders or ()
+        ),
+        refunds=tuple(RefundView(r.gid, r.note, r.total_refunded, r.created_at) for r in order.refunds or ()),
+        line_gids=tuple(li.gid for li in order.lines or ()),
+        transactions=tuple(
+            TransactionView(t.gid, t.kind, t.status, t.gateway or "", t.amount, t.parent_gid)
+            for t in order.transactions or ()
+        ),
+    )
 
 
 def parse_order(node: dict[str, Any]) -> OrderView:
-    fos = ((node.get("fulfillmentOrders") or {}).get("nodes")) or []
-    return OrderView(
-        gid=node["id"],
-        name=str(node.get("name") or ""),
-        cancelled_at=parse_time(node.get("cancelledAt")),
-        fulfillment_status=str(node.get("displayFulfillmentStatus") or "UNFULFILLED"),
-        financial_status=str(node.get("displayFinancialStatus") or ""),
-        currency=str(node.get("currencyCode") or ""),
-        total_received=_money(node.get("totalReceivedSet")),
-        total_refunded=_money(node.get("totalRefundedSet")),
-        fulfillment_orders=tuple(
-            FulfillmentOrderView(fo["id"], str(fo.get("status") or ""), str(fo.get("requestStatus") or ""))
-            for fo in fos
-        ),
-        refunds=tuple(
-            RefundView(r["id"], r.get("note"), _money(r.get("totalRefundedSet")), parse_time(r.get("createdAt")))
-            for r in node.get("refunds") or []
-        ),
-        line_gids=tuple(li["id"] for li in ((node.get("lineItems") or {}).get("nodes") or [])),
-        transactions=tuple(
-            TransactionView(
-                t["id"],
-                str(t.get("kind") or ""),
-                str(t.get("status") or ""),
-                str(t.get("gateway") or ""),
-                _money(t.get("amountSet")),
-                (t.get("parentTransaction") or {}).get("id"),
-            )
-            for t in node.get("transactions") or []
-        ),
-    )
+    """An ``Order`` node (``OrderForAction``, or ``OrderById`` when ``complete_for_planning``)."""
+    return order_view(parse_graphql_order(node, source="action"))
 
 
 #: Page sizes of ``OrderFields`` (OrderById) for the plain lists: a full page may hide more.

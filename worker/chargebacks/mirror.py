@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integrations.shopify.order import parse_time
 from models import Chargeback, Order
 from models.chargebacks import FINAL_STATUSES
 from models.types import utcnow
-from worker.mirror.snapshot import parse_time
 from worker.money import round_money
 from worker.timeline import record_event
 

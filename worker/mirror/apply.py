@@ -23,11 +23,11 @@ from typing import Any
 from sqlalchemy import String, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
+from integrations.shopify.order import ShopifyOrder, ShopifyTransaction
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
 from worker import wiring
 from worker.db.bulk import any_of, upsert
-from worker.mirror.snapshot import OrderSnapshot, TransactionSnap
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
@@ -47,7 +47,7 @@ _PAYMENT_KINDS = frozenset({"SALE", "CAPTURE"})
 class AppliedOrder:
     order_id: int
     gid: str
-    snapshot: OrderSnapshot
+    snapshot: ShopifyOrder
     previous: dict[str, Any] | None  # the ledger's row before (None: first seen)
 
 
@@ -95,7 +95,7 @@ def registered_hooks() -> list[OrderAppliedHook]:
     return list(_hooks)
 
 
-def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[OrderSnapshot]) -> ApplyResult:
+def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyOrder]) -> ApplyResult:
     """Apply a batch of snapshots for one shop; flushes, never commits."""
     _pull_wired_hooks("apply_snapshots")
     started = time.perf_counter()
@@ -127,12 +127,12 @@ def _observe(source: str, result: ApplyResult, seconds: float) -> None:
     ORDERS_APPLIED.labels(source, "stale").inc(result.stale)
 
 
-def _rank(snapshot: OrderSnapshot) -> tuple[Any, bool]:
+def _rank(snapshot: ShopifyOrder) -> tuple[Any, bool]:
     return (snapshot.updated_at, snapshot.from_graphql)
 
 
-def _newest_per_order(snapshots: Iterable[OrderSnapshot]) -> list[OrderSnapshot]:
-    newest: dict[str, OrderSnapshot] = {}
+def _newest_per_order(snapshots: Iterable[ShopifyOrder]) -> list[ShopifyOrder]:
+    newest: dict[str, ShopifyOrder] = {}
     for snap in snapshots:
         current = newest.get(snap.gid)
         if current is None or _rank(snap) >= _rank(current):
@@ -151,7 +151,7 @@ def _previous_rows(session: Session, shop_id: int, gids: list[str]) -> dict[str,
     return {row["shopify_gid"]: dict(row) for row in session.execute(query).mappings()}
 
 
-def _order_values(shop_id: int, snap: OrderSnapshot, now: Any) -> dict[str, Any]:
+def _order_values(shop_id: int, snap: ShopifyOrder, now: Any) -> dict[str, Any]:
     refunded = snap.total_refunded
     if refunded is None and snap.refunds is not None:
         refunded = sum((r.total_refunded for r in snap.refunds), Decimal(0))
@@ -174,7 +174,7 @@ def _order_values(shop_id: int, snap: OrderSnapshot, now: Any) -> dict[str, Any]
     }  # fmt: skip
 
 
-def _upsert_orders(session: Session, shop_id: int, group: list[OrderSnapshot], from_graphql: bool) -> dict[str, int]:
+def _upsert_orders(session: Session, shop_id: int, group: list[ShopifyOrder], from_graphql: bool) -> dict[str, int]:
     now = utcnow()
     rows = [_order_values(shop_id, s, now) for s in group]
     keep = {"shop_id", "shopify_gid", "created_at"} | (set() if from_graphql else _NOT_IN_REST)
@@ -244,21 +244,23 @@ def _refund_values(order_id: int, r: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _transaction_values(order_id: int, t: TransactionSnap) -> dict[str, Any]:
+def _transaction_values(order_id: int, t: ShopifyTransaction) -> dict[str, Any]:
     return {
         "order_id": order_id, "shopify_gid": t.gid, "kind": t.kind, "status": t.status, "gateway": t.gateway,
         "amount": t.amount, "currency": t.currency, "parent_gid": t.parent_gid, "processed_at": t.processed_at,
     }  # fmt: skip
 
 
-def record_refund(session: Session, shop_id: int, order_id: int, refund: Any, txns: Sequence[TransactionSnap]) -> None:
+def record_refund(
+    session: Session, shop_id: int, order_id: int, refund: Any, txns: Sequence[ShopifyTransaction]
+) -> None:
     """Upsert one refund and its transactions and derive their money (a ``refunds/create`` webhook)."""
     _upsert(session, REFUNDS, [_refund_values(order_id, refund)], ["order_id", "shopify_gid"])
     _upsert(session, TRANSACTIONS, [_transaction_values(order_id, t) for t in txns], ["order_id", "shopify_gid"])
     _insert_money(session, [_money_row(shop_id, order_id, t, refund.created_at) for t in txns if ledger_kind(t)])
 
 
-def ledger_kind(txn: TransactionSnap) -> str | None:
+def ledger_kind(txn: ShopifyTransaction) -> str | None:
     """The money movement a transaction is, if any: captured payments in, refunds out."""
     if txn.status != "SUCCESS" or txn.amount <= 0:
         return None
@@ -269,7 +271,7 @@ def ledger_kind(txn: TransactionSnap) -> str | None:
     return None
 
 
-def _money_row(shop_id: int, order_id: int, txn: TransactionSnap, fallback_time: Any) -> dict[str, Any]:
+def _money_row(shop_id: int, order_id: int, txn: ShopifyTransaction, fallback_time: Any) -> dict[str, Any]:
     return {
         "shop_id": shop_id, "order_id": order_id, "supplier_order_id": None, "kind": ledger_kind(txn),
         "amount": txn.amount, "currency": txn.currency, "source_ref": f"shopify:transaction:{txn.gid}",
@@ -317,7 +319,7 @@ def _actor(source: str) -> str:
     )
 
 
-def changes(previous: dict[str, Any] | None, snap: OrderSnapshot) -> list[tuple[str, str]]:
+def changes(previous: dict[str, Any] | None, snap: ShopifyOrder) -> list[tuple[str, str]]:
     """What a person would want on the timeline when this snapshot replaced that row."""
     if previous is None:
         if snap.source == "backfill":

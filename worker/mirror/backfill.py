@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from integrations.shopify import documents
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import raise_for_user_errors
+from integrations.shopify.order import ShopifyOrder
 from models import BulkBackfill, Shop
 from models.types import utcnow
 from worker.db import UnitOfWork
@@ -33,7 +34,7 @@ from worker.errors import DropsyncError, NotFoundError
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.reconcile import search_query
-from worker.mirror.snapshot import OrderSnapshot, from_graphql
+from worker.mirror.snapshot import from_graphql
 
 log = structlog.get_logger(__name__)
 
@@ -212,7 +213,7 @@ class _Appliers:
         self._in_flight: deque[tuple[Future[int], int]] = deque()
         self.position, self.applied, self._broken = position, 0, False
 
-    def submit(self, batch: list[OrderSnapshot], end: int) -> None:
+    def submit(self, batch: list[ShopifyOrder], end: int) -> None:
         if len(self._in_flight) >= self._parallel:
             self._settle_oldest()
         args = (self._unit_of_work, self._backfill_id, self._shop_id, batch, self.position)
@@ -256,8 +257,8 @@ class _Appliers:
 _DONE = object()
 
 
-def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[list[OrderSnapshot], int]]:
-    batch: list[OrderSnapshot] = []
+def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[list[ShopifyOrder], int]]:
+    batch: list[ShopifyOrder] = []
     consumed = 0
     for consumed, node in assemble_orders(lines):
         batch.append(from_graphql(node, source="backfill"))
@@ -268,7 +269,7 @@ def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[list[OrderSnap
         yield batch, consumed
 
 
-def _prefetched_batches(lines: Iterable[bytes], size: int, depth: int = 1) -> Iterator[tuple[list[OrderSnapshot], int]]:
+def _prefetched_batches(lines: Iterable[bytes], size: int, depth: int = 1) -> Iterator[tuple[list[ShopifyOrder], int]]:
     """``_batches`` produced by a reader thread; its exceptions are re-raised here, in order."""
     queue: Queue[Any] = Queue(maxsize=depth)
     stop = threading.Event()
@@ -298,7 +299,7 @@ def _prefetched_batches(lines: Iterable[bytes], size: int, depth: int = 1) -> It
 
 
 def _commit_batch(
-    unit_of_work: UnitOfWork, backfill_id: int, shop_id: int, batch: list[OrderSnapshot], checkpoint: int,
+    unit_of_work: UnitOfWork, backfill_id: int, shop_id: int, batch: list[ShopifyOrder], checkpoint: int,
     final: bool = False,
 ) -> int:  # fmt: skip
     """Apply one batch and move the checkpoint (to ``checkpoint``, if further) in the same transaction."""

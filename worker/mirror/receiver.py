@@ -26,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from integrations.shopify.order import parse_time
 from integrations.shopify.webhooks import verify
 from models import WebhookDelivery
 from worker.db import get_engine
 from worker.mirror.inbox import IncomingDelivery, store_deliveries
 from worker.mirror.shops import ShopDirectory, ShopsUnavailable
-from worker.mirror.snapshot import parse_time
 from worker.observability.labels import CappedLabels
 from worker.observability.metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_RECEIVED, WEBHOOKS_REJECTED
 from worker.settings import get_settings

@@ -10,11 +10,12 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from integrations.shopify.order import ShopifyOrder, parse_rest_refund, parse_rest_transaction, parse_time
 from models import BulkBackfill, FulfillmentOrder, Order, WebhookDelivery
 from worker import wiring
 from worker.mirror import privacy
 from worker.mirror.apply import apply_snapshots, record_refund
-from worker.mirror.snapshot import OrderSnapshot, from_rest, parse_time, rest_refund, rest_transaction
+from worker.mirror.snapshot import from_rest
 from worker.timeline import record_event
 
 log = structlog.get_logger(__name__)
@@ -96,7 +97,7 @@ def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -
     ``refunds/create`` that arrived after an order's webhook sees that order.
     """
     _pull_wired_handlers("handle_deliveries")
-    pending: dict[int, list[OrderSnapshot]] = defaultdict(list)
+    pending: dict[int, list[ShopifyOrder]] = defaultdict(list)
     for delivery in deliveries:
         if delivery.topic in ORDER_TOPICS:
             pending[delivery.shop_id].append(from_rest(delivery.payload))
@@ -112,7 +113,7 @@ def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -
     _apply_pending(session, pending)
 
 
-def _apply_pending(session: Session, pending: dict[int, list[OrderSnapshot]]) -> None:
+def _apply_pending(session: Session, pending: dict[int, list[ShopifyOrder]]) -> None:
     for shop_id, snapshots in pending.items():
         apply_snapshots(session, shop_id, snapshots)
     pending.clear()
@@ -136,8 +137,8 @@ def refund_created(session: Session, delivery: WebhookDelivery) -> None:
     if order is None:
         log.info("refund for an order not mirrored yet; reconciliation will bring it", order=order_gid)
         return
-    refund = rest_refund(payload, order.currency)
-    txns = [rest_transaction(t, order.currency) for t in payload.get("transactions") or []]
+    refund = parse_rest_refund(payload, order.currency)
+    txns = [parse_rest_transaction(t, order.currency) for t in payload.get("transactions") or []]
     record_refund(session, delivery.shop_id, order.id, refund, txns)
     record_event(
         session, shop_id=delivery.shop_id, order_id=order.id, kind="order.refund_created", actor="shopify:webhook",

@@ -1,7 +1,7 @@
 """From the ledger to the policy's plain inputs (the only module of ``worker.policy`` that reads the DB).
 
 Line ids in the inputs are the ledger's ``LineItem.id`` as text. Reads only; never flushes or commits.
-The cancellation workflow reuses :func:`order_snapshot`, :func:`supplier_snapshots` and
+The cancellation workflow reuses :func:`policy_order`, :func:`supplier_snapshots` and
 :func:`check_order`.
 """
 
@@ -24,7 +24,7 @@ from worker.policy.inputs import (
     Evidence,
     FulfillmentState,
     OrderLine,
-    OrderSnapshot,
+    PolicyOrder,
     Reason,
     Request,
     RequestKind,
@@ -84,10 +84,10 @@ def _taxes_included(order: Order) -> bool:
     return bool(raw.get("taxesIncluded", raw.get("taxes_included", False)))
 
 
-def order_snapshot(order: Order, suppliers: Iterable[SupplierSnapshot] = ()) -> OrderSnapshot:
+def policy_order(order: Order, suppliers: Iterable[SupplierSnapshot] = ()) -> PolicyOrder:
     """The policy's view of ``order``; delivery is known from its supplier orders."""
     delivered = [s.delivered_at for s in suppliers if s.delivered_at is not None]
-    return OrderSnapshot(
+    return PolicyOrder(
         currency=order.currency,
         lines=tuple(_order_line(item) for item in order.line_items),
         shipping=order.total_shipping,
@@ -174,7 +174,7 @@ def parse_items(order: Order, spec: str | None) -> dict[str, int]:
     return items
 
 
-def infer_kind(order: OrderSnapshot, suppliers: Iterable[SupplierSnapshot]) -> RequestKind:
+def infer_kind(order: PolicyOrder, suppliers: Iterable[SupplierSnapshot]) -> RequestKind:
     """A return once anything shipped (supplier or Shopify), else a cancellation."""
     if order.fulfillment in (FulfillmentState.FULFILLED, FulfillmentState.PARTIALLY_FULFILLED):
         return RequestKind.RETURN
@@ -196,11 +196,11 @@ def check_order(
 ) -> Decision:
     """Evaluate a request on a ledger order (``kind`` ``None``: inferred by :func:`infer_kind`)."""
     suppliers = supplier_snapshots(session, order, policy)
-    snapshot = order_snapshot(order, suppliers)
+    facts = policy_order(order, suppliers)
     request = Request(
-        kind=kind or infer_kind(snapshot, suppliers),
+        kind=kind or infer_kind(facts, suppliers),
         reason=reason,
         items=dict(items or {}),
         evidence=frozenset(evidence),
     )
-    return evaluate(policy, request, snapshot, suppliers, now)
+    return evaluate(policy, request, facts, suppliers, now)

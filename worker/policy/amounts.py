@@ -18,19 +18,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from worker.money import allocate, floor_money, round_money, zero
-from worker.policy.inputs import OrderLine, OrderSnapshot, SupplierSnapshot
+from worker.policy.inputs import OrderLine, PolicyOrder, SupplierSnapshot
 
 HUNDRED = Decimal(100)
 
 
-def line_total(line: OrderLine, order: OrderSnapshot) -> Decimal:
+def line_total(line: OrderLine, order: PolicyOrder) -> Decimal:
     """What the whole line cost the customer: price × quantity − discount (+ tax unless included)."""
     tax = Decimal(0) if order.taxes_included else line.tax
     gross = line.unit_price * line.quantity - line.discount + tax
     return max(round_money(gross, order.currency), zero(order.currency))
 
 
-def units_value(line: OrderLine, quantity: int, order: OrderSnapshot) -> Decimal:
+def units_value(line: OrderLine, quantity: int, order: PolicyOrder) -> Decimal:
     """The value of ``quantity`` of the line's remaining units (see the module's rounding rules)."""
     if line.quantity <= 0 or quantity <= 0:
         return zero(order.currency)
@@ -46,13 +46,13 @@ def _share(total: Decimal, units: int, of: int, currency: str) -> Decimal:
     return total if units >= of else floor_money(total * units / of, currency)
 
 
-def remaining_refundable(order: OrderSnapshot) -> Decimal:
+def remaining_refundable(order: PolicyOrder) -> Decimal:
     """``total_paid − already_refunded`` in the order's currency, never negative."""
     left = floor_money(order.total_paid - order.already_refunded, order.currency)
     return max(left, zero(order.currency))
 
 
-def remaining_shipping(order: OrderSnapshot) -> Decimal:
+def remaining_shipping(order: PolicyOrder) -> Decimal:
     left = floor_money(order.shipping - order.shipping_refunded, order.currency)
     return max(left, zero(order.currency))
 
@@ -93,7 +93,7 @@ def settle(
 
 
 def supplier_cost(
-    supplier: SupplierSnapshot, units: Mapping[str, int], order: OrderSnapshot
+    supplier: SupplierSnapshot, units: Mapping[str, int], order: PolicyOrder
 ) -> tuple[Decimal, Decimal, Decimal]:
     """(goods, shipping, total) of what the store paid ``supplier`` for the requested units.
 

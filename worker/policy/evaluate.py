@@ -35,7 +35,7 @@ from worker.policy.inputs import (
     DELIVERY_REASONS,
     SHIPPED_STATES,
     FulfillmentState,
-    OrderSnapshot,
+    PolicyOrder,
     Request,
     RequestKind,
     SupplierSnapshot,
@@ -56,7 +56,7 @@ class InvalidRequestError(UsageError):
 def evaluate(
     policy: Policy,
     request: Request,
-    order: OrderSnapshot,
+    order: PolicyOrder,
     supplier: SupplierSnapshot | Sequence[SupplierSnapshot] | None,
     now: dt.datetime,
 ) -> Decision:
@@ -71,7 +71,7 @@ def evaluate(
     return _Evaluation(policy, request, order, suppliers, now, units).run()
 
 
-def requested_units(request: Request, order: OrderSnapshot) -> dict[str, int]:
+def requested_units(request: Request, order: PolicyOrder) -> dict[str, int]:
     """Line id → units asked for; an empty request means every remaining unit of the order."""
     if not request.items:
         return {line.line_id: line.remaining_quantity for line in order.lines if line.remaining_quantity > 0}

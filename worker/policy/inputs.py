@@ -126,8 +126,10 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
-class OrderSnapshot:
-    """The Shopify order's money and state. ``total_paid`` is what the customer actually paid;
+class PolicyOrder:
+    """The order as the policy weighs it: its money and state, read from the ledger (``adapters.policy_order``)
+    or from a stored decision's inputs. Not Shopify's payload (that is ``integrations.shopify.order``).
+    ``total_paid`` is what the customer actually paid;
     ``taxes_included``: line prices already contain the tax (VAT-inclusive stores), so it is not added."""
 
     currency: str

@@ -16,7 +16,7 @@ from worker.policy.inputs import (
     Evidence,
     FulfillmentState,
     OrderLine,
-    OrderSnapshot,
+    PolicyOrder,
     Reason,
     Request,
     RequestKind,
@@ -34,7 +34,7 @@ def _instant(value: str | None) -> dt.datetime | None:
 
 
 def inputs_to_dict(
-    request: Request, order: OrderSnapshot, suppliers: Sequence[SupplierSnapshot], now: dt.datetime
+    request: Request, order: PolicyOrder, suppliers: Sequence[SupplierSnapshot], now: dt.datetime
 ) -> dict[str, Any]:
     """Everything ``evaluate`` read, as JSON-ready values (Decimals as strings, instants ISO 8601)."""
     return {
@@ -94,7 +94,7 @@ def _supplier_to_dict(supplier: SupplierSnapshot) -> dict[str, Any]:
 
 def inputs_from_dict(
     data: Mapping[str, Any],
-) -> tuple[Request, OrderSnapshot, tuple[SupplierSnapshot, ...], dt.datetime]:
+) -> tuple[Request, PolicyOrder, tuple[SupplierSnapshot, ...], dt.datetime]:
     """The inverse of :func:`inputs_to_dict`."""
     req, order = data["request"], data["order"]
     request = Request(
@@ -118,7 +118,7 @@ def inputs_from_dict(
     )
     created = _instant(order["created_at"])
     assert created is not None  # written by inputs_to_dict from a required field
-    snapshot = OrderSnapshot(
+    facts = PolicyOrder(
         currency=order["currency"],
         lines=lines,
         shipping=Decimal(order["shipping"]),
@@ -133,7 +133,7 @@ def inputs_from_dict(
         name=order["name"],
     )
     suppliers = tuple(_supplier_from_dict(s) for s in data["suppliers"])
-    return request, snapshot, suppliers, dt.datetime.fromisoformat(data["now"])
+    return request, facts, suppliers, dt.datetime.fromisoformat(data["now"])
 
 
 def _supplier_from_dict(data: Mapping[str, Any]) -> SupplierSnapshot:

@@ -25,7 +25,7 @@ from worker.policy.decision import Action, Decision, LineRefund, SupplierRecover
 from worker.policy.inputs import (
     UNPAID_STATES,
     OrderLine,
-    OrderSnapshot,
+    PolicyOrder,
     Reason,
     Request,
     RequestKind,
@@ -61,7 +61,7 @@ class EvaluationState:
         self,
         policy: Policy,
         request: Request,
-        order: OrderSnapshot,
+        order: PolicyOrder,
         suppliers: tuple[SupplierSnapshot, ...],
         now: dt.datetime,
         units: dict[str, int],

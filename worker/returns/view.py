@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from integrations.shopify.client import ShopifyClient
+from integrations.shopify.order import parse_time
 from worker.cancellation.shopify_view import RefundView
 from worker.errors import NotFoundError
-from worker.mirror.snapshot import parse_time
 
 
 @dataclass(frozen=True)
