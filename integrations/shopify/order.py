@@ -46,7 +46,8 @@ NOT_IN_REST = frozenset({"total_refunded", "total_received", "fulfillment_orders
 LINE_NOT_IN_REST = frozenset({"refundable_quantity"})
 
 #: What REST's ``fulfillment_status: null`` stands for (parsed as ``UNFULFILLED``: REST cannot tell them
-#: apart). REST prints instants to the second; GraphQL may carry milliseconds.
+#: apart; the mirror keeps the finer status GraphQL gave it). REST prints instants to the second; GraphQL
+#: may carry milliseconds.
 REST_UNFULFILLED = frozenset({"UNFULFILLED", "IN_PROGRESS", "ON_HOLD", "SCHEDULED", "PENDING_FULFILLMENT", "OPEN"})
 
 #: Fulfillment order statuses after which nothing more is fulfilled from it.

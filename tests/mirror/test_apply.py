@@ -92,6 +92,18 @@ def test_graphql_replaces_a_webhook_at_the_same_version_but_not_the_reverse(sess
     assert _order(session, shop).display_fulfillment_status == "IN_PROGRESS"
 
 
+def test_a_newer_webhook_keeps_the_finer_unfulfilled_status_graphql_gave(session: Session) -> None:
+    """REST says null for IN_PROGRESS, ON_HOLD… alike: a newer webhook (a tag, a note) must not turn the
+    ledger's IN_PROGRESS back into UNFULFILLED; a webhook that does say fulfilled still wins."""
+    shop = _shop(session)
+    apply_snapshots(session, shop.id, [from_graphql(graphql_order(1, fulfillment="ON_HOLD"))])
+    apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T11:00:00Z"))])
+    order = _order(session, shop)
+    assert (order.display_fulfillment_status, order.source) == ("ON_HOLD", "webhook")
+    apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T12:00:00Z", fulfillment="fulfilled"))])
+    assert _order(session, shop).display_fulfillment_status == "FULFILLED"
+
+
 def test_reapplying_is_idempotent_and_money_is_counted_once(session: Session) -> None:
     shop = _shop(session)
     refund = rest_refund(1, 700, "25.00")

@@ -16,14 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import String, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
-from integrations.shopify.order import ShopifyOrder, ShopifyTransaction
+from integrations.shopify.order import REST_UNFULFILLED, ShopifyOrder, ShopifyTransaction
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
 from worker import wiring
@@ -103,6 +103,7 @@ def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyO
     if not batch:
         return ApplyResult()
     previous = _previous_rows(session, shop_id, [s.gid for s in batch])
+    batch = [_keep_finer_fulfillment(s, previous.get(s.gid)) for s in batch]
     ids: dict[str, int] = {}
     for from_graphql in (True, False):
         group = [s for s in batch if s.from_graphql is from_graphql]
@@ -117,6 +118,18 @@ def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyO
         hook(session, shop_id, result.applied)
     _observe(batch[0].source, result, time.perf_counter() - started)
     return result
+
+
+def _keep_finer_fulfillment(snap: ShopifyOrder, before: dict[str, Any] | None) -> ShopifyOrder:
+    """REST's ``fulfillment_status: null`` (parsed ``UNFULFILLED``) also stands for IN_PROGRESS, ON_HOLD,
+    SCHEDULED…: a webhook must not overwrite the finer status GraphQL gave the ledger with it (the next
+    reconcile or the cancellation's own read tells the truth again if it really went back)."""
+    if snap.from_graphql or before is None or snap.display_fulfillment_status != "UNFULFILLED":
+        return snap
+    kept = before["display_fulfillment_status"]
+    if kept in REST_UNFULFILLED and kept != "UNFULFILLED":
+        return replace(snap, display_fulfillment_status=kept)
+    return snap
 
 
 def _observe(source: str, result: ApplyResult, seconds: float) -> None:
