@@ -1,7 +1,7 @@
 """The dropsync ledger: SQLAlchemy 2.0 typed models. Import from here."""
 
 from models.base import Base
-from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES, CancellationRequest, ShopifyIntent
+from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES, CancellationRequest, IntentState, ShopifyIntent
 from models.chargebacks import Chargeback
 from models.inbox import OutboxMessage, WebhookDelivery
 from models.ledger import LEDGER_KINDS, LedgerEntry, TimelineEvent
@@ -27,6 +27,7 @@ __all__ = [
     "Dispute",
     "FulfillmentOrder",
     "Heartbeat",
+    "IntentState",
     "LedgerEntry",
     "LineItem",
     "Notification",

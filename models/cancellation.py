@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
@@ -11,9 +12,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, IdMixin, TimestampMixin
 from models.types import JsonType, UTCDateTime
 
-INTENT_STATES = ("pending", "submitting", "unknown", "succeeded", "failed")
-LIVE_INTENT_STATES = ("pending", "submitting", "unknown")
-_LIVE_SQL = "state IN ('pending', 'submitting', 'unknown')"
+
+class IntentState(StrEnum):
+    """``ShopifyIntent.state``: stored as these strings (the column and its CHECK are plain text)."""
+
+    PENDING = "pending"  # committed, not claimed yet (or provably not applied: retried later)
+    SUBMITTING = "submitting"  # claimed by a worker: Shopify may be seeing it right now
+    UNKNOWN = "unknown"  # the verdict was lost: Shopify is read before any retry
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # a person decides
+
+
+def _sql_in(values: tuple[str, ...]) -> str:
+    return "state IN ({})".format(", ".join(f"'{value}'" for value in values))
+
+
+INTENT_STATES = tuple(IntentState)
+LIVE_INTENT_STATES = (IntentState.PENDING, IntentState.SUBMITTING, IntentState.UNKNOWN)
+_LIVE_SQL = _sql_in(LIVE_INTENT_STATES)
 #: A cancellation request in one of these states is in progress: at most one per order (partial unique
 #: index below). ``worker.cancellation.states.OPEN`` is built from this tuple: a state counts as open, for
 #: the service's check and for the database, only once it is listed here.
@@ -21,7 +37,7 @@ OPEN_REQUEST_STATES = (
     "needs_approval", "requested", "supplier_cancel_requested", "supplier_refused", "supplier_confirmed",
     "supplier_shipped", "shopify_action", "needs_operator",
 )  # fmt: skip
-_OPEN_REQUEST_SQL = "state IN ({})".format(", ".join(f"'{state}'" for state in OPEN_REQUEST_STATES))
+_OPEN_REQUEST_SQL = _sql_in(OPEN_REQUEST_STATES)
 OPEN_REQUEST_INDEX = "uq_cancellation_requests_open_order"
 
 
@@ -81,7 +97,7 @@ class ShopifyIntent(IdMixin, TimestampMixin, Base):
             sqlite_where=text(_LIVE_SQL),
         ),
         Index("ix_shopify_intents_state_next", "state", "next_attempt_at"),
-        CheckConstraint("state IN ('pending', 'submitting', 'unknown', 'succeeded', 'failed')", name="state_valid"),
+        CheckConstraint(_sql_in(INTENT_STATES), name="state_valid"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         CheckConstraint("dispatches >= 0", name="dispatches_non_negative"),
     )
@@ -93,12 +109,13 @@ class ShopifyIntent(IdMixin, TimestampMixin, Base):
     )
     #: The return this intent carries out (the returns workflow's return_* kinds), else NULL.
     return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id", ondelete="SET NULL"))
-    # order_cancel | refund_create | fulfillment_order_cancel | fulfillment_order_cancellation_request |
-    # return_create | return_approve | return_decline | return_process | return_close
+    # ``worker.cancellation.intents.IntentKind``: order_cancel | refund_create | fulfillment_order_cancel |
+    # fulfillment_order_cancellation_request | return_create | return_approve | return_decline |
+    # return_process | return_close | dispute_evidence_update
     kind: Mapped[str] = mapped_column(String(48), nullable=False)
     params: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
-    state: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
+    state: Mapped[str] = mapped_column(String(16), default=IntentState.PENDING.value, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     # Messages the sweeper published for it; each holds a lease (``next_attempt_at``) that, once expired
     # with the intent still live, means the message was lost and another is sent (see the sweeper).

@@ -139,10 +139,10 @@ def test_one_live_intent_per_order_and_kind(sandbox: ShopifySandbox, lossy: Loss
     order_id = mirror(lossy, shop.id, gid)
     with session_scope() as session:
         first, created = ik.create_intent(
-            session, shop_id=shop.id, order_id=order_id, kind=ik.ORDER_CANCEL, params={}, request_id=None
+            session, shop_id=shop.id, order_id=order_id, kind=ik.IntentKind.ORDER_CANCEL, params={}, request_id=None
         )
         second, again = ik.create_intent(
-            session, shop_id=shop.id, order_id=order_id, kind=ik.ORDER_CANCEL, params={}, request_id=None
+            session, shop_id=shop.id, order_id=order_id, kind=ik.IntentKind.ORDER_CANCEL, params={}, request_id=None
         )
     assert created
     assert not again
@@ -150,7 +150,7 @@ def test_one_live_intent_per_order_and_kind(sandbox: ShopifySandbox, lossy: Loss
     from sqlalchemy.exc import IntegrityError
 
     with session_scope() as session:  # the database refuses a second live one too
-        session.add(ShopifyIntent(shop_id=shop.id, order_id=order_id, kind=ik.ORDER_CANCEL, params={},
+        session.add(ShopifyIntent(shop_id=shop.id, order_id=order_id, kind=ik.IntentKind.ORDER_CANCEL, params={},
                                   idempotency_key="another", state="pending"))  # fmt: skip
         with pytest.raises(IntegrityError):
             session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from models import CancellationRequest, LedgerEntry, SupplierOrder, SupplierOrderItem
 from tests.cli.support import dropsync
+from tests.policy.test_decision_roundtrip import STORED_BEFORE_INPUTS
 from tests.supplier.factories import make_order, make_shop
 from worker.db import session_scope
 from worker.timeline import record_event
@@ -32,7 +33,7 @@ def ledger(committed_db: Engine) -> dict[str, str]:
         supplier.items.append(SupplierOrderItem(line_item_id=first.line_items[0].id, quantity=2))
         session.add(supplier)
         session.add(CancellationRequest(shop_id=shop.id, order_id=first.id, reason="changed_mind", state="done",
-                                        policy_decision={"action": "allow", "refund_total": "50.00"}))  # fmt: skip
+                                        policy_decision=STORED_BEFORE_INPUTS))  # fmt: skip
         session.add(LedgerEntry(shop_id=shop.id, order_id=first.id, kind="customer_refund", amount=Decimal("50.00"),
                                 currency="USD", source_ref=f"test:{first.id}:refund",
                                 occurred_at=dt.datetime(2026, 3, 3, tzinfo=dt.UTC)))  # fmt: skip

@@ -3,6 +3,7 @@ evidence parsing, the carrier's delivery status, the dispute-window deadline."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -11,10 +12,11 @@ import pytest
 
 from integrations.aliexpress import status as st
 from models import ReturnCase, SupplierOrder
+from tests.policy.factories import order, ret
+from worker.cancellation.intents import IntentKind
 from worker.deadlines.rules import DISPUTE_WINDOW, DeadlinePolicy, findings
 from worker.errors import UsageError
-from worker.policy import Evidence, Reason
-from worker.returns import actions as ra
+from worker.policy import DEFAULT_POLICY, Evidence, Reason, evaluate
 from worker.returns import mapping
 from worker.returns import states as rs
 from worker.returns.evidence import parse_evidence
@@ -57,23 +59,25 @@ def _return_node(status: str, *, processed: int = 0, refunds: int = 0, handle: s
 
 
 def _case(verdict: str | None = "approve", *, return_required: bool = False, keep: bool = False) -> ReturnCase:
+    decision = evaluate(DEFAULT_POLICY, ret(Reason.DEFECTIVE), order(), [], NOW)
+    decision = dataclasses.replace(decision, return_required=return_required)
     return ReturnCase(
-        verdict=verdict, keep_item=keep, policy_decision={"return_required": return_required},
+        verdict=verdict, keep_item=keep, policy_decision=decision.to_dict(),
         refund_total=Decimal(0), currency="USD", state=rs.SHOPIFY_ACTION,
     )  # fmt: skip
 
 
 def test_plan_follows_the_return_as_shopify_shows_it() -> None:
     nothing: frozenset[str] = frozenset()
-    assert plan(_case(), None, nothing).kind == ra.RETURN_CREATE
-    assert plan(_case(), None, frozenset({ra.RETURN_CREATE})).what == "operator"  # never a second returnCreate
-    assert plan(_case(), parse_return(_return_node("REQUESTED")), nothing).kind == ra.RETURN_APPROVE
-    assert plan(_case("decline"), parse_return(_return_node("REQUESTED")), nothing).kind == ra.RETURN_DECLINE
+    assert plan(_case(), None, nothing).kind == IntentKind.RETURN_CREATE
+    assert plan(_case(), None, frozenset({IntentKind.RETURN_CREATE})).what == "operator"  # never a second returnCreate
+    assert plan(_case(), parse_return(_return_node("REQUESTED")), nothing).kind == IntentKind.RETURN_APPROVE
+    assert plan(_case("decline"), parse_return(_return_node("REQUESTED")), nothing).kind == IntentKind.RETURN_DECLINE
     assert plan(_case("decline"), parse_return(_return_node("DECLINED")), nothing).what == "declined"
-    assert plan(_case(), parse_return(_return_node("OPEN")), nothing).kind == ra.RETURN_PROCESS
+    assert plan(_case(), parse_return(_return_node("OPEN")), nothing).kind == IntentKind.RETURN_PROCESS
     refunded = parse_return(_return_node("OPEN", processed=1, refunds=1))
-    assert plan(_case(), refunded, frozenset({ra.RETURN_PROCESS})).kind == ra.RETURN_CLOSE
-    assert plan(_case(), parse_return(_return_node("CLOSED")), frozenset({ra.RETURN_PROCESS})).what == "done"
+    assert plan(_case(), refunded, frozenset({IntentKind.RETURN_PROCESS})).kind == IntentKind.RETURN_CLOSE
+    assert plan(_case(), parse_return(_return_node("CLOSED")), frozenset({IntentKind.RETURN_PROCESS})).what == "done"
     assert plan(_case(), parse_return(_return_node("CANCELED")), nothing).what == "canceled"
 
 
@@ -85,10 +89,10 @@ def test_plan_never_refunds_a_return_someone_else_already_refunded() -> None:
 def test_goods_that_must_come_back_are_waited_for_unless_kept() -> None:
     open_ = parse_return(_return_node("OPEN"))
     assert plan(_case(return_required=True), open_, frozenset()).what == "awaiting_goods"
-    assert plan(_case(return_required=True, keep=True), open_, frozenset()).kind == ra.RETURN_PROCESS
+    assert plan(_case(return_required=True, keep=True), open_, frozenset()).kind == IntentKind.RETURN_PROCESS
     received = _case(return_required=True)
     received.goods_received_at = NOW
-    assert plan(received, open_, frozenset()).kind == ra.RETURN_PROCESS
+    assert plan(received, open_, frozenset()).kind == IntentKind.RETURN_PROCESS
 
 
 def test_the_state_machine_refuses_impossible_moves() -> None:

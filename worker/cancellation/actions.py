@@ -1,30 +1,32 @@
 """The Shopify mutations an intent performs, and how an earlier attempt's effect is recognised.
 
-Each ``perform_*`` sends the intent's stored ``params`` (computed once, before the first attempt, so a
-resent refundCreate carries exactly the input its idempotency key was first used with) and returns the
-ids of what Shopify created. Each ``existing_effect`` reads Shopify and returns those ids if an earlier
-attempt (whose answer was lost, or whose worker died) already applied the intent, else ``None``.
+``PERFORMERS`` says, for every intent kind, what carries it out. Its ``perform`` sends the intent's stored
+``params`` (computed once, before the first attempt, so a resent refundCreate carries exactly the input
+its idempotency key was first used with) and returns the ids of what Shopify created. Its
+``existing_effect`` reads Shopify and returns those ids if an earlier attempt (whose answer was lost, or
+whose worker died) already applied the intent, else ``None``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import ShopifyError, ShopifyOutcomeUnknown, raise_for_user_errors
 from models import ShopifyIntent
-from worker.cancellation import intents as ik
-from worker.cancellation.intents import DISPUTE_EVIDENCE_UPDATE, Outcome, refund_marker
+from worker.cancellation.intents import IntentKind, Outcome, refund_marker
 from worker.cancellation.shopify_view import OrderView, read_order
 from worker.chargebacks import submission
 from worker.money import wire_amount
 
-# The returns workflow's intents (return_*) run through the same executor; their mutations live there.
+# The returns workflow's intents (return_*) and chargeback evidence run through the same executor; their
+# mutations live there (PERFORMERS below lists every kind).
 from worker.returns import actions as return_actions
 
 JOB_TIMEOUT_SECONDS = 30.0
-#: Chargeback evidence (worker.chargebacks.submission) runs through the same executor.
 
 
 class JobStillRunning(Exception):
@@ -55,30 +57,6 @@ def order_cancel_variables(intent: ShopifyIntent) -> dict[str, Any]:
     return variables
 
 
-def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
-    """Send the intent's mutation. Raises the client's errors (see module doc)."""
-    if intent.kind == DISPUTE_EVIDENCE_UPDATE:
-        return Outcome(submission.perform(client, intent))
-    if return_actions.handles(intent.kind):
-        return return_actions.perform(client, intent)
-    if intent.kind == ik.ORDER_CANCEL:
-        return _order_cancel(client, intent)
-    if intent.kind == ik.REFUND_CREATE:
-        return Outcome(_refund_create(client, intent))
-    if intent.kind == ik.FULFILLMENT_ORDER_CANCEL:
-        data = client.execute("FulfillmentOrderCancel", {"id": intent.params["fulfillment_order_gid"]})
-        payload = data["fulfillmentOrderCancel"]
-        raise_for_user_errors(payload, operation="fulfillmentOrderCancel")
-        return Outcome([intent.params["fulfillment_order_gid"]])
-    if intent.kind == ik.CANCELLATION_REQUEST:
-        variables = {"id": intent.params["fulfillment_order_gid"], "message": intent.params.get("message")}
-        data = client.execute("FulfillmentOrderSubmitCancellationRequest", variables)
-        payload = data["fulfillmentOrderSubmitCancellationRequest"]
-        raise_for_user_errors(payload, operation="fulfillmentOrderSubmitCancellationRequest")
-        return Outcome([intent.params["fulfillment_order_gid"]])
-    raise ValueError(f"unknown intent kind {intent.kind!r}")
-
-
 def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     data = client.execute("OrderCancel", order_cancel_variables(intent))
     payload = data["orderCancel"]
@@ -99,14 +77,110 @@ def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     return Outcome([node["id"]], job_gid, node)
 
 
-def _refund_create(client: ShopifyClient, intent: ShopifyIntent) -> list[str]:
+def _order_cancelled(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    view = read_order(client, intent.params["order_gid"])
+    if view.cancelled:
+        return [view.gid]
+    if intent.job_gid and not _job_done(client, intent.job_gid):
+        raise JobStillRunning(intent.job_gid)
+    return None
+
+
+def _refund_create(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     # @idempotent with the intent's key: if this succeeds but the answer (or our commit) is lost, the
     # resend returns the original refund instead of refunding twice.
     data = client.execute("RefundCreate", {"input": intent.params["input"], "idempotencyKey": intent.idempotency_key})
     payload = data["refundCreate"]
     raise_for_user_errors(payload, operation="refundCreate")
     refund = (payload or {}).get("refund") or {}
-    return [refund["id"]] if refund.get("id") else []
+    return Outcome([refund["id"]] if refund.get("id") else [])
+
+
+def _refund_found(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    found = read_order(client, intent.params["order_gid"]).refund_with_note(refund_marker(intent))
+    return [found.gid] if found else None
+
+
+def _fulfillment_order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
+    data = client.execute("FulfillmentOrderCancel", {"id": intent.params["fulfillment_order_gid"]})
+    raise_for_user_errors(data["fulfillmentOrderCancel"], operation="fulfillmentOrderCancel")
+    return Outcome([intent.params["fulfillment_order_gid"]])
+
+
+def _fulfillment_order_withdrawn(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    found = _fulfillment_order(client, intent)
+    if found is not None and (not found[1] or found[2] == "UNSUBMITTED"):
+        return [found[0]]
+    return None
+
+
+def _cancellation_request(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
+    variables = {"id": intent.params["fulfillment_order_gid"], "message": intent.params.get("message")}
+    data = client.execute("FulfillmentOrderSubmitCancellationRequest", variables)
+    payload = data["fulfillmentOrderSubmitCancellationRequest"]
+    raise_for_user_errors(payload, operation="fulfillmentOrderSubmitCancellationRequest")
+    return Outcome([intent.params["fulfillment_order_gid"]])
+
+
+_CANCELLATION_ASKED = ("CANCELLATION_REQUESTED", "CANCELLATION_ACCEPTED", "CANCELLATION_REJECTED")
+
+
+def _cancellation_requested(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    found = _fulfillment_order(client, intent)
+    if found is not None and (found[2] in _CANCELLATION_ASKED or not found[1]):
+        return [found[0]]
+    return None
+
+
+def _fulfillment_order(client: ShopifyClient, intent: ShopifyIntent) -> tuple[str, bool, str] | None:
+    """The intent's fulfillment order as Shopify shows it now: ``(gid, open, request status)``, or ``None``."""
+    view = read_order(client, intent.params["order_gid"])
+    gid = intent.params["fulfillment_order_gid"]
+    return next(((f.gid, f.open, f.request_status.upper()) for f in view.fulfillment_orders if f.gid == gid), None)
+
+
+def _evidence_update(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
+    return Outcome(submission.perform(client, intent))
+
+
+@dataclass(frozen=True)
+class Performer:
+    """What one intent kind does on Shopify.
+
+    ``perform`` sends the intent's stored params and returns what Shopify created (raises the client's
+    errors, ``JobStillRunning``, ``NotConfirmed``); ``existing_effect`` reads Shopify and returns the ids
+    an earlier attempt already created, or ``None`` when nothing is there.
+    """
+
+    perform: Callable[[ShopifyClient, ShopifyIntent], Outcome]
+    existing_effect: Callable[[ShopifyClient, ShopifyIntent], list[str] | None]
+
+
+#: Every intent kind and what carries it out: the executor (and sweeper) run all of them the same way.
+PERFORMERS: dict[IntentKind, Performer] = {
+    IntentKind.ORDER_CANCEL: Performer(_order_cancel, _order_cancelled),
+    IntentKind.REFUND_CREATE: Performer(_refund_create, _refund_found),
+    IntentKind.FULFILLMENT_ORDER_CANCEL: Performer(_fulfillment_order_cancel, _fulfillment_order_withdrawn),
+    IntentKind.CANCELLATION_REQUEST: Performer(_cancellation_request, _cancellation_requested),
+    IntentKind.RETURN_CREATE: Performer(return_actions.perform, return_actions.return_created),
+    IntentKind.RETURN_APPROVE: Performer(return_actions.perform, return_actions.return_approved),
+    IntentKind.RETURN_DECLINE: Performer(return_actions.perform, return_actions.return_declined),
+    IntentKind.RETURN_PROCESS: Performer(return_actions.perform, return_actions.return_processed),
+    IntentKind.RETURN_CLOSE: Performer(return_actions.perform, return_actions.return_closed),
+    IntentKind.DISPUTE_EVIDENCE_UPDATE: Performer(_evidence_update, submission.existing_effect),
+}
+
+
+def performer(intent: ShopifyIntent) -> Performer:
+    try:
+        return PERFORMERS[IntentKind(intent.kind)]
+    except (ValueError, KeyError):
+        raise ValueError(f"unknown intent kind {intent.kind!r}") from None
+
+
+def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
+    """Send the intent's mutation. Raises the client's errors (see module doc)."""
+    return performer(intent).perform(client, intent)
 
 
 def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
@@ -115,29 +189,7 @@ def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] |
     Raises ``JobStillRunning`` for an orderCancel whose recorded job is still running: neither adopt nor
     resend (a second orderCancel could start a second refund).
     """
-    if intent.kind == DISPUTE_EVIDENCE_UPDATE:
-        return submission.existing_effect(client, intent)
-    if return_actions.handles(intent.kind):
-        return return_actions.existing_effect(client, intent)
-    view = read_order(client, intent.params["order_gid"])
-    if intent.kind == ik.ORDER_CANCEL:
-        if view.cancelled:
-            return [view.gid]
-        if intent.job_gid and not _job_done(client, intent.job_gid):
-            raise JobStillRunning(intent.job_gid)
-        return None
-    if intent.kind == ik.REFUND_CREATE:
-        found = view.refund_with_note(refund_marker(intent))
-        return [found.gid] if found else None
-    fo = next((f for f in view.fulfillment_orders if f.gid == intent.params["fulfillment_order_gid"]), None)
-    if fo is None:
-        return None
-    if intent.kind == ik.FULFILLMENT_ORDER_CANCEL and (not fo.open or fo.request_status.upper() == "UNSUBMITTED"):
-        return [fo.gid]
-    done_statuses = ("CANCELLATION_REQUESTED", "CANCELLATION_ACCEPTED", "CANCELLATION_REJECTED")
-    if intent.kind == ik.CANCELLATION_REQUEST and (fo.request_status.upper() in done_statuses or not fo.open):
-        return [fo.gid]
-    return None
+    return performer(intent).existing_effect(client, intent)
 
 
 def _job_done(client: ShopifyClient, job_gid: str) -> bool:

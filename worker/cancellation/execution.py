@@ -24,6 +24,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -37,7 +38,7 @@ from integrations.shopify.errors import (
     ShopifyOutcomeUnknown,
     ShopifyUserErrors,
 )
-from models import CancellationRequest, LineItem, Order, ShopifyIntent
+from models import CancellationRequest, IntentState, LineItem, Order, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.alerts import raise_order_alert
@@ -45,10 +46,13 @@ from worker.cancellation import actions
 from worker.cancellation import intents as ik
 from worker.cancellation import states as s
 from worker.cancellation.failpoints import failpoint
+from worker.cancellation.intents import IntentKind
 from worker.cancellation.shopify_view import OrderView, complete_for_planning, parse_order, read_order
-from worker.db import UnitOfWork as SessionFactory
+from worker.db import UnitOfWork
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.snapshot import from_graphql
+from worker.policy.decision import Action, Decision
+from worker.policy.inputs import RequestKind
 
 log = structlog.get_logger(__name__)
 
@@ -57,12 +61,19 @@ SWEEPER_GRACE_SECONDS = 30
 MAX_STEPS = 6
 
 
+class StepKind(StrEnum):
+    INTENT = "intent"  # perform ``Step.kind``
+    DONE = "done"
+    WAIT = "wait"  # for the fulfillment service or the supplier: a webhook or the sweeper comes back
+    OPERATOR = "operator"  # a person decides
+
+
 @dataclass(frozen=True)
 class Step:
     """The next thing a request needs: an intent to perform, or ``done`` / ``wait`` / ``operator``."""
 
-    what: str  # intent | done | wait | operator
-    kind: str | None = None
+    what: StepKind
+    kind: IntentKind | None = None
     params: dict[str, Any] | None = None
     why: str = ""
 
@@ -74,13 +85,13 @@ def _succeeded(session: Session, request: CancellationRequest) -> list[ShopifyIn
     return list(
         session.scalars(
             select(ShopifyIntent).where(
-                ShopifyIntent.cancellation_request_id == request.id, ShopifyIntent.state == "succeeded"
+                ShopifyIntent.cancellation_request_id == request.id, ShopifyIntent.state == IntentState.SUCCEEDED
             )
         )
     )
 
 
-def _done_for(done: list[ShopifyIntent], kind: str, fo_gid: str | None = None) -> bool:
+def _done_for(done: list[ShopifyIntent], kind: IntentKind, fo_gid: str | None = None) -> bool:
     return any(i.kind == kind and (fo_gid is None or i.params.get("fulfillment_order_gid") == fo_gid) for i in done)
 
 
@@ -91,99 +102,102 @@ def plan(session: Session, request: CancellationRequest, view: OrderView) -> Ste
     decision refunds everything still refundable, otherwise it cancels without refunding and a
     refundCreate moves exactly the decision's amount — never both for the same money.
     """
-    decision = request.policy_decision or {}
+    decision = Decision.stored(request.policy_decision)
     done = _succeeded(session, request)
-    total = Decimal(str(decision.get("refund_total", "0")))
-    action = decision.get("action")
-    if action == "escalate":  # approved by a person: the kind the rules evaluated says which
-        whole = not request.items
-        action = "cancel" if decision.get("kind") == "cancel" and whole else "refund_items"
-    if action == "cancel":
-        return _plan_cancel(session, request, view, done, total, decision)
-    if _done_for(done, ik.REFUND_CREATE):
-        return Step("done", why="refund created")
-    if total <= 0:
-        return Step("done", why="the decision refunds nothing")
-    return _refund_step(session, request, view, decision, total)
+    if decision is not None and _action(request, decision) is Action.CANCEL:
+        return _plan_cancel(session, request, view, done, decision)
+    if _done_for(done, IntentKind.REFUND_CREATE):
+        return Step(StepKind.DONE, why="refund created")
+    if decision is None or decision.refund_total <= 0:
+        return Step(StepKind.DONE, why="the decision refunds nothing")
+    return _refund_step(session, request, view, decision)
+
+
+def _action(request: CancellationRequest, decision: Decision) -> Action:
+    """What to do on Shopify: an escalation approved by a person does what the rules evaluated."""
+    if decision.action is not Action.ESCALATE:
+        return decision.action
+    whole = not request.items
+    return Action.CANCEL if decision.kind is RequestKind.CANCEL and whole else Action.REFUND_ITEMS
 
 
 def _plan_cancel(
-    session: Session, request: CancellationRequest, view: OrderView, done: list[ShopifyIntent], total: Decimal,
-    decision: dict[str, Any],
-) -> Step:  # fmt: skip
+    session: Session, request: CancellationRequest, view: OrderView, done: list[ShopifyIntent], decision: Decision
+) -> Step:
+    total = decision.refund_total
     if view.cancelled:
-        cancel = next((i for i in done if i.kind == ik.ORDER_CANCEL), None)
+        cancel = next((i for i in done if i.kind == IntentKind.ORDER_CANCEL), None)
         refunded_by_cancel = bool(cancel and cancel.params.get("refund"))
-        if refunded_by_cancel or total <= 0 or _done_for(done, ik.REFUND_CREATE):
-            return Step("done", why="order cancelled on Shopify")
+        if refunded_by_cancel or total <= 0 or _done_for(done, IntentKind.REFUND_CREATE):
+            return Step(StepKind.DONE, why="order cancelled on Shopify")
         if view.refundable <= 0:
-            return Step("done", why="order cancelled; nothing left to refund")
-        return _refund_step(session, request, view, decision, total)
+            return Step(StepKind.DONE, why="order cancelled; nothing left to refund")
+        return _refund_step(session, request, view, decision)
     if view.shipped:
-        return Step("operator", why="Shopify shows the order fulfilled since the decision: decide a refund or return")
+        return Step(StepKind.OPERATOR,
+                    why="Shopify shows the order fulfilled since the decision: decide a refund or return")  # fmt: skip
     submitted = view.open_fulfillment_orders("SUBMITTED")
     if submitted:
         fo = submitted[0]
-        return Step("intent", ik.FULFILLMENT_ORDER_CANCEL, {"order_gid": view.gid, "fulfillment_order_gid": fo.gid},
+        return Step(StepKind.INTENT, IntentKind.FULFILLMENT_ORDER_CANCEL,
+                    {"order_gid": view.gid, "fulfillment_order_gid": fo.gid},
                     why="withdraw the fulfillment request first")  # fmt: skip
     rejected = view.open_fulfillment_orders("CANCELLATION_REJECTED")
     if rejected:
-        return Step("operator", why="the fulfillment service rejected the cancellation request")
+        return Step(StepKind.OPERATOR, why="the fulfillment service rejected the cancellation request")
     if view.open_fulfillment_orders("CANCELLATION_REQUESTED"):
         if request.source == "fulfillment_service":
             # The merchant asked *us* (the fulfillment service): nobody else will answer.
-            return Step("operator", why="the supplier side is settled: accept the merchant's cancellation "
+            return Step(StepKind.OPERATOR, why="the supplier side is settled: accept the merchant's cancellation "
                         "request on the fulfillment order in Shopify, then retry")  # fmt: skip
-        return Step("wait", why="waiting for the fulfillment service to answer the cancellation request")
+        return Step(StepKind.WAIT, why="waiting for the fulfillment service to answer the cancellation request")
     accepted = view.open_fulfillment_orders("ACCEPTED")
     if accepted:
         fo = accepted[0]
-        if _done_for(done, ik.CANCELLATION_REQUEST, fo.gid):
-            return Step("wait", why="cancellation request sent to the fulfillment service")
+        if _done_for(done, IntentKind.CANCELLATION_REQUEST, fo.gid):
+            return Step(StepKind.WAIT, why="cancellation request sent to the fulfillment service")
         params: dict[str, Any] = {"order_gid": view.gid, "fulfillment_order_gid": fo.gid,
                   "message": f"Please cancel: customer request ({request.reason})"}  # fmt: skip
-        return Step("intent", ik.CANCELLATION_REQUEST, params, why="the fulfillment service holds the order")
+        return Step(StepKind.INTENT, IntentKind.CANCELLATION_REQUEST, params,
+                    why="the fulfillment service holds the order")  # fmt: skip
     # What our own refunds already moved counts: the cancel may only refund what is still owed.
     remaining = total - sum(
-        (Decimal(i.params.get("amount", "0")) for i in done if i.kind == ik.REFUND_CREATE), Decimal(0)
+        (Decimal(i.params.get("amount", "0")) for i in done if i.kind == IntentKind.REFUND_CREATE), Decimal(0)
     )
     full = remaining > 0 and remaining >= view.refundable
-    if not full and remaining > 0 and not _done_for(done, ik.REFUND_CREATE):
+    if not full and remaining > 0 and not _done_for(done, IntentKind.REFUND_CREATE):
         # Less than everything (a fee kept): refund the decision's amount while the lines still exist,
         # then cancel without refunding. orderCancel's own refund would move all of it.
-        return _refund_step(session, request, view, decision, total)
+        return _refund_step(session, request, view, decision)
     cancel_params: dict[str, Any] = {
-        "order_gid": view.gid, "reason": decision.get("shopify_cancel_reason") or "CUSTOMER", "restock": True,
-        "notify_customer": bool(decision.get("notify_customer", False)), "refund": full,
+        "order_gid": view.gid, "reason": decision.shopify_cancel_reason or "CUSTOMER", "restock": True,
+        "notify_customer": decision.notify_customer, "refund": full,
         "staff_note": f"dropsync cancellation request {request.id}",
     }  # fmt: skip
-    return Step("intent", ik.ORDER_CANCEL, cancel_params, why="unfulfilled: cancel the order")
+    return Step(StepKind.INTENT, IntentKind.ORDER_CANCEL, cancel_params, why="unfulfilled: cancel the order")
 
 
-def _refund_step(
-    session: Session, request: CancellationRequest, view: OrderView, decision: dict[str, Any], total: Decimal
-) -> Step:
+def _refund_step(session: Session, request: CancellationRequest, view: OrderView, decision: Decision) -> Step:
     if view.refundable <= 0:
-        return Step("done", why="nothing left to refund on Shopify")
+        return Step(StepKind.DONE, why="nothing left to refund on Shopify")
     gids = dict(
         session.execute(select(LineItem.id, LineItem.shopify_gid).where(LineItem.order_id == request.order_id)).all()
     )
     lines = [
-        {"line_gid": gids[int(li["line_id"])], "quantity": li["quantity"], "restock": li.get("restock", False)}
-        for li in decision.get("lines", [])
-        if int(li["line_id"]) in gids and not view.cancelled
+        {"line_gid": gids[int(li.line_id)], "quantity": li.quantity, "restock": li.restock}
+        for li in decision.lines
+        if int(li.line_id) in gids and not view.cancelled
     ]
-    params = {"order_gid": view.gid, "lines": lines, "shipping": decision.get("shipping_amount", "0"),
-              "total": str(total), "notify": bool(decision.get("notify_customer", False))}  # fmt: skip
-    return Step("intent", ik.REFUND_CREATE, params, why=f"refund {total} {decision.get('currency', '')}")
+    total = decision.refund_total
+    params = {"order_gid": view.gid, "lines": lines, "shipping": str(decision.shipping_amount),
+              "total": str(total), "notify": decision.notify_customer}  # fmt: skip
+    return Step(StepKind.INTENT, IntentKind.REFUND_CREATE, params, why=f"refund {total} {decision.currency}")
 
 
 # -- running a request ----------------------------------------------------------------------------------
 
 
-def run_request(
-    sessions: SessionFactory, request_id: int, client: ShopifyClient, *, reclaim_stale: bool = False
-) -> str:
+def run_request(sessions: UnitOfWork, request_id: int, client: ShopifyClient, *, reclaim_stale: bool = False) -> str:
     """Advance a request in ``shopify_action`` until it is done, waits, or needs a person. Idempotent.
 
     A live intent of the request (even ``submitting``) is finished first: the request is never planned
@@ -209,9 +223,7 @@ class _Seen:
         return view
 
 
-def _one_step(
-    sessions: SessionFactory, request_id: int, client: ShopifyClient, reclaim_stale: bool, seen: _Seen
-) -> str:
+def _one_step(sessions: UnitOfWork, request_id: int, client: ShopifyClient, reclaim_stale: bool, seen: _Seen) -> str:
     with sessions() as session:
         request = session.get(CancellationRequest, request_id)
         if request is None or request.state != s.SHOPIFY_ACTION:
@@ -221,7 +233,7 @@ def _one_step(
     if live is not None:
         seen.take()
         state = _execute(sessions, live, client, reclaim_stale=reclaim_stale, seen=seen)
-        return "progress" if state == "succeeded" else state
+        return "progress" if state == IntentState.SUCCEEDED else state
     view = seen.take() or read_order(client, order_gid)
     with sessions() as session:
         request = session.get_one(CancellationRequest, request_id, with_for_update=True)
@@ -231,12 +243,12 @@ def _one_step(
             live = other  # a concurrent run planned meanwhile: finish that one, plan nothing
         else:
             step = plan(session, request, view)
-            if step.what == "done":
+            if step.what is StepKind.DONE:
                 _complete(session, request, view, step.why)
                 return "done"
-            if step.what == "wait":
+            if step.what is StepKind.WAIT:
                 return "wait"
-            if step.what == "operator":
+            if step.what is StepKind.OPERATOR:
                 request_to_operator(session, request, step.why)
                 return "operator"
     if live is None:
@@ -245,7 +257,7 @@ def _one_step(
             return "progress"  # a concurrent run did this step meanwhile: plan again from Shopify
     # Committed: the key is durable before Shopify sees it.
     state = _execute(sessions, live, client, reclaim_stale=reclaim_stale, seen=seen)
-    return "progress" if state == "succeeded" else state
+    return "progress" if state == IntentState.SUCCEEDED else state
 
 
 def _live_intent_of(session: Session, request_id: int) -> int | None:
@@ -257,7 +269,7 @@ def _live_intent_of(session: Session, request_id: int) -> int | None:
 
 
 def _create_planned(
-    sessions: SessionFactory, request_id: int, step: Step, client: ShopifyClient, view: OrderView
+    sessions: UnitOfWork, request_id: int, step: Step, client: ShopifyClient, view: OrderView
 ) -> int | None:
     """Commit the planned intent (a refund's complete input computed first, outside any transaction).
 
@@ -266,7 +278,7 @@ def _create_planned(
     """
     assert step.kind is not None
     params, key = dict(step.params or {}), ik.new_key(step.kind)
-    if step.kind == ik.REFUND_CREATE:
+    if step.kind is IntentKind.REFUND_CREATE:
         try:
             params = _with_refund_input(client, view, params, request_id, key)
         except ShopifyError:
@@ -285,9 +297,7 @@ def _create_planned(
             return _live_intent_of(session, request_id)
 
 
-def _taken_meanwhile(
-    sessions: SessionFactory, request_id: int, step: Step, fo_gid: str | None
-) -> tuple[bool, int | None]:
+def _taken_meanwhile(sessions: UnitOfWork, request_id: int, step: Step, fo_gid: str | None) -> tuple[bool, int | None]:
     """(taken, live intent): whether a concurrent run already planned (live) or finished this step."""
     assert step.kind is not None
     with sessions() as session:
@@ -297,9 +307,7 @@ def _taken_meanwhile(
         return _done_for(_succeeded(session, request), step.kind, fo_gid), None
 
 
-def _commit_planned(
-    sessions: SessionFactory, request_id: int, step: Step, params: dict[str, Any], key: str
-) -> int | None:
+def _commit_planned(sessions: UnitOfWork, request_id: int, step: Step, params: dict[str, Any], key: str) -> int | None:
     assert step.kind is not None
     with sessions() as session:
         request = session.get_one(CancellationRequest, request_id, with_for_update=True)
@@ -345,18 +353,18 @@ def request_to_operator(session: Session, request: CancellationRequest, why: str
 # -- executing one intent -------------------------------------------------------------------------------
 
 
-def _claim(sessions: SessionFactory, intent_id: int, *, reclaim_stale: bool) -> tuple[ShopifyIntent, bool] | None:
+def _claim(sessions: UnitOfWork, intent_id: int, *, reclaim_stale: bool) -> tuple[ShopifyIntent, bool] | None:
     """``(intent, read_first)`` after committing ``submitting``; ``None`` when not claimable now."""
     with sessions() as session:
         intent = ik.get_intent(session, intent_id, lock=True)
-        if intent.state in ("succeeded", "failed"):
+        if intent.state in (IntentState.SUCCEEDED, IntentState.FAILED):
             return None
-        if intent.state == "submitting":
+        if intent.state == IntentState.SUBMITTING:
             stale = intent.submitted_at is None or intent.submitted_at <= utcnow() - ik.stale_submitting()
             if not (reclaim_stale or stale):
                 return None  # another worker is on it right now
-        read_first = intent.state in ("submitting", "unknown") or intent.attempts > 0
-        intent.state = "submitting"
+        read_first = intent.state in (IntentState.SUBMITTING, IntentState.UNKNOWN) or intent.attempts > 0
+        intent.state = IntentState.SUBMITTING
         intent.attempts += 1
         intent.submitted_at = utcnow()
         session.flush()
@@ -364,9 +372,7 @@ def _claim(sessions: SessionFactory, intent_id: int, *, reclaim_stale: bool) -> 
         return intent, read_first
 
 
-def execute_intent(
-    sessions: SessionFactory, intent_id: int, client: ShopifyClient, *, reclaim_stale: bool = False
-) -> str:
+def execute_intent(sessions: UnitOfWork, intent_id: int, client: ShopifyClient, *, reclaim_stale: bool = False) -> str:
     """Perform one intent (see the module doc); returns its state afterwards. Never raises Shopify errors.
 
     ``reclaim_stale``: the caller knows the ``submitting`` holder is dead (a redelivered task message).
@@ -374,9 +380,7 @@ def execute_intent(
     return _execute(sessions, intent_id, client, reclaim_stale=reclaim_stale, seen=_Seen())
 
 
-def _execute(
-    sessions: SessionFactory, intent_id: int, client: ShopifyClient, *, reclaim_stale: bool, seen: _Seen
-) -> str:
+def _execute(sessions: UnitOfWork, intent_id: int, client: ShopifyClient, *, reclaim_stale: bool, seen: _Seen) -> str:
     claimed = _claim(sessions, intent_id, reclaim_stale=reclaim_stale)
     if claimed is None:
         with sessions() as session:
@@ -407,7 +411,7 @@ def _execute(
     return _finish(sessions, intent, client, outcome, how="applied", seen=seen)
 
 
-def _verdict(sessions: SessionFactory, intent: ShopifyIntent, mark: Callable[[Session, ShopifyIntent], Any]) -> str:
+def _verdict(sessions: UnitOfWork, intent: ShopifyIntent, mark: Callable[[Session, ShopifyIntent], Any]) -> str:
     with sessions() as session:
         row = ik.get_intent(session, intent.id, lock=True)
         mark(session, row)
@@ -415,7 +419,7 @@ def _verdict(sessions: SessionFactory, intent: ShopifyIntent, mark: Callable[[Se
         return row.state
 
 
-def _not_applied(sessions: SessionFactory, intent: ShopifyIntent, error: str) -> str:
+def _not_applied(sessions: UnitOfWork, intent: ShopifyIntent, error: str) -> str:
     """Shopify refused before running it (or it never left): retry later; hand over after MAX_ATTEMPTS."""
     with sessions() as session:
         row = ik.get_intent(session, intent.id, lock=True)
@@ -427,7 +431,7 @@ def _not_applied(sessions: SessionFactory, intent: ShopifyIntent, error: str) ->
         return row.state
 
 
-def _refused(sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyClient, exc: ShopifyUserErrors) -> str:
+def _refused(sessions: UnitOfWork, intent: ShopifyIntent, client: ShopifyClient, exc: ShopifyUserErrors) -> str:
     """userErrors: maybe because an earlier attempt already did it ("already cancelled"): look first."""
     try:
         adopted = actions.existing_effect(client, intent)
@@ -439,11 +443,11 @@ def _refused(sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyCli
 
 
 def _after_failure(session: Session, intent: ShopifyIntent) -> None:
-    if intent.state == "failed" and intent.return_id is not None:
+    if intent.state == IntentState.FAILED and intent.return_id is not None:
         from worker.returns.handover import return_intent_failed
 
         return_intent_failed(session, intent)
-    if intent.state != "failed" or intent.cancellation_request_id is None:
+    if intent.state != IntentState.FAILED or intent.cancellation_request_id is None:
         return
     request = session.get(CancellationRequest, intent.cancellation_request_id)
     if request is not None and request.state == s.SHOPIFY_ACTION:
@@ -451,7 +455,7 @@ def _after_failure(session: Session, intent: ShopifyIntent) -> None:
 
 
 def _finish(
-    sessions: SessionFactory, intent: ShopifyIntent, client: ShopifyClient, outcome: ik.Outcome, *, how: str,
+    sessions: UnitOfWork, intent: ShopifyIntent, client: ShopifyClient, outcome: ik.Outcome, *, how: str,
     seen: _Seen | None = None,
 ) -> str:  # fmt: skip
     # orderCancel's confirmation read already is the order as Shopify shows it now: mirror that.

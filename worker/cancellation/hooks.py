@@ -56,7 +56,7 @@ def close_cancel_intents(session: Session, shop_id: int, applied: Sequence[Appli
     live = session.scalars(
         select(ShopifyIntent).where(
             ShopifyIntent.order_id.in_(cancelled),
-            ShopifyIntent.kind == ik.ORDER_CANCEL,
+            ShopifyIntent.kind == ik.IntentKind.ORDER_CANCEL,
             ShopifyIntent.state.in_(LIVE_INTENT_STATES),
         )
     ).all()
@@ -114,7 +114,7 @@ def merchant_asked_the_service_to_cancel(session: Session, delivery: WebhookDeli
         return
     ours = session.scalars(
         select(ShopifyIntent).where(
-            ShopifyIntent.order_id == fo.order_id, ShopifyIntent.kind == ik.CANCELLATION_REQUEST
+            ShopifyIntent.order_id == fo.order_id, ShopifyIntent.kind == ik.IntentKind.CANCELLATION_REQUEST
         )
     ).all()
     if any(i.params.get("fulfillment_order_gid") == fo.shopify_gid for i in ours):

@@ -32,13 +32,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import ShopifyIntent
+from models import IntentState, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.alerts import raise_order_alert
@@ -46,20 +47,31 @@ from worker.cancellation.errors import IntentNotFound, IntentStateError
 from worker.db import savepoint
 from worker.timeline import record_event
 
-ORDER_CANCEL = "order_cancel"
-REFUND_CREATE = "refund_create"
-FULFILLMENT_ORDER_CANCEL = "fulfillment_order_cancel"
-CANCELLATION_REQUEST = "fulfillment_order_cancellation_request"
-KINDS = (ORDER_CANCEL, REFUND_CREATE, FULFILLMENT_ORDER_CANCEL, CANCELLATION_REQUEST)
+
+class IntentKind(StrEnum):
+    """``ShopifyIntent.kind``: the Shopify mutation an intent performs (stored as these strings). What each
+    one does is ``worker.cancellation.actions.PERFORMERS``."""
+
+    # The cancellation workflow (worker.cancellation.execution)
+    ORDER_CANCEL = "order_cancel"
+    REFUND_CREATE = "refund_create"
+    FULFILLMENT_ORDER_CANCEL = "fulfillment_order_cancel"
+    CANCELLATION_REQUEST = "fulfillment_order_cancellation_request"
+    # The returns workflow (worker.returns.execution)
+    RETURN_CREATE = "return_create"
+    RETURN_APPROVE = "return_approve"
+    RETURN_DECLINE = "return_decline"
+    RETURN_PROCESS = "return_process"
+    RETURN_CLOSE = "return_close"
+    # Chargeback evidence (worker.chargebacks.submission)
+    DISPUTE_EVIDENCE_UPDATE = "dispute_evidence_update"
+
 
 MAX_ATTEMPTS = 6
 #: Retry messages sent without an outcome before a person is asked (each lost one costs a lease).
 MAX_DISPATCHES = 2 * MAX_ATTEMPTS
 #: Past due by more than this (four sweeper periods) means nothing is retrying it: shown as overdue.
 OVERDUE_GRACE = dt.timedelta(seconds=60)
-
-
-DISPUTE_EVIDENCE_UPDATE = "dispute_evidence_update"
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ BACKOFF_BASE = dt.timedelta(seconds=5)
 BACKOFF_CAP = dt.timedelta(minutes=30)
 
 
-def new_key(kind: str) -> str:
+def new_key(kind: IntentKind) -> str:
     return f"dropsync-{kind}-{uuid.uuid4().hex}"
 
 
@@ -106,7 +118,7 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(delay, BACKOFF_CAP)
 
 
-def live_intent(session: Session, order_id: int, kind: str | None = None) -> ShopifyIntent | None:
+def live_intent(session: Session, order_id: int, kind: IntentKind | None = None) -> ShopifyIntent | None:
     query = select(ShopifyIntent).where(ShopifyIntent.order_id == order_id, ShopifyIntent.state.in_(LIVE_INTENT_STATES))
     if kind is not None:
         query = query.where(ShopifyIntent.kind == kind)
@@ -118,7 +130,7 @@ def create_intent(
     *,
     shop_id: int,
     order_id: int,
-    kind: str,
+    kind: IntentKind,
     params: dict[str, Any],
     request_id: int | None,
     key: str | None = None,
@@ -135,7 +147,7 @@ def create_intent(
     intent = ShopifyIntent(
         shop_id=shop_id, order_id=order_id, cancellation_request_id=request_id, return_id=return_id, kind=kind,
         params=params,
-        idempotency_key=key or new_key(kind), state="pending", attempts=0, result_ids=[],
+        idempotency_key=key or new_key(kind), state=IntentState.PENDING, attempts=0, result_ids=[],
     )  # fmt: skip
     try:
         with savepoint(session):
@@ -181,7 +193,7 @@ def mark_succeeded(
     """Terminal success (``how``: applied, adopted, webhook…). False if it was already terminal."""
     if intent.state not in LIVE_INTENT_STATES:
         return False
-    intent.state = "succeeded"
+    intent.state = IntentState.SUCCEEDED
     intent.completed_at = utcnow()
     intent.next_attempt_at = None
     intent.result_ids = sorted(set(intent.result_ids) | set(result_ids))
@@ -196,7 +208,7 @@ def mark_unknown(session: Session, intent: ShopifyIntent, error: str, *, job_gid
     """The verdict was lost: Shopify may have applied it. Read before any retry."""
     if intent.state not in LIVE_INTENT_STATES:
         return
-    intent.state = "unknown"
+    intent.state = IntentState.UNKNOWN
     intent.last_error = error[:2000]
     intent.next_attempt_at = utcnow() + backoff(intent.attempts)
     if job_gid:
@@ -209,7 +221,7 @@ def mark_retry(session: Session, intent: ShopifyIntent, error: str) -> None:
     """Provably not applied (never sent, throttled, refused before running): back to pending, later."""
     if intent.state not in LIVE_INTENT_STATES:
         return
-    intent.state = "pending" if intent.state == "submitting" else intent.state
+    intent.state = IntentState.PENDING if intent.state == IntentState.SUBMITTING else intent.state
     intent.last_error = error[:2000]
     intent.next_attempt_at = utcnow() + backoff(intent.attempts)
     session.flush()
@@ -220,7 +232,7 @@ def mark_failed(session: Session, intent: ShopifyIntent, error: str, *, actor: s
     """Terminal: a person decides. Raises an alert (once per intent)."""
     if intent.state not in LIVE_INTENT_STATES:
         return False
-    intent.state = "failed"
+    intent.state = IntentState.FAILED
     intent.last_error = error[:2000]
     intent.completed_at = utcnow()
     intent.next_attempt_at = None
@@ -241,14 +253,14 @@ def operator_retry(session: Session, intent_id: int, actor: str) -> ShopifyInten
     (order, kind) exists (the unique index would refuse it anyway).
     """
     intent = get_intent(session, intent_id, lock=True)
-    if intent.state == "succeeded":
+    if intent.state == IntentState.SUCCEEDED:
         raise IntentStateError(f"intent {intent.id} succeeded: there is nothing to retry")
-    if intent.state == "failed":
-        other = live_intent(session, intent.order_id, intent.kind)
+    if intent.state == IntentState.FAILED:
+        other = live_intent(session, intent.order_id, IntentKind(intent.kind))
         if other is not None:
             raise IntentStateError(f"intent {other.id} of the same order and kind is live: retry that one")
         # Back to unknown (not pending): a failed intent may have been applied; read Shopify first.
-        intent.state = "unknown"
+        intent.state = IntentState.UNKNOWN
         intent.completed_at = None
     intent.next_attempt_at = utcnow()
     session.flush()
@@ -258,14 +270,14 @@ def operator_retry(session: Session, intent_id: int, actor: str) -> ShopifyInten
 
 def operator_resolve(session: Session, intent_id: int, outcome: str, actor: str, note: str | None) -> ShopifyIntent:
     """A person checked Shopify and records the outcome (``succeeded`` or ``failed``) of a non-succeeded intent."""
-    if outcome not in ("succeeded", "failed"):
+    if outcome not in (IntentState.SUCCEEDED, IntentState.FAILED):
         raise IntentStateError(f"--as must be succeeded or failed, not {outcome!r}")
     intent = get_intent(session, intent_id, lock=True)
-    if intent.state == "succeeded":
+    if intent.state == IntentState.SUCCEEDED:
         raise IntentStateError(f"intent {intent.id} already succeeded")
     if intent.state == outcome:
         raise IntentStateError(f"intent {intent.id} is already {outcome}")
-    intent.state = outcome
+    intent.state = IntentState(outcome)
     intent.completed_at = utcnow()
     intent.next_attempt_at = None
     intent.last_error = f"resolved by {actor}: {note}" if note else f"resolved by {actor}"
@@ -280,7 +292,7 @@ def stuck_intents(session: Session, now: dt.datetime, older_than: dt.timedelta) 
     """Failed intents, live ones not finished ``older_than`` after creation, and overdue ones whatever
     their age (see :func:`overdue_intents`), oldest first."""
     query = select(ShopifyIntent).where(
-        (ShopifyIntent.state == "failed")
+        (ShopifyIntent.state == IntentState.FAILED)
         | (ShopifyIntent.state.in_(LIVE_INTENT_STATES) & (ShopifyIntent.created_at <= now - older_than))
         | _due_clause(now - OVERDUE_GRACE)
     )
@@ -291,9 +303,9 @@ def _due_clause(at: dt.datetime) -> Any:
     """Live and due at ``at``: pending/unknown whose retry time (or dispatch lease) passed, or
     ``submitting`` abandoned (stale claim) with no dispatch lease running."""
     lease_over = ShopifyIntent.next_attempt_at.is_(None) | (ShopifyIntent.next_attempt_at <= at)
-    return (ShopifyIntent.state.in_(("pending", "unknown")) & lease_over) | (
-        (ShopifyIntent.state == "submitting") & (ShopifyIntent.submitted_at <= at - stale_submitting()) & lease_over
-    )
+    stale = ShopifyIntent.submitted_at <= at - stale_submitting()
+    abandoned = (ShopifyIntent.state == IntentState.SUBMITTING) & stale
+    return (ShopifyIntent.state.in_((IntentState.PENDING, IntentState.UNKNOWN)) & lease_over) | (abandoned & lease_over)
 
 
 def due_intents(session: Session, now: dt.datetime, limit: int = 200) -> list[ShopifyIntent]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Task
 
+from models import IntentState
 from models.types import utcnow
 from worker import outbox
 from worker.cancellation import execution, sweeper
@@ -40,9 +41,9 @@ def execute_intent(self: Task, intent_id: int) -> str:  # type: ignore[type-arg]
     redelivered = _redelivered(self)
     with client_for_shop(shop_id) as client:
         state = execution.execute_intent(session_scope, intent_id, client, reclaim_stale=redelivered)
-        if request_id is not None and state == "succeeded":
+        if request_id is not None and state == IntentState.SUCCEEDED:
             return execution.run_request(session_scope, request_id, client)
-        if return_id is not None and state == "succeeded":
+        if return_id is not None and state == IntentState.SUCCEEDED:
             from worker.returns.execution import run_return
 
             return run_return(session_scope, return_id, client)

@@ -30,6 +30,7 @@ from models import CancellationRequest, Chargeback, Dispute, Order, Refund, Supp
 from models.types import utcnow
 from worker.chargebacks import tracking
 from worker.money import round_money
+from worker.policy.decision import Action, Decision
 
 NOT_RECEIVED, UNACCEPTABLE, CREDIT_NOT_PROCESSED, GENERAL = (
     "not_received", "unacceptable", "credit_not_processed", "general",
@@ -183,15 +184,13 @@ def refusal(session: Session, order_id: int) -> str | None:
         .order_by(CancellationRequest.id.desc())
     )
     for request in requests:
-        decision = request.policy_decision or {}
-        if decision.get("action") == "deny":
-            when = str(decision.get("evaluated_at", ""))[:10]
-            rules = " ".join(str(r).rstrip(".") + "." for r in decision.get("reasons", []))
+        decision = Decision.stored(request.policy_decision)
+        if decision is not None and decision.action is Action.DENY:
+            rules = " ".join(r.rstrip(".") + "." for r in decision.reasons)
             return (
-                f"On {when} the customer asked to {request.kind} the order "
+                f"On {decision.evaluated_at.date().isoformat()} the customer asked to {request.kind} the order "
                 f"(reason: {request.reason.replace('_', ' ')}). "
-                f"The request was refused under the store's policy (version {decision.get('policy_version', '?')}): "
-                f"{rules}"
+                f"The request was refused under the store's policy (version {decision.policy_version}): {rules}"
             )
     return None
 

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import ShopifyGraphQLError, raise_for_user_errors
-from models import Chargeback, Order, ShopifyIntent
+from models import LIVE_INTENT_STATES, Chargeback, IntentState, Order, ShopifyIntent
 from models.types import utcnow
 from worker import outbox
 from worker.cancellation import intents as ik
-from worker.cancellation.intents import DISPUTE_EVIDENCE_UPDATE
+from worker.cancellation.intents import IntentKind
 from worker.chargebacks.evidence import Pack, build_pack
 from worker.errors import RefusedError
 from worker.timeline import record_event
@@ -41,7 +41,7 @@ def submissions(session: Session, row: Chargeback) -> list[ShopifyIntent]:
     """Every submission intent of this dispute, oldest first."""
     intents = session.scalars(
         select(ShopifyIntent)
-        .where(ShopifyIntent.order_id == row.order_id, ShopifyIntent.kind == DISPUTE_EVIDENCE_UPDATE)
+        .where(ShopifyIntent.order_id == row.order_id, ShopifyIntent.kind == IntentKind.DISPUTE_EVIDENCE_UPDATE)
         .order_by(ShopifyIntent.id)
     )
     return [i for i in intents if i.params.get("dispute_gid") == row.dispute_gid]
@@ -49,7 +49,7 @@ def submissions(session: Session, row: Chargeback) -> list[ShopifyIntent]:
 
 def live_submission(session: Session, row: Chargeback) -> ShopifyIntent | None:
     """The submission already live or done for this dispute (the latest), if any."""
-    done = [i for i in submissions(session, row) if i.state in ("pending", "submitting", "unknown", "succeeded")]
+    done = [i for i in submissions(session, row) if i.state in (*LIVE_INTENT_STATES, IntentState.SUCCEEDED)]
     return done[-1] if done else None
 
 
@@ -83,7 +83,7 @@ def request_submission(session: Session, row: Chargeback, *, actor: str, pack: P
         "chargeback_id": row.id, "input": {**pack.input, "submitEvidence": True},
     }  # fmt: skip
     intent, _ = ik.create_intent(
-        session, shop_id=row.shop_id, order_id=order.id, kind=DISPUTE_EVIDENCE_UPDATE, params=params,
+        session, shop_id=row.shop_id, order_id=order.id, kind=IntentKind.DISPUTE_EVIDENCE_UPDATE, params=params,
         request_id=None, actor=actor,
     )  # fmt: skip
     if intent.attempts == 0:

@@ -6,7 +6,7 @@ import structlog
 from celery import Task
 from sqlalchemy import select
 
-from models import Chargeback
+from models import Chargeback, IntentState
 from models.types import utcnow
 from worker.cancellation import execution
 from worker.cancellation.intents import get_intent
@@ -52,7 +52,7 @@ def submit(self: Task, intent_id: int) -> str:  # type: ignore[type-arg]
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     with client_for_shop(shop_id) as client:
         state = execution.execute_intent(session_scope, intent_id, client, reclaim_stale=redelivered)
-        if state == "succeeded":
+        if state == IntentState.SUCCEEDED:
             sync.refresh(session_scope, shop_id, dispute_gid, client)
     return state
 

@@ -19,6 +19,7 @@ from worker.errors import UsageError
 from worker.orders import resolve_order, shop_domain
 from worker.policy import Reason
 from worker.policy.adapters import parse_items
+from worker.policy.decision import Decision
 from worker.returns.evidence import parse_evidence
 
 app = typer.Typer(help="Cancellation requests: request, status, withdraw, approve, resume.", no_args_is_help=True)
@@ -52,16 +53,17 @@ def describe(session: Session, request: CancellationRequest) -> dict[str, Any]:
     intents = session.scalars(
         select(ShopifyIntent).where(ShopifyIntent.cancellation_request_id == request.id).order_by(ShopifyIntent.id)
     ).all()
-    decision = request.policy_decision or {}
+    decision = Decision.stored(request.policy_decision)
     order = session.get_one(Order, request.order_id)
     return {
         "shop": shop_domain(session, request.shop_id), "order": order.name,
         "id": request.id, "order_id": request.order_id, "state": request.state,
         "state_label": s.LABELS.get(request.state, request.state), "kind": request.kind, "reason": request.reason,
-        "items": request.items, "policy_version": request.policy_version, "action": decision.get("action"),
-        "refund_total": decision.get("refund_total"), "currency": decision.get("currency"),
-        "expected_supplier_recovery": decision.get("expected_supplier_recovery"),
-        "reasons": decision.get("reasons", []), "history": request.state_history,
+        "items": request.items, "policy_version": request.policy_version,
+        "action": decision and decision.action.value, "refund_total": decision and str(decision.refund_total),
+        "currency": decision and decision.currency,
+        "expected_supplier_recovery": decision and str(decision.expected_supplier_recovery),
+        "reasons": list(decision.reasons) if decision else [], "history": request.state_history,
         "intents": [
             {"id": i.id, "kind": i.kind, "state": i.state, "attempts": i.attempts, "key": i.idempotency_key,
              "last_error": i.last_error, "result_ids": i.result_ids}

@@ -7,6 +7,7 @@ import datetime as dt
 import typer
 from rich.table import Table
 
+from models import IntentState
 from models.types import utcnow
 from worker import outbox
 from worker.cancellation import intents as ik
@@ -85,10 +86,10 @@ def resolve(
         intent = ik.operator_resolve(session, intent_id, outcome, actor(), note)
         if intent.cancellation_request_id is not None:
             request = service.get_request(session, intent.cancellation_request_id)
-            if outcome == "failed" and request.state == s.SHOPIFY_ACTION:
+            if outcome == IntentState.FAILED and request.state == s.SHOPIFY_ACTION:
                 # A person said it did not happen: the request waits for them (retry), not for the sweeper.
                 s.move(session, request, s.NEEDS_OPERATOR, actor=actor(), why=f"intent {intent.id} resolved failed")
-            elif outcome == "succeeded":
+            elif outcome == IntentState.SUCCEEDED:
                 if request.state == s.NEEDS_OPERATOR:
                     s.move(session, request, s.SHOPIFY_ACTION, actor=actor(), why=f"intent {intent.id} resolved")
                 if request.state == s.SHOPIFY_ACTION:

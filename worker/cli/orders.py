@@ -33,6 +33,7 @@ from models.types import utcnow
 from worker.cli.common import SHOP, at_currency_precision, console, print_json, unit_of_work
 from worker.errors import UsageError
 from worker.orders import resolve_order, resolve_shop, shop_domain
+from worker.policy.decision import Decision
 
 app = typer.Typer(help="Mirrored orders: list, show.", no_args_is_help=True)
 
@@ -186,10 +187,10 @@ def _requests(session: Session, order: Order) -> list[dict[str, Any]]:
     query = select(CancellationRequest).where(CancellationRequest.order_id == order.id)
     return [
         {"id": r.id, "kind": r.kind, "state": r.state, "reason": r.reason, "items": r.items,
-         "action": (r.policy_decision or {}).get("action"),
-         "refund_total": (r.policy_decision or {}).get("refund_total"),
+         "action": decision and decision.action.value, "refund_total": decision and str(decision.refund_total),
          "requested_by": r.requested_by, "created_at": r.created_at, "completed_at": r.completed_at}
         for r in session.scalars(query.order_by(CancellationRequest.id))
+        for decision in [Decision.stored(r.policy_decision)]
     ]  # fmt: skip
 
 
@@ -197,9 +198,10 @@ def order_returns(session: Session, order_id: int) -> list[dict[str, Any]]:
     query = select(ReturnCase).where(ReturnCase.order_id == order_id).order_by(ReturnCase.id)
     return [
         {"id": r.id, "gid": r.shopify_gid, "source": r.source, "reason": r.reason, "state": r.state,
-         "shopify_status": r.shopify_status, "action": (r.policy_decision or {}).get("action"),
+         "shopify_status": r.shopify_status, "action": decision and decision.action.value,
          "refunded": r.refund_total, "currency": r.currency, "keep_item": r.keep_item}
         for r in session.scalars(query)
+        for decision in [Decision.stored(r.policy_decision)]
     ]  # fmt: skip
 
 

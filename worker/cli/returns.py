@@ -18,6 +18,7 @@ from worker.cli.supplier import actor
 from worker.errors import NotFoundError
 from worker.orders import resolve_order
 from worker.policy.adapters import parse_items
+from worker.policy.decision import Decision
 from worker.returns import service
 from worker.returns import states as rs
 from worker.returns.evidence import parse_evidence
@@ -54,19 +55,20 @@ def describe(session: Session, case: ReturnCase) -> dict[str, Any]:
     ).all()
     evidence = session.scalars(select(RequestEvidence).where(RequestEvidence.return_id == case.id)).all()
     titles = service.line_titles(session, case)
-    decision = case.policy_decision or {}
+    decision = Decision.stored(case.policy_decision)
     order_name = session.scalar(select(Order.name).where(Order.id == case.order_id))
     return {
         "id": case.id, "order": order_name, "order_id": case.order_id, "shopify_gid": case.shopify_gid,
         "name": case.name, "shopify_status": case.shopify_status, "state": case.state,
         "state_label": rs.LABELS.get(case.state, case.state), "source": case.source, "reason": case.reason,
         "shopify_reason": case.shopify_reason, "verdict": case.verdict, "keep_item": case.keep_item,
-        "goods_back": bool(decision.get("return_required")) and not case.keep_item,
-        "goods_received_at": case.goods_received_at, "action": decision.get("action"),
-        "refund_planned": decision.get("refund_total"), "refunded": str(case.refund_total), "currency": case.currency,
-        "expected_supplier_recovery": decision.get("expected_supplier_recovery"),
+        "goods_back": bool(decision and decision.return_required) and not case.keep_item,
+        "goods_received_at": case.goods_received_at,
+        "action": decision and decision.action.value, "refund_planned": decision and str(decision.refund_total),
+        "refunded": str(case.refund_total), "currency": case.currency,
+        "expected_supplier_recovery": decision and str(decision.expected_supplier_recovery),
         "decline_reason": case.decline_reason, "decline_note": case.decline_note,
-        "policy_version": case.policy_version, "reasons": decision.get("reasons", []),
+        "policy_version": case.policy_version, "reasons": list(decision.reasons) if decision else [],
         "lines": [{"line_item_id": line.line_item_id, "title": titles.get(line.line_item_id, ""),
                    "quantity": line.quantity, "processed": line.processed_quantity} for line in case.lines],
         "evidence": [{"kind": e.kind, "reference": e.reference} for e in evidence],

@@ -31,6 +31,7 @@ from worker.cancellation import service as cancellation
 from worker.cancellation.states import TERMINAL
 from worker.db import session_scope
 from worker.demo.receiver import NotificationInbox
+from worker.policy.decision import Decision
 from worker.returns import service as returns
 from worker.returns.evidence import parse_evidence
 from worker.stack import Stack, StackError, send_task
@@ -185,7 +186,8 @@ def request_state(request_id: int, wanted: str) -> bool:
     """Whether the request reached ``wanted``; a different final state fails the step at once."""
     with session_scope() as session:
         request = session.get_one(CancellationRequest, request_id)
-        state, reasons = request.state, (request.policy_decision or {}).get("reasons", [])
+        decision = Decision.stored(request.policy_decision)
+        state, reasons = request.state, decision.reasons if decision else ()
     if state == wanted:
         return True
     if state in TERMINAL or state == "needs_operator":

@@ -19,6 +19,7 @@ from worker.cancellation.exposure import exposures, totals
 from worker.db import session_scope
 from worker.demo.story import Cast
 from worker.mirror.topics import ORDER_TOPICS
+from worker.policy.decision import Decision
 from worker.stack import Stack
 
 
@@ -81,10 +82,10 @@ def _case(session: Session, stack: Stack, cast: Cast, role: str, request_id: int
     shopify = stack.shopify.control.snapshot(order.shopify_gid)
     refunded = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
         LedgerEntry.order_id == order.id, LedgerEntry.kind == "customer_refund"))  # fmt: skip
-    decision = request.policy_decision or {}
+    decision = Decision.stored(request.policy_decision)
     case: dict[str, Any] = {
         "order": order.name, "reason": request.reason, "kind": request.kind, "state": request.state,
-        "policy": decision.get("action"), "policy_reasons": decision.get("reasons", []),
+        "policy": decision and decision.action.value, "policy_reasons": list(decision.reasons) if decision else [],
         "history": [h["to"] for h in request.state_history],
         "shopify": {"cancelled": shopify["cancelled_at"] is not None, "financial_status": shopify["financial_status"],
                     "fulfillment_status": shopify["fulfillment_status"], "total_refunded": shopify["total_refunded"],
@@ -110,11 +111,11 @@ def _return(session: Session, stack: Stack, return_id: int) -> dict[str, Any]:
         LedgerEntry.order_id == order.id, LedgerEntry.kind == "customer_refund"))  # fmt: skip
     on_shopify = stack.shopify.control.return_snapshot(case.shopify_gid) if case.shopify_gid else {}
     counts = stack.shopify.control.return_mutation_counts(case.shopify_gid) if case.shopify_gid else {}
-    decision = case.policy_decision or {}
+    decision = Decision.stored(case.policy_decision)
     out: dict[str, Any] = {
         "order": order.name, "source": case.source, "reason": case.reason, "shopify_reason": case.shopify_reason,
-        "state": case.state, "keep_item": case.keep_item, "policy": decision.get("action"),
-        "policy_reasons": decision.get("reasons", []), "history": [h["to"] for h in case.state_history],
+        "state": case.state, "keep_item": case.keep_item, "policy": decision and decision.action.value,
+        "policy_reasons": list(decision.reasons) if decision else [], "history": [h["to"] for h in case.state_history],
         "refunded_by_return": str(case.refund_total),
         "lines": [(line.line_item_id, line.quantity) for line in case.lines],
         "shopify": {"status": on_shopify.get("status"), "decline": on_shopify.get("decline"),

@@ -41,7 +41,7 @@ from sqlalchemy import Connection, Engine, case, func, select, text
 from sqlalchemy.orm import Session
 
 from models import Alert, ShopifyIntent, WebhookDelivery
-from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES
+from models.cancellation import INTENT_STATES, LIVE_INTENT_STATES, IntentState
 from models.types import utcnow
 from worker.observability import metrics
 
@@ -51,7 +51,7 @@ STATEMENT_TIMEOUT_MS = 2000
 #: Every state but ``succeeded``: succeeded intents are history that only grows (counting them would make
 #: each scrape scan the whole table); the live states and ``failed`` (given up: an operator must look) stay
 #: small and are read through the (state, next_attempt_at) index.
-REPORTED_INTENT_STATES = tuple(state for state in INTENT_STATES if state != "succeeded")
+REPORTED_INTENT_STATES = tuple(state.value for state in INTENT_STATES if state is not IntentState.SUCCEEDED)
 #: Exposure aggregates every refund ever recorded; it moves slowly, so it is recomputed at most this often.
 EXPOSURE_MAX_AGE_SECONDS = 60.0
 #: A scrape waits this long for the ledger, then answers without it (Prometheus's default timeout is 10 s).

@@ -8,6 +8,10 @@ Invariants (checked by property tests):
 * ``store_exposure == refund_total − expected_supplier_recovery``;
 * a denial refunds nothing; an escalation carries the amounts a person would approve (or zeros when
   the rules stopped before any amount could be computed).
+
+``Decision.from_dict`` is the inverse of ``to_dict``: what a request or return stored is read back as
+the same frozen object (``from_dict(d.to_dict()) == d``), never by string keys at the call site. Rows
+stored before decisions carried their ``inputs`` load with empty inputs (they cannot be replayed).
 """
 
 from __future__ import annotations
@@ -50,6 +54,16 @@ class LineRefund:
             "restock": self.restock,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LineRefund:
+        return cls(
+            line_id=str(data["line_id"]),
+            quantity=int(data["quantity"]),
+            value=_decimal(data["value"]),
+            amount=_decimal(data["amount"]),
+            restock=bool(data["restock"]),
+        )
+
 
 @dataclass(frozen=True)
 class SupplierRecovery:
@@ -74,6 +88,18 @@ class SupplierRecovery:
             "expected_in_order_currency": None if converted is None else str(converted),
             "due_within_business_days": self.due_within_business_days,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SupplierRecovery:
+        converted, days = data["expected_in_order_currency"], data["due_within_business_days"]
+        return cls(
+            supplier=str(data["supplier"]),
+            currency=str(data["currency"]),
+            cost=_decimal(data["cost"]),
+            expected=_decimal(data["expected"]),
+            expected_in_order_currency=None if converted is None else _decimal(converted),
+            due_within_business_days=None if days is None else int(days),
+        )
 
 
 @dataclass(frozen=True)
@@ -132,3 +158,44 @@ class Decision:
             "evaluated_at": self.evaluated_at.isoformat(),
             "inputs": dict(self.inputs),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """The decision ``to_dict`` stored (after a JSON round trip). Raises ``KeyError`` / ``ValueError``
+        on a snapshot that is not one: a money path never guesses an amount."""
+        payer, cancel_reason = data["return_shipping_paid_by"], data["shopify_cancel_reason"]
+        return cls(
+            allowed=bool(data["allowed"]),
+            action=Action(data["action"]),
+            kind=RequestKind(data["kind"]),
+            reason=Reason(data["reason"]),
+            currency=str(data["currency"]),
+            lines=tuple(LineRefund.from_dict(line) for line in data["lines"]),
+            shipping_amount=_decimal(data["shipping_amount"]),
+            restocking_fee=_decimal(data["restocking_fee"]),
+            refund_total=_decimal(data["refund_total"]),
+            refund_method=RefundMethod(data["refund_method"]),
+            notify_customer=bool(data["notify_customer"]),
+            return_required=bool(data["return_required"]),
+            return_shipping_paid_by=None if payer is None else Payer(payer),
+            shopify_cancel_reason=None if cancel_reason is None else str(cancel_reason),
+            expected_supplier_recovery=_decimal(data["expected_supplier_recovery"]),
+            supplier_recoveries=tuple(SupplierRecovery.from_dict(r) for r in data["supplier_recoveries"]),
+            store_exposure=_decimal(data["store_exposure"]),
+            reasons=tuple(str(r) for r in data["reasons"]),
+            policy_version=str(data["policy_version"]),
+            evaluated_at=dt.datetime.fromisoformat(data["evaluated_at"]),
+            # Absent from rows stored before decisions carried their inputs (such a row cannot be replayed).
+            inputs=dict(data.get("inputs") or {}),
+        )
+
+    @classmethod
+    def stored(cls, data: Mapping[str, Any] | None) -> Decision | None:
+        """The decision stored on a request or return row (``policy_decision``); ``None`` when there is none."""
+        return cls.from_dict(data) if data else None
+
+
+def _decimal(value: Any) -> Decimal:
+    """Amounts are stored as strings (``str(Decimal)``), so this is exact: ``Decimal(str(d)) == d``, digits
+    and exponent alike."""
+    return Decimal(str(value))

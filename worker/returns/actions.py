@@ -1,10 +1,10 @@
 """The Shopify return mutations an intent performs, and how an earlier attempt's effect is recognised.
 
 Carried out by the cancellation workflow's executor (``worker.cancellation.execution.execute_intent``:
-claim, read first after a crash or a lost answer, perform, record), which hands the ``return_*`` kinds
-here. Each ``perform`` sends the intent's stored ``params`` (computed once, before the first attempt);
-``existing_effect`` reads the return (or the order's returns) and returns the ids an earlier attempt
-created, else ``None``.
+claim, read first after a crash or a lost answer, perform, record), whose table
+(``worker.cancellation.actions.PERFORMERS``) hands the ``return_*`` kinds here. ``perform`` sends the
+intent's stored ``params`` (computed once, before the first attempt); the ``return_<done>`` readers read
+the return (or the order's returns) and return the ids an earlier attempt created, else ``None``.
 
 None of these mutations takes an ``@idempotent`` key. What makes each exactly-once:
 
@@ -18,47 +18,50 @@ None of these mutations takes an ``@idempotent`` key. What makes each exactly-on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import raise_for_user_errors
 from models import ShopifyIntent
-from worker.cancellation.intents import Outcome, refund_marker
+from worker.cancellation.intents import IntentKind, Outcome, refund_marker
 from worker.returns.view import parse_return, read_return, read_returnables
 
-RETURN_CREATE = "return_create"
-RETURN_APPROVE = "return_approve"
-RETURN_DECLINE = "return_decline"
-RETURN_PROCESS = "return_process"
-RETURN_CLOSE = "return_close"
-KINDS = (RETURN_CREATE, RETURN_APPROVE, RETURN_DECLINE, RETURN_PROCESS, RETURN_CLOSE)
 
-_DOCUMENTS = {
-    RETURN_CREATE: ("ReturnCreate", "returnCreate"),
-    RETURN_APPROVE: ("ReturnApproveRequest", "returnApproveRequest"),
-    RETURN_DECLINE: ("ReturnDeclineRequest", "returnDeclineRequest"),
-    RETURN_PROCESS: ("ReturnProcess", "returnProcess"),
-    RETURN_CLOSE: ("ReturnClose", "returnClose"),
+def _create_variables(p: dict[str, Any]) -> dict[str, Any]:
+    return {"returnInput": {"orderId": p["order_gid"], "returnLineItems": p["lines"]}}
+
+
+def _approve_variables(p: dict[str, Any]) -> dict[str, Any]:
+    return {"input": {"id": p["return_gid"], "notifyCustomer": bool(p.get("notify"))}}
+
+
+def _decline_variables(p: dict[str, Any]) -> dict[str, Any]:
+    return {"input": {"id": p["return_gid"], "declineReason": p["reason"], "declineNote": p["note"],
+                      "notifyCustomer": bool(p.get("notify"))}}  # fmt: skip
+
+
+def _process_variables(p: dict[str, Any]) -> dict[str, Any]:
+    return {"input": process_input(p)}
+
+
+def _close_variables(p: dict[str, Any]) -> dict[str, Any]:
+    return {"id": p["return_gid"]}
+
+
+#: Per kind: the GraphQL document, its payload field, and its variables from the intent's stored params.
+_DOCUMENTS: dict[str, tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    IntentKind.RETURN_CREATE: ("ReturnCreate", "returnCreate", _create_variables),
+    IntentKind.RETURN_APPROVE: ("ReturnApproveRequest", "returnApproveRequest", _approve_variables),
+    IntentKind.RETURN_DECLINE: ("ReturnDeclineRequest", "returnDeclineRequest", _decline_variables),
+    IntentKind.RETURN_PROCESS: ("ReturnProcess", "returnProcess", _process_variables),
+    IntentKind.RETURN_CLOSE: ("ReturnClose", "returnClose", _close_variables),
 }
 
 
-def handles(kind: str) -> bool:
-    return kind in KINDS
-
-
 def variables(intent: ShopifyIntent) -> dict[str, Any]:
-    p = intent.params
-    if intent.kind == RETURN_CREATE:
-        return {"returnInput": {"orderId": p["order_gid"], "returnLineItems": p["lines"]}}
-    if intent.kind == RETURN_APPROVE:
-        return {"input": {"id": p["return_gid"], "notifyCustomer": bool(p.get("notify"))}}
-    if intent.kind == RETURN_DECLINE:
-        return {"input": {"id": p["return_gid"], "declineReason": p["reason"], "declineNote": p["note"],
-                          "notifyCustomer": bool(p.get("notify"))}}  # fmt: skip
-    if intent.kind == RETURN_PROCESS:
-        return {"input": process_input(p)}
-    return {"id": p["return_gid"]}
+    return _DOCUMENTS[intent.kind][2](intent.params)
 
 
 def process_input(p: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def process_input(p: dict[str, Any]) -> dict[str, Any]:
 
 def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     """Send the intent's mutation. Raises the client's errors; a lost answer is ``ShopifyOutcomeUnknown``."""
-    document, field = _DOCUMENTS[intent.kind]
+    document, field, _ = _DOCUMENTS[intent.kind]
     # returnProcess has no idempotency key: if this succeeds and the answer or our commit is lost, the
     # executor's read-first (existing_effect) finds the refund on the return and adopts it; never resent blind.
     data = client.execute(document, variables(intent))
@@ -85,26 +88,41 @@ def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     node = (payload or {}).get("return") or {}
     if not node.get("id"):
         return Outcome([])
-    if intent.kind == RETURN_PROCESS:
+    if intent.kind == IntentKind.RETURN_PROCESS:
         view = parse_return(node)
         before = set(intent.params.get("refunds_before") or [])
         return Outcome([r.gid for r in view.refunds if r.gid not in before] or [view.gid])
     return Outcome([node["id"]])
 
 
-def existing_effect(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
-    """What an earlier attempt already did on Shopify (ids), or ``None`` when nothing is there."""
+def return_created(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    """The order's return whose line notes carry this intent's key, if an earlier attempt created it."""
+    found = read_returnables(client, intent.params["order_gid"]).return_marked(refund_marker(intent))
+    return [found.gid] if found else None
+
+
+def _return_in(client: ShopifyClient, intent: ShopifyIntent, statuses: tuple[str, ...]) -> list[str] | None:
+    view = read_return(client, intent.params["return_gid"])
+    return [view.gid] if view.status in statuses else None
+
+
+def return_approved(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    return _return_in(client, intent, ("OPEN", "CLOSED"))
+
+
+def return_declined(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    return _return_in(client, intent, ("DECLINED",))
+
+
+def return_closed(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    return _return_in(client, intent, ("CLOSED",))
+
+
+def return_processed(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
+    """A refund or processed units the return did not show when the intent was planned: an earlier
+    attempt applied (the refund's note carries the intent key)."""
     p = intent.params
-    if intent.kind == RETURN_CREATE:
-        found = read_returnables(client, p["order_gid"]).return_marked(refund_marker(intent))
-        return [found.gid] if found else None
     view = read_return(client, p["return_gid"])
-    if intent.kind == RETURN_APPROVE:
-        return [view.gid] if view.status in ("OPEN", "CLOSED") else None
-    if intent.kind == RETURN_DECLINE:
-        return [view.gid] if view.status == "DECLINED" else None
-    if intent.kind == RETURN_CLOSE:
-        return [view.gid] if view.status == "CLOSED" else None
     before = set(p.get("refunds_before") or [])
     new_refunds = [r.gid for r in view.refunds if r.gid not in before]
     if new_refunds or view.refund_with_note(refund_marker(intent)) is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -29,15 +30,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
-from models import LineItem, Order, ReturnCase, ShopifyIntent
+from models import IntentState, LineItem, Order, ReturnCase, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation import actions as cancellation_actions
 from worker.cancellation import intents as ik
 from worker.cancellation.execution import SWEEPER_GRACE_SECONDS, execute_intent
+from worker.cancellation.intents import IntentKind
 from worker.cancellation.shopify_view import read_order
 from worker.db import UnitOfWork
-from worker.returns import actions as ra
+from worker.policy.decision import Decision
 from worker.returns import recovery
 from worker.returns import states as rs
 from worker.returns.handover import to_operator
@@ -46,49 +48,61 @@ from worker.returns.view import ReturnView, read_return, read_returnables
 MAX_STEPS = 8
 
 
+class StepKind(StrEnum):
+    INTENT = "intent"  # perform ``Step.kind``
+    DONE = "done"
+    DECLINED = "declined"
+    CANCELED = "canceled"
+    AWAITING_GOODS = "awaiting_goods"
+    OPERATOR = "operator"  # a person decides
+
+
 @dataclass(frozen=True)
 class Step:
     """``intent`` (with ``kind``), a final or waiting state to move to, or ``operator``."""
 
-    what: str  # intent | done | declined | canceled | awaiting_goods | operator
-    kind: str | None = None
+    what: StepKind
+    kind: IntentKind | None = None
     why: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
 
 def needs_goods(case: ReturnCase) -> bool:
     """The goods must come back before the refund: the policy requires it and the customer keeps nothing."""
-    return bool((case.policy_decision or {}).get("return_required")) and not case.keep_item
+    decision = Decision.stored(case.policy_decision)
+    return decision is not None and decision.return_required and not case.keep_item
 
 
 def plan(case: ReturnCase, view: ReturnView | None, done_kinds: frozenset[str]) -> Step:
     """The next step from Shopify's return as it is now and what already succeeded (pure)."""
     if view is None:
-        if case.verdict == "approve" and ra.RETURN_CREATE not in done_kinds:
-            return Step("intent", ra.RETURN_CREATE, why="create the return on Shopify")
-        return Step("operator", why="the return does not exist on Shopify")
+        if case.verdict == "approve" and IntentKind.RETURN_CREATE not in done_kinds:
+            return Step(StepKind.INTENT, IntentKind.RETURN_CREATE, why="create the return on Shopify")
+        return Step(StepKind.OPERATOR, why="the return does not exist on Shopify")
     if view.status == "CANCELED":
-        return Step("canceled", why="canceled on Shopify")
+        return Step(StepKind.CANCELED, why="canceled on Shopify")
     if view.status == "DECLINED":
         if case.verdict == "decline":
-            return Step("declined", why=f"declined on Shopify ({view.decline_reason})")
-        return Step("operator", why="Shopify shows the return declined although dropsync approved it")
+            return Step(StepKind.DECLINED, why=f"declined on Shopify ({view.decline_reason})")
+        return Step(StepKind.OPERATOR, why="Shopify shows the return declined although dropsync approved it")
     if view.status == "REQUESTED":
-        kind = ra.RETURN_APPROVE if case.verdict == "approve" else ra.RETURN_DECLINE
-        return Step("intent", kind, why=f"{case.verdict} the customer's request")
+        kind = IntentKind.RETURN_APPROVE if case.verdict == "approve" else IntentKind.RETURN_DECLINE
+        return Step(StepKind.INTENT, kind, why=f"{case.verdict} the customer's request")
     if case.verdict == "decline":
-        return Step("operator", why=f"Shopify shows the return {view.status} although dropsync declined it")
-    processed = ra.RETURN_PROCESS in done_kinds
+        return Step(StepKind.OPERATOR, why=f"Shopify shows the return {view.status} although dropsync declined it")
+    processed = IntentKind.RETURN_PROCESS in done_kinds
     if view.status == "CLOSED":
-        return Step("done", why="closed on Shopify" + ("" if processed else " (nothing processed by dropsync)"))
+        return Step(StepKind.DONE, why="closed on Shopify" + ("" if processed else " (nothing processed by dropsync)"))
     if not processed and (view.processed_units > 0 or view.refunds):
         # Someone processed or refunded this return outside dropsync: never refund it a second time.
-        return Step("operator", why="the return shows a refund or processed items dropsync did not make: check it")
+        return Step(StepKind.OPERATOR,
+                    why="the return shows a refund or processed items dropsync did not make: check it")  # fmt: skip
     if processed:
-        return Step("intent", ra.RETURN_CLOSE, why="refund made: close the return")
+        return Step(StepKind.INTENT, IntentKind.RETURN_CLOSE, why="refund made: close the return")
     if needs_goods(case) and case.goods_received_at is None:
-        return Step("awaiting_goods", why="the goods must come back first (dropsync returns received)")
-    return Step("intent", ra.RETURN_PROCESS, why=f"refund {case.refund_total} {case.currency} through returnProcess")
+        return Step(StepKind.AWAITING_GOODS, why="the goods must come back first (dropsync returns received)")
+    return Step(StepKind.INTENT, IntentKind.RETURN_PROCESS,
+                why=f"refund {case.refund_total} {case.currency} through returnProcess")  # fmt: skip
 
 
 # -- running a return ---------------------------------------------------------------------------------
@@ -113,7 +127,9 @@ def _live_intent_of(session: Session, return_id: int) -> int | None:
 
 
 def _succeeded(session: Session, return_id: int) -> list[ShopifyIntent]:
-    query = select(ShopifyIntent).where(ShopifyIntent.return_id == return_id, ShopifyIntent.state == "succeeded")
+    query = select(ShopifyIntent).where(
+        ShopifyIntent.return_id == return_id, ShopifyIntent.state == IntentState.SUCCEEDED
+    )
     return list(session.scalars(query.order_by(ShopifyIntent.id)))
 
 
@@ -121,7 +137,8 @@ def _adopt_created(session: Session, case: ReturnCase) -> None:
     """A succeeded returnCreate whose id was not copied yet (crash after its commit): copy it now."""
     if case.shopify_gid is not None:
         return
-    created = next((i for i in _succeeded(session, case.id) if i.kind == ra.RETURN_CREATE and i.result_ids), None)
+    succeeded = _succeeded(session, case.id)
+    created = next((i for i in succeeded if i.kind == IntentKind.RETURN_CREATE and i.result_ids), None)
     if created is not None:
         case.shopify_gid = created.result_ids[0]
         session.flush()
@@ -137,7 +154,7 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
         gid = case.shopify_gid
     if live is not None:
         state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
-        return "progress" if state == "succeeded" else state
+        return "progress" if state == IntentState.SUCCEEDED else state
     view = read_return(client, gid) if gid else None
     with sessions() as session:
         case = session.get_one(ReturnCase, return_id, with_for_update=True)
@@ -146,7 +163,7 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
         if (live := _live_intent_of(session, return_id)) is None:
             done = frozenset(i.kind for i in _succeeded(session, return_id))
             step = plan(case, view, done)
-            if step.what != "intent":
+            if step.what is not StepKind.INTENT:
                 return _settle(session, case, step, view)
             order_gid = session.get_one(Order, case.order_id).shopify_gid
             lines, snapshot = _line_gids(session, case), case_snapshot(case)
@@ -156,18 +173,34 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
         if live is None:
             return "progress"
     state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
-    return "progress" if state == "succeeded" else state
+    return "progress" if state == IntentState.SUCCEEDED else state
 
 
-def case_snapshot(case: ReturnCase) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CaseSnapshot:
     """What computing a step's input needs from the return row, read while the row was locked."""
-    return {
-        "id": case.id, "decision": dict(case.policy_decision or {}), "verdict": case.verdict,
-        "notify": bool((case.policy_decision or {}).get("notify_customer", False)), "reason": case.reason,
-        "shopify_reason": case.shopify_reason, "note": case.note, "decline_reason": case.decline_reason,
-        "decline_note": case.decline_note,
-        "lines": [(line.line_item_id, line.quantity) for line in case.lines],
-    }  # fmt: skip
+
+    id: int
+    decision: Decision | None
+    verdict: str | None
+    reason: str
+    shopify_reason: str | None
+    note: str | None
+    decline_reason: str | None
+    decline_note: str | None
+    lines: tuple[tuple[int, int], ...]  # (line item id, quantity)
+
+    @property
+    def notify(self) -> bool:
+        return self.decision is not None and self.decision.notify_customer
+
+
+def case_snapshot(case: ReturnCase) -> CaseSnapshot:
+    return CaseSnapshot(
+        id=case.id, decision=Decision.stored(case.policy_decision), verdict=case.verdict, reason=case.reason,
+        shopify_reason=case.shopify_reason, note=case.note, decline_reason=case.decline_reason,
+        decline_note=case.decline_note, lines=tuple((line.line_item_id, line.quantity) for line in case.lines),
+    )  # fmt: skip
 
 
 def _line_gids(session: Session, case: ReturnCase) -> dict[int, str]:
@@ -176,54 +209,58 @@ def _line_gids(session: Session, case: ReturnCase) -> dict[int, str]:
     )
 
 
+#: Steps that only move the return: declined or canceled on Shopify, or waiting for the goods.
+_SETTLED = {StepKind.DECLINED: rs.DECLINED, StepKind.CANCELED: rs.CANCELED, StepKind.AWAITING_GOODS: rs.AWAITING_GOODS}
+
+
 def _settle(session: Session, case: ReturnCase, step: Step, view: ReturnView | None) -> str:
     if view is not None:
         case.shopify_status = view.status
-    if step.what == "operator":
+    if step.what is StepKind.OPERATOR:
         to_operator(session, case, step.why)
         return "operator"
-    if step.what == "done":
-        processed = [i for i in _succeeded(session, case.id) if i.kind == ra.RETURN_PROCESS]
+    if step.what is StepKind.DONE:
+        processed = [i for i in _succeeded(session, case.id) if i.kind == IntentKind.RETURN_PROCESS]
         amount = sum((Decimal(str(i.params.get("amount", "0"))) for i in processed), Decimal(0))
         case.refund_total = amount
         rs.move(session, case, rs.DONE, actor="system", why=step.why, data={"refunded": str(amount)})
         recovery.expect_supplier_recovery(session, case)
         return "done"
-    target = {"declined": rs.DECLINED, "canceled": rs.CANCELED, "awaiting_goods": rs.AWAITING_GOODS}[step.what]
+    target = _SETTLED[step.what]
     rs.move(session, case, target, actor="system", why=step.why)
     return "wait" if target == rs.AWAITING_GOODS else target
 
 
 def _params(
-    client: ShopifyClient, case: dict[str, Any], step: Step, order_gid: str, view: ReturnView | None,
+    client: ShopifyClient, case: CaseSnapshot, step: Step, order_gid: str, view: ReturnView | None,
     line_gids: dict[int, str],
 ) -> dict[str, Any]:  # fmt: skip
     """The step's complete input, computed once (outside any transaction) and stored with the intent."""
     assert step.kind is not None
     key = ik.new_key(step.kind)
-    base: dict[str, Any] = {"order_gid": order_gid, "key": key, "notify": case["notify"]}
-    if step.kind == ra.RETURN_CREATE:
+    base: dict[str, Any] = {"order_gid": order_gid, "key": key, "notify": case.notify}
+    if step.kind is IntentKind.RETURN_CREATE:
         return {**base, "lines": _create_lines(client, case, order_gid, line_gids, key)}
     assert view is not None
     base["return_gid"] = view.gid
-    if step.kind == ra.RETURN_DECLINE:
-        return {**base, "reason": case["decline_reason"] or "OTHER", "note": case["decline_note"] or ""}
-    if step.kind == ra.RETURN_PROCESS:
+    if step.kind is IntentKind.RETURN_DECLINE:
+        return {**base, "reason": case.decline_reason or "OTHER", "note": case.decline_note or ""}
+    if step.kind is IntentKind.RETURN_PROCESS:
         return {**base, **_process_params(client, case, order_gid, view, line_gids, key)}
     return base
 
 
 def _create_lines(
-    client: ShopifyClient, case: dict[str, Any], order_gid: str, line_gids: dict[int, str], key: str
+    client: ShopifyClient, case: CaseSnapshot, order_gid: str, line_gids: dict[int, str], key: str
 ) -> list[dict[str, Any]]:
     from worker.policy import Reason
     from worker.returns.mapping import shopify_reason
 
     returnables = read_returnables(client, order_gid)
-    note = f"{case['note'] or 'dropsync return'} [{key}]"[-255:]
-    reason = case["shopify_reason"] or shopify_reason(Reason(case["reason"]))
+    note = f"{case.note or 'dropsync return'} [{key}]"[-255:]
+    reason = case.shopify_reason or shopify_reason(Reason(case.reason))
     lines: list[dict[str, Any]] = []
-    for line_item_id, quantity in case["lines"]:
+    for line_item_id, quantity in case.lines:
         left = quantity
         for item in returnables.fulfillment_line_items(line_gids[line_item_id]):
             take = min(left, item.quantity)
@@ -236,23 +273,22 @@ def _create_lines(
 
 
 def _process_params(
-    client: ShopifyClient, case: dict[str, Any], order_gid: str, view: ReturnView, line_gids: dict[int, str], key: str
+    client: ShopifyClient, case: CaseSnapshot, order_gid: str, view: ReturnView, line_gids: dict[int, str], key: str
 ) -> dict[str, Any]:
-    decision = case["decision"]
     order = read_order(client, order_gid)
-    note = f"dropsync return {case['id']} [{key}]"
-    total = Decimal(str(decision.get("refund_total", "0")))
-    refund_lines = [
-        {"line_gid": line_gids[int(li["line_id"])], "quantity": li["quantity"], "restock": li.get("restock", False)}
-        for li in decision.get("lines", [])
-        if int(li["line_id"]) in line_gids
-    ]
+    note = f"dropsync return {case.id} [{key}]"
     transactions: list[dict[str, Any]] = []
     shipping, moved = "0", Decimal(0)
-    if total > 0 and order.refundable > 0:
+    decision = case.decision
+    if decision is not None and decision.refund_total > 0 and order.refundable > 0:
+        refund_lines = [
+            {"line_gid": line_gids[int(li.line_id)], "quantity": li.quantity, "restock": li.restock}
+            for li in decision.lines
+            if int(li.line_id) in line_gids
+        ]
         refund, moved = cancellation_actions.refund_input(
-            client, order, lines=refund_lines, shipping=Decimal(str(decision.get("shipping_amount", "0"))),
-            total=total, note=note, notify=case["notify"],
+            client, order, lines=refund_lines, shipping=decision.shipping_amount, total=decision.refund_total,
+            note=note, notify=case.notify,
         )  # fmt: skip
         transactions = [
             {"parentId": t["parentId"], "transactionAmount": {"amount": t["amount"], "currencyCode": order.currency}}

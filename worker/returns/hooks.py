@@ -16,8 +16,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Order, ReturnCase, ShopifyIntent, WebhookDelivery
+from models import IntentState, Order, ReturnCase, ShopifyIntent, WebhookDelivery
 from worker import outbox
+from worker.cancellation.intents import IntentKind
 from worker.returns import service
 from worker.returns import states as rs
 from worker.timeline import record_event
@@ -60,11 +61,11 @@ def return_changed(session: Session, delivery: WebhookDelivery) -> None:
 
 def refund_closed_a_return_intent(session: Session, delivery: WebhookDelivery) -> None:
     note = str(delivery.payload.get("note") or "")
-    if "[dropsync-return_process-" not in note:
+    if f"[dropsync-{IntentKind.RETURN_PROCESS}-" not in note:
         return
     key = note[note.index("[dropsync-") + 1 :].split("]", 1)[0]
     intent = session.scalar(select(ShopifyIntent).where(ShopifyIntent.idempotency_key == key))
-    if intent is None or intent.return_id is None or intent.state != "succeeded":
+    if intent is None or intent.return_id is None or intent.state != IntentState.SUCCEEDED:
         return
     case = session.get(ReturnCase, intent.return_id)
     if case is not None and case.state == rs.SHOPIFY_ACTION:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from integrations.aliexpress import status as st
 from models import ReturnCase, SupplierOrder, SupplierOrderItem
 from models.types import utcnow
+from worker.policy.decision import Decision
 from worker.timeline import record_event
 
 
@@ -46,7 +47,8 @@ def _supplying(session: Session, case: ReturnCase) -> list[SupplierOrder]:
 
 def expect_supplier_recovery(session: Session, case: ReturnCase) -> list[SupplierOrder]:
     """After the refund: set the dispute window on the supplier orders that should pay it back. Flushes."""
-    expected = Decimal(str((case.policy_decision or {}).get("expected_supplier_recovery", "0")))
+    decision = Decision.stored(case.policy_decision)
+    expected = decision.expected_supplier_recovery if decision is not None else Decimal(0)
     if case.refund_total <= 0 or expected <= 0:
         return []
     now, marked = utcnow(), []
