@@ -20,9 +20,9 @@ from bench.common import bench_database, create_shop
 
 
 def _payloads(count: int, bump_seconds: int = 0) -> list[str]:
-    from integrations.shopify.sandbox import SandboxConfig
-    from integrations.shopify.sandbox.payloads import order_json
-    from integrations.shopify.sandbox.state import ShopState
+    from sandboxes.shopify import SandboxConfig
+    from sandboxes.shopify.payloads import order_json
+    from sandboxes.shopify.state import ShopState
 
     state = ShopState(SandboxConfig(seed=9, orders=count, shop_domain="apply.myshopify.com"))
     bodies = []

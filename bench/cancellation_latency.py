@@ -38,9 +38,9 @@ from typing import Any
 from bench.common import REDIS_URL, bench_database, create_shop, python, start
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.documents import Document
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
-from integrations.shopify.sandbox.config import PLAN_RESTORE_RATES
 from models import CancellationRequest, Order, SupplierOrder
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
+from sandboxes.shopify.config import PLAN_RESTORE_RATES
 from worker import outbox
 from worker.cancellation import execution, service
 from worker.db import session_scope

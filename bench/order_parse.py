@@ -23,8 +23,8 @@ import orjson
 
 def _orders(count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from integrations.shopify.client import ShopifyClient
-    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
-    from integrations.shopify.sandbox.payloads import order_json
+    from sandboxes.shopify import SandboxConfig, ShopifySandbox
+    from sandboxes.shopify.payloads import order_json
 
     config = SandboxConfig(
         seed=9, orders=count, plan="plus", shop_domain="parse.myshopify.com", access_token="shpat_parse",

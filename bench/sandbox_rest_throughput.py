@@ -21,7 +21,7 @@ import time
 import httpx
 
 from bench.sandbox_throughput import FULL, LIGHT, measure_pages
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 
 LIGHT_FIELDS = "id,name,created_at,updated_at,cancelled_at,financial_status,fulfillment_status,note_attributes"
 

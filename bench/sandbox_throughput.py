@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 
 LIGHT = """
 query($after: String) {

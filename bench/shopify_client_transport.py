@@ -131,7 +131,7 @@ def tcp_sockets_with_nodelay() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sandbox_server(as_is: bool = False) -> Iterator[tuple[str, str, str]]:
-    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+    from sandboxes.shopify import SandboxConfig, ShopifySandbox
 
     # A bucket far larger than the run needs: this measures transport, not throttling.
     config = SandboxConfig(seed=1, orders=100, plan="enterprise", shop_domain=SHOP, access_token=TOKEN,
@@ -199,7 +199,7 @@ def measure(senders: dict[str, Callable[[], object]], requests: int, rounds: int
 def pacing(seconds: float, as_is: bool, threads: int = 4, page: int = 2) -> None:
     """Standard plan, bucket drained: threads read OrdersPage pages for ``seconds``; report the fraction of
     the restore rate achieved (actual cost points/s) and how often Shopify said THROTTLED."""
-    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+    from sandboxes.shopify import SandboxConfig, ShopifySandbox
 
     config = SandboxConfig(seed=1, orders=5000, plan="standard", shop_domain=SHOP, access_token=TOKEN,
                            client_secret="bench-secret", api_version=VERSION)  # fmt: skip

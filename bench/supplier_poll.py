@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true")
     args = parser.parse_args()
 
-    from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig
+    from sandboxes.aliexpress import AliExpressSandbox, AliExpressSandboxConfig
     from worker.db import session_scope
     from worker.deadlines.alerts import raise_due_alerts
     from worker.deadlines.calendar import BusinessCalendar

@@ -26,9 +26,9 @@ DOMAIN, SECRET = "bench.myshopify.com", "bench-webhook-secret"
 
 
 def sample_body() -> bytes:
-    from integrations.shopify.sandbox import SandboxConfig
-    from integrations.shopify.sandbox.payloads import order_json
-    from integrations.shopify.sandbox.state import ShopState
+    from sandboxes.shopify import SandboxConfig
+    from sandboxes.shopify.payloads import order_json
+    from sandboxes.shopify.state import ShopState
 
     state = ShopState(SandboxConfig(seed=5, orders=10, shop_domain=DOMAIN))
     order = state.get(3)

@@ -189,7 +189,7 @@ def redis_url() -> str:
 @pytest.fixture
 def aliexpress_sandbox() -> Iterator[object]:
     """A running AliExpress sandbox (``.base_url``, ``.clock``, control methods, ``.client()``)."""
-    from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig
+    from sandboxes.aliexpress import AliExpressSandbox, AliExpressSandboxConfig
 
     sandbox = AliExpressSandbox(AliExpressSandboxConfig(seed=7))
     with sandbox.serve():
@@ -200,7 +200,7 @@ def aliexpress_sandbox() -> Iterator[object]:
 def shopify_sandbox() -> Iterator[object]:
     """A running Shopify sandbox (50 seeded orders, seed 1): ``.base_url``, ``.config``, ``.control``,
     ``.graphql_url()``. Webhook retries back off in tenths of a second instead of hours."""
-    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+    from sandboxes.shopify import SandboxConfig, ShopifySandbox
 
     config = SandboxConfig(
         seed=1,

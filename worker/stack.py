@@ -30,8 +30,8 @@ from worker.errors import DropsyncError
 from worker.runtime import ManagedProcess, beat_argv, stop_all, web_argv, worker_argv
 
 if TYPE_CHECKING:
-    from integrations.aliexpress.sandbox import AliExpressSandbox
-    from integrations.shopify.sandbox import ShopifySandbox
+    from sandboxes.aliexpress import AliExpressSandbox
+    from sandboxes.shopify import ShopifySandbox
 
 #: Credentials the sandboxes and the children share when no real shop is configured.
 SANDBOX_SHOP = "dropsync-demo.myshopify.com"
@@ -119,9 +119,9 @@ def _sandbox_env(shopify_url: str, aliexpress: AliExpressSandbox, aliexpress_url
 def _start_sandboxes(stack: Stack) -> None:
     """Both sandboxes in threads; their URLs and credentials go into the children's environment."""
     require_development_tools()  # a production install has no sandbox: one line, not an ImportError
-    from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig
-    from integrations.aliexpress.sandbox.clock import WallClock
-    from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+    from sandboxes.aliexpress import AliExpressSandbox, AliExpressSandboxConfig
+    from sandboxes.aliexpress.clock import WallClock
+    from sandboxes.shopify import SandboxConfig, ShopifySandbox
 
     shopify = ShopifySandbox(
         SandboxConfig(

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig
-from integrations.aliexpress.sandbox.world import SandboxError
+from sandboxes.aliexpress import AliExpressSandbox, AliExpressSandboxConfig
+from sandboxes.aliexpress.world import SandboxError
 
 
 def _read(sb: AliExpressSandbox, oid: str) -> tuple[str, str | None, str | None, dict[str, Any]]:

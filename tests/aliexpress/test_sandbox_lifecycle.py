@@ -7,7 +7,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig, SandboxError
+from sandboxes.aliexpress import AliExpressSandbox, AliExpressSandboxConfig, SandboxError
 
 
 def _status(sb, oid: str) -> tuple[str, str | None]:
@@ -161,7 +161,7 @@ def test_demo_orders_cover_several_stages() -> None:
 
 
 def test_wall_clock_follows_real_time_and_jumps_ahead() -> None:
-    from integrations.aliexpress.sandbox import WallClock
+    from sandboxes.aliexpress import WallClock
 
     clock = WallClock()
     before = dt.datetime.now(dt.UTC)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 from models import Order, Shop
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from tests.support.shopify import register_sandbox_shop
 from worker import outbox
 from worker.db import session_scope

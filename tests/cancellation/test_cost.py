@@ -11,8 +11,8 @@ import pytest
 from integrations.shopify import documents
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.documents import Document
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Shop
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from worker.cancellation import execution, service
 from worker.db import session_scope

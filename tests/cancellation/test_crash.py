@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from integrations.shopify.sandbox import ShopifySandbox
 from models import CancellationRequest, Order, Shop, ShopifyIntent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from worker.cancellation import service
 from worker.cancellation import states as s

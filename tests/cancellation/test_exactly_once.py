@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from integrations.shopify.sandbox import ShopifySandbox
 from models import CancellationRequest, Order, Shop, ShopifyIntent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.cancellation.faults import LossyClient
 from worker.cancellation import execution, service, sweeper

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, update
 
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Alert, CancellationRequest, Order, Shop, ShopifyIntent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.cancellation.faults import LossyClient
 from tests.support.cli import InProcess, in_process

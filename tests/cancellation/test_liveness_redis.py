@@ -16,8 +16,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from integrations.shopify.sandbox import ShopifySandbox
 from models import CancellationRequest, Order, Shop, ShopifyIntent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from tests.cancellation.faults import LossyClient
 from worker.cancellation import execution, service

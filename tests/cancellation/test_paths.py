@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import CancellationRequest, LineItem, Order, Shop, SupplierOrder, TimelineEvent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from worker.cancellation import execution, service
 from worker.cancellation import states as s

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
 
-from integrations.shopify.sandbox import ShopifySandbox
-from integrations.shopify.sandbox.model import parse_gid
 from models import CancellationRequest, Order, Shop, ShopifyIntent, WebhookDelivery
+from sandboxes.shopify import ShopifySandbox
+from sandboxes.shopify.model import parse_gid
 from tests.cancellation.conftest import Published, mirror
 from tests.cancellation.faults import LossyClient
 from worker.cancellation import execution, hooks, service, sweeper

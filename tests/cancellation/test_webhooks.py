@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from integrations.shopify.sandbox import ShopifySandbox
 from models import CancellationRequest, Order, Shop, ShopifyIntent, TimelineEvent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.cancellation.faults import LossyClient
 from tests.support.web import serve_app

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import CancellationRequest, LedgerEntry, Order, Shop, ShopifyIntent, TimelineEvent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from worker.cancellation import execution, service
 from worker.cancellation import states as s

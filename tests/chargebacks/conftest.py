@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Chargeback, Shop
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import client, mirror, published, sandbox, shop  # noqa: F401  (fixtures)
 from tests.support.web import serve_app
 from worker.chargebacks import (

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Shop, ShopifyIntent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import open_and_read
 from tests.support.cli import InProcess, in_process

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Chargeback, Shop, ShopifyIntent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from tests.cancellation.test_crash import _env, _send, _wait, _worker
 from tests.chargebacks.conftest import open_and_read

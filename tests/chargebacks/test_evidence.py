@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from integrations.aliexpress.sandbox import AliExpressSandbox
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Chargeback, Order, Shop, SupplierOrder
+from sandboxes.aliexpress import AliExpressSandbox
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import fulfilled_order, open_and_read
 from tests.support.cli import InProcess, in_process

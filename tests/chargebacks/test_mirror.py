@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Alert, Chargeback, Order, Shop, TimelineEvent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import deliver, fulfilled_order
 from worker.chargebacks import deadlines, sync

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Chargeback, Shop, ShopifyIntent
 from models.types import utcnow
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import open_and_read
 from worker.cancellation import execution, sweeper

@@ -7,8 +7,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Chargeback, Shop
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from worker.chargebacks import tasks
 from worker.db import session_scope

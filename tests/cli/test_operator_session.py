@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from tests.cli.support import Run, dropsync
 
 

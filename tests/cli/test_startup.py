@@ -14,7 +14,7 @@ import typer
 
 from worker.cli.main import COMMANDS
 
-HEAVY = ("worker.cancellation", "integrations.shopify.sandbox", "worker.cli.sandbox", "graphql", "alembic")
+HEAVY = ("worker.cancellation", "sandboxes.shopify", "worker.cli.sandbox", "graphql", "alembic")
 NOT_FOR_ORDERS_LIST = (*HEAVY, "celery", "kombu", "httpx", "integrations.shopify.client", "worker.mirror")
 
 

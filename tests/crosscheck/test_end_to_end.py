@@ -14,11 +14,11 @@ import time
 
 import pytest
 
+from sandboxes.demo import story
 from tests.cli.support import dropsync
 from tests.support import live_stack as live
 from tests.support.live_stack import BEAT, LiveStack
 from worker.db import session_scope
-from worker.demo import story
 from worker.stack import send_task
 from worker.supplier import service as supplier
 

@@ -20,14 +20,14 @@ from decimal import Decimal
 
 import pytest
 
-from integrations.aliexpress.sandbox import AliExpressSandbox
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Alert
+from sandboxes.aliexpress import AliExpressSandbox
+from sandboxes.demo import story
+from sandboxes.shopify import ShopifySandbox
 from tests.cli.support import dropsync
 from tests.support import live_stack as live
 from tests.support.live_stack import BEAT, LiveStack
 from tests.support.receivers import HttpReceiver
-from worker.demo import story
 from worker.stack import send_task
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]

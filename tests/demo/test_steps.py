@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.demo.runner import MARKER, fresh_workspace
-from worker.demo.story import StepTimeout, wait_for
+from sandboxes.demo.runner import MARKER, fresh_workspace
+from sandboxes.demo.story import StepTimeout, wait_for
 from worker.errors import UsageError
 from worker.runtime import ManagedProcess
 from worker.stack import Stack, StackError, StackOptions

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("worker", "integrations", "models")
+PACKAGES = ("worker", "integrations", "models", "sandboxes")
 
 
 def _module_name(path: Path) -> str:

@@ -18,7 +18,7 @@ import pytest
 from worker.devtools import DEVELOPMENT_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
-EXCLUDED = tuple(name.replace(".", "/") + "/" for name in DEVELOPMENT_MODULES)
+EXCLUDED = ("sandboxes/", *(name.replace(".", "/") + "/" for name in DEVELOPMENT_MODULES))
 
 pytestmark = pytest.mark.slow  # builds a wheel in an isolated environment (hatchling), ~30 s
 
@@ -44,10 +44,7 @@ def _production_sources() -> set[str]:
         path.relative_to(ROOT).as_posix()
         for package in ("worker", "integrations", "models")
         for path in (ROOT / package).rglob("*")
-        if path.is_file()
-        and path.suffix in (".py", ".graphql", ".gz")
-        and "__pycache__" not in path.parts
-        and not path.relative_to(ROOT).as_posix().startswith(EXCLUDED)
+        if path.is_file() and path.suffix in (".py", ".graphql", ".gz") and "__pycache__" not in path.parts
     }
 
 
@@ -62,13 +59,22 @@ def test_the_wheel_holds_the_service_and_no_sandbox_or_demo(wheel: tuple[set[str
 
 
 def _run_from_wheel(unpacked: Path, code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    # The unpacked wheel comes first on sys.path, before the editable checkout's .pth entry; the working
-    # directory is empty, so nothing of the checkout is importable by accident.
+    # The unpacked wheel comes first on sys.path and the editable checkout's .pth entry is taken off it (a
+    # production install has no checkout: its top-level ``sandboxes`` package must not be found there);
+    # the working directory is empty, so nothing of the checkout is importable by accident.
     env = {**os.environ, "PYTHONPATH": str(unpacked), "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"}
     env.pop("SHOPIFY_ACCESS_TOKEN", None)
+    isolate = f"import sys\nsys.path[:] = [p for p in sys.path if p.rstrip('/') != {str(ROOT)!r}]\n"
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", isolate + code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_the_checkout_is_not_importable_from_the_wheels_process(wheel: tuple[set[str], Path], tmp_path: Path) -> None:
+    _, unpacked = wheel
+    code = "import importlib.util\nassert importlib.util.find_spec('sandboxes') is None, 'the checkout leaks in'\n"
+    result = _run_from_wheel(unpacked, code, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_every_production_module_imports_without_the_sandboxes(wheel: tuple[set[str], Path], tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 from models import LedgerEntry, Order, Shop
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from tests.support.shopify import register_sandbox_shop
 from tests.support.web import serve_app
 from worker.db import session_scope

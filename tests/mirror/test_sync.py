@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.order import ShopifyOrder
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 from models import BulkBackfill, LineItem, Order, Shop
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from tests.support.shopify import register_sandbox_shop
 from worker.db import session_scope
 from worker.mirror import backfill, reconcile

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Order, Shop, SupplierOrder
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, client, mirror, published, sandbox, shop
 from worker.db import session_scope
 from worker.settings import get_settings

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import LineItem, Shop
+from sandboxes.shopify import ShopifySandbox
 from tests.returns.conftest import Published, fulfilled_order
 from tests.support.cli import InProcess, in_process
 from worker.db import session_scope

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from integrations.shopify.sandbox import ShopifySandbox
 from models import LedgerEntry, LineItem, Order, ReturnCase, Shop, ShopifyIntent
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.test_crash import _env, _send, _wait, _worker
 from tests.returns.conftest import fulfilled_order
 from worker.db import session_scope

@@ -23,10 +23,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from integrations.aliexpress.sandbox import AliExpressSandbox
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import CancellationRequest, LedgerEntry, LineItem, ReturnCase, Shop, SupplierOrder
+from sandboxes.aliexpress import AliExpressSandbox
+from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from tests.cancellation.test_crash import _env, _worker
 from tests.support.cli import in_process

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from integrations.shopify.sandbox import ShopifySandbox
 from models import LedgerEntry, LineItem, Order, ReturnCase, Shop, ShopifyIntent
+from sandboxes.shopify import ShopifySandbox
 from tests.returns.conftest import Published, fulfilled_order
 from worker.db import session_scope
 from worker.returns import execution, service

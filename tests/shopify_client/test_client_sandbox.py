@@ -24,8 +24,8 @@ from integrations.shopify.errors import (
     ShopifyUserErrors,
     raise_for_user_errors,
 )
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 from integrations.shopify.throttle import CostBucket
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 
 SHOP = "client-test.myshopify.com"
 TOKEN = "shpat_client_test"

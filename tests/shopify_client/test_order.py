@@ -22,7 +22,7 @@ from integrations.shopify.order import (
     parse_rest_order,
     parse_time,
 )
-from integrations.shopify.sandbox import ShopifySandbox
+from sandboxes.shopify import ShopifySandbox
 
 #: Seeded orders (seed 1) with something to compare: plain; cancelled and refunded; fulfilled and
 #: partially refunded; partially fulfilled.

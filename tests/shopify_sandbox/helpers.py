@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from integrations.shopify.sandbox import ShopifySandbox
+from sandboxes.shopify import ShopifySandbox
 
 
 def post(

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.shopify.sandbox import ShopifySandbox, bulk
 from integrations.shopify.schema import validate_document
+from sandboxes.shopify import ShopifySandbox, bulk
 from tests.shopify_sandbox.helpers import Receiver, all_orders, data
 
 RUN = """

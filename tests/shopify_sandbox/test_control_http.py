@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from integrations.shopify.sandbox import ShopifySandbox
+from sandboxes.shopify import ShopifySandbox
 from tests.shopify_sandbox.helpers import data
 
 

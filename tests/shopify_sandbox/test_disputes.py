@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from integrations.shopify import documents
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from tests.shopify_sandbox.helpers import Receiver, data
 
 ORDER_DISPUTES = """

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from tests.shopify_sandbox.helpers import Receiver, eventually, post
 
 REFUND = """

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 
 REFUND = """
 mutation($input: RefundInput!, $key: String!) {

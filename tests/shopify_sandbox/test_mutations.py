@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from integrations.shopify.sandbox import ShopifySandbox
 from integrations.shopify.schema import validate_document
+from sandboxes.shopify import ShopifySandbox
 from tests.shopify_sandbox.helpers import data, eventually, gql
 
 CANCEL = """

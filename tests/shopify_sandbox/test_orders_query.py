@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
 from integrations.shopify.schema import validate_document
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from tests.shopify_sandbox.helpers import ORDERS_PAGE, all_orders, data, gql, post
 
 FULL_ORDER = """

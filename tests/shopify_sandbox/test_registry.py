@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import graphql
 
-import integrations.shopify.sandbox.mutations
-import integrations.shopify.sandbox.views.root  # noqa: F401 - registers every view class
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
-from integrations.shopify.sandbox.views.base import DICT_TYPES, REGISTRY
+import sandboxes.shopify.mutations
+import sandboxes.shopify.views.root  # noqa: F401 - registers every view class
 from integrations.shopify.schema import load_schema
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
+from sandboxes.shopify.views.base import DICT_TYPES, REGISTRY
 
 
 def test_every_supported_field_is_a_real_shopify_field() -> None:

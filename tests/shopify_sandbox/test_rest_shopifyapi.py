@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import shopify
 
-from integrations.shopify.sandbox import ShopifySandbox
+from sandboxes.shopify import ShopifySandbox
 from tests.shopify_sandbox.helpers import data
 
 OLD_VERSION = "2024-10"  # the newest ShopifyAPI 12.7 knows; Shopify no longer supports it in 2026-10

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
-from integrations.shopify.sandbox.model import gid
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
+from sandboxes.shopify.model import gid
 
 CREATE = """
 mutation($input: ReturnInput!) { returnCreate(returnInput: $input) { return { id } userErrors { code } } }

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.shopify.sandbox import ShopifySandbox
+from sandboxes.shopify import ShopifySandbox
 from tests.shopify_sandbox.helpers import Receiver, data, post
 
 TOPICS = ("request", "approve", "decline", "cancel", "close", "process", "reopen", "update")

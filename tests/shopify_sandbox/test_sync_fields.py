@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from integrations.shopify.sandbox import ShopifySandbox
 from integrations.shopify.schema import validate_document
+from sandboxes.shopify import ShopifySandbox
 from tests.shopify_sandbox.helpers import data
 
 ADDRESS = "firstName lastName address1 city provinceCode countryCodeV2 zip formatted formattedArea id"

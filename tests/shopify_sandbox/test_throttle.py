@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from tests.shopify_sandbox.helpers import gql
 
 PAGE = "{ orders(first: 50) { edges { node { id } } } }"

@@ -13,10 +13,10 @@ import httpx
 import pytest
 import shopify
 
-from integrations.shopify.sandbox import SandboxConfig, ShopifySandbox
-from integrations.shopify.sandbox.cli import DEFAULT_ANCHOR, Credentials, build_config, parse_anchor
-from integrations.shopify.sandbox.config import FaultConfig
-from integrations.shopify.sandbox.tls import self_signed
+from sandboxes.shopify import SandboxConfig, ShopifySandbox
+from sandboxes.shopify.cli import DEFAULT_ANCHOR, Credentials, build_config, parse_anchor
+from sandboxes.shopify.config import FaultConfig
+from sandboxes.shopify.tls import self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = (

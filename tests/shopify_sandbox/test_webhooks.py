@@ -9,7 +9,7 @@ import json
 
 import httpx
 
-from integrations.shopify.sandbox import ShopifySandbox
+from sandboxes.shopify import ShopifySandbox
 from tests.shopify_sandbox.helpers import Receiver, all_orders, data
 
 SUBSCRIBE = """

@@ -15,8 +15,8 @@ from hypothesis import strategies as s
 from sqlalchemy import select
 
 from integrations.aliexpress import status as st
-from integrations.aliexpress.sandbox import SandboxError
 from models import LedgerEntry
+from sandboxes.aliexpress import SandboxError
 from tests.supplier.factories import ctx, make_order
 from worker.supplier import events, polling, service
 

@@ -18,16 +18,16 @@ import pytest
 from sqlalchemy import select
 
 from models import Alert, Order, SupplierOrder
+from sandboxes.demo import story
 from tests.cli.support import dropsync
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 from worker.db import reset_engine_cache, session_scope
-from worker.demo import story
 from worker.settings import get_settings
 from worker.stack import Stack, StackOptions, running, subscribe_webhooks
 
 if TYPE_CHECKING:
-    from integrations.aliexpress.sandbox import AliExpressSandbox
-    from integrations.shopify.sandbox import ShopifySandbox
+    from sandboxes.aliexpress import AliExpressSandbox
+    from sandboxes.shopify import ShopifySandbox
 
 T = TypeVar("T")
 BEAT = 10  # DROPSYNC_CROSSCHECK_INTERVAL_SECONDS in these tests

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from integrations.shopify.sandbox import ShopifySandbox
 from models import Shop
+from sandboxes.shopify import ShopifySandbox
 from worker.mirror import receiver
 
 

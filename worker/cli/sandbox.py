@@ -30,7 +30,7 @@ def aliexpress(
     """
     import threading
 
-    from integrations.aliexpress.sandbox import AliExpressSandbox, AliExpressSandboxConfig, WallClock
+    from sandboxes.aliexpress import AliExpressSandbox, AliExpressSandboxConfig, WallClock
     from worker.cli.common import console, settings
 
     s = settings()
@@ -86,7 +86,7 @@ def shopify(
     Uses SHOPIFY_SHOP_DOMAIN / SHOPIFY_ACCESS_TOKEN / SHOPIFY_CLIENT_SECRET / SHOPIFY_API_VERSION when set,
     so a worker started with the same environment talks to it. Example: dropsync sandbox shopify --orders 1000
     """
-    from integrations.shopify.sandbox.cli import (
+    from sandboxes.shopify.cli import (
         Credentials,
         SandboxUsageError,
         build_config,
@@ -94,7 +94,7 @@ def shopify(
         serve_forever,
         tls_files,
     )
-    from integrations.shopify.sandbox.config import FaultConfig
+    from sandboxes.shopify.config import FaultConfig
     from worker.cli.common import console, settings
     from worker.errors import UsageError
 

@@ -126,7 +126,7 @@ def demo(
     from worker.devtools import require_development_tools
 
     require_development_tools()  # the production wheel has no demo: one line, exit 2
-    from worker.demo.runner import run_demo
+    from sandboxes.demo.runner import run_demo
 
     try:
         with stop_on_signals():  # SIGTERM/SIGHUP too: the stack's children never outlive the demo
