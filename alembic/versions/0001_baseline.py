@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 19:06:04.990232
+Create Date: 2026-12-05 07:15:39.966613
 """
 
 from collections.abc import Sequence
@@ -468,6 +468,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index("ix_alerts_open", ["shop_id", "resolved_at", "due_at"], unique=False)
+        batch_op.create_index("ix_alerts_order", ["order_id"], unique=False)
 
     op.create_table(
         "disputes",
@@ -497,6 +498,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_disputes")),
     )
+    with op.batch_alter_table("disputes", schema=None) as batch_op:
+        batch_op.create_index("ix_disputes_supplier_order", ["supplier_order_id"], unique=False)
+
     op.create_table(
         "ledger_entries",
         sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -843,8 +847,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_entries_order")
 
     op.drop_table("ledger_entries")
+    with op.batch_alter_table("disputes", schema=None) as batch_op:
+        batch_op.drop_index("ix_disputes_supplier_order")
+
     op.drop_table("disputes")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_order")
         batch_op.drop_index("ix_alerts_open")
 
     op.drop_table("alerts")

@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from integrations.aliexpress import status as st
 from models import Alert, Order, SupplierOrder, TimelineEvent
 from models.types import utcnow
 from worker.deadlines.rules import KINDS, DeadlinePolicy, Finding, findings
+from worker.mirror.bulk import insert_rows, upsert
 from worker.notify.outbox import enqueue_notifications
 from worker.observability.metrics import ALERTS_RAISED, DEADLINES_DUE
 from worker.timeline import record_event
@@ -31,6 +32,8 @@ from worker.timeline import record_event
 log = structlog.get_logger(__name__)
 
 POLL_FAILURES_ALERT = 5
+ALERTS: Table = Alert.__table__  # type: ignore[assignment]
+TIMELINE: Table = TimelineEvent.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -184,39 +187,36 @@ def raise_alert(
 
 
 def raise_new_alerts(session: Session, specs: list[AlertSpec], now: dt.datetime, *, actor: str) -> list[Alert]:
-    """Raise alerts whose keys do not exist yet, the batch in a few statements (a mirror batch of 500 orders
-    seen for the first time must not pay five round trips per alert). Same effects as :func:`raise_alert`;
-    if another run raised one of the keys meanwhile, the batch falls back to one by one (once is the rule).
+    """Raise alerts whose keys do not exist yet, the batch in two statements (a mirror batch of 500 orders
+    seen for the first time must not pay five round trips per alert, nor an ORM flush of each). Same
+    effects as :func:`raise_alert`; a key another run raised meanwhile is skipped (``ON CONFLICT DO
+    NOTHING``: once is the rule). Returns the alerts raised, as transient objects (not in the session).
     """
     if not specs:
         return []
-    alerts = [
-        Alert(shop_id=s.shop_id, order_id=s.order_id, supplier_order_id=s.supplier_order_id, kind=s.kind,
-              severity=s.severity, message=s.message, due_at=s.due_at, dedupe_key=s.dedupe_key, raised_at=now,
-              command=s.command)
+    rows = [
+        {"shop_id": s.shop_id, "order_id": s.order_id, "supplier_order_id": s.supplier_order_id, "kind": s.kind,
+         "severity": s.severity, "message": s.message, "due_at": s.due_at, "dedupe_key": s.dedupe_key,
+         "raised_at": now, "command": s.command}
         for s in specs
     ]  # fmt: skip
-    try:
-        with session.begin_nested():
-            session.add_all(alerts)
-            session.flush()
-    except IntegrityError:
-        return [alert for spec in specs if (alert := raise_alert(session, spec, now, actor=actor))]
+    session.flush()  # the statements below are Core: pending rows they may refer to go first
+    ids = dict(upsert(session, ALERTS, rows, conflict=["dedupe_key"], returning=["dedupe_key", "id"]))
+    raised = [(Alert(id=ids[row["dedupe_key"]], **row), spec) for row, spec in zip(rows, specs, strict=True)
+              if row["dedupe_key"] in ids]  # fmt: skip
     at = utcnow()
-    session.add_all(
-        TimelineEvent(
-            shop_id=s.shop_id, order_id=s.order_id, supplier_order_id=s.supplier_order_id, kind="alert.raised",
-            message=f"{s.subject}: {s.message}", actor=actor, occurred_at=at,
-            data={"alert_id": a.id, "kind": s.kind, "due_at": s.due_at.isoformat() if s.due_at else None},
-        )
-        for a, s in zip(alerts, specs, strict=True)
-    )  # fmt: skip
-    for alert, spec in zip(alerts, specs, strict=True):
+    events = [
+        {"shop_id": s.shop_id, "order_id": s.order_id, "supplier_order_id": s.supplier_order_id,
+         "kind": "alert.raised", "message": f"{s.subject}: {s.message}", "actor": actor, "occurred_at": at,
+         "data": {"alert_id": a.id, "kind": s.kind, "due_at": s.due_at.isoformat() if s.due_at else None}}
+        for a, s in raised
+    ]  # fmt: skip
+    insert_rows(session, TIMELINE, events)
+    for alert, spec in raised:
         log.warning("alert.raised", kind=spec.kind, alert_id=alert.id, subject=spec.subject, message=spec.message)
         ALERTS_RAISED.labels(spec.kind).inc()
         enqueue_notifications(session, alert)
-    session.flush()
-    return alerts
+    return [alert for alert, _ in raised]
 
 
 def _reopen(session: Session, alert: Alert, spec: AlertSpec, now: dt.datetime, actor: str) -> None:

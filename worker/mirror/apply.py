@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
 from worker import wiring
-from worker.mirror.bulk import any_of, upsert
+from worker.mirror.bulk import any_of, insert_rows, upsert
 from worker.mirror.snapshot import OrderSnapshot, TransactionSnap
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
@@ -307,8 +307,7 @@ def _record_changes(session: Session, shop_id: int, applied: Sequence[AppliedOrd
         for a in applied
         for kind, message in changes(a.previous, a.snapshot)
     ]
-    if events:
-        session.execute(TIMELINE.insert(), events)
+    insert_rows(session, TIMELINE, events)
 
 
 def _actor(source: str) -> str:

@@ -63,6 +63,20 @@ def upsert(
     return _execute_many(connection, _compiled(dialect, *key), rows, returning=bool(returning))
 
 
+def insert_rows(bind: Session | Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Plain ``INSERT`` of ``rows`` (all with the same keys, every column with a Python-side default
+    included: ``COPY`` knows only the server's), for a table without a conflict to resolve (the timeline).
+    PostgreSQL, many rows: ``COPY`` straight into the table, where an executemany ran one statement per row."""
+    if not rows:
+        return
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        connection.execute(table.insert(), list(rows))
+        return
+    columns = list(rows[0])
+    _copy(connection, _quoted(connection, [table.name]), table, columns, rows)
+
+
 def any_of(bind: Session | Connection, column: Any, values: Sequence[Any], item_type: Any) -> Any:
     """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one array parameter, so one short
     prepared statement instead of hundreds of placeholders to parse, and an index scan once the table has
@@ -129,15 +143,7 @@ def _copy_merge(
     update: Sequence[str] | None, where: ConflictWhere | None, returning: Sequence[str],
 ) -> list[Any]:  # fmt: skip
     stage = _stage(connection, table, columns)
-    dialect = connection.dialect
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {stage} ({_quoted(connection, columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)])
-    finally:
-        cursor.close()
+    _copy(connection, stage, table, columns, rows)
     staged = table_clause(stage, *(column(name) for name in columns))
     source = select(*(staged.c[name] for name in columns)).order_by(*(staged.c[name] for name in conflict))
     stmt = _on_conflict(postgresql.insert(table).from_select(columns, source), table, conflict, update, where)
@@ -147,6 +153,20 @@ def _copy_merge(
     found = list(result.all()) if returning else []
     connection.execute(staged.delete())  # a second merge into the same table in this transaction starts empty
     return found
+
+
+def _copy(
+    connection: Connection, target: str, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """``COPY target (columns) FROM STDIN``, each value through ``table``'s column type's bind processor."""
+    processors = [table.c[name].type._cached_bind_processor(connection.dialect) for name in columns]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {target} ({_quoted(connection, columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)])
+    finally:
+        cursor.close()
 
 
 def _stage(connection: Connection, table: Table, columns: list[str]) -> str:
