@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 07:15:39.966613
+Create Date: 2026-12-05 07:30:43.271404
 """
 
 from collections.abc import Sequence
@@ -177,6 +177,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("delivery_id", name=op.f("uq_webhook_inbox_delivery_id")),
     )
     with op.batch_alter_table("webhook_inbox", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_inbox_pending",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("handled_at IS NULL"),
+            sqlite_where=sa.text("handled_at IS NULL"),
+        )
         batch_op.create_index("ix_webhook_inbox_unhandled", ["handled_at", "received_at"], unique=False)
 
     op.create_table(
@@ -899,6 +906,11 @@ def downgrade() -> None:
     op.drop_table("cancellation_requests")
     with op.batch_alter_table("webhook_inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_webhook_inbox_unhandled")
+        batch_op.drop_index(
+            "ix_webhook_inbox_pending",
+            postgresql_where=sa.text("handled_at IS NULL"),
+            sqlite_where=sa.text("handled_at IS NULL"),
+        )
 
     op.drop_table("webhook_inbox")
     with op.batch_alter_table("orders", schema=None) as batch_op:

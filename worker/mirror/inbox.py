@@ -33,6 +33,8 @@ INBOX: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 #: A delivery that failed this many times is left for an operator (`dropsync inbox list --failed`).
 MAX_ATTEMPTS = 5
 BATCH_SIZE = 500
+#: Every this many batches, the tables a burst grew get fresh planner statistics (``worker.mirror.statistics``).
+STATISTICS_EVERY = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,7 @@ def drain(unit_of_work: UnitOfWork, budget_seconds: float = 20.0, batch_size: in
 
 
 def _drain(unit_of_work: UnitOfWork, budget_seconds: float, batch_size: int) -> int:
-    handled, deadline = 0, time.monotonic() + budget_seconds
+    handled, batches, deadline = 0, 0, time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
         try:
             with unit_of_work() as session:
@@ -127,8 +129,10 @@ def _drain(unit_of_work: UnitOfWork, budget_seconds: float, batch_size: int) -> 
                 return handled
             handled += count
             between_batches()
-            with unit_of_work() as session:
-                analyze_grown(session)
+            batches += 1
+            if batches % STATISTICS_EVERY == 0:
+                with unit_of_work() as session:
+                    analyze_grown(session)
         except Exception:
             log.warning("inbox batch failed; retrying its deliveries one by one", exc_info=True)
             handled += _drain_one_by_one(unit_of_work, batch_size)
