@@ -48,10 +48,17 @@ def analyze_grown(session: Session, tables: Sequence[str] = MIRROR_TABLES, floor
         if changed - since > max(floor, rows):
             grown.append((name, changed))
     if grown:
-        # Names from the models' metadata, as the catalog returned them: nothing user-given in the statement.
-        session.execute(text(f"ANALYZE {', '.join(_searched_columns(connection, name) for name, _ in grown)}"))
+        analyze(session, [name for name, _ in grown])
         _counted_at.update({(database, name): changed for name, changed in grown})
     return [name for name, _ in grown]
+
+
+def analyze(session: Session, tables: Sequence[str]) -> None:
+    """``ANALYZE`` these tables' searched columns (PostgreSQL only)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and tables:
+        # Names from the models' metadata: nothing user-given in the statement.
+        session.execute(text(f"ANALYZE {', '.join(_searched_columns(connection, name) for name in tables)}"))
 
 
 def _searched_columns(connection: Connection, name: str) -> str:
