@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import BigInteger, Connection, Table, delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import WebhookDelivery
@@ -131,12 +132,20 @@ def _drain(unit_of_work: UnitOfWork, budget_seconds: float, batch_size: int) -> 
             between_batches()
             batches += 1
             if batches % STATISTICS_EVERY == 0:
-                with unit_of_work() as session:
-                    analyze_grown(session)
+                _refresh_statistics(unit_of_work)
         except Exception:
             log.warning("inbox batch failed; retrying its deliveries one by one", exc_info=True)
             handled += _drain_one_by_one(unit_of_work, batch_size)
     return handled
+
+
+def _refresh_statistics(unit_of_work: UnitOfWork) -> None:
+    """Statistics for what the burst grew; a failure here must not send the drain into one-by-one mode."""
+    try:
+        with unit_of_work() as session:
+            analyze_grown(session)
+    except SQLAlchemyError:
+        log.warning("inbox: refreshing planner statistics failed", exc_info=True)
 
 
 def _handle_batch(session: Session, batch_size: int) -> int:
