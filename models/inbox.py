@@ -6,11 +6,13 @@ import datetime as dt
 from typing import Any
 
 import orjson
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin
 from models.types import JsonType, UTCDateTime, utcnow
+
+_PENDING = text("handled_at IS NULL")
 
 
 class WebhookDelivery(IdMixin, Base):
@@ -23,6 +25,8 @@ class WebhookDelivery(IdMixin, Base):
     __tablename__ = "webhook_inbox"
     __table_args__ = (
         Index("ix_webhook_inbox_unhandled", "handled_at", "received_at"),
+        # The drain's claim (unhandled, oldest id first): without it, each batch sorted every unhandled row.
+        Index("ix_webhook_inbox_pending", "id", postgresql_where=_PENDING, sqlite_where=_PENDING),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
     )
 

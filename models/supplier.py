@@ -101,7 +101,10 @@ class Dispute(IdMixin, TimestampMixin, Base):
     """A dispute opened on AliExpress (on the website; recorded here) and what it yielded."""
 
     __tablename__ = "disputes"
-    __table_args__ = (CheckConstraint("refund_amount >= 0", name="refund_amount_non_negative"),)
+    __table_args__ = (
+        CheckConstraint("refund_amount >= 0", name="refund_amount_non_negative"),
+        Index("ix_disputes_supplier_order", "supplier_order_id"),  # the cross-checks of every mirrored batch
+    )
 
     supplier_order_id: Mapped[int] = mapped_column(ForeignKey("supplier_orders.id", ondelete="CASCADE"), nullable=False)
     reason: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -123,7 +126,10 @@ class Alert(IdMixin, Base):
     """Something a person must act on. ``dedupe_key`` makes each alert fire once, not on every poll."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_open", "shop_id", "resolved_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_alerts_open", "shop_id", "resolved_at", "due_at"),
+        Index("ix_alerts_order", "order_id"),  # a mirrored batch's cross-check alerts, by its order ids
+    )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), nullable=False)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))

@@ -28,14 +28,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Connection, Engine, column, select, table, update
 
 from models.types import install_cipher
 from worker.settings import SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +56,8 @@ class SecretKeyError(SettingsError):
 
 
 def generate_key() -> str:
+    from cryptography.fernet import Fernet  # imported where used: most commands never open a credential
+
     return Fernet.generate_key().decode()
 
 
@@ -82,6 +86,8 @@ def configured_keys() -> list[str]:
 
 @functools.cache
 def _keyring(keys: tuple[str, ...]) -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet
+
     fernets = []
     for index, key in enumerate(keys):
         try:
@@ -126,6 +132,8 @@ class FernetCipher:
     def reveal(self, stored: str) -> str:
         if not stored.startswith(PREFIX):
             return stored  # stored before sealing existed: readable; `dropsync secrets rotate` seals it
+        from cryptography.fernet import InvalidToken
+
         try:
             return keyring().decrypt(stored.removeprefix(PREFIX).encode()).decode()
         except InvalidToken:
@@ -187,6 +195,8 @@ def rotate(engine: Engine) -> tuple[int, int]:
 
     Returns (re-sealed, sealed from plain text). Any listed key may open the old values.
     """
+    from cryptography.fernet import InvalidToken
+
     ring = keyring(create=True)
     resealed = plain = 0
     with engine.begin() as conn:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 19:06:04.990232
+Create Date: 2026-12-05 07:30:43.271404
 """
 
 from collections.abc import Sequence
@@ -177,6 +177,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("delivery_id", name=op.f("uq_webhook_inbox_delivery_id")),
     )
     with op.batch_alter_table("webhook_inbox", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_inbox_pending",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("handled_at IS NULL"),
+            sqlite_where=sa.text("handled_at IS NULL"),
+        )
         batch_op.create_index("ix_webhook_inbox_unhandled", ["handled_at", "received_at"], unique=False)
 
     op.create_table(
@@ -468,6 +475,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index("ix_alerts_open", ["shop_id", "resolved_at", "due_at"], unique=False)
+        batch_op.create_index("ix_alerts_order", ["order_id"], unique=False)
 
     op.create_table(
         "disputes",
@@ -497,6 +505,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_disputes")),
     )
+    with op.batch_alter_table("disputes", schema=None) as batch_op:
+        batch_op.create_index("ix_disputes_supplier_order", ["supplier_order_id"], unique=False)
+
     op.create_table(
         "ledger_entries",
         sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -843,8 +854,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_entries_order")
 
     op.drop_table("ledger_entries")
+    with op.batch_alter_table("disputes", schema=None) as batch_op:
+        batch_op.drop_index("ix_disputes_supplier_order")
+
     op.drop_table("disputes")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_order")
         batch_op.drop_index("ix_alerts_open")
 
     op.drop_table("alerts")
@@ -891,6 +906,11 @@ def downgrade() -> None:
     op.drop_table("cancellation_requests")
     with op.batch_alter_table("webhook_inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_webhook_inbox_unhandled")
+        batch_op.drop_index(
+            "ix_webhook_inbox_pending",
+            postgresql_where=sa.text("handled_at IS NULL"),
+            sqlite_where=sa.text("handled_at IS NULL"),
+        )
 
     op.drop_table("webhook_inbox")
     with op.batch_alter_table("orders", schema=None) as batch_op:

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import Table as LedgerTable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -61,14 +62,15 @@ def parse_since(value: str | None, now: dt.datetime) -> dt.datetime | None:
 
 def _status_clause(status: str) -> Any:
     """The SQL condition for one ``--status`` value (validated against ``STATUS_FILTERS``)."""
+    orders = ORDERS.c
     clauses: dict[str, Any] = {
-        "open": Order.cancelled_at.is_(None),
-        "cancelled": Order.cancelled_at.is_not(None),
-        "unfulfilled": Order.display_fulfillment_status == "UNFULFILLED",
-        "fulfilled": Order.display_fulfillment_status == "FULFILLED",
-        "paid": Order.display_financial_status == "PAID",
-        "refunded": Order.display_financial_status == "REFUNDED",
-        "partially_refunded": Order.display_financial_status == "PARTIALLY_REFUNDED",
+        "open": orders.cancelled_at.is_(None),
+        "cancelled": orders.cancelled_at.is_not(None),
+        "unfulfilled": orders.display_fulfillment_status == "UNFULFILLED",
+        "fulfilled": orders.display_fulfillment_status == "FULFILLED",
+        "paid": orders.display_financial_status == "PAID",
+        "refunded": orders.display_financial_status == "REFUNDED",
+        "partially_refunded": orders.display_financial_status == "PARTIALLY_REFUNDED",
     }
     key = status.strip().lower()
     if key not in clauses:
@@ -76,22 +78,34 @@ def _status_clause(status: str) -> Any:
     return clauses[key]
 
 
+#: ``orders list`` reads these tables through Core: an ORM query would first configure every mapper of
+#: the ledger (a tenth of the command's time), for a read that needs none of them.
+ORDERS: LedgerTable = Order.__table__  # type: ignore[assignment]
+_SUPPLIER_ORDERS: LedgerTable = SupplierOrder.__table__  # type: ignore[assignment]
+_REQUESTS: LedgerTable = CancellationRequest.__table__  # type: ignore[assignment]
+_SHOPS: LedgerTable = Shop.__table__  # type: ignore[assignment]
+
+
 def list_rows(
     session: Session, *, status: str | None, since: dt.datetime | None, limit: int, shop_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Newest orders first (by Shopify creation time), with their shop, supplier-order and request counts."""
-    query = select(Order).order_by(Order.shopify_created_at.desc(), Order.id.desc()).limit(limit)
+    o = ORDERS.c
+    columns = (o.id, o.shop_id, o.name, o.shopify_gid, o.shopify_created_at, o.display_financial_status,
+               o.display_fulfillment_status, o.cancelled_at, o.total_price, o.total_refunded, o.currency,
+               o.customer_name, o.source)  # fmt: skip
+    query = select(*columns).order_by(o.shopify_created_at.desc(), o.id.desc()).limit(limit)
     if shop_id is not None:
-        query = query.where(Order.shop_id == shop_id)
+        query = query.where(o.shop_id == shop_id)
     if status is not None:
         query = query.where(_status_clause(status))
     if since is not None:
-        query = query.where(Order.shopify_created_at >= since)
-    orders = list(session.scalars(query))
-    ids = [o.id for o in orders]
-    suppliers = _count_by_order(session, SupplierOrder.order_id, ids)
-    requests = _count_by_order(session, CancellationRequest.order_id, ids)
-    domains: dict[int, str] = {row.id: row.domain for row in session.execute(select(Shop.id, Shop.domain))}
+        query = query.where(o.shopify_created_at >= since)
+    orders = session.execute(query).all()
+    ids = [row.id for row in orders]
+    suppliers = _count_by_order(session, _SUPPLIER_ORDERS.c.order_id, ids)
+    requests = _count_by_order(session, _REQUESTS.c.order_id, ids)
+    domains: dict[int, str] = {row.id: row.domain for row in session.execute(select(_SHOPS.c.id, _SHOPS.c.domain))}
     return [
         {"shop": domains.get(o.shop_id), "id": o.id, "name": o.name, "gid": o.shopify_gid,
          "created_at": o.shopify_created_at,

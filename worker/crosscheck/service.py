@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, exists, select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
@@ -22,11 +22,14 @@ from models import Alert, CancellationRequest, Dispute, LineItem, Order, Supplie
 from worker.alerts import AlertSpec, raise_alert, raise_new_alerts, resolve_alert
 from worker.cancellation import states as cs
 from worker.crosscheck import rules
+from worker.db.bulk import any_of
 from worker.deadlines.rules import refused_between
 from worker.settings import get_settings
 
 PREFIX = "crosscheck:"
 BATCH = 500
+#: A cancellation request in these states is carrying the order's cancellation out.
+_BUSY = (*cs.OPEN, cs.SHOPIFY_ACTION)
 
 
 @dataclass(frozen=True)
@@ -99,33 +102,29 @@ def findings_for(
 
 
 def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.Settings) -> list[Finding]:
-    orders = session.execute(select(*_ORDER_COLUMNS).where(Order.id.in_(ids))).all()
+    """Two reads for the whole batch, by one array of ids each: the orders (with whether a line ships and
+    whether a cancellation of ours is under way) and their supplier orders (with whether one is disputed)."""
+    ships = exists().where(LineItem.order_id == Order.id, LineItem.requires_shipping)
+    busy = exists().where(CancellationRequest.order_id == Order.id, CancellationRequest.state.in_(_BUSY))
+    orders = session.execute(
+        select(*_ORDER_COLUMNS, ships.label("ships"), busy.label("in_progress")).where(
+            any_of(session, Order.id, ids, BigInteger)
+        )
+    ).all()
+    disputed = exists().where(Dispute.supplier_order_id == SupplierOrder.id)
     suppliers: dict[int, list[Any]] = {}
-    linked_query = select(*_SUPPLIER_COLUMNS).where(SupplierOrder.order_id.in_(ids)).order_by(SupplierOrder.id)
+    linked_query = (
+        select(*_SUPPLIER_COLUMNS, disputed.label("disputed"))
+        .where(any_of(session, SupplierOrder.order_id, ids, BigInteger))
+        .order_by(SupplierOrder.id)
+    )
     for so in session.execute(linked_query):
         suppliers.setdefault(so.order_id or 0, []).append(so)
-    so_ids = [so.id for group in suppliers.values() for so in group]
-    disputed = (
-        set(session.scalars(select(Dispute.supplier_order_id).where(Dispute.supplier_order_id.in_(so_ids))))
-        if so_ids
-        else set()
-    )
-    ships = set(
-        session.scalars(select(LineItem.order_id).where(LineItem.order_id.in_(ids), LineItem.requires_shipping))
-    )
-    busy = (*cs.OPEN, cs.SHOPIFY_ACTION)
-    in_progress = set(
-        session.scalars(
-            select(CancellationRequest.order_id).where(
-                CancellationRequest.order_id.in_(ids), CancellationRequest.state.in_(busy)
-            )
-        )
-    )
     out = []
     for order in orders:
-        linked = suppliers.get(order.id, [])
-        side = _shopify_side(order, order.id in ships, order.id in in_progress)
-        views = [_supplier_side(so, so.id in disputed) for so in linked]
+        linked = suppliers.get(order.id, ())
+        side = _shopify_side(order, order.ships, order.in_progress)
+        views = [_supplier_side(so, so.disputed) for so in linked]
         names = {so.id: so.supplier_order_id for so in linked}
         for d in rules.check(side, views, now, settings):
             out.append(Finding(side, names.get(d.supplier_order_id or 0), d))
@@ -145,7 +144,7 @@ def check_orders(
     # 500 must not look each alert up alone, nor load the ones that stay as they are.
     known = session.execute(
         select(Alert.id, Alert.dedupe_key, Alert.resolved_at).where(
-            Alert.order_id.in_(ids), Alert.dedupe_key.startswith(PREFIX)
+            any_of(session, Alert.order_id, ids, BigInteger), Alert.dedupe_key.startswith(PREFIX)
         )
     ).all()
     existing = {row.dedupe_key: row for row in known}

@@ -27,7 +27,7 @@ from integrations.shopify.order import REST_UNFULFILLED, ShopifyOrder, ShopifyTr
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
 from worker import wiring
-from worker.db.bulk import any_of, upsert
+from worker.db.bulk import any_of, insert_rows, upsert
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
@@ -322,8 +322,7 @@ def _record_changes(session: Session, shop_id: int, applied: Sequence[AppliedOrd
         for a in applied
         for kind, message in changes(a.previous, a.snapshot)
     ]
-    if events:
-        session.execute(TIMELINE.insert(), events)
+    insert_rows(session, TIMELINE, events)
 
 
 def _actor(source: str) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import orjson
 import structlog
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from integrations.shopify import documents
@@ -35,6 +34,7 @@ from worker.mirror.apply import apply_snapshots
 from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.reconcile import search_query
 from worker.mirror.snapshot import from_graphql
+from worker.mirror.statistics import analyze
 
 log = structlog.get_logger(__name__)
 
@@ -337,8 +337,7 @@ def _refresh_statistics(unit_of_work: UnitOfWork) -> None:
     scan of the whole table: a backfill that slows down as it goes.
     """
     with unit_of_work() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text(f"ANALYZE {', '.join(GROWN_TABLES)}"))
+        analyze(session, GROWN_TABLES)  # the searched columns: sampling the raw JSON cost more than the rest
 
 
 def _complete(session: Session, backfill: BulkBackfill) -> None:

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, func, insert, select
+from sqlalchemy import Integer, String, Table, func, select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
 from models import LineItem, Order, SupplierOrder, SupplierOrderItem, TimelineEvent
 from models.types import utcnow
-from worker.db.bulk import any_of, upsert
+from worker.db.bulk import any_of, insert_rows, upsert
 from worker.errors import RefusedError, UsageError
 from worker.mirror.apply import AppliedOrder
 from worker.orders import find_line
@@ -292,8 +292,7 @@ def _insert_events(session: Session, plan: _Plan, actor: str) -> None:
         data = {"supplier_order_id": text, "items": [{"line_item_id": i, "quantity": q} for i, _, q in chosen]}
         rows.append({**base, "supplier_order_id": so_id, "kind": "supplier.linked", "data": data,
                      "message": f"supplier order {text}: linked to {c.name} for {summary}"})  # fmt: skip
-    if rows:
-        session.execute(insert(TIMELINE), rows)
+    insert_rows(session, TIMELINE, rows)
 
 
 def link_recent_orders(session: Session, since: dt.datetime, actor: str = "linker", chunk: int = 1000) -> int:
