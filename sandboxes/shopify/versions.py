@@ -3,7 +3,7 @@
 Shopify releases a stable version every quarter (``YYYY-01/04/07/10``) and supports each for at least
 12 months. A well-formed ``YYYY-MM`` that is not supported (too old, not a release month, not released
 yet) falls forward to the oldest supported stable version; every answer names the version it was served
-with in ``X-Shopify-API-Version``. Anything else in the path (``latest``, ``2026-1``) is not found.
+with in ``X-Shopify-API-Version``. Anything else in the path (``latest``, ``2026-1``, ``2026-13``) is not found.
 
 The sandbox implements one schema (its native version, 2026-10 by default) and serves the recent versions
 it supports from it: order-sync fields have kept their shape across them.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-WELL_FORMED = re.compile(r"^\d{4}-\d{2}$")
+WELL_FORMED = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")  # a year and a month (2026-13 names no version)
 SUPPORTED_COUNT = 5  # the native version and the four before it: five quarters, Shopify's 12+ months
 HEADER = "X-Shopify-API-Version"
 

@@ -43,7 +43,8 @@ def test_versions_fall_forward_and_every_answer_names_the_version(shopify_sandbo
         )
         assert graphql.status_code == 200
         assert graphql.headers["x-shopify-api-version"] == served
-    assert rest(shopify_sandbox, "shop.json", "latest").json() == {"errors": "Not Found"}
+    for malformed in ("latest", "2026-13", "2026-00", "2026-1"):
+        assert rest(shopify_sandbox, "shop.json", malformed).json() == {"errors": "Not Found"}, malformed
 
 
 def test_errors_are_json_everywhere(shopify_sandbox: ShopifySandbox) -> None:
