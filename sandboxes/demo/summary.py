@@ -19,6 +19,7 @@ from sandboxes.demo.story import Cast
 from worker.cancellation.exposure import exposures, totals
 from worker.db import session_scope
 from worker.mirror.topics import ORDER_TOPICS
+from worker.money import round_money
 from worker.policy.decision import Decision
 from worker.stack import Stack
 
@@ -91,7 +92,7 @@ def _case(session: Session, stack: Stack, cast: Cast, role: str, request_id: int
                     "fulfillment_status": shopify["fulfillment_status"], "total_refunded": shopify["total_refunded"],
                     "mutations_applied": stack.shopify.control.applied_counts(order.shopify_gid)},
         "ledger": {"cancelled": order.cancelled_at is not None, "financial_status": order.display_financial_status,
-                   "customer_refunds": str(Decimal(refunded or 0))},
+                   "customer_refunds": str(round_money(Decimal(refunded or 0), order.currency))},
     }  # fmt: skip
     so = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).first()
     if so is not None:
@@ -121,7 +122,7 @@ def _return(session: Session, stack: Stack, return_id: int) -> dict[str, Any]:
         "shopify": {"status": on_shopify.get("status"), "decline": on_shopify.get("decline"),
                     "order_total_refunded": stack.shopify.control.snapshot(order.shopify_gid)["total_refunded"],
                     "mutations_applied": {k: v["applied"] for k, v in counts.items() if v["applied"]}},
-        "ledger": {"customer_refunds": str(Decimal(refunded or 0))},
+        "ledger": {"customer_refunds": str(round_money(Decimal(refunded or 0), order.currency))},
     }  # fmt: skip
     so = session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).first()
     if so is not None:

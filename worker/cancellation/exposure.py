@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import CancellationRequest, LedgerEntry, Order, ReturnCase, SupplierOrder
+from worker.money import is_currency, round_money
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,20 @@ class Exposure:
     def due_at(self) -> dt.datetime | None:
         return self.refund_due_at if self.to_recover > 0 else None
 
+    def shown(self, amount: Decimal) -> str:
+        """``amount`` at the order currency's precision (the ledger keeps four places: 10.4600 → 10.46)."""
+        return str(round_money(amount, self.currency)) if is_currency(self.currency) else str(amount)
+
     def to_dict(self) -> dict[str, object]:
+        m = self.shown
         return {
             "order_id": self.order_id, "order": self.order_name, "currency": self.currency,
-            "refunded_to_customer": str(self.refunded_to_customer),
-            "recovered_from_supplier": str(self.recovered_from_supplier),
-            "expected_from_supplier": str(self.expected_from_supplier), "exposure": str(self.exposure),
-            "to_recover": str(self.to_recover), "status": self.status,
+            "refunded_to_customer": m(self.refunded_to_customer),
+            "recovered_from_supplier": m(self.recovered_from_supplier),
+            "expected_from_supplier": m(self.expected_from_supplier), "exposure": m(self.exposure),
+            "to_recover": m(self.to_recover), "status": self.status,
             "refund_due_at": self.due_at.isoformat() if self.due_at else None,
-            "chargebacks": str(self.chargebacks), "at_risk": str(self.at_risk),
+            "chargebacks": m(self.chargebacks), "at_risk": m(self.at_risk),
         }  # fmt: skip
 
 
@@ -208,4 +214,4 @@ def totals(rows: list[Exposure]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for row in rows:
         out[row.currency] = out.get(row.currency, Decimal(0)) + row.at_risk
-    return out
+    return {c: round_money(v, c) if is_currency(c) else v for c, v in out.items()}

@@ -39,9 +39,10 @@ def exposure(
     )  # fmt: skip
     for r in rows:
         due = r.due_at.strftime("%Y-%m-%d") if r.due_at else ""
-        table.add_row(r.order_name, f"{r.refunded_to_customer} {r.currency}", str(r.recovered_from_supplier),
-                      str(r.expected_from_supplier), due, f"{r.exposure} ({r.status})", str(r.to_recover),
-                      str(r.chargebacks), str(r.at_risk))  # fmt: skip
+        m = r.shown
+        table.add_row(r.order_name, f"{m(r.refunded_to_customer)} {r.currency}", m(r.recovered_from_supplier),
+                      m(r.expected_from_supplier), due, f"{m(r.exposure)} ({r.status})", m(r.to_recover),
+                      m(r.chargebacks), m(r.at_risk))  # fmt: skip
     console.print(table)
     for currency, value in sorted(total.items()):
         console.print(f"total at risk (to recover + chargebacks): {value} {currency}")
