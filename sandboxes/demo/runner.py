@@ -235,6 +235,10 @@ def _case_lines(title: str, case: dict[str, Any]) -> list[str]:
     ]
     if case["state"] == "denied":
         lines.append(f"  why: {'; '.join(case['policy_reasons'])}")
+    if "became_return" in case:
+        r = case["became_return"]
+        why = f": {'; '.join(r['policy_reasons'])}" if r["state"] == "denied" else ""
+        lines.append(f"  then decided as return {r['id']}: {r['state']} (policy decision: {r['policy']}){why}")
     if "supplier" in case:
         s = case["supplier"]
         end = f" / {s['end_reason']}" if s["end_reason"] else ""

@@ -100,6 +100,12 @@ def _case(session: Session, stack: Stack, cast: Cast, role: str, request_id: int
         case["supplier"] = {"order": so.supplier_order_id, "ledger_status": so.status,
                             "aliexpress_status": remote.order_status, "end_reason": remote.end_reason,
                             "tracking": so.tracking_numbers}  # fmt: skip
+    follow_up = session.scalars(select(ReturnCase).where(ReturnCase.cancellation_request_id == request.id)).first()
+    if follow_up is not None:  # too late to cancel: the wish decided again as a return
+        decided = Decision.stored(follow_up.policy_decision)
+        case["became_return"] = {"id": follow_up.id, "state": follow_up.state,
+                                 "policy": decided and decided.action.value,
+                                 "policy_reasons": list(decided.reasons) if decided else []}  # fmt: skip
     return case
 
 

@@ -72,6 +72,9 @@ def test_demo_runs_the_story_and_its_summary_matches_the_ledger(tmp_path: Path) 
         assert shipped["shopify"]["mutations_applied"] == {}
         assert shipped["supplier"]["ledger_status"] == "shipped"
         assert shipped["supplier"]["tracking"]
+        # ... and the request did not end there: its wish was decided again as a return (changed mind: denied)
+        assert shipped["became_return"]["state"] == "denied"
+        assert shipped["became_return"]["policy"] == "deny"
 
         damaged = summary["returns"]["damaged_kept"]
         assert damaged["state"] == "done"
