@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from worker import clock
 from worker.cli.common import console, print_json, unit_of_work
@@ -36,19 +36,23 @@ def check(
 
 
 def _print(items: list[Item]) -> None:
+    """One block per item, most urgent first: what and when, the advice, then the command on a line of its
+    own (a table cut the command short with "…" in an 80-column terminal; it is what the operator copies)."""
     if not items:
         console.print("all agree: nothing needs a person right now")
         return
     for shop, group in groupby(sorted(items, key=lambda i: i.shop), key=lambda i: i.shop):
         rows = list(group)
-        table = Table(title=f"{shop}: {len(rows)} to act on", title_justify="left")
-        for header in ("due", "order", "what", "do this", "command"):
-            table.add_column(header, no_wrap=header in ("due", "order"))
+        console.print(Text(f"{shop}: {len(rows)} to act on", style="bold"))
         for i in rows:
             style = {"critical": "red", "warning": "yellow"}.get(i.severity, "cyan")
-            due = f"{i.due_at:%Y-%m-%d %H:%M}" if i.due_at else "-"
-            order = i.order or "-"
+            due = f"due {i.due_at:%Y-%m-%d %H:%M}" if i.due_at else "no deadline"
+            where = i.order or "-"
             if i.supplier_order:
-                order += f"\n{i.supplier_order}"
-            table.add_row(due, order, f"[{style}]{i.kind}[/{style}]", i.message, i.command or "")
-        console.print(table)
+                where += f" (AliExpress {i.supplier_order})"
+            head = Text.assemble((f"[{i.severity}] ", style), f"{where} · ", (i.kind, style), f" · {due}")
+            console.print(head)
+            console.print(Text(f"  {i.message}"))
+            if i.command:
+                console.print(Text(f"  $ {i.command}", style="bold"), soft_wrap=True)
+        console.print()
