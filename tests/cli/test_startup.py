@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,17 @@ import typer
 from worker.cli.main import COMMANDS
 
 HEAVY = ("worker.cancellation", "sandboxes.shopify", "worker.cli.sandbox", "graphql", "alembic")
-NOT_FOR_ORDERS_LIST = (*HEAVY, "celery", "kombu", "httpx", "integrations.shopify.client", "worker.mirror")
+#: ``orders list`` reads four tables: no client, no mirror, no policy (``orders show`` imports the policy's
+#: ``Decision`` where it reads one).
+NOT_FOR_ORDERS_LIST = (
+    *HEAVY,
+    "celery",
+    "kombu",
+    "httpx",
+    "integrations.shopify.client",
+    "worker.mirror",
+    "worker.policy",
+)
 
 
 def _modules_after(snippet: str) -> list[str]:
@@ -41,6 +52,25 @@ def test_orders_list_imports_only_what_it_uses() -> None:
         from worker.cli.main import COMMANDS
         next(sub for sub in COMMANDS if sub.name == "orders").load()
     """)
+    assert "worker.cli.orders" in modules
+    assert _matching(modules, NOT_FOR_ORDERS_LIST) == []
+
+
+def test_a_real_orders_list_run_imports_no_policy_and_no_client(database_url: str) -> None:
+    """The whole command as a process runs it (wiring, logging, the query), not only its module's imports."""
+    code = """
+        import atexit, json, sys
+        atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))
+        from worker.cli.main import main
+        sys.argv = ["dropsync", "orders", "list", "--json"]
+        main()
+    """
+    env = {**os.environ, "DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    modules: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
     assert "worker.cli.orders" in modules
     assert _matching(modules, NOT_FOR_ORDERS_LIST) == []
 

@@ -34,7 +34,6 @@ from models.types import utcnow
 from worker.cli.common import SHOP, at_currency_precision, console, print_json, unit_of_work
 from worker.errors import UsageError
 from worker.orders import resolve_order, resolve_shop, shop_domain
-from worker.policy.decision import Decision
 
 app = typer.Typer(help="Mirrored orders: list, show.", no_args_is_help=True)
 
@@ -198,6 +197,8 @@ def _supplier_orders(session: Session, order: Order) -> list[dict[str, Any]]:
 
 
 def _requests(session: Session, order: Order) -> list[dict[str, Any]]:
+    from worker.policy.decision import Decision  # imported where used: `orders list` needs no policy
+
     query = select(CancellationRequest).where(CancellationRequest.order_id == order.id)
     return [
         {"id": r.id, "kind": r.kind, "state": r.state, "reason": r.reason, "items": r.items,
@@ -209,6 +210,8 @@ def _requests(session: Session, order: Order) -> list[dict[str, Any]]:
 
 
 def order_returns(session: Session, order_id: int) -> list[dict[str, Any]]:
+    from worker.policy.decision import Decision  # imported where used: `orders list` needs no policy
+
     query = select(ReturnCase).where(ReturnCase.order_id == order_id).order_by(ReturnCase.id)
     return [
         {"id": r.id, "gid": r.shopify_gid, "source": r.source, "reason": r.reason, "state": r.state,
