@@ -30,12 +30,12 @@ def check(
     if as_json:
         print_json({"checked_at": now, "needs_attention": bool(items), "items": [i.to_dict() for i in items]})
     else:
-        _print(items)
+        print_items(items)
     if items:
         raise typer.Exit(1)
 
 
-def _print(items: list[Item]) -> None:
+def print_items(items: list[Item]) -> None:
     """One block per item, most urgent first: what and when, the advice, then the command on a line of its
     own (a table cut the command short with "…" in an 80-column terminal; it is what the operator copies)."""
     if not items:

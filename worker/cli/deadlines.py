@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from worker import clock
-from worker.cli.common import SHOP, console, print_json, unit_of_work
+from worker.cli.check import print_items
+from worker.cli.common import SHOP, print_json, unit_of_work
 from worker.crosscheck.report import attention
 from worker.orders import resolve_shop
 
@@ -43,17 +43,4 @@ def deadlines(
     if as_json:
         print_json(rows)
         return
-    if not rows:
-        console.print("nothing needs a person right now")
-        return
-    table = Table()
-    for header in ("due", "order", "what", "do this"):
-        table.add_column(header, no_wrap=header in ("due", "what"))
-    for r in rows:
-        style = "red" if r["stage"] == "passed" else "yellow"
-        due = r["due_at"].strftime("%Y-%m-%d %H:%M") if r["due_at"] else "-"
-        where = "\n".join(
-            x for x in (r["order"], r["supplier_order_id"], r["shop"].removesuffix(".myshopify.com")) if x
-        )
-        table.add_row(due, where, f"[{style}]{r['kind']}[/{style}]", r["message"])
-    console.print(table)
+    print_items(items)  # the same blocks as dropsync check: what and when, the advice, the command
