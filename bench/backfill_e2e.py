@@ -32,20 +32,39 @@ DOMAIN, TOKEN = "e2e.myshopify.com", "shpat_e2e"
 DROPSYNC = str(Path(sys.executable).with_name("dropsync"))
 
 
-def _run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB of that process alone (wait4), stdout); raises on a non-zero exit."""
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine so far, from /proc/stat (every core summed)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / ticks, idle / ticks
+
+
+def _run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, str, dict[str, float]]:
+    """(wall seconds, peak RSS MiB of that process alone (wait4), stdout, CPU seconds); raises on failure.
+
+    CPU: the process's own (user + system, from wait4), and the whole machine's busy and idle time over
+    the same wall time (PostgreSQL's backends and the sandbox are in the machine's, not the process's).
+    """
+    busy_before, idle_before = _machine_cpu()
     started = time.monotonic()
     out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"dropsync-e2e-{os.getpid()}.out"
     with out_path.open("wb") as out, open(os.devnull, "wb") as devnull:
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=devnull)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - started
+    busy_after, idle_after = _machine_cpu()
+    cpu = {
+        "process": usage.ru_utime + usage.ru_stime,
+        "machine": busy_after - busy_before,
+        "idle": idle_after - idle_before,
+    }
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = out_path.read_text()
     out_path.unlink()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:4])} exited {proc.returncode}: {text[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, text
+    return wall, usage.ru_maxrss / 1024, text, cpu
 
 
 def main() -> None:
@@ -60,13 +79,13 @@ def main() -> None:
     try:
         wait_for_port(port, timeout=120)
         env = {**os.environ, "PYTHONPATH": str(ROOT), **shop_env}
-        floor_wall, floor_rss, floor_out = _run_measured(
+        floor_wall, floor_rss, floor_out, floor_cpu = _run_measured(
             [sys.executable, "-m", "bench.bulk_floor", "--api-url", api_url, "--token", TOKEN], env
         )
         floor = json.loads(floor_out.strip().splitlines()[-1])
         with bench_database("dropsync_bench_e2e") as url:
             env = {**env, "DATABASE_URL": url, "SHOPIFY_API_URL": api_url, "DROPSYNC_LOG_LEVEL": "WARNING"}
-            wall, rss, _ = _run_measured([DROPSYNC, "sync", "backfill"], env)
+            wall, rss, _, cpu = _run_measured([DROPSYNC, "sync", "backfill"], env)
             from models import LineItem, Order, SupplierOrder, SupplierOrderItem
 
             engine = create_engine(url)
@@ -90,6 +109,10 @@ def main() -> None:
           f"{floor['bytes'] / 1e6:.0f} MB")  # fmt: skip
     print(f"{'dropsync sync backfill':34} {wall:8.1f} {orders / wall:9,.0f} {rss:12.0f}")
     print(f"ratio to the floor: {wall / floor_wall:.2f}x")
+    for name, used in (("floor", floor_cpu), ("backfill", cpu)):
+        print(f"CPU during the {name}: its process {used['process']:.1f} s; the machine busy {used['machine']:.1f} s, "
+              f"idle {used['idle']:.1f} s (PostgreSQL, the sandbox and anything else: "
+              f"{used['machine'] - used['process']:.1f} s)")  # fmt: skip
     linked, items = counts["supplier_orders"] or 0, counts["supplier_order_items"] or 0
     print(
         f"ledger: {orders:,} orders, {counts['line_items']:,} line items, {linked:,} supplier orders "

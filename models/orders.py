@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, IdMixin, TimestampMixin
-from models.types import JsonType, MoneyType, UTCDateTime
+from models.types import JsonDocument, JsonType, MoneyType, UTCDateTime
 
 
 class Order(IdMixin, TimestampMixin, Base):
@@ -61,7 +61,7 @@ class Order(IdMixin, TimestampMixin, Base):
     shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     redacted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
-    raw: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+    raw: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, nullable=False)
     source: Mapped[str | None] = mapped_column(String(32))  # webhook | reconcile | backfill | action
     mirrored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 07:30:43.271404
+Create Date: 2026-12-05 13:04:06.682837
 """
 
 from collections.abc import Sequence
@@ -88,15 +88,29 @@ def upgrade() -> None:
         sa.Column("orders_applied", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("completed_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("part_of_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("part", sa.Integer(), nullable=False),
+        sa.Column("parts", sa.Integer(), nullable=False),
+        sa.Column("created_from", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_before", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["part_of_id"],
+            ["bulk_backfills.id"],
+            name=op.f("fk_bulk_backfills_part_of_id_bulk_backfills"),
+            ondelete="CASCADE",
+        ),
         sa.ForeignKeyConstraint(
             ["shop_id"], ["shops.id"], name=op.f("fk_bulk_backfills_shop_id_shops"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bulk_backfills")),
         sa.UniqueConstraint("bulk_operation_gid", name=op.f("uq_bulk_backfills_bulk_operation_gid")),
     )
+    with op.batch_alter_table("bulk_backfills", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bulk_backfills_part_of_id"), ["part_of_id"], unique=False)
+
     op.create_table(
         "orders",
         sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -138,7 +152,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("redacted_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("raw", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("raw", sa.JSON(), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=True),
         sa.Column("mirrored_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -919,6 +933,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_orders_shop_name")
 
     op.drop_table("orders")
+    with op.batch_alter_table("bulk_backfills", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bulk_backfills_part_of_id"))
+
     op.drop_table("bulk_backfills")
     with op.batch_alter_table("task_outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_task_outbox_unpublished")

@@ -11,6 +11,7 @@ from worker.cli.common import console, err_console, print_json, settings, unit_o
 from worker.db import session_scope
 from worker.errors import UsageError
 from worker.mirror import backfill, reconcile
+from worker.mirror.collector import few_arenas
 from worker.mirror.shops import client_for_shop
 from worker.shops import get_shop
 
@@ -65,29 +66,33 @@ def _parse_since(since: str | None) -> dt.datetime | None:
 @app.command("backfill")
 def backfill_command(
     since: str | None = typer.Option(None, "--since", help="Only orders updated since this date (ISO 8601)."),
-    resume: int | None = typer.Option(None, "--resume", help="Resume backfill ID from its checkpoint."),
+    resume: int | None = typer.Option(None, "--resume", help="Resume backfill ID from its checkpoints."),
     shop: str | None = typer.Option(None, "--shop", help="Shop domain (default: the configured shop)."),
 ) -> None:
-    """Export every order with a bulk operation and apply it in batches (resumable).
+    """Export every order with bulk operations and apply them in batches (resumable).
+
+    A shop of 10,000 orders or more is exported in 8 parts by creation time: each part is applied while
+    Shopify exports the next.
 
     Example: dropsync sync backfill --since 2026-01-01
     """
+    few_arenas()  # this process is the backfill: its memory stays flat (see the function)
     with unit_of_work() as session:
         shop_row = get_shop(session, shop)
         shop_id = shop_row.id
     with client_for_shop(shop_id) as client:
-        if resume is None:
-            with unit_of_work() as session:
-                shop_row = get_shop(session, shop)
-                backfill_id = backfill.start(session, shop_row, client, _parse_since(since)).id
-        else:
-            backfill_id = resume
-        console.print(f"backfill {backfill_id}: waiting for Shopify's export…")
-        url = backfill.wait_for_result(session_scope, backfill_id, client, poll_seconds=0.25)  # 1 point a poll
-    with _progress() as progress:
-        task = progress.add_task("applying orders", total=None)
-        applied = backfill.apply_result(
-            session_scope, backfill_id, lambda skip: backfill.stream_lines(url, skip) if url else iter(()),
-            on_batch=lambda done, _: progress.update(task, completed=done),
-        )  # fmt: skip
+        with unit_of_work() as session:
+            if resume is None:
+                lead = backfill.start_run(session, get_shop(session, shop), client, _parse_since(since))
+            else:
+                lead = backfill.parts_of(session, resume)[0]
+            backfill_id, parts = lead.id, lead.parts
+        console.print(f"backfill {backfill_id}: {parts} part{'s' if parts > 1 else ''}; waiting for Shopify's export…")
+        with _progress() as progress:
+            task = progress.add_task("applying orders", total=None)
+            applied = backfill.run(
+                session_scope, backfill_id, client, poll_seconds=0.25,  # 1 point a poll
+                on_part=lambda number, total: progress.update(task, description=f"applying part {number}/{total}"),
+                on_batch=lambda done, _: progress.update(task, completed=done),
+            )  # fmt: skip
     console.print(f"backfill {backfill_id}: {applied} orders applied")

@@ -15,6 +15,7 @@ threads are safe and nothing frozen outlives the job.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import threading
 from collections.abc import Iterator
@@ -56,3 +57,22 @@ def between_batches() -> None:
     global _batches
     _batches += 1
     gc.collect(2 if _batches % 32 == 0 else 0)
+
+
+#: glibc's ``mallopt`` parameter for the number of malloc arenas (``M_ARENA_MAX``).
+_M_ARENA_MAX = -8
+
+
+def few_arenas(count: int = 2) -> bool:
+    """Cap glibc's malloc arenas for this process (what ``MALLOC_ARENA_MAX`` sets at start-up).
+
+    glibc gives threads that allocate at once arenas of their own, up to 8 per core, and returns little of
+    them: the backfill's threads (reader, appliers, exporter) took its peak RSS from 232 to 252 MB for the
+    same 100,000 orders, for no measurable speed (the threads take turns on the GIL anyway). False where the
+    C library is not glibc (nothing changed).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_ARENA_MAX, count))
+    except (OSError, AttributeError):
+        return False
