@@ -55,6 +55,8 @@ TERMINAL = frozenset({"completed", "failed", "canceled", "cancelled", "expired"}
 SPLIT_AT = 10_000
 #: Parts of a split backfill, by creation time; the first part's export is all the apply waits for.
 PARTS = 8
+#: Each part's span of time against the one before (the export ran ~1.6x the apply's speed beside it).
+GROWTH = 1.5
 
 #: A part's creation-time window: ``[created_from, created_before)``, None for an open end.
 Window = tuple[dt.datetime | None, dt.datetime | None]
@@ -108,19 +110,21 @@ def _submit(session: Session, backfill: BulkBackfill, client: ShopifyClient) -> 
 def plan(client: ShopifyClient, since: dt.datetime | None, parts: int = PARTS) -> list[Window]:
     """The creation-time windows a backfill is exported in.
 
-    One window when it reads fewer than ``SPLIT_AT`` orders. Else ``parts``: the first a thirty-second of
-    the span from the oldest order's creation to the newest's (the only export the apply waits for), the
-    others equal spans of the rest. The first window has no lower bound and the last no upper one, so an
-    order created at any time, during the run included, falls in exactly one.
+    One window when it reads fewer than ``SPLIT_AT`` orders. Else ``parts`` spans of the time from the
+    oldest order's creation to the newest's, each ``GROWTH`` times the one before: the first is small (its
+    export is all the apply waits for; ~2 % of the orders with 8 parts), and each next part is exported
+    while the one before it is applied (Shopify exports faster than dropsync applies). The first window has
+    no lower bound and the last no upper one, so an order created at any time, during the run included,
+    falls in exactly one.
     """
     data = client.execute("BackfillPlan", {"query": orders_filter(since)})
     count, oldest, newest = data["ordersCount"], data["oldest"]["nodes"], data["newest"]["nodes"]
     if parts <= 1 or not oldest or (count["precision"] == "EXACT" and int(count["count"]) < SPLIT_AT):
         return [(None, None)]
     first, last = (dt.datetime.fromisoformat(str(n[0]["createdAt"]).replace("Z", "+00:00")) for n in (oldest, newest))
-    head = (last - first) / 32
-    fractions = [k / (parts - 1) for k in range(parts - 1)]
-    edges = sorted({(first + head + (last - first - head) * f).replace(microsecond=0) for f in fractions})
+    weights = list(itertools.accumulate(GROWTH**k for k in range(parts)))
+    ends = [first + (last - first) * (weight / weights[-1]) for weight in weights[:-1]]
+    edges = sorted({end.replace(microsecond=0) for end in ends})
     edges = [edge for edge in edges if first < edge <= last]  # whole seconds, as Shopify's search compares
     bounds: list[dt.datetime | None] = [None, *edges, None]
     return list(itertools.pairwise(bounds))
