@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Engine, Table, any_, bindparam, column, event, select
+from sqlalchemy import JSON, Connection, Engine, Table, any_, bindparam, column, event, literal_column, null, select
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -34,6 +34,11 @@ COPY_MIN_ROWS = 64
 
 #: ``where(insert)``: the ``ON CONFLICT DO UPDATE … WHERE`` clause, built from the insert's ``excluded``.
 ConflictWhere = Callable[[Any], Any]
+
+#: A ``returning`` name: True when the statement inserted the row, False when it updated one that was there
+#: (PostgreSQL: the new row version of an ``ON CONFLICT DO UPDATE`` carries the updater's lock in ``xmax``;
+#: an inserted one has none); None on other databases.
+INSERTED = "(inserted)"
 
 
 def upsert(
@@ -110,7 +115,14 @@ def _statement(
     """The single-row ``INSERT … ON CONFLICT`` for these columns."""
     insert = dialect_insert(table).values({name: bindparam(name) for name in columns})
     stmt = _on_conflict(insert, table, conflict, update, where)
-    return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
+    postgres = dialect_insert is postgresql.insert
+    return stmt.returning(*(_returned(table, name, postgres) for name in returning)) if returning else stmt
+
+
+def _returned(table: Table, name: str, postgres: bool) -> Any:
+    if name != INSERTED:
+        return table.c[name]
+    return literal_column("(xmax = 0)") if postgres else null()
 
 
 @functools.lru_cache(maxsize=256)
@@ -166,7 +178,7 @@ def _merge_statement(
     source = select(*(staged.c[name] for name in columns)).order_by(*(staged.c[name] for name in conflict))
     stmt = _on_conflict(postgresql.insert(table).from_select(columns, source), table, conflict, update, where)
     if returning:
-        stmt = stmt.returning(*(table.c[name] for name in returning))
+        stmt = stmt.returning(*(_returned(table, name, True) for name in returning))
     compiled = stmt.compile(dialect=dialect)
     return compiled.string, dict(compiled.params)
 

@@ -27,7 +27,7 @@ from integrations.shopify.order import REST_UNFULFILLED, ShopifyOrder, ShopifyTr
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
 from worker import wiring
-from worker.db.bulk import any_of, insert_rows, upsert
+from worker.db.bulk import INSERTED, any_of, insert_rows, upsert
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
@@ -105,13 +105,14 @@ def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyO
     previous = _previous_rows(session, shop_id, [s.gid for s in batch])
     batch = [_keep_finer_fulfillment(s, previous.get(s.gid)) for s in batch]
     ids: dict[str, int] = {}
+    inserted: set[int] = set()
     for from_graphql in (True, False):
         group = [s for s in batch if s.from_graphql is from_graphql]
         if group:
-            ids.update(_upsert_orders(session, shop_id, group, from_graphql))
+            ids.update(_upsert_orders(session, shop_id, group, from_graphql, inserted))
     result = ApplyResult(stale=len(batch) - len(ids))
     result.applied = [AppliedOrder(ids[s.gid], s.gid, s, previous.get(s.gid)) for s in batch if s.gid in ids]
-    _upsert_children(session, result.applied)
+    _upsert_children(session, result.applied, inserted)
     _derive_money(session, shop_id, result.applied)
     _record_changes(session, shop_id, result.applied)
     for hook in _hooks:
@@ -187,15 +188,19 @@ def _order_values(shop_id: int, snap: ShopifyOrder, now: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _upsert_orders(session: Session, shop_id: int, group: list[ShopifyOrder], from_graphql: bool) -> dict[str, int]:
+def _upsert_orders(
+    session: Session, shop_id: int, group: list[ShopifyOrder], from_graphql: bool, inserted: set[int]
+) -> dict[str, int]:
+    """gid → id of each order written; the ids of those this statement inserted are added to ``inserted``."""
     now = utcnow()
     rows = [_order_values(shop_id, s, now) for s in group]
     keep = {"shop_id", "shopify_gid", "created_at"} | (set() if from_graphql else _NOT_IN_REST)
     returned = upsert(
         session, ORDERS, rows, conflict=["shop_id", "shopify_gid"], update=[c for c in rows[0] if c not in keep],
-        where=_newer_graphql if from_graphql else _newer_webhook, returning=["id", "shopify_gid"],
+        where=_newer_graphql if from_graphql else _newer_webhook, returning=["id", "shopify_gid", INSERTED],
     )  # fmt: skip
-    return {gid: order_id for order_id, gid in returned}
+    inserted.update(order_id for order_id, _, new in returned if new)
+    return {gid: order_id for order_id, gid, _ in returned}
 
 
 def _newer_graphql(stmt: Any) -> Any:
@@ -208,24 +213,35 @@ def _newer_webhook(stmt: Any) -> Any:
     return or_(current < incoming, and_(current == incoming, ORDERS.c.source == "webhook"))
 
 
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]], key: list[str]) -> None:
+    if rows:
+        insert_rows(session, table, list({tuple(row[c] for c in key): row for row in rows}.values()))
+
+
 def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> None:
     if rows:
         rows = list({tuple(row[c] for c in conflict): row for row in rows}.values())  # one row per key: the last
         upsert(session, table, rows, conflict=conflict, update=[c for c in rows[0] if c not in conflict])
 
 
-def _upsert_children(session: Session, applied: Sequence[AppliedOrder]) -> None:
-    lines, fos, refunds, txns = [], [], [], []
-    for a in applied:
-        snap = a.snapshot
-        lines += [_line_values(a.order_id, li) for li in snap.lines or ()]
-        fos += [_fo_values(a.order_id, fo) for fo in snap.fulfillment_orders or ()]
-        refunds += [_refund_values(a.order_id, r) for r in snap.refunds or ()]
-        txns += [_transaction_values(a.order_id, t) for t in snap.transactions or ()]
-    _upsert(session, LINES, lines, ["order_id", "shopify_gid"])
-    _upsert(session, FULFILLMENT_ORDERS, fos, ["order_id", "shopify_gid"])
-    _upsert(session, REFUNDS, refunds, ["order_id", "shopify_gid"])
-    _upsert(session, TRANSACTIONS, txns, ["order_id", "shopify_gid"])
+def _upsert_children(session: Session, applied: Sequence[AppliedOrder], inserted: set[int]) -> None:
+    """Line items, fulfillment orders, refunds and transactions, by their Shopify id.
+
+    The children of an order this transaction inserted cannot exist yet (they reference it, and nobody
+    else sees it before the commit): they are written straight into their tables (``COPY`` on PostgreSQL)
+    instead of through a staged merge that looks each one up — a backfill's orders are all new, and the
+    merges were ~4 s of the server's CPU in 100,000 orders.
+    """
+    tables = ((LINES, _line_values, "lines"), (FULFILLMENT_ORDERS, _fo_values, "fulfillment_orders"),
+              (REFUNDS, _refund_values, "refunds"), (TRANSACTIONS, _transaction_values, "transactions"))  # fmt: skip
+    for table, values, attribute in tables:
+        fresh: list[dict[str, Any]] = []
+        known: list[dict[str, Any]] = []
+        for a in applied:
+            children = getattr(a.snapshot, attribute) or ()
+            (fresh if a.order_id in inserted else known).extend(values(a.order_id, child) for child in children)
+        _insert(session, table, fresh, ["order_id", "shopify_gid"])
+        _upsert(session, table, known, ["order_id", "shopify_gid"])
 
 
 def _line_values(order_id: int, li: Any) -> dict[str, Any]:
