@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -212,8 +213,9 @@ def test_a_large_shop_is_exported_in_parts_that_cover_every_order_once(
         assert [(p.part, p.parts, p.status) for p in parts] == [(n, 4, "completed") for n in (1, 2, 3, 4)]
         assert len({p.bulk_operation_gid for p in parts}) == 4  # one bulk operation each
         # Windows: contiguous, open at both ends, the first the smallest.
-        assert parts[0].created_from is None and parts[-1].created_before is None
-        assert all(a.created_before == b.created_from for a, b in zip(parts, parts[1:], strict=False))
+        assert parts[0].created_from is None
+        assert parts[-1].created_before is None
+        assert all(a.created_before == b.created_from for a, b in itertools.pairwise(parts))
         assert all(p.orders_applied > 0 for p in parts)
         assert parts[0].orders_applied == min(p.orders_applied for p in parts)
         assert sum(p.orders_applied for p in parts) == 40  # no order in two parts
@@ -255,7 +257,8 @@ def test_a_run_stopped_between_parts_resumes_where_it_stopped_and_moves_the_wate
         assert parts[2].status != "completed"
         first_two = parts[0].orders_applied + parts[1].orders_applied
         shop = session.get(Shop, shop_id)
-        assert shop is not None and shop.orders_watermark is None  # not before every part is in
+        assert shop is not None
+        assert shop.orders_watermark is None
     assert _orders(committed_db) == first_two
     created = [sandbox.control.create_order(status="paid") for _ in range(2)]  # while the run is stopped
     monkeypatch.setattr(backfill, "apply_result", real_apply)
@@ -263,10 +266,12 @@ def test_a_run_stopped_between_parts_resumes_where_it_stopped_and_moves_the_wate
     assert first_two + resumed == 40 == _orders(committed_db)  # the exports are snapshots, as one export is
     with Session(committed_db) as session:
         shop = session.get(Shop, shop_id)
-        assert shop is not None and shop.orders_watermark == parts[0].created_at
+        assert shop is not None
+        assert shop.orders_watermark == parts[0].created_at
     # Reconciliation goes on from when the run began: what changed since is read there.
     reconcile.reconcile_shop(session_scope, shop_id, client, dt.timedelta(0))
-    assert set(created) <= _gids(committed_db) and _orders(committed_db) == 42
+    assert set(created) <= _gids(committed_db)
+    assert _orders(committed_db) == 42
 
 
 def test_a_failed_part_is_exported_again_on_resume(
@@ -282,4 +287,5 @@ def test_a_failed_part_is_exported_again_on_resume(
     assert applied == 40 == _orders(committed_db)
     with Session(committed_db) as session:
         again = backfill.parts_of(session, lead_id)[1]
-        assert again.status == "completed" and again.bulk_operation_gid != "gid://shopify/BulkOperation/1"
+        assert again.status == "completed"
+        assert again.bulk_operation_gid != "gid://shopify/BulkOperation/1"
