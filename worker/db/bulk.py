@@ -172,7 +172,7 @@ def _merge_statement(
     update: tuple[str, ...] | None, where: ConflictWhere | None, returning: tuple[str, ...],
 ) -> tuple[str, dict[str, Any]]:  # fmt: skip
     """``INSERT INTO table SELECT … FROM stage ORDER BY conflict ON CONFLICT …``, compiled once per shape
-    (building and compiling it each time was ~1 s of a 100,000-order backfill's CPU); its literal binds
+    (SQLAlchemy built, keyed and compiled it for every batch and table); its literal binds
     (e.g. a WHERE's ``'webhook'``) as parameters."""
     staged = table_clause(stage, *(column(name) for name in columns))
     source = select(*(staged.c[name] for name in columns)).order_by(*(staged.c[name] for name in conflict))
@@ -250,9 +250,14 @@ def _stages(connection: Connection) -> _Stages:
     return held
 
 
+def _held(connection: Connection) -> _Stages | None:
+    """The staging tables recorded for this connection's database session, if any."""
+    return None if connection.closed else connection.connection.info.get("dropsync_stages")
+
+
 @event.listens_for(Engine, "commit")
 def _stages_committed(connection: Connection) -> None:
-    held = connection.connection.info.get("dropsync_stages") if not connection.closed else None
+    held = _held(connection)
     if held is not None:
         held.committed |= held.created
         held.created.clear()
@@ -261,7 +266,7 @@ def _stages_committed(connection: Connection) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _stages_rolled_back(connection: Connection) -> None:
-    held = connection.connection.info.get("dropsync_stages") if not connection.closed else None
+    held = _held(connection)
     if held is not None:
         held.created.clear()  # CREATE TABLE is transactional: gone with the transaction
         held.used.clear()
@@ -269,7 +274,7 @@ def _stages_rolled_back(connection: Connection) -> None:
 
 @event.listens_for(Engine, "rollback_savepoint")
 def _stages_savepoint_rolled_back(connection: Connection, name: str, context: Any) -> None:
-    held = connection.connection.info.get("dropsync_stages") if not connection.closed else None
+    held = _held(connection)
     if held is not None:
         held.created.clear()  # perhaps created inside the savepoint: created again (IF NOT EXISTS) if so
         # ``used`` stays: rows staged before the savepoint are still there, so the next merge empties it first

@@ -213,14 +213,18 @@ def _newer_webhook(stmt: Any) -> Any:
     return or_(current < incoming, and_(current == incoming, ORDERS.c.source == "webhook"))
 
 
+def _last_per_key(rows: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
+    return list({tuple(row[c] for c in key): row for row in rows}.values())
+
+
 def _insert(session: Session, table: Table, rows: list[dict[str, Any]], key: list[str]) -> None:
     if rows:
-        insert_rows(session, table, list({tuple(row[c] for c in key): row for row in rows}.values()))
+        insert_rows(session, table, _last_per_key(rows, key))
 
 
 def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> None:
     if rows:
-        rows = list({tuple(row[c] for c in conflict): row for row in rows}.values())  # one row per key: the last
+        rows = _last_per_key(rows, conflict)
         upsert(session, table, rows, conflict=conflict, update=[c for c in rows[0] if c not in conflict])
 
 
@@ -230,7 +234,7 @@ def _upsert_children(session: Session, applied: Sequence[AppliedOrder], inserted
     The children of an order this transaction inserted cannot exist yet (they reference it, and nobody
     else sees it before the commit): they are written straight into their tables (``COPY`` on PostgreSQL)
     instead of through a staged merge that looks each one up — a backfill's orders are all new, and the
-    merges were ~4 s of the server's CPU in 100,000 orders.
+    merges were ~3 s of the server's CPU in 100,000 orders.
     """
     tables = ((LINES, _line_values, "lines"), (FULFILLMENT_ORDERS, _fo_values, "fulfillment_orders"),
               (REFUNDS, _refund_values, "refunds"), (TRANSACTIONS, _transaction_values, "transactions"))  # fmt: skip

@@ -41,7 +41,7 @@ from worker.db import UnitOfWork
 from worker.errors import DropsyncError, NotFoundError
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.collector import between_batches, few_collections
-from worker.mirror.reconcile import search_query
+from worker.mirror.reconcile import search_query, search_time
 from worker.mirror.snapshot import from_graphql
 from worker.mirror.statistics import analyze
 
@@ -66,18 +66,14 @@ class BackfillFailed(DropsyncError):
     """The bulk operation ended without a result file (failed, canceled, expired)."""
 
 
-def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def orders_filter(since: dt.datetime | None, window: Window = (None, None)) -> str | None:
     """The ``orders(query:)`` search of a backfill (part): updated since ``since``, created in ``window``."""
     created_from, created_before = window
     terms = [search_query(since)] if since is not None else []
     if created_from is not None:
-        terms.append(f"created_at:>='{_stamp(created_from)}'")
+        terms.append(f"created_at:>='{search_time(created_from)}'")
     if created_before is not None:
-        terms.append(f"created_at:<'{_stamp(created_before)}'")
+        terms.append(f"created_at:<'{search_time(created_before)}'")
     return " ".join(terms) or None
 
 
@@ -169,8 +165,9 @@ def run(
     part (the ones before it are applied and kept); ``run`` again, or ``--resume``, exports it again.
     """
     with unit_of_work() as session:
-        pending = [(p.id, p.part, p.parts) for p in parts_of(session, backfill_id) if p.status != "completed"]
-        applied_before = sum(p.orders_applied for p in parts_of(session, backfill_id))
+        parts = parts_of(session, backfill_id)
+        pending = [(p.id, p.part, p.parts) for p in parts if p.status != "completed"]
+        applied_before = sum(p.orders_applied for p in parts)
     ready: Queue[Any] = Queue()
     stop = threading.Event()
 

@@ -50,8 +50,13 @@ def page_size(max_cost: int = MAX_QUERY_COST) -> int:
     return max(1, min(250, (max_cost - (one - per_order)) // per_order))
 
 
+def search_time(moment: dt.datetime) -> str:
+    """A moment as Shopify's search syntax compares it (whole seconds, UTC)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def search_query(since: dt.datetime) -> str:
-    return f"updated_at:>='{since.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    return f"updated_at:>='{search_time(since)}'"
 
 
 def drift_of(result: ApplyResult) -> int:
