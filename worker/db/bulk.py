@@ -19,6 +19,7 @@ only the rows the ``ON CONFLICT … WHERE`` let through.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 from collections.abc import Callable, Sequence
@@ -28,6 +29,9 @@ from sqlalchemy import JSON, Connection, Engine, Table, any_, bindparam, column,
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from models.types import UTCDateTime
+from worker.db import engine
 
 #: Below this many rows the prepared, pipelined ``executemany`` beats creating, filling and merging a stage.
 COPY_MIN_ROWS = 64
@@ -186,15 +190,68 @@ def _merge_statement(
 def _copy(
     connection: Connection, target: str, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]
 ) -> None:
-    """``COPY target (columns) FROM STDIN``, each value through ``table``'s column type's bind processor."""
-    processors = [_copy_processor(table.c[name].type, connection.dialect) for name in columns]
+    """``COPY target (columns) FROM STDIN``, each value through ``table``'s column type's bind processor.
+
+    In PostgreSQL's binary format when every column has one here (``_copy_plan``): nothing to escape on
+    our side nor to parse on the server's. 20,000 order-like rows: 0.23 s against 0.39 s in text, 0.16 s
+    of the client's CPU against 0.27 s (``bench.copy_format``, load 0.1).
+    """
+    processors, types = _copy_plan(connection.dialect, table, tuple(columns))
+    form = " (FORMAT BINARY)" if types is not None else ""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(f"COPY {target} ({_quoted(connection, columns)}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {target} ({_quoted(connection, columns)}) FROM STDIN{form}") as copy:
+            if types is not None:
+                copy.set_types(types)
             for row in rows:
                 copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)])
     finally:
         cursor.close()
+
+
+#: The binary COPY form of each column type (by its DDL name): the PostgreSQL type whose binary dumper
+#: writes it. JSON goes as the serializer's bytes, unchanged (``bytea``'s dumper): ``json``'s binary form
+#: is its text, ``jsonb``'s the text after a version byte.
+_BINARY_FORMS = {
+    "BIGINT": "int8", "INTEGER": "int4", "SMALLINT": "int2", "BOOLEAN": "bool", "TEXT": "text", "VARCHAR": "text",
+    "NUMERIC": "numeric", "TIMESTAMP WITH TIME ZONE": "timestamptz", "JSON": "bytea", "JSONB": "bytea",
+}  # fmt: skip
+_JSONB_VERSION = b"\x01"
+
+
+@functools.lru_cache(maxsize=256)
+def _copy_plan(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[list[Any], list[str] | None]:
+    """Each column's bind processor, and the binary COPY types (None: a column has no binary form here,
+    the COPY is text)."""
+    types: list[str] = []
+    for name in columns:
+        form = _BINARY_FORMS.get(_ddl_name(table.c[name].type, dialect))
+        if form is None:
+            return [_copy_processor(table.c[name].type, dialect) for name in columns], None
+        types.append(form)
+    return [_binary_processor(table.c[name].type, dialect) for name in columns], types
+
+
+def _ddl_name(type_: Any, dialect: Any) -> str:
+    return str(type_.compile(dialect=dialect)).split("(")[0].strip()
+
+
+def _binary_processor(type_: Any, dialect: Any) -> Any:
+    """``_copy_processor`` for a binary COPY: JSON as bytes (``jsonb``'s after its version byte); aware UTC
+    timestamps as they are (the dumper sends the instant; anything else goes through the type's checks)."""
+    impl = type_.dialect_impl(dialect)
+    if isinstance(impl, JSON) and dialect._json_serializer is not None:
+        serializer = dialect._json_serializer
+        encode = engine.json_bytes if serializer is engine._json_dumps else (lambda value: serializer(value).encode())
+        make: Any = impl._make_bind_processor  # SQLAlchemy's NULL rules
+        serialize = make(None, encode)
+        if _ddl_name(type_, dialect) != "JSONB":
+            return serialize
+        return lambda value: None if (data := serialize(value)) is None else _JSONB_VERSION + data
+    process = _copy_processor(type_, dialect)
+    if isinstance(type_, UTCDateTime):
+        return lambda value: value if value is None or value.tzinfo is dt.UTC else process(value)
+    return process
 
 
 def _copy_processor(type_: Any, dialect: Any) -> Any:

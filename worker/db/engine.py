@@ -17,9 +17,14 @@ from worker.settings import get_settings
 secrets.install()
 
 
+def json_bytes(value: Any) -> bytes:
+    """The ledger's JSON, UTF-8 encoded. orjson: ~10x faster than the stdlib on order snapshots; Decimal is
+    not JSON, so it becomes a string."""
+    return orjson.dumps(value, default=_json_default)
+
+
 def _json_dumps(value: Any) -> str:
-    # orjson: ~10x faster than the stdlib on order snapshots; Decimal is not JSON, so it becomes a string.
-    return orjson.dumps(value, default=_json_default).decode()
+    return json_bytes(value).decode()
 
 
 def _json_default(value: Any) -> Any:

@@ -1,0 +1,87 @@
+"""PostgreSQL's COPY path of ``worker.db.bulk``: binary where every column has a binary form, the values
+exactly as the per-row statements would store them (JSON and its NULLs, money, instants, awkward text)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, select
+from sqlalchemy.orm import Session
+
+from models import LineItem, Order, TimelineEvent
+from models.types import JsonDocument, JsonType, MoneyType, UTCDateTime
+from worker.db import bulk
+
+pytestmark = pytest.mark.postgres
+
+_metadata = MetaData()
+probe = Table(
+    "copy_probe", _metadata,
+    Column("id", BigInteger, primary_key=True), Column("doc", JsonType), Column("raw", JsonDocument),
+    Column("amount", MoneyType), Column("at", UTCDateTime), Column("note", Text), Column("flag", Boolean),
+    Column("name", String(40)), Column("count", Integer),
+)  # fmt: skip
+
+PARIS = dt.timezone(dt.timedelta(hours=1))
+
+
+@pytest.fixture
+def table(session: Session) -> Table:
+    probe.create(session.connection())  # inside the test's transaction: rolled back with it
+    return probe
+
+
+def _rows(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": n,
+            "doc": {"tags": ["a", "ü"], "total": Decimal("1.10"), "n": n} if n % 3 else None,
+            "raw": {"note": 'tab\there "quoted" back\\slash\nnewline', "emoji": "🛒"},
+            "amount": Decimal("12.3456") if n % 2 else None,
+            "at": dt.datetime(2026, 12, 5, 10, 0, tzinfo=PARIS if n % 2 else dt.UTC) + dt.timedelta(seconds=n),
+            "note": "\\N is not null\r\n\t" if n % 4 else None,
+            "flag": n % 2 == 0,
+            "name": f"name {n}",
+            "count": n,
+        }
+        for n in range(bulk.COPY_MIN_ROWS + 10)
+    ]
+
+
+def test_copied_rows_read_back_as_written(session: Session, table: Table) -> None:
+    rows = _rows(bulk.COPY_MIN_ROWS + 10)
+    bulk.insert_rows(session, table, rows)
+    stored = {row.id: row for row in session.execute(select(table))}
+    assert len(stored) == len(rows)
+    for want in rows:
+        got = stored[want["id"]]
+        assert got.doc == (None if want["doc"] is None else {"tags": ["a", "ü"], "total": "1.10", "n": want["id"]})
+        assert got.raw == want["raw"]
+        assert got.amount == want["amount"]
+        assert got.at == want["at"]
+        assert got.at.tzinfo == dt.UTC
+        assert (got.note, got.flag, got.name, got.count) == (want["note"], want["flag"], want["name"], want["count"])
+
+
+def test_a_naive_timestamp_is_refused_on_the_copy_path(session: Session, table: Table) -> None:
+    rows = _rows(bulk.COPY_MIN_ROWS + 10)
+    rows[-1]["at"] = dt.datetime(2026, 12, 5, 10, 0)  # the mistake under test: no zone
+    with pytest.raises(ValueError, match="naive datetime"):
+        bulk.insert_rows(session, table, rows)
+
+
+def test_a_float_amount_is_refused_on_the_copy_path(session: Session, table: Table) -> None:
+    rows = _rows(bulk.COPY_MIN_ROWS + 10)
+    rows[-1]["amount"] = 12.34
+    with pytest.raises(TypeError, match="must be Decimal"):
+        bulk.insert_rows(session, table, rows)
+
+
+@pytest.mark.parametrize("model", [Order, LineItem, TimelineEvent])
+def test_the_mirror_tables_copy_in_binary(session: Session, model: Any) -> None:
+    columns = tuple(column.name for column in model.__table__.columns if column.name != "id")
+    _, types = bulk._copy_plan(session.get_bind().dialect, model.__table__, columns)
+    assert types is not None, "a column lost its binary COPY form: the backfill falls back to text"
