@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import BigInteger, Boolean, Column, Engine, Integer, MetaData, String, Table, Text, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import LineItem, Order, TimelineEvent
@@ -85,3 +86,30 @@ def test_the_mirror_tables_copy_in_binary(session: Session, model: Any) -> None:
     columns = tuple(column.name for column in model.__table__.columns if column.name != "id")
     _, types = bulk._copy_plan(session.get_bind().dialect, model.__table__, columns)
     assert types is not None, "a column lost its binary COPY form: the backfill falls back to text"
+
+
+def test_a_failed_commit_does_not_leave_a_staging_table_counted_as_there(committed_db: Engine) -> None:
+    """The staging table created in a transaction whose COMMIT fails (a deferred constraint) is gone with
+    it: the connection's next merge creates it again instead of meeting "relation does not exist"."""
+    metadata = MetaData()
+    target = Table("stage_probe", metadata, Column("id", BigInteger, primary_key=True), Column("note", Text))
+    with committed_db.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS stage_probe_check, stage_probe"))
+        metadata.create_all(conn)
+        once = "CONSTRAINT once UNIQUE (n) DEFERRABLE INITIALLY DEFERRED"
+        conn.execute(text(f"CREATE TABLE stage_probe_check (n int, {once})"))
+    rows = [{"id": n, "note": f"row {n}"} for n in range(bulk.COPY_MIN_ROWS + 1)]
+    try:
+        with committed_db.connect() as conn:
+            conn.begin()
+            bulk.upsert(conn, target, rows, conflict=["id"], update=["note"])
+            conn.execute(text("INSERT INTO stage_probe_check VALUES (1), (1)"))  # fails at COMMIT only
+            with pytest.raises(IntegrityError):
+                conn.commit()
+            conn.rollback()
+            with conn.begin():
+                bulk.upsert(conn, target, rows, conflict=["id"], update=["note"])
+            assert conn.scalar(select(func.count()).select_from(target)) == len(rows)
+    finally:
+        with committed_db.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS stage_probe_check, stage_probe"))

@@ -289,12 +289,14 @@ def _stage(connection: Connection, table: Table, columns: list[str]) -> str:
 
 
 class _Stages:
-    """The staging tables of one database session: committed, created and used in the open transaction."""
+    """The staging tables of one database session: committed; created, then committing (its COMMIT sent,
+    its outcome known at the next ``BEGIN``), and used in the open transaction."""
 
-    __slots__ = ("committed", "created", "used")
+    __slots__ = ("committed", "committing", "created", "used")
 
     def __init__(self) -> None:
         self.committed: set[str] = set()
+        self.committing: set[str] = set()
         self.created: set[str] = set()
         self.used: set[str] = set()
 
@@ -309,23 +311,48 @@ def _stages(connection: Connection) -> _Stages:
 
 def _held(connection: Connection) -> _Stages | None:
     """The staging tables recorded for this connection's database session, if any."""
-    return None if connection.closed else connection.connection.info.get("dropsync_stages")
+    if connection.closed or connection.invalidated:  # a lost connection's session, and its tables, are gone
+        return None
+    return connection.connection.info.get("dropsync_stages")
 
 
 @event.listens_for(Engine, "commit")
+def _stages_committing(connection: Connection) -> None:
+    # Fired before the COMMIT runs: a COMMIT that fails (a deferred constraint) undoes the CREATE, so the
+    # names wait in ``committing`` until the next transaction begins (``handle_error`` drops them first).
+    held = _held(connection)
+    if held is not None:
+        held.committing |= held.created
+        held.created.clear()
+        held.used.clear()
+
+
+@event.listens_for(Engine, "begin")
 def _stages_committed(connection: Connection) -> None:
     held = _held(connection)
     if held is not None:
-        held.committed |= held.created
-        held.created.clear()
-        held.used.clear()
+        held.committed |= held.committing
+        held.committing.clear()
+
+
+@event.listens_for(Engine, "handle_error")
+def _stages_commit_failed(context: Any) -> None:
+    connection = context.connection
+    held = None if connection is None else _held(connection)
+    if held is not None:
+        # A failed COMMIT reports here (no rollback event follows it); at any other time ``committing`` is
+        # empty or, forgotten, only costs a ``CREATE … IF NOT EXISTS`` again.
+        held.committing.clear()
 
 
 @event.listens_for(Engine, "rollback")
 def _stages_rolled_back(connection: Connection) -> None:
     held = _held(connection)
     if held is not None:
-        held.created.clear()  # CREATE TABLE is transactional: gone with the transaction
+        # CREATE TABLE is transactional: gone with the transaction. A COMMIT that failed ends here too; a
+        # name forgotten after a COMMIT that did succeed only costs a ``CREATE … IF NOT EXISTS`` again.
+        held.created.clear()
+        held.committing.clear()
         held.used.clear()
 
 
