@@ -290,7 +290,9 @@ def _stage(connection: Connection, table: Table, columns: list[str]) -> str:
 
 class _Stages:
     """The staging tables of one database session: committed; created, then committing (its COMMIT sent,
-    its outcome known at the next ``BEGIN``), and used in the open transaction."""
+    its outcome known at the next ``BEGIN``), and used in the open transaction. Each method is what one
+    transaction event does to them; forgetting a name is always safe (it costs a ``CREATE … IF NOT
+    EXISTS`` again), counting one that is not there is not."""
 
     __slots__ = ("committed", "committing", "created", "used")
 
@@ -299,6 +301,32 @@ class _Stages:
         self.committing: set[str] = set()
         self.created: set[str] = set()
         self.used: set[str] = set()
+
+    def commit_sent(self) -> None:
+        # Fired before the COMMIT runs: a COMMIT that fails (a deferred constraint) undoes the CREATE.
+        self.committing |= self.created
+        self.created.clear()
+        self.used.clear()
+
+    def began(self) -> None:
+        self.committed |= self.committing
+        self.committing.clear()
+
+    def failed(self) -> None:
+        # A failed COMMIT reports as an error (no rollback event follows it); any other error finds
+        # ``committing`` empty.
+        self.committing.clear()
+
+    def rolled_back(self) -> None:
+        # CREATE TABLE is transactional: gone with the transaction.
+        self.created.clear()
+        self.committing.clear()
+        self.used.clear()
+
+    def savepoint_rolled_back(self) -> None:
+        # Perhaps created inside the savepoint: created again (IF NOT EXISTS) if so. ``used`` stays: rows
+        # staged before the savepoint are still there, so the next merge empties the table first.
+        self.created.clear()
 
 
 def _stages(connection: Connection) -> _Stages:
@@ -309,59 +337,37 @@ def _stages(connection: Connection) -> _Stages:
     return held
 
 
-def _held(connection: Connection) -> _Stages | None:
-    """The staging tables recorded for this connection's database session, if any."""
-    if connection.closed or connection.invalidated:  # a lost connection's session, and its tables, are gone
-        return None
-    return connection.connection.info.get("dropsync_stages")
+def _held(connection: Connection | None) -> _Stages:
+    """The staging tables recorded for this connection's database session (an empty record if none)."""
+    if connection is None or connection.closed or connection.invalidated:  # a lost session's tables are gone
+        return _Stages()
+    held = connection.connection.info.get("dropsync_stages")
+    return _Stages() if held is None else held
 
 
 @event.listens_for(Engine, "commit")
-def _stages_committing(connection: Connection) -> None:
-    # Fired before the COMMIT runs: a COMMIT that fails (a deferred constraint) undoes the CREATE, so the
-    # names wait in ``committing`` until the next transaction begins (``handle_error`` drops them first).
-    held = _held(connection)
-    if held is not None:
-        held.committing |= held.created
-        held.created.clear()
-        held.used.clear()
+def _stages_commit_sent(connection: Connection) -> None:
+    _held(connection).commit_sent()
 
 
 @event.listens_for(Engine, "begin")
-def _stages_committed(connection: Connection) -> None:
-    held = _held(connection)
-    if held is not None:
-        held.committed |= held.committing
-        held.committing.clear()
+def _stages_began(connection: Connection) -> None:
+    _held(connection).began()
 
 
 @event.listens_for(Engine, "handle_error")
-def _stages_commit_failed(context: Any) -> None:
-    connection = context.connection
-    held = None if connection is None else _held(connection)
-    if held is not None:
-        # A failed COMMIT reports here (no rollback event follows it); at any other time ``committing`` is
-        # empty or, forgotten, only costs a ``CREATE … IF NOT EXISTS`` again.
-        held.committing.clear()
+def _stages_failed(context: Any) -> None:
+    _held(context.connection).failed()
 
 
 @event.listens_for(Engine, "rollback")
 def _stages_rolled_back(connection: Connection) -> None:
-    held = _held(connection)
-    if held is not None:
-        # CREATE TABLE is transactional: gone with the transaction. A COMMIT that failed ends here too; a
-        # name forgotten after a COMMIT that did succeed only costs a ``CREATE … IF NOT EXISTS`` again.
-        held.created.clear()
-        held.committing.clear()
-        held.used.clear()
+    _held(connection).rolled_back()
 
 
 @event.listens_for(Engine, "rollback_savepoint")
 def _stages_savepoint_rolled_back(connection: Connection, name: str, context: Any) -> None:
-    held = _held(connection)
-    if held is not None:
-        held.created.clear()  # perhaps created inside the savepoint: created again (IF NOT EXISTS) if so
-        # ``used`` stays: rows staged before the savepoint are still there, so the next merge empties it first
+    _held(connection).savepoint_rolled_back()
 
 
 def _quoted(connection: Connection, names: Sequence[str]) -> str:
