@@ -1,6 +1,6 @@
 """COPY in text or binary format through ``worker.db.bulk.insert_rows``, the path the backfill writes by.
 
-Order-like rows (a ~6 KB raw JSON document, JSONB tags, money, instants, text) into a table with the
+Order-like rows (a ~3.4 KB raw JSON document, JSONB tags, money, instants, text) into a table with the
 ledger's column types, on a fresh PostgreSQL database. Each format runs ``--rounds`` times, alternating;
 printed: the best and median wall time (the server's parse included) and the client's CPU, with the load
 average. Text is what ``bulk`` falls back to when a column has no binary form.
@@ -52,8 +52,8 @@ def main() -> None:
     rows = _rows(args.rows)
     binary_plan = bulk._copy_plan
 
-    def text_plan(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[list[Any], None]:
-        return [bulk._copy_processor(table.c[name].type, dialect) for name in columns], None
+    def text_plan(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[list[Any], list[str] | None]:
+        return binary_plan(dialect, table, columns, binary=False)
 
     load = os.getloadavg()
     timings: dict[str, list[tuple[float, float]]] = {"text": [], "binary": []}

@@ -70,6 +70,19 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """``process_bind_param`` behind a check that an aware UTC value passes as it is (where the driver
+        takes datetimes unchanged): it skips TypeDecorator's call chain for the value the ledger writes
+        most, a backfill's millions of timestamps."""
+        checked = super().bind_processor(dialect)
+        if checked is None or self.impl_instance.dialect_impl(dialect).bind_processor(dialect) is not None:
+            return checked
+
+        def process(value: dt.datetime | None) -> dt.datetime | None:
+            return value if value is None or value.tzinfo is dt.UTC else checked(value)
+
+        return process
+
 
 class Cipher(Protocol):
     def seal(self, plain: str) -> str: ...

@@ -1,5 +1,5 @@
 """PostgreSQL's COPY path of ``worker.db.bulk``: binary where every column has a binary form, the values
-exactly as the per-row statements would store them (JSON and its NULLs, money, instants, awkward text)."""
+read back as written (JSON and its NULLs, money, instants, awkward text), the types' checks kept."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _rows(count: int) -> list[dict[str, Any]]:
             "name": f"name {n}",
             "count": n,
         }
-        for n in range(bulk.COPY_MIN_ROWS + 10)
+        for n in range(count)
     ]
 
 

@@ -19,7 +19,6 @@ only the rows the ``ON CONFLICT … WHERE`` let through.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 from collections.abc import Callable, Sequence
@@ -30,7 +29,6 @@ from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models.types import UTCDateTime
 from worker.db import engine
 
 #: Below this many rows the prepared, pipelined ``executemany`` beats creating, filling and merging a stage.
@@ -220,48 +218,32 @@ _JSONB_VERSION = b"\x01"
 
 
 @functools.lru_cache(maxsize=256)
-def _copy_plan(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[list[Any], list[str] | None]:
-    """Each column's bind processor, and the binary COPY types (None: a column has no binary form here,
-    the COPY is text)."""
-    types: list[str] = []
-    for name in columns:
-        form = _BINARY_FORMS.get(_ddl_name(table.c[name].type, dialect))
-        if form is None:
-            return [_copy_processor(table.c[name].type, dialect) for name in columns], None
-        types.append(form)
-    return [_binary_processor(table.c[name].type, dialect) for name in columns], types
+def _copy_plan(
+    dialect: Any, table: Table, columns: tuple[str, ...], binary: bool = True
+) -> tuple[list[Any], list[str] | None]:
+    """Each column's bind processor, and the binary COPY types (None: the COPY is text, because a column
+    has no binary form here or ``binary`` is False)."""
+    forms = [_BINARY_FORMS.get(str(table.c[name].type.compile(dialect=dialect)).split("(")[0]) for name in columns]
+    binary = binary and None not in forms
+    processors = [_copy_processor(table.c[name].type, dialect, binary=binary) for name in columns]
+    return processors, [str(form) for form in forms] if binary else None
 
 
-def _ddl_name(type_: Any, dialect: Any) -> str:
-    return str(type_.compile(dialect=dialect)).split("(")[0].strip()
-
-
-def _binary_processor(type_: Any, dialect: Any) -> Any:
-    """``_copy_processor`` for a binary COPY: JSON as bytes (``jsonb``'s after its version byte); aware UTC
-    timestamps as they are (the dumper sends the instant; anything else goes through the type's checks)."""
+def _copy_processor(type_: Any, dialect: Any, *, binary: bool = False) -> Any:
+    """The column type's bind processor; for JSON, the serialized document itself (COPY parses it as its
+    input): psycopg's ``Jsonb`` wrapper and dumper only re-encoded it, a fifth of the rows' writing. In a
+    binary COPY the document goes as bytes (``jsonb``'s after its version byte)."""
     impl = type_.dialect_impl(dialect)
-    if isinstance(impl, JSON) and dialect._json_serializer is not None:
-        serializer = dialect._json_serializer
-        encode = engine.json_bytes if serializer is engine._json_dumps else (lambda value: serializer(value).encode())
-        make: Any = impl._make_bind_processor  # SQLAlchemy's NULL rules
-        serialize = make(None, encode)
-        if _ddl_name(type_, dialect) != "JSONB":
-            return serialize
-        return lambda value: None if (data := serialize(value)) is None else _JSONB_VERSION + data
-    process = _copy_processor(type_, dialect)
-    if isinstance(type_, UTCDateTime):
-        return lambda value: value if value is None or value.tzinfo is dt.UTC else process(value)
-    return process
-
-
-def _copy_processor(type_: Any, dialect: Any) -> Any:
-    """The column type's bind processor; for JSON, the serialized text itself (COPY parses it as its
-    input): psycopg's ``Jsonb`` wrapper and dumper only re-encoded it, a fifth of the rows' writing."""
-    impl = type_.dialect_impl(dialect)
-    if isinstance(impl, JSON) and dialect._json_serializer is not None:
-        serialize: Any = impl._make_bind_processor  # SQLAlchemy's NULL rules, the text as str
-        return serialize(None, dialect._json_serializer)
-    return type_._cached_bind_processor(dialect)
+    serializer = dialect._json_serializer
+    if not isinstance(impl, JSON) or serializer is None:
+        return type_._cached_bind_processor(dialect)
+    make: Any = impl._make_bind_processor  # SQLAlchemy's NULL rules
+    if not binary:
+        return make(None, serializer)
+    serialize = make(None, engine.json_bytes if serializer is engine.json_text else lambda v: serializer(v).encode())
+    if not isinstance(impl, postgresql.JSONB):
+        return serialize
+    return lambda value: None if (data := serialize(value)) is None else _JSONB_VERSION + data
 
 
 def _stage(connection: Connection, table: Table, columns: list[str]) -> str:

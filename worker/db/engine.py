@@ -23,7 +23,8 @@ def json_bytes(value: Any) -> bytes:
     return orjson.dumps(value, default=_json_default)
 
 
-def _json_dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """``json_bytes`` as text: the engine's ``json_serializer``."""
     return json_bytes(value).decode()
 
 
@@ -34,7 +35,7 @@ def _json_default(value: Any) -> Any:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_serializer", json_text)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})

@@ -52,8 +52,8 @@ def between_batches() -> None:
     A young pass walks every container object allocated since the last one that is still alive — the
     batches in flight and the one the reader is building: once a batch, it was 2.4 s of a 100,000-order
     backfill's CPU; every 8th batch, 1.19 s (22 passes of 54 ms). What a batch leaves in cycles is small
-    (its ``Session``, its transaction), so 32 batches' worth waits for the next pass (peak RSS 234 → 237 MB
-    at 100,000 orders).
+    (its ``Session``, its transaction), so 32 batches' worth waits for the next pass (peak RSS 229 → 231–232
+    MiB at 100,000 orders).
 
     A young pass alone is not enough: what was still alive when it ran (the other applier's batch, its
     ``Session``) is promoted, and with automatic collection off an older generation is never looked at
