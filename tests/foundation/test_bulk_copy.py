@@ -113,3 +113,27 @@ def test_a_failed_commit_does_not_leave_a_staging_table_counted_as_there(committ
     finally:
         with committed_db.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS stage_probe_check, stage_probe"))
+
+
+def test_insert_new_copies_with_ids_from_the_sequence_in_the_rows_order(session: Session, table: Table) -> None:
+    rows = [{k: v for k, v in row.items() if k != "id"} for row in _rows(bulk.COPY_MIN_ROWS + 6)]
+    random_order = sorted(rows, key=lambda row: hash(row["name"]))
+    ids = bulk.insert_new(session, table, random_order, ["name"])
+    assert ids is not None
+    assert len(set(ids)) == len(rows)
+    stored = {row.id: row.name for row in session.execute(select(table.c.id, table.c.name))}
+    assert [stored[i] for i in ids] == [row["name"] for row in random_order]
+    # drawn in key order: the lowest id went to the first name
+    assert min(ids) == ids[random_order.index(min(random_order, key=lambda row: row["name"]))]
+
+
+def test_insert_new_meeting_a_row_already_there_writes_nothing_and_the_transaction_goes_on(
+    session: Session, table: Table
+) -> None:
+    session.execute(text("CREATE UNIQUE INDEX copy_probe_name ON copy_probe (name)"))
+    rows = [{k: v for k, v in row.items() if k != "id"} for row in _rows(bulk.COPY_MIN_ROWS + 6)]
+    bulk.insert_rows(session, table, [{**rows[5], "id": 10_000}])  # another writer's row, same name
+    assert bulk.insert_new(session, table, rows, ["name"]) is None
+    assert session.scalar(select(func.count()).select_from(table)) == 1
+    assert bulk.insert_new(session, table, rows[6:], ["name"]) is not None
+    assert session.scalar(select(func.count()).select_from(table)) == len(rows) - 5

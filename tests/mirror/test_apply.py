@@ -196,3 +196,38 @@ def test_an_order_naming_its_aliexpress_order_is_linked_when_applied(session: Se
     assert {i.line_item_id for i in linked[0].items} == {li.id for li in order.line_items}
     apply_snapshots(session, shop.id, [from_rest({**payload, "updated_at": "2026-11-03T10:00:00Z"})])
     assert len(session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id)).all()) == 1
+
+
+def test_an_order_another_transaction_inserted_meanwhile_is_merged_not_doubled(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch looked the order up before another writer inserted it: the straight insert meets the
+    other's row, and the batch merges by version instead (one order, its children and money once)."""
+    from worker.mirror import apply
+
+    shop = _shop(session)
+    apply_snapshots(session, shop.id, [from_graphql(graphql_order(1))])
+    monkeypatch.setattr(apply, "_previous_rows", lambda *_: {})  # as if looked up before the other's commit
+    newer = rest_order(1, "2026-11-02T10:00:00Z", refunds=[rest_refund(1, 700, "25.00")])
+    result = apply_snapshots(session, shop.id, [from_rest(newer)])
+    assert len(result.applied) == 1
+    assert session.scalar(select(func.count()).select_from(Order).where(Order.shop_id == shop.id)) == 1
+    order = _order(session, shop)
+    assert order.total_refunded == Decimal("25.00")
+    assert session.scalar(select(func.count()).select_from(LineItem).where(LineItem.order_id == order.id)) == 2
+    assert _money_entries(session, shop) == [
+        ("customer_payment", Decimal("59.0000")),
+        ("customer_refund", Decimal("25.0000")),
+    ]
+
+
+def test_an_order_deleted_and_mirrored_again_keeps_its_money_once(session: Session) -> None:
+    """Ledger entries outlive their order (``ON DELETE SET NULL``): mirroring the order again inserts it
+    anew, and its payment, already in the ledger, is not counted a second time."""
+    shop = _shop(session)
+    apply_snapshots(session, shop.id, [from_graphql(graphql_order(1))])
+    session.delete(_order(session, shop))
+    session.flush()
+    apply_snapshots(session, shop.id, [from_graphql(graphql_order(1))])
+    assert _money_entries(session, shop) == [("customer_payment", Decimal("59.0000"))]
+    assert _order(session, shop).line_items

@@ -84,6 +84,46 @@ def insert_rows(bind: Session | Connection, table: Table, rows: Sequence[dict[st
     _copy(connection, _quoted(connection, [table.name]), table, columns, rows)
 
 
+def insert_new(
+    bind: Session | Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]
+) -> list[int] | None:
+    """Insert rows the caller found absent (none of their unique ``key``s in ``table``); their new ids in
+    ``rows``' order, or None when this way does not apply and the caller must ``upsert`` them instead.
+
+    PostgreSQL, many rows: the ids are drawn from the table's sequence (one query) and the rows ``COPY``ed
+    straight into the table, in ``key`` order as a merge locks them, inside a savepoint. A merge writes
+    each row twice (into the stage, then from it) and checks each for a conflict: 100,000 orders cost the
+    server 3.8 s that way against 1.5 s straight. When another transaction inserted one of the keys since
+    the caller looked, the unique violation rolls the savepoint back (nothing written) and None is
+    returned. Elsewhere, and for a few rows, None: the upsert is as cheap there.
+    """
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        return None
+    from psycopg.errors import UniqueViolation  # PostgreSQL's driver: not loaded on SQLite
+
+    ordered = sorted(rows, key=lambda row: tuple(row[name] for name in key))
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        # One round trip: the savepoint, and the ids (a name from the models' metadata, a count: no input).
+        cursor.execute(
+            f"SAVEPOINT dropsync_insert_new; SELECT nextval(seq) FROM CAST(pg_get_serial_sequence("  # noqa: S608
+            f"'{table.name}', 'id') AS regclass) AS seq, generate_series(1, {len(rows)})"
+        )
+        cursor.nextset()  # past the SAVEPOINT's result
+        ids = [row[0] for row in cursor.fetchall()]
+        try:
+            _copy(connection, _quoted(connection, [table.name]), table, list(rows[0]), ordered, ids=ids)
+        except UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT dropsync_insert_new")
+            return None
+        cursor.execute("RELEASE SAVEPOINT dropsync_insert_new")
+    finally:
+        cursor.close()
+    by_row = {id(row): new_id for row, new_id in zip(ordered, ids, strict=True)}
+    return [by_row[id(row)] for row in rows]
+
+
 def any_of(bind: Session | Connection, column: Any, values: Sequence[Any], item_type: Any) -> Any:
     """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one array parameter, so one short
     prepared statement instead of hundreds of placeholders to parse, and an index scan once the table has
@@ -186,7 +226,13 @@ def _merge_statement(
 
 
 def _copy(
-    connection: Connection, target: str, table: Table, columns: list[str], rows: Sequence[dict[str, Any]]
+    connection: Connection,
+    target: str,
+    table: Table,
+    columns: list[str],
+    rows: Sequence[dict[str, Any]],
+    *,
+    ids: Sequence[int] | None = None,
 ) -> None:
     """``COPY target (columns) FROM STDIN``, each value through ``table``'s column type's bind processor.
 
@@ -194,15 +240,21 @@ def _copy(
     our side nor to parse on the server's. 20,000 order-like rows: 0.23 s against 0.39 s in text, 0.16 s
     of the client's CPU against 0.27 s (``bench.copy_format``, load 0.1).
     """
-    processors, types = _copy_plan(connection.dialect, table, tuple(columns))
+    names = columns if ids is None else ["id", *columns]
+    processors, types = _copy_plan(connection.dialect, table, tuple(names))
+    pairs = list(zip(columns, processors[len(names) - len(columns) :], strict=True))
     form = " (FORMAT BINARY)" if types is not None else ""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(f"COPY {target} ({_quoted(connection, columns)}) FROM STDIN{form}") as copy:
+        with cursor.copy(f"COPY {target} ({_quoted(connection, names)}) FROM STDIN{form}") as copy:
             if types is not None:
                 copy.set_types(types)
-            for row in rows:
-                copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)])
+            if ids is None:
+                for row in rows:
+                    copy.write_row([p(row[c]) if p else row[c] for c, p in pairs])
+            else:  # the ids first (bigint: no processor)
+                for new_id, row in zip(ids, rows, strict=True):
+                    copy.write_row([new_id, *[p(row[c]) if p else row[c] for c, p in pairs]])
     finally:
         cursor.close()
 

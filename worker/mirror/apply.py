@@ -27,7 +27,7 @@ from integrations.shopify.order import REST_UNFULFILLED, ShopifyOrder, ShopifyTr
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
 from worker import wiring
-from worker.db.bulk import INSERTED, any_of, insert_rows, upsert
+from worker.db.bulk import INSERTED, any_of, insert_new, insert_rows, upsert
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
@@ -109,11 +109,11 @@ def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyO
     for from_graphql in (True, False):
         group = [s for s in batch if s.from_graphql is from_graphql]
         if group:
-            ids.update(_upsert_orders(session, shop_id, group, from_graphql, inserted))
+            ids.update(_upsert_orders(session, shop_id, group, from_graphql, inserted, previous))
     result = ApplyResult(stale=len(batch) - len(ids))
     result.applied = [AppliedOrder(ids[s.gid], s.gid, s, previous.get(s.gid)) for s in batch if s.gid in ids]
     _upsert_children(session, result.applied, inserted)
-    _derive_money(session, shop_id, result.applied)
+    _derive_money(session, shop_id, result.applied, inserted)
     _record_changes(session, shop_id, result.applied)
     for hook in _hooks:
         hook(session, shop_id, result.applied)
@@ -189,18 +189,32 @@ def _order_values(shop_id: int, snap: ShopifyOrder, now: Any) -> dict[str, Any]:
 
 
 def _upsert_orders(
-    session: Session, shop_id: int, group: list[ShopifyOrder], from_graphql: bool, inserted: set[int]
-) -> dict[str, int]:
-    """gid → id of each order written; the ids of those this statement inserted are added to ``inserted``."""
+    session: Session, shop_id: int, group: list[ShopifyOrder], from_graphql: bool, inserted: set[int],
+    previous: dict[str, Any],
+) -> dict[str, int]:  # fmt: skip
+    """gid → id of each order written; the ids of those it inserted are added to ``inserted``.
+
+    Orders ``previous`` did not find (all of a backfill's) are inserted straight (``insert_new``); the
+    rest, and those when another transaction inserted one meanwhile, are merged by their version.
+    """
     now = utcnow()
     rows = [_order_values(shop_id, s, now) for s in group]
+    new = [row for row in rows if row["shopify_gid"] not in previous]
+    new_ids = insert_new(session, ORDERS, new, ["shop_id", "shopify_gid"]) if new else None
+    written: dict[str, int] = {}
+    if new_ids is not None:
+        written = {row["shopify_gid"]: order_id for row, order_id in zip(new, new_ids, strict=True)}
+        inserted.update(new_ids)
+        rows = [row for row in rows if row["shopify_gid"] in previous]
+        if not rows:
+            return written
     keep = {"shop_id", "shopify_gid", "created_at"} | (set() if from_graphql else _NOT_IN_REST)
     returned = upsert(
         session, ORDERS, rows, conflict=["shop_id", "shopify_gid"], update=[c for c in rows[0] if c not in keep],
         where=_newer_graphql if from_graphql else _newer_webhook, returning=["id", "shopify_gid", INSERTED],
     )  # fmt: skip
     inserted.update(order_id for order_id, _, new in returned if new)
-    return {gid: order_id for order_id, gid, _ in returned}
+    return written | {gid: order_id for order_id, gid, _ in returned}
 
 
 def _newer_graphql(stmt: Any) -> Any:
@@ -312,14 +326,22 @@ def _money_row(shop_id: int, order_id: int, txn: ShopifyTransaction, fallback_ti
     }  # fmt: skip
 
 
-def _derive_money(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:
-    rows = [
-        _money_row(shop_id, a.order_id, t, a.snapshot.updated_at)
-        for a in applied
-        for t in a.snapshot.transactions or ()
-        if ledger_kind(t) is not None
-    ]
-    _insert_money(session, rows)
+def _derive_money(session: Session, shop_id: int, applied: Sequence[AppliedOrder], inserted: set[int]) -> None:
+    """The ledger entries of the batch's transactions. Those of orders this transaction inserted are new
+    but for an order deleted and mirrored again (its entries outlive it): inserted straight, merged only
+    when one of them is there already."""
+    new: list[dict[str, Any]] = []
+    known: list[dict[str, Any]] = []
+    for a in applied:
+        rows = new if a.order_id in inserted else known
+        rows += [
+            _money_row(shop_id, a.order_id, t, a.snapshot.updated_at)
+            for t in a.snapshot.transactions or ()
+            if ledger_kind(t) is not None
+        ]
+    if new and insert_new(session, LEDGER, new, ["source_ref"]) is None:
+        known += new
+    _insert_money(session, known)
 
 
 def _insert_money(session: Session, rows: list[dict[str, Any]]) -> None:

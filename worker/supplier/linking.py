@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from integrations.aliexpress import status as st
 from models import LineItem, Order, SupplierOrder, SupplierOrderItem, TimelineEvent
 from models.types import utcnow
-from worker.db.bulk import any_of, insert_rows, upsert
+from worker.db.bulk import any_of, insert_new, insert_rows, upsert
 from worker.errors import RefusedError, UsageError
 from worker.mirror.apply import AppliedOrder
 from worker.orders import find_line
@@ -149,7 +149,8 @@ def link_orders(session: Session, candidates: Sequence[Candidate], actor: str = 
         chosen = items.get(candidate.order_id, []) if len(candidate.ids) == 1 else []
         rows += [{"supplier_order_id": so_id, "line_item_id": line_id, "quantity": qty} for line_id, _, qty in chosen]
         plan.linked_events[(candidate.shop_id, sid)] = (so_id, chosen)
-    upsert(session, SUPPLIER_ORDER_ITEMS, rows, conflict=("supplier_order_id", "line_item_id"))
+    # Items of supplier orders this transaction created: nobody else can have written any yet.
+    insert_rows(session, SUPPLIER_ORDER_ITEMS, rows)
     _insert_events(session, plan, actor)
     for candidate, sid in plan.relinks:  # rare: through the one-order service function
         order = session.get_one(Order, candidate.order_id)
@@ -222,7 +223,8 @@ def _several(sid: str) -> str:
 def _insert_supplier_orders(session: Session, creates: Sequence[tuple[Candidate, str]]) -> dict[tuple[int, str], int]:
     """New supplier orders, due for their first poll at once; their ids by (shop, AliExpress id).
 
-    ``ON CONFLICT DO NOTHING``: an id another transaction linked meanwhile is left to it (not returned).
+    ``_plan`` found none of them: inserted straight (``insert_new``). When another transaction linked one
+    meanwhile, ``ON CONFLICT DO NOTHING`` instead: that id is left to it (not returned).
     """
     if not creates:
         return {}
@@ -234,6 +236,9 @@ def _insert_supplier_orders(session: Session, creates: Sequence[tuple[Candidate,
          "poll_failures": 0, "next_poll_at": now, "created_at": now, "updated_at": now}
         for c, sid in creates
     ]  # fmt: skip
+    ids = insert_new(session, SUPPLIER_ORDERS, values, _SUPPLIER_KEY)
+    if ids is not None:
+        return {(c.shop_id, sid): so_id for (c, sid), so_id in zip(creates, ids, strict=True)}
     returned = upsert(session, SUPPLIER_ORDERS, values, conflict=_SUPPLIER_KEY, returning=("id", *_SUPPLIER_KEY))
     return {(shop_id, supplier_order_id): so_id for so_id, shop_id, _, supplier_order_id in returned}
 
