@@ -25,7 +25,12 @@ def test_cli_serves_with_the_environment_credentials() -> None:
         "COLUMNS": "250",
     }
     command = [str(ROOT / ".venv/bin/dropsync"), "sandbox", "shopify", "--port", "0", "--orders", "1000", "--seed", "4"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    # Ctrl-C as in a terminal: a runner started in the background (`&`) hands its children SIGINT ignored,
+    # and Python then leaves it ignored (this test hung so in a CI run started with `nohup … &`).
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -40,7 +45,6 @@ def test_cli_serves_with_the_environment_credentials() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            # Generous: CI's loaded machine once took over 10 s here (a run with 1,315 other tests passing).
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
