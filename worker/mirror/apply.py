@@ -27,7 +27,7 @@ from integrations.shopify.order import REST_UNFULFILLED, ShopifyOrder, ShopifyTr
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
 from worker import wiring
-from worker.db.bulk import INSERTED, any_of, insert_new, insert_rows, upsert
+from worker.db.bulk import INSERTED, any_of, insert_rows, upsert
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
@@ -199,22 +199,17 @@ def _upsert_orders(
     """
     now = utcnow()
     rows = [_order_values(shop_id, s, now) for s in group]
-    new = [row for row in rows if row["shopify_gid"] not in previous]
-    new_ids = insert_new(session, ORDERS, new, ["shop_id", "shopify_gid"]) if new else None
-    written: dict[str, int] = {}
-    if new_ids is not None:
-        written = {row["shopify_gid"]: order_id for row, order_id in zip(new, new_ids, strict=True)}
-        inserted.update(new_ids)
-        rows = [row for row in rows if row["shopify_gid"] in previous]
-        if not rows:
-            return written
     keep = {"shop_id", "shopify_gid", "created_at"} | (set() if from_graphql else _NOT_IN_REST)
-    returned = upsert(
-        session, ORDERS, rows, conflict=["shop_id", "shopify_gid"], update=[c for c in rows[0] if c not in keep],
-        where=_newer_graphql if from_graphql else _newer_webhook, returning=["id", "shopify_gid", INSERTED],
-    )  # fmt: skip
+    returned: list[Any] = []
+    for absent in (True, False):
+        part = [row for row in rows if (row["shopify_gid"] not in previous) is absent]
+        returned += upsert(
+            session, ORDERS, part, conflict=["shop_id", "shopify_gid"], update=[c for c in rows[0] if c not in keep],
+            where=_newer_graphql if from_graphql else _newer_webhook, returning=["id", "shopify_gid", INSERTED],
+            absent=absent,
+        )  # fmt: skip
     inserted.update(order_id for order_id, _, new in returned if new)
-    return written | {gid: order_id for order_id, gid, _ in returned}
+    return {gid: order_id for order_id, gid, _ in returned}
 
 
 def _newer_graphql(stmt: Any) -> Any:
@@ -339,13 +334,12 @@ def _derive_money(session: Session, shop_id: int, applied: Sequence[AppliedOrder
             for t in a.snapshot.transactions or ()
             if ledger_kind(t) is not None
         ]
-    if new and insert_new(session, LEDGER, new, ["source_ref"]) is None:
-        known += new
+    _insert_money(session, new, absent=True)
     _insert_money(session, known)
 
 
-def _insert_money(session: Session, rows: list[dict[str, Any]]) -> None:
-    upsert(session, LEDGER, rows, conflict=["source_ref"])
+def _insert_money(session: Session, rows: list[dict[str, Any]], *, absent: bool = False) -> None:
+    upsert(session, LEDGER, rows, conflict=["source_ref"], absent=absent)
 
 
 def _record_changes(session: Session, shop_id: int, applied: Sequence[AppliedOrder]) -> None:

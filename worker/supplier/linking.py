@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from integrations.aliexpress import status as st
 from models import LineItem, Order, SupplierOrder, SupplierOrderItem, TimelineEvent
 from models.types import utcnow
-from worker.db.bulk import any_of, insert_new, insert_rows, upsert
+from worker.db.bulk import any_of, insert_rows, upsert
 from worker.errors import RefusedError, UsageError
 from worker.mirror.apply import AppliedOrder
 from worker.orders import find_line
@@ -223,7 +223,7 @@ def _several(sid: str) -> str:
 def _insert_supplier_orders(session: Session, creates: Sequence[tuple[Candidate, str]]) -> dict[tuple[int, str], int]:
     """New supplier orders, due for their first poll at once; their ids by (shop, AliExpress id).
 
-    ``_plan`` found none of them: inserted straight (``insert_new``). When another transaction linked one
+    ``_plan`` found none of them (``absent``: inserted straight). When another transaction linked one
     meanwhile, ``ON CONFLICT DO NOTHING`` instead: that id is left to it (not returned).
     """
     if not creates:
@@ -236,10 +236,9 @@ def _insert_supplier_orders(session: Session, creates: Sequence[tuple[Candidate,
          "poll_failures": 0, "next_poll_at": now, "created_at": now, "updated_at": now}
         for c, sid in creates
     ]  # fmt: skip
-    ids = insert_new(session, SUPPLIER_ORDERS, values, _SUPPLIER_KEY)
-    if ids is not None:
-        return {(c.shop_id, sid): so_id for (c, sid), so_id in zip(creates, ids, strict=True)}
-    returned = upsert(session, SUPPLIER_ORDERS, values, conflict=_SUPPLIER_KEY, returning=("id", *_SUPPLIER_KEY))
+    returned = upsert(
+        session, SUPPLIER_ORDERS, values, conflict=_SUPPLIER_KEY, returning=("id", *_SUPPLIER_KEY), absent=True
+    )
     return {(shop_id, supplier_order_id): so_id for so_id, shop_id, _, supplier_order_id in returned}
 
 
