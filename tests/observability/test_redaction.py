@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker.observability import redaction
 from worker.observability.redaction import MASK, forget_secrets, is_sensitive_key, redact, redact_text, register_secrets
 
 
@@ -73,3 +78,31 @@ def test_objects_and_bytes_are_scrubbed_through_their_repr() -> None:
     body = b'{"email": "bob@example.org", "total": "10.00"}'
     assert "bob@example.org" not in str(redact({"body": body}))
     assert redact({"n": 3, "ok": True, "missing": None}) == {"n": 3, "ok": True, "missing": None}
+
+
+def _every_pattern(text: str) -> str:
+    """Each value pattern run whatever the text holds: what ``redact_text`` skips must change nothing."""
+    for pattern, replacement, _needle in redaction._VALUE_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+_PIECES = ["shpat_0123456789abcdef", "SHPAT_0123456789ABCDEF", "BeArEr eyJhbGciOiJIUzI1NiJ9x", "bearer", "\u212a",
+           "a@b.co", "@", "postgres://u:hunter2hunter2@h/db", "://", "TOKEN=abc123", "Session=zz9", "=",
+           "+44 20 7946 0958", "+", "ſ", "İ", " ", "\n", "x", "order #1001", "ID:"]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=8), max_size=12).map("".join))
+def test_skipping_a_pattern_whose_needle_is_absent_changes_nothing(text: str) -> None:
+    assert redact_text(text) == _every_pattern(text)
+
+
+@pytest.mark.parametrize(("pattern", "needle"), [(p, n) for p, _r, n in redaction._VALUE_PATTERNS])
+def test_each_needle_is_text_its_pattern_requires(pattern: re.Pattern[str], needle: str) -> None:
+    """The needle is in every sample the pattern matches (lower-cased when the pattern ignores case)."""
+    samples = ["shpat_0123456789abcdef", "BEARER eyJhbGciOiJIUzI1NiJ9", "jane@example.com",
+               "redis://user:pw123456@host", "TOKEN=abc123", "hmac=deadbeef", "+1 (555) 010-9999"]  # fmt: skip
+    matched = [s for s in samples if pattern.search(s)]
+    assert matched
+    for sample in matched:
+        assert needle in (sample.lower() if pattern.flags & re.IGNORECASE else sample)
