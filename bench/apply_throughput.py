@@ -7,19 +7,35 @@ wiring (``bench_database`` wires every hook: supplier linking, cancel intents, c
 A second round re-delivers newer versions of the same orders (updates instead of inserts). Prints the load
 average and this process's CPU per order beside each figure (PostgreSQL's own CPU is not in it).
 
-Usage: python -m bench.apply_throughput [--orders 20000]
+Then the same two rounds through the worker as users run it: ``dropsync worker --concurrency C`` as a
+process (prefork, PostgreSQL + Redis), for each C of ``--concurrency`` (2, the command's default, and 4,
+the Procfile's), on a fresh ledger each. The inbox fills while the worker idles, as when it comes back
+after a burst; then drain tasks are published as the receiver publishes them while deliveries keep
+arriving (at most one per 20 ms window) until every delivery is handled. The worker runs up to C drains
+at once: they claim different batches (``SKIP LOCKED``), so one drain's Python overlaps another's wait on
+PostgreSQL. The time runs from the first publish to the last delivery handled, read from the ledger.
+
+Usage: python -m bench.apply_throughput [--orders 20000] [--concurrency 2,4]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import orjson
 
-from bench.common import bench_database, create_shop
+from bench.common import REDIS_URL, bench_database, broker_publisher, create_shop
+
+DROPSYNC = str(Path(sys.executable).with_name("dropsync"))
+DRAIN_TASK = "mirror.drain_inbox"
 
 
 def _payloads(count: int, bump_seconds: int = 0) -> list[str]:
@@ -68,6 +84,71 @@ def _drain() -> tuple[int, float, float]:
     return handled, time.perf_counter() - started, time.process_time() - cpu
 
 
+def _unhandled() -> tuple[int, int]:
+    """(deliveries not handled yet, deliveries that recorded an error): read from the ledger."""
+    from sqlalchemy import func, select
+
+    from models import WebhookDelivery
+    from worker.db import session_scope
+
+    with session_scope() as session:
+        pending = session.scalar(select(func.count()).where(WebhookDelivery.handled_at.is_(None)))
+        failed = session.scalar(select(func.count()).where(WebhookDelivery.last_error.is_not(None)))
+        return int(pending or 0), int(failed or 0)
+
+
+def _wait_ready(log: Path, timeout: float = 60.0) -> None:
+    """Until Celery logs the worker ready (its pool started, consuming)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and " ready." in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the worker did not start in {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _worker_round(publish: Callable[[str, list[Any]], None], concurrency: int, timeout: float = 600.0) -> float:
+    """Seconds from the first drain message to the last delivery handled (read from the ledger).
+
+    A burst leaves many drain messages queued (the receiver publishes one per 20 ms window): here four per
+    pool process, so every process keeps a drain running; each drains until the inbox is empty.
+    """
+    started = time.perf_counter()
+    for _ in range(4 * concurrency):
+        publish(DRAIN_TASK, [])
+    while _unhandled()[0]:
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"the worker left deliveries unhandled after {timeout:.0f} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def through_the_worker(concurrency: int, first: list[str], second: list[str]) -> None:
+    """Both rounds drained by a real ``dropsync worker --concurrency C`` process, on a fresh ledger."""
+    from worker.runtime import ManagedProcess
+
+    with bench_database("dropsync_bench_drain") as url, tempfile.TemporaryDirectory() as tmp:
+        shop_id = create_shop("apply.myshopify.com", "secret")
+        prefix = f"bench-{uuid.uuid4().hex[:6]}:"  # its own queue in the shared Redis
+        env = {"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "DROPSYNC_REDIS_KEY_PREFIX": prefix}
+        log = Path(tmp) / "worker.log"
+        worker = ManagedProcess("worker", [DROPSYNC, "worker", "--concurrency", str(concurrency)], env=env,
+                                log_path=log).start()  # fmt: skip
+        try:
+            _wait_ready(log)
+            publish = broker_publisher(env)
+            for label, bodies in (("new orders:    ", first), ("updated orders:", second)):
+                _fill(shop_id, bodies)
+                load = _load()
+                seconds = _worker_round(publish, concurrency)
+                _, failed = _unhandled()
+                print(f"  {label} {len(bodies)} in {seconds:.2f} s = {len(bodies) / seconds:,.0f} orders/s "
+                      f"({failed} deliveries failed; before: {load}; after: {_load()})", flush=True)  # fmt: skip
+                time.sleep(2)  # the drain messages left over find an empty inbox before the next round fills it
+        finally:
+            worker.stop(30)
+
+
 def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -75,6 +156,7 @@ def _load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--concurrency", default="2,4", help="worker pool sizes to run, comma-separated ('' skips)")
     args = parser.parse_args()
     first, second = _payloads(args.orders), _payloads(args.orders, bump_seconds=60)
     lines = sum(orjson.loads(b)["line_items"].__len__() for b in first[:1000]) / min(1000, args.orders)
@@ -90,6 +172,9 @@ def main() -> None:
         handled, seconds, cpu = _drain()
         print(f"updated orders:  {handled} in {seconds:.2f} s = {handled / seconds:,.0f} orders/s "
               f"({cpu * 1e6 / handled:.0f} µs CPU/order here; {_load()})")  # fmt: skip
+    for concurrency in [int(c) for c in args.concurrency.split(",") if c.strip()]:
+        print(f"through the worker: dropsync worker --concurrency {concurrency} (a process; PostgreSQL + Redis)")
+        through_the_worker(concurrency, first, second)
 
 
 if __name__ == "__main__":

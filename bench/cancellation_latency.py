@@ -30,12 +30,12 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.common import REDIS_URL, bench_database, create_shop, python, start
+from bench.common import REDIS_URL, bench_database, broker_publisher, create_shop, python, start
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.documents import Document
 from models import CancellationRequest, Order, SupplierOrder
@@ -157,28 +157,6 @@ def worker_env(mode: str, database_url: str, tmp: Path) -> dict[str, str]:
         env["REDIS_URL"] = ""
         env["DROPSYNC_EMBEDDED_BROKER_PATH"] = str(tmp / f"broker-{uuid.uuid4().hex[:6]}.sqlite3")
     return env
-
-
-def broker_publisher(env: dict[str, str]) -> Callable[[str, list[Any]], None]:
-    """The bench process publishes to the same broker the worker consumes (its own Celery app)."""
-    from worker.celery_app import create_app
-    from worker.settings import load_settings
-
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        app = create_app(load_settings())
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-    def publish(task: str, args: list[Any]) -> None:
-        app.send_task(task, args=args)
-
-    return publish
 
 
 def start_worker(env: dict[str, str], concurrency: int) -> Any:

@@ -11,8 +11,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -105,6 +106,28 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def broker_publisher(env: dict[str, str]) -> Callable[[str, list[Any]], None]:
+    """The bench process publishes to the same broker the worker consumes (its own Celery app)."""
+    from worker.celery_app import create_app
+    from worker.settings import load_settings
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        app = create_app(load_settings())
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def publish(task: str, args: list[Any]) -> None:
+        app.send_task(task, args=args)
+
+    return publish
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
