@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from bench.common import REDIS_URL, bench_database, broker_publisher, create_shop
+from bench.common import REDIS_URL, bench_database, broker_publisher, create_shop, machine_speed
 
 DROPSYNC = str(Path(sys.executable).with_name("dropsync"))
 DRAIN_TASK = "mirror.drain_inbox"
@@ -163,7 +163,7 @@ def main() -> None:
     with bench_database():
         shop_id = create_shop("apply.myshopify.com", "secret")
         _fill(shop_id, first)
-        print(f"before: {_load()}")
+        print(f"before: {_load()}; {machine_speed()}")
         handled, seconds, cpu = _drain()
         print(f"new orders:      {handled} in {seconds:.2f} s = {handled / seconds:,.0f} orders/s "
               f"(avg {lines:.1f} line items per order; {cpu * 1e6 / handled:.0f} µs CPU/order here; "

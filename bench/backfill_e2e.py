@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from bench.common import ROOT, bench_database, free_port, start, wait_for_port
+from bench.common import ROOT, bench_database, free_port, machine_speed, start, wait_for_port
 
 DOMAIN, TOKEN = "e2e.myshopify.com", "shpat_e2e"
 DROPSYNC = str(Path(sys.executable).with_name("dropsync"))
@@ -103,6 +103,7 @@ def main() -> None:
     print(f"backfill end to end, {args.orders:,} sandbox orders, PostgreSQL")
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} ({os.cpu_count()} cores)")  # fmt: skip
+    print(machine_speed())
     print(f"{'':34} {'wall s':>8} {'orders/s':>9} {'peak RSS MB':>12}")
     print(f"{'floor (bulk_floor: export+parse)':34} {floor_wall:8.1f} {args.orders / floor_wall:9,.0f} "
           f"{floor_rss:12.0f}   export {floor['export_s']:.1f} s, {floor['rows']:,} rows, "
