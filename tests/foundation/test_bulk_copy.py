@@ -137,3 +137,11 @@ def test_insert_new_meeting_a_row_already_there_writes_nothing_and_the_transacti
     assert session.scalar(select(func.count()).select_from(table)) == 1
     assert bulk.insert_new(session, table, rows[6:], ["name"]) is not None
     assert session.scalar(select(func.count()).select_from(table)) == len(rows) - 5
+
+
+def test_insert_new_refuses_a_table_without_a_serial_id(session: Session) -> None:
+    """A table keyed otherwise has no sequence to draw ids from: a clear error, on every backend, before
+    anything is sent (on PostgreSQL it would have COPYed null ids and aborted the caller's transaction)."""
+    keyed = Table("copy_probe_keyed", MetaData(), Column("name", String(40), primary_key=True))
+    with pytest.raises(ValueError, match="copy_probe_keyed has no serial id"):
+        bulk.insert_new(session, keyed, [{"name": "a"}], ["name"])

@@ -106,6 +106,9 @@ def insert_new(
     (nothing written) and None is returned. Elsewhere, and for a few rows, None: the upsert is as cheap
     there. ``upsert(…, absent=True)`` is how callers use it.
     """
+    serial = table.c.get("id")
+    if serial is None or not serial.primary_key or serial.autoincrement not in (True, "auto"):
+        raise ValueError(f"insert_new: {table.name} has no serial id primary key to draw new ids from")
     connection = bind.connection() if isinstance(bind, Session) else bind
     if connection.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
         return None
