@@ -63,6 +63,28 @@ def test_list_filters_and_json(ledger: dict[str, str]) -> None:
     assert ledger["second"] in table.out
     assert ledger["first"] not in table.out
 
+    narrow = dropsync("orders", "list", env={"COLUMNS": "80"})  # a terminal's default width
+    assert narrow.code == 0, narrow.err
+    lines = narrow.out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line for line in lines if ledger["first"] in line or ledger["second"] in line]
+    assert len(rows) == 2, narrow.out
+    assert all(" 2026-03-0" in row and "50.00 USD" in row for row in rows), lines
+    assert ["UNFULFILLED" in row for row in rows] == [True, False], "the cancelled order says CANCELLED"
+    assert not lines[0].startswith("shop"), "one shop: no shop column"
+
+
+def test_list_of_several_shops_names_each_shop_and_still_fits_80_columns(committed_db: Engine) -> None:
+    with session_scope() as session:
+        for _ in range(2):
+            make_order(session, make_shop(session))
+    narrow = dropsync("orders", "list", env={"COLUMNS": "80"})
+    assert narrow.code == 0, narrow.err
+    lines = narrow.out.splitlines()
+    assert lines[0].startswith("shop")
+    assert max(len(line) for line in lines) <= 80, narrow.out
+    assert len([line for line in lines if "#10" in line]) == 2, narrow.out
+
 
 def test_show_by_name_gid_and_json(ledger: dict[str, str]) -> None:
     run = dropsync("orders", "show", ledger["first_gid"], "--json")

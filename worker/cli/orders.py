@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich import box
+from rich.table import Column, Table
 from rich.text import Text
 from sqlalchemy import Table as LedgerTable
 from sqlalchemy import func, select
@@ -145,12 +146,18 @@ def list_orders(
     if not rows:
         console.print("no orders match")
         return
-    table = Table("shop", "order", "created", "payment", "fulfillment", "total", "refunded", "supplier", "requests")
+    # No rules between columns, one space: a line fits an 80-column terminal ("sup.": supplier orders). The
+    # shop is a column only when the orders listed come from more than one, and its name is what gives.
+    several = len({r["shop"] for r in rows}) > 1
+    shop_column = [Column("shop", max_width=14, overflow="ellipsis", no_wrap=True)] if several else []
+    fixed = [Column(name, no_wrap=True) for name in ("order", "created", "payment", "fulfillment")]
+    right = [Column(name, justify="right", no_wrap=True) for name in ("total", "refunded", "sup.", "req.")]
+    table = Table(*shop_column, *fixed, *right, box=box.SIMPLE_HEAD, show_edge=False, padding=0)
     for r in rows:
         fulfillment = "CANCELLED" if r["cancelled_at"] else (r["fulfillment_status"] or "-")
-        table.add_row(str(r["shop"]).removesuffix(".myshopify.com"), r["name"], f"{r['created_at']:%Y-%m-%d %H:%M}",
-                      r["financial_status"] or "-", fulfillment,
-                      f"{r['total']} {r['currency']}", str(r["refunded"]), str(r["supplier_orders"]),
+        shop_cell = [str(r["shop"]).removesuffix(".myshopify.com")] if several else []
+        table.add_row(*shop_cell, r["name"], f"{r['created_at']:%Y-%m-%d %H:%M}", r["financial_status"] or "-",
+                      fulfillment, f"{r['total']} {r['currency']}", str(r["refunded"]), str(r["supplier_orders"]),
                       str(r["cancellation_requests"]))  # fmt: skip
     console.print(table)
 
