@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
@@ -142,11 +142,11 @@ def supported_fields(typename: str) -> set[str] | None:
 
 
 def iso(moment: datetime | None) -> str | None:
-    """DateTime as Shopify prints it: UTC, to the second, with a ``Z`` (``2019-09-07T15:50:00Z``), as the
-    REST payloads and webhooks print theirs (to the second too)."""
+    """DateTime as Shopify prints it: UTC with a ``Z`` (milliseconds kept when present)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
 
 
 def amount(value: Decimal) -> str:
