@@ -231,3 +231,23 @@ def test_an_order_deleted_and_mirrored_again_keeps_its_money_once(session: Sessi
     apply_snapshots(session, shop.id, [from_graphql(graphql_order(1))])
     assert _money_entries(session, shop) == [("customer_payment", Decimal("59.0000"))]
     assert _order(session, shop).line_items
+
+
+def test_a_webhook_of_the_same_second_as_a_graphql_version_is_left_undecided_not_applied(session: Session) -> None:
+    """Shopify gives updated_at to the second: a webhook from the second the ledger's GraphQL version
+    carries may be newer or not. It is not written over that version; the caller has the order re-read."""
+    shop = _shop(session)
+    read = from_graphql(graphql_order(1, "2026-11-01T10:00:00.400Z"), source="reconcile")
+    apply_snapshots(session, shop.id, [read])
+    same_second = apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T10:00:00Z"))])
+    assert (same_second.applied, same_second.undecided) == ([], ["gid://shopify/Order/5001"])
+    assert _order(session, shop).source == "reconcile"
+
+    later = apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T10:00:01Z"))])
+    assert [a.gid for a in later.applied] == ["gid://shopify/Order/5001"]
+    assert later.undecided == []
+    # Between webhooks an equal version replaces the stored one: nothing is left undecided.
+    again = apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T10:00:01Z"))])
+    assert (len(again.applied), again.undecided) == (1, [])
+    older = apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T09:59:59Z"))])
+    assert (older.applied, older.undecided, older.stale) == ([], [], 1)

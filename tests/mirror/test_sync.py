@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
+import uuid
 from collections.abc import Iterable, Iterator
 
+import orjson
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -14,10 +17,14 @@ from integrations.shopify.client import ShopifyClient
 from integrations.shopify.order import ShopifyOrder
 from models import BulkBackfill, LineItem, Order, Shop
 from sandboxes.shopify import SandboxConfig, ShopifySandbox
+from sandboxes.shopify.payloads import order_json
+from tests.cancellation.conftest import Published
 from tests.support.shopify import register_sandbox_shop
+from worker import outbox
 from worker.db import session_scope
-from worker.mirror import backfill, reconcile
+from worker.mirror import backfill, inbox, reconcile
 from worker.mirror.apply import ApplyResult
+from worker.mirror.inbox import IncomingDelivery, store_deliveries
 
 
 @pytest.fixture
@@ -289,3 +296,39 @@ def test_a_failed_part_is_exported_again_on_resume(
         again = backfill.parts_of(session, lead_id)[1]
         assert again.status == "completed"
         assert again.bulk_operation_gid != "gid://shopify/BulkOperation/1"
+
+
+def _order_tags(engine: Engine, gid: str) -> list[str]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Order.tags).where(Order.shopify_gid == gid)).one())
+
+
+def test_a_webhook_tied_within_a_second_with_the_read_version_is_settled_by_a_re_read(
+    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
+) -> None:
+    """Two edits in one second: the ledger read the first by GraphQL; the second's webhook carries the same
+    updated_at (REST gives seconds), so it cannot be told newer. The drain leaves it undecided and queues a
+    re-read of the order, which brings the second edit — without waiting for the next reconciliation."""
+    recorder = Published()
+    previous = outbox.set_publisher(recorder)
+    try:
+        gid = sandbox.control.snapshot("#1003")["id"]
+        while dt.datetime.now(dt.UTC).microsecond > 300_000:  # both edits and the read inside one second
+            time.sleep(0.01)
+        first = sandbox.control.touch_order(gid, tags=["first"])
+        reconcile.refresh_orders(session_scope, shop_id, client, [gid])  # the ledger reads it by GraphQL
+        second = sandbox.control.touch_order(gid, tags=["second"])
+        assert first[:19] == second[:19], "the two edits must share a second for this test to mean anything"
+        order = sandbox.state.get_by_id(int(gid.rsplit("/", 1)[1]))
+        assert order is not None
+        body = orjson.dumps(order_json(sandbox.state, order)).decode()
+        with session_scope() as session:
+            store_deliveries(session, [IncomingDelivery(shop_id, str(uuid.uuid4()), "orders/updated", body)])
+        inbox.drain(session_scope)
+        assert _order_tags(committed_db, gid) == ["first"], "not written over the version of the same second"
+        assert recorder.take() == [("mirror.refresh_orders", [shop_id, [gid]])]
+
+        reconcile.refresh_orders(session_scope, shop_id, client, [gid])  # what the queued task runs
+        assert _order_tags(committed_db, gid) == ["second"]
+    finally:
+        outbox.set_publisher(previous)

@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -55,6 +56,10 @@ class AppliedOrder:
 class ApplyResult:
     applied: list[AppliedOrder] = field(default_factory=list)
     stale: int = 0
+    #: Webhook versions refused because they carry the same second as the version the ledger read by
+    #: GraphQL: Shopify gives ``updated_at`` to the second, so which is newer cannot be told. The caller
+    #: has them re-read (``mirror.refresh_orders``) rather than leave them to the next reconciliation.
+    undecided: list[str] = field(default_factory=list)
 
     @property
     def created(self) -> int:
@@ -110,7 +115,7 @@ def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyO
         group = [s for s in batch if s.from_graphql is from_graphql]
         if group:
             ids.update(_upsert_orders(session, shop_id, group, from_graphql, inserted, previous))
-    result = ApplyResult(stale=len(batch) - len(ids))
+    result = ApplyResult(stale=len(batch) - len(ids), undecided=_undecided(batch, ids, previous))
     result.applied = [AppliedOrder(ids[s.gid], s.gid, s, previous.get(s.gid)) for s in batch if s.gid in ids]
     _upsert_children(session, result.applied, inserted)
     _derive_money(session, shop_id, result.applied, inserted)
@@ -119,6 +124,22 @@ def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyO
         hook(session, shop_id, result.applied)
     _observe(batch[0].source, result, time.perf_counter() - started)
     return result
+
+
+def _undecided(batch: list[ShopifyOrder], written: dict[str, int], previous: dict[str, Any]) -> list[str]:
+    """Webhook snapshots not written because the ledger holds a GraphQL version of the same second."""
+    undecided = []
+    for snap in batch:
+        before = previous.get(snap.gid)
+        if snap.from_graphql or snap.gid in written or before is None or before["source"] == "webhook":
+            continue
+        if _second(before["shopify_updated_at"]) == _second(snap.updated_at):
+            undecided.append(snap.gid)
+    return undecided
+
+
+def _second(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(microsecond=0)
 
 
 def _keep_finer_fulfillment(snap: ShopifyOrder, before: dict[str, Any] | None) -> ShopifyOrder:
@@ -157,7 +178,7 @@ def _newest_per_order(snapshots: Iterable[ShopifyOrder]) -> list[ShopifyOrder]:
 def _previous_rows(session: Session, shop_id: int, gids: list[str]) -> dict[str, dict[str, Any]]:
     columns = [
         ORDERS.c.shopify_gid, ORDERS.c.shopify_updated_at, ORDERS.c.display_financial_status,
-        ORDERS.c.display_fulfillment_status, ORDERS.c.cancelled_at, ORDERS.c.total_refunded,
+        ORDERS.c.display_fulfillment_status, ORDERS.c.cancelled_at, ORDERS.c.total_refunded, ORDERS.c.source,
     ]  # fmt: skip
     # By one array parameter on PostgreSQL: a backfill refreshes the statistics that make it an index scan.
     wanted = any_of(session, ORDERS.c.shopify_gid, gids, String)

@@ -93,6 +93,23 @@ def reconcile_shop(
     return result
 
 
+def refresh_orders(unit_of_work: UnitOfWork, shop_id: int, client: ShopifyClient, gids: list[str]) -> ApplyResult:
+    """Read these orders from Shopify now and apply them (a GraphQL version: it replaces one of the same
+    second). For webhooks that could not be told newer than the ledger's version; an order Shopify no
+    longer has is skipped (its ``orders/delete`` webhook says so)."""
+    nodes = []
+    for gid in gids:
+        node = client.execute("OrderById", {"id": gid})["order"]
+        if node is not None:
+            complete_line_items(client, node)
+            nodes.append(node)
+    with unit_of_work() as session:
+        result = apply_snapshots(session, shop_id, [from_graphql(node, source="reconcile") for node in nodes])
+        record_throttle_status(_shop(session, shop_id), client.throttle_status)
+    log.info("orders re-read", shop=shop_id, asked=len(gids), applied=len(result.applied))
+    return result
+
+
 def _apply_page(
     unit_of_work: UnitOfWork, shop_id: int, nodes: list[dict[str, Any]], client: ShopifyClient, result: ReconcileResult
 ) -> None:

@@ -27,6 +27,13 @@ def drain_inbox() -> int:
     return handled
 
 
+@app.task(name="mirror.refresh_orders")
+def refresh_orders(shop_id: int, gids: list[str]) -> int:
+    """Re-read orders whose webhook tied with the ledger's GraphQL version within one second."""
+    with client_for_shop(shop_id) as client:
+        return len(reconcile.refresh_orders(session_scope, shop_id, client, gids).applied)
+
+
 @app.task(name="mirror.prune_inbox")
 def prune_inbox() -> int:
     """Beat: delete handled deliveries older than DROPSYNC_INBOX_RETENTION_DAYS (their bodies hold PII)."""
