@@ -10,10 +10,10 @@ average and this process's CPU per order beside each figure (PostgreSQL's own CP
 Then the same two rounds through the worker as users run it: ``dropsync worker --concurrency C`` as a
 process (prefork, PostgreSQL + Redis), for each C of ``--concurrency`` (2, the command's default, and 4,
 the Procfile's), on a fresh ledger each. The inbox fills while the worker idles, as when it comes back
-after a burst; then drain tasks are published as the receiver publishes them while deliveries keep
-arriving (at most one per 20 ms window) until every delivery is handled. The worker runs up to C drains
-at once: they claim different batches (``SKIP LOCKED``), so one drain's Python overlaps another's wait on
-PostgreSQL. The time runs from the first publish to the last delivery handled, read from the ledger.
+after a burst that queued many drain messages (the receiver publishes one per 20 ms window): four per
+pool process are queued at once. The worker runs up to C drains at once: they claim different batches
+(``SKIP LOCKED``), so one drain's Python overlaps another's wait on PostgreSQL. The time runs from the
+first publish to the last delivery handled, read from the ledger.
 
 Usage: python -m bench.apply_throughput [--orders 20000] [--concurrency 2,4]
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -32,10 +31,9 @@ from typing import Any
 
 import orjson
 
-from bench.common import REDIS_URL, bench_database, broker_publisher, create_shop, machine_speed
+from bench.common import DROPSYNC, REDIS_URL, bench_database, broker_publisher, create_shop, machine_speed
 
-DROPSYNC = str(Path(sys.executable).with_name("dropsync"))
-DRAIN_TASK = "mirror.drain_inbox"
+Publish = Callable[[str, list[Any]], None]
 
 
 def _payloads(count: int, bump_seconds: int = 0) -> list[str]:
@@ -84,39 +82,46 @@ def _drain() -> tuple[int, float, float]:
     return handled, time.perf_counter() - started, time.process_time() - cpu
 
 
-def _unhandled() -> tuple[int, int]:
-    """(deliveries not handled yet, deliveries that recorded an error): read from the ledger."""
+def _count(unhandled: bool) -> int:
+    """Deliveries not handled yet (``unhandled``), or those that recorded an error: read from the ledger."""
     from sqlalchemy import func, select
 
     from models import WebhookDelivery
     from worker.db import session_scope
 
+    which = WebhookDelivery.handled_at.is_(None) if unhandled else WebhookDelivery.last_error.is_not(None)
     with session_scope() as session:
-        pending = session.scalar(select(func.count()).where(WebhookDelivery.handled_at.is_(None)))
-        failed = session.scalar(select(func.count()).where(WebhookDelivery.last_error.is_not(None)))
-        return int(pending or 0), int(failed or 0)
+        return int(session.scalar(select(func.count()).where(which)) or 0)
 
 
-def _wait_ready(log: Path, timeout: float = 60.0) -> None:
-    """Until Celery logs the worker ready (its pool started, consuming)."""
+def _wait_for_worker(publish: Publish, log: Path, timeout: float = 60.0) -> None:
+    """A heartbeat through the broker, then its row: the worker consumes and writes the ledger (as
+    ``worker.stack`` waits for it)."""
+    from models.types import utcnow
+    from worker.db import session_scope
+    from worker.system.service import last_heartbeat
+
+    since = utcnow()
+    publish("system.heartbeat", [])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if log.exists() and " ready." in log.read_text(errors="replace"):
+        with session_scope() as session:
+            seen = last_heartbeat(session, "worker")
+        if seen is not None and seen >= since:
             return
         time.sleep(0.1)
-    raise RuntimeError(f"the worker did not start in {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+    raise RuntimeError(f"the worker consumed no task in {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def _worker_round(publish: Callable[[str, list[Any]], None], concurrency: int, timeout: float = 600.0) -> float:
-    """Seconds from the first drain message to the last delivery handled (read from the ledger).
+def _worker_round(publish: Publish, concurrency: int, timeout: float = 600.0) -> float:
+    """Seconds from the first drain message to the last delivery handled (read from the ledger); four
+    messages per pool process, so every process keeps a drain running, each until the inbox is empty."""
+    from worker.mirror.receiver import DRAIN_TASK
 
-    A burst leaves many drain messages queued (the receiver publishes one per 20 ms window): here four per
-    pool process, so every process keeps a drain running; each drains until the inbox is empty.
-    """
     started = time.perf_counter()
     for _ in range(4 * concurrency):
         publish(DRAIN_TASK, [])
-    while _unhandled()[0]:
+    while _count(unhandled=True):
         if time.perf_counter() - started > timeout:
             raise RuntimeError(f"the worker left deliveries unhandled after {timeout:.0f} s")
         time.sleep(0.05)
@@ -135,13 +140,13 @@ def through_the_worker(concurrency: int, first: list[str], second: list[str]) ->
         worker = ManagedProcess("worker", [DROPSYNC, "worker", "--concurrency", str(concurrency)], env=env,
                                 log_path=log).start()  # fmt: skip
         try:
-            _wait_ready(log)
             publish = broker_publisher(env)
+            _wait_for_worker(publish, log)
             for label, bodies in (("new orders:    ", first), ("updated orders:", second)):
                 _fill(shop_id, bodies)
                 load = _load()
                 seconds = _worker_round(publish, concurrency)
-                _, failed = _unhandled()
+                failed = _count(unhandled=False)
                 print(f"  {label} {len(bodies)} in {seconds:.2f} s = {len(bodies) / seconds:,.0f} orders/s "
                       f"({failed} deliveries failed; before: {load}; after: {_load()})", flush=True)  # fmt: skip
                 time.sleep(2)  # the drain messages left over find an empty inbox before the next round fills it

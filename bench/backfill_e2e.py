@@ -26,10 +26,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from bench.common import ROOT, bench_database, free_port, machine_speed, start, wait_for_port
+from bench.common import DROPSYNC, ROOT, bench_database, free_port, machine_speed, start, wait_for_port
 
 DOMAIN, TOKEN = "e2e.myshopify.com", "shpat_e2e"
-DROPSYNC = str(Path(sys.executable).with_name("dropsync"))
 
 
 def _machine_cpu() -> tuple[float, float]:

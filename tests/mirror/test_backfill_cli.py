@@ -4,6 +4,7 @@ for the same orders reach ``dropsync web`` and a worker drains them."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
@@ -45,18 +46,22 @@ def shop_env(committed_db: Engine, request: pytest.FixtureRequest) -> Iterator[d
     argv = [DROPSYNC, "sandbox", "shopify", "--port", str(port), "--orders", str(ORDERS), "--plan", request.param]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/_sandbox/", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the sandbox did not start"
-                time.sleep(0.2)
+        _wait_until_answering(f"http://127.0.0.1:{port}/_sandbox/", lambda: "the sandbox did not start")
         yield {**SHOP, "SHOPIFY_API_URL": f"http://127.0.0.1:{port}", "DROPSYNC_LOG_LEVEL": "WARNING"}
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _wait_until_answering(url: str, why: Callable[[], str], *, ok_only: bool = False, timeout: float = 60) -> None:
+    """Until ``url`` answers (with a 200 when ``ok_only``); ``why()`` is the failure's message on a timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200 or not ok_only:
+                return
+        assert time.monotonic() < deadline, why()
+        time.sleep(0.2)
 
 
 def _parts(engine: Engine) -> list[BulkBackfill]:
@@ -143,15 +148,7 @@ def test_webhooks_for_the_same_orders_during_a_backfill_leave_each_order_once_at
         return "".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in tmp_path.glob("*.log"))
 
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, logs()
-            time.sleep(0.2)
+        _wait_until_answering(f"http://127.0.0.1:{port}/healthz", logs, ok_only=True)
         subscribed = dropsync("shopify", "subscribe", "--url", f"http://127.0.0.1:{port}", env=env)
         assert subscribed.code == 0, subscribed.err
 

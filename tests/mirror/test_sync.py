@@ -319,7 +319,7 @@ def test_a_webhook_tied_within_a_second_with_the_read_version_is_settled_by_a_re
         reconcile.refresh_orders(session_scope, shop_id, client, [gid])  # the ledger reads it by GraphQL
         second = sandbox.control.touch_order(gid, tags=["second"])
         assert first[:19] == second[:19], "the two edits must share a second for this test to mean anything"
-        order = sandbox.state.get_by_id(int(gid.rsplit("/", 1)[1]))
+        order = sandbox.state.get_by_id(sandbox.control.order_id(gid))
         assert order is not None
         body = orjson.dumps(order_json(sandbox.state, order)).decode()
         with session_scope() as session:

@@ -127,7 +127,10 @@ def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyO
 
 
 def _undecided(batch: list[ShopifyOrder], written: dict[str, int], previous: dict[str, Any]) -> list[str]:
-    """Webhook snapshots not written because the ledger holds a GraphQL version of the same second."""
+    """Webhook snapshots not written because the ledger holds a GraphQL version of the same second.
+
+    ``_newer_webhook`` decides in SQL; this names, from the rows read before, the refusals that decided
+    nothing (a webhook refused for an older second is simply stale)."""
     undecided = []
     for snap in batch:
         before = previous.get(snap.gid)
@@ -238,7 +241,8 @@ def _newer_graphql(stmt: Any) -> Any:
 
 
 def _newer_webhook(stmt: Any) -> Any:
-    """A webhook replaces an equal version only when that version also came from a webhook."""
+    """A webhook replaces an equal version only when that version also came from a webhook (one of the same
+    second from GraphQL is refused and re-read: ``_undecided``)."""
     current, incoming = ORDERS.c.shopify_updated_at, stmt.excluded.shopify_updated_at
     return or_(current < incoming, and_(current == incoming, ORDERS.c.source == "webhook"))
 
