@@ -98,3 +98,20 @@ def test_a_ledger_without_its_tables_points_to_the_upgrade(tmp_path: Path) -> No
     run.assert_one_line_error(1)
     assert run.err.strip().endswith("run dropsync db upgrade"), run.err
     assert "no such table: orders" in run.err
+
+
+def test_a_transaction_the_database_kept_aborting_says_to_run_the_command_again() -> None:
+    """A deadlock that outlasted its retries is not "database unavailable": the server is up, the command
+    can simply be run again (a backfill resumes from its checkpoint)."""
+    from psycopg.errors import DeadlockDetected
+    from sqlalchemy.exc import OperationalError
+
+    from worker.cli.main import _exit_code
+
+    aborted = OperationalError("INSERT …", {}, DeadlockDetected("deadlock detected\nDETAIL: Process 1 waits"))
+    code, line = _exit_code(aborted) or (0, "")
+    assert code == 1
+    assert line.startswith("dropsync: the database kept aborting")
+    assert "(deadlock detected)" in line
+    assert line.endswith("run it again")
+    assert "unavailable" not in line

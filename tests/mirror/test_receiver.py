@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from integrations.shopify.webhooks import sign
 from models import LedgerEntry, Order, Shop, WebhookDelivery
 from tests.mirror.factories import rest_order, rest_refund
+from tests.support.database import abort_as
 from tests.support.shopify import receiver_shop
 from worker.db import session_scope
 from worker.mirror import inbox
@@ -166,6 +167,32 @@ def test_a_poison_delivery_is_isolated(client: TestClient, committed_db: Engine)
         failed = session.scalars(select(WebhookDelivery).where(WebhookDelivery.handled_at.is_(None))).one()
     assert failed.attempts >= 1
     assert "currency" in (failed.last_error or "") or "updated_at" in (failed.last_error or "")
+
+
+@pytest.mark.postgres
+def test_a_batch_the_database_aborts_for_a_deadlock_is_run_again_whole(
+    client: TestClient, committed_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drain merging orders a backfill is writing can deadlock with it: the batch is run again as it was,
+    not split into one-by-one transactions that count a failed attempt against each delivery."""
+    for number in (1, 2, 3):
+        body = _body(rest_order(number))
+        client.post("/webhooks/shopify", content=body, headers=_headers(body, "orders/updated"))
+    real_handle, batches = inbox.handle_deliveries, []
+
+    def deadlocks_once(session: Session, deliveries: list[WebhookDelivery]) -> None:
+        batches.append(len(deliveries))
+        real_handle(session, deliveries)
+        if len(batches) == 1:
+            abort_as(session, "40P01")
+
+    monkeypatch.setattr(inbox, "handle_deliveries", deadlocks_once)
+    assert inbox.drain(session_scope) == 3
+    assert batches == [3, 3]
+    assert _count(committed_db, Order) == 3
+    with Session(committed_db) as session:
+        handled = session.execute(select(WebhookDelivery.attempts, WebhookDelivery.last_error)).all()
+    assert handled == [(1, None)] * 3  # the aborted run left no trace: handled at its one counted attempt
 
 
 def test_customer_redact_erases_pii(client: TestClient, committed_db: Engine) -> None:

@@ -19,6 +19,7 @@ from models import BulkBackfill, LineItem, Order, Shop
 from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from sandboxes.shopify.payloads import order_json
 from tests.cancellation.conftest import Published
+from tests.support.database import abort_as
 from tests.support.shopify import register_sandbox_shop
 from worker import outbox
 from worker.db import session_scope
@@ -174,6 +175,36 @@ def test_a_batch_failing_among_parallel_appliers_keeps_the_checkpoint_behind_it(
     applied = backfill.apply_result(session_scope, backfill_id, lambda skip: iter(rows[skip:]), batch_orders=5)
     assert applied == 30  # batches 3-8: the checkpoint sat at the end of batch 2
     assert _orders(committed_db) == 40
+
+
+@pytest.mark.postgres
+def test_a_batch_the_database_aborts_for_a_deadlock_is_applied_again_and_the_backfill_completes(
+    shop_id: int, client: ShopifyClient, committed_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Webhooks merging the same orders meanwhile can deadlock with a batch; PostgreSQL then aborts one of
+    the two. The batch is run again, whole: the command does not fail, and nothing is counted twice."""
+    backfill_id, url = _exported(shop_id, client)
+    rows = list(backfill.stream_lines(url))
+    orders = [node["id"] for _, node in backfill.assemble_orders(rows)]
+    real_apply = backfill.apply_snapshots
+    aborted: list[str] = []
+
+    def third_batch_deadlocks_once(session: Session, shop: int, batch: list[ShopifyOrder]) -> ApplyResult:
+        result = real_apply(session, shop, batch)
+        if not aborted and any(snapshot.gid == orders[10] for snapshot in batch):
+            aborted.append(orders[10])  # written, then aborted as the server aborts one of two deadlocked
+            abort_as(session, "40P01")
+        return result
+
+    monkeypatch.setattr(backfill, "apply_snapshots", third_batch_deadlocks_once)
+    applied = backfill.apply_result(session_scope, backfill_id, lambda skip: iter(rows[skip:]), batch_orders=5)
+    assert aborted
+    assert applied == 40
+    assert _orders(committed_db) == 40
+    with Session(committed_db) as session:
+        run = session.get(BulkBackfill, backfill_id)
+        assert run is not None
+        assert (run.status, run.orders_applied, run.lines_applied) == ("completed", 40, len(rows))
 
 
 def test_an_order_with_more_lines_than_a_page_is_mirrored_whole(

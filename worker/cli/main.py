@@ -97,6 +97,11 @@ def _exit_code(exc: Exception) -> tuple[int, str] | None:
             first = str(exc.orig).splitlines()[0]
             if _missing_schema(first):
                 return 1, f"dropsync: the ledger's tables are missing or out of date ({first}): run dropsync db upgrade"
+            from worker.db.transient import is_transient
+
+            if is_transient(exc):
+                return 1, (f"dropsync: the database kept aborting this command's transaction for others' ({first}); "
+                           "what committed stays: run it again")  # fmt: skip
             if isinstance(exc, OperationalError):
                 return 1, f"dropsync: database unavailable: {first}"
     return None

@@ -75,7 +75,10 @@ def upsert(
             connection.execute(stmt, list(rows))
             return []
         return list(connection.execute(stmt, list(rows)) if len(rows) > 1 else connection.execute(stmt, rows[0]))
-    return _execute_many(connection, _compiled(dialect, *key), rows, returning=bool(returning))
+    # In key order, as the merge and ``insert_new`` lock rows: two writers of the same rows lock them in
+    # the same order and one waits for the other, where opposite orders deadlock.
+    ordered = sorted(rows, key=lambda row: tuple(row[name] for name in conflict))
+    return _execute_many(connection, _compiled(dialect, *key), ordered, returning=bool(returning))
 
 
 def insert_rows(bind: Session | Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -38,6 +38,7 @@ from integrations.shopify.order import ShopifyOrder
 from models import BulkBackfill, Shop
 from models.types import utcnow
 from worker.db import UnitOfWork
+from worker.db.transient import run_transaction
 from worker.errors import DropsyncError, NotFoundError
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.collector import between_batches, few_collections
@@ -467,15 +468,23 @@ def _commit_batch(
     unit_of_work: UnitOfWork, backfill_id: int, shop_id: int, batch: list[ShopifyOrder], checkpoint: int,
     final: bool = False,
 ) -> int:  # fmt: skip
-    """Apply one batch and move the checkpoint (to ``checkpoint``, if further) in the same transaction."""
-    with unit_of_work() as session:
+    """Apply one batch and move the checkpoint (to ``checkpoint``, if further) in the same transaction.
+
+    Webhooks for the same orders are merged meanwhile (the merchant keeps selling and editing): their
+    transactions and this one lock some of the same rows in different orders, and PostgreSQL may abort
+    this one to break the deadlock. It is then run again (``run_transaction``), not reported as a failed
+    backfill: the rollback undid all of it, and the upserts decide by version whoever commits first."""
+
+    def apply(session: Session) -> int:
         if batch:
             apply_snapshots(session, shop_id, batch)
         backfill = _move_checkpoint(session, backfill_id, checkpoint)
         backfill.orders_applied += len(batch)
         if final:
             _complete(session, backfill)
-    return len(batch)
+        return len(batch)
+
+    return run_transaction(unit_of_work, apply, what="backfill batch")
 
 
 def _move_checkpoint(session: Session, backfill_id: int, checkpoint: int) -> BulkBackfill:

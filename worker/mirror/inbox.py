@@ -13,6 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import structlog
@@ -24,6 +25,7 @@ from models import WebhookDelivery
 from models.types import utcnow
 from worker.db import UnitOfWork
 from worker.db.bulk import any_of, upsert
+from worker.db.transient import run_transaction
 from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.statistics import analyze_grown
 from worker.mirror.topics import handle_deliveries
@@ -110,8 +112,9 @@ def observe_lag(session: Session) -> float:
 def drain(unit_of_work: UnitOfWork, budget_seconds: float = 20.0, batch_size: int = BATCH_SIZE) -> int:
     """Apply unhandled deliveries batch by batch until none are left or the budget is spent.
 
-    A batch is one transaction. If it fails, its deliveries are retried one by one, so one poison
-    delivery is isolated (its attempts and error recorded) instead of blocking the rest.
+    A batch is one transaction, run again when the database aborts it for another's sake (a backfill
+    merging the same orders: ``run_transaction``). If it fails otherwise, its deliveries are retried one by
+    one, so one poison delivery is isolated (its attempts and error recorded) instead of blocking the rest.
     Returns how many deliveries were handled.
     """
     with few_collections():
@@ -122,8 +125,7 @@ def _drain(unit_of_work: UnitOfWork, budget_seconds: float, batch_size: int) -> 
     handled, batches, deadline = 0, 0, time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
         try:
-            with unit_of_work() as session:
-                count = _handle_batch(session, batch_size)
+            count = run_transaction(unit_of_work, lambda s: _handle_batch(s, batch_size), what="inbox batch")
             if not count:
                 return handled
             handled += count
@@ -165,18 +167,22 @@ def _drain_one_by_one(unit_of_work: UnitOfWork, limit: int) -> int:
     handled = 0
     for delivery_id in ids:
         try:
-            with unit_of_work() as session:
-                delivery = session.get(WebhookDelivery, delivery_id, with_for_update=_lock(session))
-                if delivery is None or delivery.handled_at is not None:
-                    continue
-                handle_deliveries(session, [delivery])
-                mark_handled(session, [delivery])
-                handled += 1
+            one = partial(_handle_one, delivery_id=delivery_id)
+            handled += run_transaction(unit_of_work, one, what="inbox delivery")
         except Exception as exc:
             log.error("webhook delivery failed", delivery=delivery_id, error=str(exc))
             with unit_of_work() as session:
                 record_failure(session, delivery_id, f"{type(exc).__name__}: {exc}")
     return handled
+
+
+def _handle_one(session: Session, delivery_id: int) -> int:
+    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=_lock(session))
+    if delivery is None or delivery.handled_at is not None:
+        return 0
+    handle_deliveries(session, [delivery])
+    mark_handled(session, [delivery])
+    return 1
 
 
 def _lock(session: Session) -> bool:

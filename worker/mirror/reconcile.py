@@ -21,6 +21,7 @@ from integrations.shopify.client import ShopifyClient, record_throttle_status
 from models import Shop
 from models.types import utcnow
 from worker.db import UnitOfWork
+from worker.db.transient import run_transaction
 from worker.errors import NotFoundError
 from worker.mirror.apply import ApplyResult, apply_snapshots
 from worker.mirror.snapshot import from_graphql
@@ -103,9 +104,14 @@ def refresh_orders(unit_of_work: UnitOfWork, shop_id: int, client: ShopifyClient
         if node is not None:
             complete_line_items(client, node)
             nodes.append(node)
-    with unit_of_work() as session:
-        result = apply_snapshots(session, shop_id, [from_graphql(node, source="reconcile") for node in nodes])
+    snapshots = [from_graphql(node, source="reconcile") for node in nodes]
+
+    def apply(session: Session) -> ApplyResult:
+        applied = apply_snapshots(session, shop_id, snapshots)
         record_throttle_status(_shop(session, shop_id), client.throttle_status)
+        return applied
+
+    result = run_transaction(unit_of_work, apply, what="orders re-read")
     log.info("orders re-read", shop=shop_id, asked=len(gids), applied=len(result.applied))
     return result
 
@@ -116,7 +122,8 @@ def _apply_page(
     for node in nodes:
         complete_line_items(client, node)
     snapshots = [from_graphql(node, source="reconcile") for node in nodes]
-    with unit_of_work() as session:
+
+    def apply(session: Session) -> tuple[ApplyResult, dt.datetime | None]:
         applied = apply_snapshots(session, shop_id, snapshots)
         shop = _shop(session, shop_id)
         if snapshots:
@@ -125,10 +132,13 @@ def _apply_page(
             if shop.orders_watermark is None or newest > shop.orders_watermark:
                 shop.orders_watermark = newest
         record_throttle_status(shop, client.throttle_status)
+        return applied, shop.orders_watermark
+
+    applied, watermark = run_transaction(unit_of_work, apply, what="reconciliation page")
     result.pages += 1
     result.orders_seen += len(snapshots)
     result.drift += drift_of(applied)
-    result.watermark = shop.orders_watermark
+    result.watermark = watermark
 
 
 def complete_line_items(client: ShopifyClient, node: dict[str, Any], page: int = 50) -> None:

@@ -27,6 +27,11 @@ ORDERS_APPLIED = Counter(
     "Order snapshots applied",
     ["source", "outcome"],  # applied | stale
 )
+DB_TRANSACTIONS_RETRIED = Counter(
+    "dropsync_db_transactions_retried_total",
+    "Transactions the database aborted for another's sake (deadlock, serialization failure), run again",
+    ["what"],
+)
 RECONCILE_DRIFT = Counter(
     "dropsync_reconcile_drift_total", "Orders the reconciliation sweep found missing or stale in the ledger"
 )
