@@ -20,6 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -68,7 +69,7 @@ def fill(orders: int) -> dict[str, int]:
             for i in range(orders * 4)
         ]  # fmt: skip
         conn.execute(insert(WebhookDelivery), deliveries)
-        intents = [
+        intents: list[dict[str, Any]] = [
             {"shop_id": shop_id, "order_id": order_id, "kind": kind, "idempotency_key": f"k-{n}-{kind}",
              "state": "succeeded" if n >= 100 else ("pending", "submitting", "unknown")[n % 3], "attempts": 1,
              "params": {}, "result_ids": [], "created_at": now - dt.timedelta(minutes=n), "updated_at": now}

@@ -18,13 +18,17 @@ import argparse
 import datetime as dt
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from bench.common import bench_database
 
+if TYPE_CHECKING:
+    from sandboxes.aliexpress import AliExpressSandbox
 
-def seed(sandbox, count: int) -> None:
+
+def seed(sandbox: AliExpressSandbox, count: int) -> None:
     from models import LineItem, Order, Shop
     from worker.db import session_scope
     from worker.supplier.service import link_supplier_order
@@ -56,7 +60,7 @@ def seed(sandbox, count: int) -> None:
             link_supplier_order(session, order, oid, None, "bench", now=t0)
 
 
-def time_poll(sandbox, count: int) -> float:
+def time_poll(sandbox: AliExpressSandbox, count: int) -> float:
     from models import SupplierOrder
     from worker.db import session_scope
     from worker.supplier.polling import poll_due
