@@ -251,3 +251,23 @@ def test_a_webhook_of_the_same_second_as_a_graphql_version_is_left_undecided_not
     assert (len(again.applied), again.undecided) == (1, [])
     older = apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T09:59:59Z"))])
     assert (older.applied, older.undecided, older.stale) == ([], [], 1)
+
+
+def test_a_graphql_version_of_the_same_second_as_a_webhook_s_replaces_it_and_is_left_undecided(
+    session: Session,
+) -> None:
+    """The other way round: a GraphQL version (an export, a reconciliation page) of the second the ledger's
+    webhook version carries replaces it, as it carries more, but may have been read before that webhook's
+    edit. It is written, and named undecided so the caller has the order re-read."""
+    shop = _shop(session)
+    gid = "gid://shopify/Order/5001"
+    apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T10:00:00Z"))])
+    exported = apply_snapshots(session, shop.id, [from_graphql(graphql_order(1, "2026-11-01T10:00:00.400Z"))])
+    assert ([a.gid for a in exported.applied], exported.undecided) == ([gid], [gid])
+    assert _order(session, shop).source == "reconcile"
+    # Over a GraphQL version of the same second, or a webhook's of an older one, it decides by itself.
+    again = apply_snapshots(session, shop.id, [from_graphql(graphql_order(1, "2026-11-01T10:00:00.700Z"))])
+    assert (len(again.applied), again.undecided) == (1, [])
+    apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T10:00:01Z"))])
+    newer = apply_snapshots(session, shop.id, [from_graphql(graphql_order(1, "2026-11-01T10:00:02Z"))])
+    assert (len(newer.applied), newer.undecided) == (1, [])

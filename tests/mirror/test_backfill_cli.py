@@ -207,9 +207,9 @@ def test_webhooks_for_the_same_orders_during_a_backfill_leave_each_order_once_at
         assert failed == 0
     # Webhooks give updated_at to the second (Shopify's REST); the sandbox's export keeps its milliseconds.
     newest = {f"gid://shopify/Order/{n}": (dt.datetime.fromisoformat(t), [tag]) for n, (t, tag) in touched.items()}
-    # A webhook of an edit in the same second as the version the export read cannot be told newer, and is not
-    # taken over it (the drain queues a re-read of the order): an order may lag within that second, never
-    # by more…
+    # Versions of one second from a webhook and an export cannot be ordered: the order is re-read (queued by
+    # whichever came second). Two webhooks of one second applied by two drain processes out of order can
+    # still leave the older: an order may lag within that second, never by more…
     behind = _behind(committed_db, newest)
     assert all(_second(have[0]) == _second(want[0]) for have, want in behind.values()), behind
     # …and after a reconciliation (the beat's, every 5 minutes) every order is at its newest version.

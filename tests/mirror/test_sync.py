@@ -383,6 +383,30 @@ def test_a_webhook_tied_within_a_second_with_the_read_version_is_settled_by_a_re
         outbox.set_publisher(previous)
 
 
+def test_an_exported_version_written_over_a_webhook_s_of_its_second_has_the_order_re_read(
+    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
+) -> None:
+    """The export read an order in the second its webhook also carries (the merchant edited it then): the
+    exported version replaces the webhook's, as it carries more, but may be the older. The batch queues a
+    re-read of that order, in its own transaction; the orders without a tie are not re-read."""
+    backfill_id, url = _exported(shop_id, client)
+    gid = sandbox.control.snapshot("#1003")["id"]
+    order = sandbox.state.get_by_id(sandbox.control.order_id(gid))
+    assert order is not None
+    body = orjson.dumps(order_json(sandbox.state, order)).decode()  # the same version the export holds
+    with session_scope() as session:
+        store_deliveries(session, [IncomingDelivery(shop_id, str(uuid.uuid4()), "orders/updated", body)])
+    inbox.drain(session_scope)
+    recorder = Published()
+    previous = outbox.set_publisher(recorder)
+    try:
+        backfill.apply_result(session_scope, backfill_id, lambda skip: backfill.stream_lines(url, skip), batch_orders=7)
+        assert recorder.take() == [("mirror.refresh_orders", [shop_id, [gid]])]
+    finally:
+        outbox.set_publisher(previous)
+    assert _orders(committed_db) == 40
+
+
 def test_a_tied_webhook_whose_re_read_is_lost_is_settled_by_the_next_reconciliation(
     shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
 ) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from integrations.shopify.order import REST_UNFULFILLED, ShopifyOrder, ShopifyTransaction
 from models import FulfillmentOrder, LedgerEntry, LineItem, Order, Refund, TimelineEvent, Transaction
 from models.types import utcnow
-from worker import wiring
+from worker import outbox, wiring
 from worker.db.bulk import INSERTED, any_of, insert_rows, upsert
 from worker.observability.metrics import APPLY_SECONDS, ORDERS_APPLIED
 
@@ -56,14 +56,28 @@ class AppliedOrder:
 class ApplyResult:
     applied: list[AppliedOrder] = field(default_factory=list)
     stale: int = 0
-    #: Webhook versions refused because they carry the same second as the version the ledger read by
-    #: GraphQL: Shopify gives ``updated_at`` to the second, so which is newer cannot be told. The caller
-    #: has them re-read (``mirror.refresh_orders``) rather than leave them to the next reconciliation.
+    #: Orders whose version this batch could not place before or after the ledger's: Shopify gives
+    #: ``updated_at`` to the second, and the two came from different sources in the same second. A webhook
+    #: is then refused (the ledger's GraphQL version carries more); a GraphQL version replaces the webhook's
+    #: (same reason), though it may have been read before that webhook's edit. Either way the caller has
+    #: the order re-read (``queue_re_reads``) rather than leave it to the next reconciliation.
     undecided: list[str] = field(default_factory=list)
 
     @property
     def created(self) -> int:
         return sum(1 for a in self.applied if a.previous is None)
+
+
+#: The task that reads orders from Shopify again (``worker.mirror.tasks.refresh_orders``).
+REFRESH_TASK = "mirror.refresh_orders"
+
+
+def queue_re_reads(session: Session, shop_id: int, result: ApplyResult) -> None:
+    """Have the orders ``result`` left undecided read from Shopify now: Shopify's own answer settles which
+    version is newer. Through the outbox, in the applying transaction (published once it commits). For
+    every caller but the re-read itself, whose version is read after the tie was seen."""
+    if result.undecided:
+        outbox.enqueue(session, REFRESH_TASK, [shop_id, sorted(result.undecided)])
 
 
 #: Called inside the applying transaction after each batch (supplier auto-link, intent closing, …).
@@ -127,16 +141,21 @@ def apply_snapshots(session: Session, shop_id: int, snapshots: Iterable[ShopifyO
 
 
 def _undecided(batch: list[ShopifyOrder], written: dict[str, int], previous: dict[str, Any]) -> list[str]:
-    """Webhook snapshots not written because the ledger holds a GraphQL version of the same second.
+    """Orders whose snapshot met a version of the same second from the other kind of source: a webhook
+    refused over a GraphQL version, a GraphQL version written over a webhook's.
 
-    ``_newer_webhook`` decides in SQL; this names, from the rows read before, the refusals that decided
-    nothing (a webhook refused for an older second is simply stale)."""
+    ``_newer_webhook`` and ``_newer_graphql`` decide in SQL; this names, from the rows read before, the
+    decisions that only the second's tie made (a webhook refused for an older second is simply stale)."""
     undecided = []
     for snap in batch:
         before = previous.get(snap.gid)
-        if snap.from_graphql or snap.gid in written or before is None or before["source"] == "webhook":
+        if before is None:
             continue
-        if _second(before["shopify_updated_at"]) == _second(snap.updated_at):
+        if snap.from_graphql:  # written over a webhook's version
+            met = before["source"] == "webhook" and snap.gid in written
+        else:  # refused over a GraphQL version
+            met = before["source"] != "webhook" and snap.gid not in written
+        if met and _second(before["shopify_updated_at"]) == _second(snap.updated_at):
             undecided.append(snap.gid)
     return undecided
 

@@ -40,7 +40,7 @@ from models.types import utcnow
 from worker.db import UnitOfWork
 from worker.db.transient import run_transaction
 from worker.errors import DropsyncError, NotFoundError
-from worker.mirror.apply import apply_snapshots
+from worker.mirror.apply import apply_snapshots, queue_re_reads
 from worker.mirror.collector import between_batches, few_collections
 from worker.mirror.reconcile import search_query, search_time
 from worker.mirror.snapshot import from_graphql
@@ -477,7 +477,7 @@ def _commit_batch(
 
     def apply(session: Session) -> int:
         if batch:
-            apply_snapshots(session, shop_id, batch)
+            queue_re_reads(session, shop_id, apply_snapshots(session, shop_id, batch))
         backfill = _move_checkpoint(session, backfill_id, checkpoint)
         backfill.orders_applied += len(batch)
         if final:

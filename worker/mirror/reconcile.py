@@ -23,7 +23,7 @@ from models.types import utcnow
 from worker.db import UnitOfWork
 from worker.db.transient import run_transaction
 from worker.errors import NotFoundError
-from worker.mirror.apply import ApplyResult, apply_snapshots
+from worker.mirror.apply import ApplyResult, apply_snapshots, queue_re_reads
 from worker.mirror.snapshot import from_graphql
 from worker.observability.metrics import RECONCILE_DRIFT
 
@@ -96,8 +96,8 @@ def reconcile_shop(
 
 def refresh_orders(unit_of_work: UnitOfWork, shop_id: int, client: ShopifyClient, gids: list[str]) -> ApplyResult:
     """Read these orders from Shopify now and apply them (a GraphQL version: it replaces one of the same
-    second). For webhooks that could not be told newer than the ledger's version; an order Shopify no
-    longer has is skipped (its ``orders/delete`` webhook says so)."""
+    second). For orders whose versions of one second could not be ordered (``ApplyResult.undecided``); an
+    order Shopify no longer has is skipped (its ``orders/delete`` webhook says so)."""
     nodes = []
     for gid in gids:
         node = client.execute("OrderById", {"id": gid})["order"]
@@ -125,6 +125,7 @@ def _apply_page(
 
     def apply(session: Session) -> tuple[ApplyResult, dt.datetime | None]:
         applied = apply_snapshots(session, shop_id, snapshots)
+        queue_re_reads(session, shop_id, applied)
         shop = _shop(session, shop_id)
         if snapshots:
             newest = max(s.updated_at for s in snapshots)

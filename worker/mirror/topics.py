@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from integrations.shopify.order import ShopifyOrder, parse_rest_refund, parse_rest_transaction, parse_time
 from models import BulkBackfill, FulfillmentOrder, Order, WebhookDelivery
-from worker import outbox, wiring
+from worker import wiring
 from worker.mirror import privacy
-from worker.mirror.apply import apply_snapshots, record_refund
+from worker.mirror.apply import apply_snapshots, queue_re_reads, record_refund
 from worker.mirror.snapshot import from_rest
 from worker.timeline import record_event
 
@@ -113,15 +113,9 @@ def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -
     _apply_pending(session, pending)
 
 
-REFRESH_TASK = "mirror.refresh_orders"
-
-
 def _apply_pending(session: Session, pending: dict[int, list[ShopifyOrder]]) -> None:
     for shop_id, snapshots in pending.items():
-        result = apply_snapshots(session, shop_id, snapshots)
-        if result.undecided:
-            # Same second as the version read by GraphQL: Shopify's own answer now settles which is newer.
-            outbox.enqueue(session, REFRESH_TASK, [shop_id, sorted(result.undecided)])
+        queue_re_reads(session, shop_id, apply_snapshots(session, shop_id, snapshots))
     pending.clear()
 
 
