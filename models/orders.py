@@ -63,6 +63,8 @@ class Order(IdMixin, TimestampMixin, Base):
 
     raw: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, nullable=False)
     source: Mapped[str | None] = mapped_column(String(32))  # webhook | reconcile | backfill | action
+    #: The version's webhook's X-Shopify-Triggered-At (source webhook): orders two webhooks of one second.
+    webhook_triggered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     mirrored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     line_items: Mapped[list[LineItem]] = relationship(

@@ -154,6 +154,7 @@ def upgrade() -> None:
         sa.Column("redacted_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("raw", sa.JSON(), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=True),
+        sa.Column("webhook_triggered_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("mirrored_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),

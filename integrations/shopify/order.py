@@ -138,6 +138,9 @@ class ShopifyOrder:
     currency: str
     source: str = field(default="", compare=False)
     shape: Literal["rest", "graphql"] = field(default="graphql", compare=False)
+    #: When Shopify triggered the webhook that carried this version (``X-Shopify-Triggered-At``, to the
+    #: millisecond; None when not read from a webhook): orders two webhook versions of one second.
+    triggered_at: dt.datetime | None = field(default=None, compare=False)
     legacy_id: int | None = None
     presentment_currency: str | None = None
     subtotal_price: Decimal | None = None
@@ -233,8 +236,11 @@ def _upper(value: Any) -> str | None:
 # --- REST -------------------------------------------------------------------------------------
 
 
-def parse_rest_order(payload: dict[str, Any], source: str = "rest") -> ShopifyOrder:
-    """Shopify's REST order JSON (an ``orders/*`` webhook body, ``orders/{id}.json``'s ``order``)."""
+def parse_rest_order(
+    payload: dict[str, Any], source: str = "rest", triggered_at: dt.datetime | None = None
+) -> ShopifyOrder:
+    """Shopify's REST order JSON (an ``orders/*`` webhook body, ``orders/{id}.json``'s ``order``);
+    ``triggered_at``: the webhook's ``X-Shopify-Triggered-At``."""
     gid = payload.get("admin_graphql_api_id") or _gid("Order", payload.get("id"))
     if not gid:
         raise OrderPayloadError("order payload has no id")
@@ -254,6 +260,7 @@ def parse_rest_order(payload: dict[str, Any], source: str = "rest") -> ShopifyOr
         currency=currency,
         source=source,
         shape="rest",
+        triggered_at=triggered_at,
         presentment_currency=payload.get("presentment_currency"),
         subtotal_price=_money(payload.get("subtotal_price")),
         total_price=_money(payload.get("total_price")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import uuid
 from decimal import Decimal
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from integrations.shopify.order import ShopifyOrder
 from models import LedgerEntry, LineItem, Order, Shop, TimelineEvent, Transaction
 from tests.mirror.factories import graphql_order, rest_order, rest_refund
 from worker.db import bulk
@@ -251,6 +253,37 @@ def test_a_webhook_of_the_same_second_as_a_graphql_version_is_left_undecided_not
     assert (len(again.applied), again.undecided) == (1, [])
     older = apply_snapshots(session, shop.id, [from_rest(rest_order(1, "2026-11-01T09:59:59Z"))])
     assert (older.applied, older.undecided, older.stale) == ([], [], 1)
+
+
+def test_of_two_webhooks_of_one_second_the_later_triggered_stays_whatever_order_they_are_applied_in(
+    session: Session,
+) -> None:
+    """Two edits in one second make two webhooks with the same ``updated_at`` (REST gives seconds); Shopify
+    does not deliver them in order, and two drain processes may apply them in either order. Their
+    ``X-Shopify-Triggered-At`` (milliseconds) says which edit came last: that one stays."""
+    shop = _shop(session)
+
+    def webhook(tags: list[str], triggered: str | None) -> ShopifyOrder:
+        at = dt.datetime.fromisoformat(triggered) if triggered else None
+        return from_rest({**rest_order(1, "2026-11-01T10:00:00Z"), "tags": ", ".join(tags)}, triggered_at=at)
+
+    first, last = (
+        webhook(["first"], "2026-11-01T10:00:00.100+00:00"),
+        webhook(["last"], "2026-11-01T10:00:00.600+00:00"),
+    )
+    apply_snapshots(session, shop.id, [last])
+    late = apply_snapshots(session, shop.id, [first])  # the earlier edit's webhook, delivered after
+    assert (late.applied, late.stale, late.undecided) == ([], 1, [])
+    assert _order(session, shop).tags == ["last"]
+    # In one batch, in either order.
+    session.delete(_order(session, shop))
+    session.flush()
+    apply_snapshots(session, shop.id, [last, first])
+    assert _order(session, shop).tags == ["last"]
+    # A redelivery (same trigger time), or a webhook whose trigger time is unknown, replaces its equal.
+    assert len(apply_snapshots(session, shop.id, [last]).applied) == 1
+    assert len(apply_snapshots(session, shop.id, [webhook(["unknown"], None)]).applied) == 1
+    assert _order(session, shop).tags == ["unknown"]
 
 
 def test_a_graphql_version_of_the_same_second_as_a_webhook_s_replaces_it_and_is_left_undecided(

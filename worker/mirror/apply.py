@@ -184,8 +184,12 @@ def _observe(source: str, result: ApplyResult, seconds: float) -> None:
     ORDERS_APPLIED.labels(source, "stale").inc(result.stale)
 
 
-def _rank(snapshot: ShopifyOrder) -> tuple[Any, bool]:
-    return (snapshot.updated_at, snapshot.from_graphql)
+def _rank(snapshot: ShopifyOrder) -> tuple[Any, bool, Any]:
+    return (snapshot.updated_at, snapshot.from_graphql, snapshot.triggered_at or _UNKNOWN)
+
+
+#: A webhook whose trigger time is unknown ranks as the earliest of its second (the last one wins, as before).
+_UNKNOWN = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _newest_per_order(snapshots: Iterable[ShopifyOrder]) -> list[ShopifyOrder]:
@@ -227,7 +231,8 @@ def _order_values(shop_id: int, snap: ShopifyOrder, now: Any) -> dict[str, Any]:
         "shopify_updated_at": snap.updated_at, "test": snap.test, "tags": list(snap.tags),
         "note_attributes": snap.note_attributes, "customer_gid": snap.customer_gid, "email": snap.email,
         "phone": snap.phone, "customer_name": snap.customer_name, "shipping_address": snap.shipping_address,
-        "raw": snap.raw, "source": snap.source, "mirrored_at": now, "created_at": now, "updated_at": now,
+        "raw": snap.raw, "source": snap.source, "webhook_triggered_at": snap.triggered_at,
+        "mirrored_at": now, "created_at": now, "updated_at": now,
     }  # fmt: skip
 
 
@@ -260,10 +265,13 @@ def _newer_graphql(stmt: Any) -> Any:
 
 
 def _newer_webhook(stmt: Any) -> Any:
-    """A webhook replaces an equal version only when that version also came from a webhook (one of the same
-    second from GraphQL is refused and re-read: ``_undecided``)."""
+    """A webhook replaces an equal version only when that version also came from a webhook triggered no
+    later (Shopify's ``X-Shopify-Triggered-At`` has the milliseconds ``updated_at`` lacks; either unknown:
+    the one applied last). One of the same second from GraphQL is refused and re-read: ``_undecided``."""
     current, incoming = ORDERS.c.shopify_updated_at, stmt.excluded.shopify_updated_at
-    return or_(current < incoming, and_(current == incoming, ORDERS.c.source == "webhook"))
+    stored, triggered = ORDERS.c.webhook_triggered_at, stmt.excluded.webhook_triggered_at
+    not_later = or_(stored.is_(None), triggered.is_(None), stored <= triggered)
+    return or_(current < incoming, and_(current == incoming, ORDERS.c.source == "webhook", not_later))
 
 
 def _last_per_key(rows: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:

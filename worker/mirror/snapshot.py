@@ -8,14 +8,17 @@ reading replaces a webhook's, never the reverse: ``ShopifyOrder.from_graphql``).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from integrations.shopify.order import ShopifyOrder, parse_graphql_order, parse_rest_order
 
 
-def from_rest(payload: dict[str, Any], source: str = "webhook") -> ShopifyOrder:
-    """An ``orders/*`` webhook body."""
-    return parse_rest_order(payload, source)
+def from_rest(
+    payload: dict[str, Any], source: str = "webhook", triggered_at: dt.datetime | None = None
+) -> ShopifyOrder:
+    """An ``orders/*`` webhook body (``triggered_at``: its ``X-Shopify-Triggered-At``)."""
+    return parse_rest_order(payload, source, triggered_at)
 
 
 def from_graphql(node: dict[str, Any], source: str = "reconcile") -> ShopifyOrder:

@@ -100,7 +100,7 @@ def handle_deliveries(session: Session, deliveries: Sequence[WebhookDelivery]) -
     pending: dict[int, list[ShopifyOrder]] = defaultdict(list)
     for delivery in deliveries:
         if delivery.topic in ORDER_TOPICS:
-            pending[delivery.shop_id].append(from_rest(delivery.payload))
+            pending[delivery.shop_id].append(from_rest(delivery.payload, triggered_at=delivery.triggered_at))
             continue
         _apply_pending(session, pending)
         handler = _handlers.get(delivery.topic)
