@@ -96,3 +96,19 @@ def test_any_other_database_error_is_raised_at_once_and_rolled_back(two_rows: tu
     assert runs == 1
     with session_scope() as session:
         assert session.get(Heartbeat, "third") is None
+
+
+def test_an_abort_raised_by_the_driver_s_own_cursor_is_run_again_too(committed_db: Engine) -> None:
+    """``worker.db.bulk`` writes through the driver's cursor (``COPY``): its errors are the driver's, not
+    wrapped by SQLAlchemy, and a deadlock there is as transient."""
+    runs = 0
+
+    def work(session: Session) -> int:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("DO $$ BEGIN RAISE EXCEPTION 'aborted' USING ERRCODE = '40P01'; END $$")
+        return runs
+
+    assert run_transaction(session_scope, work, what="raw cursor") == 2

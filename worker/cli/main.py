@@ -90,6 +90,13 @@ def _exit_code(exc: Exception) -> tuple[int, str] | None:
 
         if isinstance(exc, SettingsError):
             return 2, f"dropsync: configuration error: {exc}"
+    if getattr(getattr(exc, "orig", None) or exc, "sqlstate", None):  # a database's error, wrapped or raw
+        from worker.db.transient import is_transient
+
+        if is_transient(exc):
+            first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            return 1, (f"dropsync: the database aborted this command's transaction for another's ({first}); "
+                       "what committed stays: run it again")  # fmt: skip
     if "sqlalchemy.exc" in sys.modules:
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -97,11 +104,6 @@ def _exit_code(exc: Exception) -> tuple[int, str] | None:
             first = str(exc.orig).splitlines()[0]
             if _missing_schema(first):
                 return 1, f"dropsync: the ledger's tables are missing or out of date ({first}): run dropsync db upgrade"
-            from worker.db.transient import is_transient
-
-            if is_transient(exc):
-                return 1, (f"dropsync: the database kept aborting this command's transaction for others' ({first}); "
-                           "what committed stays: run it again")  # fmt: skip
             if isinstance(exc, OperationalError):
                 return 1, f"dropsync: database unavailable: {first}"
     return None

@@ -37,8 +37,15 @@ ATTEMPTS = 5
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` is the database aborting the transaction in favour of another one."""
-    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+    """True when ``exc`` is the database aborting the transaction in favour of another one: as SQLAlchemy
+    wraps it, or as the driver raises it where :mod:`worker.db.bulk` uses the driver's cursor (``COPY``)."""
+    return _sqlstate(exc) in TRANSIENT_SQLSTATES
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    error = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(error, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def run_transaction(
@@ -51,10 +58,10 @@ def run_transaction(
         try:
             with unit_of_work() as session:
                 return work(session)
-        except DBAPIError as exc:
+        except Exception as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
-            sqlstate = getattr(exc.orig, "sqlstate", None)
+            sqlstate = _sqlstate(exc)
             DB_TRANSACTIONS_RETRIED.labels(what).inc()
             log.warning("transaction aborted by the database; running it again", what=what, attempt=attempt,
                         sqlstate=sqlstate)  # fmt: skip
