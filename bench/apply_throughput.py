@@ -128,6 +128,22 @@ def _worker_round(publish: Publish, concurrency: int, timeout: float = 600.0) ->
     return time.perf_counter() - started
 
 
+def _wait_until_acknowledged(prefix: str, timeout: float = 60.0) -> None:
+    """Until every message published to the worker's queue was acknowledged (``acks_late``: once its task
+    ran): the queue's list empty and no message unacknowledged (kombu's Redis keys, under the prefix)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    deadline = time.monotonic() + timeout
+    try:
+        while client.llen(f"{prefix}dropsync") or client.hlen(f"{prefix}unacked"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker left messages unacknowledged after {timeout:.0f} s")
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
 def through_the_worker(concurrency: int, first: list[str], second: list[str]) -> None:
     """Both rounds drained by a real ``dropsync worker --concurrency C`` process, on a fresh ledger."""
     from worker.runtime import ManagedProcess
@@ -149,7 +165,7 @@ def through_the_worker(concurrency: int, first: list[str], second: list[str]) ->
                 failed = _count(unhandled=False)
                 print(f"  {label} {len(bodies)} in {seconds:.2f} s = {len(bodies) / seconds:,.0f} orders/s "
                       f"({failed} deliveries failed; before: {load}; after: {_load()})", flush=True)  # fmt: skip
-                time.sleep(2)  # the drain messages left over find an empty inbox before the next round fills it
+                _wait_until_acknowledged(prefix)  # the drains left over end on an empty inbox before the next fill
         finally:
             worker.stop(30)
 
