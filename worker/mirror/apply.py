@@ -2,9 +2,11 @@
 
 Rules:
 - ``updatedAt`` is the version. An older snapshot never overwrites a newer one; at an equal version a
-  GraphQL snapshot replaces a webhook's (it carries more), never the reverse. The check runs inside the
-  upsert (``ON CONFLICT … DO UPDATE … WHERE``), so two appliers racing on one order serialise on its row
-  and the older loses, whatever the commit order.
+  GraphQL snapshot replaces a webhook's (it carries more), never the reverse, and of two webhooks the one
+  Shopify triggered later stays. The check runs inside the upsert (``ON CONFLICT … DO UPDATE … WHERE``),
+  so two appliers racing on one order serialise on its row and the older loses, whatever the commit
+  order. Shopify gives ``updatedAt`` to the second: a GraphQL and a webhook version of one second cannot
+  be ordered, so the order is re-read (``ApplyResult.undecided``).
 - Children (line items, fulfillment orders, refunds, transactions) are upserted by their Shopify id, never
   deleted and re-created: supplier links point at line item rows.
 - Money entries are derived from successful transactions with ``source_ref`` = the transaction's id and

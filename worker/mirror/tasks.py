@@ -29,7 +29,7 @@ def drain_inbox() -> int:
 
 @app.task(name="mirror.refresh_orders")
 def refresh_orders(shop_id: int, gids: list[str]) -> int:
-    """Re-read orders whose webhook tied with the ledger's GraphQL version within one second."""
+    """Re-read orders whose webhook and GraphQL versions of one second could not be ordered."""
     with client_for_shop(shop_id) as client:
         return len(reconcile.refresh_orders(session_scope, shop_id, client, gids).applied)
 
