@@ -68,7 +68,9 @@ def run_bulk_query(sandbox: ShopifySandbox, query: str, group_objects: bool) -> 
     operation = BulkOperation(f"gid://shopify/BulkOperation/{8_000_000 + state.serial()}", query, state.clock.now())
     state.bulk_operations[operation.id] = operation
     state.record("bulkOperationRunQuery", None, applied=True, bulk_operation=operation.id)
-    thread = threading.Thread(target=_export, args=(sandbox, operation, document, root_field), daemon=True, name="bulk")
+    failing = sandbox.faults.strikes("export_failed", 0.0, {"bulkOperationRunQuery"})
+    thread = threading.Thread(target=_export, args=(sandbox, operation, document, root_field, failing), daemon=True,
+                              name="bulk")  # fmt: skip
     thread.start()
     return {"bulkOperation": BulkOperationView(operation), "userErrors": []}
 
@@ -142,14 +144,18 @@ def _flatten(
             yield from _flatten(fragments[selection.name.value].selection_set, fragments)
 
 
-def _export(sandbox: ShopifySandbox, operation: BulkOperation, document: graphql.DocumentNode, root: FieldNode) -> None:
+def _export(
+    sandbox: ShopifySandbox, operation: BulkOperation, document: graphql.DocumentNode, root: FieldNode,
+    failing: bool = False,
+) -> None:  # fmt: skip
+    """Write the operation's file; ``failing`` (a one-shot fault): break after the first chunk of orders."""
     state = sandbox.state
     operation.status = "RUNNING"
     path = sandbox.bulk_dir / f"{operation.id.rsplit('/', 1)[-1]}.jsonl"
     try:
         plan = compile_rows(root, _fragments(document))
         with path.open("wb") as out:
-            roots, objects = _write_rows(state, plan, root, out)
+            roots, objects = _write_rows(state, plan, root, out, fail_after=CHUNK if failing else None)
     except Exception as exc:  # a failed export must end FAILED (with the finish webhook), never hang RUNNING
         _finish(sandbox, operation, "FAILED", error=f"{type(exc).__name__}: {exc}")
         return
@@ -159,7 +165,9 @@ def _export(sandbox: ShopifySandbox, operation: BulkOperation, document: graphql
     _finish(sandbox, operation, "COMPLETED")
 
 
-def _write_rows(state: ShopState, plan: RowPlan, root: FieldNode, out: BinaryIO) -> tuple[int, int]:
+def _write_rows(
+    state: ShopState, plan: RowPlan, root: FieldNode, out: BinaryIO, fail_after: int | None = None
+) -> tuple[int, int]:
     arguments = {a.name.value: value_from_ast_untyped(a.value) for a in root.arguments or ()}
     criteria = parse_query(arguments.get("query"))
     time_field = sort_field(str(arguments.get("sortKey") or "ID"))
@@ -176,6 +184,8 @@ def _write_rows(state: ShopState, plan: RowPlan, root: FieldNode, out: BinaryIO)
             text += b"".join([orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows])
             objects += len(rows)
         out.write(text)
+        if fail_after is not None and (roots >= fail_after or start is None):
+            raise RuntimeError(f"export broken after {roots} orders (the sandbox's export_failed fault)")
         if start is None:
             return roots, objects
 

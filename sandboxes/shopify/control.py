@@ -254,8 +254,10 @@ class Control:
     def fail_next(self, kind: str = "error", field: str | None = None, times: int = 1) -> None:
         """One-shot fault on the next ``times`` requests touching root ``field`` (None: any request).
 
-        ``kind``: ``error`` (5xx, nothing runs), ``timeout`` (held ``timeout_seconds``, then runs) or ``drop``
-        (runs, then the connection is cut: "Shopify applied it, the caller never heard").
+        ``kind``: ``error`` (5xx, nothing runs), ``timeout`` (held ``timeout_seconds``, then runs), ``drop``
+        (runs, then the connection is cut: "Shopify applied it, the caller never heard") or ``export_failed``
+        (``bulkOperationRunQuery`` is accepted, and its export ends ``FAILED`` with ``INTERNAL_SERVER_ERROR``
+        after its first rows, no result file: as Shopify reports an export that broke).
         """
         self._sandbox.faults.add_one_shot(kind, field, times)
 

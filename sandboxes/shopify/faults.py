@@ -9,14 +9,15 @@ from typing import Any
 
 from sandboxes.shopify.config import FaultConfig
 
-ONE_SHOT_KINDS = ("error", "timeout", "drop")
+ONE_SHOT_KINDS = ("error", "timeout", "drop", "export_failed")
 
 
 @dataclass
 class OneShot:
     """Misbehave once on the next request whose root fields include ``field`` (None: any request)."""
 
-    kind: str  # error (5xx, nothing runs), timeout (held, then runs), drop (runs, connection cut)
+    kind: str  # error (5xx, nothing runs), timeout (held, then runs), drop (runs, connection cut),
+    # export_failed (a bulk query is accepted, its export ends FAILED)
     field: str | None = None
 
 

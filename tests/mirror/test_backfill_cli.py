@@ -103,6 +103,31 @@ def test_a_backfill_killed_between_parts_is_resumed_to_every_order_once(
     assert sum(p.orders_applied for p in _parts(committed_db)) >= ORDERS  # a batch in flight may apply twice
 
 
+def test_a_backfill_whose_export_shopify_fails_says_how_to_resume_and_resumes(
+    shop_env: dict[str, str], committed_db: Engine
+) -> None:
+    """Shopify ends an export FAILED (the sandbox's ``export_failed`` fault, set through its control API as an
+    operator's test would): the command stops with one line naming the run and the command that resumes it;
+    that command exports the part again and completes the run, every order once."""
+    httpx.post(f"{shop_env['SHOPIFY_API_URL']}/_sandbox/faults/next",
+               json={"kind": "export_failed", "field": "bulkOperationRunQuery"}).raise_for_status()  # fmt: skip
+    failed = dropsync("sync", "backfill", env=shop_env, timeout=120)
+    assert failed.code == 1, (failed.out, failed.err)
+    assert "Traceback" not in failed.err
+    lead = _parts(committed_db)[0]
+    assert (lead.status, lead.error) == ("failed", "INTERNAL_SERVER_ERROR")
+    line = f"dropsync: backfill {lead.id}: bulk operation failed: INTERNAL_SERVER_ERROR"
+    assert line in failed.err, failed.err
+    assert f"`dropsync sync backfill --resume {lead.id}` exports the unfinished parts again" in failed.err
+
+    resumed = dropsync("sync", "backfill", "--resume", str(lead.id), env=shop_env, timeout=180)
+    assert resumed.code == 0, resumed.err
+    with Session(committed_db) as session:
+        count, distinct = session.execute(select(func.count(), func.count(func.distinct(Order.shopify_gid)))).one()
+    assert count == distinct == ORDERS
+    assert all(p.status == "completed" for p in _parts(committed_db))
+
+
 def _two_edits_in_one_second(api: str, engine: Engine, logs: Callable[[], str]) -> None:
     """The ledger reads an order by GraphQL between two edits of one second (as an export or a reconciliation
     may): the second edit's webhook cannot be told newer, and the worker re-reads the order by itself."""

@@ -330,6 +330,31 @@ def test_a_failed_part_is_exported_again_on_resume(
         assert again.bulk_operation_gid != "gid://shopify/BulkOperation/1"
 
 
+def test_an_export_that_fails_is_recorded_failed_and_exported_again_by_the_next_run(
+    shop_id: int, client: ShopifyClient, committed_db: Engine, sandbox: ShopifySandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Shopify ends the second part's export FAILED (the sandbox's ``export_failed`` fault). The run stops
+    there with the first part applied, and the part is recorded failed, committed: the next run exports it
+    again instead of polling the dead operation for ever."""
+    monkeypatch.setattr(backfill, "SPLIT_AT", 10)
+    lead_id = _run_in_parts(shop_id, client, parts=2)  # the first part's export is already running
+    sandbox.control.fail_next(kind="export_failed", field="bulkOperationRunQuery")  # the second part's
+    with pytest.raises(backfill.BackfillFailed, match="bulk operation failed: INTERNAL_SERVER_ERROR"):
+        backfill.run(session_scope, lead_id, client, poll_seconds=0.02)
+    with Session(committed_db) as session:
+        first, second = backfill.parts_of(session, lead_id)
+        assert (first.status, second.status, second.error) == ("completed", "failed", "INTERNAL_SERVER_ERROR")
+        kept, dead = first.orders_applied, second.bulk_operation_gid
+    assert 0 < kept == _orders(committed_db) < 40
+    assert backfill.run(session_scope, lead_id, client, poll_seconds=0.02) == 40 - kept
+    assert _orders(committed_db) == 40
+    with Session(committed_db) as session:
+        again = backfill.parts_of(session, lead_id)[1]
+        assert (again.status, again.error) == ("completed", None)
+        assert again.bulk_operation_gid != dead
+
+
 def _order_tags(engine: Engine, gid: str) -> list[str]:
     with Session(engine) as session:
         return list(session.scalars(select(Order.tags).where(Order.shopify_gid == gid)).one())

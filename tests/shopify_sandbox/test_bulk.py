@@ -217,3 +217,21 @@ def test_export_shows_a_refund_at_once(shopify_sandbox: ShopifySandbox) -> None:
     assert after[0]["totalRefundedSet"]["shopMoney"]["amount"] == "5.00"
     item = next(row for row in after if row["id"] == line["id"])
     assert item["currentQuantity"] == item["refundableQuantity"] == line["quantity"] - 1
+
+
+def test_an_export_failed_fault_ends_the_next_export_failed_with_no_file(shopify_sandbox: ShopifySandbox) -> None:
+    """``fail_next(kind="export_failed")``: the bulk query is accepted, its export breaks after its first rows
+    and ends FAILED with INTERNAL_SERVER_ERROR and no URL, as Shopify reports it; the next one completes."""
+    shopify_sandbox.control.fail_next(kind="export_failed", field="bulkOperationRunQuery")
+    started = data(shopify_sandbox, RUN, {"query": EXPORT})["bulkOperationRunQuery"]
+    assert started["userErrors"] == []
+    failed = _wait(shopify_sandbox)
+    assert (failed["status"], failed["errorCode"], failed["url"]) == ("FAILED", "INTERNAL_SERVER_ERROR", None)
+    assert shopify_sandbox.control.faults()["one_shots"] == []  # consumed by that one export
+    data(shopify_sandbox, RUN, {"query": EXPORT})
+    assert _wait(shopify_sandbox)["status"] == "COMPLETED"
+
+
+def test_an_unknown_one_shot_fault_is_refused(shopify_sandbox: ShopifySandbox) -> None:
+    with pytest.raises(ValueError, match="export_failed"):
+        shopify_sandbox.control.fail_next(kind="export_broken")

@@ -90,9 +90,15 @@ def backfill_command(
         console.print(f"backfill {backfill_id}: {parts} part{'s' if parts > 1 else ''}; waiting for Shopify's export…")
         with _progress() as progress:
             task = progress.add_task("applying orders", total=None)
-            applied = backfill.run(
-                session_scope, backfill_id, client, poll_seconds=0.25,  # 1 point a poll
-                on_part=lambda number, total: progress.update(task, description=f"applying part {number}/{total}"),
-                on_batch=lambda done, _: progress.update(task, completed=done),
-            )  # fmt: skip
+            try:
+                applied = backfill.run(
+                    session_scope, backfill_id, client, poll_seconds=0.25,  # 1 point a poll
+                    on_part=lambda number, total: progress.update(task, description=f"applying part {number}/{total}"),
+                    on_batch=lambda done, _: progress.update(task, completed=done),
+                )  # fmt: skip
+            except backfill.BackfillFailed as exc:
+                raise backfill.BackfillFailed(
+                    f"backfill {backfill_id}: {exc}; the orders applied so far are kept, and "
+                    f"`dropsync sync backfill --resume {backfill_id}` exports the unfinished parts again"
+                ) from None
     console.print(f"backfill {backfill_id}: {applied} orders applied")

@@ -252,13 +252,17 @@ def wait_for_result(
 
 
 def _finish_polling(unit_of_work: UnitOfWork, backfill_id: int, operation: dict[str, Any], status: str) -> str:
+    """Record how the part's export ended. A failed one is recorded (committed) before it is raised: the
+    next run or ``--resume`` sees the part failed and exports it again, instead of polling the dead one."""
     with unit_of_work() as session:
         backfill = _backfill(session, backfill_id)
         backfill.object_count = int(operation.get("objectCount") or 0)
-        if status != "completed":
+        if status == "completed":
+            backfill.status, backfill.result_url = "downloading", operation.get("url")
+        else:
             backfill.status, backfill.error = status, operation.get("errorCode")
-            raise BackfillFailed(f"bulk operation {status}: {operation.get('errorCode') or 'no error code'}")
-        backfill.status, backfill.result_url = "downloading", operation.get("url")
+    if status != "completed":
+        raise BackfillFailed(f"bulk operation {status}: {operation.get('errorCode') or 'no error code'}")
     if not operation.get("url"):
         return ""  # completed with no objects
     return str(operation["url"])
