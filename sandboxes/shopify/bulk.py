@@ -155,7 +155,7 @@ def _export(
     try:
         plan = compile_rows(root, _fragments(document))
         with path.open("wb") as out:
-            roots, objects = _write_rows(state, plan, root, out, fail_after=CHUNK if failing else None)
+            roots, objects = _write_rows(state, plan, root, out, failing)
     except Exception as exc:  # a failed export must end FAILED (with the finish webhook), never hang RUNNING
         _finish(sandbox, operation, "FAILED", error=f"{type(exc).__name__}: {exc}")
         return
@@ -166,7 +166,7 @@ def _export(
 
 
 def _write_rows(
-    state: ShopState, plan: RowPlan, root: FieldNode, out: BinaryIO, fail_after: int | None = None
+    state: ShopState, plan: RowPlan, root: FieldNode, out: BinaryIO, failing: bool = False
 ) -> tuple[int, int]:
     arguments = {a.name.value: value_from_ast_untyped(a.value) for a in root.arguments or ()}
     criteria = parse_query(arguments.get("query"))
@@ -184,7 +184,7 @@ def _write_rows(
             text += b"".join([orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows])
             objects += len(rows)
         out.write(text)
-        if fail_after is not None and (roots >= fail_after or start is None):
+        if failing:
             raise RuntimeError(f"export broken after {roots} orders (the sandbox's export_failed fault)")
         if start is None:
             return roots, objects

@@ -21,7 +21,6 @@ from sandboxes.shopify.payloads import order_json
 from tests.cancellation.conftest import Published
 from tests.support.database import abort_as
 from tests.support.shopify import register_sandbox_shop
-from worker import outbox
 from worker.db import session_scope
 from worker.mirror import backfill, inbox, reconcile
 from worker.mirror.apply import ApplyResult
@@ -360,16 +359,20 @@ def _order_tags(engine: Engine, gid: str) -> list[str]:
         return list(session.scalars(select(Order.tags).where(Order.shopify_gid == gid)).one())
 
 
-def _shop_id() -> int:
+def _deliver_and_drain(sandbox: ShopifySandbox, shop_id: int, gid: str) -> None:
+    """The order's ``orders/updated`` webhook, as the sandbox has the order now, stored and drained."""
+    order = sandbox.state.get_by_id(sandbox.control.order_id(gid))
+    assert order is not None
+    body = orjson.dumps(order_json(sandbox.state, order)).decode()
     with session_scope() as session:
-        return int(session.scalars(select(Shop.id)).one())
+        store_deliveries(session, [IncomingDelivery(shop_id, str(uuid.uuid4()), "orders/updated", body)])
+    inbox.drain(session_scope)
 
 
-def _tie(sandbox: ShopifySandbox, read: Callable[[str], object]) -> str:
+def _tie(sandbox: ShopifySandbox, shop_id: int, read: Callable[[str], object]) -> str:
     """Two edits of ``#1003`` in one second, the ledger reading the first by GraphQL between them (``read``);
     the second's webhook drained (the re-read it queues goes to the test's publisher). Returns the gid."""
     gid = sandbox.control.snapshot("#1003")["id"]
-    shop_id = _shop_id()
     for _ in range(5):  # the read must fit between two edits of one second: tried again when it did not
         while dt.datetime.now(dt.UTC).microsecond > 200_000:
             time.sleep(0.01)
@@ -380,60 +383,41 @@ def _tie(sandbox: ShopifySandbox, read: Callable[[str], object]) -> str:
             break
         time.sleep(1.5)
     assert first[:19] == second[:19], "the two edits must share a second for this test to mean anything"
-    order = sandbox.state.get_by_id(sandbox.control.order_id(gid))
-    assert order is not None
-    body = orjson.dumps(order_json(sandbox.state, order)).decode()
-    with session_scope() as session:
-        store_deliveries(session, [IncomingDelivery(shop_id, str(uuid.uuid4()), "orders/updated", body)])
-    inbox.drain(session_scope)
+    _deliver_and_drain(sandbox, shop_id, gid)
     return gid
 
 
 def test_a_webhook_tied_within_a_second_with_the_read_version_is_settled_by_a_re_read(
-    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
+    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine, published: Published
 ) -> None:
     """Two edits in one second: the ledger read the first by GraphQL; the second's webhook carries the same
     updated_at (REST gives seconds), so it cannot be told newer. The drain leaves it undecided and queues a
     re-read of the order, which brings the second edit — without waiting for the next reconciliation."""
-    recorder = Published()
-    previous = outbox.set_publisher(recorder)
-    try:
-        gid = _tie(sandbox, lambda gid: reconcile.refresh_orders(session_scope, shop_id, client, [gid]))
-        assert _order_tags(committed_db, gid) == ["first"], "not written over the version of the same second"
-        assert recorder.take() == [("mirror.refresh_orders", [shop_id, [gid]])]
+    gid = _tie(sandbox, shop_id, lambda gid: reconcile.refresh_orders(session_scope, shop_id, client, [gid]))
+    assert _order_tags(committed_db, gid) == ["first"], "not written over the version of the same second"
+    assert published.take() == [("mirror.refresh_orders", [shop_id, [gid]])]
 
-        reconcile.refresh_orders(session_scope, shop_id, client, [gid])  # what the queued task runs
-        assert _order_tags(committed_db, gid) == ["second"]
-    finally:
-        outbox.set_publisher(previous)
+    reconcile.refresh_orders(session_scope, shop_id, client, [gid])  # what the queued task runs
+    assert _order_tags(committed_db, gid) == ["second"]
 
 
 def test_an_exported_version_written_over_a_webhook_s_of_its_second_has_the_order_re_read(
-    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
+    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine, published: Published
 ) -> None:
     """The export read an order in the second its webhook also carries (the merchant edited it then): the
     exported version replaces the webhook's, as it carries more, but may be the older. The batch queues a
     re-read of that order, in its own transaction; the orders without a tie are not re-read."""
     backfill_id, url = _exported(shop_id, client)
     gid = sandbox.control.snapshot("#1003")["id"]
-    order = sandbox.state.get_by_id(sandbox.control.order_id(gid))
-    assert order is not None
-    body = orjson.dumps(order_json(sandbox.state, order)).decode()  # the same version the export holds
-    with session_scope() as session:
-        store_deliveries(session, [IncomingDelivery(shop_id, str(uuid.uuid4()), "orders/updated", body)])
-    inbox.drain(session_scope)
-    recorder = Published()
-    previous = outbox.set_publisher(recorder)
-    try:
-        backfill.apply_result(session_scope, backfill_id, lambda skip: backfill.stream_lines(url, skip), batch_orders=7)
-        assert recorder.take() == [("mirror.refresh_orders", [shop_id, [gid]])]
-    finally:
-        outbox.set_publisher(previous)
+    _deliver_and_drain(sandbox, shop_id, gid)  # the same version the export holds
+    assert published.take() == []
+    backfill.apply_result(session_scope, backfill_id, lambda skip: backfill.stream_lines(url, skip), batch_orders=7)
+    assert published.take() == [("mirror.refresh_orders", [shop_id, [gid]])]
     assert _orders(committed_db) == 40
 
 
 def test_a_tied_webhook_whose_re_read_is_lost_is_settled_by_the_next_reconciliation(
-    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
+    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine, published: Published
 ) -> None:
     """The re-read is a task message: a worker killed while running it, or Shopify down for all its tries,
     loses it. The next reconciliation (the beat's, with the default overlap) still reads the order, and its
@@ -441,15 +425,10 @@ def test_a_tied_webhook_whose_re_read_is_lost_is_settled_by_the_next_reconciliat
     sweep that read the order tied moved the watermark to that second and the others after it are newer."""
     overlap = dt.timedelta(seconds=get_settings().reconcile_overlap_seconds)
     reconcile.reconcile_shop(session_scope, shop_id, client, overlap)
-    recorder = Published()
-    previous = outbox.set_publisher(recorder)
-    try:
-        gid = _tie(sandbox, lambda _: reconcile.reconcile_shop(session_scope, shop_id, client, overlap))
-        assert recorder.take() == [("mirror.refresh_orders", [shop_id, [gid]])]  # and never run
-        for _ in range(3):  # the merchant keeps selling: newer orders move the watermark on
-            sandbox.control.create_order(status="paid")
-        assert _order_tags(committed_db, gid) == ["first"]
-        reconcile.reconcile_shop(session_scope, shop_id, client, overlap)
-        assert _order_tags(committed_db, gid) == ["second"]
-    finally:
-        outbox.set_publisher(previous)
+    gid = _tie(sandbox, shop_id, lambda _: reconcile.reconcile_shop(session_scope, shop_id, client, overlap))
+    assert published.take() == [("mirror.refresh_orders", [shop_id, [gid]])]  # and never run
+    for _ in range(3):  # the merchant keeps selling: newer orders move the watermark on
+        sandbox.control.create_order(status="paid")
+    assert _order_tags(committed_db, gid) == ["first"]
+    reconcile.reconcile_shop(session_scope, shop_id, client, overlap)
+    assert _order_tags(committed_db, gid) == ["second"]

@@ -90,13 +90,12 @@ def _exit_code(exc: Exception) -> tuple[int, str] | None:
 
         if isinstance(exc, SettingsError):
             return 2, f"dropsync: configuration error: {exc}"
-    if getattr(getattr(exc, "orig", None) or exc, "sqlstate", None):  # a database's error, wrapped or raw
-        from worker.db.transient import is_transient
+    from worker.db.transient import is_transient
 
-        if is_transient(exc):
-            first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            return 1, (f"dropsync: the database aborted this command's transaction for another's ({first}); "
-                       "what committed stays: run it again")  # fmt: skip
+    if is_transient(exc):  # a deadlock or serialization failure, as SQLAlchemy wraps it or the driver raises it
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return 1, (f"dropsync: the database aborted this command's transaction for another's ({first}); "
+                   "what committed stays: run it again")  # fmt: skip
     if "sqlalchemy.exc" in sys.modules:
         from sqlalchemy.exc import OperationalError, ProgrammingError
 

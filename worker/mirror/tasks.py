@@ -10,6 +10,7 @@ from models.types import utcnow
 from worker.celery_app import app
 from worker.db import session_scope
 from worker.mirror import inbox, reconcile
+from worker.mirror.apply import REFRESH_TASK
 from worker.mirror.shops import active_shop_ids, client_for_shop
 from worker.settings import get_settings
 
@@ -27,7 +28,7 @@ def drain_inbox() -> int:
     return handled
 
 
-@app.task(name="mirror.refresh_orders")
+@app.task(name=REFRESH_TASK)
 def refresh_orders(shop_id: int, gids: list[str]) -> int:
     """Re-read orders whose webhook and GraphQL versions of one second could not be ordered."""
     with client_for_shop(shop_id) as client:
