@@ -104,3 +104,51 @@ def test_help_lists_every_command_without_importing_them() -> None:
     for sub in COMMANDS:
         assert f" {sub.name} " in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "['worker.cli.lazy', 'worker.cli.main']"
+
+
+_COLLECTOR_SPY = """
+    import atexit, gc, json, sys
+    import worker.cli.orders
+    seen = {}
+    real = worker.cli.orders.list_rows
+
+    def spy(*args, **kwargs):
+        seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())
+        return real(*args, **kwargs)
+
+    worker.cli.orders.list_rows = spy
+    atexit.register(lambda: print(json.dumps({**seen, "enabled_at_exit": gc.isenabled()}), file=sys.stderr))
+    import worker.cli.main
+    sys.argv = ["dropsync", *ARGV]
+    worker.cli.main.ENTRY()
+"""
+
+
+def _collector(entry: str, argv: list[str], database_url: str) -> dict[str, object]:
+    code = textwrap.dedent(_COLLECTOR_SPY).replace("ARGV", repr(argv)).replace("ENTRY", entry)
+    env = {**os.environ, "DATABASE_URL": database_url}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    seen: dict[str, object] = json.loads(done.stderr.strip().splitlines()[-1])
+    return seen
+
+
+def test_the_console_script_runs_the_command_with_the_collector_on(database_url: str) -> None:
+    """``run()`` pauses the collector while the process starts, and the command itself runs with it on, what
+    start-up loaded frozen: a long command (the worker, a backfill) must never run without collections."""
+    seen = _collector("run", ["orders", "list", "--json"], database_url)
+    assert seen["enabled"] is True
+    assert isinstance(seen["frozen"], int)
+    assert seen["frozen"] > 20_000  # SQLAlchemy, the models, typer
+    assert seen["enabled_at_exit"] is True
+
+
+def test_main_in_a_tests_process_leaves_the_collector_alone(database_url: str) -> None:
+    seen = _collector("main", ["orders", "list", "--json"], database_url)
+    assert seen == {"enabled": True, "frozen": 0, "enabled_at_exit": True}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["orders", "list", "--limit", "0"], ["no-such-command"]])
+def test_the_collector_is_back_on_when_no_command_ran(argv: list[str], database_url: str) -> None:
+    """--help, a usage error: the process ends without running a command, with its collector on."""
+    seen = _collector("run", argv, database_url)
+    assert seen == {"enabled_at_exit": True}
