@@ -148,3 +148,30 @@ def test_the_merchant_asking_the_service_to_cancel_opens_a_request(
         service.resume(session, session.get_one(CancellationRequest, request_id), "operator:test")
     assert execution.run_request(session_scope, request_id, lossy) == "done"
     assert sandbox.control.applied_counts(gid)["orderCancel"] == 1
+
+
+@pytest.mark.usefixtures("webhooks")
+def test_a_cancel_s_read_back_tied_with_its_own_webhook_has_the_order_re_read(
+    sandbox: ShopifySandbox, lossy: LossyClient, shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancellation's webhooks can be drained (by another worker process) before the intent applies its
+    own read of the order: both carry the second of the cancel, so neither can be told newer. The read is
+    applied, as it carries more, and the order is read again from Shopify, as after every other GraphQL read
+    of a tied order; without it, a webhook version newer within that second would wait for the next
+    reconciliation."""
+    gid = sandbox.control.create_order(status="paid", line_items=1)
+    order_id = mirror(lossy, shop.id, gid)
+    sandbox.state.clock.advance(1.1)  # the cancel lands in a later second than the mirror's read
+    request_id = _request(order_id)
+    published.take()
+
+    def webhooks_drained_first(name: str, kind: str | None = None) -> None:
+        if name == "after_mutation":  # Shopify has cancelled; our commit has not happened yet
+            _deliver(sandbox)
+
+    monkeypatch.setattr(execution, "failpoint", webhooks_drained_first)
+    execution.run_request(session_scope, request_id, lossy)
+    assert ("mirror.refresh_orders", [shop.id, [gid]]) in published.take()
+    assert sandbox.control.applied_counts(gid) == {"orderCancel": 1}
+    with session_scope() as session:
+        assert session.get_one(Order, order_id).cancelled_at is not None

@@ -49,7 +49,7 @@ from worker.cancellation.failpoints import failpoint
 from worker.cancellation.intents import IntentKind
 from worker.cancellation.shopify_view import OrderView, complete_for_planning, parse_order, read_order
 from worker.db import UnitOfWork
-from worker.mirror.apply import apply_snapshots
+from worker.mirror.apply import apply_snapshots, queue_re_reads
 from worker.mirror.snapshot import from_graphql
 from worker.policy.decision import Action, Decision
 from worker.policy.inputs import RequestKind
@@ -465,8 +465,10 @@ def _finish(
     with sessions() as session:
         row = ik.get_intent(session, intent.id, lock=True)
         ik.mark_succeeded(session, row, outcome.result_ids, actor="system", how=how, job_gid=outcome.job_gid)
-        if node is not None:
-            apply_snapshots(session, row.shop_id, [from_graphql(node, source="action")])
+        if node is not None:  # read after acting: a webhook of the same second may be the newer (re-read)
+            queue_re_reads(
+                session, row.shop_id, apply_snapshots(session, row.shop_id, [from_graphql(node, source="action")])
+            )
         state, kind = row.state, row.kind
     failpoint("after_commit", kind)
     return state
