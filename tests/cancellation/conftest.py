@@ -16,6 +16,7 @@ from worker import outbox
 from worker.db import session_scope
 from worker.mirror import receiver
 from worker.mirror.apply import apply_snapshots
+from worker.mirror.reconcile import read_for_mirror
 from worker.mirror.snapshot import from_graphql
 
 
@@ -69,7 +70,8 @@ def published() -> Iterator[Published]:
 
 def mirror(client: ShopifyClient, shop_id: int, gid: str) -> int:
     """Bring one Shopify order into the ledger as reconciliation would; returns its ledger id."""
-    node = client.execute("OrderById", {"id": gid})["order"]
+    node = read_for_mirror(client, gid)
+    assert node is not None
     with session_scope() as session:
         result = apply_snapshots(session, shop_id, [from_graphql(node, source="reconcile")])
         return (

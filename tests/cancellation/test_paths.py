@@ -137,3 +137,24 @@ def test_a_denial_is_recorded_and_nothing_happens(sandbox: ShopifySandbox, clien
         # a denied request does not block a new one
         again = service.create_request(session, session.get_one(Order, order_id), reason="out_of_stock", actor="t")
         assert again.state == s.SHOPIFY_ACTION
+
+
+def test_the_mirror_after_a_cancel_holds_every_line_of_a_long_order(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop
+) -> None:
+    """An order of more lines than a query's first page (``OrderFields`` asks for 10): the read that confirms
+    the cancel feeds the mirror every line. From the first page only, the lines past it kept their open
+    quantities in the ledger, and its copy of the order lost them, until a reconciliation read it again."""
+    gid = sandbox.control.create_order(status="paid", line_items=12)
+    order_id = mirror(client, shop.id, gid)
+    with session_scope() as session:
+        request = service.create_request(session, session.get_one(Order, order_id), reason="out_of_stock", actor="t")
+        if request.state == s.NEEDS_APPROVAL:
+            service.approve(session, request, "t")
+        request_id = request.id
+    assert execution.run_request(session_scope, request_id, client) == "done"
+    assert sandbox.control.applied_counts(gid) == {"orderCancel": 1}
+    with session_scope() as session:
+        lines = session.scalars(select(LineItem).where(LineItem.order_id == order_id).order_by(LineItem.id)).all()
+        assert [line.unfulfilled_quantity for line in lines] == [0] * 12
+        assert len(session.get_one(Order, order_id).raw["lineItems"]["nodes"]) == 12

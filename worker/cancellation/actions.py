@@ -20,6 +20,7 @@ from models import ShopifyIntent
 from worker.cancellation.intents import IntentKind, Outcome, refund_marker
 from worker.cancellation.shopify_view import OrderView, read_order
 from worker.chargebacks import submission
+from worker.mirror.reconcile import read_for_mirror
 from worker.money import wire_amount
 
 # The returns workflow's intents (return_*) and chargeback evidence run through the same executor; their
@@ -66,8 +67,8 @@ def _order_cancel(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     try:
         if job_gid and not job.get("done") and not client.wait_for_job(job_gid, timeout=JOB_TIMEOUT_SECONDS):
             raise JobStillRunning(job_gid)
-        # One read confirms cancelledAt and feeds the mirror (OrderById carries both).
-        node = client.execute("OrderById", {"id": intent.params["order_gid"]})["order"]
+        # One read confirms cancelledAt and feeds the mirror (OrderById carries both; every line).
+        node = read_for_mirror(client, intent.params["order_gid"])
     except ShopifyError as exc:
         # Shopify accepted the cancel; only its confirmation failed (throttled, timed out): that is an
         # unknown outcome, never "not applied" — the next attempt reads the order before anything else.

@@ -50,6 +50,7 @@ from worker.cancellation.intents import IntentKind
 from worker.cancellation.shopify_view import OrderView, complete_for_planning, parse_order, read_order
 from worker.db import UnitOfWork
 from worker.mirror.apply import apply_snapshots, queue_re_reads
+from worker.mirror.reconcile import read_for_mirror
 from worker.mirror.snapshot import from_graphql
 from worker.policy.decision import Action, Decision
 from worker.policy.inputs import RequestKind
@@ -478,7 +479,7 @@ def _read_for_mirror(client: ShopifyClient, order_gid: str) -> dict[str, Any] | 
     """The order as Shopify shows it after acting, for the mirror. A failed read is not fatal: the
     webhook or the next reconciliation brings it."""
     try:
-        node: dict[str, Any] | None = client.execute("OrderById", {"id": order_gid})["order"]
+        node = read_for_mirror(client, order_gid)
     except ShopifyError as exc:
         log.warning("could not re-read the order after acting", order=order_gid, error=str(exc))
         return None

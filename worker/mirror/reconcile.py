@@ -98,12 +98,7 @@ def refresh_orders(unit_of_work: UnitOfWork, shop_id: int, client: ShopifyClient
     """Read these orders from Shopify now and apply them (a GraphQL version: it replaces one of the same
     second). For orders whose versions of one second could not be ordered (``ApplyResult.undecided``); an
     order Shopify no longer has is skipped (its ``orders/delete`` webhook says so)."""
-    nodes = []
-    for gid in gids:
-        node = client.execute("OrderById", {"id": gid})["order"]
-        if node is not None:
-            complete_line_items(client, node)
-            nodes.append(node)
+    nodes = [node for node in (read_for_mirror(client, gid) for gid in gids) if node is not None]
     snapshots = [from_graphql(node, source="reconcile") for node in nodes]
 
     def apply(session: Session) -> ApplyResult:
@@ -140,6 +135,17 @@ def _apply_page(
     result.orders_seen += len(snapshots)
     result.drift += drift_of(applied)
     result.watermark = watermark
+
+
+def read_for_mirror(client: ShopifyClient, gid: str) -> dict[str, Any] | None:
+    """One order as Shopify shows it now, whole, for the mirror: ``OrderById``, then the line items its first
+    page cut off. None if Shopify has no such order. Every reader of one order for the mirror reads it here
+    (a re-read, an action's confirmation): a node of the first page only would leave the lines past it as
+    they were."""
+    node: dict[str, Any] | None = client.execute("OrderById", {"id": gid})["order"]
+    if node is not None:
+        complete_line_items(client, node)
+    return node
 
 
 def complete_line_items(client: ShopifyClient, node: dict[str, Any], page: int = 50) -> None:
