@@ -7,6 +7,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 
 import orjson
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.order import ShopifyOrder
-from models import BulkBackfill, LineItem, Order, Shop
+from models import BulkBackfill, LedgerEntry, LineItem, Order, Refund, Shop, Transaction
 from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from sandboxes.shopify.payloads import order_json
 from tests.cancellation.conftest import Published
@@ -432,3 +433,45 @@ def test_a_tied_webhook_whose_re_read_is_lost_is_settled_by_the_next_reconciliat
     assert _order_tags(committed_db, gid) == ["first"]
     reconcile.reconcile_shop(session_scope, shop_id, client, overlap)
     assert _order_tags(committed_db, gid) == ["second"]
+
+
+def _refund_one_unit_of_each_line(client: ShopifyClient, gid: str, count: int) -> None:
+    """``count`` refunds through Shopify's API (the merchant in the admin), each of one unit and 1.00."""
+    node = reconcile.read_for_mirror(client, gid)
+    assert node is not None
+    sale = node["transactions"][0]
+    for line in node["lineItems"]["nodes"][:count]:
+        money = {"orderId": gid, "parentId": sale["id"], "amount": "1.00", "kind": "REFUND", "gateway": sale["gateway"]}
+        refund = {
+            "orderId": gid,
+            "refundLineItems": [{"lineItemId": line["id"], "quantity": 1}],
+            "transactions": [money],
+        }
+        data = client.execute("RefundCreate", {"input": refund, "idempotencyKey": str(uuid.uuid4())})
+        assert data["refundCreate"]["userErrors"] == []
+
+
+def test_an_order_refunded_many_times_is_read_whole_with_its_money(
+    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
+) -> None:
+    """``Order.refunds`` and ``Order.transactions`` are plain lists: ``first`` only truncates them, and a list
+    costs one object whatever its length. An order refunded eleven times, its webhooks lost, read by the
+    ledger (a re-read, as reconciliation reads it): every refund and every refund's money is in the ledger,
+    not the first five refunds and ten transactions."""
+    gid = sandbox.control.create_order(status="paid", line_items=12)
+    _refund_one_unit_of_each_line(client, gid, 11)
+    reconcile.refresh_orders(session_scope, shop_id, client, [gid])
+    with Session(committed_db) as session:
+        order = session.scalars(select(Order).where(Order.shopify_gid == gid)).one()
+        refunds = session.scalar(select(func.count()).select_from(Refund).where(Refund.order_id == order.id))
+        transactions = session.scalar(
+            select(func.count()).select_from(Transaction).where(Transaction.order_id == order.id)
+        )
+        refunded = session.scalar(
+            select(func.sum(LedgerEntry.amount)).where(
+                LedgerEntry.order_id == order.id, LedgerEntry.kind == "customer_refund"
+            )
+        )
+    assert (refunds, transactions) == (11, 12)  # one sale, eleven refunds
+    assert refunded == Decimal("11.00")  # entries carry positive amounts; the kind says which way
+    assert order.total_refunded == Decimal("11.00")

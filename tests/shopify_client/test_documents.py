@@ -162,3 +162,35 @@ DEPRECATED_ON_PURPOSE = {"CurrentBulkOperation": ["currentBulkOperation"]}
 @pytest.mark.parametrize("name", OPERATIONS)
 def test_documents_use_no_deprecated_field_or_argument(name: str) -> None:
     assert _deprecated_uses(documents.load(name)) == DEPRECATED_ON_PURPOSE.get(name, [])
+
+
+def _cut_lists(source: str) -> list[str]:
+    """Plain list fields (``Order.refunds``, ``Order.transactions``) given ``first`` in ``source``."""
+    schema = load_schema()
+    info = graphql.TypeInfo(schema)
+    cut: list[str] = []
+
+    class Lists(graphql.Visitor):
+        def enter_field(self, node: graphql.FieldNode, *_: object) -> None:
+            definition = info.get_field_def()
+            parent = info.get_parent_type()
+            if definition is None or parent is None:
+                return
+            is_list = graphql.is_list_type(graphql.get_nullable_type(definition.type))
+            if is_list and any(a.name.value == "first" for a in node.arguments or ()):
+                cut.append(f"{parent.name}.{node.name.value}")
+
+    graphql.visit(graphql.parse(source), graphql.TypeInfoVisitor(info, Lists()))
+    return cut
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_no_plain_list_is_cut_by_first(name: str) -> None:
+    """A plain list costs one object whatever its length; ``first`` on it only hides elements (an order's
+    refunds past the fifth, and their money). Connections are paged and complete_line_items-style reads
+    fetch the rest; a list cannot be paged, so it is read whole."""
+    assert _cut_lists(documents.load(name).source) == []
+
+
+def test_a_cut_list_is_seen() -> None:
+    assert _cut_lists('query { order(id: "gid://shopify/Order/1") { refunds(first: 5) { id } } }') == ["Order.refunds"]

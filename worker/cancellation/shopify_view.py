@@ -124,17 +124,13 @@ def parse_order(node: dict[str, Any]) -> OrderView:
     return order_view(parse_graphql_order(node, source="action"))
 
 
-#: Page sizes of ``OrderFields`` (OrderById) for the plain lists: a full page may hide more.
-_FIELDS_PAGES = {"refunds": 5, "transactions": 10}
-
-
 def complete_for_planning(node: dict[str, Any]) -> bool:
     """Whether an ``OrderById`` node (read right after acting) holds everything ``plan`` reads: no
-    connection with a next page, no plain list filled to its page size. Else read ``OrderForAction``."""
-    for name in ("lineItems", "fulfillmentOrders"):
-        if ((node.get(name) or {}).get("pageInfo") or {}).get("hasNextPage"):
-            return False
-    return all(len(node.get(name) or []) < size for name, size in _FIELDS_PAGES.items())
+    connection with a next page (its plain lists, refunds and transactions, are never cut). Else read
+    ``OrderForAction``."""
+    return not any(
+        ((node.get(name) or {}).get("pageInfo") or {}).get("hasNextPage") for name in ("lineItems", "fulfillmentOrders")
+    )
 
 
 def read_order(client: ShopifyClient, order_gid: str) -> OrderView:
