@@ -9,6 +9,7 @@ redis://127.0.0.1:6379/0). In CI (``CI=true``) a missing service fails the run i
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import uuid
@@ -93,6 +94,22 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for service, problem in _missing.items():
         terminalreporter.write_line(f"SKIPPED {service} tests: {problem}", yellow=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_left_behind() -> Iterator[None]:
+    """A test that sets up dropsync's logging (a CLI run in process, the web app) binds its handler to the
+    test's captured stderr, which pytest closes when the test ends: a thread of a later test logging
+    through it (an SMTP server's) printed "--- Logging error ---" into the run. Our handlers a test added
+    are taken off the root logger after it (pytest's own are left to pytest)."""
+    from worker.observability.logging import is_dropsync_handler
+
+    root = logging.getLogger()
+    before = set(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and is_dropsync_handler(handler):
+            root.removeHandler(handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -166,6 +166,11 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
     return handler
 
 
+def is_dropsync_handler(handler: logging.Handler) -> bool:
+    """Whether ``configure_logging`` installed ``handler`` (it replaces its own, never another's)."""
+    return bool(getattr(handler, _HANDLER_MARK, False))
+
+
 def _level(name: str) -> int:
     level = logging.getLevelName(name.upper())
     return level if isinstance(level, int) else logging.INFO
@@ -174,7 +179,7 @@ def _level(name: str) -> int:
 def _install_root_handler(handler: logging.Handler, level: int) -> None:
     root = logging.getLogger()
     for existing in list(root.handlers):
-        if getattr(existing, _HANDLER_MARK, False):
+        if is_dropsync_handler(existing):
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
