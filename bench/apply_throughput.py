@@ -132,11 +132,14 @@ def _wait_until_acknowledged(prefix: str, timeout: float = 60.0) -> None:
     """Until every message published to the worker's queue was acknowledged (``acks_late``: once its task
     ran): the queue's list empty and no message unacknowledged (kombu's Redis keys, under the prefix)."""
     import redis
+    from kombu.transport.redis import Channel
+
+    from worker.runtime import QUEUE
 
     client = redis.Redis.from_url(REDIS_URL)
     deadline = time.monotonic() + timeout
     try:
-        while client.llen(f"{prefix}dropsync") or client.hlen(f"{prefix}unacked"):
+        while client.llen(f"{prefix}{QUEUE}") or client.hlen(f"{prefix}{Channel.unacked_key}"):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the worker left messages unacknowledged after {timeout:.0f} s")
             time.sleep(0.05)

@@ -46,6 +46,7 @@ from worker.cancellation import execution, service
 from worker.db import session_scope
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.snapshot import from_graphql
+from worker.runtime import QUEUE
 from worker.supplier import service as supplier
 
 
@@ -161,7 +162,7 @@ def worker_env(mode: str, database_url: str, tmp: Path) -> dict[str, str]:
 
 def start_worker(env: dict[str, str], concurrency: int) -> Any:
     argv = [python(), "-m", "celery", "-A", "worker.celery_app:app", "worker", "--loglevel", "WARNING",
-            "--concurrency", str(concurrency), "-Q", "dropsync", "--without-gossip", "--without-mingle",
+            "--concurrency", str(concurrency), "-Q", QUEUE, "--without-gossip", "--without-mingle",
             "--without-heartbeat"]  # fmt: skip
     return start(argv, env)
 

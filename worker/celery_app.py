@@ -16,6 +16,7 @@ from celery.signals import beat_init, worker_init, worker_process_init
 import worker.broker  # noqa: F401  (registers the dropsync-sqlite transport alias)
 from worker.beat import BEAT_SCHEDULE
 from worker.observability.celery_hooks import install_observability
+from worker.runtime import QUEUE
 from worker.settings import Settings, get_settings
 from worker.wiring import wire
 
@@ -61,7 +62,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_time_limit": settings.task_time_limit_seconds,
         "task_soft_time_limit": max(settings.task_time_limit_seconds * 9 // 10, 1),
-        "task_default_queue": "dropsync",
+        "task_default_queue": QUEUE,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": settings.task_events,  # Flower's task view (Redis)
         "task_send_sent_event": settings.task_events,

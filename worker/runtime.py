@@ -12,8 +12,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The one queue every dropsync task goes to (``task_default_queue``) and every worker consumes.
+QUEUE = "dropsync"
 
-def worker_argv(concurrency: int = 2, pool: str = "prefork", queues: str = "dropsync") -> list[str]:
+
+def worker_argv(concurrency: int = 2, pool: str = "prefork", queues: str = QUEUE) -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
         "--loglevel", "INFO", "--concurrency", str(concurrency), "--pool", pool, "-Q", queues,

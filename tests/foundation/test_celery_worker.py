@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.runtime import ManagedProcess
+from worker.runtime import QUEUE, ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def _worker(env: dict[str, str], log: Path) -> ManagedProcess:
     argv = [
         sys.executable, "-m", "celery", "-A", "tests.support.crash_app", "worker", "--loglevel", "INFO",
-        "--concurrency", "1", "-Q", "dropsync", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--concurrency", "1", "-Q", QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     return ManagedProcess("worker", argv, env={**env, "PYTHONPATH": str(ROOT)}, log_path=log).start()
 
