@@ -35,7 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.common import REDIS_URL, bench_database, broker_publisher, create_shop, python, start
+from bench.common import REDIS_URL, bench_database, broker_publisher, create_shop, start
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.documents import Document
 from models import CancellationRequest, Order, SupplierOrder
@@ -46,7 +46,7 @@ from worker.cancellation import execution, service
 from worker.db import session_scope
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.snapshot import from_graphql
-from worker.runtime import QUEUE
+from worker.runtime import worker_argv
 from worker.supplier import service as supplier
 
 
@@ -161,10 +161,7 @@ def worker_env(mode: str, database_url: str, tmp: Path) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], concurrency: int) -> Any:
-    argv = [python(), "-m", "celery", "-A", "worker.celery_app:app", "worker", "--loglevel", "WARNING",
-            "--concurrency", str(concurrency), "-Q", QUEUE, "--without-gossip", "--without-mingle",
-            "--without-heartbeat"]  # fmt: skip
-    return start(argv, env)
+    return start(worker_argv(concurrency, loglevel="WARNING"), env)
 
 
 def latency(mode: str, n: int, database_url: str, tmp: Path, concurrency: int) -> None:

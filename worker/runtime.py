@@ -16,10 +16,10 @@ from pathlib import Path
 QUEUE = "dropsync"
 
 
-def worker_argv(concurrency: int = 2, pool: str = "prefork", queues: str = QUEUE) -> list[str]:
+def worker_argv(concurrency: int = 2, pool: str = "prefork", queues: str = QUEUE, loglevel: str = "INFO") -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "--loglevel", "INFO", "--concurrency", str(concurrency), "--pool", pool, "-Q", queues,
+        "--loglevel", loglevel, "--concurrency", str(concurrency), "--pool", pool, "-Q", queues,
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
 

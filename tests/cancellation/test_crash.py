@@ -24,7 +24,7 @@ from tests.cancellation.conftest import mirror
 from worker.cancellation import service
 from worker.cancellation import states as s
 from worker.db import session_scope
-from worker.runtime import QUEUE, ManagedProcess
+from worker.runtime import ManagedProcess, worker_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.usefixtures("published")]
@@ -41,11 +41,7 @@ def _env(database_url: str, redis_url: str, tmp_path: Path, point: str) -> dict[
 
 
 def _worker(env: dict[str, str], log: Path) -> ManagedProcess:
-    argv = [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app:app", "worker", "--loglevel", "INFO",
-        "--concurrency", "1", "-Q", QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    return ManagedProcess("worker", argv, env=env, log_path=log).start()
+    return ManagedProcess("worker", worker_argv(concurrency=1), env=env, log_path=log).start()
 
 
 def _send(env: dict[str, str], task: str, arg: int) -> None:

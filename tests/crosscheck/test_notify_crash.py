@@ -26,7 +26,7 @@ from tests.support.receivers import HttpReceiver
 from worker import outbox
 from worker.alerts import AlertSpec, raise_alert
 from worker.db import session_scope
-from worker.runtime import QUEUE, ManagedProcess
+from worker.runtime import ManagedProcess, worker_argv
 from worker.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,11 +34,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 
 def _worker(env: dict[str, str], log: Path) -> ManagedProcess:
-    argv = [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app:app", "worker", "--loglevel", "INFO",
-        "--concurrency", "1", "-Q", QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    return ManagedProcess("worker", argv, env=env, log_path=log).start()
+    return ManagedProcess("worker", worker_argv(concurrency=1), env=env, log_path=log).start()
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
