@@ -21,7 +21,7 @@ from sandboxes.shopify import SandboxConfig, ShopifySandbox
 from sandboxes.shopify.payloads import order_json
 from tests.cancellation.conftest import Published
 from tests.support.database import abort_as
-from tests.support.shopify import register_sandbox_shop
+from tests.support.shopify import refund_lines, register_sandbox_shop
 from worker.db import session_scope
 from worker.mirror import backfill, inbox, reconcile
 from worker.mirror.apply import ApplyResult
@@ -435,22 +435,6 @@ def test_a_tied_webhook_whose_re_read_is_lost_is_settled_by_the_next_reconciliat
     assert _order_tags(committed_db, gid) == ["second"]
 
 
-def _refund_one_unit_of_each_line(client: ShopifyClient, gid: str, count: int) -> None:
-    """``count`` refunds through Shopify's API (the merchant in the admin), each of one unit and 1.00."""
-    node = reconcile.read_for_mirror(client, gid)
-    assert node is not None
-    sale = node["transactions"][0]
-    for line in node["lineItems"]["nodes"][:count]:
-        money = {"orderId": gid, "parentId": sale["id"], "amount": "1.00", "kind": "REFUND", "gateway": sale["gateway"]}
-        refund = {
-            "orderId": gid,
-            "refundLineItems": [{"lineItemId": line["id"], "quantity": 1}],
-            "transactions": [money],
-        }
-        data = client.execute("RefundCreate", {"input": refund, "idempotencyKey": str(uuid.uuid4())})
-        assert data["refundCreate"]["userErrors"] == []
-
-
 def test_an_order_refunded_many_times_is_read_whole_with_its_money(
     shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
 ) -> None:
@@ -459,7 +443,7 @@ def test_an_order_refunded_many_times_is_read_whole_with_its_money(
     ledger (a re-read, as reconciliation reads it): every refund and every refund's money is in the ledger,
     not the first five refunds and ten transactions."""
     gid = sandbox.control.create_order(status="paid", line_items=12)
-    _refund_one_unit_of_each_line(client, gid, 11)
+    refund_lines(client, gid, 11)
     reconcile.refresh_orders(session_scope, shop_id, client, [gid])
     with Session(committed_db) as session:
         order = session.scalars(select(Order).where(Order.shopify_gid == gid)).one()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from integrations.shopify.client import ShopifyClient
 from models import Shop
 from sandboxes.shopify import ShopifySandbox
 from worker.mirror import receiver
+from worker.mirror.reconcile import read_for_mirror
 
 
 def register_sandbox_shop(engine: Engine, sandbox: ShopifySandbox) -> Shop:
@@ -41,3 +44,20 @@ def receiver_shop(engine: Engine, domain: str, secret: str, token: str = "shpat_
         yield shop
     finally:
         receiver.shops.clear()
+
+
+def refund_lines(client: ShopifyClient, gid: str, count: int) -> None:
+    """``count`` refunds made through Shopify's API (the merchant in the admin): one unit of each of the
+    order's first ``count`` lines, 1.00 each, against its payment (a sale or a capture)."""
+    node = read_for_mirror(client, gid)
+    assert node is not None
+    paid = next(t for t in node["transactions"] if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS")
+    for line in node["lineItems"]["nodes"][:count]:
+        money = {"orderId": gid, "parentId": paid["id"], "amount": "1.00", "kind": "REFUND", "gateway": paid["gateway"]}
+        refund = {
+            "orderId": gid,
+            "refundLineItems": [{"lineItemId": line["id"], "quantity": 1}],
+            "transactions": [money],
+        }
+        data = client.execute("RefundCreate", {"input": refund, "idempotencyKey": str(uuid.uuid4())})
+        assert data["refundCreate"]["userErrors"] == []

@@ -1,0 +1,58 @@
+"""Reconciliation as an operator runs it: a real sandbox process, ``dropsync sync reconcile`` and
+``dropsync orders show`` as processes; the merchant acts in Shopify's admin (its API) and no webhook arrives."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from integrations.shopify.client import ShopifyClient
+from tests.cli.support import DROPSYNC, dropsync
+from tests.support.live_stack import wait
+from tests.support.receivers import free_port
+from tests.support.shopify import refund_lines
+
+pytestmark = pytest.mark.slow
+
+SHOP = {"SHOPIFY_SHOP_DOMAIN": "admin.myshopify.com", "SHOPIFY_ACCESS_TOKEN": "shpat_admin",
+        "SHOPIFY_CLIENT_SECRET": "admin-secret"}  # fmt: skip
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.usefixtures("committed_db")
+def test_refunds_made_in_shopifys_admin_reach_the_ledger_whole_through_reconciliation() -> None:
+    """The merchant refunds eleven lines of a twelve-line order in Shopify's admin, one by one; no webhook
+    arrives. ``dropsync sync reconcile`` then shows every refund's money in the ledger (``orders show``):
+    11.00, as on Shopify. Before, the read kept ten transactions: a payment and its authorisation or a sale,
+    and eight or nine refunds."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [DROPSYNC, "sandbox", "shopify", "--port", str(port), "--orders", "2"]
+    proc = subprocess.Popen(argv, env={**os.environ, **SHOP}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait("the sandbox answers", lambda: _answers(f"{url}/_sandbox/health"))
+        gid = httpx.post(f"{url}/_sandbox/orders", json={"status": "paid", "line_items": 12}).json()["id"]
+        with ShopifyClient(SHOP["SHOPIFY_SHOP_DOMAIN"], SHOP["SHOPIFY_ACCESS_TOKEN"], api_url=url) as admin:
+            refund_lines(admin, gid, 11)
+        env = {**SHOP, "SHOPIFY_API_URL": url, "DROPSYNC_LOG_LEVEL": "WARNING"}
+        assert dropsync("sync", "reconcile", env=env).code == 0
+        name = httpx.get(f"{url}/_sandbox/orders/{gid.rsplit('/', 1)[-1]}").json()["name"]
+        shown = dropsync("orders", "show", name, "--json", env=env)
+        assert shown.code == 0, shown.err
+        refunds = [e for e in json.loads(shown.out)["money"] if e["kind"] == "customer_refund"]
+        assert len(refunds) == 11
+        assert sum(Decimal(e["amount"]) for e in refunds) == Decimal("11.00")
+    finally:
+        proc.terminate()
+        proc.wait(10)
