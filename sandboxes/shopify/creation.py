@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from sandboxes.shopify.generator import SCENARIOS, build_order
-from sandboxes.shopify.model import Order
+from sandboxes.shopify import ids
+from sandboxes.shopify.generator import SCENARIOS, build_order, count_children
+from sandboxes.shopify.model import FulfillmentOrder, Order
 
 if TYPE_CHECKING:
     from sandboxes.shopify.state import ShopState
@@ -27,6 +28,9 @@ STATES = {
     "cancelled": "cancelled",
 }
 
+#: Scenarios whose fulfillment order nothing has shipped from nor closed: the ones an order can be split in.
+SPLITTABLE = frozenset({"paid_unsubmitted", "paid_submitted", "paid_accepted", "rejected", "authorized", "pending"})
+
 
 def build_created_order(
     state: ShopState,
@@ -36,10 +40,14 @@ def build_created_order(
     aliexpress_order_id: str | None = None,
     note: str | None = None,
     tags: list[str] | None = None,
+    fulfillment_orders: int = 1,
 ) -> Order:
     """A new order at ``index`` in ``status`` (see ``STATES`` or a generator scenario name).
 
     ``aliexpress_order_id`` (digits) sets the note attribute the AliExpress side links by.
+    ``fulfillment_orders``: its lines split over that many fulfillment orders, each in the status's state
+    (as Shopify's ``fulfillmentOrderSplit`` leaves an order: same location, the lines shared out), for an
+    order nothing has shipped from yet.
     """
     scenario = STATES.get(status, status)
     if scenario not in dict(SCENARIOS):
@@ -48,6 +56,10 @@ def build_created_order(
         raise ValueError("line_items must be between 1 and 12")
     if aliexpress_order_id is not None and not str(aliexpress_order_id).isdigit():
         raise ValueError("aliexpress_order_id must be digits")
+    if fulfillment_orders < 1 or fulfillment_orders > (line_items or 2):
+        raise ValueError("fulfillment_orders must be between 1 and the order's number of line items")
+    if fulfillment_orders > 1 and scenario not in SPLITTABLE:
+        raise ValueError(f"an order in status {status!r} cannot be split into fulfillment orders")
     now = state.clock.tick()
     rng = random.Random(state.config.seed * 7_919 + index)
     order = build_order(rng, index, now, now, state.config.shop_currency, scenario, line_items)
@@ -59,4 +71,24 @@ def build_created_order(
         order.note = note
     if tags is not None:
         order.tags = list(tags)
+    if fulfillment_orders > 1:
+        _split(order, fulfillment_orders)
     return order
+
+
+def _split(order: Order, parts: int) -> None:
+    """Share the order's one fulfillment order's lines out over ``parts`` fulfillment orders (in order)."""
+    (whole,) = order.fulfillment_orders
+    size, extra = divmod(len(whole.lines), parts)
+    pieces: list[FulfillmentOrder] = []
+    start = 0
+    for k in range(parts):
+        end = start + size + (1 if k < extra else 0)
+        fo_id = whole.id if k == 0 else ids.child_id("FulfillmentOrder", order.index, k)
+        pieces.append(FulfillmentOrder(
+            fo_id, whole.status, whole.request_status, whole.location_id, whole.location_name,
+            whole.created_at, whole.updated_at, whole.lines[start:end], whole.is_service,
+        ))  # fmt: skip
+        start = end
+    order.fulfillment_orders = pieces
+    count_children(order)

@@ -104,7 +104,7 @@ def build_order(
     """Order ``index`` drawn from ``rng``; ``scenario`` None draws one with the seeded shop's weights."""
     order = _base_order(rng, index, created, updated, currency, line_count)
     _apply_scenario(rng, order, scenario or _pick_scenario(rng.random()), created, updated)
-    _count_children(order)
+    count_children(order)
     return order
 
 
@@ -389,7 +389,7 @@ def _add_refund(
     order.refunds.append(Refund(refund_id, when, note, lines, shipping, [transaction]))
 
 
-def _count_children(order: Order) -> None:
+def count_children(order: Order) -> None:
     """Record how many ids of each kind generation used, so mutations mint fresh ones."""
     order.next_child = {
         "OrderTransaction": len(order.transactions) + sum(len(r.transactions) for r in order.refunds),

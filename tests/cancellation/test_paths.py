@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import CancellationRequest, LineItem, Order, Shop, SupplierOrder, TimelineEvent
+from models import CancellationRequest, FulfillmentOrder, LineItem, Order, Shop, SupplierOrder, TimelineEvent
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from worker.cancellation import execution, service
@@ -31,6 +31,15 @@ def _poll(aliexpress: object, so_id: int) -> None:
     with session_scope() as session:
         so = session.get_one(SupplierOrder, so_id)
         poll_supplier_order(session, so, aliexpress.client(), dt.datetime.now(dt.UTC))  # type: ignore[attr-defined]
+
+
+def _approved_request(order_id: int) -> int:
+    """A cancellation request for the order (out of stock), approved if the policy asks for approval."""
+    with session_scope() as session:
+        request = service.create_request(session, session.get_one(Order, order_id), reason="out_of_stock", actor="t")
+        if request.state == s.NEEDS_APPROVAL:
+            service.approve(session, request, "t")
+        return request.id
 
 
 def test_poller_sees_in_cancel_then_closed_cancelled(
@@ -147,14 +156,37 @@ def test_the_mirror_after_a_cancel_holds_every_line_of_a_long_order(
     quantities in the ledger, and its copy of the order lost them, until a reconciliation read it again."""
     gid = sandbox.control.create_order(status="paid", line_items=12)
     order_id = mirror(client, shop.id, gid)
-    with session_scope() as session:
-        request = service.create_request(session, session.get_one(Order, order_id), reason="out_of_stock", actor="t")
-        if request.state == s.NEEDS_APPROVAL:
-            service.approve(session, request, "t")
-        request_id = request.id
+    request_id = _approved_request(order_id)
     assert execution.run_request(session_scope, request_id, client) == "done"
     assert sandbox.control.applied_counts(gid) == {"orderCancel": 1}
     with session_scope() as session:
         lines = session.scalars(select(LineItem).where(LineItem.order_id == order_id).order_by(LineItem.id)).all()
         assert [line.unfulfilled_quantity for line in lines] == [0] * 12
         assert len(session.get_one(Order, order_id).raw["lineItems"]["nodes"]) == 12
+
+
+def test_a_request_held_on_an_order_s_twelfth_fulfillment_order_is_seen(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop
+) -> None:
+    """An order split into more fulfillment orders than a read's first page (``OrderForAction`` asks for 10,
+    ``OrderFields`` for 3), the service holding only the last one: the plan asks that service to cancel
+    and waits for its answer, and the mirror holds all twelve. From the first pages only, the plan saw no
+    request held and sent ``orderCancel``, which Shopify refuses while a service holds one."""
+    gid = sandbox.control.create_order(status="paid", line_items=12, fulfillment_orders=12)
+    sandbox.control.fulfillment(gid, "submit", fulfillment_order=12)
+    sandbox.control.fulfillment(gid, "accept", fulfillment_order=12)
+    held = sandbox.control.snapshot(gid)["fulfillment_orders"][11]
+    assert held["request_status"] == "ACCEPTED"
+    order_id = mirror(client, shop.id, gid)
+    with session_scope() as session:
+        fos = session.scalars(select(FulfillmentOrder).where(FulfillmentOrder.order_id == order_id)).all()
+        assert len(fos) == 12
+        assert [fo.request_status for fo in fos].count("ACCEPTED") == 1
+    request_id = _approved_request(order_id)
+    assert execution.run_request(session_scope, request_id, client) == "wait"
+    assert sandbox.control.applied_counts(gid) == {"fulfillmentOrderSubmitCancellationRequest": 1}
+    requested = [m for m in sandbox.control.mutations(gid) if m["name"] == "fulfillmentOrderSubmitCancellationRequest"]
+    assert requested[0]["detail"]["fulfillment_order"] == held["id"]
+    sandbox.control.fulfillment(gid, "accept_cancellation", fulfillment_order=12)
+    assert execution.run_request(session_scope, request_id, client) == "done"
+    assert sandbox.control.applied_counts(gid) == {"fulfillmentOrderSubmitCancellationRequest": 1, "orderCancel": 1}

@@ -9,7 +9,15 @@ from integrations.shopify import documents
 from integrations.shopify.documents import MAX_QUERY_COST, DocumentError, estimate_cost
 from integrations.shopify.schema import load_schema, validate_document
 
-FRAGMENTS = {"OrderFields", "LineItemFields", "MoneyBagFields", "BulkOperationFields", "DisputeFields", "ReturnFields"}
+FRAGMENTS = {
+    "OrderFields",
+    "LineItemFields",
+    "FulfillmentOrderFields",
+    "MoneyBagFields",
+    "BulkOperationFields",
+    "DisputeFields",
+    "ReturnFields",
+}
 OPERATIONS = sorted(set(documents.available_names()) - FRAGMENTS)
 # Page sizes a caller would send; the nested sizes are fixed in the files.
 TYPICAL_VARIABLES = {"OrdersPage": {"first": 2}, "WebhookSubscriptions": {"first": 100}, "DisputesPage": {"first": 50}}

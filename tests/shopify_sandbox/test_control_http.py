@@ -61,3 +61,35 @@ def test_faults_throttle_and_reset_over_http(shopify_sandbox: ShopifySandbox) ->
     assert httpx.get(f"{base}/orders/%231001").json()["updated_at"] < "2026-12"
     assert httpx.get(f"{base}/throttle").json()["currentlyAvailable"] == 2000.0
     assert shopify_sandbox.state.materialized == {}
+
+
+def test_an_order_split_into_fulfillment_orders(shopify_sandbox: ShopifySandbox) -> None:
+    """``fulfillment_orders`` shares an order's lines out as ``fulfillmentOrderSplit`` would; the control's
+    fulfillment actions take the one at a position; GraphQL pages them like any connection."""
+    base = f"{shopify_sandbox.base_url}/_sandbox"
+    created = httpx.post(f"{base}/orders", json={"status": "paid", "line_items": 5, "fulfillment_orders": 3}).json()
+    number = created["id"].rsplit("/", 1)[1]
+    accepted = httpx.post(f"{base}/orders/{number}/fulfillment/submit", json={"fulfillment_order": 3})
+    assert [fo["request_status"] for fo in accepted.json()["fulfillment_orders"]] == [
+        "UNSUBMITTED", "UNSUBMITTED", "SUBMITTED",
+    ]  # fmt: skip
+    query = """query($id: ID!, $after: String) { order(id: $id) { fulfillmentOrders(first: 2, after: $after) {
+        pageInfo { hasNextPage endCursor } nodes { id requestStatus lineItems(first: 10) { nodes { id } } } } } }"""
+    first = data(shopify_sandbox, query, {"id": created["id"]})["order"]["fulfillmentOrders"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = data(shopify_sandbox, query, {"id": created["id"], "after": first["pageInfo"]["endCursor"]})
+    nodes = first["nodes"] + rest["order"]["fulfillmentOrders"]["nodes"]
+    assert [len(n["lineItems"]["nodes"]) for n in nodes] == [2, 2, 1]  # every line in exactly one
+    assert len({li["id"] for n in nodes for li in n["lineItems"]["nodes"]}) == 5
+    assert nodes[2]["requestStatus"] == "SUBMITTED"
+    for body, message in (
+        ({"status": "paid", "line_items": 2, "fulfillment_orders": 3}, "between 1 and the order's number of line"),
+        ({"status": "fulfilled", "line_items": 2, "fulfillment_orders": 2}, "cannot be split"),
+    ):
+        refused = httpx.post(f"{base}/orders", json=body)
+        assert refused.status_code == 400
+        assert message in refused.json()["error"]
+    wrong = httpx.post(f"{base}/orders/{number}/fulfillment/accept", json={"fulfillment_order": 4})
+    assert wrong.status_code == 400
+    name = accepted.json()["name"]
+    assert wrong.json() == {"error": f"fulfillment_order must be a position from 1 to 3 for order {name}"}

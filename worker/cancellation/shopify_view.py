@@ -15,6 +15,7 @@ from typing import Any
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.order import CLOSED_FULFILLMENT_ORDER, ShopifyOrder, parse_graphql_order
 from worker.errors import NotFoundError
+from worker.mirror.reconcile import complete_order
 
 #: Request statuses meaning a fulfillment service holds the fulfillment order.
 SERVICE_HOLDS = frozenset({"ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"})
@@ -138,4 +139,5 @@ def read_order(client: ShopifyClient, order_gid: str) -> OrderView:
     node = client.execute("OrderForAction", {"id": order_gid})["order"]
     if node is None:
         raise NotFoundError(f"Shopify has no order {order_gid}")
+    complete_order(client, node, ("fulfillmentOrders",))  # every request a service holds counts
     return parse_order(node)

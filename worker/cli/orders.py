@@ -185,6 +185,18 @@ def _line_items(order: Order) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _fulfillment_orders(order: Order) -> list[dict[str, Any]]:
+    """Shopify's fulfillment orders as the ledger holds them; ``lines``: the numbers of the line items each
+    holds (``line`` in ``line_items``), as far as Shopify's read listed them (a backfill's export does not)."""
+    numbers = {li.shopify_gid: n for n, li in enumerate(sorted(order.line_items, key=lambda li: li.id), start=1)}
+    return [
+        {"gid": fo.shopify_gid, "status": fo.status, "request_status": fo.request_status,
+         "location": fo.assigned_location, "updated_at": fo.shopify_updated_at,
+         "lines": [numbers[li["line_item_gid"]] for li in fo.line_items if li.get("line_item_gid") in numbers]}
+        for fo in order.fulfillment_orders
+    ]  # fmt: skip
+
+
 def _supplier_orders(session: Session, order: Order) -> list[dict[str, Any]]:
     # A supplier order can be tied to this order through its items only (linked before order_id was set).
     via_items = select(SupplierOrderItem.supplier_order_id).where(
@@ -285,6 +297,7 @@ def describe_order(session: Session, order: Order) -> dict[str, Any]:
     return {
         "order": _order_part(session, order),
         "line_items": _line_items(order),
+        "fulfillment_orders": _fulfillment_orders(order),
         "supplier_orders": suppliers,
         "cancellation_requests": _requests(session, order),
         "returns": order_returns(session, order.id),
@@ -302,7 +315,8 @@ def show(
     shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
-    """One order: mirror state, line items, supplier orders, requests, intents, money and the timeline.
+    """One order: mirror state, line items, fulfillment orders, supplier orders, requests, intents, money
+    and the timeline.
 
     Line items are numbered: that number is LINE in every --items option (supplier link, cancel request,
     policy check).
@@ -334,6 +348,15 @@ def _print_order(data: dict[str, Any]) -> None:
              str(li["quantity"]), str(li["current_quantity"]), str(li["unfulfilled_quantity"]),
              str(li["unit_price"]))
             for li in data["line_items"]
+        ],
+    )  # fmt: skip
+    _print_section(
+        "Fulfillment orders",
+        ("fulfillment order", "status", "request", "location", "lines"),
+        [
+            (fo["gid"].rsplit("/", 1)[-1], fo["status"], fo["request_status"], fo["location"] or "-",
+             ", ".join(map(str, fo["lines"])) or "-")
+            for fo in data["fulfillment_orders"]
         ],
     )  # fmt: skip
     _print_section(

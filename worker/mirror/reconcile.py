@@ -115,7 +115,7 @@ def _apply_page(
     unit_of_work: UnitOfWork, shop_id: int, nodes: list[dict[str, Any]], client: ShopifyClient, result: ReconcileResult
 ) -> None:
     for node in nodes:
-        complete_line_items(client, node)
+        complete_order(client, node)
     snapshots = [from_graphql(node, source="reconcile") for node in nodes]
 
     def apply(session: Session) -> tuple[ApplyResult, dt.datetime | None]:
@@ -138,32 +138,43 @@ def _apply_page(
 
 
 def read_for_mirror(client: ShopifyClient, gid: str) -> dict[str, Any] | None:
-    """One order as Shopify shows it now, whole, for the mirror: ``OrderById``, then the line items its first
-    page cut off. None if Shopify has no such order. Every reader of one order for the mirror reads it here
-    (a re-read, an action's confirmation): a node of the first page only would leave the lines past it as
-    they were."""
+    """One order as Shopify shows it now, whole, for the mirror: ``OrderById``, then the line items and
+    fulfillment orders its first pages cut off. None if Shopify has no such order. Every reader of one
+    order for the mirror reads it here (a re-read, an action's confirmation): a node of the first page
+    only would leave the lines past it as they were."""
     node: dict[str, Any] | None = client.execute("OrderById", {"id": gid})["order"]
     if node is not None:
-        complete_line_items(client, node)
+        complete_order(client, node)
     return node
 
 
-def complete_line_items(client: ShopifyClient, node: dict[str, Any], page: int = 50) -> None:
-    """Read the line items a page cut off (``OrderFields`` asks for 10) into ``node``, in place.
+#: The connections of an ``Order`` node that a first page may cut, and the query reading the rest of each.
+ORDER_PAGES = {"lineItems": ("OrderLineItemsPage", 50), "fulfillmentOrders": ("OrderFulfillmentOrdersPage", 10)}
 
-    Without this an order with more lines would be mirrored with only its first ten.
+
+def complete_order(client: ShopifyClient, node: dict[str, Any], names: tuple[str, ...] = tuple(ORDER_PAGES)) -> None:
+    """Read the pages of ``node``'s connections ``names`` that its first page cut off into it, in place.
+
+    A connection is cut when its ``pageInfo`` says ``hasNextPage`` (a document without ``pageInfo`` on one
+    asks for no more). Without this an order with more lines than ``OrderFields``' first 10 would be
+    mirrored with only those, and one with more fulfillment orders than a read's first page would hide the
+    rest from the mirror and from an action's plan.
     """
-    connection = node.get("lineItems") or {}
-    info = connection.get("pageInfo") or {}
-    if not info.get("hasNextPage"):
-        return
-    nodes, cursor = list(connection.get("nodes") or []), info.get("endCursor")
-    while cursor is not None:
-        data = client.execute("OrderLineItemsPage", {"id": node["id"], "first": page, "after": cursor})
-        more = ((data.get("order") or {}).get("lineItems")) or {"nodes": [], "pageInfo": {}}
-        nodes += more["nodes"]
-        cursor = more["pageInfo"].get("endCursor") if more["pageInfo"].get("hasNextPage") else None
-    node["lineItems"] = {"pageInfo": {"hasNextPage": False}, "nodes": nodes}
+    for name in names:
+        connection = node.get(name) or {}
+        info = connection.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            continue
+        query, page = ORDER_PAGES[name]
+        nodes, cursor = list(connection.get("nodes") or []), info.get("endCursor")
+        if cursor is None:
+            raise ValueError(f"{name} of order {node.get('id')} has a next page but no endCursor was asked for")
+        while cursor is not None:
+            data = client.execute(query, {"id": node["id"], "first": page, "after": cursor})
+            more = ((data.get("order") or {}).get(name)) or {"nodes": [], "pageInfo": {}}
+            nodes += more["nodes"]
+            cursor = more["pageInfo"].get("endCursor") if more["pageInfo"].get("hasNextPage") else None
+        node[name] = {"pageInfo": {"hasNextPage": False}, "nodes": nodes}
 
 
 def _shop(session: Session, shop_id: int) -> Shop:

@@ -302,12 +302,11 @@ STEPS: dict[str, Step] = {
 
 
 def control_step(sandbox: ShopifySandbox, order: Order, action: str, **options: Any) -> dict[str, Any]:
-    """The control API's fulfillment actions on the order's first fulfillment order still open."""
+    """The control API's fulfillment actions on the order's first fulfillment order still open, or on the
+    one at position ``fulfillment_order`` (1-based, in the order's list)."""
     if action == "link_supplier":
         return _link_supplier(sandbox, order, str(options.get("supplier_order_id", "")))
-    fo = next((x for x in order.fulfillment_orders if x.status not in ("CLOSED", "CANCELLED")), None)
-    if fo is None:
-        raise ControlError(f"order {order.name} has no open fulfillment order")
+    fo = _chosen_fulfillment_order(order, options.get("fulfillment_order"))
     try:
         if action == "fulfill":
             ship(sandbox, order, fo, None, _tracking(order, options))
@@ -320,6 +319,18 @@ def control_step(sandbox: ShopifySandbox, order: Order, action: str, **options: 
     except FulfillmentRefused as exc:
         raise ControlError(str(exc)) from None
     return order_snapshot(order)
+
+
+def _chosen_fulfillment_order(order: Order, position: Any) -> FulfillmentOrder:
+    if position is None:
+        fo = next((x for x in order.fulfillment_orders if x.status not in ("CLOSED", "CANCELLED")), None)
+        if fo is None:
+            raise ControlError(f"order {order.name} has no open fulfillment order")
+        return fo
+    count = len(order.fulfillment_orders)
+    if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= count:
+        raise ControlError(f"fulfillment_order must be a position from 1 to {count} for order {order.name}")
+    return order.fulfillment_orders[position - 1]
 
 
 def _tracking(order: Order, options: dict[str, Any]) -> dict[str, Any]:
