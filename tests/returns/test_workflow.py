@@ -247,3 +247,36 @@ class _Borrowed:
 
     def __exit__(self, *_: object) -> None:
         return None
+
+
+def test_a_return_created_past_the_first_page_of_the_order_s_returns_is_recognised_not_created_again(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop
+) -> None:
+    """The customer already asked for eleven returns (one line each); dropsync's returnCreate for the twelfth
+    line is applied and its answer lost. The retry reads the order's returns, every page of them, finds the
+    twelfth by its note and adopts it: one returnCreate applied. On the first page only (10 returns) it was
+    not found: returnCreate was sent again, Shopify refused it (the unit is in a return already) and the
+    case stopped for a person with an alert."""
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop, lines=12)
+    with session_scope() as session:
+        lines = session.scalars(select(LineItem).where(LineItem.order_id == order_id).order_by(LineItem.id)).all()
+        wanted = [(line.id, line.shopify_gid) for line in lines]
+    for _, line_gid in wanted[:11]:
+        sandbox.control.return_request(gid, [{"line_item_id": line_gid, "quantity": 1, "reason": "UNWANTED"}])
+    with session_scope() as session:
+        case = service.request_return(
+            session, session.get_one(Order, order_id), reason="damaged", items={str(wanted[11][0]): 1},
+            evidence=parse_evidence("photos"), keep_item=True, actor="operator:test",
+        )  # fmt: skip
+        return_id = case.id
+    sandbox.control.fail_next("drop", field="returnCreate")
+    for _ in range(5):
+        if execution.run_return(session_scope, return_id, client) == "done":
+            break
+    case = _case(return_id)
+    assert case.state == rs.DONE
+    assert case.shopify_gid is not None
+    counts = sandbox.control.return_mutation_counts(case.shopify_gid)
+    assert counts["returnCreate"]["applied"] == 1
+    created = [m for m in sandbox.control.mutations(gid) if m["name"] == "returnCreate" and m["applied"]]
+    assert len(created) == 1  # on the order, not only on the return it adopted

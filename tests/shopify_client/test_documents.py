@@ -13,6 +13,7 @@ FRAGMENTS = {
     "OrderFields",
     "LineItemFields",
     "FulfillmentOrderFields",
+    "OrderReturnFields",
     "MoneyBagFields",
     "BulkOperationFields",
     "DisputeFields",

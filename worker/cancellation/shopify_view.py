@@ -14,8 +14,8 @@ from typing import Any
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.order import CLOSED_FULFILLMENT_ORDER, ShopifyOrder, parse_graphql_order
+from integrations.shopify.paging import complete_order
 from worker.errors import NotFoundError
-from worker.mirror.reconcile import complete_order
 
 #: Request statuses meaning a fulfillment service holds the fulfillment order.
 SERVICE_HOLDS = frozenset({"ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"})

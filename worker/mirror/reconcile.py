@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from integrations.shopify import documents
 from integrations.shopify.client import ShopifyClient, record_throttle_status
+from integrations.shopify.paging import complete_order
 from models import Shop
 from models.types import utcnow
 from worker.db import UnitOfWork
@@ -146,35 +147,6 @@ def read_for_mirror(client: ShopifyClient, gid: str) -> dict[str, Any] | None:
     if node is not None:
         complete_order(client, node)
     return node
-
-
-#: The connections of an ``Order`` node that a first page may cut, and the query reading the rest of each.
-ORDER_PAGES = {"lineItems": ("OrderLineItemsPage", 50), "fulfillmentOrders": ("OrderFulfillmentOrdersPage", 10)}
-
-
-def complete_order(client: ShopifyClient, node: dict[str, Any], names: tuple[str, ...] = tuple(ORDER_PAGES)) -> None:
-    """Read the pages of ``node``'s connections ``names`` that its first page cut off into it, in place.
-
-    A connection is cut when its ``pageInfo`` says ``hasNextPage`` (a document without ``pageInfo`` on one
-    asks for no more). Without this an order with more lines than ``OrderFields``' first 10 would be
-    mirrored with only those, and one with more fulfillment orders than a read's first page would hide the
-    rest from the mirror and from an action's plan.
-    """
-    for name in names:
-        connection = node.get(name) or {}
-        info = connection.get("pageInfo") or {}
-        if not info.get("hasNextPage"):
-            continue
-        query, page = ORDER_PAGES[name]
-        nodes, cursor = list(connection.get("nodes") or []), info.get("endCursor")
-        if cursor is None:
-            raise ValueError(f"{name} of order {node.get('id')} has a next page but no endCursor was asked for")
-        while cursor is not None:
-            data = client.execute(query, {"id": node["id"], "first": page, "after": cursor})
-            more = ((data.get("order") or {}).get(name)) or {"nodes": [], "pageInfo": {}}
-            nodes += more["nodes"]
-            cursor = more["pageInfo"].get("endCursor") if more["pageInfo"].get("hasNextPage") else None
-        node[name] = {"pageInfo": {"hasNextPage": False}, "nodes": nodes}
 
 
 def _shop(session: Session, shop_id: int) -> Shop:

@@ -10,6 +10,7 @@ from typing import Any
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.order import parse_time
+from integrations.shopify.paging import complete_order
 from worker.cancellation.shopify_view import RefundView
 from worker.errors import NotFoundError
 
@@ -144,6 +145,7 @@ def read_returnables(client: ShopifyClient, order_gid: str) -> Returnables:
     node = client.execute("OrderReturnables", {"id": order_gid})["order"]
     if node is None:
         raise NotFoundError(f"Shopify has no order {order_gid}")
+    complete_order(client, node, ("returns",))  # the return an earlier attempt made may be the 11th
     items = tuple(
         ReturnableItem(fli["id"], str((fli.get("lineItem") or {}).get("id") or ""), int(fli.get("quantity") or 0))
         for fulfillment in node.get("fulfillments") or []

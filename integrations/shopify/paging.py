@@ -1,0 +1,46 @@
+"""The rest of an order's connections that a read's first page cut off, read page by page.
+
+Every reader of one order that must see all of a connection (the mirror, an action's plan, the returns
+view) asks for ``pageInfo { hasNextPage endCursor }`` on it and hands the node to ``complete_order``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integrations.shopify.client import ShopifyClient
+
+#: The connections of an ``Order`` node that a first page may cut, and the query reading the rest of each.
+ORDER_PAGES = {
+    "lineItems": ("OrderLineItemsPage", 50),
+    "fulfillmentOrders": ("OrderFulfillmentOrdersPage", 10),
+    "returns": ("OrderReturnsPage", 10),
+}
+
+
+def complete_order(
+    client: ShopifyClient, node: dict[str, Any], names: tuple[str, ...] = ("lineItems", "fulfillmentOrders")
+) -> None:
+    """Read the pages of ``node``'s connections ``names`` that its first page cut off into it, in place.
+
+    A connection is cut when its ``pageInfo`` says ``hasNextPage`` (a document without ``pageInfo`` on one
+    asks for no more). Without this an order with more lines than ``OrderFields``' first 10 would be
+    mirrored with only those, one with more fulfillment orders than a read's first page would hide the
+    rest from the mirror and from an action's plan, and a return created past ``OrderReturnables``' first
+    page would not be recognised and would be created again. The default: what the mirror reads.
+    """
+    for name in names:
+        connection = node.get(name) or {}
+        info = connection.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            continue
+        query, page = ORDER_PAGES[name]
+        nodes, cursor = list(connection.get("nodes") or []), info.get("endCursor")
+        if cursor is None:
+            raise ValueError(f"{name} of order {node.get('id')} has a next page but no endCursor was asked for")
+        while cursor is not None:
+            data = client.execute(query, {"id": node["id"], "first": page, "after": cursor})
+            more = ((data.get("order") or {}).get(name)) or {"nodes": [], "pageInfo": {}}
+            nodes += more["nodes"]
+            cursor = more["pageInfo"].get("endCursor") if more["pageInfo"].get("hasNextPage") else None
+        node[name] = {"pageInfo": {"hasNextPage": False}, "nodes": nodes}
