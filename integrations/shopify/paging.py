@@ -26,21 +26,30 @@ def complete_order(
     A connection is cut when its ``pageInfo`` says ``hasNextPage`` (a document without ``pageInfo`` on one
     asks for no more). Without this an order with more lines than ``OrderFields``' first 10 would be
     mirrored with only those, one with more fulfillment orders than a read's first page would hide the
-    rest from the mirror and from an action's plan, and a return created past ``OrderReturnables``' first
+    rest from the mirror and from an action's plan (and a fulfillment order's lines past its first 10, the
+    ledger's record of which lines it holds), and a return created past ``OrderReturnables``' first
     page would not be recognised and would be created again. The default: what the mirror reads.
     """
     for name in names:
-        connection = node.get(name) or {}
-        info = connection.get("pageInfo") or {}
-        if not info.get("hasNextPage"):
-            continue
         query, page = ORDER_PAGES[name]
-        nodes, cursor = list(connection.get("nodes") or []), info.get("endCursor")
-        if cursor is None:
-            raise ValueError(f"{name} of order {node.get('id')} has a next page but no endCursor was asked for")
-        while cursor is not None:
-            data = client.execute(query, {"id": node["id"], "first": page, "after": cursor})
-            more = ((data.get("order") or {}).get(name)) or {"nodes": [], "pageInfo": {}}
-            nodes += more["nodes"]
-            cursor = more["pageInfo"].get("endCursor") if more["pageInfo"].get("hasNextPage") else None
-        node[name] = {"pageInfo": {"hasNextPage": False}, "nodes": nodes}
+        _complete(client, node, "order", name, query, page)
+    if "fulfillmentOrders" in names:
+        for fulfillment_order in (node.get("fulfillmentOrders") or {}).get("nodes") or ():
+            _complete(client, fulfillment_order, "fulfillmentOrder", "lineItems", "FulfillmentOrderLineItemsPage", 50)
+
+
+def _complete(client: ShopifyClient, owner: dict[str, Any], root: str, name: str, query: str, page: int) -> None:
+    """Read the rest of ``owner[name]`` with ``query`` (its root field ``root``) if its first page was cut."""
+    connection = owner.get(name) or {}
+    info = connection.get("pageInfo") or {}
+    if not info.get("hasNextPage"):
+        return
+    nodes, cursor = list(connection.get("nodes") or []), info.get("endCursor")
+    if cursor is None:
+        raise ValueError(f"{name} of {owner.get('id')} has a next page but no endCursor was asked for")
+    while cursor is not None:
+        data = client.execute(query, {"id": owner["id"], "first": page, "after": cursor})
+        more = ((data.get(root) or {}).get(name)) or {"nodes": [], "pageInfo": {}}
+        nodes += more["nodes"]
+        cursor = more["pageInfo"].get("endCursor") if more["pageInfo"].get("hasNextPage") else None
+    owner[name] = {"pageInfo": {"hasNextPage": False}, "nodes": nodes}

@@ -76,14 +76,18 @@ def test_refunds_made_in_shopifys_admin_reach_the_ledger_whole_through_reconcili
 def test_every_fulfillment_order_of_a_split_order_reaches_the_ledger(shop_url: str) -> None:
     """A twelve-line order split over twelve fulfillment orders, the fulfillment service holding the last
     one's request. After ``dropsync sync reconcile``, ``orders show`` lists all twelve, each with its line,
-    and the held request. Before, the mirror kept the first page's three and nobody saw the request."""
+    and the held request; a twelve-line order of one fulfillment order lists its twelve lines. Before, the
+    mirror kept the first page's three fulfillment orders and ten lines of each."""
     body = {"status": "paid", "line_items": 12, "fulfillment_orders": 12}
     gid = httpx.post(f"{shop_url}/_sandbox/orders", json=body).json()["id"]
     for action in ("submit", "accept"):
         step = httpx.post(f"{shop_url}/_sandbox/orders/{gid.rsplit('/', 1)[-1]}/fulfillment/{action}",
                           json={"fulfillment_order": 12})  # fmt: skip
         assert step.status_code == 200, step.text
+    whole = httpx.post(f"{shop_url}/_sandbox/orders", json={"status": "paid", "line_items": 12}).json()["id"]
     shown = _reconciled(shop_url, gid)["fulfillment_orders"]
     assert len(shown) == 12
     assert sorted(line for fo in shown for line in fo["lines"]) == list(range(1, 13))
     assert [fo["request_status"] for fo in shown] == ["UNSUBMITTED"] * 11 + ["ACCEPTED"]
+    # One fulfillment order of twelve lines: all twelve, past the first page's ten.
+    assert [fo["lines"] for fo in _reconciled(shop_url, whole)["fulfillment_orders"]] == [list(range(1, 13))]
