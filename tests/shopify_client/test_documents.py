@@ -13,6 +13,7 @@ FRAGMENTS = {
     "OrderFields",
     "LineItemFields",
     "FulfillmentOrderFields",
+    "FulfillmentOrderLineFields",
     "OrderReturnFields",
     "MoneyBagFields",
     "BulkOperationFields",
