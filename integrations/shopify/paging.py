@@ -19,23 +19,31 @@ ORDER_PAGES = {
 
 
 def complete_order(
-    client: ShopifyClient, node: dict[str, Any], names: tuple[str, ...] = ("lineItems", "fulfillmentOrders")
+    client: ShopifyClient, node: dict[str, Any], names: tuple[str, ...] = ("lineItems", "fulfillmentOrders", "refunds")
 ) -> None:
     """Read the pages of ``node``'s connections ``names`` that its first page cut off into it, in place.
 
     A connection is cut when its ``pageInfo`` says ``hasNextPage`` (a document without ``pageInfo`` on one
-    asks for no more). Without this an order with more lines than ``OrderFields``' first 10 would be
-    mirrored with only those, one with more fulfillment orders than a read's first page would hide the
-    rest from the mirror and from an action's plan (and a fulfillment order's lines past its first 10, the
-    ledger's record of which lines it holds), and a return created past ``OrderReturnables``' first
-    page would not be recognised and would be created again. The default: what the mirror reads.
+    asks for no more). Without this:
+    - an order with more lines than ``OrderFields``' first 10 would be mirrored with only those;
+    - fulfillment orders past a read's first page would be hidden from the mirror and from an action's
+      plan (and a fulfillment order's or a refund's lines past its first 10, from the ledger's record);
+    - a return created past ``OrderReturnables``' first page would not be recognised, and would be
+      created again.
+
+    ``refunds`` is a plain list (always whole); each refund's lines are paged. The default: what the
+    mirror reads.
     """
     for name in names:
-        query, page = ORDER_PAGES[name]
-        _complete(client, node, "order", name, query, page)
+        if name in ORDER_PAGES:
+            query, page = ORDER_PAGES[name]
+            _complete(client, node, "order", name, query, page)
     if "fulfillmentOrders" in names:
         for fulfillment_order in (node.get("fulfillmentOrders") or {}).get("nodes") or ():
             _complete(client, fulfillment_order, "fulfillmentOrder", "lineItems", "FulfillmentOrderLineItemsPage", 50)
+    if "refunds" in names:
+        for refund in node.get("refunds") or ():
+            _complete(client, refund, "refund", "refundLineItems", "RefundLineItemsPage", 50)
 
 
 def _complete(client: ShopifyClient, owner: dict[str, Any], root: str, name: str, query: str, page: int) -> None:

@@ -459,3 +459,20 @@ def test_an_order_refunded_many_times_is_read_whole_with_its_money(
     assert (refunds, transactions) == (11, 12)  # one sale, eleven refunds
     assert refunded == Decimal("11.00")  # entries carry positive amounts; the kind says which way
     assert order.total_refunded == Decimal("11.00")
+
+
+def test_a_refund_of_many_lines_is_read_whole(
+    shop_id: int, client: ShopifyClient, sandbox: ShopifySandbox, committed_db: Engine
+) -> None:
+    """One refund of all twelve lines of an order, read by the ledger: the refund's twelve lines, past
+    ``OrderFields``' first page of ten (``RefundLineItemsPage``), and its 12.00."""
+    gid = sandbox.control.create_order(status="paid", line_items=12)
+    refund_lines(client, gid, 12, together=True)
+    reconcile.refresh_orders(session_scope, shop_id, client, [gid])
+    with Session(committed_db) as session:
+        order = session.scalars(select(Order).where(Order.shopify_gid == gid)).one()
+        (refund,) = session.scalars(select(Refund).where(Refund.order_id == order.id)).all()
+        lines = {entry["line_item_gid"] for entry in refund.refund_line_items}
+        assert len(refund.refund_line_items) == 12
+        assert lines == {li.shopify_gid for li in order.line_items}
+        assert refund.total_refunded == order.total_refunded == Decimal("12.00")

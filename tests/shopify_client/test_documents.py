@@ -13,6 +13,7 @@ FRAGMENTS = {
     "OrderFields",
     "LineItemFields",
     "FulfillmentOrderFields",
+    "RefundLineFields",
     "FulfillmentOrderLineFields",
     "OrderReturnFields",
     "MoneyBagFields",

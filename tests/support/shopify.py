@@ -46,17 +46,20 @@ def receiver_shop(engine: Engine, domain: str, secret: str, token: str = "shpat_
         receiver.shops.clear()
 
 
-def refund_lines(client: ShopifyClient, gid: str, count: int) -> None:
-    """``count`` refunds made through Shopify's API (the merchant in the admin): one unit of each of the
-    order's first ``count`` lines, 1.00 each, against its payment (a sale or a capture)."""
+def refund_lines(client: ShopifyClient, gid: str, count: int, *, together: bool = False) -> None:
+    """Refunds made through Shopify's API (the merchant in the admin): one unit of each of the order's first
+    ``count`` lines, 1.00 each, against its payment (a sale or a capture); ``count`` refunds of one line, or
+    with ``together`` one refund of ``count`` lines (``count``.00)."""
     node = read_for_mirror(client, gid)
     assert node is not None
     paid = next(t for t in node["transactions"] if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS")
-    for line in node["lineItems"]["nodes"][:count]:
-        money = {"orderId": gid, "parentId": paid["id"], "amount": "1.00", "kind": "REFUND", "gateway": paid["gateway"]}
+    lines = [[line] for line in node["lineItems"]["nodes"][:count]]
+    for group in [[line for chunk in lines for line in chunk]] if together else lines:
+        money = {"orderId": gid, "parentId": paid["id"], "amount": f"{len(group)}.00", "kind": "REFUND",
+                 "gateway": paid["gateway"]}  # fmt: skip
         refund = {
             "orderId": gid,
-            "refundLineItems": [{"lineItemId": line["id"], "quantity": 1}],
+            "refundLineItems": [{"lineItemId": line["id"], "quantity": 1} for line in group],
             "transactions": [money],
         }
         data = client.execute("RefundCreate", {"input": refund, "idempotencyKey": str(uuid.uuid4())})

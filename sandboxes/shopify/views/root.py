@@ -87,6 +87,10 @@ class QueryRoot(QueryRootSyncFields, View):
         view = self.node(id)
         return view if isinstance(view, FulfillmentOrderView) else None
 
+    def refund(self, id: str) -> View | None:
+        view = self.node(id)
+        return view if isinstance(view, RefundView) else None
+
     def node(self, id: str) -> View | None:
         return resolve_node(self._state, id)
 
