@@ -117,7 +117,8 @@ _COLLECTOR_SPY = """
         return real(*args, **kwargs)
 
     worker.cli.orders.list_rows = spy
-    atexit.register(lambda: print(json.dumps({**seen, "enabled_at_exit": gc.isenabled()}), file=sys.stderr))
+    atexit.register(lambda: print(json.dumps({**seen, "enabled_at_exit": gc.isenabled(),
+                                              "frozen_at_exit": gc.get_freeze_count()}), file=sys.stderr))
     import worker.cli.main
     sys.argv = ["dropsync", *ARGV]
     worker.cli.main.ENTRY()
@@ -140,15 +141,19 @@ def test_the_console_script_runs_the_command_with_the_collector_on(database_url:
     assert isinstance(seen["frozen"], int)
     assert seen["frozen"] > 20_000  # SQLAlchemy, the models, typer
     assert seen["enabled_at_exit"] is True
+    # and what the command left is frozen as it ends: the interpreter's last full collection skips it
+    assert isinstance(seen["frozen_at_exit"], int)
+    assert seen["frozen_at_exit"] > seen["frozen"]
 
 
 def test_main_in_a_tests_process_leaves_the_collector_alone(database_url: str) -> None:
     seen = _collector("main", ["orders", "list", "--json"], database_url)
-    assert seen == {"enabled": True, "frozen": 0, "enabled_at_exit": True}
+    assert seen == {"enabled": True, "frozen": 0, "enabled_at_exit": True, "frozen_at_exit": 0}
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["orders", "list", "--limit", "0"], ["no-such-command"]])
 def test_the_collector_is_back_on_when_no_command_ran(argv: list[str], database_url: str) -> None:
     """--help, a usage error: the process ends without running a command, with its collector on."""
     seen = _collector("run", argv, database_url)
-    assert seen == {"enabled_at_exit": True}
+    assert seen["enabled_at_exit"] is True
+    assert set(seen) == {"enabled_at_exit", "frozen_at_exit"}  # no command ran
