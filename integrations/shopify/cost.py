@@ -18,16 +18,14 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLObjectType,
-    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    get_named_type,
-    is_leaf_type,
     value_from_ast_untyped,
 )
+
+from integrations.shopify.schema import TypeIndex
 
 MAX_QUERY_COST = 1000
 MUTATION_COST = 10
@@ -36,49 +34,46 @@ Fragments = dict[str, FragmentDefinitionNode]
 
 
 class CostCalculator:
-    """Requested and actual cost of one operation."""
+    """Requested and actual cost of one operation. Types are named (``TypeIndex``: the schema's types by
+    name, the fields' types unwrapped of lists and non-null, which the rules never look at)."""
 
-    def __init__(self, schema: GraphQLSchema, fragments: Fragments, variables: dict[str, Any]) -> None:
-        self._schema = schema
+    def __init__(self, types: TypeIndex, fragments: Fragments, variables: dict[str, Any]) -> None:
+        self._types = types
         self._fragments = fragments
         self._variables = variables
 
     def requested(self, operation: OperationDefinitionNode) -> int:
         if operation.operation == OperationType.MUTATION:
             return MUTATION_COST
-        root = self._schema.query_type
-        assert root is not None
-        return self._selection_cost(root, operation.selection_set)
+        return self._selection_cost(self._types.query, operation.selection_set)
 
     def actual(self, operation: OperationDefinitionNode, data: dict[str, Any] | None) -> int:
         if operation.operation == OperationType.MUTATION:
             return MUTATION_COST
-        root = self._schema.query_type
-        assert root is not None
-        return self._data_cost(root, operation.selection_set, data or {})
+        return self._data_cost(self._types.query, operation.selection_set, data or {})
 
-    def _fields(self, parent: Any, selection_set: SelectionSetNode | None) -> list[tuple[Any, FieldNode]]:
+    def _fields(self, parent: str | None, selection_set: SelectionSetNode | None) -> list[tuple[str | None, FieldNode]]:
         """(parent type, field) pairs, fragments flattened; abstract parents keep their own type."""
-        found: list[tuple[Any, FieldNode]] = []
+        found: list[tuple[str | None, FieldNode]] = []
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 found.append((parent, selection))
             elif isinstance(selection, InlineFragmentNode):
-                inner = (
-                    self._schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
-                )
+                inner = selection.type_condition.name.value if selection.type_condition else parent
                 found.extend(self._fields(inner, selection.selection_set))
             elif isinstance(selection, FragmentSpreadNode):
                 fragment = self._fragments.get(selection.name.value)
                 if fragment is not None:
-                    inner = self._schema.get_type(fragment.type_condition.name.value)
+                    inner = fragment.type_condition.name.value
                     found.extend(self._fields(inner, fragment.selection_set))
         return found
 
-    def _field_type(self, parent: Any, node: FieldNode) -> Any:
-        fields = getattr(parent, "fields", {})
-        definition = fields.get(node.name.value)
-        return get_named_type(definition.type) if definition is not None else None
+    def _field_type(self, parent: str | None, node: FieldNode) -> str | None:
+        return self._types.field_type(parent, node.name.value)
+
+    def _priced(self, named: str | None, node: FieldNode) -> bool:
+        """Whether the field costs anything: objects and connections do; scalars, enums, ``__typename`` not."""
+        return named is not None and not self._types.is_leaf(named) and not node.name.value.startswith("__")
 
     def _size(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
@@ -87,19 +82,19 @@ class CostCalculator:
                 return int(value) if isinstance(value, int) else 0
         return 0
 
-    def _selection_cost(self, parent: Any, selection_set: SelectionSetNode | None) -> int:
+    def _selection_cost(self, parent: str | None, selection_set: SelectionSetNode | None) -> int:
         total = 0
         for owner, node in self._fields(parent, selection_set):
             named = self._field_type(owner, node)
-            if named is None or is_leaf_type(named) or node.name.value.startswith("__"):
+            if named is None or not self._priced(named, node):
                 continue
-            if _is_connection(named):
+            if self._types.is_connection(named):
                 total += 2 + self._size(node) * self._node_cost(named, node)
             else:
                 total += 1 + self._selection_cost(named, node.selection_set)
         return total
 
-    def _node_cost(self, connection: GraphQLObjectType, node: FieldNode) -> int:
+    def _node_cost(self, connection: str, node: FieldNode) -> int:
         best = 0
         for owner, inner in self._fields(connection, node.selection_set):
             if inner.name.value == "nodes":
@@ -109,23 +104,23 @@ class CostCalculator:
                 best = max(best, self._selection_cost(edge, inner.selection_set))
         return best
 
-    def _data_cost(self, parent: Any, selection_set: SelectionSetNode | None, data: Any) -> int:
+    def _data_cost(self, parent: str | None, selection_set: SelectionSetNode | None, data: Any) -> int:
         if not isinstance(data, dict):
             return 0
         total = 0
         for owner, node in self._fields(parent, selection_set):
             named = self._field_type(owner, node)
-            if named is None or is_leaf_type(named) or node.name.value.startswith("__"):
+            if named is None or not self._priced(named, node):
                 continue
             value = data.get(node.alias.value if node.alias else node.name.value)
-            if _is_connection(named):
+            if self._types.is_connection(named):
                 total += 2 + self._connection_data_cost(named, node, value)
             else:
                 first = value[0] if isinstance(value, list) and value else value
                 total += 1 + self._data_cost(named, node.selection_set, first)
         return total
 
-    def _connection_data_cost(self, connection: Any, node: FieldNode, value: Any) -> int:
+    def _connection_data_cost(self, connection: str, node: FieldNode, value: Any) -> int:
         if not isinstance(value, dict):
             return 0
         best = 0
@@ -137,7 +132,3 @@ class CostCalculator:
             elif inner.name.value == "edges":
                 best = max(best, sum(self._data_cost(inner_type, inner.selection_set, item) for item in items))
         return best
-
-
-def _is_connection(named: Any) -> bool:
-    return isinstance(named, GraphQLObjectType) and named.name.endswith("Connection") and "edges" in named.fields

@@ -29,7 +29,7 @@ from graphql import (
 )
 
 from integrations.shopify.cost import MAX_QUERY_COST, MUTATION_COST, CostCalculator
-from integrations.shopify.schema import load_schema
+from integrations.shopify.schema import load_types
 
 __all__ = ["MAX_QUERY_COST", "MUTATION_COST", "Document", "DocumentError", "estimate_cost", "load"]
 
@@ -147,4 +147,4 @@ def estimate_cost(document: Document, variables: Mapping[str, Any] | None = None
         for v in operation.variable_definitions or ()
         if v.default_value is not None
     }
-    return CostCalculator(load_schema(), fragments, {**defaults, **(variables or {})}).requested(operation)
+    return CostCalculator(load_types(), fragments, {**defaults, **(variables or {})}).requested(operation)

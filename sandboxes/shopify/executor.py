@@ -32,7 +32,7 @@ from graphql import (
 )
 from graphql.utilities.coerce_input_value import coerce_default_value
 
-from integrations.shopify.schema import load_schema
+from integrations.shopify.schema import load_schema, load_types
 from sandboxes.shopify.config import MAX_QUERY_COST
 from sandboxes.shopify.cost import CostCalculator, LeakyBucket
 from sandboxes.shopify.errors import ShopifyError
@@ -116,6 +116,7 @@ class Executor:
         self.state = state
         self.bucket = bucket
         self.schema = load_schema()
+        self.types = load_types()  # the cost rules' index, read at start-up: no first request waits for it
         self._roots = roots
 
     def run(
@@ -143,7 +144,7 @@ class Executor:
         self, document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any], name: str | None
     ) -> GraphQLResponse:
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        calculator = CostCalculator(self.schema, fragments, variables)
+        calculator = CostCalculator(self.types, fragments, variables)
         requested = calculator.requested(operation)
         is_mutation = operation.operation == OperationType.MUTATION
         if requested > MAX_QUERY_COST:

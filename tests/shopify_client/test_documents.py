@@ -7,7 +7,7 @@ import pytest
 
 from integrations.shopify import documents
 from integrations.shopify.documents import MAX_QUERY_COST, DocumentError, estimate_cost
-from integrations.shopify.schema import load_schema, validate_document
+from integrations.shopify.schema import load_schema, load_types, validate_document
 
 FRAGMENTS = {
     "OrderFields",
@@ -135,6 +135,35 @@ def test_cost_estimate_follows_shopifys_rules() -> None:
     nested = "query($n: Int!) { orders(first: $n) { nodes { id lineItems(first: 3) { nodes { id } } } } }"
     assert estimate_cost(documents.from_source(nested), {"n": 4}) == 2 + 4 * (1 + 2 + 3)
     assert estimate_cost(documents.load("RefundCreate")) == 10
+
+
+def test_the_cost_rules_type_index_agrees_with_the_schema_on_every_field() -> None:
+    """The calculator prices from ``load_types`` (read straight from the introspection, not graphql-core's
+    schema): each field's named type, leaf or not, connection or not, as graphql-core's schema says."""
+    schema, types = load_schema(), load_types()
+    assert schema.query_type is not None
+    assert types.query == schema.query_type.name
+    checked = 0
+    for name, definition in schema.type_map.items():
+        # output types: input objects are never priced (their fields are arguments' values), nor is
+        # introspection (``__schema``, ``__type``: graphql-core's own meta types, not the file's)
+        output = isinstance(definition, (graphql.GraphQLObjectType, graphql.GraphQLInterfaceType))
+        if name.startswith("__"):
+            continue
+        fields = definition.fields if output else {}
+        assert set(types.fields[name]) == set(fields), name
+        for field_name, field in fields.items():
+            named = graphql.get_named_type(field.type)
+            assert types.field_type(name, field_name) == named.name, (name, field_name)
+            assert types.is_leaf(named.name) == graphql.is_leaf_type(named), named.name
+            connection = (
+                isinstance(named, graphql.GraphQLObjectType)
+                and named.name.endswith("Connection")
+                and ("edges" in named.fields)
+            )
+            assert types.is_connection(named.name) == connection, named.name
+            checked += 1
+    assert checked > 9_000  # every output field of the 2026-10 schema
 
 
 def test_bad_documents_are_refused_with_a_clear_error() -> None:

@@ -1,6 +1,9 @@
 """Shopify's own Admin GraphQL schema (2026-10 introspection, ISC licence: see LICENSE beside this file).
 
-Every query dropsync sends, and every query the sandbox answers, is validated against it.
+Every query dropsync sends, and every query the sandbox answers, is validated against it
+(``load_schema``). Pricing a query needs much less: each field's type, by name (``load_types``). Building
+graphql-core's schema from the 11 MB introspection took ~0.5 s, paid by every process's first Shopify call
+(the client estimates a document's cost before Shopify has charged it once); the type index takes ~0.1 s.
 """
 
 from __future__ import annotations
@@ -8,11 +11,14 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import graphql
 
 SCHEMA_FILE = Path(__file__).with_name("admin_2026-10.json.gz")
+_LEAF_KINDS = frozenset({"SCALAR", "ENUM"})
 
 
 @functools.cache
@@ -20,6 +26,45 @@ def load_schema() -> graphql.GraphQLSchema:
     with gzip.open(SCHEMA_FILE) as fh:
         data = json.load(fh)["data"]
     return graphql.build_client_schema(data, assume_valid=True)
+
+
+@dataclass(frozen=True)
+class TypeIndex:
+    """Each type's kind and the named type of each of its fields (lists and non-null unwrapped)."""
+
+    query: str
+    kinds: dict[str, str]
+    fields: dict[str, dict[str, str]]
+
+    def field_type(self, parent: str | None, field: str) -> str | None:
+        """The named type of ``parent.field`` (None: no such field, or a union, whose fields are its members')."""
+        return self.fields.get(parent or "", {}).get(field)
+
+    def is_leaf(self, name: str) -> bool:
+        return self.kinds.get(name) in _LEAF_KINDS
+
+    def is_connection(self, name: str) -> bool:
+        return self.kinds.get(name) == "OBJECT" and name.endswith("Connection") and "edges" in self.fields[name]
+
+
+@functools.cache
+def load_types() -> TypeIndex:
+    """The schema's type index, read straight from the introspection (no graphql-core schema is built)."""
+    import orjson  # a dependency of the worker; imported here so the schema module stays light to import
+
+    data = orjson.loads(gzip.decompress(SCHEMA_FILE.read_bytes()))["data"]["__schema"]
+    types = data["types"]
+    return TypeIndex(
+        query=data["queryType"]["name"],
+        kinds={t["name"]: t["kind"] for t in types},
+        fields={t["name"]: {f["name"]: _named(f["type"]) for f in t.get("fields") or ()} for t in types},
+    )
+
+
+def _named(reference: dict[str, Any]) -> str:
+    while reference.get("ofType"):
+        reference = reference["ofType"]
+    return str(reference["name"])
 
 
 def validate_document(source: str) -> list[graphql.GraphQLError]:
