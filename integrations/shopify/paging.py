@@ -31,8 +31,9 @@ def complete_order(
     - a return created past ``OrderReturnables``' first page would not be recognised, and would be
       created again.
 
-    ``refunds`` is a plain list (always whole); each refund's lines are paged. The default: what the
-    mirror reads.
+    ``refunds`` and ``fulfillments`` are plain lists (always whole); each refund's and each fulfillment's
+    lines are paged (a fulfillment's lines past the returns view's first 20 could not be returned). The
+    default: what the mirror reads.
     """
     for name in names:
         if name in ORDER_PAGES:
@@ -44,6 +45,9 @@ def complete_order(
     if "refunds" in names:
         for refund in node.get("refunds") or ():
             _complete(client, refund, "refund", "refundLineItems", "RefundLineItemsPage", 50)
+    if "fulfillments" in names:
+        for fulfillment in node.get("fulfillments") or ():
+            _complete(client, fulfillment, "fulfillment", "fulfillmentLineItems", "FulfillmentLineItemsPage", 50)
 
 
 def _complete(client: ShopifyClient, owner: dict[str, Any], root: str, name: str, query: str, page: int) -> None:

@@ -28,6 +28,10 @@ STATES = {
     "cancelled": "cancelled",
 }
 
+#: Lines of a created order at most: past the catalogue's 12 products a long order repeats them (each
+#: order has ``ids.SLOTS`` ids for each kind of child, and a line may have one of each).
+MAX_LINE_ITEMS = 50
+
 #: Scenarios whose fulfillment order nothing has shipped from nor closed: the ones an order can be split in.
 SPLITTABLE = frozenset({"paid_unsubmitted", "paid_submitted", "paid_accepted", "rejected", "authorized", "pending"})
 
@@ -52,8 +56,8 @@ def build_created_order(
     scenario = STATES.get(status, status)
     if scenario not in dict(SCENARIOS):
         raise ValueError(f"unknown order status {status!r} (use one of {', '.join(STATES)})")
-    if line_items is not None and not 1 <= line_items <= 12:
-        raise ValueError("line_items must be between 1 and 12")
+    if line_items is not None and not 1 <= line_items <= MAX_LINE_ITEMS:
+        raise ValueError(f"line_items must be between 1 and {MAX_LINE_ITEMS}")
     if aliexpress_order_id is not None and not str(aliexpress_order_id).isdigit():
         raise ValueError("aliexpress_order_id must be digits")
     if fulfillment_orders < 1 or fulfillment_orders > (line_items or 2):

@@ -206,7 +206,9 @@ def _line_items(
     rng: random.Random, index: int, rate: Decimal, tax_rate: Decimal, count: int, discount: bool
 ) -> list[LineItem]:
     items = []
-    for k, product_index in enumerate(_sample(rng, len(PRODUCTS), count)):
+    picks = _sample(rng, len(PRODUCTS), min(count, len(PRODUCTS)))
+    picks += [picks[k % len(PRODUCTS)] for k in range(len(PRODUCTS), count)]  # a long order repeats products
+    for k, product_index in enumerate(picks):
         title, vendor, base_price, variants = PRODUCTS[product_index]
         variant = _randbelow(rng, len(variants))
         quantity = _choice(rng, (1, 1, 1, 2, 2, 3))

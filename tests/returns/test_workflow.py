@@ -280,3 +280,33 @@ def test_a_return_created_past_the_first_page_of_the_order_s_returns_is_recognis
     assert counts["returnCreate"]["applied"] == 1
     created = [m for m in sandbox.control.mutations(gid) if m["name"] == "returnCreate" and m["applied"]]
     assert len(created) == 1  # on the order, not only on the return it adopted
+
+
+def test_a_line_past_the_first_page_of_its_fulfillment_is_returned(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop
+) -> None:
+    """An order of 25 lines shipped in one fulfillment: the return of its 23rd line points at that
+    fulfillment's 23rd line item, which ``OrderReturnables``' first page (20) does not hold; the next page
+    is read, and the return is created, processed and closed once. On the first page only, the line was
+    not found among what can be returned and the case stopped for a person."""
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop, lines=25)
+    with session_scope() as session:
+        lines = session.scalars(select(LineItem).where(LineItem.order_id == order_id).order_by(LineItem.id)).all()
+        assert len(lines) == 25
+        line_id, line_gid = lines[22].id, lines[22].shopify_gid
+        case = service.request_return(
+            session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1},
+            evidence=parse_evidence("photos"), keep_item=True, actor="operator:test",
+        )  # fmt: skip
+        return_id = case.id
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    case = _case(return_id)
+    assert case.state == rs.DONE
+    assert case.shopify_gid is not None
+    snap = sandbox.control.return_snapshot(case.shopify_gid)
+    assert snap["status"] == "CLOSED"
+    assert [line["line_item_id"] for line in snap["line_items"]] == [line_gid]
+    counts = sandbox.control.return_mutation_counts(case.shopify_gid)
+    assert {k: v["applied"] for k, v in counts.items()} == {"returnCreate": 1, "returnProcess": 1, "returnClose": 1}
+    created = [m for m in sandbox.control.mutations(gid) if m["name"] == "returnCreate"]
+    assert [m["applied"] for m in created] == [True]  # sent once, never refused for blank lines

@@ -14,6 +14,7 @@ FRAGMENTS = {
     "LineItemFields",
     "FulfillmentOrderFields",
     "RefundLineFields",
+    "FulfillmentLineFields",
     "FulfillmentOrderLineFields",
     "OrderReturnFields",
     "MoneyBagFields",

@@ -63,6 +63,30 @@ def test_faults_throttle_and_reset_over_http(shopify_sandbox: ShopifySandbox) ->
     assert shopify_sandbox.state.materialized == {}
 
 
+def test_a_long_order_s_shipment_pages_its_lines(shopify_sandbox: ShopifySandbox) -> None:
+    """Up to 50 lines (the catalogue's 12 products repeated); Shopify's ``fulfillment(id:)`` root field
+    pages a fulfillment's lines like any connection; 51 lines are refused with the limit."""
+    base = f"{shopify_sandbox.base_url}/_sandbox"
+    created = httpx.post(f"{base}/orders", json={"status": "fulfilled", "line_items": 25}).json()
+    query = """query($id: ID!) { order(id: $id) { lineItems(first: 50) { nodes { id } }
+        fulfillments { id fulfillmentLineItems(first: 20) { pageInfo { hasNextPage endCursor } nodes { id } } } } }"""
+    order = data(shopify_sandbox, query, {"id": created["id"]})["order"]
+    assert len(order["lineItems"]["nodes"]) == 25
+    [shipment] = order["fulfillments"]
+    first = shipment["fulfillmentLineItems"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    page = """query($id: ID!, $after: String) { fulfillment(id: $id) {
+        fulfillmentLineItems(first: 50, after: $after) { pageInfo { hasNextPage } nodes { id lineItem { id } } } } }"""
+    rest = data(shopify_sandbox, page, {"id": shipment["id"], "after": first["pageInfo"]["endCursor"]})
+    more = rest["fulfillment"]["fulfillmentLineItems"]
+    assert more["pageInfo"]["hasNextPage"] is False
+    assert len({n["id"] for n in first["nodes"] + more["nodes"]}) == 25
+    assert [n["lineItem"]["id"] for n in more["nodes"]] == [n["id"] for n in order["lineItems"]["nodes"][20:]]
+    refused = httpx.post(f"{base}/orders", json={"status": "paid", "line_items": 51})
+    assert refused.status_code == 400
+    assert "line_items must be between 1 and 50" in refused.json()["error"]
+
+
 def test_an_order_split_into_fulfillment_orders(shopify_sandbox: ShopifySandbox) -> None:
     """``fulfillment_orders`` shares an order's lines out as ``fulfillmentOrderSplit`` would; the control's
     fulfillment actions take the one at a position; GraphQL pages them like any connection."""

@@ -145,7 +145,8 @@ def read_returnables(client: ShopifyClient, order_gid: str) -> Returnables:
     node = client.execute("OrderReturnables", {"id": order_gid})["order"]
     if node is None:
         raise NotFoundError(f"Shopify has no order {order_gid}")
-    complete_order(client, node, ("returns",))  # the return an earlier attempt made may be the 11th
+    # the return an earlier attempt made may be the 11th; the line to return, a fulfillment's 21st
+    complete_order(client, node, ("returns", "fulfillments"))
     items = tuple(
         ReturnableItem(fli["id"], str((fli.get("lineItem") or {}).get("id") or ""), int(fli.get("quantity") or 0))
         for fulfillment in node.get("fulfillments") or []

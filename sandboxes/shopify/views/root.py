@@ -87,6 +87,10 @@ class QueryRoot(QueryRootSyncFields, View):
         view = self.node(id)
         return view if isinstance(view, FulfillmentOrderView) else None
 
+    def fulfillment(self, id: str) -> FulfillmentView | None:
+        view = self.node(id)
+        return view if isinstance(view, FulfillmentView) else None
+
     def refund(self, id: str) -> View | None:
         view = self.node(id)
         return view if isinstance(view, RefundView) else None
