@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
+import orjson
+
 __all__ = [
     "LINE_NOT_IN_REST",
     "NOT_IN_REST",
@@ -169,7 +171,9 @@ class ShopifyOrder:
     fulfillment_orders: tuple[ShopifyFulfillmentOrder, ...] | None = None
     refunds: tuple[ShopifyRefund, ...] | None = None
     transactions: tuple[ShopifyTransaction, ...] | None = None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: The document it was parsed from; or, read in bulk (``serialized_raw``), that document's JSON as
+    #: ``orjson.Fragment``: a backfill's batch holds each order in ~3.6 KB instead of ~25 KB of objects.
+    raw: dict[str, Any] | orjson.Fragment = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def from_graphql(self) -> bool:
@@ -365,9 +369,11 @@ def parse_rest_transaction(txn: dict[str, Any], currency: str) -> ShopifyTransac
 # --- GraphQL ----------------------------------------------------------------------------------
 
 
-def parse_graphql_order(node: dict[str, Any], source: str = "graphql") -> ShopifyOrder:
+def parse_graphql_order(node: dict[str, Any], source: str = "graphql", *, serialized_raw: bool = False) -> ShopifyOrder:
     """An ``Order`` node. Connections may come as ``nodes``, ``edges`` or a plain list (bulk rows); a
-    connection or field not selected stays ``None``. Mirror a node selected with ``OrderFields``."""
+    connection or field not selected stays ``None``. Mirror a node selected with ``OrderFields``.
+    ``serialized_raw``: keep the node as its JSON (``ShopifyOrder.raw``), so that the parsed node is freed
+    at once."""
     currency = node.get("currencyCode")
     if not node.get("id") or not currency:
         raise OrderPayloadError("order node has no id or currencyCode")
@@ -408,7 +414,7 @@ def parse_graphql_order(node: dict[str, Any], source: str = "graphql") -> Shopif
         fulfillment_orders=_each(node, "fulfillmentOrders", _graphql_fulfillment_order),
         refunds=_each(node, "refunds", lambda r: _graphql_refund(r, currency)),
         transactions=_each(node, "transactions", lambda t: parse_graphql_transaction(t, currency)),
-        raw=node,
+        raw=orjson.Fragment(orjson.dumps(node)) if serialized_raw else node,
     )
 
 

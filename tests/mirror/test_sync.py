@@ -121,6 +121,11 @@ def test_backfill_applies_every_order_with_its_lines(
         expected = sum(len(sandbox.control.snapshot(gid)["line_items"]) for gid in
                        session.scalars(select(Order.shopify_gid)))  # fmt: skip
         assert lines == expected
+        # each order's document, as the export assembled it (kept as JSON while its batch waited)
+        for order in session.scalars(select(Order)):
+            assert order.raw["id"] == order.shopify_gid
+            shopify_lines = sandbox.control.snapshot(order.shopify_gid)["line_items"]
+            assert len(order.raw["lineItems"]["nodes"]) == len(shopify_lines)
         shop = session.get(Shop, shop_id)
         assert shop is not None
         assert shop.orders_watermark == run.created_at

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import pytest
 
 from integrations.shopify.client import ShopifyClient
@@ -89,6 +90,17 @@ def test_rest_and_graphql_readings_of_one_order_are_equal(
     assert all(getattr(by_rest, f) is None for f in NOT_IN_REST)
     assert by_rest.lines
     assert all(isinstance(li.unit_price, Decimal) for li in by_rest.lines)
+
+
+def test_an_order_read_in_bulk_keeps_its_document_as_json(
+    shopify_sandbox: ShopifySandbox, client: ShopifyClient
+) -> None:
+    """``serialized_raw`` (the backfill): the same order, its document held as JSON bytes, not objects."""
+    node = client.execute("OrderById", {"id": shopify_sandbox.control.snapshot("#1023")["id"]})["order"]
+    kept = parse_graphql_order(node, serialized_raw=True)
+    assert kept == parse_graphql_order(node)
+    assert isinstance(kept.raw, orjson.Fragment)
+    assert orjson.loads(orjson.dumps(kept.raw)) == node
 
 
 def test_a_refunded_order_carries_its_money_as_decimals_in_the_shop_currency(

@@ -21,6 +21,7 @@ def from_rest(
     return parse_rest_order(payload, source, triggered_at)
 
 
-def from_graphql(node: dict[str, Any], source: str = "reconcile") -> ShopifyOrder:
-    """An ``Order`` node selected with ``OrderFields`` (reconciliation, backfill, an action's read-back)."""
-    return parse_graphql_order(node, source)
+def from_graphql(node: dict[str, Any], source: str = "reconcile", *, serialized_raw: bool = False) -> ShopifyOrder:
+    """An ``Order`` node selected with ``OrderFields`` (reconciliation, backfill, an action's read-back);
+    ``serialized_raw``: its ``raw`` kept as JSON (``parse_graphql_order``)."""
+    return parse_graphql_order(node, source, serialized_raw=serialized_raw)
