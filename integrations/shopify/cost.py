@@ -71,9 +71,9 @@ class CostCalculator:
     def _field_type(self, parent: str | None, node: FieldNode) -> str | None:
         return self._types.field_type(parent, node.name.value)
 
-    def _priced(self, named: str | None, node: FieldNode) -> bool:
+    def _priced(self, named: str, node: FieldNode) -> bool:
         """Whether the field costs anything: objects and connections do; scalars, enums, ``__typename`` not."""
-        return named is not None and not self._types.is_leaf(named) and not node.name.value.startswith("__")
+        return not self._types.is_leaf(named) and not node.name.value.startswith("__")
 
     def _size(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
