@@ -17,6 +17,14 @@ ORDER_PAGES = {
     "returns": ("OrderReturnsPage", 10),
 }
 
+#: Per name in ``complete_order``'s ``names``: the children of the order it holds (connection nodes or a
+#: plain list), and each child's cut connection: (its query's root field, the connection, the query, page).
+CHILD_PAGES = {
+    "fulfillmentOrders": ("fulfillmentOrder", "lineItems", "FulfillmentOrderLineItemsPage", 50),
+    "refunds": ("refund", "refundLineItems", "RefundLineItemsPage", 50),
+    "fulfillments": ("fulfillment", "fulfillmentLineItems", "FulfillmentLineItemsPage", 50),
+}
+
 
 def complete_order(
     client: ShopifyClient, node: dict[str, Any], names: tuple[str, ...] = ("lineItems", "fulfillmentOrders", "refunds")
@@ -39,15 +47,12 @@ def complete_order(
         if name in ORDER_PAGES:
             query, page = ORDER_PAGES[name]
             _complete(client, node, "order", name, query, page)
-    if "fulfillmentOrders" in names:
-        for fulfillment_order in (node.get("fulfillmentOrders") or {}).get("nodes") or ():
-            _complete(client, fulfillment_order, "fulfillmentOrder", "lineItems", "FulfillmentOrderLineItemsPage", 50)
-    if "refunds" in names:
-        for refund in node.get("refunds") or ():
-            _complete(client, refund, "refund", "refundLineItems", "RefundLineItemsPage", 50)
-    if "fulfillments" in names:
-        for fulfillment in node.get("fulfillments") or ():
-            _complete(client, fulfillment, "fulfillment", "fulfillmentLineItems", "FulfillmentLineItemsPage", 50)
+        if name in CHILD_PAGES:
+            root, connection, query, page = CHILD_PAGES[name]
+            held = node.get(name)
+            children = held.get("nodes") or () if isinstance(held, dict) else held or ()
+            for child in children:
+                _complete(client, child, root, connection, query, page)
 
 
 def _complete(client: ShopifyClient, owner: dict[str, Any], root: str, name: str, query: str, page: int) -> None:

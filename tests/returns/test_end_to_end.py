@@ -270,3 +270,30 @@ def test_a_cancellation_the_seller_overtook_continues_as_a_return_to_a_refund(li
     timeline = [e["kind"] for e in live.ok("orders", "show", name)["timeline"]]
     assert "cancellation.converted_to_return" in timeline
     assert "return.done" in timeline
+
+
+def test_the_23rd_line_of_a_25_line_shipment_is_returned(live: Live) -> None:
+    """Played as an operator: a 25-line order shipped in one fulfillment, the 23rd line damaged. The
+    worker reads every page of the shipment's lines (Shopify's first 20 do not hold it), creates the
+    return of that line alone, processes and closes it once."""
+    gid, order_id, _, _ = _order_with_supplier(live, lines=25, amount="90.00", deliver="carrier")
+    with session_scope() as session:
+        lines = session.execute(
+            select(LineItem.id, LineItem.shopify_gid).where(LineItem.order_id == order_id).order_by(LineItem.id)
+        ).all()
+    assert len(lines) == 25
+    line_id, line_gid = lines[22]
+    name = live.ok("orders", "show", gid)["order"]["name"]
+    shown = live.ok("returns", "request", name, "--reason", "damaged", "--items", f"{line_id}:1",
+                    "--evidence", "photos=IMG_0413.jpg", "--keep-item")  # fmt: skip
+    assert shown["verdict"] == "approve"
+    live.wait("the return refunded and closed", _state_is(order_id, rs.DONE))
+    case = _return_of(order_id)
+    assert case is not None
+    assert case.shopify_gid is not None
+    snap = live.shopify.control.return_snapshot(case.shopify_gid)
+    assert [line["line_item_id"] for line in snap["line_items"]] == [line_gid]
+    counts = live.shopify.control.return_mutation_counts(case.shopify_gid)
+    assert {k: v["applied"] for k, v in counts.items() if v["applied"]} == {
+        "returnCreate": 1, "returnProcess": 1, "returnClose": 1,
+    }  # fmt: skip

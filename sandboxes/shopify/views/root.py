@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sandboxes.shopify import disputes, ids
 from sandboxes.shopify.disputes import DisputeEvidenceView, DisputeView
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from sandboxes.shopify.state import ShopState
 
 MAX_PAGE = 250
+
+
+_V = TypeVar("_V", bound=View)
 
 
 class QueryRoot(QueryRootSyncFields, View):
@@ -84,16 +87,18 @@ class QueryRoot(QueryRootSyncFields, View):
         return OrderView(self._state, found[0]) if found else None
 
     def fulfillmentOrder(self, id: str) -> FulfillmentOrderView | None:
-        view = self.node(id)
-        return view if isinstance(view, FulfillmentOrderView) else None
+        return self._node_of(id, FulfillmentOrderView)
 
     def fulfillment(self, id: str) -> FulfillmentView | None:
-        view = self.node(id)
-        return view if isinstance(view, FulfillmentView) else None
+        return self._node_of(id, FulfillmentView)
 
-    def refund(self, id: str) -> View | None:
+    def refund(self, id: str) -> RefundView | None:
+        return self._node_of(id, RefundView)
+
+    def _node_of(self, id: str, kind: type[_V]) -> _V | None:
+        """The node ``id`` if it is of ``kind`` (a root field typed by its object, as ``refund(id:)``)."""
         view = self.node(id)
-        return view if isinstance(view, RefundView) else None
+        return view if isinstance(view, kind) else None
 
     def node(self, id: str) -> View | None:
         return resolve_node(self._state, id)
