@@ -4,6 +4,7 @@ added latency, a 502/503 without running it, a hold long enough for the client t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse, Response
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from sandboxes.shopify.sandbox import ShopifySandbox
 
 
-async def before_run(sandbox: ShopifySandbox, headers: dict[str, str], fields: set[str]) -> Response | None:
+async def before_run(sandbox: ShopifySandbox, headers: dict[str, str], fields: AbstractSet[str]) -> Response | None:
     """The early answer an injected fault gives (None: run the request)."""
     faults = sandbox.faults
     if faults.config.latency_seconds:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -58,7 +59,7 @@ class Faults:
         with self._lock:
             self.one_shots.extend(OneShot(kind, field) for _ in range(times))
 
-    def strikes(self, kind: str, rate: float, root_fields: set[str]) -> bool:
+    def strikes(self, kind: str, rate: float, root_fields: AbstractSet[str]) -> bool:
         """Whether this request gets fault ``kind``: a matching one-shot (consumed), else the seeded rate."""
         with self._lock:
             for position, shot in enumerate(self.one_shots):

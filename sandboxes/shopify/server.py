@@ -7,6 +7,7 @@ client to time out (the request still runs afterwards), and "run it, then break 
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -110,19 +111,20 @@ def _address(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def root_fields(query: str) -> set[str]:
+@functools.lru_cache(maxsize=256)  # the same few documents again and again (a bulk export's polls)
+def root_fields(query: str) -> frozenset[str]:
     """Names of the operation's root fields (empty when the document does not parse: no fault matches)."""
     try:
         document = graphql.parse(query)
     except graphql.GraphQLError:
-        return set()
-    return {
+        return frozenset()
+    return frozenset(
         selection.name.value
         for definition in document.definitions
         if isinstance(definition, graphql.OperationDefinitionNode)
         for selection in definition.selection_set.selections
         if isinstance(selection, graphql.FieldNode)
-    }
+    )
 
 
 async def _read_payload(request: Request) -> dict[str, Any] | str:
