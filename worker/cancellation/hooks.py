@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Integer, select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
@@ -28,6 +28,7 @@ from models.cancellation import LIVE_INTENT_STATES
 from worker.cancellation import intents as ik
 from worker.cancellation import service
 from worker.cancellation import states as s
+from worker.db.bulk import any_of
 from worker.errors import DropsyncError
 from worker.mirror.apply import AppliedOrder
 from worker.timeline import record_event
@@ -55,7 +56,7 @@ def close_cancel_intents(session: Session, shop_id: int, applied: Sequence[Appli
         return
     live = session.scalars(
         select(ShopifyIntent).where(
-            ShopifyIntent.order_id.in_(cancelled),
+            any_of(session, ShopifyIntent.order_id, cancelled, Integer),
             ShopifyIntent.kind == ik.IntentKind.ORDER_CANCEL,
             ShopifyIntent.state.in_(LIVE_INTENT_STATES),
         )

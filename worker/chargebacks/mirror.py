@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
 from integrations.shopify.order import parse_time
 from models import Chargeback, Order
 from models.chargebacks import FINAL_STATUSES
 from models.types import utcnow
+from worker.db.bulk import any_of
 from worker.money import round_money
 from worker.timeline import record_event
 
@@ -188,7 +189,9 @@ def link_orders(session: Session, shop_id: int, orders: dict[str, int]) -> int:
     """Link unlinked chargebacks of these orders (gid → ledger id) now that the orders are mirrored."""
     rows = session.scalars(
         select(Chargeback).where(
-            Chargeback.shop_id == shop_id, Chargeback.order_id.is_(None), Chargeback.order_gid.in_(list(orders))
+            Chargeback.shop_id == shop_id,
+            Chargeback.order_id.is_(None),
+            any_of(session, Chargeback.order_gid, list(orders), String),  # a backfill's batch: 500 ids
         )
     ).all()
     for row in rows:
