@@ -87,3 +87,14 @@ def test_share_buckets_makes_the_client_use_them(tmp_path: Path) -> None:
     finally:
         throttle.use_shared_buckets(None)
     assert isinstance(throttle.bucket_for("a.myshopify.com@x"), throttle.CostBucket)
+
+
+def test_the_file_store_keeps_its_model_without_an_fsync_per_call(tmp_path: Path) -> None:
+    """Two operations a Shopify call: an fsync each made every call of every process wait on the disk."""
+    path = tmp_path / "buckets.sqlite3"
+    store = SqliteStore(path)
+    store.call("shop", "observe", 0.0, 2000.0, 1500.0, 100.0, 0.0, 0.0)
+    db = store._connect()
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: the WAL is synced at checkpoints
+    assert SqliteStore(path).call("shop", "peek")[2]  # another process's store reads what was observed

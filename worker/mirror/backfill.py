@@ -235,10 +235,9 @@ def wait_for_result(
     """The result URL, once the operation completes (the finish webhook may already have said so)."""
     deadline = time.monotonic() + timeout
     stop = stop or threading.Event()
+    with unit_of_work() as session:
+        gid = _backfill(session, backfill_id).bulk_operation_gid  # fixed while it runs: read once, not per poll
     while time.monotonic() < deadline and not stop.is_set():
-        with unit_of_work() as session:
-            backfill = _backfill(session, backfill_id)
-            gid = backfill.bulk_operation_gid
         operation = client.execute("BulkOperationById", {"id": gid})["bulkOperation"]
         if on_poll:
             on_poll(operation)
