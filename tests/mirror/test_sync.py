@@ -256,16 +256,29 @@ def test_a_large_shop_is_exported_in_parts_that_cover_every_order_once(
         parts = backfill.parts_of(session, lead_id)
         assert [(p.part, p.parts, p.status) for p in parts] == [(n, 4, "completed") for n in (1, 2, 3, 4)]
         assert len({p.bulk_operation_gid for p in parts}) == 4  # one bulk operation each
-        # Windows: contiguous, open at both ends, the first the smallest.
+        # Windows: contiguous, open at both ends, the first the smallest, the last smaller than the middle
+        # (what is left to apply once the export has ended).
         assert parts[0].created_from is None
         assert parts[-1].created_before is None
         assert all(a.created_before == b.created_from for a, b in itertools.pairwise(parts))
         assert all(p.orders_applied > 0 for p in parts)
         assert parts[0].orders_applied == min(p.orders_applied for p in parts)
+        assert parts[-1].orders_applied < max(p.orders_applied for p in parts) / 2
         assert sum(p.orders_applied for p in parts) == 40  # no order in two parts
         shop = session.get(Shop, shop_id)
         assert shop is not None
         assert shop.orders_watermark == parts[0].created_at  # the run's start, once every part is in
+
+
+def test_a_large_shop_s_parts_start_and_end_small() -> None:
+    shares = backfill.spans(backfill.PARTS)
+    whole = sum(shares)
+    assert len(shares) == 8
+    assert shares[0] / whole < 0.03  # the apply starts after ~2.5 % of the export
+    assert shares[-1] / whole < 0.05  # and ends ~4 % of the orders after it
+    assert max(shares) / whole < 0.2
+    assert backfill.spans(1) == [1.0]
+    assert len(backfill.spans(2)) == 2
 
 
 def test_a_small_shop_is_one_export(shop_id: int, client: ShopifyClient, committed_db: Engine) -> None:

@@ -56,8 +56,10 @@ TERMINAL = frozenset({"completed", "failed", "canceled", "cancelled", "expired"}
 SPLIT_AT = 10_000
 #: Parts of a split backfill, by creation time; the first part's export is all the apply waits for.
 PARTS = 8
-#: Each part's span of time against the one before (the export ran ~1.6x the apply's speed beside it).
-GROWTH = 1.5
+#: The first part's span of time against a middle part's: small, the apply starts soon.
+FIRST_SPAN = 0.15
+#: The last parts' spans against a middle part's: small, what is left to apply once the export has ended.
+LAST_SPANS = (0.5, 0.25)
 
 #: A part's creation-time window: ``[created_from, created_before)``, None for an open end.
 Window = tuple[dt.datetime | None, dt.datetime | None]
@@ -108,23 +110,41 @@ def plan(client: ShopifyClient, since: dt.datetime | None, parts: int = PARTS) -
     """The creation-time windows a backfill is exported in.
 
     One window when it reads fewer than ``SPLIT_AT`` orders. Else ``parts`` spans of the time from the
-    oldest order's creation to the newest's, each ``GROWTH`` times the one before: the first is small (its
-    export is all the apply waits for; ~2 % of the orders with 8 parts), and each next part is exported
-    while the one before it is applied (Shopify exports faster than dropsync applies). The first window has
-    no lower bound and the last no upper one, so an order created at any time, during the run included,
-    falls in exactly one.
+    oldest order's creation to the newest's (``spans``), the first and the last ones small. The exports
+    follow one another without a pause while each part is applied as soon as it is exported, so the run
+    lasts about its export plus the apply of what is exported last: the smaller the last part, the
+    sooner it ends. The first window has no lower bound and the last no upper one, so an order created at
+    any time, during the run included, falls in exactly one.
     """
     data = client.execute("BackfillPlan", {"query": orders_filter(since)})
     count, oldest, newest = data["ordersCount"], data["oldest"]["nodes"], data["newest"]["nodes"]
     if parts <= 1 or not oldest or (count["precision"] == "EXACT" and int(count["count"]) < SPLIT_AT):
         return [(None, None)]
     first, last = (dt.datetime.fromisoformat(str(n[0]["createdAt"]).replace("Z", "+00:00")) for n in (oldest, newest))
-    weights = list(itertools.accumulate(GROWTH**k for k in range(parts)))
+    weights = list(itertools.accumulate(spans(parts)))
     ends = [first + (last - first) * (weight / weights[-1]) for weight in weights[:-1]]
     edges = sorted({end.replace(microsecond=0) for end in ends})
     edges = [edge for edge in edges if first < edge <= last]  # whole seconds, as Shopify's search compares
     bounds: list[dt.datetime | None] = [None, *edges, None]
     return list(itertools.pairwise(bounds))
+
+
+def spans(parts: int) -> list[float]:
+    """Each part's share of the time span, relative: with 8 parts, 2.5 % of it first, 17 % for each of the
+    five middle parts, then 8.5 % and 4.2 %.
+
+    Exported while the one before it is applied, a middle part is ready when its turn comes if the
+    export keeps up with the apply; if it does not (the sandbox, beside the apply on the same two cores,
+    or a shop Shopify exports slowly), the apply waits for each part anyway, and only the last one is
+    left once the export ends. Growing parts (each 1.5x the one before) left the last 35 % of a 100k
+    backfill to apply alone, 21 s of an 83 s run.
+    """
+    if parts <= 1:
+        return [1.0]
+    shares = [FIRST_SPAN] + [1.0] * (parts - 1)
+    if parts > len(LAST_SPANS) + 1:
+        shares[-len(LAST_SPANS) :] = LAST_SPANS
+    return shares
 
 
 def start_run(
