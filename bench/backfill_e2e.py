@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,14 +40,49 @@ def _machine_cpu() -> tuple[float, float]:
     return (sum(fields) - idle) / ticks, idle / ticks
 
 
-def _run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, str, dict[str, float]]:
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _ExportWatch:
+    """The sandbox's CPU, sampled every half second while a run goes: what it used, and when it last
+    worked (its export's end: a backfill waits for the export, then applies what was exported last)."""
+
+    BUSY = 0.25  # of a core over a sample: the sandbox is exporting
+
+    def __init__(self, pid: int) -> None:
+        self._pid, self._stop = pid, threading.Event()
+        self._started = time.monotonic()
+        self._first = self._last = _process_cpu(pid)
+        self.busy_until = 0.0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            used = _process_cpu(self._pid)
+            if used - self._last > self.BUSY * 0.5:
+                self.busy_until = time.monotonic() - self._started
+            self._last = used
+
+    def stop(self) -> float:
+        """The sandbox's CPU seconds over the run."""
+        self._stop.set()
+        self._thread.join()
+        return _process_cpu(self._pid) - self._first
+
+
+def _run_measured(argv: list[str], env: dict[str, str], sandbox_pid: int) -> tuple[float, float, str, dict[str, float]]:
     """(wall seconds, peak RSS MiB of that process alone (wait4), stdout, CPU seconds); raises on failure.
 
-    CPU: the process's own (user + system, from wait4), and the whole machine's busy and idle time over
-    the same wall time (PostgreSQL's backends and the sandbox are in the machine's, not the process's).
+    CPU: the process's own (user + system, from wait4), the sandbox's, and the whole machine's busy and
+    idle time over the same wall time (PostgreSQL's backends are in the machine's, not the process's).
     """
     busy_before, idle_before = _machine_cpu()
     started = time.monotonic()
+    watch = _ExportWatch(sandbox_pid)
     out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"dropsync-e2e-{os.getpid()}.out"
     with out_path.open("wb") as out, open(os.devnull, "wb") as devnull:
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=devnull)
@@ -55,6 +91,8 @@ def _run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, s
     busy_after, idle_after = _machine_cpu()
     cpu = {
         "process": usage.ru_utime + usage.ru_stime,
+        "sandbox": watch.stop(),
+        "export_until": watch.busy_until,
         "machine": busy_after - busy_before,
         "idle": idle_after - idle_before,
     }
@@ -79,12 +117,12 @@ def main() -> None:
         wait_for_port(port, timeout=120)
         env = {**os.environ, "PYTHONPATH": str(ROOT), **shop_env}
         floor_wall, floor_rss, floor_out, floor_cpu = _run_measured(
-            [sys.executable, "-m", "bench.bulk_floor", "--api-url", api_url, "--token", TOKEN], env
+            [sys.executable, "-m", "bench.bulk_floor", "--api-url", api_url, "--token", TOKEN], env, sandbox.pid
         )
         floor = json.loads(floor_out.strip().splitlines()[-1])
         with bench_database("dropsync_bench_e2e") as url:
             env = {**env, "DATABASE_URL": url, "SHOPIFY_API_URL": api_url, "DROPSYNC_LOG_LEVEL": "WARNING"}
-            wall, rss, _, cpu = _run_measured([DROPSYNC, "sync", "backfill"], env)
+            wall, rss, _, cpu = _run_measured([DROPSYNC, "sync", "backfill"], env, sandbox.pid)
             from models import LineItem, Order, SupplierOrder, SupplierOrderItem
 
             engine = create_engine(url)
@@ -109,10 +147,14 @@ def main() -> None:
           f"{floor['bytes'] / 1e6:.0f} MB")  # fmt: skip
     print(f"{'dropsync sync backfill':34} {wall:8.1f} {orders / wall:9,.0f} {rss:12.0f}")
     print(f"ratio to the floor: {wall / floor_wall:.2f}x")
-    for name, used in (("floor", floor_cpu), ("backfill", cpu)):
-        print(f"CPU during the {name}: its process {used['process']:.1f} s; the machine busy {used['machine']:.1f} s, "
-              f"idle {used['idle']:.1f} s (PostgreSQL, the sandbox and anything else: "
-              f"{used['machine'] - used['process']:.1f} s)")  # fmt: skip
+    cores = os.cpu_count() or 1
+    for name, used, took in (("floor", floor_cpu, floor_wall), ("backfill", cpu, wall)):
+        print(f"CPU during the {name}: its process {used['process']:.1f} s, the sandbox {used['sandbox']:.1f} s; "
+              f"the machine busy {used['machine']:.1f} s ({used['machine'] / (cores * took):.0%} of its "
+              f"{cores} cores), idle {used['idle']:.1f} s (PostgreSQL and anything else: "
+              f"{used['machine'] - used['process'] - used['sandbox']:.1f} s)")  # fmt: skip
+    print(f"the sandbox exported until {cpu['export_until']:.1f} s into the backfill's {wall:.1f} s: "
+          f"{wall - cpu['export_until']:.1f} s were left to apply after the export")  # fmt: skip
     linked, items = counts["supplier_orders"] or 0, counts["supplier_order_items"] or 0
     print(
         f"ledger: {orders:,} orders, {counts['line_items']:,} line items, {linked:,} supplier orders "
