@@ -50,6 +50,7 @@ class _ExportWatch:
     """The sandbox's CPU, sampled every half second while a run goes: what it used, and when it last
     worked (its export's end: a backfill waits for the export, then applies what was exported last)."""
 
+    SAMPLE = 0.5  # seconds
     BUSY = 0.25  # of a core over a sample: the sandbox is exporting
 
     def __init__(self, pid: int) -> None:
@@ -61,9 +62,9 @@ class _ExportWatch:
         self._thread.start()
 
     def _sample(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._stop.wait(self.SAMPLE):
             used = _process_cpu(self._pid)
-            if used - self._last > self.BUSY * 0.5:
+            if used - self._last > self.BUSY * self.SAMPLE:
                 self.busy_until = time.monotonic() - self._started
             self._last = used
 

@@ -154,7 +154,7 @@ class SqliteStore:
             db.execute("PRAGMA journal_mode=WAL")
             # No fsync per operation (two a Shopify call): a power cut may forget the last updates, which
             # the next response corrects (the server's figures are authoritative); the file stays whole.
-            # Beside a 100k backfill's writes, these commits held its exporter thread 5 s of its 80.
+            # Beside a 100k backfill's writes, these commits held its exporter thread 5 s of its 88.
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db

@@ -7,7 +7,6 @@ client to time out (the request still runs afterwards), and "run it, then break 
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from sandboxes.shopify.control_http import control_routes
+from sandboxes.shopify.executor import parse
 from sandboxes.shopify.fault_gate import before_run
 from sandboxes.shopify.requestctx import with_request_base
 from sandboxes.shopify.rest.api import rest_routes
@@ -111,11 +111,10 @@ def _address(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-@functools.lru_cache(maxsize=256)  # the same few documents again and again (a bulk export's polls)
 def root_fields(query: str) -> frozenset[str]:
     """Names of the operation's root fields (empty when the document does not parse: no fault matches)."""
     try:
-        document = graphql.parse(query)
+        document = parse(query)  # the executor's parsed documents: each text parsed once
     except graphql.GraphQLError:
         return frozenset()
     return frozenset(

@@ -10,17 +10,19 @@ from sandboxes.shopify import ShopifySandbox
 
 
 def post(
-    sandbox: ShopifySandbox, query: str, variables: dict[str, Any] | None = None, **headers: str
-) -> httpx.Response:
+    sandbox: ShopifySandbox, query: str, variables: dict[str, Any] | None = None, *,
+    operation_name: str | None = None, **headers: str,
+) -> httpx.Response:  # fmt: skip
     sent = {"X-Shopify-Access-Token": sandbox.config.access_token, **headers}
-    return httpx.post(
-        sandbox.graphql_url(), json={"query": query, "variables": variables or {}}, headers=sent, timeout=30
-    )
+    body = {"query": query, "variables": variables or {}, "operationName": operation_name}
+    return httpx.post(sandbox.graphql_url(), json=body, headers=sent, timeout=30)
 
 
-def gql(sandbox: ShopifySandbox, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+def gql(
+    sandbox: ShopifySandbox, query: str, variables: dict[str, Any] | None = None, operation_name: str | None = None
+) -> dict[str, Any]:
     """The JSON body of a 200 answer."""
-    response = post(sandbox, query, variables)
+    response = post(sandbox, query, variables, operation_name=operation_name)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -312,18 +312,13 @@ def test_has_next_page_skips_deleted_orders(shopify_sandbox: ShopifySandbox) -> 
 def test_a_document_sent_again_is_checked_once_and_answers_by_its_own_variables(
     shopify_sandbox: ShopifySandbox,
 ) -> None:
-    def ask(query: str, variables: dict[str, Any] | None = None, operation: str | None = None) -> dict[str, Any]:
-        sent = {"query": query, "variables": variables or {}, "operationName": operation}
-        headers = {"X-Shopify-Access-Token": shopify_sandbox.config.access_token}
-        answer: dict[str, Any] = httpx.post(shopify_sandbox.graphql_url(), json=sent, headers=headers).json()
-        return answer
-
     checked = shopify_sandbox.executor._checked
     two = "query Pick($n: Int!) { orders(first: $n) { nodes { id } } } query One { orders(first: 1) { nodes { id } } }"
     before = checked.cache_info()
-    unnamed = ask(two, {"n": 2})
-    picked = ask(two, {"n": 3}, "Pick")  # the same text: parsed and validated once, run by its own request
-    one = ask(two, operation="One")
+    unnamed = gql(shopify_sandbox, two, {"n": 2})
+    # the same text: parsed and validated once, run by each request with its own variables and operation
+    picked = gql(shopify_sandbox, two, {"n": 3}, "Pick")
+    one = gql(shopify_sandbox, two, operation_name="One")
     assert unnamed["errors"][0]["message"] == "An operation name is required"
     assert len(picked["data"]["orders"]["nodes"]) == 3
     assert len(one["data"]["orders"]["nodes"]) == 1
@@ -331,8 +326,8 @@ def test_a_document_sent_again_is_checked_once_and_answers_by_its_own_variables(
     assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
     # a refused text is refused again each time, never remembered as valid
     bad = "{ orders(first: 1) { nodes { id foo } } }"
-    assert ask(bad)["errors"] == ask(bad)["errors"]
-    assert ask(bad)["errors"][0]["extensions"]["code"] == "undefinedField"
+    assert gql(shopify_sandbox, bad)["errors"] == gql(shopify_sandbox, bad)["errors"]
+    assert gql(shopify_sandbox, bad)["errors"][0]["extensions"]["code"] == "undefinedField"
     lacking = "{ orders(first: 1) { nodes { id retailLocation { id } } } }"
-    codes = [ask(lacking)["errors"][0]["extensions"]["code"] for _ in range(2)]
+    codes = [gql(shopify_sandbox, lacking)["errors"][0]["extensions"]["code"] for _ in range(2)]
     assert codes == ["NOT_SUPPORTED_BY_SANDBOX"] * 2
