@@ -12,7 +12,7 @@ from pathlib import Path
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 from starlette.concurrency import run_in_threadpool
 
 from integrations.shopify.client import ShopifyClient
@@ -145,7 +145,9 @@ class ShopDirectory:
             self._ensure_env_shop()
         env_domain = normalize_domain(settings.shopify_shop_domain) if settings.shopify_shop_domain else None
         with session_scope() as session:
-            shops = session.scalars(select(Shop).where(Shop.active.is_(True)))
+            # the secrets in the same statement (deferred columns elsewhere): one query a refresh, not one more per shop
+            active = select(Shop).where(Shop.active.is_(True)).options(undefer(Shop.client_secret))
+            shops = session.scalars(active)
             return {
                 shop.domain: KnownShop(
                     shop.id,
