@@ -121,12 +121,13 @@ def raise_order_alert(
     message: str,
     actor: str,
     severity: str = "warning",
+    reopen: bool = False,
 ) -> bool:
     """A hand-over to a person, with no deadline (an intent that failed, a request or return stuck): one
-    alert per ``key``, raised now. False when it was raised before."""
+    alert per ``key``, raised now. False when it was raised before (``reopen``: opened again if resolved)."""
     subject = f"order {order_id}" if order_id else "Shopify action"
     spec = AlertSpec(shop_id, order_id, None, kind, severity, message, None, key, subject)
-    return raise_alert(session, spec, utcnow(), actor=actor) is not None
+    return raise_alert(session, spec, utcnow(), actor=actor, reopen=reopen) is not None
 
 
 def _row(spec: AlertSpec, now: dt.datetime) -> Alert:

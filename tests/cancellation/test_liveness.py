@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select, update
 
 from models import Alert, CancellationRequest, Order, Shop, ShopifyIntent
+from models.types import utcnow
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.cancellation.faults import LossyClient
@@ -211,3 +212,43 @@ def test_an_overdue_action_shows_at_once_in_list_stuck_and_deadlines(
     assert f"intent {intent_id}" in rows[0]["message"]
     code, out, _ = cli("deadlines")
     assert "shopify_action_overdue" in out
+
+
+# --- a person's retry of an exhausted intent (`dropsync intents retry`) ------------------------------------
+
+
+def test_an_operator_retry_is_attempted_before_the_sweeper_gives_up_again(
+    sandbox: ShopifySandbox, lossy: LossyClient, shop: Shop, published: Published
+) -> None:
+    gid = sandbox.control.create_order(status="paid", line_items=1)
+    order_id = mirror(lossy, shop.id, gid)
+    request_id = _request(order_id)
+    lossy.lose_before = 100  # Shopify unreachable for a while: the intent exhausts its attempts
+    assert execution.run_request(session_scope, request_id, lossy) == "unknown"
+    intent_id = _intent(request_id).id
+    for _ in range(ik.MAX_ATTEMPTS - 1):
+        execution.execute_intent(session_scope, intent_id, lossy)
+    with session_scope() as session:
+        assert sweeper.sweep(session, utcnow() + dt.timedelta(hours=2)).failed == 1
+    assert _intent(request_id).state == "failed"
+
+    # Shopify is back; a person retries (what `dropsync intents retry` does) ...
+    lossy.lose_before = 0
+    with session_scope() as session:
+        ik.operator_retry(session, intent_id, "operator:test")
+        request = session.get_one(CancellationRequest, request_id)
+        s.move(session, request, s.SHOPIFY_ACTION, actor="operator:test", why="retry")
+    attempts = _intent(request_id).attempts
+    with session_scope() as session:
+        alert = session.scalars(select(Alert).where(Alert.dedupe_key == ik.failed_alert_key(_intent(request_id)))).one()
+        assert alert.resolved_at is not None  # the person took it: open again only if it fails again
+    # ... and the beat's sweep (every 15 s) runs before a worker took the retry message (a queue backlog,
+    # or the message was lost: exactly what the sweeper exists for).
+    with session_scope() as session:
+        result = sweeper.sweep(session, utcnow() + dt.timedelta(seconds=1))
+    after = _intent(request_id)
+    assert (after.state, after.attempts, result.failed) != ("failed", attempts, 1), (
+        f"the person's retry was failed again by the sweeper without a single attempt: {after.last_error}"
+    )
+    assert execution.run_request(session_scope, request_id, lossy) == "done"
+    assert sandbox.control.applied_counts(gid) == {"orderCancel": 1}

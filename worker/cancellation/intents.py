@@ -39,10 +39,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import IntentState, ShopifyIntent
+from models import Alert, IntentState, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
-from worker.alerts import raise_order_alert
+from worker.alerts import raise_order_alert, resolve_alert
 from worker.cancellation.errors import IntentNotFound, IntentStateError
 from worker.db import savepoint
 from worker.timeline import record_event
@@ -240,21 +240,29 @@ def mark_failed(session: Session, intent: ShopifyIntent, error: str, *, actor: s
     _event(session, intent, "intent.failed", f"failed, handed to a person: {error}", actor)
     raise_order_alert(
         session, shop_id=intent.shop_id, order_id=intent.order_id, kind="intent_failed", severity="critical",
-        key=f"cancellation:intent_failed:{intent.id}", actor="cancellation",
+        key=failed_alert_key(intent), actor="cancellation", reopen=True,  # failed again after a person's retry
         message=f"Shopify {intent.kind} intent {intent.id} failed after {intent.attempts} attempt(s): {error}",
     )  # fmt: skip
     return True
+
+
+def failed_alert_key(intent: ShopifyIntent) -> str:
+    return f"cancellation:intent_failed:{intent.id}"
 
 
 def operator_retry(session: Session, intent_id: int, actor: str) -> ShopifyIntent:
     """A person sends a failed (or stuck) intent round again. It is read first, like any retried intent.
 
     Refused for a succeeded intent (the effect exists) and when another live intent of the same
-    (order, kind) exists (the unique index would refuse it anyway).
+    (order, kind) exists (the unique index would refuse it anyway). A failed intent gets a fresh budget
+    of attempts and retry messages (the spent ones are on the timeline): with the old counts the sweeper
+    failed it again on its next pass, before any worker had taken the person's message. The caller
+    publishes that message; the sweeper sends another only if it is not taken within the dispatch lease.
     """
     intent = get_intent(session, intent_id, lock=True)
     if intent.state == IntentState.SUCCEEDED:
         raise IntentStateError(f"intent {intent.id} succeeded: there is nothing to retry")
+    spent = ""
     if intent.state == IntentState.FAILED:
         other = live_intent(session, intent.order_id, IntentKind(intent.kind))
         if other is not None:
@@ -262,9 +270,14 @@ def operator_retry(session: Session, intent_id: int, actor: str) -> ShopifyInten
         # Back to unknown (not pending): a failed intent may have been applied; read Shopify first.
         intent.state = IntentState.UNKNOWN
         intent.completed_at = None
-    intent.next_attempt_at = utcnow()
+        spent = f"; after {intent.attempts} attempt(s) and {intent.dispatches} retry message(s), a fresh budget"
+        intent.attempts, intent.dispatches = 0, 0
+        alert = session.scalar(select(Alert).where(Alert.dedupe_key == failed_alert_key(intent)))
+        if alert is not None:
+            resolve_alert(session, alert, utcnow(), actor=actor, why=f"intent {intent.id} retried by a person")
+    intent.next_attempt_at = utcnow() + dispatch_lease()
     session.flush()
-    _event(session, intent, "intent.operator_retry", "retried by a person (Shopify is read first)", actor)
+    _event(session, intent, "intent.operator_retry", f"retried by a person (Shopify is read first){spent}", actor)
     return intent
 
 
