@@ -51,6 +51,8 @@ class DisputeFacts:
     evidence_gid: str | None = None
     evidence_submitted: bool | None = None
     fulfillments: list[dict[str, Any]] | None = None
+    #: Read from Shopify's API just now (GraphQL), not a webhook body that may arrive after a newer one.
+    read: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -98,6 +100,7 @@ def from_graphql(node: dict[str, Any]) -> DisputeFacts:
             evidence_gid=evidence.get("id"),
             evidence_submitted=evidence.get("submitted"),
             fulfillments=[dict(f) for f in evidence.get("fulfillments") or []] if evidence else None,
+            read=True,
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise DisputePayloadError(f"dispute node unusable: {exc!r}") from None
@@ -142,14 +145,24 @@ def apply_dispute(session: Session, shop_id: int, facts: DisputeFacts, *, actor:
 
 
 def _merge(row: Chargeback, facts: DisputeFacts) -> list[str]:
-    """Move the row forward to what ``facts`` says; returns what changed, in words."""
+    """Move the row forward to what ``facts`` says; returns what changed, in words.
+
+    Within one phase the status only moves forward and what was sent or decided stays. An inquiry the bank
+    turns into a chargeback starts a new phase: the chargeback's own status (needs a response again, even
+    after the inquiry was answered), deadline and evidence. News of the inquiry arriving after that (a late
+    webhook) changes nothing of the chargeback's. A deadline Shopify moves is taken from its current read.
+    """
     changes: list[str] = []
-    if _rank(facts.status) > _rank(row.status):
-        changes.append(f"status {row.status} → {facts.status}")
-        row.status = facts.status
-    if facts.dispute_type == "CHARGEBACK" and row.dispute_type != "CHARGEBACK":
+    escalated = facts.dispute_type == "CHARGEBACK" and row.dispute_type != "CHARGEBACK"
+    if row.dispute_type == "CHARGEBACK" and facts.dispute_type != "CHARGEBACK":
+        return changes  # the inquiry's news, after its escalation: stale
+    if escalated:
         changes.append("the inquiry became a chargeback")
         row.dispute_type, row.fee = "CHARGEBACK", fee_for("CHARGEBACK")
+        _new_phase(row, facts, changes)
+    elif _rank(facts.status) > _rank(row.status):
+        changes.append(f"status {row.status} → {facts.status}")
+        row.status = facts.status
     if facts.amount != row.amount and row.status not in FINAL_STATUSES:
         changes.append(f"amount {row.amount} → {facts.amount} {facts.currency}")
         row.amount, row.currency = facts.amount, facts.currency
@@ -159,6 +172,10 @@ def _merge(row: Chargeback, facts: DisputeFacts) -> list[str]:
             setattr(row, name, value)
             if name != "evidence_due_by":
                 changes.append(f"{name.replace('_', ' ')} {value:%Y-%m-%d %H:%M} UTC")
+    moved = facts.evidence_due_by
+    if facts.read and moved is not None and moved != row.evidence_due_by and row.status not in FINAL_STATUSES:
+        changes.append(f"evidence due by {row.evidence_due_by:%Y-%m-%d %H:%M} → {moved:%Y-%m-%d %H:%M} UTC")
+        row.evidence_due_by = moved
     for name in ("legacy_id", "order_gid", "network_reason_code", "initiated_at", "evidence_gid"):
         if getattr(row, name) is None and getattr(facts, name) is not None:
             setattr(row, name, getattr(facts, name))
@@ -168,6 +185,22 @@ def _merge(row: Chargeback, facts: DisputeFacts) -> list[str]:
     if facts.fulfillments is not None:
         row.shopify_fulfillments = list(facts.fulfillments)
     return changes
+
+
+def _new_phase(row: Chargeback, facts: DisputeFacts, changes: list[str]) -> None:
+    """The chargeback's status, deadline and evidence as Shopify gives them, replacing the inquiry's."""
+    if facts.status != row.status:
+        changes.append(f"status {row.status} → {facts.status}")
+        row.status = facts.status
+    if facts.evidence_due_by is not None and facts.evidence_due_by != row.evidence_due_by:
+        before = f"{row.evidence_due_by:%Y-%m-%d %H:%M}" if row.evidence_due_by else "none"
+        changes.append(f"evidence due by {before} → {facts.evidence_due_by:%Y-%m-%d %H:%M} UTC")
+        row.evidence_due_by = facts.evidence_due_by
+    submitted = facts.evidence_submitted if facts.evidence_submitted is not None else facts.evidence_sent_on is not None
+    if row.evidence_sent_on is not None and facts.evidence_sent_on is None:
+        changes.append("the inquiry's evidence does not answer the chargeback: a response is needed again")
+    row.evidence_sent_on, row.finalized_on = facts.evidence_sent_on, facts.finalized_on
+    row.evidence_submitted = submitted
 
 
 def _record(session: Session, row: Chargeback, created: bool, changes: list[str], actor: str) -> None:

@@ -38,19 +38,39 @@ SWEEPER_GRACE = dt.timedelta(seconds=30)
 
 
 def submissions(session: Session, row: Chargeback) -> list[ShopifyIntent]:
-    """Every submission intent of this dispute, oldest first."""
+    """Every submission intent of this dispute in its current phase, oldest first (an inquiry's answer does
+    not answer the chargeback it became; intents from before the phase was recorded count for both)."""
     intents = session.scalars(
         select(ShopifyIntent)
         .where(ShopifyIntent.order_id == row.order_id, ShopifyIntent.kind == IntentKind.DISPUTE_EVIDENCE_UPDATE)
         .order_by(ShopifyIntent.id)
     )
-    return [i for i in intents if i.params.get("dispute_gid") == row.dispute_gid]
+    return [
+        i
+        for i in intents
+        if i.params.get("dispute_gid") == row.dispute_gid
+        and i.params.get("dispute_type", row.dispute_type) == row.dispute_type
+    ]
 
 
 def live_submission(session: Session, row: Chargeback) -> ShopifyIntent | None:
     """The submission already live or done for this dispute (the latest), if any."""
     done = [i for i in submissions(session, row) if i.state in (*LIVE_INTENT_STATES, IntentState.SUCCEEDED)]
     return done[-1] if done else None
+
+
+def other_dispute_in_flight(session: Session, row: Chargeback) -> ShopifyIntent | None:
+    """The live submission of another dispute of the same order: an order has one live intent per kind."""
+    live = ik.live_intent(session, row.order_id, IntentKind.DISPUTE_EVIDENCE_UPDATE) if row.order_id else None
+    return live if live is not None and live.params.get("dispute_gid") != row.dispute_gid else None
+
+
+def _refuse_while_busy(busy: ShopifyIntent) -> None:
+    other = str(busy.params.get("dispute_gid", "?")).rsplit("/", 1)[-1]
+    raise RefusedError(
+        f"the evidence of dispute {other} of this order is being submitted (intent {busy.id}, {busy.state}); "
+        "dropsync sends one submission per order at a time: submit this one again once it is done"
+    )
 
 
 def check_submittable(row: Chargeback) -> None:
@@ -73,6 +93,8 @@ def request_submission(session: Session, row: Chargeback, *, actor: str, pack: P
     if live is not None:
         return live
     check_submittable(row)
+    if (busy := other_dispute_in_flight(session, row)) is not None:
+        _refuse_while_busy(busy)
     pack = pack or build_pack(session, row)
     if not pack.input:
         raise RefusedError("the evidence pack is empty: nothing the ledger holds supports this dispute")
@@ -80,12 +102,14 @@ def request_submission(session: Session, row: Chargeback, *, actor: str, pack: P
     row.pack, row.pack_built_at, row.submitted_by = pack.to_dict(), utcnow(), actor
     params: dict[str, Any] = {
         "order_gid": order.shopify_gid, "dispute_gid": row.dispute_gid, "evidence_gid": row.evidence_gid,
-        "chargeback_id": row.id, "input": {**pack.input, "submitEvidence": True},
+        "chargeback_id": row.id, "dispute_type": row.dispute_type, "input": {**pack.input, "submitEvidence": True},
     }  # fmt: skip
     intent, _ = ik.create_intent(
         session, shop_id=row.shop_id, order_id=order.id, kind=IntentKind.DISPUTE_EVIDENCE_UPDATE, params=params,
         request_id=None, actor=actor,
     )  # fmt: skip
+    if intent.params.get("dispute_gid") != row.dispute_gid:  # another dispute's, created meanwhile: roll back
+        _refuse_while_busy(intent)
     if intent.attempts == 0:
         intent.next_attempt_at = utcnow() + SWEEPER_GRACE
     outbox.enqueue(session, SUBMIT_TASK, [intent.id], dedupe_key=f"{SUBMIT_TASK}:{intent.id}")
@@ -149,6 +173,8 @@ def maybe_auto_submit(session: Session, row: Chargeback, now: dt.datetime) -> Sh
         return None  # past due: Shopify would refuse it
     if row.evidence_sent_on is not None or submissions(session, row):
         return None
+    if other_dispute_in_flight(session, row) is not None:
+        return None  # the next sync (beat, every 5 minutes) tries again once that one is done
     if recommendation_for(session, row, now).action not in ("fight", "show_refund"):
         return None
     pack = build_pack(session, row)

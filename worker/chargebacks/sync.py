@@ -17,7 +17,7 @@ from integrations.shopify.client import ShopifyClient
 from models import Chargeback
 from models.chargebacks import FINAL_STATUSES
 from models.types import utcnow
-from worker.chargebacks import deadlines, mirror, submission
+from worker.chargebacks import mirror, submission
 from worker.db import UnitOfWork
 
 LOOKBACK = dt.timedelta(days=180)
@@ -71,6 +71,4 @@ def sync_shop(sessions: UnitOfWork, shop_id: int, client: ShopifyClient, now: dt
     for gid in [g for g in older if g not in seen]:
         refresh(sessions, shop_id, gid, client)
         seen.add(gid)
-    with sessions() as session:
-        deadlines.sync_all(session, now)
     return len(seen)

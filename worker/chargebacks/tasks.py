@@ -11,7 +11,7 @@ from models.types import utcnow
 from worker.cancellation import execution
 from worker.cancellation.intents import get_intent
 from worker.celery_app import app
-from worker.chargebacks import sync, tracking
+from worker.chargebacks import deadlines, sync, tracking
 from worker.db import session_scope
 from worker.mirror.shops import active_shop_ids, client_for_shop
 
@@ -70,6 +70,10 @@ def sync_all() -> int:
         except Exception as exc:
             log.error("chargebacks sync failed for a shop; the others go on", shop_id=shop_id, error=str(exc))
             failed.append(shop_id)
+    # The evidence deadlines come from the ledger and the clock alone: they escalate (needs response → due
+    # near → passed) even while Shopify cannot be read, which is when a deadline slips by unseen.
+    with session_scope() as session:
+        deadlines.sync_all(session, utcnow())
     if failed:  # the task still fails (visible in the worker's metrics and Flower), after every shop was tried
         raise ShopsFailedError(f"disputes not read for shop(s) {failed}; {read} read for the others")
     return read
