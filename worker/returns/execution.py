@@ -25,12 +25,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
-from models import IntentState, LineItem, Order, ReturnCase, ShopifyIntent
+from integrations.shopify.errors import ShopifyError
+from models import IntentState, LineItem, Order, ReturnCase, ShopifyIntent, TimelineEvent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation import actions as cancellation_actions
@@ -44,6 +45,7 @@ from worker.returns import recovery
 from worker.returns import states as rs
 from worker.returns.handover import to_operator
 from worker.returns.view import ReturnView, read_return, read_returnables
+from worker.timeline import record_event
 
 MAX_STEPS = 8
 
@@ -155,7 +157,10 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
     if live is not None:
         state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
         return "progress" if state == IntentState.SUCCEEDED else state
-    view = read_return(client, gid) if gid else None
+    try:
+        view = read_return(client, gid) if gid else None
+    except ShopifyError as exc:
+        return _planning_failed(sessions, return_id, exc)
     with sessions() as session:
         case = session.get_one(ReturnCase, return_id, with_for_update=True)
         if case.state != rs.SHOPIFY_ACTION:
@@ -168,12 +173,47 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
             order_gid = session.get_one(Order, case.order_id).shopify_gid
             lines, snapshot = _line_gids(session, case), case_snapshot(case)
     if live is None:
-        params = _params(client, snapshot, step, order_gid, view, lines)
+        try:
+            params = _params(client, snapshot, step, order_gid, view, lines)
+        except ShopifyError as exc:
+            return _planning_failed(sessions, return_id, exc)
         live = _commit_planned(sessions, return_id, step, params)
         if live is None:
             return "progress"
     state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
     return "progress" if state == IntentState.SUCCEEDED else state
+
+
+#: Tries at planning a step (the reads and the computed input) before the return goes to a person: the
+#: sweeper sends the return round again every minute, so a read Shopify refuses for ~5 minutes.
+PLANNING_TRIES = 5
+
+
+def _planning_failed(sessions: UnitOfWork, return_id: int, exc: ShopifyError) -> str:
+    """A read the next step needs failed: recorded on the order's timeline; the return goes to a person
+    at the ``PLANNING_TRIES``-th failure since it entered ``shopify_action`` (it would loop unseen)."""
+    error = str(exc).splitlines()[0][:500]
+    with sessions() as session:
+        case = session.get_one(ReturnCase, return_id, with_for_update=True)
+        if case.state != rs.SHOPIFY_ACTION:
+            return "idle"
+        since = dt.datetime.fromisoformat(case.state_history[-1]["at"]) if case.state_history else None
+        prefix = f"return {case.id}: "
+        query = select(func.count()).select_from(TimelineEvent).where(
+            TimelineEvent.order_id == case.order_id, TimelineEvent.kind == "return.planning_failed",
+            TimelineEvent.message.startswith(prefix),
+            *([TimelineEvent.occurred_at >= since] if since is not None else []),
+        )  # fmt: skip
+        tries = int(session.scalar(query) or 0) + 1
+        record_event(
+            session, shop_id=case.shop_id, order_id=case.order_id, kind="return.planning_failed", actor="system",
+            message=f"{prefix}the next Shopify step could not be planned (try {tries} of {PLANNING_TRIES}): {error}",
+            data={"return_id": case.id, "tries": tries},
+        )  # fmt: skip
+        if tries < PLANNING_TRIES:
+            return "retry"
+        to_operator(session, case, f"the next Shopify step could not be planned after {tries} tries: {error}")
+        return rs.NEEDS_OPERATOR
 
 
 @dataclass(frozen=True)
