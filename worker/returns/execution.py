@@ -177,6 +177,8 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
             params = _params(client, snapshot, step, order_gid, view, lines)
         except ShopifyError as exc:
             return _planning_failed(sessions, return_id, exc)
+        except NotReturnable as exc:
+            return _planning_failed(sessions, return_id, exc, tries=PLANNING_TRIES)
         live = _commit_planned(sessions, return_id, step, params)
         if live is None:
             return "progress"
@@ -189,9 +191,10 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
 PLANNING_TRIES = 5
 
 
-def _planning_failed(sessions: UnitOfWork, return_id: int, exc: ShopifyError) -> str:
+def _planning_failed(sessions: UnitOfWork, return_id: int, exc: Exception, tries: int | None = None) -> str:
     """A read the next step needs failed: recorded on the order's timeline; the return goes to a person
-    at the ``PLANNING_TRIES``-th failure since it entered ``shopify_action`` (it would loop unseen)."""
+    at the ``PLANNING_TRIES``-th failure since it entered ``shopify_action`` (it would loop unseen), or at
+    once when no retry can help (``tries``)."""
     error = str(exc).splitlines()[0][:500]
     with sessions() as session:
         case = session.get_one(ReturnCase, return_id, with_for_update=True)
@@ -204,15 +207,18 @@ def _planning_failed(sessions: UnitOfWork, return_id: int, exc: ShopifyError) ->
             TimelineEvent.message.startswith(prefix),
             *([TimelineEvent.occurred_at >= since] if since is not None else []),
         )  # fmt: skip
-        tries = int(session.scalar(query) or 0) + 1
+        final = tries is not None
+        tries = max(int(session.scalar(query) or 0) + 1, tries or 0)
+        attempt = "no retry can help" if final else f"try {tries} of {PLANNING_TRIES}"
         record_event(
             session, shop_id=case.shop_id, order_id=case.order_id, kind="return.planning_failed", actor="system",
-            message=f"{prefix}the next Shopify step could not be planned (try {tries} of {PLANNING_TRIES}): {error}",
+            message=f"{prefix}the next Shopify step could not be planned ({attempt}): {error}",
             data={"return_id": case.id, "tries": tries},
         )  # fmt: skip
         if tries < PLANNING_TRIES:
             return "retry"
-        to_operator(session, case, f"the next Shopify step could not be planned after {tries} tries: {error}")
+        why = error if final else f"the next Shopify step could not be planned after {tries} tries: {error}"
+        to_operator(session, case, why)
         return rs.NEEDS_OPERATOR
 
 
@@ -300,16 +306,28 @@ def _create_lines(
     note = f"{case.note or 'dropsync return'} [{key}]"[-255:]
     reason = case.shopify_reason or shopify_reason(Reason(case.reason))
     lines: list[dict[str, Any]] = []
+    short: list[str] = []
     for line_item_id, quantity in case.lines:
         left = quantity
-        for item in returnables.fulfillment_line_items(line_gids[line_item_id]):
+        for item in returnables.fulfillment_line_items(line_gids[line_item_id]):  # the units still returnable
             take = min(left, item.quantity)
             if take <= 0:
                 break
             lines.append({"fulfillmentLineItemId": item.fulfillment_line_item_gid, "quantity": take,
                           "returnReason": reason, "returnReasonNote": note})  # fmt: skip
             left -= take
+        if left > 0:
+            short.append(f"{left} of {quantity} unit(s) of line {line_gids[line_item_id]}")
+    if short:
+        raise NotReturnable(
+            f"Shopify has no returnable units left for {', '.join(short)} (not shipped, or already in another "
+            "return): check the order's returns on Shopify, then resume or decline this one"
+        )
     return lines
+
+
+class NotReturnable(Exception):
+    """The return asks for units no fulfillment can give back any more: nothing is sent; a person decides."""
 
 
 def _process_params(

@@ -195,11 +195,16 @@ def mirror_return(
 
 def _follow(session: Session, case: ReturnCase, view: ReturnView) -> None:
     case.shopify_status = view.status
-    by_gid = {line.shopify_gid: line for line in case.lines if line.shopify_gid}
-    for seen in view.lines:
-        line = by_gid.get(seen.gid)
-        if line is not None:
-            line.processed_quantity = min(seen.processed, line.quantity)
+    # By order line: one of ours may stand for several Shopify return lines (one per parcel it shipped in).
+    ids = [line.line_item_id for line in case.lines]
+    line_gids = dict(session.execute(select(LineItem.id, LineItem.shopify_gid).where(LineItem.id.in_(ids))).all())
+    for line in case.lines:
+        gid = line_gids.get(line.line_item_id)
+        seen = [v for v in view.lines if gid and v.line_item_gid == gid] or [
+            v for v in view.lines if line.shopify_gid and v.gid == line.shopify_gid
+        ]
+        if seen:
+            line.processed_quantity = min(sum(v.processed for v in seen), line.quantity)
     session.flush()
     if case.state in (rs.NEEDS_APPROVAL, rs.AWAITING_GOODS) and view.status == "CANCELED":
         rs.move(session, case, rs.CANCELED, actor="shopify:webhook", why="canceled on Shopify")
@@ -224,13 +229,22 @@ def _customer_request(session: Session, order: Order, view: ReturnView, actor: s
         policy=policy, shopify_reason=(shopify_reason or "")[:40] or None,
     )  # fmt: skip
     case.shopify_gid, case.name, case.shopify_status = view.gid, view.name, view.status
+    # One row per order line: a line shipped in two parcels comes back as two Shopify return lines (one per
+    # fulfillment line item); its row takes their units together, and the first one's ids and words.
+    merged: dict[int, ReturnLine] = {}
     for seen in view.lines:
         item = gids.get(seen.line_item_gid or "")
-        if item is not None and seen.quantity > 0:
-            case.lines.append(ReturnLine(
-                line_item_id=item.id, shopify_gid=seen.gid, fulfillment_line_item_gid=seen.fulfillment_line_item_gid,
-                quantity=seen.quantity, shopify_reason=seen.reason[:40] or None, customer_note=seen.customer_note,
-            ))  # fmt: skip
+        if item is None or seen.quantity <= 0:
+            continue
+        if (row := merged.get(item.id)) is not None:
+            row.quantity += seen.quantity
+            row.customer_note = "; ".join(n for n in (row.customer_note, seen.customer_note) if n) or None
+            continue
+        merged[item.id] = ReturnLine(
+            line_item_id=item.id, shopify_gid=seen.gid, fulfillment_line_item_gid=seen.fulfillment_line_item_gid,
+            quantity=seen.quantity, shopify_reason=seen.reason[:40] or None, customer_note=seen.customer_note,
+        )  # fmt: skip
+    case.lines.extend(merged.values())
     session.flush()
     _record_decision(session, case, decision, "policy")
     verdict = _verdict(decision)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -126,15 +126,34 @@ class ExistingReturn:
     gid: str
     status: str
     reason_notes: tuple[str, ...]
+    #: (fulfillment line item gid, units) of each of its return line items.
+    taken: tuple[tuple[str, int], ...] = ()
+
+
+#: The returns whose units a new return cannot take again (a declined request or a canceled return frees
+#: them), as Shopify counts a fulfillment line item's returnable quantity.
+HOLDING_STATUSES = frozenset({"REQUESTED", "OPEN", "CLOSED"})
 
 
 @dataclass(frozen=True)
 class Returnables:
+    """Each fulfillment line item of a successful fulfillment, with the units still returnable: shipped,
+    less those in the order's requested, open and closed returns."""
+
     items: tuple[ReturnableItem, ...]
     returns: tuple[ExistingReturn, ...]
 
     def fulfillment_line_items(self, line_item_gid: str) -> list[ReturnableItem]:
-        return [i for i in self.items if i.line_item_gid == line_item_gid]
+        taken: dict[str, int] = {}
+        for found in self.returns:
+            if found.status in HOLDING_STATUSES:
+                for fli_gid, units in found.taken:
+                    taken[fli_gid] = taken.get(fli_gid, 0) + units
+        return [
+            replace(i, quantity=left)
+            for i in self.items
+            if i.line_item_gid == line_item_gid and (left := i.quantity - taken.get(i.fulfillment_line_item_gid, 0)) > 0
+        ]
 
     def return_marked(self, marker: str) -> ExistingReturn | None:
         """The return whose line notes carry ``marker`` (what an earlier returnCreate attempt created)."""
@@ -150,6 +169,7 @@ def read_returnables(client: ShopifyClient, order_gid: str) -> Returnables:
     items = tuple(
         ReturnableItem(fli["id"], str((fli.get("lineItem") or {}).get("id") or ""), int(fli.get("quantity") or 0))
         for fulfillment in node.get("fulfillments") or []
+        if str(fulfillment.get("status") or "SUCCESS").upper() == "SUCCESS"  # a cancelled parcel returns nothing
         for fli in _nodes(fulfillment.get("fulfillmentLineItems"))
     )
     returns = tuple(
@@ -157,6 +177,10 @@ def read_returnables(client: ShopifyClient, order_gid: str) -> Returnables:
             r["id"],
             str(r.get("status") or "").upper(),
             tuple(str(li.get("returnReasonNote") or "") for li in _nodes(r.get("returnLineItems"))),
+            tuple(
+                (str((li.get("fulfillmentLineItem") or {}).get("id") or ""), int(li.get("quantity") or 0))
+                for li in _nodes(r.get("returnLineItems"))
+            ),
         )
         for r in _nodes(node.get("returns"))
     )
