@@ -173,6 +173,46 @@ def resolve_alert(session: Session, alert: Alert, now: dt.datetime, *, actor: st
     _lifecycle_event(session, alert, "alert.resolved", f"resolved: {alert.message} ({why})", actor)
 
 
+def resolve_keyed(session: Session, prefix: str, *, actor: str, why: str) -> int:
+    """Resolve every open alert whose dedupe key starts with ``prefix`` (a hand-over the person took up);
+    how many. Flushes only."""
+    found = session.scalars(select(Alert).where(Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(prefix)))
+    alerts = list(found)
+    for alert in alerts:
+        resolve_alert(session, alert, utcnow(), actor=actor, why=why)
+    return len(alerts)
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """A request or a return moving between states, for the alerts of the states that wait for a person."""
+
+    family: str  # the dedupe keys' prefix: "cancellation", "returns"
+    label: str  # "cancellation request", "return"
+    item_id: int
+    shop_id: int
+    order_id: int
+    step: int  # how many states it has been through: a new alert per wait
+    approve: str  # the command that approves it
+
+
+def follow_hand_over(session: Session, move: HandOver, old: str | None, new: str, why: str, actor: str) -> None:
+    """Waiting for a person's approval is being in front of one: an alert (notified). Leaving a state that
+    waited for a person (approval, or a hand-over) resolves its alerts: ``dropsync check`` shows only what
+    still waits."""
+    if old in ("needs_approval", "needs_operator"):
+        prefix = f"{move.family}:{old}:{move.item_id}:"
+        resolve_keyed(session, prefix, actor=actor, why=f"the {move.label} is {new} now")
+    if new == "needs_approval":
+        shown = why if len(why) <= 300 else why[:299] + "…"
+        key = f"{move.family}:needs_approval:{move.item_id}:{move.step}"
+        message = f"{move.label} {move.item_id} waits for a person's approval ({shown}): {move.approve}"
+        raise_order_alert(
+            session, shop_id=move.shop_id, order_id=move.order_id, kind=f"{move.label.split()[0]}_needs_approval",
+            key=key, actor=move.family, message=message,
+        )  # fmt: skip
+
+
 def _lifecycle_event(session: Session, alert: Alert, kind: str, message: str, actor: str) -> None:
     record_event(
         session, shop_id=alert.shop_id, order_id=alert.order_id, supplier_order_id=alert.supplier_order_id,

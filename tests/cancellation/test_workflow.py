@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import CancellationRequest, LedgerEntry, Order, Shop, ShopifyIntent, TimelineEvent
+from models import Alert, CancellationRequest, LedgerEntry, Order, Shop, ShopifyIntent, TimelineEvent
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from worker.cancellation import execution, service
@@ -222,8 +222,10 @@ def test_fulfilled_order_is_refunded_with_refund_create_once(
         decision = session.get_one(CancellationRequest, request_id).policy_decision or {}
     if decision["action"] == "escalate":  # damaged without evidence: a person approves the amounts
         assert _state(request_id) == s.NEEDS_APPROVAL
+        assert _approval_alerts(request_id) == [False]  # in front of a person: an alert, open
         with session_scope() as session:
             service.approve(session, session.get_one(CancellationRequest, request_id), "operator:test")
+        assert _approval_alerts(request_id) == [True]  # taken up: resolved
     assert _state(request_id) == s.SHOPIFY_ACTION
     assert Decimal(decision["refund_total"]) > 0
     assert execution.run_request(session_scope, request_id, client) == "done"
@@ -231,3 +233,11 @@ def test_fulfilled_order_is_refunded_with_refund_create_once(
     assert sandbox.control.applied_counts(gid) == {"refundCreate": 1}
     snap = sandbox.control.snapshot(gid)
     assert Decimal(snap["total_refunded"]) == Decimal(decision["refund_total"])
+
+
+def _approval_alerts(request_id: int) -> list[bool]:
+    """Whether each approval alert of the request is resolved."""
+    with session_scope() as session:
+        mine = Alert.dedupe_key.startswith(f"cancellation:needs_approval:{request_id}:")
+        alerts = session.scalars(select(Alert).where(Alert.kind == "cancellation_needs_approval", mine))
+        return [a.resolved_at is not None for a in alerts]

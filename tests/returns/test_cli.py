@@ -67,6 +67,13 @@ def test_request_denied_then_approved_flow_and_received_refusal(
     assert code == 0
     shown = json.loads(out)
     assert shown["state"] == "needs_approval"  # no photos yet
+    waiting = f"return {shown['id']} waits for a person's approval"
+    code, out, _ = cli("check", "--json")  # in front of a person: what `dropsync check` lists (and notifies)
+    items = [i for i in json.loads(out)["items"] if i["kind"] == "return_needs_approval"]
+    assert code == 1
+    assert len(items) == 1
+    assert waiting in items[0]["message"]
+    assert f"dropsync returns approve {shown['id']}" in items[0]["message"]
     code, out, err = cli("returns", "received", str(shown["id"]))
     assert code == 1
     assert "not waiting for goods" in err
@@ -75,6 +82,8 @@ def test_request_denied_then_approved_flow_and_received_refusal(
     approved = json.loads(out)
     assert approved["state"] == "shopify_action"
     assert approved["evidence"] == [{"kind": "photos", "reference": "IMG_7.jpg"}]
+    code, out, _ = cli("check", "--json")
+    assert [i for i in json.loads(out)["items"] if i["kind"] == "return_needs_approval"] == []
     assert published.take()[-1] == ("returns.advance", [shown["id"]])
     assert execution.run_return(session_scope, shown["id"], client) == "done"
     code, out, _ = cli("returns", "show", gid, "--json")

@@ -84,3 +84,8 @@ def test_a_line_refunded_outside_the_return_while_the_goods_travel_hands_the_ret
     assert "SuggestedRefund" in alerts[0].message
     assert [m.split(" (try ")[1][:6] for m in tried] == [f"{n} of 5" for n in range(1, 6)]
     assert sandbox.control.applied_counts(gid).get("returnProcess", 0) == 0  # nothing half-done on Shopify
+
+    # The person takes it up (`dropsync returns resume`): the hand-over's alert is resolved.
+    with session_scope() as session:
+        service.resume(session, service.get_return(session, return_id), "operator:test")
+        assert session.get_one(Alert, alerts[0].id).resolved_at is not None

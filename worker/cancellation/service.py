@@ -144,6 +144,7 @@ def _start_in(session: Session, request: CancellationRequest, state: str, now: d
         message=f"cancellation request {request.id}: {s.LABELS[state]} ({why})",
         data={"request_id": request.id, "to": state},
     )  # fmt: skip
+    s.hand_over_alerts(session, request, None, state, why, "policy")
 
 
 def approve(session: Session, request: CancellationRequest, actor: str) -> None:

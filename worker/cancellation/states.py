@@ -119,6 +119,7 @@ def move(
     if new_state in (DONE, CONVERTED_TO_RETURN, DENIED):
         request.completed_at = now
     session.flush()
+    hand_over_alerts(session, request, old, new_state, why, actor)
     record_event(
         session,
         shop_id=request.shop_id,
@@ -128,3 +129,15 @@ def move(
         actor=actor,
         data={"request_id": request.id, "from": old, "to": new_state, **(data or {})},
     )
+
+
+def hand_over_alerts(
+    session: Session, request: CancellationRequest, old: str | None, new: str, why: str, actor: str
+) -> None:
+    """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``)."""
+    from worker.alerts import HandOver, follow_hand_over
+
+    approve = f"dropsync cancel approve {request.id}, or withdraw it"
+    step, label = len(request.state_history), "cancellation request"
+    move = HandOver("cancellation", label, request.id, request.shop_id, request.order_id, step, approve)
+    follow_hand_over(session, move, old, new, why, actor)

@@ -96,9 +96,19 @@ def start(
     if state in TERMINAL:
         case.completed_at = now
     session.flush()
+    _hand_over_alerts(session, case, old, state, why, actor)
     label = f"{LABELS.get(old, old)} → {LABELS[state]}" if old else LABELS[state]
     record_event(
         session, shop_id=case.shop_id, order_id=case.order_id, kind=f"return.{state}", actor=actor,
         message=f"return {case.id}{f' ({case.name})' if case.name else ''}: {label} ({why})",
         data={"return_id": case.id, "from": old, "to": state, **(data or {})},
     )  # fmt: skip
+
+
+def _hand_over_alerts(session: Session, case: ReturnCase, old: str | None, new: str, why: str, actor: str) -> None:
+    """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``)."""
+    from worker.alerts import HandOver, follow_hand_over
+
+    approve = f"dropsync returns approve {case.id}, or decline it"
+    move = HandOver("returns", "return", case.id, case.shop_id, case.order_id, len(case.state_history), approve)
+    follow_hand_over(session, move, old, new, why, actor)
