@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -38,11 +39,23 @@ def test_up_mirrors_the_sandbox_shop_and_stops_every_child_on_ctrl_c(tmp_path: P
             time.sleep(1)
         assert listed.code == 0, listed.err
         assert len(json.loads(listed.out)) == 7
+        # Another terminal, as `up` says: `set -a; . dropsync-up.env; set +a`. The CLI then reaches both
+        # sandboxes (without it, a command that asks AliExpress says its keys are not set).
+        env_file = tmp_path / "dropsync-up.env"
+        assert f". {env_file}; set +a" in output.replace("\n", "")
+        assert env_file.stat().st_mode & 0o777 == 0o600
+        sourced = subprocess.run(["bash", "-c", f"set -a; . {shlex.quote(str(env_file))}; set +a; env -0"],
+                                 env=env, capture_output=True, check=True).stdout  # fmt: skip
+        terminal = dict(item.split("=", 1) for item in sourced.decode().split("\0") if "=" in item)
+        polled = dropsync("supplier", "poll", "--all", "--json", env=terminal)
+        assert polled.code == 0, polled.err
+        assert dropsync("supplier", "poll", "--all", "--json", env=env).code != 0  # what the file is for
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(60)
         log.close()
     assert code == 0, (tmp_path / "up.log").read_text()[-2000:]
+    assert not (tmp_path / "dropsync-up.env").exists()  # its ports and sandboxes are gone
     with pytest.raises(httpx.HTTPError):  # the receiver child is gone with it
         httpx.get(receiver.replace("/webhooks/shopify", "/healthz"), timeout=2)
 

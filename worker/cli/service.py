@@ -81,13 +81,31 @@ def _run_until_stopped(options: StackOptions, use_sandboxes: bool, say: Callable
             say(f"{topics} webhook topics subscribed to {callback or stack.callback_url}")
         else:
             say("webhooks not subscribed: set DROPSYNC_PUBLIC_URL or run `dropsync shopify subscribe --url …`")
+        env_file = options.workdir / UP_ENV_FILE
         if use_sandboxes:
             send_task("mirror.reconcile_all")  # the first sweep mirrors the seeded orders now, not in 5 min
-            say("try it: dropsync orders list   (in another terminal, same directory and environment)")
+            _write_env_file(env_file, stack.env)
+            say(f"try it, in another terminal: set -a; . {env_file}; set +a; dropsync orders list")
+            say("  (that file points the CLI at this ledger and both sandboxes: dropsync supplier poll, sync …)")
         say("running; Ctrl-C to stop")
-        while not stack.dead():
-            time.sleep(1)
-        raise StackError(f"{', '.join(stack.dead())} exited unexpectedly; stopping everything")
+        try:
+            while not stack.dead():
+                time.sleep(1)
+            raise StackError(f"{', '.join(stack.dead())} exited unexpectedly; stopping everything")
+        finally:
+            env_file.unlink(missing_ok=True)  # its ports and sandboxes go with this run
+
+
+#: Written by ``dropsync up`` with sandboxes: the environment its children run with (the ledger, the
+#: broker, both sandboxes' URLs and credentials), for the CLI in another terminal. Removed when it stops.
+UP_ENV_FILE = "dropsync-up.env"
+
+
+def _write_env_file(path: Path, env: dict[str, str]) -> None:
+    import shlex
+
+    path.write_text("".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(env.items())))
+    path.chmod(0o600)  # sandbox credentials only, but credentials
 
 
 def _local_env(data_dir: Path) -> dict[str, str]:
