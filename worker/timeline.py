@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import TimelineEvent
@@ -35,3 +37,34 @@ def record_event(
     session.add(event)
     session.flush()
     return event
+
+
+#: Tries at planning a Shopify step (the reads and the computed input) before the request or return goes
+#: to a person: its sweeper sends it round again every minute, so ~5 minutes of a read Shopify refuses.
+PLANNING_TRIES = 5
+
+
+def planning_failed(
+    session: Session, *, shop_id: int, order_id: int, subject: str, since: dt.datetime | None, error: str,
+    final: bool = False,
+) -> int | None:  # fmt: skip
+    """Record that the next Shopify step of ``subject`` ("return 7") could not be planned; the try's
+    number when it is time to hand it to a person (the ``PLANNING_TRIES``-th since ``since``, the moment
+    it entered its action state, or at once when ``final``: no retry can help), else None."""
+    prefix = f"{subject}: "
+    query = select(func.count()).select_from(TimelineEvent).where(
+        TimelineEvent.order_id == order_id, TimelineEvent.kind == "planning_failed",
+        TimelineEvent.message.startswith(prefix), *([TimelineEvent.occurred_at >= since] if since else []),
+    )  # fmt: skip
+    tries = max(int(session.scalar(query) or 0) + 1, PLANNING_TRIES if final else 0)
+    attempt = "no retry can help" if final else f"try {tries} of {PLANNING_TRIES}"
+    record_event(
+        session, shop_id=shop_id, order_id=order_id, kind="planning_failed", actor="system",
+        message=f"{prefix}the next Shopify step could not be planned ({attempt}): {error}", data={"tries": tries},
+    )  # fmt: skip
+    return tries if tries >= PLANNING_TRIES else None
+
+
+def entered_at(state_history: list[dict[str, Any]]) -> dt.datetime | None:
+    """When the last state of a request's or return's history began."""
+    return dt.datetime.fromisoformat(state_history[-1]["at"]) if state_history else None

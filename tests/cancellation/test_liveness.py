@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from integrations.shopify.client import ShopifyClient
+from integrations.shopify.documents import Document
+from integrations.shopify.errors import ShopifyGraphQLError
 from models import Alert, CancellationRequest, Order, Shop, ShopifyIntent
 from models.types import utcnow
 from sandboxes.shopify import ShopifySandbox
@@ -26,6 +30,7 @@ from worker.cancellation import intents as ik
 from worker.cancellation import states as s
 from worker.db import session_scope
 from worker.settings import get_settings
+from worker.timeline import PLANNING_TRIES
 
 STEPS = ("planned_not_run", "killed_after_claim", "killed_after_mutation", "verdict_lost")
 
@@ -251,4 +256,42 @@ def test_an_operator_retry_is_attempted_before_the_sweeper_gives_up_again(
         f"the person's retry was failed again by the sweeper without a single attempt: {after.last_error}"
     )
     assert execution.run_request(session_scope, request_id, lossy) == "done"
+    assert sandbox.control.applied_counts(gid) == {"orderCancel": 1}
+
+
+# --- a step whose reads Shopify keeps refusing --------------------------------------------------------------
+
+
+class _Unreadable(ShopifyClient):
+    """Shopify answers every read of the order with an error (an internal error that does not go away)."""
+
+    def execute(
+        self, document: str | Document, variables: Mapping[str, Any] | None = None, *, idempotent: bool = False
+    ) -> dict[str, Any]:
+        name = document if isinstance(document, str) else document.name
+        if name == "OrderForAction":
+            raise ShopifyGraphQLError([{"message": "Internal error. Looks like something went wrong on our end."}],
+                                      operation=name)  # fmt: skip
+        return super().execute(document, variables, idempotent=idempotent)
+
+
+def test_a_request_whose_order_shopify_cannot_read_goes_to_a_person_then_resumes_once(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    gid = sandbox.control.create_order(status="paid", line_items=1)
+    request_id = _request(mirror(client, shop.id, gid))
+    with _Unreadable(sandbox.config.shop_domain, sandbox.config.access_token, api_url=sandbox.base_url,
+                     backoff_initial=0.01) as unreadable:  # fmt: skip
+        # the advance task, then what the sweeper sends every minute while it is idle in shopify_action
+        outcomes = [execution.run_request(session_scope, request_id, unreadable) for _ in range(PLANNING_TRIES)]
+    assert outcomes == ["retry"] * (PLANNING_TRIES - 1) + ["operator"]
+    with session_scope() as session:
+        request = session.get_one(CancellationRequest, request_id)
+        assert request.state == s.NEEDS_OPERATOR
+        alert = session.scalars(select(Alert).where(Alert.kind == "cancellation_needs_operator")).one()
+        assert alert.resolved_at is None
+        assert f"could not be planned after {PLANNING_TRIES} tries: Shopify OrderForAction" in alert.message
+        service.resume(session, request, "operator:test")  # `dropsync cancel resume`, once Shopify is back
+        assert session.get_one(Alert, alert.id).resolved_at is not None
+    assert execution.run_request(session_scope, request_id, client) == "done"
     assert sandbox.control.applied_counts(gid) == {"orderCancel": 1}

@@ -24,6 +24,7 @@ from worker.returns import execution, service, sweeper
 from worker.returns import states as rs
 from worker.returns.evidence import parse_evidence
 from worker.settings import get_settings
+from worker.timeline import PLANNING_TRIES
 
 pytestmark = pytest.mark.usefixtures("published")
 
@@ -66,18 +67,16 @@ def test_a_line_refunded_outside_the_return_while_the_goods_travel_hands_the_ret
     with session_scope() as session:
         service.goods_received(session, service.get_return(session, return_id), "operator:test")
     outcomes = []
-    for _ in range(execution.PLANNING_TRIES):  # the advance task, then what the sweeper sends every minute
+    for _ in range(PLANNING_TRIES):  # the advance task, then what the sweeper sends every minute
         outcomes.append(execution.run_return(session_scope, return_id, client))
         with session_scope() as session:
             queued = sweeper.sweep(session, utcnow() + dt.timedelta(minutes=2))
-    assert outcomes == ["retry"] * (execution.PLANNING_TRIES - 1) + [rs.NEEDS_OPERATOR]
+    assert outcomes == ["retry"] * (PLANNING_TRIES - 1) + [rs.NEEDS_OPERATOR]
     assert queued == 0  # handed over: the sweeper sends it round no more
     with session_scope() as session:
         case = session.get_one(ReturnCase, return_id)
         alerts = session.scalars(select(Alert).where(Alert.order_id == order_id, Alert.resolved_at.is_(None))).all()
-        tried = session.scalars(
-            select(TimelineEvent.message).where(TimelineEvent.kind == "return.planning_failed")
-        ).all()
+        tried = session.scalars(select(TimelineEvent.message).where(TimelineEvent.kind == "planning_failed")).all()
     assert case.state == rs.NEEDS_OPERATOR
     assert [a.kind for a in alerts] == ["return_needs_operator"]
     assert "could not be planned after 5 tries" in alerts[0].message

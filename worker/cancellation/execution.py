@@ -54,6 +54,7 @@ from worker.mirror.reconcile import read_for_mirror
 from worker.mirror.snapshot import from_graphql
 from worker.policy.decision import Action, Decision
 from worker.policy.inputs import RequestKind
+from worker.timeline import entered_at, planning_failed
 
 log = structlog.get_logger(__name__)
 
@@ -235,7 +236,10 @@ def _one_step(sessions: UnitOfWork, request_id: int, client: ShopifyClient, recl
         seen.take()
         state = _execute(sessions, live, client, reclaim_stale=reclaim_stale, seen=seen)
         return "progress" if state == IntentState.SUCCEEDED else state
-    view = seen.take() or read_order(client, order_gid)
+    try:
+        view = seen.take() or read_order(client, order_gid)
+    except ShopifyError as exc:
+        return _planning_failed(sessions, request_id, exc)
     with sessions() as session:
         request = session.get_one(CancellationRequest, request_id, with_for_update=True)
         if request.state != s.SHOPIFY_ACTION:
@@ -253,12 +257,35 @@ def _one_step(sessions: UnitOfWork, request_id: int, client: ShopifyClient, recl
                 request_to_operator(session, request, step.why)
                 return "operator"
     if live is None:
-        live = _create_planned(sessions, request_id, step, client, view)
+        try:
+            live = _create_planned(sessions, request_id, step, client, view)
+        except ShopifyError as exc:
+            return _planning_failed(sessions, request_id, exc)
         if live is None:
             return "progress"  # a concurrent run did this step meanwhile: plan again from Shopify
     # Committed: the key is durable before Shopify sees it.
     state = _execute(sessions, live, client, reclaim_stale=reclaim_stale, seen=seen)
     return "progress" if state == IntentState.SUCCEEDED else state
+
+
+def _planning_failed(sessions: UnitOfWork, request_id: int, exc: ShopifyError) -> str:
+    """A read the next step needs failed (``worker.timeline.planning_failed``): the request goes to a
+    person at the last try (it would loop unseen, advanced again by the sweeper every minute)."""
+    error = str(exc).splitlines()[0][:500]
+    with sessions() as session:
+        request = session.get_one(CancellationRequest, request_id, with_for_update=True)
+        if request.state != s.SHOPIFY_ACTION:
+            return "idle"
+        tries = planning_failed(
+            session, shop_id=request.shop_id, order_id=request.order_id, subject=f"cancellation request {request.id}",
+            since=entered_at(request.state_history), error=error,
+        )  # fmt: skip
+        if tries is None:
+            return "retry"
+        request_to_operator(
+            session, request, f"the next Shopify step could not be planned after {tries} tries: {error}"
+        )
+        return "operator"
 
 
 def _live_intent_of(session: Session, request_id: int) -> int | None:

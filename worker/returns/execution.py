@@ -25,13 +25,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import ShopifyError
-from models import IntentState, LineItem, Order, ReturnCase, ShopifyIntent, TimelineEvent
+from models import IntentState, LineItem, Order, ReturnCase, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation import actions as cancellation_actions
@@ -45,7 +45,7 @@ from worker.returns import recovery
 from worker.returns import states as rs
 from worker.returns.handover import to_operator
 from worker.returns.view import ReturnView, read_return, read_returnables
-from worker.timeline import record_event
+from worker.timeline import entered_at, planning_failed
 
 MAX_STEPS = 8
 
@@ -178,7 +178,7 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
         except ShopifyError as exc:
             return _planning_failed(sessions, return_id, exc)
         except NotReturnable as exc:
-            return _planning_failed(sessions, return_id, exc, tries=PLANNING_TRIES)
+            return _planning_failed(sessions, return_id, exc, final=True)
         live = _commit_planned(sessions, return_id, step, params)
         if live is None:
             return "progress"
@@ -186,39 +186,25 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
     return "progress" if state == IntentState.SUCCEEDED else state
 
 
-#: Tries at planning a step (the reads and the computed input) before the return goes to a person: the
-#: sweeper sends the return round again every minute, so a read Shopify refuses for ~5 minutes.
-PLANNING_TRIES = 5
-
-
-def _planning_failed(sessions: UnitOfWork, return_id: int, exc: Exception, tries: int | None = None) -> str:
-    """A read the next step needs failed: recorded on the order's timeline; the return goes to a person
-    at the ``PLANNING_TRIES``-th failure since it entered ``shopify_action`` (it would loop unseen), or at
-    once when no retry can help (``tries``)."""
+def _planning_failed(sessions: UnitOfWork, return_id: int, exc: Exception, *, final: bool = False) -> str:
+    """A read the next step needs failed (``worker.timeline.planning_failed``): the return goes to a person
+    at the last try (it would loop unseen, sent round by the sweeper every minute)."""
     error = str(exc).splitlines()[0][:500]
     with sessions() as session:
         case = session.get_one(ReturnCase, return_id, with_for_update=True)
         if case.state != rs.SHOPIFY_ACTION:
             return "idle"
-        since = dt.datetime.fromisoformat(case.state_history[-1]["at"]) if case.state_history else None
-        prefix = f"return {case.id}: "
-        query = select(func.count()).select_from(TimelineEvent).where(
-            TimelineEvent.order_id == case.order_id, TimelineEvent.kind == "return.planning_failed",
-            TimelineEvent.message.startswith(prefix),
-            *([TimelineEvent.occurred_at >= since] if since is not None else []),
+        tries = planning_failed(
+            session, shop_id=case.shop_id, order_id=case.order_id, subject=f"return {case.id}",
+            since=entered_at(case.state_history), error=error, final=final,
         )  # fmt: skip
-        final = tries is not None
-        tries = max(int(session.scalar(query) or 0) + 1, tries or 0)
-        attempt = "no retry can help" if final else f"try {tries} of {PLANNING_TRIES}"
-        record_event(
-            session, shop_id=case.shop_id, order_id=case.order_id, kind="return.planning_failed", actor="system",
-            message=f"{prefix}the next Shopify step could not be planned ({attempt}): {error}",
-            data={"return_id": case.id, "tries": tries},
-        )  # fmt: skip
-        if tries < PLANNING_TRIES:
+        if tries is None:
             return "retry"
-        why = error if final else f"the next Shopify step could not be planned after {tries} tries: {error}"
-        to_operator(session, case, why)
+        to_operator(
+            session,
+            case,
+            error if final else f"the next Shopify step could not be planned after {tries} tries: {error}",
+        )
         return rs.NEEDS_OPERATOR
 
 
