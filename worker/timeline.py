@@ -45,12 +45,13 @@ PLANNING_TRIES = 5
 
 
 def planning_failed(
-    session: Session, *, shop_id: int, order_id: int, subject: str, since: dt.datetime | None, error: str,
+    session: Session, *, shop_id: int, order_id: int, subject: str, since: dt.datetime | None, error: Exception,
     final: bool = False,
-) -> int | None:  # fmt: skip
-    """Record that the next Shopify step of ``subject`` ("return 7") could not be planned; the try's
-    number when it is time to hand it to a person (the ``PLANNING_TRIES``-th since ``since``, the moment
-    it entered its action state, or at once when ``final``: no retry can help), else None."""
+) -> str | None:  # fmt: skip
+    """Record that the next Shopify step of ``subject`` ("return 7") could not be planned; the reason to
+    give a person when it is time to hand it over (the ``PLANNING_TRIES``-th try since ``since``, the
+    moment it entered its action state; or at once when ``final``: no retry can help), else None."""
+    shown = str(error).splitlines()[0][:500]
     prefix = f"{subject}: "
     query = select(func.count()).select_from(TimelineEvent).where(
         TimelineEvent.order_id == order_id, TimelineEvent.kind == "planning_failed",
@@ -60,9 +61,11 @@ def planning_failed(
     attempt = "no retry can help" if final else f"try {tries} of {PLANNING_TRIES}"
     record_event(
         session, shop_id=shop_id, order_id=order_id, kind="planning_failed", actor="system",
-        message=f"{prefix}the next Shopify step could not be planned ({attempt}): {error}", data={"tries": tries},
+        message=f"{prefix}the next Shopify step could not be planned ({attempt}): {shown}", data={"tries": tries},
     )  # fmt: skip
-    return tries if tries >= PLANNING_TRIES else None
+    if tries < PLANNING_TRIES:
+        return None
+    return shown if final else f"the next Shopify step could not be planned after {tries} tries: {shown}"
 
 
 def entered_at(state_history: list[dict[str, Any]]) -> dt.datetime | None:

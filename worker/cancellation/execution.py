@@ -271,20 +271,16 @@ def _one_step(sessions: UnitOfWork, request_id: int, client: ShopifyClient, recl
 def _planning_failed(sessions: UnitOfWork, request_id: int, exc: ShopifyError) -> str:
     """A read the next step needs failed (``worker.timeline.planning_failed``): the request goes to a
     person at the last try (it would loop unseen, advanced again by the sweeper every minute)."""
-    error = str(exc).splitlines()[0][:500]
     with sessions() as session:
         request = session.get_one(CancellationRequest, request_id, with_for_update=True)
         if request.state != s.SHOPIFY_ACTION:
             return "idle"
-        tries = planning_failed(
-            session, shop_id=request.shop_id, order_id=request.order_id, subject=f"cancellation request {request.id}",
-            since=entered_at(request.state_history), error=error,
-        )  # fmt: skip
-        if tries is None:
+        subject, since = f"cancellation request {request.id}", entered_at(request.state_history)
+        why = planning_failed(session, shop_id=request.shop_id, order_id=request.order_id, subject=subject,
+                              since=since, error=exc)  # fmt: skip
+        if why is None:
             return "retry"
-        request_to_operator(
-            session, request, f"the next Shopify step could not be planned after {tries} tries: {error}"
-        )
+        request_to_operator(session, request, why)
         return "operator"
 
 

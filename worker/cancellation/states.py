@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from models import CancellationRequest
 from models.cancellation import OPEN_REQUEST_STATES
 from models.types import utcnow
+from worker.alerts import HandOver, follow_hand_over
 from worker.cancellation.errors import ImpossibleTransition
 from worker.timeline import record_event
 
@@ -135,8 +136,6 @@ def hand_over_alerts(
     session: Session, request: CancellationRequest, old: str | None, new: str, why: str, actor: str
 ) -> None:
     """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``)."""
-    from worker.alerts import HandOver, follow_hand_over
-
     approve = f"dropsync cancel approve {request.id}, or withdraw it"
     step, label = len(request.state_history), "cancellation request"
     move = HandOver("cancellation", label, request.id, request.shop_id, request.order_id, step, approve)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -102,8 +103,6 @@ UP_ENV_FILE = "dropsync-up.env"
 
 
 def _write_env_file(path: Path, env: dict[str, str]) -> None:
-    import shlex
-
     path.write_text("".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(env.items())))
     path.chmod(0o600)  # sandbox credentials only, but credentials
 

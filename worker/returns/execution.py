@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import ShopifyError
-from models import IntentState, LineItem, Order, ReturnCase, ShopifyIntent
+from models import IntentState, Order, ReturnCase, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
 from worker.cancellation import actions as cancellation_actions
@@ -44,6 +44,7 @@ from worker.policy.decision import Decision
 from worker.returns import recovery
 from worker.returns import states as rs
 from worker.returns.handover import to_operator
+from worker.returns.service import line_gids
 from worker.returns.view import ReturnView, read_return, read_returnables
 from worker.timeline import entered_at, planning_failed
 
@@ -171,7 +172,7 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
             if step.what is not StepKind.INTENT:
                 return _settle(session, case, step, view)
             order_gid = session.get_one(Order, case.order_id).shopify_gid
-            lines, snapshot = _line_gids(session, case), case_snapshot(case)
+            lines, snapshot = line_gids(session, case), case_snapshot(case)
     if live is None:
         try:
             params = _params(client, snapshot, step, order_gid, view, lines)
@@ -189,22 +190,16 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
 def _planning_failed(sessions: UnitOfWork, return_id: int, exc: Exception, *, final: bool = False) -> str:
     """A read the next step needs failed (``worker.timeline.planning_failed``): the return goes to a person
     at the last try (it would loop unseen, sent round by the sweeper every minute)."""
-    error = str(exc).splitlines()[0][:500]
     with sessions() as session:
         case = session.get_one(ReturnCase, return_id, with_for_update=True)
         if case.state != rs.SHOPIFY_ACTION:
             return "idle"
-        tries = planning_failed(
-            session, shop_id=case.shop_id, order_id=case.order_id, subject=f"return {case.id}",
-            since=entered_at(case.state_history), error=error, final=final,
-        )  # fmt: skip
-        if tries is None:
+        subject, since = f"return {case.id}", entered_at(case.state_history)
+        why = planning_failed(session, shop_id=case.shop_id, order_id=case.order_id, subject=subject, since=since,
+                              error=exc, final=final)  # fmt: skip
+        if why is None:
             return "retry"
-        to_operator(
-            session,
-            case,
-            error if final else f"the next Shopify step could not be planned after {tries} tries: {error}",
-        )
+        to_operator(session, case, why)
         return rs.NEEDS_OPERATOR
 
 
@@ -233,12 +228,6 @@ def case_snapshot(case: ReturnCase) -> CaseSnapshot:
         shopify_reason=case.shopify_reason, note=case.note, decline_reason=case.decline_reason,
         decline_note=case.decline_note, lines=tuple((line.line_item_id, line.quantity) for line in case.lines),
     )  # fmt: skip
-
-
-def _line_gids(session: Session, case: ReturnCase) -> dict[int, str]:
-    return dict(
-        session.execute(select(LineItem.id, LineItem.shopify_gid).where(LineItem.order_id == case.order_id)).all()
-    )
 
 
 #: Steps that only move the return: declined or canceled on Shopify, or waiting for the goods.

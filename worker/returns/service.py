@@ -193,13 +193,18 @@ def mirror_return(
     return _customer_request(session, order, view, actor)
 
 
+def line_gids(session: Session, case: ReturnCase) -> dict[int, str]:
+    """The Shopify gid of each line of the return's order, by ledger id."""
+    query = select(LineItem.id, LineItem.shopify_gid).where(LineItem.order_id == case.order_id)
+    return dict(session.execute(query).all())
+
+
 def _follow(session: Session, case: ReturnCase, view: ReturnView) -> None:
     case.shopify_status = view.status
     # By order line: one of ours may stand for several Shopify return lines (one per parcel it shipped in).
-    ids = [line.line_item_id for line in case.lines]
-    line_gids = dict(session.execute(select(LineItem.id, LineItem.shopify_gid).where(LineItem.id.in_(ids))).all())
+    gids = line_gids(session, case)
     for line in case.lines:
-        gid = line_gids.get(line.line_item_id)
+        gid = gids.get(line.line_item_id)
         seen = [v for v in view.lines if gid and v.line_item_gid == gid] or [
             v for v in view.lines if line.shopify_gid and v.gid == line.shopify_gid
         ]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from models import ReturnCase
 from models.types import utcnow
+from worker.alerts import HandOver, follow_hand_over
 from worker.errors import RefusedError
 from worker.timeline import record_event
 
@@ -107,8 +108,6 @@ def start(
 
 def _hand_over_alerts(session: Session, case: ReturnCase, old: str | None, new: str, why: str, actor: str) -> None:
     """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``)."""
-    from worker.alerts import HandOver, follow_hand_over
-
     approve = f"dropsync returns approve {case.id}, or decline it"
     move = HandOver("returns", "return", case.id, case.shop_id, case.order_id, len(case.state_history), approve)
     follow_hand_over(session, move, old, new, why, actor)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -126,8 +126,6 @@ class ExistingReturn:
     gid: str
     status: str
     reason_notes: tuple[str, ...]
-    #: (fulfillment line item gid, units) of each of its return line items.
-    taken: tuple[tuple[str, int], ...] = ()
 
 
 #: The returns whose units a new return cannot take again (a declined request or a canceled return frees
@@ -137,23 +135,14 @@ HOLDING_STATUSES = frozenset({"REQUESTED", "OPEN", "CLOSED"})
 
 @dataclass(frozen=True)
 class Returnables:
-    """Each fulfillment line item of a successful fulfillment, with the units still returnable: shipped,
-    less those in the order's requested, open and closed returns."""
+    """Each fulfillment line item of a successful fulfillment with units still returnable (``quantity``:
+    shipped, less those in the order's requested, open and closed returns), and the order's returns."""
 
     items: tuple[ReturnableItem, ...]
     returns: tuple[ExistingReturn, ...]
 
     def fulfillment_line_items(self, line_item_gid: str) -> list[ReturnableItem]:
-        taken: dict[str, int] = {}
-        for found in self.returns:
-            if found.status in HOLDING_STATUSES:
-                for fli_gid, units in found.taken:
-                    taken[fli_gid] = taken.get(fli_gid, 0) + units
-        return [
-            replace(i, quantity=left)
-            for i in self.items
-            if i.line_item_gid == line_item_gid and (left := i.quantity - taken.get(i.fulfillment_line_item_gid, 0)) > 0
-        ]
+        return [i for i in self.items if i.line_item_gid == line_item_gid]
 
     def return_marked(self, marker: str) -> ExistingReturn | None:
         """The return whose line notes carry ``marker`` (what an earlier returnCreate attempt created)."""
@@ -166,21 +155,28 @@ def read_returnables(client: ShopifyClient, order_gid: str) -> Returnables:
         raise NotFoundError(f"Shopify has no order {order_gid}")
     # the return an earlier attempt made may be the 11th; the line to return, a fulfillment's 21st
     complete_order(client, node, ("returns", "fulfillments"))
-    items = tuple(
-        ReturnableItem(fli["id"], str((fli.get("lineItem") or {}).get("id") or ""), int(fli.get("quantity") or 0))
+    taken: dict[str, int] = {}  # units of each fulfillment line item already in a return that holds them
+    for r in _nodes(node.get("returns")):
+        if str(r.get("status") or "").upper() in HOLDING_STATUSES:
+            for li in _nodes(r.get("returnLineItems")):
+                fli_gid = str((li.get("fulfillmentLineItem") or {}).get("id") or "")
+                taken[fli_gid] = taken.get(fli_gid, 0) + int(li.get("quantity") or 0)
+    shipped = (
+        (fli["id"], str((fli.get("lineItem") or {}).get("id") or ""), int(fli.get("quantity") or 0))
         for fulfillment in node.get("fulfillments") or []
         if str(fulfillment.get("status") or "SUCCESS").upper() == "SUCCESS"  # a cancelled parcel returns nothing
         for fli in _nodes(fulfillment.get("fulfillmentLineItems"))
+    )
+    items = tuple(
+        ReturnableItem(fli_gid, line_gid, left)
+        for fli_gid, line_gid, quantity in shipped
+        if (left := quantity - taken.get(fli_gid, 0)) > 0
     )
     returns = tuple(
         ExistingReturn(
             r["id"],
             str(r.get("status") or "").upper(),
             tuple(str(li.get("returnReasonNote") or "") for li in _nodes(r.get("returnLineItems"))),
-            tuple(
-                (str((li.get("fulfillmentLineItem") or {}).get("id") or ""), int(li.get("quantity") or 0))
-                for li in _nodes(r.get("returnLineItems"))
-            ),
         )
         for r in _nodes(node.get("returns"))
     )
