@@ -130,6 +130,28 @@ class Control:
                 raise ControlError(str(exc)) from None
             return self.dispute(found.gid)
 
+    def escalate_dispute(self, reference: str | int, **options: Any) -> dict[str, Any]:
+        """The bank turns an inquiry into a chargeback (the same dispute): type CHARGEBACK, NEEDS_RESPONSE again,
+        the inquiry's answer cleared, a new ``evidence_due_by`` (ISO-8601 or datetime; default: what a new
+        chargeback gets); ``disputes/update`` fires. Only an INQUIRY not yet finalized (``disputes.escalate``)."""
+        from sandboxes.shopify import disputes
+
+        unknown = sorted(set(options) - disputes.ESCALATE_OPTIONS)
+        if unknown:
+            raise ControlError(
+                f"unknown escalation field(s) {', '.join(unknown)}; "
+                f"expected {', '.join(sorted(disputes.ESCALATE_OPTIONS))}"
+            )
+        with self._state.lock:
+            found = disputes.find(self._state, reference)
+            if found is None:
+                raise ControlError(f"no such dispute: {reference}")
+            try:
+                disputes.escalate(self._sandbox, found, **options)
+            except disputes.DisputeError as exc:
+                raise ControlError(str(exc)) from None
+            return self.dispute(found.gid)
+
     def dispute(self, reference: str | int) -> dict[str, Any]:
         """A dispute as the sandbox holds it, with every evidence submission it received."""
         from sandboxes.shopify import disputes

@@ -85,6 +85,11 @@ def control_routes(sandbox: ShopifySandbox) -> list[Route]:
             "POST",
             lambda r, b: control.decide_dispute(r.path_params["dispute"], b.get("status", "")),
         ),
+        (
+            "/_sandbox/disputes/{dispute:path}/escalate",
+            "POST",
+            lambda r, b: control.escalate_dispute(r.path_params["dispute"], **b),
+        ),
         ("/_sandbox/disputes/{dispute:path}", "GET", lambda r, b: control.dispute(r.path_params["dispute"])),
         ("/_sandbox/mutations", "GET", lambda r, b: {"mutations": control.mutations()}),
         ("/_sandbox/faults", "GET", lambda r, b: control.faults()),

@@ -5,7 +5,9 @@ A dispute belongs to an order (by index: the order need not be materialized) and
 order itself. Statuses follow ``DisputeStatus``: a new dispute ``NEEDS_RESPONSE``; submitting evidence
 moves it to ``UNDER_REVIEW`` (``disputeEvidenceUpdate``, mutations/disputes.py); the card network's
 answer (``POST /_sandbox/disputes/{id}/decide``) finalizes it ``WON`` / ``LOST`` (or ``ACCEPTED`` by the
-merchant). Every change fires ``disputes/create`` or ``disputes/update`` with Shopify's REST Dispute JSON.
+merchant). The bank may escalate an open inquiry (``POST /_sandbox/disputes/{id}/escalate``): the same dispute
+becomes a chargeback that needs a response again (``escalate``). Every change fires ``disputes/create`` or
+``disputes/update`` with Shopify's REST Dispute JSON.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ NETWORK_CODES = {
 }  # fmt: skip
 #: Card networks commonly leave the merchant about three weeks; Shopify asks for evidence a few days earlier.
 EVIDENCE_DAYS = 14
+#: The longest evidence deadline the control plane accepts (the networks give days to weeks).
+MAX_EVIDENCE_DAYS = 60
 #: Every text field of ``ShopifyPaymentsDisputeEvidenceUpdateInput`` (file fields are refused: no uploads).
 TEXT_FIELDS = (
     "accessActivityLog", "cancellationPolicyDisclosure", "cancellationRebuttal", "customerEmailAddress",
@@ -75,6 +79,10 @@ class Dispute:
     evidence: dict[str, Any] = field(default_factory=dict)  # the latest value of every field written
     submitted: bool = False
     submissions: list[dict[str, Any]] = field(default_factory=list)  # each disputeEvidenceUpdate applied
+    initiated_as: str = ""  # the type it was opened as (``OrderDisputeSummary.initiatedAs``): kept by ``escalate``
+
+    def __post_init__(self) -> None:
+        self.initiated_as = self.initiated_as or self.type
 
     @property
     def gid(self) -> str:
@@ -144,8 +152,10 @@ def open_dispute(
         days = float(evidence_due_in_days)
     except (TypeError, ValueError):
         raise DisputeError(f"evidence_due_in_days must be a number (got {evidence_due_in_days!r})") from None
-    if not 0 < days <= 60:  # the networks give days to weeks, never the past
-        raise DisputeError(f"evidence_due_in_days must be more than 0 and at most 60 (got {evidence_due_in_days!r})")
+    if not 0 < days <= MAX_EVIDENCE_DAYS:  # the networks give days to weeks, never the past
+        raise DisputeError(
+            f"evidence_due_in_days must be more than 0 and at most {MAX_EVIDENCE_DAYS} (got {evidence_due_in_days!r})"
+        )
     captured = ledger.received(order).shop
     if captured <= 0:
         raise DisputeError(f"order {order.name} has no captured payment to dispute")
@@ -173,6 +183,68 @@ def decide(sandbox: ShopifySandbox, dispute: Dispute, status: str) -> Dispute:
     dispute.status, dispute.finalized_on = final, sandbox.state.clock.tick()
     changed(sandbox, dispute)
     return dispute
+
+
+#: The fields a test or the control API may set when escalating an inquiry.
+ESCALATE_OPTIONS = frozenset({"evidence_due_by"})
+
+
+def escalate(sandbox: ShopifySandbox, dispute: Dispute, *, evidence_due_by: datetime | str | None = None) -> Dispute:
+    """The bank turns an open inquiry into a chargeback: the same dispute (same id, amount, reason,
+    ``initiatedAt`` and evidence object) becomes type CHARGEBACK and needs a response again (NEEDS_RESPONSE,
+    even if the inquiry was answered and is UNDER_REVIEW) by a new deadline: ``evidence_due_by`` (a datetime or
+    ISO-8601 text, no zone meaning UTC; after now, at most ``MAX_EVIDENCE_DAYS`` ahead), by default
+    ``EVIDENCE_DAYS`` from now, as ``open_dispute`` gives a new chargeback. ``disputes/update`` fires. Only an
+    INQUIRY not finalized can be escalated; a refusal changes nothing.
+
+    ``OrderDisputeSummary.initiatedAs`` stays INQUIRY: the schema documents it as "the type that the dispute
+    was initiated as", while ``type`` "indicates if this dispute is still in the inquiry phase or has turned
+    into a chargeback".
+
+    The inquiry's answer is cleared (``disputeEvidence.submitted`` false, ``evidenceSentOn`` null). Shopify
+    does not document this field by field; we decided it because (1) a chargeback that needs a response must
+    be able to take one, and ``disputeEvidenceUpdate`` refuses evidence once submitted
+    (EVIDENCE_ALREADY_ACCEPTED); Shopify's Help Center says of an open chargeback or inquiry "Shopify hasn't
+    sent the response yet. You can still add evidence to the response"; (2) the schema's ``evidenceSentOn``
+    "returns null if evidence hasn't yet been sent", and nothing has been sent for the chargeback, whose own
+    ``evidenceDueBy`` decides it (DOMAIN.md: a missed one loses the dispute); (3) everywhere else in the
+    sandbox NEEDS_RESPONSE has no ``evidenceSentOn``. Kept: the evidence written (one evidence object per
+    dispute, its id the dispute's: a draft for the chargeback's answer) and the control plane's log of
+    ``submissions`` (never shown by the API).
+    """
+    if dispute.status in FINAL:
+        raise DisputeError(f"dispute {dispute.id} is already {dispute.status}")
+    if dispute.type != "INQUIRY":
+        raise DisputeError(f"dispute {dispute.id} is a {dispute.type}: only an INQUIRY can be escalated")
+    now = sandbox.state.clock.tick()
+    due = _deadline(evidence_due_by, now)
+    dispute.type, dispute.status, dispute.evidence_due_by = "CHARGEBACK", "NEEDS_RESPONSE", due
+    dispute.submitted, dispute.evidence_sent_on = False, None
+    changed(sandbox, dispute)
+    return dispute
+
+
+def _deadline(value: datetime | str | None, now: datetime) -> datetime:
+    if value is None:
+        return now + timedelta(days=EVIDENCE_DAYS)
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise DisputeError(f"evidence_due_by must be an ISO-8601 date and time (got {value!r})") from None
+    else:
+        raise DisputeError(f"evidence_due_by must be an ISO-8601 date and time (got {value!r})")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the sandbox shop's timezone is UTC
+    # Bounds before converting: year 9999 in a zone west of UTC would overflow astimezone (a 500).
+    if not now < moment <= now + timedelta(days=MAX_EVIDENCE_DAYS):  # the networks give days to weeks
+        raise DisputeError(
+            f"evidence_due_by must be after now ({now.isoformat(timespec='seconds')}) and at most "
+            f"{MAX_EVIDENCE_DAYS} days ahead (got {value!r})"
+        )
+    return moment.astimezone(UTC)
 
 
 def changed(sandbox: ShopifySandbox, dispute: Dispute) -> None:
@@ -476,7 +548,8 @@ def order_disputes(state: ShopState, order: Order) -> list[dict[str, Any]]:
     """``Order.disputes``: ``[OrderDisputeSummary!]!`` (id, initiatedAs, status), oldest first."""
     found = sorted((d for d in book(state).values() if d.order_index == order.index), key=lambda d: d.id)
     return [
-        {"__typename": "OrderDisputeSummary", "id": d.gid, "initiatedAs": d.type, "status": d.status} for d in found
+        {"__typename": "OrderDisputeSummary", "id": d.gid, "initiatedAs": d.initiated_as, "status": d.status}
+        for d in found
     ]
 
 

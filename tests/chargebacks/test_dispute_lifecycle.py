@@ -4,7 +4,9 @@ the evidence deadlines while Shopify cannot be read (the sandbox, the ledger and
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -12,7 +14,6 @@ from integrations.shopify.client import ShopifyClient
 from models import Alert, Chargeback, Shop, ShopifyIntent
 from models.types import utcnow
 from sandboxes.shopify import ShopifySandbox
-from sandboxes.shopify import disputes as sandbox_disputes
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import open_and_read
 from worker.cancellation import execution
@@ -28,6 +29,14 @@ def _open_alert_kinds(chargeback_id: int) -> list[str]:
             Alert.resolved_at.is_(None), Alert.dedupe_key.like(f"chargeback:%:{chargeback_id}:%")
         )
         return sorted(session.scalars(query))
+
+
+def _escalate(sandbox: ShopifySandbox, dispute_gid: str, **body: object) -> dict[str, Any]:
+    """The bank escalates an inquiry into a chargeback, through the sandbox's control API."""
+    answer = httpx.post(f"{sandbox.base_url}/_sandbox/disputes/{dispute_gid}/escalate", json=body, timeout=10)
+    assert answer.status_code == 200, answer.text
+    escalated: dict[str, Any] = answer.json()
+    return escalated
 
 
 # --- two disputes of one order: each submits its own evidence, one at a time --------------------------------
@@ -73,12 +82,9 @@ def test_an_inquiry_turned_chargeback_takes_the_chargebacks_evidence_deadline(
     mirror(client, shop.id, gid)
     row = open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED", type="INQUIRY",
                         evidence_due_in_days=4)  # fmt: skip
-    with sandbox.state.lock:  # the bank escalates: the same dispute becomes a chargeback with a new deadline
-        found = sandbox_disputes.find(sandbox.state, row.dispute_gid)
-        assert found is not None
-        found.type = "CHARGEBACK"
-        found.evidence_due_by = sandbox.state.clock.now() + dt.timedelta(days=20)
-        new_due = found.evidence_due_by
+    # The bank escalates: the same dispute becomes a chargeback with a new deadline.
+    new_due = sandbox.state.clock.now() + dt.timedelta(days=20)
+    _escalate(sandbox, row.dispute_gid, evidence_due_by=new_due.isoformat())
     assert sync.refresh(session_scope, shop.id, row.dispute_gid, client) == "NEEDS_RESPONSE"
     with session_scope() as session:
         fresh = session.get_one(Chargeback, row.id)
@@ -101,12 +107,7 @@ def test_an_answered_inquiry_turned_chargeback_needs_a_response_again(
         intent_id = submission.request_submission(session, session.get_one(Chargeback, row.id), actor="op").id
     assert execution.execute_intent(session_scope, intent_id, client) == "succeeded"
     assert sync.refresh(session_scope, shop.id, row.dispute_gid, client) == "UNDER_REVIEW"
-    with sandbox.state.lock:
-        found = sandbox_disputes.find(sandbox.state, row.dispute_gid)
-        assert found is not None
-        found.type, found.status = "CHARGEBACK", "NEEDS_RESPONSE"
-        found.evidence_due_by = sandbox.state.clock.now() + dt.timedelta(days=20)
-        found.submitted, found.evidence_sent_on = False, None
+    _escalate(sandbox, row.dispute_gid, evidence_due_by=(sandbox.state.clock.now() + dt.timedelta(days=20)).isoformat())
     assert sync.refresh(session_scope, shop.id, row.dispute_gid, client) == "NEEDS_RESPONSE"
     with session_scope() as session:
         fresh = session.get_one(Chargeback, row.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -225,3 +225,123 @@ def test_disputes_pages_follow_cursors(shopify_sandbox: ShopifySandbox) -> None:
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == made
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_the_bank_escalates_an_answered_inquiry_into_a_chargeback_that_needs_a_response_again(
+    shopify_sandbox: ShopifySandbox,
+) -> None:
+    order_gid = _paid_fulfilled_order(shopify_sandbox)
+    dispute_gid = shopify_sandbox.control.open_dispute(
+        order_gid, type="INQUIRY", reason="PRODUCT_NOT_RECEIVED", evidence_due_in_days=4
+    )
+    evidence_id = dispute_gid.replace("ShopifyPaymentsDispute/", "ShopifyPaymentsDisputeEvidence/")
+    before = data(shopify_sandbox, documents.load("DisputeById").source, {"id": dispute_gid})["dispute"]
+    due = (shopify_sandbox.state.clock.now() + timedelta(days=20)).replace(microsecond=0)
+    with Receiver() as receiver:
+        shopify_sandbox.control.subscribe("disputes/update", receiver.url)
+        answered = _update(
+            shopify_sandbox, evidence_id, {"uncategorizedText": "Tracking YT2412345678", "submitEvidence": True}
+        )
+        assert answered["disputeEvidence"]["dispute"]["status"] == "UNDER_REVIEW"
+        assert len(receiver.wait_for(1)) == 1
+        escalated = _control(shopify_sandbox, f"disputes/{dispute_gid}/escalate", {"evidence_due_by": due.isoformat()})
+        assert escalated.status_code == 200, escalated.text
+        deliveries = receiver.wait_for(2)
+    answer = escalated.json()
+    assert (answer["id"], answer["type"], answer["status"]) == (dispute_gid, "chargeback", "needs_response")
+    assert _moment(answer["evidence_due_by"]) == due
+    assert (answer["evidence_sent_on"], answer["finalized_on"], answer["submitted"]) == (None, None, False)
+    # The webhook: disputes/update with the REST Dispute of the same dispute, now a chargeback.
+    assert len(deliveries) == 2
+    assert deliveries[1]["headers"]["X-Shopify-Topic"] == "disputes/update"
+    body = json.loads(deliveries[1]["body"])
+    assert body["id"] == int(before["legacyResourceId"])
+    assert (body["type"], body["status"], body["evidence_sent_on"]) == ("chargeback", "needs_response", None)
+    assert _moment(body["evidence_due_by"]) == due
+    assert _moment(body["initiated_at"]) == _moment(before["initiatedAt"]).replace(microsecond=0)
+    # dispute(id) and disputes(...): the same dispute, type CHARGEBACK, needing a response by the new date.
+    node = data(shopify_sandbox, documents.load("DisputeById").source, {"id": dispute_gid})["dispute"]
+    assert (node["id"], node["type"], node["status"]) == (dispute_gid, "CHARGEBACK", "NEEDS_RESPONSE")
+    assert _moment(node["evidenceDueBy"]) == due
+    assert _moment(node["evidenceDueBy"]) > _moment(before["evidenceDueBy"])
+    assert (node["evidenceSentOn"], node["finalizedOn"]) == (None, None)
+    assert node["initiatedAt"] == before["initiatedAt"]
+    assert (node["amount"], node["reasonDetails"]) == (before["amount"], before["reasonDetails"])
+    assert node["disputeEvidence"]["id"] == evidence_id
+    assert node["disputeEvidence"]["submitted"] is False
+    needing = data(
+        shopify_sandbox, documents.load("DisputesPage").source, {"first": 10, "query": "status:needs_response"}
+    )["disputes"]["nodes"]
+    assert needing == [node]
+    # Order.disputes keeps what the dispute was opened as.
+    order = data(shopify_sandbox, ORDER_DISPUTES, {"id": order_gid})["order"]
+    assert order["disputes"] == [{"id": dispute_gid, "initiatedAs": "INQUIRY", "status": "NEEDS_RESPONSE"}]
+    # The chargeback takes its own answer; what was written for the inquiry is its draft.
+    evidence = data(shopify_sandbox, EVIDENCE, {"id": dispute_gid})["dispute"]["disputeEvidence"]
+    assert evidence["uncategorizedText"] == "Tracking YT2412345678"
+    again = _update(
+        shopify_sandbox, evidence_id, {"refundPolicyDisclosure": "Returns within 15 days.", "submitEvidence": True}
+    )
+    assert again["userErrors"] == []
+    assert again["disputeEvidence"]["dispute"]["status"] == "UNDER_REVIEW"
+    assert [s["submitted"] for s in shopify_sandbox.control.dispute(dispute_gid)["submissions"]] == [True, True]
+
+
+def test_an_escalation_without_a_date_gets_a_new_chargebacks_deadline(shopify_sandbox: ShopifySandbox) -> None:
+    order_gid = _paid_fulfilled_order(shopify_sandbox)
+    dispute_gid = shopify_sandbox.control.open_dispute(order_gid, type="INQUIRY", evidence_due_in_days=4)
+    start = shopify_sandbox.state.clock.now()
+    number = dispute_gid.rsplit("/", 1)[1]
+    escalated = httpx.post(f"{shopify_sandbox.base_url}/_sandbox/disputes/{number}/escalate", timeout=10)  # no body
+    end = shopify_sandbox.state.clock.now()
+    assert escalated.status_code == 200, escalated.text
+    assert (escalated.json()["type"], escalated.json()["status"]) == ("chargeback", "needs_response")
+    due = _moment(
+        data(shopify_sandbox, documents.load("DisputeById").source, {"id": dispute_gid})["dispute"]["evidenceDueBy"]
+    )
+    assert start + timedelta(days=14) <= due <= end + timedelta(days=14)  # disputes.EVIDENCE_DAYS, as a new chargeback
+
+
+def test_escalation_refusals_are_one_line_and_change_nothing(shopify_sandbox: ShopifySandbox) -> None:
+    order_gid = _paid_fulfilled_order(shopify_sandbox)
+    chargeback = shopify_sandbox.control.open_dispute(order_gid, type="CHARGEBACK", amount="1.00")
+    decided = shopify_sandbox.control.open_dispute(order_gid, type="INQUIRY", amount="2.00")
+    shopify_sandbox.control.decide_dispute(decided, "WON")
+    inquiry = shopify_sandbox.control.open_dispute(order_gid, type="INQUIRY", amount="3.00")
+    untouched = {ref: shopify_sandbox.control.dispute(ref) for ref in (chargeback, decided, inquiry)}
+    url = f"{shopify_sandbox.base_url}/_sandbox/disputes"
+    with Receiver() as receiver:
+        shopify_sandbox.control.subscribe("disputes/update", receiver.url)
+        for reference in ("123", "gid://shopify/ShopifyPaymentsDispute/123", "not-a-dispute"):
+            unknown = _control(shopify_sandbox, f"disputes/{reference}/escalate", {})
+            assert unknown.status_code == 404
+            assert unknown.json()["error"] == f"no such dispute: {reference}"
+        not_inquiry = _control(shopify_sandbox, f"disputes/{chargeback}/escalate", {})
+        assert not_inquiry.status_code == 400
+        assert "is a CHARGEBACK: only an INQUIRY can be escalated" in not_inquiry.json()["error"]
+        finalized = _control(shopify_sandbox, f"disputes/{decided}/escalate", {})
+        assert finalized.status_code == 400
+        assert "is already WON" in finalized.json()["error"]
+        for bad in ("next tuesday", "2026-13-45T00:00:00Z", 5, "2020-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"):
+            refused = _control(shopify_sandbox, f"disputes/{inquiry}/escalate", {"evidence_due_by": bad})
+            assert refused.status_code == 400, (bad, refused.text)
+            assert refused.json()["error"].startswith("evidence_due_by must be"), bad
+        far = (shopify_sandbox.state.clock.now() + timedelta(days=61)).isoformat()
+        assert _control(shopify_sandbox, f"disputes/{inquiry}/escalate", {"evidence_due_by": far}).status_code == 400
+        typo = _control(shopify_sandbox, f"disputes/{inquiry}/escalate", {"evidence_due_on": far})
+        assert typo.status_code == 400
+        assert typo.json()["error"] == "unknown escalation field(s) evidence_due_on; expected evidence_due_by"
+        not_json = httpx.post(f"{url}/{inquiry}/escalate", content=b"{", timeout=10)
+        assert not_json.status_code == 400
+        not_object = httpx.post(f"{url}/{inquiry}/escalate", json=["2026-12-01"], timeout=10)
+        assert not_object.status_code == 400
+        assert shopify_sandbox.control.wait_for_webhooks()
+        assert receiver.deliveries == []  # nothing changed, nothing sent
+    assert {ref: shopify_sandbox.control.dispute(ref) for ref in untouched} == untouched
+    twice = _control(shopify_sandbox, f"disputes/{inquiry}/escalate", {})
+    assert twice.status_code == 200
+    assert _control(shopify_sandbox, f"disputes/{inquiry}/escalate", {}).status_code == 400  # a chargeback now
