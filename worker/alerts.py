@@ -56,7 +56,8 @@ def raise_alert(
 
     The notification outbox rows are written in this same transaction (``worker.notify.outbox``): an
     alert that commits is delivered outside dropsync, one that rolls back never is. With ``reopen``, a
-    resolved alert under the same key whose condition came back is opened again (not notified again).
+    resolved alert under the same key whose condition came back is opened again and notified again (the
+    person who resolved it, or retried what it was about, must hear that it is back).
     """
     existing = session.scalar(select(Alert).where(Alert.dedupe_key == spec.dedupe_key))
     if existing is not None:
@@ -162,6 +163,9 @@ def _reopen(session: Session, alert: Alert, spec: AlertSpec, now: dt.datetime, a
     alert.resolved_at, alert.raised_at, alert.message, alert.due_at = None, now, spec.message, spec.due_at
     session.flush()
     _lifecycle_event(session, alert, "alert.reopened", f"{spec.subject}: {spec.message}", actor)
+    log.warning("alert.reopened", kind=spec.kind, alert_id=alert.id, subject=spec.subject, message=spec.message)
+    ALERTS_RAISED.labels(spec.kind).inc()
+    enqueue_notifications(session, alert, again=True)
 
 
 def resolve_alert(session: Session, alert: Alert, now: dt.datetime, *, actor: str, why: str) -> None:

@@ -152,3 +152,42 @@ def test_a_claim_abandoned_by_a_dead_worker_is_taken_again_after_the_stale_limit
     assert len(http.delivered) == 1
     with session_scope() as session:
         assert session.get_one(Alert, alert_id).resolved_at is None
+
+
+def test_an_alert_that_comes_back_after_it_was_resolved_is_delivered_again_under_a_key_of_its_own(
+    committed_db: Engine, receivers: tuple[HttpReceiver, SmtpReceiver]
+) -> None:
+    """An intent that fails again after a person's retry, a disagreement that returns: the person must hear
+    it on their channel, not only in ``dropsync check``; a receiver deduplicating on the key must not drop it."""
+    from worker.alerts import resolve_alert
+
+    http, smtp = receivers
+    alert_id, name = _raise()
+    for row in _notifications(alert_id).values():
+        assert deliver(session_scope, row.id, get_settings(), utcnow).state == "sent"
+    with session_scope() as session:
+        alert = session.get_one(Alert, alert_id)
+        resolve_alert(session, alert, utcnow(), actor="test", why="a person retried it")
+        spec = AlertSpec(
+            shop_id=alert.shop_id, order_id=alert.order_id, supplier_order_id=None, kind=alert.kind,
+            severity="critical", message=f"{name} failed again", due_at=None, dedupe_key=alert.dedupe_key,
+            subject=name,
+        )  # fmt: skip
+        assert raise_alert(session, spec, utcnow(), actor="test", reopen=True) is None  # reopened, not new
+    rows = _notifications(alert_id)
+    assert {n.state for n in rows.values()} == {"pending"}
+    for row in rows.values():
+        assert deliver(session_scope, row.id, get_settings(), utcnow).state == "sent"
+        assert deliver(session_scope, row.id, get_settings(), utcnow).state == "done"  # once per raising
+    assert len(http.delivered) == len(smtp.messages) == 2
+    first, second = http.delivered
+    assert first["key"] == f"dropsync-notification-{alert_id}"
+    assert second["key"].startswith(f"dropsync-notification-{alert_id}-")
+    assert second["key"] != first["key"]
+    assert "failed again" in second["body"]["text"]
+    assert smtp.messages[1]["Message-ID"].startswith(f"<dropsync-notification-{alert_id}-")  # each channel's own
+    assert smtp.messages[1]["Subject"].endswith("(again)")
+    # Raised again while open: nothing more is sent.
+    with session_scope() as session:
+        assert raise_alert(session, spec, utcnow(), actor="test", reopen=True) is None
+    assert {n.state for n in _notifications(alert_id).values()} == {"sent"}

@@ -26,7 +26,7 @@ class DeliveryFailed(Exception):
 class Message:
     subject: str
     text: str
-    key: str  # stable per notification: dropsync-notification-<id>
+    key: str  # stable per delivery: dropsync-notification-<id>, then -<previous send> once reopened
 
 
 def send_webhook(settings: Settings, message: Message) -> None:

@@ -48,8 +48,12 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(wait, BACKOFF_MAX)
 
 
-def compose(session: Session, alert: Alert) -> Message:
-    """The text a person reads: which shop and order, what is wrong, by when, and the command."""
+def compose(session: Session, alert: Alert, sent_before: dt.datetime | None = None) -> Message:
+    """The text a person reads: which shop and order, what is wrong, by when, and the command.
+
+    ``sent_before``: the alert was delivered on this channel before and came back (reopened): the message
+    gets a key of its own (a receiver that deduplicates on it must not drop it), stable until it is sent.
+    """
     order = session.get(Order, alert.order_id) if alert.order_id else None
     shop = session.get(Shop, alert.shop_id)
     where = " ".join(x for x in ((shop.domain if shop else None), (order.name if order else None)) if x)
@@ -59,7 +63,10 @@ def compose(session: Session, alert: Alert) -> Message:
         lines.append(f"due: {alert.due_at:%Y-%m-%d %H:%M} UTC")
     if alert.command:
         lines.append(f"do: {alert.command}")
-    return Message(subject, "\n".join(lines), key=f"dropsync-notification-{alert.id}")
+    key = f"dropsync-notification-{alert.id}"
+    if sent_before is not None:
+        key, subject = f"{key}-{sent_before:%Y%m%dT%H%M%S%f}", f"{subject} (again)"
+    return Message(subject, "\n".join(lines), key=key)
 
 
 def _claim(session: Session, notification_id: int, now: dt.datetime, stale: dt.timedelta) -> Notification | Outcome:
@@ -93,7 +100,7 @@ def deliver(
         if isinstance(claimed, Outcome):
             return claimed
         channel = claimed.channel
-        message = compose(session, session.get_one(Alert, claimed.alert_id))
+        message = compose(session, session.get_one(Alert, claimed.alert_id), claimed.sent_at)
     try:
         (senders or SENDERS)[channel](settings, message)
     except DeliveryFailed as exc:

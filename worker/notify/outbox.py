@@ -8,6 +8,7 @@ inside dropsync.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,8 +32,12 @@ def configured_channels(settings: Settings) -> list[str]:
     return channels
 
 
-def enqueue_notifications(session: Session, alert: Alert) -> list[Notification]:
+def enqueue_notifications(session: Session, alert: Alert, *, again: bool = False) -> list[Notification]:
     """One pending notification per channel for ``alert`` (flushes only); none below the minimum severity.
+
+    ``again``: the alert was reopened (its condition came back). A channel whose row was sent or gave up
+    is sent again (the same row, pending with a fresh budget); one still pending or in flight will carry
+    the alert as it is now.
 
     Delivery times are the real clock's (``utcnow``), not the alert's "now": with the shared sandbox clock
     a deadline can be days ahead of the wall clock, a retry backoff never is.
@@ -52,7 +57,25 @@ def enqueue_notifications(session: Session, alert: Alert) -> list[Notification]:
                 session.add(row)
                 session.flush()
         except IntegrityError:
-            continue  # the (alert, channel) pair exists already: one delivery is the rule
+            # The (alert, channel) pair exists already: one delivery per raising is the rule.
+            existing = _sent_before(session, alert, channel) if again else None
+            if existing is None:
+                continue
+            # sent_at stays until the new send is recorded: it names this round (``delivery.compose``).
+            existing.state, existing.attempts, existing.next_attempt_at = "pending", 0, now
+            existing.claimed_at = existing.last_error = None
+            session.flush()
+            key = f"{DELIVER_TASK}:{existing.id}:reopened:{alert.raised_at.isoformat()}"
+            outbox.enqueue(session, DELIVER_TASK, [existing.id], dedupe_key=key)
+            rows.append(existing)
+            continue
         outbox.enqueue(session, DELIVER_TASK, [row.id], dedupe_key=f"{DELIVER_TASK}:{row.id}")
         rows.append(row)
     return rows
+
+
+def _sent_before(session: Session, alert: Alert, channel: str) -> Notification | None:
+    """The channel's row of ``alert`` if its delivery is over (sent, or given up): it can be sent again."""
+    query = select(Notification).where(Notification.alert_id == alert.id, Notification.channel == channel)
+    row = session.scalar(query)
+    return row if row is not None and row.state in ("sent", "failed") else None
