@@ -187,11 +187,17 @@ def resolve_keyed(session: Session, prefix: str, *, actor: str, why: str) -> int
     return len(alerts)
 
 
+#: States in which a request or a return waits for a person (or for goods a person must record): the
+#: alerts raised while in one are keyed ``{family}:{state}:{id}:…`` and resolved when it is left.
+WAITING_STATES = ("needs_approval", "needs_operator", "awaiting_goods")
+
+
 @dataclass(frozen=True)
 class HandOver:
     """A request or a return moving between states, for the alerts of the states that wait for a person."""
 
     family: str  # the dedupe keys' prefix: "cancellation", "returns"
+    kind: str  # the alerts' kinds start with it: "cancellation" (_needs_approval), "return"
     label: str  # "cancellation request", "return"
     item_id: int
     shop_id: int
@@ -202,9 +208,9 @@ class HandOver:
 
 def follow_hand_over(session: Session, move: HandOver, old: str | None, new: str, why: str, actor: str) -> None:
     """Waiting for a person's approval is being in front of one: an alert (notified). Leaving a state that
-    waited for a person (approval, or a hand-over) resolves its alerts: ``dropsync check`` shows only what
-    still waits."""
-    if old in ("needs_approval", "needs_operator"):
+    waited for a person (approval, a hand-over, goods a person records) resolves its alerts: ``dropsync
+    check`` shows only what still waits."""
+    if old in WAITING_STATES:
         prefix = f"{move.family}:{old}:{move.item_id}:"
         resolve_keyed(session, prefix, actor=actor, why=f"the {move.label} is {new} now")
     if new == "needs_approval":
@@ -212,7 +218,7 @@ def follow_hand_over(session: Session, move: HandOver, old: str | None, new: str
         key = f"{move.family}:needs_approval:{move.item_id}:{move.step}"
         message = f"{move.label} {move.item_id} waits for a person's approval ({shown}): {move.approve}"
         raise_order_alert(
-            session, shop_id=move.shop_id, order_id=move.order_id, kind=f"{move.label.split()[0]}_needs_approval",
+            session, shop_id=move.shop_id, order_id=move.order_id, kind=f"{move.kind}_needs_approval",
             key=key, actor=move.family, message=message,
         )  # fmt: skip
 

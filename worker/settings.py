@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     protection_warning_days: int = Field(5, ge=0, alias="DROPSYNC_PROTECTION_WARNING_DAYS")
     supplier_dispute_window_days: int = Field(15, ge=1, le=90, alias="DROPSYNC_SUPPLIER_DISPUTE_WINDOW_DAYS")
     deadline_warning_hours: int = Field(24, ge=0, alias="DROPSYNC_DEADLINE_WARNING_HOURS")
+    return_goods_wait_days: int = Field(21, ge=1, le=365, alias="DROPSYNC_RETURN_GOODS_WAIT_DAYS")
     supplier_poll_batch: int = Field(100, ge=1, alias="DROPSYNC_SUPPLIER_POLL_BATCH")
     intent_stale_seconds: int = Field(120, ge=1, alias="DROPSYNC_INTENT_STALE_SECONDS")
     inbox_retention_days: int = Field(30, ge=1, alias="DROPSYNC_INBOX_RETENTION_DAYS")

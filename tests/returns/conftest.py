@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import Order, Shop, SupplierOrder
+from models import Order, ReturnCase, Shop, SupplierOrder
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, client, mirror, published, sandbox, shop
 from worker.db import session_scope
@@ -21,8 +21,9 @@ from worker.supplier import service as supplier
 
 __all__ = ["Published", "client", "published", "sandbox", "shop"]
 
-#: The default policy, plus a store decision: "wrong size" is taken back within 30 days, the customer keeps
-#: it, and the store pays what its supplier won't (no escalation for the unrecovered cost).
+#: The default policy, plus store decisions: "wrong size" is taken back within 30 days, the customer keeps
+#: it, and the store pays what its supplier won't (no escalation for the unrecovered cost); a wrong item
+#: must come back (at the store's cost) before the refund.
 WRONG_SIZE_POLICY = """
 [escalation]
 unrecovered_supplier_cost = "allow"
@@ -31,6 +32,12 @@ unrecovered_supplier_cost = "allow"
 accepted = true
 window_days = 30
 return_required = false
+
+[returns.reasons.wrong_item]
+accepted = true
+evidence = ["photos"]
+return_required = true
+return_shipping_paid_by = "store"
 """
 
 
@@ -72,3 +79,11 @@ def supplier_order(so_id: int) -> SupplierOrder:
         so = session.get_one(SupplierOrder, so_id)
         session.expunge(so)
         return so
+
+
+def return_case(return_id: int) -> ReturnCase:
+    """The return as the ledger holds it now (detached)."""
+    with session_scope() as session:
+        case = session.get_one(ReturnCase, return_id)
+        session.expunge(case)
+        return case

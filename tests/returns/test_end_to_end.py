@@ -5,12 +5,15 @@ and a Celery worker as real processes on PostgreSQL + Redis; the operator throug
   line only → AliExpress dispute after receipt → supplier refund recorded → nothing left to recover;
 - a customer's self-serve request the store's policy accepts (approved, processed, closed, refunded once),
   and one it declines (declined with the policy's reason, nothing refunded), both arriving by webhook;
-- a cancellation that turned into a return because the seller had shipped, carried on to a refund.
+- a cancellation that turned into a return because the seller had shipped, carried on to a refund;
+- goods that never come back: the worker's sweep puts the return in front of a person, and the merchant
+  closing it on Shopify ends it with nothing refunded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +32,7 @@ from sandboxes.aliexpress import AliExpressSandbox
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import mirror
 from tests.cancellation.test_crash import _env, _worker
+from tests.shopify_sandbox.helpers import data
 from tests.support.cli import in_process
 from worker import outbox
 from worker.celery_app import create_app
@@ -54,6 +58,7 @@ class Live:
     shop: Shop
     log: Path
     cli: Callable[..., tuple[int, str, str]]
+    publish: Callable[[str, list[Any]], None]  # a task message to the worker (as the beat sends it)
 
     def wait(self, what: str, probe: Callable[[], bool], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -99,7 +104,7 @@ def live(
         _healthy(f"http://127.0.0.1:{port}/healthz")
         for topic in TOPICS:
             sandbox.control.subscribe(topic, f"http://127.0.0.1:{port}/webhooks/shopify")
-        yield Live(sandbox, aliexpress_sandbox, client, shop, log, cli)
+        yield Live(sandbox, aliexpress_sandbox, client, shop, log, cli, publish)
     finally:
         worker.stop()
         web.stop()
@@ -297,3 +302,47 @@ def test_the_23rd_line_of_a_25_line_shipment_is_returned(live: Live) -> None:
     assert {k: v["applied"] for k, v in counts.items() if v["applied"]} == {
         "returnCreate": 1, "returnProcess": 1, "returnClose": 1,
     }  # fmt: skip
+
+
+def test_goods_that_never_come_back_alert_a_person_and_closing_the_return_on_shopify_ends_it(live: Live) -> None:
+    """Played as an operator: a wrong item the store wants back (its policy: ``wrong_item`` with the goods
+    returned). The worker opens the return on Shopify and waits for the goods. 22 days on (the wait is 21)
+    the worker's sweep raises ``return_goods_overdue``: ``dropsync check`` lists it with the command. The
+    customer never sends it; the merchant closes the return in Shopify's admin: the returns/close webhook
+    reaches the worker, which ends the return ``done`` with nothing refunded, and ``check`` is quiet."""
+    gid, order_id, _, _ = _order_with_supplier(live, lines=2, amount="30.00", deliver="carrier")
+    (line_id, _), *_ = _lines(order_id)
+    name = live.ok("orders", "show", gid)["order"]["name"]
+    shown = live.ok("returns", "request", name, "--reason", "wrong_item", "--items", f"{line_id}:1",
+                    "--evidence", "photos=IMG_0500.jpg")  # fmt: skip
+    assert (shown["verdict"], shown["goods_back"]) == ("approve", True)
+    live.wait("the return opened on Shopify, waiting for the goods", _state_is(order_id, rs.AWAITING_GOODS))
+    case = _return_of(order_id)
+    assert case is not None
+    assert case.shopify_gid is not None
+
+    # The customer was told to send it back 22 days ago (the ledger's clock for this return, moved back).
+    with session_scope() as session:
+        row = session.get_one(ReturnCase, case.id)
+        past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=22)).isoformat()
+        row.state_history = [*row.state_history[:-1], {**row.state_history[-1], "at": past}]
+    live.publish("returns.sweep", [])
+
+    def overdue() -> list[dict[str, Any]]:
+        _code, out, _ = live.cli("check", "--json")
+        return [i for i in json.loads(out)["items"] if i["kind"] == "return_goods_overdue"]
+
+    live.wait("the worker's sweep raising return_goods_overdue", lambda: len(overdue()) == 1)
+    (item,) = overdue()
+    assert f"dropsync returns received {case.id}" in item["message"] + (item.get("command") or "")
+    assert "cancel the return on Shopify" in item["message"]
+
+    closed = data(live.shopify, "mutation($id: ID!) { returnClose(id: $id) { userErrors { code } } }",
+                  {"id": case.shopify_gid})  # fmt: skip
+    assert closed["returnClose"]["userErrors"] == []
+    live.wait("the return ended by the merchant's close", _state_is(order_id, rs.DONE))
+    assert overdue() == []
+    counts = live.shopify.control.return_mutation_counts(case.shopify_gid)
+    assert {k: v["applied"] for k, v in counts.items() if v["applied"]} == {"returnCreate": 1, "returnClose": 1}
+    assert _refunded(order_id) == 0
+    assert Decimal(live.shopify.control.snapshot(gid)["total_refunded"]) == 0

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import LedgerEntry, LineItem, Order, ReturnCase, Shop, ShopifyIntent
+from models import LedgerEntry, LineItem, Order, Shop, ShopifyIntent
 from sandboxes.shopify import ShopifySandbox
-from tests.returns.conftest import Published, fulfilled_order
+from tests.returns.conftest import Published, fulfilled_order, return_case
 from worker.db import session_scope
 from worker.returns import execution, service
 from worker.returns import states as rs
@@ -24,13 +24,6 @@ def _first_line(order_id: int) -> tuple[int, str, Decimal]:
         line = session.scalars(select(LineItem).where(LineItem.order_id == order_id).order_by(LineItem.id)).first()
         assert line is not None
         return line.id, line.shopify_gid, line.unit_price
-
-
-def _case(return_id: int) -> ReturnCase:
-    with session_scope() as session:
-        case = session.get_one(ReturnCase, return_id)
-        session.expunge(case)
-        return case
 
 
 def _refunded(order_id: int) -> Decimal:
@@ -54,12 +47,12 @@ def test_damaged_line_kept_by_the_customer_is_returned_refunded_and_closed_once(
         )  # fmt: skip
         return_id, decided = case.id, case.policy_decision or {}
     assert decided["action"] in ("refund_items", "refund_partial"), decided["reasons"]
-    assert _case(return_id).state == rs.SHOPIFY_ACTION
+    assert return_case(return_id).state == rs.SHOPIFY_ACTION
     assert published.take() == [(service.ADVANCE_TASK, [return_id])]
 
     assert execution.run_return(session_scope, return_id, client) == "done"
     assert execution.run_return(session_scope, return_id, client) == "idle"  # a redelivery: nothing more
-    case = _case(return_id)
+    case = return_case(return_id)
     assert case.state == rs.DONE
     assert case.shopify_gid is not None
     snap = sandbox.control.return_snapshot(case.shopify_gid)
@@ -126,7 +119,7 @@ def test_customer_request_the_store_policy_accepts_is_approved_processed_closed_
     assert {k: v["applied"] for k, v in counts.items() if v["applied"]} == {
         "returnRequest": 1, "returnApproveRequest": 1, "returnProcess": 1, "returnClose": 1,
     }  # fmt: skip
-    assert _refunded(order_id) == _case(return_id).refund_total > 0
+    assert _refunded(order_id) == return_case(return_id).refund_total > 0
 
 
 def test_customer_request_the_policy_declines_is_declined_with_the_reason_and_nothing_refunded(
@@ -148,44 +141,6 @@ def test_customer_request_the_policy_declines_is_declined_with_the_reason_and_no
     assert snap["decline"]["reason"] == "OTHER"
     assert "not accepted" in snap["decline"]["note"]
     assert _refunded(order_id) == 0
-
-
-def test_goods_sent_back_to_the_return_address_are_refunded_once_received(
-    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, tmp_path: object,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
-    from pathlib import Path
-
-    from worker.settings import get_settings
-
-    policy = Path(str(tmp_path)) / "goods-back.toml"
-    policy.write_text('[returns.reasons.damaged]\naccepted = true\nevidence = ["photos"]\nreturn_required = true\n'
-                      'return_shipping_paid_by = "store"\n')  # fmt: skip
-    monkeypatch.setenv("DROPSYNC_POLICY_FILE", str(policy))
-    get_settings.cache_clear()
-    try:
-        _, order_id, _ = fulfilled_order(sandbox, client, shop)
-        line_id, _, _ = _first_line(order_id)
-        with session_scope() as session:
-            case = service.request_return(
-                session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1},
-                evidence=parse_evidence("photos"), actor="operator:test",
-            )  # fmt: skip
-            return_id = case.id
-        assert execution.run_return(session_scope, return_id, client) == "wait"
-        waiting = _case(return_id)
-        assert waiting.state == rs.AWAITING_GOODS
-        assert waiting.shopify_gid is not None
-        assert sandbox.control.return_snapshot(waiting.shopify_gid)["status"] == "OPEN"
-        assert _refunded(order_id) == 0  # nothing before the goods are back
-        with session_scope() as session:
-            service.goods_received(session, service.get_return(session, return_id), "operator:test")
-        assert execution.run_return(session_scope, return_id, client) == "done"
-        counts = sandbox.control.return_mutation_counts(waiting.shopify_gid)
-        assert counts["returnProcess"]["applied"] == 1
-        assert _refunded(order_id) == _case(return_id).refund_total > 0
-    finally:
-        get_settings.cache_clear()
 
 
 def test_the_sweeper_advances_a_return_whose_message_was_lost(
@@ -273,7 +228,7 @@ def test_a_return_created_past_the_first_page_of_the_order_s_returns_is_recognis
     for _ in range(5):
         if execution.run_return(session_scope, return_id, client) == "done":
             break
-    case = _case(return_id)
+    case = return_case(return_id)
     assert case.state == rs.DONE
     assert case.shopify_gid is not None
     counts = sandbox.control.return_mutation_counts(case.shopify_gid)
@@ -300,7 +255,7 @@ def test_a_line_past_the_first_page_of_its_fulfillment_is_returned(
         )  # fmt: skip
         return_id = case.id
     assert execution.run_return(session_scope, return_id, client) == "done"
-    case = _case(return_id)
+    case = return_case(return_id)
     assert case.state == rs.DONE
     assert case.shopify_gid is not None
     snap = sandbox.control.return_snapshot(case.shopify_gid)

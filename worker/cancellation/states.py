@@ -138,5 +138,5 @@ def hand_over_alerts(
     """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``)."""
     approve = f"dropsync cancel approve {request.id}, or withdraw it"
     step, label = len(request.state_history), "cancellation request"
-    move = HandOver("cancellation", label, request.id, request.shop_id, request.order_id, step, approve)
+    move = HandOver("cancellation", "cancellation", label, request.id, request.shop_id, request.order_id, step, approve)
     follow_hand_over(session, move, old, new, why, actor)

@@ -215,6 +215,14 @@ def _follow(session: Session, case: ReturnCase, view: ReturnView) -> None:
         rs.move(session, case, rs.CANCELED, actor="shopify:webhook", why="canceled on Shopify")
     elif case.state == rs.SHOPIFY_ACTION:
         enqueue_advance(session, case, tag=f"shopify:{view.status}:{view.processed_units}:{len(view.refunds)}")
+    elif case.state == rs.AWAITING_GOODS and (view.status != "OPEN" or view.processed_units or view.refunds):
+        # Closed, declined, processed or refunded on Shopify while dropsync waited for the goods: the plan
+        # reads it again (closed: done; processed or refunded outside dropsync: a person, never a 2nd refund).
+        why = (
+            f"Shopify shows the return {view.status}, {view.processed_units} unit(s) processed, "
+            f"{len(view.refunds)} refund(s), while it waited for the goods"
+        )
+        _start_action(session, case, actor="shopify:webhook", why=why)
 
 
 def _customer_request(session: Session, order: Order, view: ReturnView, actor: str) -> ReturnCase:

@@ -109,5 +109,6 @@ def start(
 def _hand_over_alerts(session: Session, case: ReturnCase, old: str | None, new: str, why: str, actor: str) -> None:
     """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``)."""
     approve = f"dropsync returns approve {case.id}, or decline it"
-    move = HandOver("returns", "return", case.id, case.shop_id, case.order_id, len(case.state_history), approve)
+    step = len(case.state_history)
+    move = HandOver("returns", "return", "return", case.id, case.shop_id, case.order_id, step, approve)
     follow_hand_over(session, move, old, new, why, actor)

@@ -39,12 +39,17 @@ def sync(shop_id: int, return_gid: str) -> str:
 
 @app.task(name="returns.sweep")
 def sweep() -> int:
-    """Beat: advance returns whose advance message was lost."""
-    from models.types import utcnow
-    from worker.returns import sweeper
+    """Beat: advance returns whose advance message was lost; alert on goods overdue (the stack's clock)."""
+    import datetime as dt
 
+    from models.types import utcnow
+    from worker import clock
+    from worker.returns import sweeper
+    from worker.settings import get_settings
+
+    wait = dt.timedelta(days=get_settings().return_goods_wait_days)
     with session_scope() as session:
-        return sweeper.sweep(session, utcnow())
+        return sweeper.sweep(session, utcnow()) + sweeper.goods_overdue(session, clock.now(), wait)
 
 
 @app.task(name="returns.reconcile")
