@@ -24,9 +24,12 @@ def test_up_mirrors_the_sandbox_shop_and_stops_every_child_on_ctrl_c(tmp_path: P
     env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}", "COLUMNS": "200",
             "DROPSYNC_EMBEDDED_BROKER_PATH": str(tmp_path / "broker.sqlite3")}  # fmt: skip
     env.pop("REDIS_URL", None)
+    # The store's policy, given to up relatively, from where it was started.
+    (tmp_path / "store-policy.toml").write_text('[returns.reasons.wrong_size]\naccepted = true\n')
+    env["DROPSYNC_POLICY_FILE"] = "store-policy.toml"
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen([DROPSYNC, "up", "--port", "0", "--data-dir", str(tmp_path), "--sandbox-orders", "7"],
-                          env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                          env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)  # fmt: skip
     try:
         output = _wait_for(tmp_path / "up.log", "running; Ctrl-C to stop", up, timeout=90)
         receiver = next(line.split(" on ")[1].strip() for line in output.splitlines() if "webhook receiver on" in line)
@@ -44,12 +47,19 @@ def test_up_mirrors_the_sandbox_shop_and_stops_every_child_on_ctrl_c(tmp_path: P
         env_file = tmp_path / "dropsync-up.env"
         assert f". {env_file}; set +a" in output.replace("\n", "")
         assert env_file.stat().st_mode & 0o777 == 0o600
+        # A fresh terminal elsewhere: none of up's environment, only what the file gives.
+        fresh = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
         sourced = subprocess.run(["bash", "-c", f"set -a; . {shlex.quote(str(env_file))}; set +a; env -0"],
-                                 env=env, capture_output=True, check=True).stdout  # fmt: skip
+                                 env=fresh, capture_output=True, check=True, cwd="/").stdout  # fmt: skip
         terminal = dict(item.split("=", 1) for item in sourced.decode().split("\0") if "=" in item)
         polled = dropsync("supplier", "poll", "--all", "--json", env=terminal)
         assert polled.code == 0, polled.err
         assert dropsync("supplier", "poll", "--all", "--json", env=env).code != 0  # what the file is for
+        # The same ledger (up was given its DATABASE_URL) and the same policy as the worker decides with.
+        assert len(json.loads(dropsync("orders", "list", "--json", env=terminal).out)) == 7
+        assert terminal["DROPSYNC_POLICY_FILE"] == str(tmp_path / "store-policy.toml")
+        explained = json.loads(dropsync("policy", "explain", "--json", env=terminal).out)
+        assert explained["source"].endswith("store-policy.toml"), explained["source"]
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(60)

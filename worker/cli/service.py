@@ -85,7 +85,7 @@ def _run_until_stopped(options: StackOptions, use_sandboxes: bool, say: Callable
         env_file = options.workdir / UP_ENV_FILE
         if use_sandboxes:
             send_task("mirror.reconcile_all")  # the first sweep mirrors the seeded orders now, not in 5 min
-            _write_env_file(env_file, stack.env)
+            _write_env_file(env_file, cli_env(stack.env))
             say(f"try it, in another terminal: set -a; . {env_file}; set +a; dropsync orders list")
             say("  (that file points the CLI at this ledger and both sandboxes: dropsync supplier poll, sync …)")
         say("running; Ctrl-C to stop")
@@ -98,8 +98,44 @@ def _run_until_stopped(options: StackOptions, use_sandboxes: bool, say: Callable
 
 
 #: Written by ``dropsync up`` with sandboxes: the environment its children run with (the ledger, the
-#: broker, both sandboxes' URLs and credentials), for the CLI in another terminal. Removed when it stops.
+#: broker, both sandboxes' URLs and credentials, and every setting of its own environment or ``.env``),
+#: for the CLI in another terminal. Removed when it stops.
 UP_ENV_FILE = "dropsync-up.env"
+
+
+def cli_env(stack_env: dict[str, str]) -> dict[str, str]:
+    """Every dropsync setting the children run with, for a CLI started elsewhere: the settings given to
+    ``up`` (its environment or its ``.env``: the policy file, the database, the broker, notifications…)
+    under what the stack set itself; relative paths made absolute (the other terminal may be anywhere).
+    A CLI that read another policy or ledger than the worker would decide and show something else."""
+    from worker.settings import Settings
+
+    given = settings()
+    env: dict[str, str] = {}
+    for name in given.model_fields_set:
+        alias = Settings.model_fields[name].alias or name.upper()
+        value = getattr(given, name)
+        if value is not None:
+            env[alias] = os.environ.get(alias, _setting_text(value))
+    env.update(stack_env)
+    return {key: _absolute(key, value) for key, value in env.items()}
+
+
+def _setting_text(value: object) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _absolute(key: str, value: str) -> str:
+    """A relative file setting (``DROPSYNC_POLICY_FILE=policy.toml``, ``sqlite:///ledger.db``) as an
+    absolute one, as this process resolves it."""
+    if key.endswith(("_FILE", "_PATH")) and value and not Path(value).is_absolute():
+        return str(Path(value).resolve())
+    prefix = "sqlite:///"
+    if key == "DATABASE_URL" and value.startswith(prefix) and not value.startswith(prefix + "/"):
+        path, _, query = value[len(prefix) :].partition("?")
+        if path and path != ":memory:":
+            return prefix + str(Path(path).resolve()) + (f"?{query}" if query else "")
+    return value
 
 
 def _write_env_file(path: Path, env: dict[str, str]) -> None:
