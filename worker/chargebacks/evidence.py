@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import CancellationRequest, Chargeback, Dispute, Order, Refund, SupplierOrder
+from models import CancellationRequest, Chargeback, Dispute, Order, Refund, ReturnCase, SupplierOrder
 from models.types import utcnow
 from worker.chargebacks import tracking
 from worker.money import round_money
@@ -177,22 +177,41 @@ def refunds(session: Session, order_id: int) -> list[dict[str, Any]]:
 
 
 def refusal(session: Session, order_id: int) -> str | None:
-    """The explanation of the latest policy decision that refused the customer (cancel or return)."""
-    requests = session.scalars(
-        select(CancellationRequest)
-        .where(CancellationRequest.order_id == order_id)
-        .order_by(CancellationRequest.id.desc())
-    )
+    """The explanation of the latest refusal of the customer: a cancellation request or a return the
+    store's policy refused, or a return a person declined (with the note the customer read)."""
+    found: list[tuple[dt.datetime, str]] = []
+    requests = session.scalars(select(CancellationRequest).where(CancellationRequest.order_id == order_id))
     for request in requests:
         decision = Decision.stored(request.policy_decision)
         if decision is not None and decision.action is Action.DENY:
-            rules = " ".join(r.rstrip(".") + "." for r in decision.reasons)
-            return (
-                f"On {decision.evaluated_at.date().isoformat()} the customer asked to {request.kind} the order "
-                f"(reason: {request.reason.replace('_', ' ')}). "
-                f"The request was refused under the store's policy (version {decision.policy_version}): {rules}"
-            )
-    return None
+            asked = _asked(decision.evaluated_at, f"{request.kind} the order", request.reason)
+            found.append((decision.evaluated_at, f"{asked} The request was {_under_policy(decision)}"))
+    returns = session.scalars(
+        select(ReturnCase).where(ReturnCase.order_id == order_id, ReturnCase.state.in_(("declined", "denied")))
+    )
+    for case in returns:
+        decision = Decision.stored(case.policy_decision)
+        by_policy = decision is not None and decision.action is Action.DENY
+        # A person's reason: the note the customer read on Shopify, or why a person denied an operator's return.
+        note = case.decline_note or (None if by_policy else (case.state_history or [{}])[-1].get("why"))
+        if not by_policy and not note:
+            continue
+        when = decision.evaluated_at if decision is not None else case.created_at
+        text = f"{_asked(when, 'return items of the order', case.reason)} The return was "
+        text += _under_policy(decision) if by_policy and decision is not None else "declined by the store."
+        if note:
+            text += f" The customer was told: {str(note).strip()}"
+        found.append((case.completed_at or when, text))
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def _asked(when: dt.datetime, what: str, reason: str) -> str:
+    return f"On {when.date().isoformat()} the customer asked to {what} (reason: {reason.replace('_', ' ')})."
+
+
+def _under_policy(decision: Decision) -> str:
+    rules = " ".join(r.rstrip(".") + "." for r in decision.reasons)
+    return f"refused under the store's policy (version {decision.policy_version}): {rules}"
 
 
 def policy_text() -> tuple[str, str]:
