@@ -73,4 +73,6 @@ def replay(
         if session.execute(stmt.returning(WebhookDelivery.id)).first() is None and delivery is not None:
             raise NotFoundError(f"unknown delivery {delivery!r}")
     handled = inbox.drain(session_scope)
+    with session_scope() as session:
+        inbox.resolve_applied_failures(session)
     console.print(f"{handled} deliveries applied")

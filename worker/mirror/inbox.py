@@ -21,8 +21,9 @@ from sqlalchemy import BigInteger, Connection, Table, delete, func, select, upda
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from models import WebhookDelivery
+from models import Alert, WebhookDelivery
 from models.types import utcnow
+from worker.alerts import AlertSpec, raise_alert, resolve_alert
 from worker.db import UnitOfWork
 from worker.db.bulk import any_of, upsert
 from worker.db.transient import run_transaction
@@ -34,7 +35,7 @@ from worker.observability.metrics import INBOX_LAG_SECONDS
 log = structlog.get_logger(__name__)
 
 INBOX: Table = WebhookDelivery.__table__  # type: ignore[assignment]
-#: A delivery that failed this many times is left for an operator (`dropsync inbox list --failed`).
+#: A delivery that failed this many times is left for an operator (an alert; `dropsync inbox list --failed`).
 MAX_ATTEMPTS = 5
 BATCH_SIZE = 500
 #: Every this many batches, the tables a burst grew get fresh planner statistics (``worker.mirror.statistics``).
@@ -91,11 +92,51 @@ def mark_handled(session: Session, deliveries: Sequence[WebhookDelivery]) -> Non
 
 
 def record_failure(session: Session, delivery_id: int, error: str) -> None:
-    session.execute(
+    """Count a failed attempt; at the last one the delivery is in front of a person (an alert, notified,
+    listed by ``dropsync check``): nothing will take it again until ``dropsync inbox replay``."""
+    row = session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id)
         .values(attempts=WebhookDelivery.attempts + 1, last_error=error[:2000])
+        .returning(WebhookDelivery.attempts, WebhookDelivery.shop_id, WebhookDelivery.topic)
+    ).first()
+    if row is None or row.attempts < MAX_ATTEMPTS:
+        return
+    message = (
+        f"the {row.topic} webhook delivery {delivery_id} could not be applied after {row.attempts} attempts "
+        f"({error.splitlines()[0][:300] if error else 'no error text'}): the ledger misses that change until "
+        f"it is. Fix the cause, then dropsync inbox replay {delivery_id}"
     )
+    spec = AlertSpec(
+        shop_id=row.shop_id, order_id=None, supplier_order_id=None, kind="webhook_delivery_failed",
+        severity="warning", message=message, due_at=None, dedupe_key=f"{FAILED_ALERT}{delivery_id}",
+        subject=f"webhook delivery {delivery_id}", command=f"dropsync inbox replay {delivery_id}",
+    )  # fmt: skip
+    raise_alert(session, spec, utcnow(), actor="inbox", reopen=True)  # failed again after a replay: back
+
+
+#: The dedupe key prefix of a given-up delivery's alert (``inbox:failed:{id}``).
+FAILED_ALERT = "inbox:failed:"
+
+
+def resolve_applied_failures(session: Session) -> int:
+    """Resolve the alerts of given-up deliveries that have since been applied (replayed) or pruned; how
+    many. One query while none is open (the usual case). Flushes only."""
+    open_alerts = list(
+        session.scalars(select(Alert).where(Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(FAILED_ALERT)))
+    )
+    if not open_alerts:
+        return 0
+    ids = {alert: int(alert.dedupe_key.removeprefix(FAILED_ALERT)) for alert in open_alerts}
+    pending = set(
+        session.scalars(
+            select(WebhookDelivery.id).where(WebhookDelivery.id.in_(ids.values()), WebhookDelivery.handled_at.is_(None))
+        )
+    )
+    done = [alert for alert, delivery_id in ids.items() if delivery_id not in pending]
+    for alert in done:
+        resolve_alert(session, alert, utcnow(), actor="inbox", why="the delivery was applied")
+    return len(done)
 
 
 def observe_lag(session: Session) -> float:

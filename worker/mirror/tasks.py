@@ -41,6 +41,7 @@ def prune_inbox() -> int:
     retention = dt.timedelta(days=get_settings().inbox_retention_days)
     with session_scope() as session:
         pruned = inbox.prune(session, utcnow(), retention)
+        inbox.resolve_applied_failures(session)  # a delivery replayed by any path, or pruned
     if pruned:
         log.info("inbox pruned", deliveries=pruned, retention_days=retention.days)
     return pruned
