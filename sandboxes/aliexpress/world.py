@@ -474,6 +474,8 @@ class World:
         with self.lock:
             self.catch_up()
             order = self.orders.get(order_id)
+            if order is None and self.config.adopt_unknown_orders and order_id.isdigit():
+                order = self._adopt(order_id)  # as the gateway does: the seller acts on it before any poll
             if order is None:
                 raise SandboxError(f"no order {order_id}")
             if allowed and order.order_status not in allowed:

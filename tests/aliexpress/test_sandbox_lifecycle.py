@@ -178,3 +178,18 @@ def test_adopting_unknown_order_numbers_for_demos() -> None:
         order = client.get_order("8123456789012345")
         assert order.order_status == "WAIT_SELLER_SEND_GOODS"
         assert client.get_order("8123456789012345").amount == order.amount  # the same order afterwards
+
+
+def test_the_seller_can_act_on_an_adopted_order_number_before_anyone_polled_it() -> None:
+    """Played with `dropsync up`: the shop's order names an AliExpress number; the person playing the seller
+    ships it through the control API first. It was refused ("no order …") until dropsync had polled it."""
+    sb = AliExpressSandbox(AliExpressSandboxConfig(seed=1, adopt_unknown_orders=True))
+    with sb.serve(), sb.client() as client:
+        shipped = httpx.post(f"{sb.base_url}/_sandbox/orders/8123456789012346/ship", json={})
+        assert shipped.status_code == 200, shipped.text
+        assert shipped.json()["order_status"] == "WAIT_BUYER_ACCEPT_GOODS"
+        order = client.get_order("8123456789012346")  # the same order the gateway shows
+        assert order.order_status == "WAIT_BUYER_ACCEPT_GOODS"
+        unknown = httpx.post(f"{sb.base_url}/_sandbox/orders/not-a-number/ship", json={})
+        assert unknown.status_code in (404, 409)
+        assert "no order" in unknown.text
