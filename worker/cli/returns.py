@@ -15,7 +15,7 @@ from models import Order, RequestEvidence, ReturnCase, ShopifyIntent
 from worker.cli.cancel import _reason
 from worker.cli.common import console, print_history, print_json, unit_of_work
 from worker.cli.supplier import actor
-from worker.errors import NotFoundError
+from worker.errors import NotFoundError, UsageError
 from worker.orders import resolve_order
 from worker.policy.adapters import parse_items
 from worker.policy.decision import Decision
@@ -27,15 +27,34 @@ app = typer.Typer(
     help="Returns after shipment: request, list, show, approve, decline, received, resume.", no_args_is_help=True
 )
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
+RETURN_REF = typer.Argument(..., help="A return id (7, or return:7), a Return GID or an order.")
 EVIDENCE = typer.Option(
     None, "--evidence", help="What the customer sent: photos,video,tracking,correspondence (KIND=where allowed)."
 )
 
 
 def find_return(session: Session, ref: str) -> ReturnCase:
-    """A return id, a Shopify return GID, or an order reference (its latest return)."""
+    """A return id (``7`` or ``return:7``), a Shopify return GID, or an order reference (its latest return).
+
+    A bare number that is both a return id and an order (``1002``: return 1002, or order #1002) is refused:
+    acting on the wrong one could refund another customer.
+    """
     ref = ref.strip()
+    if ref.lower().startswith("return:"):
+        number = ref.split(":", 1)[1].strip()
+        if not number.isdigit():
+            raise UsageError(f"{ref!r}: return: takes a return id (return:7)")
+        if (found := session.get(ReturnCase, int(number))) is None:
+            raise NotFoundError(f"no return {number} in the ledger")
+        return found
     if ref.isdigit() and (found := session.get(ReturnCase, int(ref))) is not None:
+        also = _order_or_none(session, ref)
+        if also is not None and also.id != found.order_id:
+            theirs = session.scalar(select(Order.name).where(Order.id == found.order_id))
+            raise UsageError(
+                f"{ref} is both return {ref} (of {theirs}) and order {also.name}: "
+                f"write return:{ref} for the return, or '{also.name}' for the order's latest return"
+            )
         return found
     if ref.startswith("gid://shopify/Return/"):
         by_gid = session.scalar(select(ReturnCase).where(ReturnCase.shopify_gid == ref))
@@ -47,6 +66,13 @@ def find_return(session: Session, ref: str) -> ReturnCase:
     if not cases:
         raise NotFoundError(f"{order.name} has no return")
     return cases[-1]
+
+
+def _order_or_none(session: Session, ref: str) -> Order | None:
+    try:
+        return resolve_order(session, ref)
+    except (NotFoundError, UsageError):
+        return None
 
 
 def describe(session: Session, case: ReturnCase) -> dict[str, Any]:
@@ -162,7 +188,7 @@ def list_returns(
 
 
 @app.command("show")
-def show(ref: str = typer.Argument(..., help="A return id, a Return GID or an order."), as_json: bool = JSON) -> None:
+def show(ref: str = RETURN_REF, as_json: bool = JSON) -> None:
     """One return: state, the policy's decision, lines, evidence, history and its Shopify intents.
 
     Example: dropsync returns show '#1001'
@@ -182,7 +208,7 @@ def _act(ref: str, change: Callable[[Session, ReturnCase], None], as_json: bool)
 
 @app.command("approve")
 def approve(
-    ref: str = typer.Argument(..., help="A return id, a Return GID or an order."),
+    ref: str = RETURN_REF,
     evidence: str | None = EVIDENCE,
     as_json: bool = JSON,
 ) -> None:
@@ -196,7 +222,7 @@ def approve(
 
 @app.command("decline")
 def decline(
-    ref: str = typer.Argument(..., help="A return id, a Return GID or an order."),
+    ref: str = RETURN_REF,
     why: str = typer.Option(..., "--why", help="The note the customer reads."),
     as_json: bool = JSON,
 ) -> None:
@@ -208,9 +234,7 @@ def decline(
 
 
 @app.command("received")
-def received(
-    ref: str = typer.Argument(..., help="A return id, a Return GID or an order."), as_json: bool = JSON
-) -> None:
+def received(ref: str = RETURN_REF, as_json: bool = JSON) -> None:
     """The goods came back to the return address: the refund goes ahead.
 
     Example: dropsync returns received '#1001'
@@ -219,7 +243,7 @@ def received(
 
 
 @app.command("resume")
-def resume(ref: str = typer.Argument(..., help="A return id, a Return GID or an order."), as_json: bool = JSON) -> None:
+def resume(ref: str = RETURN_REF, as_json: bool = JSON) -> None:
     """After fixing what a return handed to you needed: read Shopify again and carry on.
 
     Example: dropsync returns resume '#1001'

@@ -1,0 +1,57 @@
+"""``dropsync returns`` references: a bare number that names both a return and an order is refused (acting
+on the wrong one could refund another customer); ``return:N`` and ``#N`` say which."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from integrations.shopify.client import ShopifyClient
+from models import LineItem, Order, Shop
+from sandboxes.shopify import ShopifySandbox
+from tests.returns.conftest import Published, fulfilled_order
+from tests.support.cli import InProcess, in_process
+from worker.db import session_scope
+from worker.settings import get_settings
+
+
+@pytest.fixture
+def cli(
+    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[InProcess]:
+    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
+    get_settings.cache_clear()
+
+
+def test_a_number_that_is_both_a_return_and_an_order_is_refused_and_each_can_be_named(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop
+) -> None:
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    with session_scope() as session:
+        line = session.scalars(select(LineItem.id).where(LineItem.order_id == order_id).order_by(LineItem.id)).first()
+    code, out, err = cli("returns", "request", gid, "--reason", "damaged", "--items", f"{line}:1", "--json")
+    assert code == 0, err
+    return_id = json.loads(out)["id"]  # waits for approval: no photos
+    # Another customer's order is numbered like the return (a shop whose order numbers start low).
+    _, other_id, _ = fulfilled_order(sandbox, client, shop)
+    with session_scope() as session:
+        session.get_one(Order, other_id).name = f"#{return_id}"
+
+    code, _, err = cli("returns", "approve", str(return_id), "--evidence", "photos")
+    assert code == 2
+    assert f"{return_id} is both return {return_id}" in err
+    assert f"return:{return_id}" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, _ = cli("returns", "show", gid, "--json")
+    assert json.loads(out)["state"] == "needs_approval"  # nothing was done
+    code, out, _ = cli("returns", "show", f"return:{return_id}", "--json")
+    assert (code, json.loads(out)["id"]) == (0, return_id)
+    code, _, err = cli("returns", "show", f"#{return_id}")
+    assert code == 2
+    assert "has no return" in err  # the order, which has none
+    code, _, err = cli("returns", "show", "return:x")
+    assert code == 2
+    assert "return:7" in err
