@@ -7,6 +7,9 @@ reference is an error that lists the shops holding it, never a silent pick.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +18,7 @@ from worker.errors import NotFoundError, UsageError
 from worker.shops import normalize_domain
 
 ORDER_GID_PREFIX = "gid://shopify/Order/"
+T = TypeVar("T")
 
 
 def resolve_shop(session: Session, name: str) -> Shop:
@@ -64,6 +68,38 @@ def resolve_order(session: Session, ref: str, shop_id: int | None = None, *, sho
     if order is None:
         raise NotFoundError(f"unknown order {ref!r}")
     return order
+
+
+def resolve_numbered(
+    session: Session, ref: str, model: type[T], noun: str, order_id_of: Callable[[T], int]
+) -> T | None:
+    """A return or a cancellation request by its id: ``return:7`` / ``request:7``, or a bare ``7``.
+
+    None when ``ref`` names none that way (resolve it as an order). A bare number that is also an order's
+    reference (``1002``: that id, or order #1002 of another customer) is refused, naming both: acting on
+    the wrong one could refund or cancel someone else.
+    """
+    ref = ref.strip()
+    if ref.lower().startswith(f"{noun}:"):
+        number = ref.split(":", 1)[1].strip()
+        if not number.isdigit():
+            raise UsageError(f"{ref!r}: {noun}: takes a {noun} id ({noun}:7)")
+        if (found := session.get(model, int(number))) is None:
+            raise NotFoundError(f"no {noun} {number} in the ledger")
+        return found
+    if not ref.isdigit() or (found := session.get(model, int(ref))) is None:
+        return None
+    try:
+        also: Order | None = resolve_order(session, ref)
+    except (NotFoundError, UsageError):
+        also = None
+    if also is not None and also.id != order_id_of(found):
+        theirs = session.scalar(select(Order.name).where(Order.id == order_id_of(found)))
+        raise UsageError(
+            f"{ref} is both {noun} {ref} (of {theirs}) and order {also.name}: "
+            f"write {noun}:{ref} for the {noun}, or '{also.name}' for the order's latest"
+        )
+    return found
 
 
 def _unique(session: Session, query: Select[Order], ref: str) -> Order | None:

@@ -55,3 +55,29 @@ def test_a_number_that_is_both_a_return_and_an_order_is_refused_and_each_can_be_
     code, _, err = cli("returns", "show", "return:x")
     assert code == 2
     assert "return:7" in err
+
+
+def test_a_number_that_is_both_a_cancellation_request_and_an_order_is_refused(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop
+) -> None:
+    from tests.cancellation.conftest import mirror
+
+    gid = sandbox.control.create_order(status="paid")
+    order_id = mirror(client, shop.id, gid)
+    code, out, err = cli("cancel", "request", gid, "--reason", "changed_mind", "--json")
+    assert code in (0, 1), err
+    request_id = json.loads(out)["id"]
+    other_gid = sandbox.control.create_order(status="paid")
+    other_id = mirror(client, shop.id, other_gid)
+    with session_scope() as session:
+        session.get_one(Order, other_id).name = f"#{request_id}"
+
+    code, _, err = cli("cancel", "withdraw", str(request_id))
+    assert code == 2
+    assert f"{request_id} is both request {request_id}" in err
+    assert f"request:{request_id}" in err
+    code, out, _ = cli("cancel", "status", f"request:{request_id}", "--json")
+    assert code == 0
+    assert json.loads(out)["id"] == request_id
+    with session_scope() as session:
+        assert session.get_one(Order, order_id).name != f"#{request_id}"

@@ -16,7 +16,7 @@ from worker.cancellation.errors import RequestNotFound
 from worker.cli.common import SHOP, console, print_history, print_json, unit_of_work
 from worker.cli.supplier import actor
 from worker.errors import UsageError
-from worker.orders import resolve_order, shop_domain
+from worker.orders import resolve_numbered, resolve_order, shop_domain
 from worker.policy import Reason
 from worker.policy.adapters import parse_items
 from worker.policy.decision import Decision
@@ -36,10 +36,11 @@ def _reason(value: str) -> str:
 
 
 def find_request(session: Session, ref: str, shop: str | None = None) -> CancellationRequest:
-    """A request id, or an order reference (its latest request)."""
+    """A request id (``7`` or ``request:7``), or an order reference (its latest request); a bare number that
+    is also an order is refused (``worker.orders.resolve_numbered``)."""
     ref = ref.strip()
-    if ref.isdigit() and not shop:
-        found = session.get(CancellationRequest, int(ref))
+    if not shop:
+        found = resolve_numbered(session, ref, CancellationRequest, "request", lambda request: request.order_id)
         if found is not None:
             return found
     order = resolve_order(session, ref, shop=shop)
@@ -132,7 +133,9 @@ def _act(
 
 @app.command("status")
 def status(
-    ref: str = typer.Argument(..., help="A request id or an order."), shop: str | None = SHOP, as_json: bool = JSON
+    ref: str = typer.Argument(..., help="A request id (7, or request:7) or an order."),
+    shop: str | None = SHOP,
+    as_json: bool = JSON,
 ) -> None:
     """A request: state, history, the policy's decision and its Shopify intents.
 
@@ -145,7 +148,7 @@ def status(
 
 @app.command("withdraw")
 def withdraw(
-    ref: str = typer.Argument(..., help="A request id or an order."),
+    ref: str = typer.Argument(..., help="A request id (7, or request:7) or an order."),
     why: str | None = typer.Option(None, "--why"),
     shop: str | None = SHOP,
     as_json: bool = JSON,
@@ -159,7 +162,9 @@ def withdraw(
 
 @app.command("approve")
 def approve(
-    ref: str = typer.Argument(..., help="A request id or an order."), shop: str | None = SHOP, as_json: bool = JSON
+    ref: str = typer.Argument(..., help="A request id (7, or request:7) or an order."),
+    shop: str | None = SHOP,
+    as_json: bool = JSON,
 ) -> None:
     """Approve a request the policy escalated: it proceeds with the amounts the rules computed.
 
@@ -170,7 +175,9 @@ def approve(
 
 @app.command("resume")
 def resume(
-    ref: str = typer.Argument(..., help="A request id or an order."), shop: str | None = SHOP, as_json: bool = JSON
+    ref: str = typer.Argument(..., help="A request id (7, or request:7) or an order."),
+    shop: str | None = SHOP,
+    as_json: bool = JSON,
 ) -> None:
     """After fixing what a request handed to you needed: read Shopify again and carry on.
 

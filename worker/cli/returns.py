@@ -15,8 +15,8 @@ from models import Order, RequestEvidence, ReturnCase, ShopifyIntent
 from worker.cli.cancel import _reason
 from worker.cli.common import console, print_history, print_json, unit_of_work
 from worker.cli.supplier import actor
-from worker.errors import NotFoundError, UsageError
-from worker.orders import resolve_order
+from worker.errors import NotFoundError
+from worker.orders import resolve_numbered, resolve_order
 from worker.policy.adapters import parse_items
 from worker.policy.decision import Decision
 from worker.returns import service
@@ -34,27 +34,10 @@ EVIDENCE = typer.Option(
 
 
 def find_return(session: Session, ref: str) -> ReturnCase:
-    """A return id (``7`` or ``return:7``), a Shopify return GID, or an order reference (its latest return).
-
-    A bare number that is both a return id and an order (``1002``: return 1002, or order #1002) is refused:
-    acting on the wrong one could refund another customer.
-    """
+    """A return id (``7`` or ``return:7``), a Shopify return GID, or an order reference (its latest return);
+    a bare number that is also an order is refused (``worker.orders.resolve_numbered``)."""
     ref = ref.strip()
-    if ref.lower().startswith("return:"):
-        number = ref.split(":", 1)[1].strip()
-        if not number.isdigit():
-            raise UsageError(f"{ref!r}: return: takes a return id (return:7)")
-        if (found := session.get(ReturnCase, int(number))) is None:
-            raise NotFoundError(f"no return {number} in the ledger")
-        return found
-    if ref.isdigit() and (found := session.get(ReturnCase, int(ref))) is not None:
-        also = _order_or_none(session, ref)
-        if also is not None and also.id != found.order_id:
-            theirs = session.scalar(select(Order.name).where(Order.id == found.order_id))
-            raise UsageError(
-                f"{ref} is both return {ref} (of {theirs}) and order {also.name}: "
-                f"write return:{ref} for the return, or '{also.name}' for the order's latest return"
-            )
+    if (found := resolve_numbered(session, ref, ReturnCase, "return", lambda case: case.order_id)) is not None:
         return found
     if ref.startswith("gid://shopify/Return/"):
         by_gid = session.scalar(select(ReturnCase).where(ReturnCase.shopify_gid == ref))
@@ -66,13 +49,6 @@ def find_return(session: Session, ref: str) -> ReturnCase:
     if not cases:
         raise NotFoundError(f"{order.name} has no return")
     return cases[-1]
-
-
-def _order_or_none(session: Session, ref: str) -> Order | None:
-    try:
-        return resolve_order(session, ref)
-    except (NotFoundError, UsageError):
-        return None
 
 
 def describe(session: Session, case: ReturnCase) -> dict[str, Any]:
