@@ -48,6 +48,17 @@ def enqueue_notifications(session: Session, alert: Alert, *, again: bool = False
         return []
     rows = []
     for channel in configured_channels(settings):
+        existing = _existing(session, alert, channel) if again else None
+        if existing is not None:  # looked up first: a refused insert would end SQLite's transaction
+            if existing.state in ("sent", "failed"):
+                # sent_at stays until the new send is recorded: it names this round (``delivery.compose``).
+                existing.state, existing.attempts, existing.next_attempt_at = "pending", 0, now
+                existing.claimed_at = existing.last_error = None
+                session.flush()
+                key = f"{DELIVER_TASK}:{existing.id}:reopened:{alert.raised_at.isoformat()}"
+                outbox.enqueue(session, DELIVER_TASK, [existing.id], dedupe_key=key)
+                rows.append(existing)
+            continue  # still pending or in flight: it will carry the alert as it is now
         row = Notification(
             alert_id=alert.id, shop_id=alert.shop_id, channel=channel, state="pending", created_at=now,
             next_attempt_at=now,
@@ -57,25 +68,12 @@ def enqueue_notifications(session: Session, alert: Alert, *, again: bool = False
                 session.add(row)
                 session.flush()
         except IntegrityError:
-            # The (alert, channel) pair exists already: one delivery per raising is the rule.
-            existing = _sent_before(session, alert, channel) if again else None
-            if existing is None:
-                continue
-            # sent_at stays until the new send is recorded: it names this round (``delivery.compose``).
-            existing.state, existing.attempts, existing.next_attempt_at = "pending", 0, now
-            existing.claimed_at = existing.last_error = None
-            session.flush()
-            key = f"{DELIVER_TASK}:{existing.id}:reopened:{alert.raised_at.isoformat()}"
-            outbox.enqueue(session, DELIVER_TASK, [existing.id], dedupe_key=key)
-            rows.append(existing)
-            continue
+            continue  # the (alert, channel) pair exists already: one delivery per raising is the rule
         outbox.enqueue(session, DELIVER_TASK, [row.id], dedupe_key=f"{DELIVER_TASK}:{row.id}")
         rows.append(row)
     return rows
 
 
-def _sent_before(session: Session, alert: Alert, channel: str) -> Notification | None:
-    """The channel's row of ``alert`` if its delivery is over (sent, or given up): it can be sent again."""
+def _existing(session: Session, alert: Alert, channel: str) -> Notification | None:
     query = select(Notification).where(Notification.alert_id == alert.id, Notification.channel == channel)
-    row = session.scalar(query)
-    return row if row is not None and row.state in ("sent", "failed") else None
+    return session.scalar(query)
