@@ -187,9 +187,11 @@ def resolve_keyed(session: Session, prefix: str, *, actor: str, why: str) -> int
     return len(alerts)
 
 
-#: States in which a request or a return waits for a person (or for goods a person must record): the
-#: alerts raised while in one are keyed ``{family}:{state}:{id}:…`` and resolved when it is left.
-WAITING_STATES = ("needs_approval", "needs_operator", "awaiting_goods")
+#: States in which a request or a return waits for a person (or for goods a person must record, or for
+#: a person to ask the seller on AliExpress, which has no API for it: a cancellation request
+#: ``requested`` while its seller is paid): the alerts raised while in one are keyed
+#: ``{family}:{state}:{id}:…`` and resolved when it is left.
+WAITING_STATES = ("needs_approval", "needs_operator", "awaiting_goods", "requested")
 
 
 @dataclass(frozen=True)
@@ -207,20 +209,35 @@ class HandOver:
 
 
 def follow_hand_over(session: Session, move: HandOver, old: str | None, new: str, why: str, actor: str) -> None:
-    """Waiting for a person's approval is being in front of one: an alert (notified). Leaving a state that
-    waited for a person (approval, a hand-over, goods a person records) resolves its alerts: ``dropsync
-    check`` shows only what still waits."""
+    """Waiting for a person's approval, or handed to a person (``needs_operator``), is being in front of one:
+    an alert (notified), raised by the move itself so that no path into the state can skip it. Leaving a
+    state that waited for a person (approval, a hand-over, goods a person records, a seller to be asked)
+    resolves its alerts: ``dropsync check`` shows only what still waits."""
     if old in WAITING_STATES:
         prefix = f"{move.family}:{old}:{move.item_id}:"
         resolve_keyed(session, prefix, actor=actor, why=f"the {move.label} is {new} now")
     if new == "needs_approval":
         shown = why if len(why) <= 300 else why[:299] + "…"
-        key = f"{move.family}:needs_approval:{move.item_id}:{move.step}"
         message = f"{move.label} {move.item_id} waits for a person's approval ({shown}): {move.approve}"
-        raise_order_alert(
-            session, shop_id=move.shop_id, order_id=move.order_id, kind=f"{move.kind}_needs_approval",
-            key=key, actor=move.family, message=message,
-        )  # fmt: skip
+        raise_hand_over(session, move, new, kind=f"{move.kind}_needs_approval", message=message, actor=move.family)
+    elif new == "needs_operator":
+        message = f"{move.label} {move.item_id} needs a person: {why}"
+        raise_hand_over(session, move, new, kind=f"{move.kind}_needs_operator", message=message, actor=move.family)
+
+
+def raise_hand_over(
+    session: Session, move: HandOver, state: str, *, kind: str, message: str, actor: str,
+    command: str | None = None, due_at: dt.datetime | None = None,
+) -> bool:  # fmt: skip
+    """Put ``move``'s item in front of a person while it waits in ``state`` (one of :data:`WAITING_STATES`):
+    one alert per wait, keyed ``{family}:{state}:{id}:{step}`` and resolved by :func:`follow_hand_over` when
+    the item leaves the state. False when this wait was alerted before."""
+    if state not in WAITING_STATES:
+        raise ValueError(f"{state} is not a state that waits for a person: its alert would never be resolved")
+    key = f"{move.family}:{state}:{move.item_id}:{move.step}"
+    spec = AlertSpec(move.shop_id, move.order_id, None, kind, "warning", message, due_at, key,
+                     f"order {move.order_id}", command)  # fmt: skip
+    return raise_alert(session, spec, utcnow(), actor=actor) is not None
 
 
 def _lifecycle_event(session: Session, alert: Alert, kind: str, message: str, actor: str) -> None:

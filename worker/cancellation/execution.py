@@ -41,7 +41,6 @@ from integrations.shopify.errors import (
 from models import CancellationRequest, IntentState, LineItem, Order, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
-from worker.alerts import raise_order_alert
 from worker.cancellation import actions
 from worker.cancellation import intents as ik
 from worker.cancellation import states as s
@@ -365,13 +364,9 @@ def _complete(session: Session, request: CancellationRequest, view: OrderView, w
 
 
 def request_to_operator(session: Session, request: CancellationRequest, why: str, *, actor: str = "system") -> None:
-    """``needs_operator`` plus an alert (one per hand-over)."""
+    """``needs_operator``: the move raises its ``cancellation_needs_operator`` alert (one per hand-over,
+    ``states.hand_over_alerts``), resolved when a person takes the request back."""
     s.move(session, request, s.NEEDS_OPERATOR, actor=actor, why=why)
-    raise_order_alert(
-        session, shop_id=request.shop_id, order_id=request.order_id, kind="cancellation_needs_operator",
-        key=f"cancellation:needs_operator:{request.id}:{len(request.state_history)}", actor="cancellation",
-        message=f"cancellation request {request.id} needs a person: {why}",
-    )  # fmt: skip
 
 
 # -- executing one intent -------------------------------------------------------------------------------

@@ -272,17 +272,25 @@ def operator_retry(session: Session, intent_id: int, actor: str) -> ShopifyInten
         intent.completed_at = None
         spent = f"; after {intent.attempts} attempt(s) and {intent.dispatches} retry message(s), a fresh budget"
         intent.attempts, intent.dispatches = 0, 0
-        alert = session.scalar(select(Alert).where(Alert.dedupe_key == failed_alert_key(intent)))
-        if alert is not None:
-            resolve_alert(session, alert, utcnow(), actor=actor, why=f"intent {intent.id} retried by a person")
+        _resolve_failed_alert(session, intent, actor=actor, why=f"intent {intent.id} retried by a person")
     intent.next_attempt_at = utcnow() + dispatch_lease()
     session.flush()
     _event(session, intent, "intent.operator_retry", f"retried by a person (Shopify is read first){spent}", actor)
     return intent
 
 
+def _resolve_failed_alert(session: Session, intent: ShopifyIntent, *, actor: str, why: str) -> None:
+    alert = session.scalar(select(Alert).where(Alert.dedupe_key == failed_alert_key(intent)))
+    if alert is not None:
+        resolve_alert(session, alert, utcnow(), actor=actor, why=why)
+
+
 def operator_resolve(session: Session, intent_id: int, outcome: str, actor: str, note: str | None) -> ShopifyIntent:
-    """A person checked Shopify and records the outcome (``succeeded`` or ``failed``) of a non-succeeded intent."""
+    """A person checked Shopify and records the outcome (``succeeded`` or ``failed``) of a non-succeeded intent.
+
+    A failed intent resolved ``succeeded`` is finished: its ``intent_failed`` alert is resolved (the caller
+    carries its request on). One resolved ``failed`` is the caller's to hand over (its request goes to a
+    person, with that hand-over's alert)."""
     if outcome not in (IntentState.SUCCEEDED, IntentState.FAILED):
         raise IntentStateError(f"--as must be succeeded or failed, not {outcome!r}")
     intent = get_intent(session, intent_id, lock=True)
@@ -298,6 +306,8 @@ def operator_resolve(session: Session, intent_id: int, outcome: str, actor: str,
     _event(
         session, intent, "intent.operator_resolved", f"resolved as {outcome} by a person ({note or 'no note'})", actor
     )
+    if outcome == IntentState.SUCCEEDED:
+        _resolve_failed_alert(session, intent, actor=actor, why=f"intent {intent.id} resolved as succeeded by a person")
     return intent
 
 

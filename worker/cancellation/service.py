@@ -39,6 +39,8 @@ EXECUTE_TASK = "cancellation.execute_intent"
 SHIPPED = frozenset({st.PARTLY_SHIPPED, st.SHIPPED, st.DELIVERED, st.CLOSED_COMPLETED})
 #: Nothing was paid to the seller, or it was given back: the Shopify side can act directly.
 NOTHING_AT_STAKE = frozenset({st.AWAITING_PAYMENT})
+#: Supplier orders nobody needs to ask the seller to cancel (any more).
+ASKED_OR_NOTHING_PAID = NOTHING_AT_STAKE | {st.CANCELLATION_REQUESTED, st.CLOSED_CANCELLED}
 
 
 def open_request(session: Session, order_id: int) -> CancellationRequest | None:
@@ -218,6 +220,32 @@ def follow_supplier(session: Session, request: CancellationRequest, *, actor: st
     elif refused and request.state == s.SUPPLIER_CANCEL_REQUESTED:
         s.move(session, request, s.SUPPLIER_REFUSED, actor=actor,
                why="the seller refused; open a dispute if no tracking arrives by the deadline")  # fmt: skip
+    elif stage == "waiting" and request.state == s.REQUESTED:
+        ask_the_seller(session, request)
+
+
+def ask_the_seller(session: Session, request: CancellationRequest) -> bool:
+    """A ``requested`` request whose seller is paid and not asked yet waits for a person: AliExpress has no
+    cancellation API, so only someone on its website can ask, and nothing scheduled moves the request
+    while the seller's handling time runs out. It is put in front of one (an alert with the command that
+    records the request, once per wait; resolved when the request leaves ``requested``). True if raised now.
+    """
+    if request.state != s.REQUESTED:
+        return False
+    orders = relevant_supplier_orders(session, request)
+    to_ask = [so for so in orders if so.status not in ASKED_OR_NOTHING_PAID]
+    if supplier_stage(orders) != "waiting" or not to_ask:
+        return False
+    numbers = ", ".join(so.supplier_order_id for so in to_ask)
+    deadlines = [so.handling_deadline for so in to_ask if so.handling_deadline is not None]
+    due = min(deadlines) if deadlines else None
+    by = f" (the seller ships by {due:%Y-%m-%d %H:%M} UTC)" if due else ""
+    message = (
+        f"cancellation request {request.id} waits for a person: ask the seller of AliExpress order {numbers} to "
+        f"cancel on the AliExpress website before it ships{by}, then record it"
+    )
+    command = "; ".join(f"dropsync supplier cancel-requested {so.supplier_order_id}" for so in to_ask)
+    return s.wait_for_the_seller_to_be_asked(session, request, message=message, command=command, due_at=due)
 
 
 def start_shopify_action(session: Session, request: CancellationRequest, *, actor: str, why: str) -> None:

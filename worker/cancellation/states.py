@@ -8,7 +8,8 @@ requested                  shopify_action (nothing paid to the seller), supplier
                            supplier_confirmed, supplier_shipped, withdrawn
 supplier_cancel_requested  supplier_confirmed, supplier_refused, supplier_shipped, withdrawn
 supplier_refused           supplier_cancel_requested (asked again), supplier_confirmed, supplier_shipped,
-                           withdrawn — an "open a dispute" alert once the tracking deadline passes
+                           withdrawn — an "open a dispute" alert once the tracking deadline passes (the
+                           sweeper's), resolved when a dispute is open or tracking came, and on leaving
 supplier_confirmed         shopify_action
 supplier_shipped           converted_to_return (decided again by the policy as a return), withdrawn
 shopify_action             done, needs_operator
@@ -21,10 +22,16 @@ A request starts in ``requested``, or in ``denied`` / ``needs_approval`` when th
 Withdrawal is possible until the Shopify action starts. Every move appends to ``state_history`` and
 records a ``cancellation.<state>`` timeline event; an impossible move raises
 :class:`ImpossibleTransition` naming both states and what is possible.
+
+The states that wait for a person are in front of one (``worker.alerts.follow_hand_over``): entering
+``needs_approval`` or ``needs_operator`` raises its alert in the move itself (no caller can skip it), a
+request left ``requested`` with its seller paid and not asked has one until it moves on
+(:func:`wait_for_the_seller_to_be_asked`), and leaving any of them resolves it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,7 +39,7 @@ from sqlalchemy.orm import Session
 from models import CancellationRequest
 from models.cancellation import OPEN_REQUEST_STATES
 from models.types import utcnow
-from worker.alerts import HandOver, follow_hand_over
+from worker.alerts import HandOver, follow_hand_over, raise_hand_over, resolve_keyed
 from worker.cancellation.errors import ImpossibleTransition
 from worker.timeline import record_event
 
@@ -135,8 +142,34 @@ def move(
 def hand_over_alerts(
     session: Session, request: CancellationRequest, old: str | None, new: str, why: str, actor: str
 ) -> None:
-    """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``)."""
+    """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``); leaving
+    ``supplier_refused`` also resolves the request's "open a dispute" alerts (the sweeper raises them)."""
+    follow_hand_over(session, _hand_over(request), old, new, why, actor)
+    if old == SUPPLIER_REFUSED:
+        why_gone = f"the cancellation request is {new} now"
+        resolve_keyed(session, open_dispute_prefix(request.id), actor=actor, why=why_gone)
+
+
+def wait_for_the_seller_to_be_asked(
+    session: Session, request: CancellationRequest, *, message: str, command: str, due_at: dt.datetime | None
+) -> bool:
+    """A ``requested`` request whose seller is paid waits for a person to ask the seller on AliExpress (no
+    API does it, nothing scheduled moves it): an alert with ``command``, resolved when it leaves
+    ``requested``. Idempotent (one per wait); False when already raised."""
+    if request.state != REQUESTED:
+        raise ValueError(f"cancellation request {request.id} is {request.state}, not {REQUESTED}")
+    return raise_hand_over(
+        session, _hand_over(request), REQUESTED, kind="cancellation_ask_seller", message=message,
+        actor="cancellation", command=command, due_at=due_at,
+    )  # fmt: skip
+
+
+def _hand_over(request: CancellationRequest) -> HandOver:
     approve = f"dropsync cancel approve {request.id}, or withdraw it"
     step, label = len(request.state_history), "cancellation request"
-    move = HandOver("cancellation", "cancellation", label, request.id, request.shop_id, request.order_id, step, approve)
-    follow_hand_over(session, move, old, new, why, actor)
+    return HandOver("cancellation", "cancellation", label, request.id, request.shop_id, request.order_id, step, approve)
+
+
+def open_dispute_prefix(request_id: int) -> str:
+    """The keys of a request's "open a dispute" alerts: ``cancellation:open_dispute:{request}:{supplier order}``."""
+    return f"cancellation:open_dispute:{request_id}:"

@@ -10,7 +10,10 @@
 - requests in ``shopify_action`` with no live intent (the advance message was lost, or they wait for a
   fulfillment service that answered without a webhook) are advanced again;
 - requests the seller refused, still without tracking after the tracking (or handling) deadline, raise
-  an "open a dispute" alert.
+  an "open a dispute" alert for each supplier order that refused, is not shipped and has no dispute open;
+  one whose condition went (a dispute recorded, tracking, shipped or closed) is resolved;
+- requests ``requested`` whose seller is paid and was never asked have their "ask the seller" alert
+  (raised when they got there; here too for one that has none, e.g. from before that alert existed).
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import CancellationRequest, OutboxMessage, ShopifyIntent, SupplierOrder
+from integrations.aliexpress import status as st
+from models import Alert, CancellationRequest, OutboxMessage, ShopifyIntent, SupplierOrder
 from models.cancellation import LIVE_INTENT_STATES
+from models.types import utcnow
 from worker import outbox
-from worker.alerts import raise_order_alert
+from worker.alerts import AlertSpec, raise_alert, resolve_alert
 from worker.cancellation import intents as ik
 from worker.cancellation import service
 from worker.cancellation import states as s
+from worker.deadlines.rules import has_open_dispute, refused
 
 #: A request in ``shopify_action`` untouched this long is advanced again.
 IDLE_REQUEST = dt.timedelta(minutes=1)
@@ -39,6 +45,7 @@ class SweepResult:
     failed: int = 0
     advanced: int = 0
     dispute_alerts: int = 0
+    ask_seller_alerts: int = 0
 
 
 def sweep(session: Session, now: dt.datetime) -> SweepResult:
@@ -61,6 +68,7 @@ def sweep(session: Session, now: dt.datetime) -> SweepResult:
         result.retried += 1
     result.advanced = _advance_idle(session, now)
     result.dispute_alerts = _dispute_alerts(session, now)
+    result.ask_seller_alerts = _ask_seller_alerts(session)
     return result
 
 
@@ -114,20 +122,62 @@ def _advance_idle(session: Session, now: dt.datetime) -> int:
 
 
 def _dispute_alerts(session: Session, now: dt.datetime) -> int:
-    refused = session.scalars(select(CancellationRequest).where(CancellationRequest.state == s.SUPPLIER_REFUSED)).all()
+    """Raise "open a dispute" for each of a refused request's supplier orders that needs one now (once; again
+    if its condition comes back after a resolution), and resolve the request's ones whose condition went.
+    Leaving ``supplier_refused`` resolves them all (``states.hand_over_alerts``). How many were raised."""
+    refused_requests = session.scalars(
+        select(CancellationRequest).where(CancellationRequest.state == s.SUPPLIER_REFUSED)
+    ).all()
     raised = 0
-    for request in refused:
-        for so in session.scalars(select(SupplierOrder).where(SupplierOrder.order_id == request.order_id)):
-            deadline = so.tracking_due_at or so.handling_deadline
-            if so.tracking_numbers or deadline is None or deadline > now:
+    for request in refused_requests:
+        prefix = s.open_dispute_prefix(request.id)
+        still_open = select(Alert).where(Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(prefix))
+        to_resolve = {a.dedupe_key: a for a in session.scalars(still_open)}
+        why_not: dict[str, str] = {}
+        for so in service.relevant_supplier_orders(session, request):
+            key, reason = f"{prefix}{so.id}", _no_dispute_needed(so, now)
+            if reason is not None:
+                why_not[key] = reason
                 continue
-            message = (
-                f"cancellation request {request.id}: the seller refused to cancel supplier order "
-                f"{so.supplier_order_id} and gave no tracking by {deadline:%Y-%m-%d %H:%M} UTC: open a dispute"
-            )
-            if raise_order_alert(
-                session, shop_id=request.shop_id, order_id=request.order_id, kind="open_dispute",
-                key=f"cancellation:open_dispute:{request.id}:{so.id}", message=message, actor="cancellation",
-            ):  # fmt: skip
-                raised += 1
+            to_resolve.pop(key, None)
+            raised += _raise_open_dispute(session, request, so, key)
+        for key, alert in to_resolve.items():
+            why = why_not.get(key, "no longer a supplier order of the request")
+            resolve_alert(session, alert, utcnow(), actor="cancellation", why=why)
     return raised
+
+
+def _no_dispute_needed(so: SupplierOrder, now: dt.datetime) -> str | None:
+    """Why ``so`` needs no dispute now; None when it does: the seller refused its latest cancellation
+    request, it has not shipped, no tracking came by its tracking (or handling) deadline, and no dispute
+    is open."""
+    deadline = so.tracking_due_at or so.handling_deadline
+    if has_open_dispute(so):
+        return "a dispute is open"
+    if so.tracking_numbers or so.status not in st.NOT_SHIPPED_STATES:
+        return f"the supplier order is {st.STATE_LABELS.get(so.status, so.status)}"
+    if not refused(so):
+        return "the seller did not refuse its latest cancellation request"
+    if deadline is None or deadline > now:
+        return "its tracking deadline has not passed"
+    return None
+
+
+def _raise_open_dispute(session: Session, request: CancellationRequest, so: SupplierOrder, key: str) -> int:
+    deadline = so.tracking_due_at or so.handling_deadline
+    assert deadline is not None
+    message = (
+        f"cancellation request {request.id}: the seller refused to cancel supplier order "
+        f"{so.supplier_order_id} and gave no tracking by {deadline:%Y-%m-%d %H:%M} UTC: open a dispute"
+    )
+    spec = AlertSpec(
+        request.shop_id, request.order_id, so.id, "open_dispute", "warning", message, deadline, key,
+        f"order {request.order_id}", f"dropsync dispute open {so.supplier_order_id} --reason not_shipped",
+    )  # fmt: skip
+    # reopen: refused again after being asked again, or a dispute closed while it still has not shipped
+    return 1 if raise_alert(session, spec, utcnow(), actor="cancellation", reopen=True) is not None else 0
+
+
+def _ask_seller_alerts(session: Session) -> int:
+    waiting = session.scalars(select(CancellationRequest).where(CancellationRequest.state == s.REQUESTED)).all()
+    return sum(service.ask_the_seller(session, request) for request in waiting)

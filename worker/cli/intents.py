@@ -88,7 +88,11 @@ def resolve(
             request = service.get_request(session, intent.cancellation_request_id)
             if outcome == IntentState.FAILED and request.state == s.SHOPIFY_ACTION:
                 # A person said it did not happen: the request waits for them (retry), not for the sweeper.
-                s.move(session, request, s.NEEDS_OPERATOR, actor=actor(), why=f"intent {intent.id} resolved failed")
+                from worker.cancellation.execution import request_to_operator
+
+                why = (f"intent {intent.id} resolved failed by a person ({note or 'no note'}): dropsync intents retry "
+                       f"{intent.id}, or dropsync cancel resume {request.id}")  # fmt: skip
+                request_to_operator(session, request, why, actor=actor())
             elif outcome == IntentState.SUCCEEDED:
                 if request.state == s.NEEDS_OPERATOR:
                     s.move(session, request, s.SHOPIFY_ACTION, actor=actor(), why=f"intent {intent.id} resolved")
