@@ -25,7 +25,7 @@ def test_up_mirrors_the_sandbox_shop_and_stops_every_child_on_ctrl_c(tmp_path: P
             "DROPSYNC_EMBEDDED_BROKER_PATH": str(tmp_path / "broker.sqlite3")}  # fmt: skip
     env.pop("REDIS_URL", None)
     # The store's policy, given to up relatively, from where it was started.
-    (tmp_path / "store-policy.toml").write_text('[returns.reasons.wrong_size]\naccepted = true\n')
+    (tmp_path / "store-policy.toml").write_text("[returns.reasons.wrong_size]\naccepted = true\n")
     env["DROPSYNC_POLICY_FILE"] = "store-policy.toml"
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen([DROPSYNC, "up", "--port", "0", "--data-dir", str(tmp_path), "--sandbox-orders", "7"],

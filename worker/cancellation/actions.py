@@ -17,6 +17,7 @@ from typing import Any
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import ShopifyError, ShopifyOutcomeUnknown, raise_for_user_errors
 from models import ShopifyIntent
+from worker.cancellation.errors import NotConfirmed
 from worker.cancellation.intents import IntentKind, Outcome, refund_marker
 from worker.cancellation.shopify_view import OrderView, read_order
 from worker.chargebacks import submission
@@ -36,11 +37,6 @@ class JobStillRunning(Exception):
     def __init__(self, job_gid: str) -> None:
         super().__init__(f"orderCancel job {job_gid} still running")
         self.job_gid = job_gid
-
-
-class NotConfirmed(Exception):
-    """The mutation answered but Shopify does not show its effect (e.g. the cancel job finished, no
-    ``cancelledAt``): a person looks."""
 
 
 def order_cancel_variables(intent: ShopifyIntent) -> dict[str, Any]:

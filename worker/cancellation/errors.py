@@ -27,3 +27,9 @@ class RequestNotFound(NotFoundError):
 
 class IntentStateError(RefusedError):
     """An operator action that the intent's state does not allow (retry a succeeded intent…)."""
+
+
+class NotConfirmed(Exception):
+    """A Shopify action that cannot be confirmed as ours: the mutation answered but Shopify does not show its
+    effect (the cancel job finished, no ``cancelledAt``), or Shopify shows an effect someone else made (a
+    return processed in the admin). The intent fails and a person looks; nothing is sent again."""

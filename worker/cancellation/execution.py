@@ -44,6 +44,7 @@ from models.types import utcnow
 from worker.cancellation import actions
 from worker.cancellation import intents as ik
 from worker.cancellation import states as s
+from worker.cancellation.errors import NotConfirmed
 from worker.cancellation.failpoints import failpoint
 from worker.cancellation.intents import IntentKind
 from worker.cancellation.shopify_view import OrderView, complete_for_planning, parse_order, read_order
@@ -421,7 +422,7 @@ def _execute(sessions: UnitOfWork, intent_id: int, client: ShopifyClient, *, rec
         return _verdict(sessions, intent, lambda se, i: ik.mark_unknown(se, i, message))
     except ShopifyUserErrors as exc:
         return _refused(sessions, intent, client, exc)
-    except actions.NotConfirmed as exc:
+    except NotConfirmed as exc:
         message = str(exc)
         return _verdict(sessions, intent, lambda se, i: ik.mark_failed(se, i, message))
     except ShopifyError as exc:  # transport (never sent), throttled, HTTP 4xx, GraphQL errors: not applied
@@ -454,6 +455,9 @@ def _refused(sessions: UnitOfWork, intent: ShopifyIntent, client: ShopifyClient,
     """userErrors: maybe because an earlier attempt already did it ("already cancelled"): look first."""
     try:
         adopted = actions.existing_effect(client, intent)
+    except NotConfirmed as seen:  # Shopify shows what someone else did: theirs, not ours to adopt
+        message = f"{exc}; {seen}"
+        return _verdict(sessions, intent, lambda se, i: ik.mark_failed(se, i, message))
     except (ShopifyError, actions.JobStillRunning):
         adopted = None
     if adopted is not None:

@@ -13,7 +13,7 @@ from worker.cancellation.intents import get_intent
 from worker.celery_app import app
 from worker.chargebacks import deadlines, sync, tracking
 from worker.db import session_scope
-from worker.mirror.shops import active_shop_ids, client_for_shop
+from worker.mirror.shops import ShopsFailedError, client_for_shop, for_each_shop
 
 log = structlog.get_logger(__name__)
 
@@ -60,16 +60,9 @@ def submit(self: Task, intent_id: int) -> str:  # type: ignore[type-arg]
 @app.task(name="chargebacks.sync_all")
 def sync_all() -> int:
     """Beat: read every shop's recent and undecided disputes; bring the evidence-deadline alerts up to date."""
-    with session_scope() as session:
-        shop_ids = active_shop_ids(session)
-    read, failed = 0, []
-    for shop_id in shop_ids:  # one shop Shopify refuses (a revoked token) must not stop the others' reading
-        try:
-            with client_for_shop(shop_id) as client:
-                read += sync.sync_shop(session_scope, shop_id, client, utcnow())
-        except Exception as exc:
-            log.error("chargebacks sync failed for a shop; the others go on", shop_id=shop_id, error=str(exc))
-            failed.append(shop_id)
+    read, failed = for_each_shop(
+        "chargebacks sync", lambda shop_id, client: sync.sync_shop(session_scope, shop_id, client, utcnow())
+    )
     # The evidence deadlines come from the ledger and the clock alone: they escalate (needs response → due
     # near → passed) even while Shopify cannot be read, which is when a deadline slips by unseen.
     with session_scope() as session:
@@ -77,7 +70,3 @@ def sync_all() -> int:
     if failed:  # the task still fails (visible in the worker's metrics and Flower), after every shop was tried
         raise ShopsFailedError(f"disputes not read for shop(s) {failed}; {read} read for the others")
     return read
-
-
-class ShopsFailedError(Exception):
-    """Some shops' disputes could not be read in this sweep (each logged with its error)."""

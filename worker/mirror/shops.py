@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,28 @@ def client_for_shop(shop_id: int) -> Iterator[ShopifyClient]:
         yield client
     finally:
         client.close()
+
+
+def for_each_shop(what: str, work: Callable[[int, ShopifyClient], int]) -> tuple[int, list[int]]:
+    """``work(shop_id, client)`` for every active shop, summed; a shop that fails (Shopify refuses its
+    token, a read times out) is logged and skipped, never stopping the others. Returns (the sum, the shop
+    ids that failed): a beat task raises :class:`ShopsFailedError` with them once every shop was tried."""
+    with session_scope() as session:
+        shop_ids = active_shop_ids(session)
+    done, failed = 0, []
+    for shop_id in shop_ids:
+        try:
+            with client_for_shop(shop_id) as client:
+                done += work(shop_id, client)
+        except Exception as exc:
+            log.error(f"{what} failed for a shop; the others go on", shop_id=shop_id, error=str(exc))
+            failed.append(shop_id)
+    return done, failed
+
+
+class ShopsFailedError(Exception):
+    """Some shops failed in a sweep over every shop (each logged with its error); the task fails, after
+    every shop was tried, so the failure shows in the worker's metrics and Flower."""
 
 
 @dataclass(frozen=True, slots=True)

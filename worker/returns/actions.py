@@ -11,9 +11,10 @@ None of these mutations takes an ``@idempotent`` key. What makes each exactly-on
 - ``return_approve`` / ``return_decline`` / ``return_close``: a status change; a return already OPEN /
   DECLINED / CLOSED is adopted, never changed again;
 - ``return_create``: the line notes carry the intent key; an order return carrying it is adopted;
-- ``return_process`` (moves money): the intent stores the return's processed units and refund ids as they
-  were when it was planned, and the refund's note carries the intent key; any new refund or any newly
-  processed unit on the return means an earlier attempt applied, and it is adopted, never resent.
+- ``return_process`` (moves money): the refund's note carries the intent key, and the intent stores the
+  return's processed units and refund ids as they were when it was planned. A refund carrying the key means
+  an earlier attempt applied: adopted, never resent. Any other new refund or newly processed unit was made
+  by someone else (Shopify's admin): neither adopted nor followed by ours; the return goes to a person.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import raise_for_user_errors
 from models import ShopifyIntent
+from worker.cancellation.errors import NotConfirmed
 from worker.cancellation.intents import IntentKind, Outcome, refund_marker
 from worker.returns.view import parse_return, read_return, read_returnables
 
@@ -81,7 +83,8 @@ def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     """Send the intent's mutation. Raises the client's errors; a lost answer is ``ShopifyOutcomeUnknown``."""
     document, field, _ = _DOCUMENTS[intent.kind]
     # returnProcess has no idempotency key: if this succeeds and the answer or our commit is lost, the
-    # executor's read-first (existing_effect) finds the refund on the return and adopts it; never resent blind.
+    # executor's read-first (existing_effect) finds the refund with our key on the return and adopts it;
+    # never resent blind.
     data = client.execute(document, variables(intent))
     payload = data[field]
     raise_for_user_errors(payload, operation=field)
@@ -89,9 +92,8 @@ def perform(client: ShopifyClient, intent: ShopifyIntent) -> Outcome:
     if not node.get("id"):
         return Outcome([])
     if intent.kind == IntentKind.RETURN_PROCESS:
-        view = parse_return(node)
-        before = set(intent.params.get("refunds_before") or [])
-        return Outcome([r.gid for r in view.refunds if r.gid not in before] or [view.gid])
+        ours = parse_return(node).refund_with_note(refund_marker(intent))
+        return Outcome([ours.gid if ours is not None else node["id"]])
     return Outcome([node["id"]])
 
 
@@ -119,14 +121,32 @@ def return_closed(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | N
 
 
 def return_processed(client: ShopifyClient, intent: ShopifyIntent) -> list[str] | None:
-    """A refund or processed units the return did not show when the intent was planned: an earlier
-    attempt applied (the refund's note carries the intent key)."""
+    """The refund whose note carries this intent's key: an earlier attempt applied; adopt it, never resend.
+
+    Raises ``ProcessedOutsideDropsync`` when the return shows any other change since the intent was planned.
+    """
     p = intent.params
     view = read_return(client, p["return_gid"])
+    ours = view.refund_with_note(refund_marker(intent))
+    if ours is not None:
+        return [ours.gid]
     before = set(p.get("refunds_before") or [])
-    new_refunds = [r.gid for r in view.refunds if r.gid not in before]
-    if new_refunds or view.refund_with_note(refund_marker(intent)) is not None:
-        return new_refunds or [view.gid]
-    if view.processed_units > int(p.get("processed_before") or 0):
-        return [view.gid]  # processed with no refund (nothing owed), or the refund is not listed yet
+    others = [r for r in view.refunds if r.gid not in before]
+    processed_before = int(p.get("processed_before") or 0)
+    if others or view.processed_units > processed_before:
+        refunded = sum((r.amount for r in others), Decimal(0))
+        raise ProcessedOutsideDropsync(
+            f"someone else processed or refunded return {view.gid} since dropsync planned its refund "
+            f"({len(others)} refund(s) of {refunded} {p.get('currency') or ''} without dropsync's key "
+            f"{refund_marker(intent)}, {view.processed_units - processed_before} more unit(s) processed): "
+            "dropsync did not refund it and will not; check what the customer got"
+        )
     return None
+
+
+class ProcessedOutsideDropsync(NotConfirmed):
+    """The return shows a refund without this intent's key or more processed units (someone processed it in
+    Shopify's admin, e.g. after our attempt failed): not ours to adopt (the ledger would record our planned
+    amount as refunded), and sending ours too could refund the customer twice. The executor fails the
+    intent and the return goes to a person (``needs_operator`` and an alert); nothing is sent.
+    """

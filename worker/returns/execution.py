@@ -12,9 +12,10 @@ Same discipline as the cancellation (``worker.cancellation.execution``), same ex
 3. execute it with ``worker.cancellation.execution.execute_intent`` (claim, read first when an earlier
    attempt may have run, perform, record; failpoints ``after_claim``, ``after_mutation``, ``after_commit``).
 
-Money rules: at most one ``return_process`` intent succeeds per return; an OPEN return that shows a refund
-or processed units dropsync did not record is handed to a person, never processed again; the refund moves
-at most the policy's ``refund_total`` and never more than the order's refundable balance.
+Money rules: at most one ``return_process`` intent succeeds per return; a return, open or closed, that shows
+a refund or processed units dropsync did not record is handed to a person, never processed again nor
+recorded done with nothing refunded; the refund moves at most the policy's ``refund_total`` and never more
+than the order's refundable balance.
 """
 
 from __future__ import annotations
@@ -94,18 +95,29 @@ def plan(case: ReturnCase, view: ReturnView | None, done_kinds: frozenset[str]) 
     if case.verdict == "decline":
         return Step(StepKind.OPERATOR, why=f"Shopify shows the return {view.status} although dropsync declined it")
     processed = IntentKind.RETURN_PROCESS in done_kinds
+    if not processed and (view.processed_units > 0 or view.refunds):
+        # Someone processed or refunded this return outside dropsync, whether it is still open or closed
+        # since: never refund it a second time, and never record it done with nothing refunded (the
+        # customer was paid, the supplier's share is still to recover): a person looks.
+        return Step(StepKind.OPERATOR, why=_outside_dropsync(view, case.currency))
     if view.status == "CLOSED":
         return Step(StepKind.DONE, why="closed on Shopify" + ("" if processed else " (nothing processed by dropsync)"))
-    if not processed and (view.processed_units > 0 or view.refunds):
-        # Someone processed or refunded this return outside dropsync: never refund it a second time.
-        return Step(StepKind.OPERATOR,
-                    why="the return shows a refund or processed items dropsync did not make: check it")  # fmt: skip
     if processed:
         return Step(StepKind.INTENT, IntentKind.RETURN_CLOSE, why="refund made: close the return")
     if needs_goods(case) and case.goods_received_at is None:
         return Step(StepKind.AWAITING_GOODS, why="the goods must come back first (dropsync returns received)")
     return Step(StepKind.INTENT, IntentKind.RETURN_PROCESS,
                 why=f"refund {case.refund_total} {case.currency} through returnProcess")  # fmt: skip
+
+
+def _outside_dropsync(view: ReturnView, currency: str) -> str:
+    """Why a return processed or refunded by someone else goes to a person."""
+    refunded = f"{len(view.refunds)} refund(s), {view.refunded_amount} {currency}," if view.refunds else "no refund"
+    return (
+        f"Shopify shows the return {view.status} with {view.processed_units} unit(s) processed and {refunded} "
+        "that dropsync did not make (processed or refunded in Shopify's admin?): check what the customer got; "
+        "dropsync will not refund it"
+    )
 
 
 # -- running a return ---------------------------------------------------------------------------------

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from celery import Task
-from sqlalchemy import select
 
+from integrations.shopify.client import ShopifyClient
 from worker.celery_app import app
 from worker.db import session_scope
-from worker.mirror.shops import client_for_shop
+from worker.mirror.shops import ShopsFailedError, client_for_shop, for_each_shop
 from worker.returns import execution, service
 from worker.returns.view import read_return
 
@@ -54,16 +54,15 @@ def sweep() -> int:
 
 @app.task(name="returns.reconcile")
 def reconcile() -> int:
-    """Beat: sync customer return requests whose webhook was lost, for every shop."""
-    from models import Shop
+    """Beat: sync customer return requests whose webhook was lost, for every active shop."""
     from worker.returns import sweeper
 
-    with session_scope() as session:
-        shop_ids = list(session.scalars(select(Shop.id)))
-    queued = 0
-    for shop_id in shop_ids:
-        with client_for_shop(shop_id) as client:
-            requested = sweeper.requested_on_shopify(client)
+    def reconcile_shop(shop_id: int, client: ShopifyClient) -> int:
+        requested = sweeper.requested_on_shopify(client)
         with session_scope() as session:
-            queued += sweeper.reconcile_requests(session, shop_id, requested)
+            return sweeper.reconcile_requests(session, shop_id, requested)
+
+    queued, failed = for_each_shop("returns reconcile", reconcile_shop)
+    if failed:  # the task still fails (visible in the worker's metrics and Flower), after every shop was tried
+        raise ShopsFailedError(f"return requests not read for shop(s) {failed}; {queued} queued for the others")
     return queued
