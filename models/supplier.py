@@ -64,6 +64,9 @@ class SupplierOrder(IdMixin, TimestampMixin, Base):
     #: The last moment a dispute can be opened for goods the store refunded after delivery (AliExpress:
     #: until N days after completion); set by the returns workflow when recovery is expected, else NULL.
     dispute_window_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: When the latest refund asked this supplier order for recovery (the start of that window): a dispute
+    #: recorded since covers it; one settled before was about earlier goods.
+    recovery_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     currency: Mapped[str] = mapped_column(String(3), default="USD", nullable=False)
     amount_paid: Mapped[Decimal] = mapped_column(MoneyType, default=Decimal(0), nullable=False)

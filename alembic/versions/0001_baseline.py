@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 13:04:06.682837
+Create Date: 2026-12-07 06:01:25.218638
 """
 
 from collections.abc import Sequence
@@ -414,6 +414,7 @@ def upgrade() -> None:
         sa.Column("protection_ends_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("protection_extended_days", sa.Integer(), nullable=False),
         sa.Column("dispute_window_ends_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recovery_asked_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("amount_paid", models.types.MoneyType(precision=18, scale=4), nullable=False),
         sa.Column("amount_refunded", models.types.MoneyType(precision=18, scale=4), nullable=False),

@@ -3,9 +3,11 @@
 ``Alert.dedupe_key`` is ``deadline:{kind}:{stage}:{supplier order id}:{due date}``: the same deadline at
 the same stage never alerts twice however often the task runs, a deadline that moves (an extension, a
 new claim) alerts again, and "near" then "passed" are two alerts. Alerts whose condition is gone (the
-parcel arrived, the refund came) are marked resolved. Raising and resolving go through
-:mod:`worker.alerts` (timeline, log line, metric, notifications); the ``dropsync_deadlines_due`` gauge
-shows what is near or passed right now.
+parcel arrived, the refund came) are marked resolved. A dispute window that follows a settled dispute (a
+later refund of the same supplier order: same completion, same end) is a new deadline, keyed
+``…:after-dispute-{id}`` after the last dispute it follows, so it alerts again. Raising and resolving go
+through :mod:`worker.alerts` (timeline, log line, metric, notifications); the ``dropsync_deadlines_due``
+gauge shows what is near or passed right now.
 
 Besides deadlines, two things need a person and alert the same way: an unknown AliExpress status
 (``status_unknown:…``, once per distinct raw value) and a supplier order that keeps failing to poll.
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 from integrations.aliexpress import status as st
 from models import Alert, Order, SupplierOrder
 from worker.alerts import AlertSpec, raise_alert, resolve_alert
-from worker.deadlines.rules import KINDS, DeadlinePolicy, Finding, findings
+from worker.deadlines.rules import DISPUTE_WINDOW, KINDS, DeadlinePolicy, Finding, findings
 from worker.observability.metrics import DEADLINES_DUE
 
 POLL_FAILURES_ALERT = 5
@@ -71,10 +73,16 @@ def needing_attention(session: Session, now: dt.datetime, policy: DeadlinePolicy
     for so in orders:
         name = names.get(so.order_id) if so.order_id else None
         for finding in findings(so, now, policy):
-            key = f"deadline:{finding.kind}:{finding.stage}:{so.id}:{finding.due_at:%Y-%m-%dT%H:%M}"
-            rows.append(Attention(so, name, finding, key))
+            rows.append(Attention(so, name, finding, _dedupe_key(so, finding)))
         rows += [Attention(so, name, finding, key) for finding, key in _extra(so, now)]
     return sorted(rows, key=lambda a: (a.finding.stage != "passed", a.finding.due_at))
+
+
+def _dedupe_key(so: SupplierOrder, finding: Finding) -> str:
+    key = f"deadline:{finding.kind}:{finding.stage}:{so.id}:{finding.due_at:%Y-%m-%dT%H:%M}"
+    if finding.kind == DISPUTE_WINDOW and so.disputes:  # all settled before this refund, or it would not be due
+        key += f":after-dispute-{so.disputes[-1].id}"
+    return key
 
 
 def raise_due_alerts(session: Session, now: dt.datetime, policy: DeadlinePolicy) -> list[Alert]:

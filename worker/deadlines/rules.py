@@ -17,7 +17,9 @@ Deadlines (DOMAIN.md §1 and §3; durations are configuration, see ``.env.exampl
   dispute a few days before the end.
 - **dispute_window**: a customer was refunded after delivery for goods the supplier should pay back
   (set by the returns workflow, ``SupplierOrder.dispute_window_ends_at``): open the AliExpress dispute
-  before the window after completion ends. Watched until a dispute is recorded.
+  before the window after completion ends. Watched until a dispute is recorded for that refund: one still
+  open, or one recorded since the refund asked for recovery (``SupplierOrder.recovery_asked_at``; a dispute settled
+  before a later refund of the same order was about earlier goods and does not cover it).
 """
 
 from __future__ import annotations
@@ -108,6 +110,12 @@ def refused_between(requested_at: dt.datetime | None, refused_at: dt.datetime | 
 
 def has_open_dispute(so: SupplierOrder) -> bool:
     return so.status == st.IN_DISPUTE or any(d.state == "open" for d in so.disputes)
+
+
+def disputed_since(so: SupplierOrder, since: dt.datetime | None) -> bool:
+    """A dispute covers what was asked at ``since``: one still open, or one recorded (not the ``opened_at``
+    the operator may backdate) at or after ``since``. ``since`` unknown: any dispute recorded counts."""
+    return any(d.state == "open" or since is None or (d.created_at or d.opened_at) >= since for d in so.disputes)
 
 
 def findings(so: SupplierOrder, now: dt.datetime, policy: DeadlinePolicy) -> list[Finding]:
@@ -208,7 +216,9 @@ def _protection(so: SupplierOrder) -> _Candidate:
 
 
 def _dispute_window(so: SupplierOrder) -> _Candidate:
-    if so.dispute_window_ends_at is None or so.disputes or so.status == st.CLOSED_CANCELLED:
+    if so.dispute_window_ends_at is None or so.status == st.CLOSED_CANCELLED:
+        return None
+    if disputed_since(so, so.recovery_asked_at):
         return None
     return (
         DISPUTE_WINDOW,

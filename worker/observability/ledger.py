@@ -15,11 +15,12 @@ Definitions:
   included); oldest live intent age, overall and per live state, from ``created_at``;
 * deadlines due / overdue: unresolved ``alerts`` with a ``due_at`` per kind / those whose ``due_at`` passed;
 * exposure per currency: what ``dropsync report exposure`` totals (``worker.cancellation.exposure.totals``):
-  for each order whose supplier was paid, customer refunds − supplier refunds (a supplier refund linked only
-  to a supplier order counts for that supplier order's order); orders where the supplier returned at least
-  as much count 0, never negative (money recovered on one order does not cancel a loss on another), and an
-  order refunded with no supplier paid has nothing to recover; plus the disputed amount and fee of every
-  chargeback not won (``worker.chargebacks.exposure``).
+  for each order whose supplier was paid, customer refunds − supplier refunds in the order's currency (a
+  supplier refund linked only to a supplier order counts for that supplier order's order; amounts in other
+  currencies are never netted), capped at what the suppliers still hold; orders where the supplier returned
+  at least as much count 0, never negative (money recovered on one order does not cancel a loss on
+  another), and an order refunded with no supplier paid has nothing to recover; plus the disputed amount
+  and fee of every chargeback not won (``worker.chargebacks.exposure``).
   Recomputed at most once a minute (:data:`EXPOSURE_MAX_AGE_SECONDS`); the other gauges on every scrape.
 """
 

@@ -5,7 +5,14 @@ When a return refunded the customer for goods whose supplier refunds that reason
 ``dispute_window_ends_at``: AliExpress accepts a dispute until N days (``DROPSYNC_SUPPLIER_DISPUTE_WINDOW_DAYS``,
 default 15) after the order completes — receipt confirmed, or buyer protection's end while the buyer has
 not confirmed. The deadlines sweep raises the "open a dispute" alert (``dispute_window`` kind) until a
-dispute is recorded; ``dropsync dispute open`` is accepted on a completed order within that window.
+dispute is recorded for that refund; ``dropsync dispute open`` is accepted on a completed order within
+that window.
+
+Each refund asks on its own: a dispute settled before it was about earlier goods, so a second damaged
+return of the same order after the first dispute was resolved gets a window (and an alert) again. The
+request is ``SupplierOrder.recovery_asked_at``, set with the window (and the ``return.recovery_due``
+timeline event); a dispute recorded at or after it covers it. A supplier order with a dispute still open
+is not asked again: that dispute is the claim (the operator adds the new goods to it).
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from models import ReturnCase, SupplierOrder, SupplierOrderItem
 from models.types import utcnow
 from worker.policy.decision import Decision
 from worker.timeline import record_event
+
+#: The timeline event of a refund asking a supplier order for recovery.
+RECOVERY_DUE = "return.recovery_due"
 
 
 def window_days() -> int:
@@ -53,12 +63,12 @@ def expect_supplier_recovery(session: Session, case: ReturnCase) -> list[Supplie
         return []
     now, marked = utcnow(), []
     for so in _supplying(session, case):
-        if so.amount_paid <= 0 or so.status == st.CLOSED_CANCELLED or so.disputes:
+        if so.amount_paid <= 0 or so.status == st.CLOSED_CANCELLED or any(d.state == "open" for d in so.disputes):
             continue
-        so.dispute_window_ends_at = dispute_window_end(so, now)
+        so.dispute_window_ends_at, so.recovery_asked_at = dispute_window_end(so, now), now
         marked.append(so)
         record_event(
-            session, shop_id=case.shop_id, order_id=case.order_id, supplier_order_id=so.id, kind="return.recovery_due",
+            session, shop_id=case.shop_id, order_id=case.order_id, supplier_order_id=so.id, kind=RECOVERY_DUE,
             actor="system",
             message=f"return {case.id} refunded {case.refund_total} {case.currency}: open a dispute with the seller of "
             f"supplier order {so.supplier_order_id} ({case.reason}) by {so.dispute_window_ends_at:%Y-%m-%d}; "
