@@ -9,18 +9,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from models import ReturnCase, ShopifyIntent
-from worker.alerts import raise_order_alert
 from worker.returns import states as rs
 
 
 def to_operator(session: Session, case: ReturnCase, why: str, *, actor: str = "system") -> None:
-    """``needs_operator`` plus an alert (one per hand-over)."""
+    """``needs_operator``: the move raises its ``return_needs_operator`` alert (one per hand-over,
+    ``worker.alerts.follow_hand_over``), resolved when a person takes the return back."""
     rs.move(session, case, rs.NEEDS_OPERATOR, actor=actor, why=why)
-    raise_order_alert(
-        session, shop_id=case.shop_id, order_id=case.order_id, kind="return_needs_operator",
-        key=f"returns:needs_operator:{case.id}:{len(case.state_history)}", actor="cancellation",
-        message=f"return {case.id} needs a person: {why}",
-    )  # fmt: skip
 
 
 def return_intent_failed(session: Session, intent: ShopifyIntent, *, actor: str = "system") -> None:
