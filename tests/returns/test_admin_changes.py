@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import Alert, IntentState, LedgerEntry, LineItem, Order, Shop, ShopifyIntent
+from models import Alert, IntentState, LedgerEntry, LineItem, Order, ReturnCase, Shop, ShopifyIntent
 from sandboxes.shopify import ShopifySandbox
 from tests.returns.conftest import Published, fulfilled_order, return_case
 from tests.returns.test_units import _case, _return_node
@@ -294,3 +294,60 @@ def test_dropsync_s_own_returnprocess_whose_answer_was_lost_is_adopted_not_sent_
     assert intent.result_ids is not None
     assert [gid.split("/")[-2] for gid in intent.result_ids] == ["Refund"]  # dropsync's refund, not another
     assert _open_alerts(order_id) == []
+
+
+def _escalated_customer_request(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop) -> tuple[int, int, str]:
+    """A customer's "defective" request with no photos: the policy escalates it, it waits for a person."""
+    gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    with session_scope() as session:
+        line_gid = session.scalars(
+            select(LineItem.shopify_gid).where(LineItem.order_id == order_id).order_by(LineItem.id)
+        ).first()
+    return_gid = sandbox.control.return_request(gid, [{"line_item_id": line_gid, "quantity": 1, "reason": "DEFECTIVE"}])
+    _sync(client, shop, return_gid)
+    with session_scope() as session:
+        case = session.scalars(select(ReturnCase).where(ReturnCase.shopify_gid == return_gid)).one()
+        assert case.state == rs.NEEDS_APPROVAL
+        return case.id, order_id, return_gid
+
+
+def _approval_alerts(return_id: int) -> list[bool]:
+    with session_scope() as session:
+        found = session.scalars(
+            select(Alert).where(Alert.dedupe_key.startswith(f"returns:needs_approval:{return_id}:"))
+        )
+        return [alert.resolved_at is None for alert in found]
+
+
+def test_a_request_approved_in_shopify_admin_while_it_waited_for_approval_is_carried_on_once(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    return_id, order_id, return_gid = _escalated_customer_request(sandbox, client, shop)
+    assert _approval_alerts(return_id) == [True]
+    approved = data(sandbox, "mutation($input: ReturnApproveRequestInput!) { returnApproveRequest(input: $input) "
+                    "{ userErrors { code } } }", {"input": {"id": return_gid}})  # fmt: skip
+    assert approved["returnApproveRequest"]["userErrors"] == []
+    _sync(client, shop, return_gid)  # the returns/approve webhook
+    assert return_case(return_id).state == rs.SHOPIFY_ACTION
+    assert _approval_alerts(return_id) == [False]  # nobody is asked any more
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    counts = sandbox.control.return_mutation_counts(return_gid)
+    assert counts["returnProcess"]["applied"] == 1
+    assert "returnApproveRequest" not in {k for k, v in counts.items() if v["calls"] > 1}
+    assert _refunded(order_id) == return_case(return_id).refund_total > 0
+
+
+def test_a_request_declined_in_shopify_admin_while_it_waited_for_approval_ends_declined(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    return_id, order_id, return_gid = _escalated_customer_request(sandbox, client, shop)
+    declined = data(sandbox, "mutation($input: ReturnDeclineRequestInput!) { returnDeclineRequest(input: $input) "
+                    "{ userErrors { code } } }", {"input": {"id": return_gid, "declineReason": "OTHER",
+                                                           "declineNote": "worn, not defective"}})  # fmt: skip
+    assert declined["returnDeclineRequest"]["userErrors"] == []
+    _sync(client, shop, return_gid)
+    assert execution.run_return(session_scope, return_id, client) == "declined"
+    case = return_case(return_id)
+    assert (case.state, case.verdict, case.decline_note) == (rs.DECLINED, "decline", "worn, not defective")
+    assert _approval_alerts(return_id) == [False]
+    assert _refunded(order_id) == 0

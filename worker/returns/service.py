@@ -223,6 +223,14 @@ def _follow(session: Session, case: ReturnCase, view: ReturnView) -> None:
             f"{len(view.refunds)} refund(s), while it waited for the goods"
         )
         _start_action(session, case, actor="shopify:webhook", why=why)
+    elif case.state == rs.NEEDS_APPROVAL and case.shopify_gid and view.status in ("OPEN", "DECLINED", "CLOSED"):
+        # A person decided on Shopify (the admin) what waited for one here: dropsync carries that decision on
+        # (approved: refund as the policy says; declined: declined; closed: read again), the approval alert ends.
+        case.verdict = "decline" if view.status == "DECLINED" else "approve"
+        if view.status == "DECLINED":
+            case.decline_reason, case.decline_note = view.decline_reason or "OTHER", view.decline_note
+        why = f"{view.status.lower()} on Shopify by a person while it waited for approval here"
+        _start_action(session, case, actor="shopify:webhook", why=why)
 
 
 def _customer_request(session: Session, order: Order, view: ReturnView, actor: str) -> ReturnCase:
