@@ -134,6 +134,16 @@ def test_unknown_status_alerts_once_per_raw_value(session) -> None:
     assert raise_due_alerts(session, T0 + dt.timedelta(hours=1), POLICY) == []
 
 
+def test_an_unknown_value_on_a_closed_order_alerts_too(session) -> None:
+    """AliExpress finished the order with a logistics value dropsync does not know: it is never polled again,
+    so the one alert is all a person gets."""
+    _linked(session, st.CLOSED_COMPLETED, status_unknown=True, raw_status="FINISH",
+            raw_logistics_status="MARTIAN_SCAN")  # fmt: skip
+    (alert,) = raise_due_alerts(session, T0, POLICY)
+    assert alert.kind == "status_unknown"
+    assert "MARTIAN_SCAN" in alert.message
+
+
 def test_persistent_poll_failures_alert(session) -> None:
     _linked(session, st.AWAITING_SHIPMENT, poll_failures=5, last_poll_error="GatewayError: HTTP 500")
     (alert,) = raise_due_alerts(session, T0, POLICY)

@@ -41,11 +41,13 @@ class Attention:
 
 
 def _open_orders(session: Session) -> list[SupplierOrder]:
-    """Supplier orders that can still need someone: not closed, or closed-cancelled awaiting a refund."""
+    """Supplier orders that can still need someone: not closed, closed-cancelled awaiting a refund, in a
+    dispute window, or carrying a status dropsync does not know (a closed one is never polled again)."""
     query = select(SupplierOrder).where(
         (SupplierOrder.status.not_in(st.CLOSED_STATES))
         | ((SupplierOrder.status == st.CLOSED_CANCELLED) & SupplierOrder.refund_due_at.is_not(None))
         | SupplierOrder.dispute_window_ends_at.is_not(None)
+        | SupplierOrder.status_unknown.is_(True)  # closed, but with a value dropsync does not know
     )
     return list(session.scalars(query.order_by(SupplierOrder.id)))
 
