@@ -5,7 +5,6 @@ recover; what cannot be compared is shown as such, in the report, its total and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -17,39 +16,13 @@ from models import LineItem, Order, Shop, SupplierOrder
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, client, published, sandbox, shop
 from tests.observability.test_ledger_metrics import NOW, _entry, _order, _samples, _shop
-from tests.returns.conftest import fulfilled_order, return_case
-from tests.support.cli import InProcess, in_process
+from tests.returns.conftest import cli, damaged_return_done, fulfilled_order, return_case
+from tests.support.cli import InProcess
 from worker.cancellation.exposure import exposures, totals
 from worker.db import session_scope
 from worker.observability.ledger import read_snapshot, render
-from worker.returns import execution, service
-from worker.returns import states as rs
-from worker.returns.evidence import parse_evidence
-from worker.settings import get_settings
 
-__all__ = ["client", "published", "sandbox", "shop"]
-
-
-@pytest.fixture
-def cli(
-    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[InProcess]:
-    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
-    get_settings.cache_clear()
-
-
-def _damaged_return_done(client: ShopifyClient, order_id: int, line_id: int) -> int:
-    with session_scope() as session:
-        case = service.request_return(
-            session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1},
-            evidence=parse_evidence("photos=IMG_1.jpg"), keep_item=True, actor="operator:test",
-        )  # fmt: skip
-        return_id = case.id
-    assert execution.run_return(session_scope, return_id, client) == "done"
-    case = return_case(return_id)
-    assert case.state == rs.DONE
-    assert case.refund_total > 0
-    return return_id
+__all__ = ["cli", "client", "published", "sandbox", "shop"]
 
 
 def test_after_shipment_exposure_owes_nothing_once_a_supplier_paid_in_another_currency_refunded_all_it_was_paid(
@@ -69,7 +42,7 @@ def test_after_shipment_exposure_owes_nothing_once_a_supplier_paid_in_another_cu
         ae_number = so.supplier_order_id
     assert currency == "USD"
     assert line is not None
-    return_id = _damaged_return_done(client, order_id, line)
+    return_id = damaged_return_done(client, order_id, line)
     assert cli("dispute", "open", ae_number, "--reason", "damaged")[0] == 0
     code, _, err = cli("dispute", "resolve", ae_number, "refunded", "--refund", "10.00")
     assert code == 0, err

@@ -12,10 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import Order, ReturnCase, Shop, SupplierOrder
+from models import LedgerEntry, LineItem, Order, ReturnCase, Shop, SupplierOrder
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, client, mirror, published, sandbox, shop
+from tests.support.cli import InProcess, in_process
 from worker.db import session_scope
+from worker.returns import execution, service
+from worker.returns import states as rs
+from worker.returns.evidence import parse_evidence
 from worker.settings import get_settings
 from worker.supplier import service as supplier
 
@@ -41,14 +45,19 @@ return_shipping_paid_by = "store"
 """
 
 
-@pytest.fixture
-def store_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Iterator[Path]:
+    """``text`` as the store's policy file (DROPSYNC_POLICY_FILE) for one test."""
     path = tmp_path / "policy.toml"
-    path.write_text(WRONG_SIZE_POLICY)
+    path.write_text(text)
     monkeypatch.setenv("DROPSYNC_POLICY_FILE", str(path))
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def store_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    yield from _policy(tmp_path, monkeypatch, WRONG_SIZE_POLICY)
 
 
 def fulfilled_order(
@@ -87,3 +96,71 @@ def return_case(return_id: int) -> ReturnCase:
         case = session.get_one(ReturnCase, return_id)
         session.expunge(case)
         return case
+
+
+#: A store that wants damaged goods back (at its cost) before the refund: returns wait in awaiting_goods.
+GOODS_BACK_POLICY = """
+[returns.reasons.damaged]
+accepted = true
+evidence = ["photos"]
+return_required = true
+return_shipping_paid_by = "store"
+"""
+
+
+@pytest.fixture
+def goods_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    yield from _policy(tmp_path, monkeypatch, GOODS_BACK_POLICY)
+
+
+@pytest.fixture
+def cli(
+    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[InProcess]:
+    """``dropsync`` in process, on the test's ledger (its tasks captured by ``published``)."""
+    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
+    get_settings.cache_clear()
+
+
+def refunded(order_id: int) -> Decimal:
+    """What the ledger holds as refunded to the customer (the mirror of Shopify's refunds)."""
+    with session_scope() as session:
+        query = select(LedgerEntry.amount).where(
+            LedgerEntry.order_id == order_id, LedgerEntry.kind == "customer_refund"
+        )
+        return sum(session.scalars(query).all(), Decimal(0))
+
+
+def waiting_for_goods(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop) -> tuple[int, int, str, str]:
+    """A damaged line approved and opened on Shopify, the goods on their way back, nothing refunded yet (the
+    ``goods_back`` policy): (return id, order id, Return GID, order GID)."""
+    order_gid, order_id, _ = fulfilled_order(sandbox, client, shop)
+    with session_scope() as session:
+        line = session.scalars(select(LineItem.id).where(LineItem.order_id == order_id).order_by(LineItem.id)).first()
+        case = service.request_return(
+            session, session.get_one(Order, order_id), reason="damaged", items={str(line): 1},
+            evidence=parse_evidence("photos"), actor="operator:test",
+        )  # fmt: skip
+        return_id = case.id
+    assert execution.run_return(session_scope, return_id, client) == "wait"
+    case = return_case(return_id)
+    assert case.state == rs.AWAITING_GOODS
+    assert case.shopify_gid is not None
+    assert sandbox.control.return_snapshot(case.shopify_gid)["status"] == "OPEN"
+    assert refunded(order_id) == 0  # nothing before the goods are back
+    return return_id, order_id, case.shopify_gid, order_gid
+
+
+def damaged_return_done(client: ShopifyClient, order_id: int, line_id: int) -> int:
+    """A damaged line the customer keeps, with photos: approved, processed, refunded and closed."""
+    with session_scope() as session:
+        case = service.request_return(
+            session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1},
+            evidence=parse_evidence("photos=IMG_1.jpg"), keep_item=True, actor="operator:test",
+        )  # fmt: skip
+        return_id = case.id
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    case = return_case(return_id)
+    assert case.state == rs.DONE
+    assert case.refund_total > 0
+    return return_id

@@ -7,18 +7,16 @@ that one, and only that one, is adopted when an earlier attempt's answer was los
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import Alert, IntentState, LedgerEntry, LineItem, Order, ReturnCase, Shop, ShopifyIntent
+from models import Alert, IntentState, LineItem, Order, ReturnCase, Shop, ShopifyIntent
 from sandboxes.shopify import ShopifySandbox
-from tests.returns.conftest import Published, fulfilled_order, return_case
+from tests.returns.conftest import Published, fulfilled_order, refunded, return_case, waiting_for_goods
 from tests.returns.test_units import _case, _return_node
 from tests.shopify_sandbox.helpers import data
 from worker.cancellation.execution import execute_intent
@@ -29,36 +27,8 @@ from worker.returns import states as rs
 from worker.returns.evidence import parse_evidence
 from worker.returns.execution import StepKind, plan
 from worker.returns.view import parse_return, read_return
-from worker.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("published")
-
-GOODS_BACK_POLICY = """
-[returns.reasons.damaged]
-accepted = true
-evidence = ["photos"]
-return_required = true
-return_shipping_paid_by = "store"
-"""
-
-
-@pytest.fixture
-def goods_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    policy = tmp_path / "goods-back.toml"
-    policy.write_text(GOODS_BACK_POLICY)
-    monkeypatch.setenv("DROPSYNC_POLICY_FILE", str(policy))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def _refunded(order_id: int) -> Decimal:
-    """What the ledger holds as refunded to the customer (the mirror of Shopify's refunds)."""
-    with session_scope() as session:
-        query = select(LedgerEntry.amount).where(
-            LedgerEntry.order_id == order_id, LedgerEntry.kind == "customer_refund"
-        )
-        return sum(session.scalars(query).all(), Decimal(0))
 
 
 def _sync(client: ShopifyClient, shop: Shop, return_gid: str) -> None:
@@ -108,23 +78,6 @@ def _admin_process_with_refund(sandbox: ShopifySandbox, order_gid: str, return_g
     assert done["returnProcess"]["userErrors"] == [], done
 
 
-def _waiting_for_goods(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop) -> tuple[int, int, str, str]:
-    """A damaged line approved and opened on Shopify, the goods on their way back."""
-    order_gid, order_id, _ = fulfilled_order(sandbox, client, shop)
-    with session_scope() as session:
-        line = session.scalars(select(LineItem.id).where(LineItem.order_id == order_id).order_by(LineItem.id)).first()
-        case = service.request_return(
-            session, session.get_one(Order, order_id), reason="damaged", items={str(line): 1},
-            evidence=parse_evidence("photos"), actor="operator:test",
-        )  # fmt: skip
-        return_id = case.id
-    assert execution.run_return(session_scope, return_id, client) == "wait"
-    case = return_case(return_id)
-    assert case.state == rs.AWAITING_GOODS
-    assert case.shopify_gid is not None
-    return return_id, order_id, case.shopify_gid, order_gid
-
-
 def _kept_damaged_line(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop) -> tuple[int, int, str, Decimal]:
     """A damaged line the customer keeps, approved by the policy: (return id, order id, order gid, planned)."""
     order_gid, order_id, _ = fulfilled_order(sandbox, client, shop)
@@ -163,7 +116,7 @@ def test_a_return_refunded_and_closed_in_shopify_admin_goes_to_a_person_not_done
     """README: "A return someone processed or refunded in Shopify's admin meanwhile goes to a person
     (needs_operator), never refunded a second time." The merchant refunds the customer through the return
     in the admin and closes it (the returns/process webhook was lost or came first; returns/close is read)."""
-    return_id, order_id, return_gid, order_gid = _waiting_for_goods(sandbox, client, shop)
+    return_id, order_id, return_gid, order_gid = waiting_for_goods(sandbox, client, shop)
     _admin_process_with_refund(sandbox, order_gid, return_gid, "5.00")
     closed = data(sandbox, "mutation($id: ID!) { returnClose(id: $id) { userErrors { code } } }", {"id": return_gid})
     assert closed["returnClose"]["userErrors"] == []
@@ -334,7 +287,7 @@ def test_a_request_approved_in_shopify_admin_while_it_waited_for_approval_is_car
     counts = sandbox.control.return_mutation_counts(return_gid)
     assert counts["returnProcess"]["applied"] == 1
     assert "returnApproveRequest" not in {k for k, v in counts.items() if v["calls"] > 1}
-    assert _refunded(order_id) == return_case(return_id).refund_total > 0
+    assert refunded(order_id) == return_case(return_id).refund_total > 0
 
 
 def test_a_request_declined_in_shopify_admin_while_it_waited_for_approval_ends_declined(
@@ -350,4 +303,4 @@ def test_a_request_declined_in_shopify_admin_while_it_waited_for_approval_ends_d
     case = return_case(return_id)
     assert (case.state, case.verdict, case.decline_note) == (rs.DECLINED, "decline", "worn, not defective")
     assert _approval_alerts(return_id) == [False]
-    assert _refunded(order_id) == 0
+    assert refunded(order_id) == 0

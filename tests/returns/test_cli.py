@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
 from models import LineItem, Shop
 from sandboxes.shopify import ShopifySandbox
 from tests.returns.conftest import Published, fulfilled_order
-from tests.support.cli import InProcess, in_process
+from tests.support.cli import InProcess
 from worker.db import session_scope
 from worker.returns import execution
-from worker.settings import get_settings
-
-
-@pytest.fixture
-def cli(
-    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[InProcess]:
-    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
-    get_settings.cache_clear()
 
 
 def _first_line(order_id: int) -> int:

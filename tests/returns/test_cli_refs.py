@@ -4,26 +4,15 @@ on the wrong one could refund another customer); ``return:N`` and ``#N`` say whi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
 from models import LineItem, Order, Shop
 from sandboxes.shopify import ShopifySandbox
-from tests.returns.conftest import Published, fulfilled_order
-from tests.support.cli import InProcess, in_process
+from tests.returns.conftest import fulfilled_order
+from tests.support.cli import InProcess
 from worker.db import session_scope
-from worker.settings import get_settings
-
-
-@pytest.fixture
-def cli(
-    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[InProcess]:
-    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
-    get_settings.cache_clear()
 
 
 def test_a_number_that_is_both_a_return_and_an_order_is_refused_and_each_can_be_named(

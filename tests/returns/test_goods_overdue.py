@@ -5,74 +5,25 @@ can end: ``dropsync returns received``), and nothing done on Shopify meanwhile i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import Alert, LedgerEntry, LineItem, Order, Shop
+from models import Alert, Shop
 from models.types import utcnow
 from sandboxes.shopify import ShopifySandbox
-from tests.returns.conftest import Published, fulfilled_order, return_case
+from tests.returns.conftest import Published, refunded, return_case, waiting_for_goods
 from tests.shopify_sandbox.helpers import data
 from worker.db import session_scope
 from worker.returns import execution, service, sweeper
 from worker.returns import states as rs
-from worker.returns.evidence import parse_evidence
 from worker.returns.view import read_return
-from worker.settings import get_settings
 
-pytestmark = pytest.mark.usefixtures("published")
+pytestmark = pytest.mark.usefixtures("published", "goods_back")
 
 WAIT = dt.timedelta(days=21)
-GOODS_BACK_POLICY = """
-[returns.reasons.damaged]
-accepted = true
-evidence = ["photos"]
-return_required = true
-return_shipping_paid_by = "store"
-"""
-
-
-@pytest.fixture(autouse=True)
-def goods_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    policy = tmp_path / "goods-back.toml"
-    policy.write_text(GOODS_BACK_POLICY)
-    monkeypatch.setenv("DROPSYNC_POLICY_FILE", str(policy))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def _waiting_for_goods(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop) -> tuple[int, int, str]:
-    """A damaged line approved and opened on Shopify, the goods on their way back: (return id, order id, gid)."""
-    _, order_id, _ = fulfilled_order(sandbox, client, shop)
-    with session_scope() as session:
-        line = session.scalars(select(LineItem.id).where(LineItem.order_id == order_id).order_by(LineItem.id)).first()
-        case = service.request_return(
-            session, session.get_one(Order, order_id), reason="damaged", items={str(line): 1},
-            evidence=parse_evidence("photos"), actor="operator:test",
-        )  # fmt: skip
-        return_id = case.id
-    assert execution.run_return(session_scope, return_id, client) == "wait"
-    case = return_case(return_id)
-    assert case.state == rs.AWAITING_GOODS
-    assert case.shopify_gid is not None
-    assert sandbox.control.return_snapshot(case.shopify_gid)["status"] == "OPEN"
-    assert _refunded(order_id) == 0  # nothing before the goods are back
-    return return_id, order_id, case.shopify_gid
-
-
-def _refunded(order_id: int) -> Decimal:
-    with session_scope() as session:
-        query = select(LedgerEntry.amount).where(
-            LedgerEntry.order_id == order_id, LedgerEntry.kind == "customer_refund"
-        )
-        return sum(session.scalars(query).all(), Decimal(0))
 
 
 def _alerts(order_id: int) -> list[Alert]:
@@ -98,7 +49,7 @@ def _sync(client: ShopifyClient, shop: Shop, return_gid: str) -> None:
 def test_goods_not_back_after_the_wait_alert_a_person_once_and_the_alert_ends_when_they_arrive(
     sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
 ) -> None:
-    return_id, order_id, gid = _waiting_for_goods(sandbox, client, shop)
+    return_id, order_id, gid = waiting_for_goods(sandbox, client, shop)[:3]
     assert _sweep(utcnow() + WAIT - dt.timedelta(hours=1)) == 0  # still within the wait: nobody is bothered
     assert _alerts(order_id) == []
     later = utcnow() + WAIT + dt.timedelta(days=1)
@@ -116,15 +67,15 @@ def test_goods_not_back_after_the_wait_alert_a_person_once_and_the_alert_ends_wh
     assert alert.resolved_at is not None
     assert execution.run_return(session_scope, return_id, client) == "done"
     assert sandbox.control.return_mutation_counts(gid)["returnProcess"]["applied"] == 1
-    assert _refunded(order_id) == return_case(return_id).refund_total > 0
+    assert refunded(order_id) == return_case(return_id).refund_total > 0
     assert _sweep(later + dt.timedelta(days=30)) == 0  # finished: nothing to wait for
 
 
-def test_a_return_the_merchant_closes_on_shopify_while_goods_are_awaited_ends_done_with_nothing_refunded(
+def test_a_return_the_merchant_closes_on_shopify_while_goods_are_awaited_ends_done_with_nothingrefunded(
     sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
 ) -> None:
     """The goods never came; the merchant closes the return in Shopify's admin (returns/close webhook)."""
-    return_id, order_id, gid = _waiting_for_goods(sandbox, client, shop)
+    return_id, order_id, gid = waiting_for_goods(sandbox, client, shop)[:3]
     assert _sweep(utcnow() + WAIT + dt.timedelta(days=1)) == 1
     closed = data(sandbox, "mutation($id: ID!) { returnClose(id: $id) { userErrors { code } } }", {"id": gid})
     assert closed["returnClose"]["userErrors"] == []
@@ -134,7 +85,7 @@ def test_a_return_the_merchant_closes_on_shopify_while_goods_are_awaited_ends_do
     case = return_case(return_id)
     assert (case.state, case.shopify_status) == (rs.DONE, "CLOSED")
     assert "returnProcess" not in sandbox.control.return_mutation_counts(gid)  # nothing refunded by dropsync
-    assert _refunded(order_id) == 0
+    assert refunded(order_id) == 0
     assert all(a.resolved_at is not None for a in _alerts(order_id))
 
 
@@ -142,7 +93,7 @@ def test_a_return_processed_on_shopify_outside_dropsync_while_goods_are_awaited_
     sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
 ) -> None:
     """Someone processed the return in Shopify's admin: dropsync must not refund it a second time."""
-    return_id, _, gid = _waiting_for_goods(sandbox, client, shop)
+    return_id, _, gid = waiting_for_goods(sandbox, client, shop)[:3]
     lines = data(sandbox, "query($id: ID!) { return(id: $id) { returnLineItems(first: 10) { nodes { id "
                  "quantity } } } }", {"id": gid})["return"]["returnLineItems"]["nodes"]  # fmt: skip
     process: dict[str, Any] = {"returnId": gid, "returnLineItems": [{"id": n["id"], "quantity": n["quantity"]}

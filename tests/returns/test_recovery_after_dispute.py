@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from integrations.aliexpress import status as st
@@ -17,41 +15,24 @@ from integrations.shopify.client import ShopifyClient
 from models import Alert, Dispute, LineItem, Order, Shop, SupplierOrder
 from models.types import utcnow
 from sandboxes.shopify import ShopifySandbox
-from tests.returns.conftest import Published, client, fulfilled_order, published, return_case, sandbox, shop
-from tests.support.cli import InProcess, in_process
+from tests.returns.conftest import (
+    Published,
+    client,
+    damaged_return_done,
+    fulfilled_order,
+    published,
+    return_case,
+    sandbox,
+    shop,
+)
+from tests.support.cli import InProcess
 from worker.db import session_scope
 from worker.deadlines.alerts import raise_due_alerts
 from worker.deadlines.rules import DISPUTE_WINDOW, DeadlinePolicy, findings
-from worker.returns import execution, service
-from worker.returns import states as rs
-from worker.returns.evidence import parse_evidence
-from worker.settings import get_settings
 
 __all__ = ["client", "published", "sandbox", "shop"]
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def cli(
-    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[InProcess]:
-    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
-    get_settings.cache_clear()
-
-
-def _damaged_return_done(client: ShopifyClient, order_id: int, line_id: int) -> int:
-    with session_scope() as session:
-        case = service.request_return(
-            session, session.get_one(Order, order_id), reason="damaged", items={str(line_id): 1},
-            evidence=parse_evidence("photos=IMG_1.jpg"), keep_item=True, actor="operator:test",
-        )  # fmt: skip
-        return_id = case.id
-    assert execution.run_return(session_scope, return_id, client) == "done"
-    case = return_case(return_id)
-    assert case.state == rs.DONE
-    assert case.refund_total > 0
-    return return_id
 
 
 def _expected(return_id: int) -> Decimal:
@@ -88,7 +69,7 @@ def test_after_shipment_a_second_damaged_return_of_an_order_gets_its_supplier_re
     although the supplier order already carries the first, resolved dispute."""
     _, order_id, so_id = fulfilled_order(sandbox, client, shop)
     lines, order_name, ae_number = _lines(order_id)
-    first = _damaged_return_done(client, order_id, lines[0])
+    first = damaged_return_done(client, order_id, lines[0])
     assert len(_dispute_window_rows(cli, order_name)) == 1  # the first refund: open a dispute
     (first_alert,) = _window_alerts(so_id)
     assert first_alert[1]
@@ -106,7 +87,7 @@ def test_after_shipment_a_second_damaged_return_of_an_order_gets_its_supplier_re
         so = session.get_one(SupplierOrder, so_id)
         so.status, so.closed_at = "closed_completed", so.delivered_at
 
-    second = _damaged_return_done(client, order_id, lines[1])
+    second = damaged_return_done(client, order_id, lines[1])
     code, out, _ = cli("report", "exposure", order_name, "--json")
     (row,) = json.loads(out)["orders"]
     assert Decimal(row["to_recover"]) > 0  # the second refund is owed by the seller ...
@@ -132,7 +113,7 @@ def test_a_second_refund_with_the_same_window_end_alerts_again_and_a_backdated_d
     recorded after the refund covers it even when its ``--at`` says it was opened on AliExpress earlier."""
     _, order_id, so_id = fulfilled_order(sandbox, client, shop, supplier_status=st.CLOSED_COMPLETED)
     lines, order_name, ae_number = _lines(order_id)
-    first = _damaged_return_done(client, order_id, lines[0])
+    first = damaged_return_done(client, order_id, lines[0])
     (alert,) = _window_alerts(so_id)
     assert alert[1]
     assert cli("dispute", "open", ae_number, "--reason", "damaged")[0] == 0
@@ -143,7 +124,7 @@ def test_a_second_refund_with_the_same_window_end_alerts_again_and_a_backdated_d
         session.get_one(SupplierOrder, so_id).status = st.CLOSED_COMPLETED
 
     before_second = utcnow()
-    _damaged_return_done(client, order_id, lines[1])
+    damaged_return_done(client, order_id, lines[1])
     assert [r["kind"] for r in _dispute_window_rows(cli, order_name)] == ["dispute_window_near"]
     alerts = _window_alerts(so_id)
     assert alerts[0] == (alert[0], False)

@@ -5,9 +5,7 @@ it does not stay in ``shopify_action``, sent round by the sweeper every minute, 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,25 +21,13 @@ from worker.db import session_scope
 from worker.returns import execution, service, sweeper
 from worker.returns import states as rs
 from worker.returns.evidence import parse_evidence
-from worker.settings import get_settings
 from worker.timeline import PLANNING_TRIES
 
 pytestmark = pytest.mark.usefixtures("published")
 
 
-@pytest.fixture
-def goods_back_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    policy = tmp_path / "goods-back.toml"
-    policy.write_text('[returns.reasons.damaged]\naccepted = true\nevidence = ["photos"]\nreturn_required = true\n'
-                      'return_shipping_paid_by = "store"\n')  # fmt: skip
-    monkeypatch.setenv("DROPSYNC_POLICY_FILE", str(policy))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
 def test_a_line_refunded_outside_the_return_while_the_goods_travel_hands_the_return_to_a_person(
-    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, goods_back_policy: None
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, goods_back: object
 ) -> None:
     gid, order_id, _ = fulfilled_order(sandbox, client, shop)
     with session_scope() as session:

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import LedgerEntry, LineItem, Order, Shop, ShopifyIntent
+from models import LineItem, Order, Shop, ShopifyIntent
 from sandboxes.shopify import ShopifySandbox
-from tests.returns.conftest import Published, fulfilled_order, return_case
+from tests.returns.conftest import Published, fulfilled_order, refunded, return_case
 from worker.db import session_scope
 from worker.returns import execution, service
 from worker.returns import states as rs
@@ -24,14 +24,6 @@ def _first_line(order_id: int) -> tuple[int, str, Decimal]:
         line = session.scalars(select(LineItem).where(LineItem.order_id == order_id).order_by(LineItem.id)).first()
         assert line is not None
         return line.id, line.shopify_gid, line.unit_price
-
-
-def _refunded(order_id: int) -> Decimal:
-    with session_scope() as session:
-        amounts = session.scalars(
-            select(LedgerEntry.amount).where(LedgerEntry.order_id == order_id, LedgerEntry.kind == "customer_refund")
-        ).all()
-        return sum(amounts, Decimal(0))
 
 
 def test_damaged_line_kept_by_the_customer_is_returned_refunded_and_closed_once(
@@ -62,7 +54,7 @@ def test_damaged_line_kept_by_the_customer_is_returned_refunded_and_closed_once(
     assert sandbox.control.applied_counts(gid).get("refundCreate") is None
     # Only that line's amount moved, once, and the ledger mirrors it.
     assert case.refund_total == Decimal(decided["refund_total"]) > 0
-    assert _refunded(order_id) == case.refund_total
+    assert refunded(order_id) == case.refund_total
     with session_scope() as session:
         intents = session.scalars(select(ShopifyIntent).where(ShopifyIntent.return_id == return_id)).all()
         assert sorted(i.kind for i in intents) == ["return_close", "return_create", "return_process"]
@@ -95,7 +87,7 @@ def test_damaged_without_photos_waits_for_a_person_then_proceeds(
     with session_scope() as session:
         service.approve(session, service.get_return(session, return_id), "operator:test", parse_evidence("photos"))
     assert execution.run_return(session_scope, return_id, client) == "done"
-    assert _refunded(order_id) > 0
+    assert refunded(order_id) > 0
 
 
 def test_customer_request_the_store_policy_accepts_is_approved_processed_closed_and_refunded_once(
@@ -119,10 +111,10 @@ def test_customer_request_the_store_policy_accepts_is_approved_processed_closed_
     assert {k: v["applied"] for k, v in counts.items() if v["applied"]} == {
         "returnRequest": 1, "returnApproveRequest": 1, "returnProcess": 1, "returnClose": 1,
     }  # fmt: skip
-    assert _refunded(order_id) == return_case(return_id).refund_total > 0
+    assert refunded(order_id) == return_case(return_id).refund_total > 0
 
 
-def test_customer_request_the_policy_declines_is_declined_with_the_reason_and_nothing_refunded(
+def test_customer_request_the_policy_declines_is_declined_with_the_reason_and_nothingrefunded(
     sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
 ) -> None:
     from worker.returns.view import read_return
@@ -140,7 +132,7 @@ def test_customer_request_the_policy_declines_is_declined_with_the_reason_and_no
     assert snap["status"] == "DECLINED"
     assert snap["decline"]["reason"] == "OTHER"
     assert "not accepted" in snap["decline"]["note"]
-    assert _refunded(order_id) == 0
+    assert refunded(order_id) == 0
 
 
 def test_the_sweeper_advances_a_return_whose_message_was_lost(
