@@ -7,6 +7,7 @@ that one, and only that one, is adopted when an earlier attempt's answer was los
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from sandboxes.shopify import ShopifySandbox
 from tests.returns.conftest import Published, fulfilled_order, refunded, return_case, waiting_for_goods
 from tests.returns.test_units import _case, _return_node
 from tests.shopify_sandbox.helpers import data
+from tests.support.cli import InProcess
 from worker.cancellation.execution import execute_intent
 from worker.cancellation.intents import IntentKind
 from worker.db import session_scope
@@ -111,7 +113,7 @@ def test_plan_hands_a_closed_return_refunded_outside_dropsync_to_a_person() -> N
 
 @pytest.mark.usefixtures("goods_back")
 def test_a_return_refunded_and_closed_in_shopify_admin_goes_to_a_person_not_done_unrefunded(
-    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, cli: InProcess
 ) -> None:
     """README: "A return someone processed or refunded in Shopify's admin meanwhile goes to a person
     (needs_operator), never refunded a second time." The merchant refunds the customer through the return
@@ -143,6 +145,19 @@ def test_a_return_refunded_and_closed_in_shopify_admin_goes_to_a_person_not_done
     assert execution.run_return(session_scope, return_id, client) == "operator"
     assert return_case(return_id).state == rs.NEEDS_OPERATOR
     assert sandbox.control.return_mutation_counts(return_gid)["returnProcess"]["applied"] == 1
+    # The person checked what the customer got and settles it: done, the alert ends, nothing sent.
+    code, _, err = cli("returns", "done", str(return_id), "--why", " ")
+    assert code == 2
+    assert "--why" in err
+    code, out, err = cli("returns", "done", str(return_id), "--why", "refunded 5.00 in the admin, closed", "--json")
+    assert code == 0, err
+    assert json.loads(out)["state"] == rs.DONE
+    assert return_case(return_id).state_history[-1]["why"] == "settled by a person: refunded 5.00 in the admin, closed"
+    assert _open_alerts(order_id) == []
+    assert sandbox.control.return_mutation_counts(return_gid)["returnProcess"]["applied"] == 1
+    code, _, err = cli("returns", "done", str(return_id), "--why", "again")
+    assert code == 1
+    assert "only a return handed to a person can be settled" in err
 
 
 # -- dropsync's attempt failed, the merchant refunded in the admin, dropsync retries ---------------------

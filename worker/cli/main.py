@@ -45,7 +45,7 @@ COMMANDS: list[Sub] = [
         "What needs a person: Shopify/AliExpress disagreements, supplier deadlines, open alerts."),
     Sub("cancel", "worker.cli.cancel:app", "Cancellation requests: request, status, withdraw, approve, resume."),
     Sub("returns", "worker.cli.returns:app",
-        "Returns after shipment: request, list, show, approve, decline, received, resume."),
+        "Returns after shipment: request, list, show, approve, decline, received, resume, done."),
     Sub("chargebacks", "worker.cli.chargebacks:app",
         "Chargebacks (Shopify Payments disputes): list, show, evidence, submit."),
     Sub("secrets", "worker.cli.secrets:app",

@@ -1,5 +1,5 @@
 """``dropsync returns``: returns after shipment — request (the policy decides first), list, show, approve,
-decline, goods received, resume."""
+decline, goods received, resume, done (a person settles one handed to them)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from worker.returns import states as rs
 from worker.returns.evidence import parse_evidence
 
 app = typer.Typer(
-    help="Returns after shipment: request, list, show, approve, decline, received, resume.", no_args_is_help=True
+    help="Returns after shipment: request, list, show, approve, decline, received, resume, done.", no_args_is_help=True
 )
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
 RETURN_REF = typer.Argument(..., help="A return id (7, or return:7), a Return GID or an order.")
@@ -225,3 +225,17 @@ def resume(ref: str = RETURN_REF, as_json: bool = JSON) -> None:
     Example: dropsync returns resume '#1001'
     """
     _act(ref, lambda session, found: service.resume(session, found, actor()), as_json)
+
+
+@app.command("done")
+def done(
+    ref: str = RETURN_REF,
+    why: str = typer.Option(..., "--why", help="What was done (kept on the return's history)."),
+    as_json: bool = JSON,
+) -> None:
+    """End a return handed to you as done, nothing left for dropsync on Shopify (e.g. it was refunded and
+    closed in Shopify's admin).
+
+    Example: dropsync returns done 7 --why 'refunded 12.00 in the admin, closed'
+    """
+    _act(ref, lambda session, found: service.settle(session, found, actor(), why), as_json)

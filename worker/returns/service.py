@@ -341,6 +341,18 @@ def resume(session: Session, case: ReturnCase, actor: str) -> None:
     _start_action(session, case, actor=actor, why="resumed by a person")
 
 
+def settle(session: Session, case: ReturnCase, actor: str, why: str) -> None:
+    """A person ends a return handed to them (``needs_operator``) as done, with nothing more for dropsync to
+    do on Shopify: e.g. it was refunded and closed in Shopify's admin (the customer's refunds are in the
+    ledger through Shopify's refunds, whoever made them; dropsync's own ``refund_total`` stays what it
+    refunded). Without it such a return could only go round: ``resume`` plans again and hands it back."""
+    if case.state != rs.NEEDS_OPERATOR:
+        raise RefusedError(f"return {case.id} is {case.state}: only a return handed to a person can be settled")
+    if not why.strip():
+        raise UsageError("--why: say what was done (it stays on the return's history)")
+    rs.move(session, case, rs.DONE, actor=actor, why=f"settled by a person: {why.strip()}")
+
+
 # -- a cancellation that came too late --------------------------------------------------------------------
 
 
