@@ -319,3 +319,30 @@ def test_a_request_declined_in_shopify_admin_while_it_waited_for_approval_ends_d
     assert (case.state, case.verdict, case.decline_note) == (rs.DECLINED, "decline", "worn, not defective")
     assert _approval_alerts(return_id) == [False]
     assert refunded(order_id) == 0
+
+
+def test_a_return_intent_a_person_resolves_or_retries_takes_its_return_with_it(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published, cli: InProcess
+) -> None:
+    """``dropsync intents resolve N --as failed`` on a return's intent (the person saw nothing happen): the
+    return is theirs (needs_operator, an alert), not planned again behind their back by the sweeper;
+    ``dropsync intents retry N`` takes it back and the refund goes ahead, once."""
+    return_id, order_id, order_gid, planned = _kept_damaged_line(sandbox, client, shop)
+    sandbox.control.fail_next("error", field="returnProcess")
+    assert execution.run_return(session_scope, return_id, client) in ("unknown", "retry")
+    (intent,) = _process_intents(return_id)
+    code, _, err = cli("intents", "resolve", str(intent.id), "--as", "failed", "--note", "nothing in the admin")
+    assert code == 0, err
+    assert return_case(return_id).state == rs.NEEDS_OPERATOR
+    (alert,) = _open_alerts(order_id)
+    assert f"return {return_id} needs a person" in alert.message
+    assert execution.run_return(session_scope, return_id, client) == "idle"  # nothing behind their back
+    code, _, err = cli("intents", "retry", str(intent.id))
+    assert code == 0, err
+    assert return_case(return_id).state == rs.SHOPIFY_ACTION
+    assert _open_alerts(order_id) == []
+    assert execution.run_return(session_scope, return_id, client) == "done"
+    assert Decimal(str(sandbox.control.snapshot(order_gid)["total_refunded"])) == planned
+    return_gid = return_case(return_id).shopify_gid
+    assert return_gid is not None
+    assert sandbox.control.return_mutation_counts(return_gid)["returnProcess"]["applied"] == 1

@@ -6,8 +6,9 @@ import datetime as dt
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
-from models import IntentState
+from models import IntentState, ShopifyIntent
 from models.types import utcnow
 from worker import outbox
 from worker.cancellation import intents as ik
@@ -67,6 +68,7 @@ def retry(intent_id: int = typer.Argument(...)) -> None:
             request = service.get_request(session, intent.cancellation_request_id)
             if request.state == s.NEEDS_OPERATOR:
                 s.move(session, request, s.SHOPIFY_ACTION, actor=actor(), why=f"intent {intent.id} retried")
+        _follow_return(session, intent, "retried")
         key = f"{service.EXECUTE_TASK}:{intent.id}:operator:{utcnow().isoformat()}"
         outbox.enqueue(session, service.EXECUTE_TASK, [intent.id], dedupe_key=key)
     console.print(f"intent {intent_id} queued again (state {intent.state})")
@@ -98,4 +100,24 @@ def resolve(
                     s.move(session, request, s.SHOPIFY_ACTION, actor=actor(), why=f"intent {intent.id} resolved")
                 if request.state == s.SHOPIFY_ACTION:
                     service.enqueue_advance(session, request, tag=f"resolved:{intent.id}")
+        _follow_return(session, intent, outcome)
     console.print(f"intent {intent_id} resolved as {outcome}")
+
+
+def _follow_return(session: Session, intent: ShopifyIntent, how: str) -> None:
+    """A return's intent retried or resolved by a person: its return follows, as a request does. Retried or
+    resolved succeeded: taken back from the person and carried on; resolved failed: handed to them (an
+    alert), not planned again by the sweeper behind their back."""
+    if intent.return_id is None:
+        return
+    from worker.returns import handover
+    from worker.returns import service as returns
+    from worker.returns import states as rs
+
+    case = returns.get_return(session, intent.return_id)
+    if how == IntentState.FAILED:
+        handover.return_intent_failed(session, intent, actor=actor())
+    elif case.state == rs.NEEDS_OPERATOR:
+        returns.resume(session, case, actor())
+    elif case.state == rs.SHOPIFY_ACTION:
+        returns.enqueue_advance(session, case, tag=f"{how}:{intent.id}")
