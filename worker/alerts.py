@@ -187,11 +187,9 @@ def resolve_keyed(session: Session, prefix: str, *, actor: str, why: str) -> int
     return len(alerts)
 
 
-#: States in which a request or a return waits for a person (or for goods a person must record, or for
-#: a person to ask the seller on AliExpress, which has no API for it: a cancellation request
-#: ``requested`` while its seller is paid): the alerts raised while in one are keyed
-#: ``{family}:{state}:{id}:…`` and resolved when it is left.
-WAITING_STATES = ("needs_approval", "needs_operator", "awaiting_goods", "requested")
+#: States in which a request or a return waits for a person (or for goods a person must record): the
+#: alerts raised while in one are keyed ``{family}:{state}:{id}:…`` and resolved when it is left.
+WAITING_STATES = ("needs_approval", "needs_operator", "awaiting_goods")
 
 
 @dataclass(frozen=True)
@@ -211,8 +209,8 @@ class HandOver:
 def follow_hand_over(session: Session, move: HandOver, old: str | None, new: str, why: str, actor: str) -> None:
     """Waiting for a person's approval, or handed to a person (``needs_operator``), is being in front of one:
     an alert (notified), raised by the move itself so that no path into the state can skip it. Leaving a
-    state that waited for a person (approval, a hand-over, goods a person records, a seller to be asked)
-    resolves its alerts: ``dropsync check`` shows only what still waits."""
+    state that waited for a person (approval, a hand-over, goods a person records) resolves its alerts:
+    ``dropsync check`` shows only what still waits."""
     if old in WAITING_STATES:
         prefix = f"{move.family}:{old}:{move.item_id}:"
         resolve_keyed(session, prefix, actor=actor, why=f"the {move.label} is {new} now")

@@ -243,9 +243,43 @@ def test_a_request_waiting_for_the_seller_to_be_asked_is_listed_by_check_and_ale
     code, _, err = cli("supplier", "cancel-requested", "8300000000000001")
     assert code == 0, err
     assert _state(request_id) == s.SUPPLIER_CANCEL_REQUESTED
-    assert not [k for k in _open_alerts(order_id) if k.startswith(f"cancellation:requested:{request_id}:")]
+    assert not [k for k in _open_alerts(order_id) if k.startswith(f"cancellation:ask_seller:{request_id}:")]
     with session_scope() as session:
         assert sweeper.sweep(session, dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).ask_seller_alerts == 0
+
+
+def test_every_paid_seller_is_asked_not_only_the_first(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, cli: InProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An order bought from two sellers: the person asks the first and records it, so the request is
+    supplier_cancel_requested. The second seller, nobody asked, still ships unless someone asks: it stays in
+    front of a person until it is asked too; then the two cancellations carry the request to Shopify."""
+    order_id = mirror(client, shop.id, sandbox.control.create_order(status="paid", line_items=2))
+    first = _paid_supplier_order(order_id, "8300000000000011")
+    second = _paid_supplier_order(order_id, "8300000000000012")
+    request_id = _request(order_id)
+    assert _state(request_id) == s.REQUESTED
+    keys = {f"cancellation:ask_seller:{request_id}:{first}", f"cancellation:ask_seller:{request_id}:{second}"}
+    assert set(_open_alerts(order_id)) >= keys
+    capsys.readouterr()
+    code, _, err = cli("supplier", "cancel-requested", "8300000000000011")
+    assert code == 0, err
+    assert _state(request_id) == s.SUPPLIER_CANCEL_REQUESTED
+    with session_scope() as session:
+        sweeper.sweep(session, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+    open_now = [k for k in _open_alerts(order_id) if k.startswith(f"cancellation:ask_seller:{request_id}:")]
+    assert open_now == [f"cancellation:ask_seller:{request_id}:{second}"], open_now
+    capsys.readouterr()
+    code, out, _ = cli("check", "--json")
+    (item,) = [i for i in json.loads(out)["items"] if i["kind"] == "cancellation_ask_seller"]
+    assert item["command"] == "dropsync supplier cancel-requested 8300000000000012"
+    code, _, err = cli("supplier", "cancel-requested", "8300000000000012")
+    assert code == 0, err
+    assert not [k for k in _open_alerts(order_id) if k.startswith(f"cancellation:ask_seller:{request_id}:")]
+    with session_scope() as session:
+        for so_id in (first, second):
+            supplier.record_cancellation_confirmed(session, session.get_one(SupplierOrder, so_id), "operator:test")
+    assert _state(request_id) == s.SHOPIFY_ACTION
 
 
 def test_a_request_with_nothing_paid_to_the_seller_raises_no_ask_the_seller_alert(

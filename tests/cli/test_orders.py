@@ -83,7 +83,8 @@ def test_list_of_several_shops_names_each_shop_and_still_fits_80_columns(committ
     lines = narrow.out.splitlines()
     assert lines[0].startswith("shop")
     assert max(len(line) for line in lines) <= 80, narrow.out
-    assert len([line for line in lines if "#10" in line]) == 2, narrow.out
+    # Two order rows (their names depend on how many orders earlier tests made: count the amounts).
+    assert len([line for line in lines if " USD " in line]) == 2, narrow.out
 
 
 def test_show_by_name_gid_and_json(ledger: dict[str, str]) -> None:

@@ -16,13 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from models import CancellationRequest, Order, SupplierOrder, SupplierOrderItem
+from models import Alert, CancellationRequest, Order, SupplierOrder, SupplierOrderItem
 from models.cancellation import OPEN_REQUEST_INDEX
 from models.types import utcnow
 from worker import outbox
+from worker.alerts import resolve_alert
 from worker.cancellation import states as s
 from worker.cancellation.errors import OrderAlreadyCancelled, RequestAlreadyOpen, RequestNotFound
 from worker.db import savepoint
+from worker.deadlines.rules import refused
 from worker.policy import Action, Decision, Evidence, Reason, RequestKind
 from worker.policy.adapters import check_order
 from worker.policy.model import Policy
@@ -220,32 +222,39 @@ def follow_supplier(session: Session, request: CancellationRequest, *, actor: st
     elif refused and request.state == s.SUPPLIER_CANCEL_REQUESTED:
         s.move(session, request, s.SUPPLIER_REFUSED, actor=actor,
                why="the seller refused; open a dispute if no tracking arrives by the deadline")  # fmt: skip
-    elif stage == "waiting" and request.state == s.REQUESTED:
-        ask_the_seller(session, request)
+    ask_the_seller(session, request)
 
 
-def ask_the_seller(session: Session, request: CancellationRequest) -> bool:
-    """A ``requested`` request whose seller is paid and not asked yet waits for a person: AliExpress has no
-    cancellation API, so only someone on its website can ask, and nothing scheduled moves the request
-    while the seller's handling time runs out. It is put in front of one (an alert with the command that
-    records the request, once per wait; resolved when the request leaves ``requested``). True if raised now.
+def ask_the_seller(session: Session, request: CancellationRequest) -> int:
+    """Every paid seller of a request in the supplier stages that nobody has asked yet is in front of a
+    person: AliExpress has no cancellation API, so only someone on its website can ask, and nothing
+    scheduled does it while the seller's handling time runs out. That includes a second seller of the
+    order once the first was asked (the request is then ``supplier_cancel_requested``). One alert per
+    seller (``states.ask_seller_alert``), resolved here when it no longer needs asking. How many raised now.
     """
-    if request.state != s.REQUESTED:
-        return False
-    orders = relevant_supplier_orders(session, request)
-    to_ask = [so for so in orders if so.status not in ASKED_OR_NOTHING_PAID]
-    if supplier_stage(orders) != "waiting" or not to_ask:
-        return False
-    numbers = ", ".join(so.supplier_order_id for so in to_ask)
-    deadlines = [so.handling_deadline for so in to_ask if so.handling_deadline is not None]
-    due = min(deadlines) if deadlines else None
-    by = f" (the seller ships by {due:%Y-%m-%d %H:%M} UTC)" if due else ""
-    message = (
-        f"cancellation request {request.id} waits for a person: ask the seller of AliExpress order {numbers} to "
-        f"cancel on the AliExpress website before it ships{by}, then record it"
-    )
-    command = "; ".join(f"dropsync supplier cancel-requested {so.supplier_order_id}" for so in to_ask)
-    return s.wait_for_the_seller_to_be_asked(session, request, message=message, command=command, due_at=due)
+    if request.state not in s.SUPPLIER_STAGES:
+        return 0
+    to_ask = [
+        so for so in relevant_supplier_orders(session, request)
+        if so.status not in ASKED_OR_NOTHING_PAID and so.status not in SHIPPED and not refused(so)
+    ]  # fmt: skip
+    wanted = {so.id for so in to_ask}
+    prefix = s.ask_seller_prefix(request.id)
+    stale = select(Alert).where(Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(prefix))
+    for alert in session.scalars(stale).all():
+        if alert.supplier_order_id not in wanted:
+            resolve_alert(session, alert, utcnow(), actor="cancellation", why="the seller was asked, shipped or closed")
+    raised = 0
+    for so in to_ask:
+        due = so.handling_deadline
+        by = f" (the seller ships by {due:%Y-%m-%d %H:%M} UTC)" if due else ""
+        message = (
+            f"cancellation request {request.id} waits for a person: ask the seller of AliExpress order "
+            f"{so.supplier_order_id} to cancel on the AliExpress website before it ships{by}, then record it"
+        )
+        command = f"dropsync supplier cancel-requested {so.supplier_order_id}"
+        raised += s.ask_seller_alert(session, request, so.id, message=message, command=command, due_at=due)
+    return raised
 
 
 def start_shopify_action(session: Session, request: CancellationRequest, *, actor: str, why: str) -> None:

@@ -24,9 +24,9 @@ records a ``cancellation.<state>`` timeline event; an impossible move raises
 :class:`ImpossibleTransition` naming both states and what is possible.
 
 The states that wait for a person are in front of one (``worker.alerts.follow_hand_over``): entering
-``needs_approval`` or ``needs_operator`` raises its alert in the move itself (no caller can skip it), a
-request left ``requested`` with its seller paid and not asked has one until it moves on
-(:func:`wait_for_the_seller_to_be_asked`), and leaving any of them resolves it.
+``needs_approval`` or ``needs_operator`` raises its alert in the move itself (no caller can skip it), and
+leaving it resolves it. In the supplier stages every paid seller nobody has asked yet has an "ask the
+seller" alert (:func:`ask_seller_alert`) until it is asked, ships or closes, or the request moves on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from models import CancellationRequest
 from models.cancellation import OPEN_REQUEST_STATES
 from models.types import utcnow
-from worker.alerts import HandOver, follow_hand_over, raise_hand_over, resolve_keyed
+from worker.alerts import AlertSpec, HandOver, follow_hand_over, raise_alert, resolve_keyed
 from worker.cancellation.errors import ImpossibleTransition
 from worker.timeline import record_event
 
@@ -59,6 +59,8 @@ CONVERTED_TO_RETURN = "converted_to_return"
 #: Before the Shopify action starts: the request can still be withdrawn.
 WITHDRAWABLE = frozenset({NEEDS_APPROVAL, REQUESTED, SUPPLIER_CANCEL_REQUESTED, SUPPLIER_REFUSED, SUPPLIER_SHIPPED})
 TERMINAL = frozenset({DENIED, DONE, WITHDRAWN, CONVERTED_TO_RETURN})
+#: Before the Shopify action, while the request follows its sellers on AliExpress.
+SUPPLIER_STAGES = frozenset({REQUESTED, SUPPLIER_CANCEL_REQUESTED, SUPPLIER_REFUSED})
 #: A request in one of these blocks a new request for the same order (the schema's partial unique index
 #: is built from the same tuple).
 OPEN = frozenset(OPEN_REQUEST_STATES)
@@ -143,25 +145,35 @@ def hand_over_alerts(
     session: Session, request: CancellationRequest, old: str | None, new: str, why: str, actor: str
 ) -> None:
     """The alerts of the states that wait for a person (``worker.alerts.follow_hand_over``); leaving
-    ``supplier_refused`` also resolves the request's "open a dispute" alerts (the sweeper raises them)."""
+    ``supplier_refused`` also resolves the request's "open a dispute" alerts (the sweeper raises them), and
+    leaving the supplier stages its "ask the seller" alerts (``service.ask_the_seller`` raises them)."""
     follow_hand_over(session, _hand_over(request), old, new, why, actor)
+    why_gone = f"the cancellation request is {new} now"
     if old == SUPPLIER_REFUSED:
-        why_gone = f"the cancellation request is {new} now"
         resolve_keyed(session, open_dispute_prefix(request.id), actor=actor, why=why_gone)
+    if old in SUPPLIER_STAGES and new not in SUPPLIER_STAGES:
+        resolve_keyed(session, ask_seller_prefix(request.id), actor=actor, why=why_gone)
 
 
-def wait_for_the_seller_to_be_asked(
-    session: Session, request: CancellationRequest, *, message: str, command: str, due_at: dt.datetime | None
-) -> bool:
-    """A ``requested`` request whose seller is paid waits for a person to ask the seller on AliExpress (no
-    API does it, nothing scheduled moves it): an alert with ``command``, resolved when it leaves
-    ``requested``. Idempotent (one per wait); False when already raised."""
-    if request.state != REQUESTED:
-        raise ValueError(f"cancellation request {request.id} is {request.state}, not {REQUESTED}")
-    return raise_hand_over(
-        session, _hand_over(request), REQUESTED, kind="cancellation_ask_seller", message=message,
-        actor="cancellation", command=command, due_at=due_at,
+def ask_seller_alert(
+    session: Session, request: CancellationRequest, supplier_order_id: int, *, message: str, command: str,
+    due_at: dt.datetime | None,
+) -> bool:  # fmt: skip
+    """One paid seller of the request not asked yet: AliExpress has no cancellation API, so only a person on
+    its website can ask, and nothing scheduled does it while the handling time runs out. An alert with the
+    command that records it, one per supplier order (``cancellation:ask_seller:{request}:{supplier order}``),
+    resolved when that seller is asked, ships or closes, or the request leaves the supplier stages. True if
+    raised now (or raised again: the seller needs asking again)."""
+    spec = AlertSpec(
+        request.shop_id, request.order_id, supplier_order_id, "cancellation_ask_seller", "warning", message, due_at,
+        f"{ask_seller_prefix(request.id)}{supplier_order_id}", f"order {request.order_id}", command,
     )  # fmt: skip
+    return raise_alert(session, spec, utcnow(), actor="cancellation", reopen=True) is not None
+
+
+def ask_seller_prefix(request_id: int) -> str:
+    """The keys of a request's "ask the seller" alerts: ``cancellation:ask_seller:{request}:{supplier order}``."""
+    return f"cancellation:ask_seller:{request_id}:"
 
 
 def _hand_over(request: CancellationRequest) -> HandOver:

@@ -179,5 +179,5 @@ def _raise_open_dispute(session: Session, request: CancellationRequest, so: Supp
 
 
 def _ask_seller_alerts(session: Session) -> int:
-    waiting = session.scalars(select(CancellationRequest).where(CancellationRequest.state == s.REQUESTED)).all()
+    waiting = session.scalars(select(CancellationRequest).where(CancellationRequest.state.in_(s.SUPPLIER_STAGES))).all()
     return sum(service.ask_the_seller(session, request) for request in waiting)
