@@ -13,6 +13,7 @@ Each feature resolves only the alerts it raised (by its key prefix) when their c
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -187,6 +188,22 @@ def resolve_keyed(session: Session, prefix: str, *, actor: str, why: str) -> int
     return len(alerts)
 
 
+def keep_alerts(
+    session: Session, prefix: str, specs: Sequence[AlertSpec], *, actor: str, gone: str,
+    reasons: Mapping[str, str] | None = None,
+) -> int:  # fmt: skip
+    """Make the open alerts under ``prefix`` exactly ``specs`` (each keyed under it), for a condition checked
+    again and again (one alert per supplier order of a request): each raised once, and opened and notified
+    again if it was resolved and came back; every other open one resolved, saying why (``reasons`` by key,
+    else ``gone``). How many were raised for the first time. Flushes only."""
+    wanted, now = {spec.dedupe_key for spec in specs}, utcnow()
+    still_open = session.scalars(select(Alert).where(Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(prefix)))
+    for alert in list(still_open):
+        if alert.dedupe_key not in wanted:
+            resolve_alert(session, alert, now, actor=actor, why=(reasons or {}).get(alert.dedupe_key, gone))
+    return sum(raise_alert(session, spec, now, actor=actor, reopen=True) is not None for spec in specs)
+
+
 #: States in which a request or a return waits for a person (or for goods a person must record): the
 #: alerts raised while in one are keyed ``{family}:{state}:{id}:…`` and resolved when it is left.
 WAITING_STATES = ("needs_approval", "needs_operator", "awaiting_goods")
@@ -217,25 +234,18 @@ def follow_hand_over(session: Session, move: HandOver, old: str | None, new: str
     if new == "needs_approval":
         shown = why if len(why) <= 300 else why[:299] + "…"
         message = f"{move.label} {move.item_id} waits for a person's approval ({shown}): {move.approve}"
-        raise_hand_over(session, move, new, kind=f"{move.kind}_needs_approval", message=message, actor=move.family)
+        _raise_hand_over(session, move, new, kind=f"{move.kind}_needs_approval", message=message)
     elif new == "needs_operator":
         message = f"{move.label} {move.item_id} needs a person: {why}"
-        raise_hand_over(session, move, new, kind=f"{move.kind}_needs_operator", message=message, actor=move.family)
+        _raise_hand_over(session, move, new, kind=f"{move.kind}_needs_operator", message=message)
 
 
-def raise_hand_over(
-    session: Session, move: HandOver, state: str, *, kind: str, message: str, actor: str,
-    command: str | None = None, due_at: dt.datetime | None = None,
-) -> bool:  # fmt: skip
-    """Put ``move``'s item in front of a person while it waits in ``state`` (one of :data:`WAITING_STATES`):
-    one alert per wait, keyed ``{family}:{state}:{id}:{step}`` and resolved by :func:`follow_hand_over` when
-    the item leaves the state. False when this wait was alerted before."""
-    if state not in WAITING_STATES:
-        raise ValueError(f"{state} is not a state that waits for a person: its alert would never be resolved")
+def _raise_hand_over(session: Session, move: HandOver, state: str, *, kind: str, message: str) -> None:
+    """Put ``move``'s item in front of a person while it waits in ``state``: one alert per wait, keyed
+    ``{family}:{state}:{id}:{step}`` and resolved by :func:`follow_hand_over` when the item leaves it."""
     key = f"{move.family}:{state}:{move.item_id}:{move.step}"
-    spec = AlertSpec(move.shop_id, move.order_id, None, kind, "warning", message, due_at, key,
-                     f"order {move.order_id}", command)  # fmt: skip
-    return raise_alert(session, spec, utcnow(), actor=actor) is not None
+    spec = AlertSpec(move.shop_id, move.order_id, None, kind, "warning", message, None, key, f"order {move.order_id}")
+    raise_alert(session, spec, utcnow(), actor=move.family)
 
 
 def _lifecycle_event(session: Session, alert: Alert, kind: str, message: str, actor: str) -> None:

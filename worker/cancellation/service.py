@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from models import Alert, CancellationRequest, Order, SupplierOrder, SupplierOrderItem
+from models import CancellationRequest, Order, SupplierOrder, SupplierOrderItem
 from models.cancellation import OPEN_REQUEST_INDEX
 from models.types import utcnow
 from worker import outbox
-from worker.alerts import resolve_alert
+from worker.alerts import AlertSpec, keep_alerts
 from worker.cancellation import states as s
 from worker.cancellation.errors import OrderAlreadyCancelled, RequestAlreadyOpen, RequestNotFound
 from worker.db import savepoint
@@ -230,7 +230,8 @@ def ask_the_seller(session: Session, request: CancellationRequest) -> int:
     person: AliExpress has no cancellation API, so only someone on its website can ask, and nothing
     scheduled does it while the seller's handling time runs out. That includes a second seller of the
     order once the first was asked (the request is then ``supplier_cancel_requested``). One alert per
-    seller (``states.ask_seller_alert``), resolved here when it no longer needs asking. How many raised now.
+    seller (``cancellation:ask_seller:{request}:{supplier order}``), resolved here when it no longer needs
+    asking and by ``states.hand_over_alerts`` when the request moves on. How many raised now.
     """
     if request.state not in s.SUPPLIER_STAGES:
         return 0
@@ -238,13 +239,7 @@ def ask_the_seller(session: Session, request: CancellationRequest) -> int:
         so for so in relevant_supplier_orders(session, request)
         if so.status not in ASKED_OR_NOTHING_PAID and so.status not in SHIPPED and not refused(so)
     ]  # fmt: skip
-    wanted = {so.id for so in to_ask}
-    prefix = s.ask_seller_prefix(request.id)
-    stale = select(Alert).where(Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(prefix))
-    for alert in session.scalars(stale).all():
-        if alert.supplier_order_id not in wanted:
-            resolve_alert(session, alert, utcnow(), actor="cancellation", why="the seller was asked, shipped or closed")
-    raised = 0
+    specs = []
     for so in to_ask:
         due = so.handling_deadline
         by = f" (the seller ships by {due:%Y-%m-%d %H:%M} UTC)" if due else ""
@@ -252,9 +247,15 @@ def ask_the_seller(session: Session, request: CancellationRequest) -> int:
             f"cancellation request {request.id} waits for a person: ask the seller of AliExpress order "
             f"{so.supplier_order_id} to cancel on the AliExpress website before it ships{by}, then record it"
         )
-        command = f"dropsync supplier cancel-requested {so.supplier_order_id}"
-        raised += s.ask_seller_alert(session, request, so.id, message=message, command=command, due_at=due)
-    return raised
+        specs.append(AlertSpec(
+            request.shop_id, request.order_id, so.id, "cancellation_ask_seller", "warning", message, due,
+            f"{s.ask_seller_prefix(request.id)}{so.id}", f"order {request.order_id}",
+            f"dropsync supplier cancel-requested {so.supplier_order_id}",
+        ))  # fmt: skip
+    return keep_alerts(
+        session, s.ask_seller_prefix(request.id), specs, actor="cancellation",
+        gone="the seller was asked, shipped or closed",
+    )  # fmt: skip
 
 
 def start_shopify_action(session: Session, request: CancellationRequest, *, actor: str, why: str) -> None:

@@ -26,12 +26,11 @@ records a ``cancellation.<state>`` timeline event; an impossible move raises
 The states that wait for a person are in front of one (``worker.alerts.follow_hand_over``): entering
 ``needs_approval`` or ``needs_operator`` raises its alert in the move itself (no caller can skip it), and
 leaving it resolves it. In the supplier stages every paid seller nobody has asked yet has an "ask the
-seller" alert (:func:`ask_seller_alert`) until it is asked, ships or closes, or the request moves on.
+seller" alert (``service.ask_the_seller``) until it is asked, ships or closes, or the request moves on.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -39,7 +38,7 @@ from sqlalchemy.orm import Session
 from models import CancellationRequest
 from models.cancellation import OPEN_REQUEST_STATES
 from models.types import utcnow
-from worker.alerts import AlertSpec, HandOver, follow_hand_over, raise_alert, resolve_keyed
+from worker.alerts import HandOver, follow_hand_over, resolve_keyed
 from worker.cancellation.errors import ImpossibleTransition
 from worker.timeline import record_event
 
@@ -153,22 +152,6 @@ def hand_over_alerts(
         resolve_keyed(session, open_dispute_prefix(request.id), actor=actor, why=why_gone)
     if old in SUPPLIER_STAGES and new not in SUPPLIER_STAGES:
         resolve_keyed(session, ask_seller_prefix(request.id), actor=actor, why=why_gone)
-
-
-def ask_seller_alert(
-    session: Session, request: CancellationRequest, supplier_order_id: int, *, message: str, command: str,
-    due_at: dt.datetime | None,
-) -> bool:  # fmt: skip
-    """One paid seller of the request not asked yet: AliExpress has no cancellation API, so only a person on
-    its website can ask, and nothing scheduled does it while the handling time runs out. An alert with the
-    command that records it, one per supplier order (``cancellation:ask_seller:{request}:{supplier order}``),
-    resolved when that seller is asked, ships or closes, or the request leaves the supplier stages. True if
-    raised now (or raised again: the seller needs asking again)."""
-    spec = AlertSpec(
-        request.shop_id, request.order_id, supplier_order_id, "cancellation_ask_seller", "warning", message, due_at,
-        f"{ask_seller_prefix(request.id)}{supplier_order_id}", f"order {request.order_id}", command,
-    )  # fmt: skip
-    return raise_alert(session, spec, utcnow(), actor="cancellation", reopen=True) is not None
 
 
 def ask_seller_prefix(request_id: int) -> str:

@@ -12,8 +12,8 @@
 - requests the seller refused, still without tracking after the tracking (or handling) deadline, raise
   an "open a dispute" alert for each supplier order that refused, is not shipped and has no dispute open;
   one whose condition went (a dispute recorded, tracking, shipped or closed) is resolved;
-- requests ``requested`` whose seller is paid and was never asked have their "ask the seller" alert
-  (raised when they got there; here too for one that has none, e.g. from before that alert existed).
+- requests in the supplier stages have an "ask the seller" alert for each paid seller nobody asked yet
+  (``service.ask_the_seller``, also run when a supplier order changes), resolved once it is asked.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from models import Alert, CancellationRequest, OutboxMessage, ShopifyIntent, SupplierOrder
+from models import CancellationRequest, OutboxMessage, ShopifyIntent, SupplierOrder
 from models.cancellation import LIVE_INTENT_STATES
-from models.types import utcnow
 from worker import outbox
-from worker.alerts import AlertSpec, raise_alert, resolve_alert
+from worker.alerts import AlertSpec, keep_alerts
 from worker.cancellation import intents as ik
 from worker.cancellation import service
 from worker.cancellation import states as s
@@ -130,20 +129,18 @@ def _dispute_alerts(session: Session, now: dt.datetime) -> int:
     ).all()
     raised = 0
     for request in refused_requests:
-        prefix = s.open_dispute_prefix(request.id)
-        still_open = select(Alert).where(Alert.resolved_at.is_(None), Alert.dedupe_key.startswith(prefix))
-        to_resolve = {a.dedupe_key: a for a in session.scalars(still_open)}
+        specs: list[AlertSpec] = []
         why_not: dict[str, str] = {}
         for so in service.relevant_supplier_orders(session, request):
-            key, reason = f"{prefix}{so.id}", _no_dispute_needed(so, now)
-            if reason is not None:
+            key, reason = f"{s.open_dispute_prefix(request.id)}{so.id}", _no_dispute_needed(so, now)
+            if reason is None:
+                specs.append(_open_dispute(request, so, key))
+            else:
                 why_not[key] = reason
-                continue
-            to_resolve.pop(key, None)
-            raised += _raise_open_dispute(session, request, so, key)
-        for key, alert in to_resolve.items():
-            why = why_not.get(key, "no longer a supplier order of the request")
-            resolve_alert(session, alert, utcnow(), actor="cancellation", why=why)
+        raised += keep_alerts(
+            session, s.open_dispute_prefix(request.id), specs, actor="cancellation",
+            gone="no longer a supplier order of the request", reasons=why_not,
+        )  # fmt: skip
     return raised
 
 
@@ -163,19 +160,19 @@ def _no_dispute_needed(so: SupplierOrder, now: dt.datetime) -> str | None:
     return None
 
 
-def _raise_open_dispute(session: Session, request: CancellationRequest, so: SupplierOrder, key: str) -> int:
+def _open_dispute(request: CancellationRequest, so: SupplierOrder, key: str) -> AlertSpec:
+    """The alert (reopened if the seller refused again after being asked again, or a dispute closed while it
+    still has not shipped)."""
     deadline = so.tracking_due_at or so.handling_deadline
     assert deadline is not None
     message = (
         f"cancellation request {request.id}: the seller refused to cancel supplier order "
         f"{so.supplier_order_id} and gave no tracking by {deadline:%Y-%m-%d %H:%M} UTC: open a dispute"
     )
-    spec = AlertSpec(
+    return AlertSpec(
         request.shop_id, request.order_id, so.id, "open_dispute", "warning", message, deadline, key,
         f"order {request.order_id}", f"dropsync dispute open {so.supplier_order_id} --reason not_shipped",
     )  # fmt: skip
-    # reopen: refused again after being asked again, or a dispute closed while it still has not shipped
-    return 1 if raise_alert(session, spec, utcnow(), actor="cancellation", reopen=True) is not None else 0
 
 
 def _ask_seller_alerts(session: Session) -> int:
