@@ -135,7 +135,10 @@ def link_supplier_order(
     elif items is None and so.items:
         return so  # already linked, nothing new asked
     so.order_id = order.id
-    so.items = [SupplierOrderItem(line_item_id=line.id, quantity=qty) for line, qty in chosen]
+    # Replaced in place: a line linked before keeps its row (its quantity corrected), the others are added
+    # and the rest deleted; new rows for the same lines would meet the old ones in the unique index.
+    kept = {item.line_item_id: item for item in so.items}
+    so.items = [_item(kept, line.id, qty) for line, qty in chosen]
     session.flush()
     summary = ", ".join(f"{qty} × {line.title}" for line, qty in chosen) or "no line items"
     supplier_event(
@@ -148,6 +151,12 @@ def link_supplier_order(
     )
     events.recorded(session, so)
     return so
+
+
+def _item(kept: dict[int, SupplierOrderItem], line_item_id: int, quantity: int) -> SupplierOrderItem:
+    item = kept.pop(line_item_id, None) or SupplierOrderItem(line_item_id=line_item_id)
+    item.quantity = quantity
+    return item
 
 
 def record_cancellation_requested(
