@@ -129,11 +129,19 @@ def _plan_cancel(
     total = decision.refund_total
     if view.cancelled:
         cancel = next((i for i in done if i.kind == IntentKind.ORDER_CANCEL), None)
-        refunded_by_cancel = bool(cancel and cancel.params.get("refund"))
-        if refunded_by_cancel or total <= 0 or _done_for(done, IntentKind.REFUND_CREATE):
+        if total <= 0 or _done_for(done, IntentKind.REFUND_CREATE):
             return Step(StepKind.DONE, why="order cancelled on Shopify")
         if view.refundable <= 0:
             return Step(StepKind.DONE, why="order cancelled; nothing left to refund")
+        if cancel and cancel.params.get("refund") and _refunded_since_cancelled(view):
+            # Ours refunds all that is left, so something is still refundable: a refund still pending, or
+            # one made by hand since. Sending another could pay the customer twice.
+            return Step(StepKind.OPERATOR, why=(
+                f"Shopify shows the order cancelled with {view.refundable} {view.currency} still refundable "
+                f"after a refund at its cancellation: check the refunds in Shopify (the policy decided {total})"
+            ))  # fmt: skip
+        # Cancelled with no refund at all (in Shopify's admin, while ours was being retried, or before it):
+        # the customer has not been paid back; the refund goes on its own.
         return _refund_step(session, request, view, decision)
     if view.shipped:
         return Step(StepKind.OPERATOR,
@@ -179,6 +187,18 @@ def _plan_cancel(
     return Step(StepKind.INTENT, IntentKind.ORDER_CANCEL, cancel_params, why="unfulfilled: cancel the order")
 
 
+#: How far apart a cancellation and the refund it made can be stamped on Shopify.
+CANCEL_REFUND_SLACK = dt.timedelta(minutes=2)
+
+
+def _refunded_since_cancelled(view: OrderView) -> bool:
+    """Shopify shows a refund made with the order's cancellation or after it (both stamped by Shopify's
+    clock; a refund without a date counts)."""
+    assert view.cancelled_at is not None
+    since = view.cancelled_at - CANCEL_REFUND_SLACK
+    return any(r.created_at is None or r.created_at >= since for r in view.refunds)
+
+
 def _refund_step(session: Session, request: CancellationRequest, view: OrderView, decision: Decision) -> Step:
     if view.refundable <= 0:
         return Step(StepKind.DONE, why="nothing left to refund on Shopify")
@@ -191,7 +211,9 @@ def _refund_step(session: Session, request: CancellationRequest, view: OrderView
         if int(li.line_id) in gids and not view.cancelled
     ]
     total = decision.refund_total
-    params = {"order_gid": view.gid, "lines": lines, "shipping": str(decision.shipping_amount),
+    # A cancelled order's lines and shipping are gone from what Shopify refunds by line: money only.
+    shipping = Decimal(0) if view.cancelled else decision.shipping_amount
+    params = {"order_gid": view.gid, "lines": lines, "shipping": str(shipping),
               "total": str(total), "notify": decision.notify_customer}  # fmt: skip
     return Step(StepKind.INTENT, IntentKind.REFUND_CREATE, params, why=f"refund {total} {decision.currency}")
 
