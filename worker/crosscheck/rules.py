@@ -11,16 +11,20 @@ shopify_cancelled_supplier_live  Shopify cancelled or fully refunded; a supplier
                                and no cancellation is pending with the seller (ask it to cancel: before
                                it ships). After the seller refused: open a dispute or wait for tracking.
 supplier_cancelled_shopify_open  a supplier order closed cancelled (the money comes back); Shopify open and
-                               not refunded; no other supplier order covers the goods and no cancellation
-                               request of ours is carrying it out (cancel/refund the customer, or re-order)
-supplier_shipped_shopify_cancelled  the seller shipped goods for a cancelled order, no dispute is recorded
-                               and the seller has not refunded it all (recover them: return and dispute)
+                               not refunded; no other live supplier order covers its lines (one linked
+                               without items covers them all) and no cancellation request of ours is
+                               carrying it out (cancel/refund the customer for them, or re-order)
+supplier_shipped_shopify_cancelled  the seller shipped goods for an order cancelled, or refunded in full before
+                               the seller shipped (a refund after shipping is a return's or a choice to let
+                               the customer keep it), no dispute is recorded and the seller has not refunded
+                               it all (recover them: return and dispute)
 fulfilled_without_supplier     Shopify fulfilled, no supplier order linked (orders created within the window:
                                older ones are history a backfill brings in, not news)
 paid_without_supplier          paid for longer than N hours (setting), no supplier order linked (same window)
 supplier_delivered_shopify_unfulfilled  the carrier delivered; Shopify still shows it unfulfilled
 amounts_disagree               paid to suppliers exceeds what the order sold for (net of refunds) by
-                               more than the tolerance (same currency only)
+                               more than the tolerance (same currency only; a supplier order closed
+                               cancelled is not counted: its money comes back, with its own deadline)
 =============================  ==========================================================================
 """
 
@@ -68,6 +72,8 @@ class ShopifySide:
     requires_shipping: bool
     #: A cancellation request of ours is carrying the order's cancellation out (not final yet).
     cancellation_in_progress: bool
+    #: When Shopify made the order's last refund (None: no refund mirrored).
+    last_refund_at: dt.datetime | None = None
 
     @property
     def cancelled_or_refunded(self) -> bool:
@@ -94,6 +100,8 @@ class SupplierSide:
     protection_ends_at: dt.datetime | None
     refused: bool
     disputed: bool
+    #: The Shopify line items it covers (empty: linked without items, coverage unknown).
+    line_item_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -163,17 +171,29 @@ def supplier_cancelled_shopify_open(
 ) -> list[Disagreement]:
     if not order.open_unrefunded or order.cancellation_in_progress:
         return []
-    covering = [so for so in suppliers if so.status != st.CLOSED_CANCELLED]
-    if covering:
-        return []  # re-ordered elsewhere (or partly cancelled): the goods still come
+    live = [so for so in suppliers if so.status != st.CLOSED_CANCELLED]
+    if any(not so.line_item_ids for so in live):
+        return []  # re-ordered elsewhere without saying which lines: taken as covering them all
+    covered = frozenset().union(*(so.line_item_ids for so in live))
     out = []
     for so in suppliers:
-        message = (
-            f"AliExpress order {so.supplier_order_id} was closed and refunded by the seller while {order.name} is "
-            "open and unrefunded in Shopify: cancel and refund the customer, or re-order elsewhere and link it"
-        )
+        if so.status != st.CLOSED_CANCELLED or (live and (not so.line_item_ids or so.line_item_ids <= covered)):
+            continue  # live, or its goods still come from another seller
+        if live:
+            message = (
+                f"AliExpress order {so.supplier_order_id} was closed and refunded by the seller while {order.name} "
+                "is open and unrefunded in Shopify, and no other supplier order covers its items: cancel and "
+                "refund the customer for them (dropsync cancel request --items), or re-order them elsewhere and "
+                "link it"
+            )
+            command = f"dropsync orders show {_ref(order)}"
+        else:
+            message = (
+                f"AliExpress order {so.supplier_order_id} was closed and refunded by the seller while {order.name} "
+                "is open and unrefunded in Shopify: cancel and refund the customer, or re-order elsewhere and link it"
+            )
+            command = f"dropsync cancel request {_ref(order)} --reason out_of_stock"
         due = (so.closed_at or now) + ACT_SOON
-        command = f"dropsync cancel request {_ref(order)} --reason out_of_stock"
         out.append(Disagreement(SUPPLIER_CANCELLED_SHOPIFY_OPEN, "critical", message, due, command, so.id))
     return out
 
@@ -181,14 +201,17 @@ def supplier_cancelled_shopify_open(
 def supplier_shipped_shopify_cancelled(
     order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, _: Settings
 ) -> list[Disagreement]:
-    if order.cancelled_at is None:
+    if order.cancelled_at is None and order.financial_status != "REFUNDED":
         return []
+    what = "cancelled" if order.cancelled_at else "refunded in full"
     out = []
     for so in suppliers:
         if so.status not in SHIPPED_STATES or so.disputed or _refunded_in_full(so):
             continue
+        if order.cancelled_at is None and not _refunded_before_shipping(order, so):
+            continue
         message = (
-            f"the seller shipped AliExpress order {so.supplier_order_id} but {order.name} is cancelled in Shopify: "
+            f"the seller shipped AliExpress order {so.supplier_order_id} but {order.name} is {what} in Shopify: "
             "recover the money before buyer protection ends: have the parcel refused or arrange a return to the "
             "seller, and open a dispute on AliExpress"
         )
@@ -196,6 +219,15 @@ def supplier_shipped_shopify_cancelled(
         command = f"dropsync dispute open {so.supplier_order_id} --reason returned_to_seller"
         out.append(Disagreement(SUPPLIER_SHIPPED_SHOPIFY_CANCELLED, "critical", message, due, command, so.id))
     return out
+
+
+def _refunded_before_shipping(order: ShopifySide, so: SupplierSide) -> bool:
+    """The customer had all their money back before the seller shipped (the store meant to cancel): a
+    full refund after shipping is a return's, or the store letting the customer keep the goods."""
+    if order.last_refund_at is None:
+        return False
+    shipped = so.shipped_at or so.delivered_at
+    return shipped is None or order.last_refund_at <= shipped
 
 
 def _refunded_in_full(so: SupplierSide) -> bool:
@@ -250,7 +282,10 @@ def supplier_delivered_shopify_unfulfilled(
 def amounts_disagree(
     order: ShopifySide, suppliers: Sequence[SupplierSide], now: dt.datetime, settings: Settings
 ) -> list[Disagreement]:
-    same = [so for so in suppliers if so.currency == order.currency and so.amount_paid > 0]
+    same = [
+        so for so in suppliers
+        if so.currency == order.currency and so.amount_paid > 0 and so.status != st.CLOSED_CANCELLED
+    ]  # fmt: skip
     if not same or order.cancelled_or_refunded:
         return []
     paid = sum((so.amount_paid - so.amount_refunded for so in same), Decimal(0))

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, exists, select
+from sqlalchemy import BigInteger, exists, func, select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
-from models import Alert, CancellationRequest, Dispute, LineItem, Order, SupplierOrder
+from models import Alert, CancellationRequest, Dispute, LineItem, Order, Refund, SupplierOrder, SupplierOrderItem
 from worker.alerts import AlertSpec, raise_alert, raise_new_alerts, resolve_alert
 from worker.cancellation import states as cs
 from worker.crosscheck import rules
@@ -70,14 +70,14 @@ _SUPPLIER_COLUMNS = (
 )  # fmt: skip
 
 
-def _supplier_side(so: Any, disputed: bool) -> rules.SupplierSide:
+def _supplier_side(so: Any, disputed: bool, lines: frozenset[int]) -> rules.SupplierSide:
     return rules.SupplierSide(
         id=so.id, supplier_order_id=so.supplier_order_id, status=so.status, currency=so.currency,
         amount_paid=so.amount_paid, amount_refunded=so.amount_refunded, paid_at=so.paid_at, shipped_at=so.shipped_at,
         delivered_at=so.delivered_at, closed_at=so.closed_at, handling_deadline=so.handling_deadline,
         protection_ends_at=so.protection_ends_at,
         refused=refused_between(so.cancel_requested_at, so.cancel_refused_at),
-        disputed=disputed or so.status == st.IN_DISPUTE,
+        disputed=disputed or so.status == st.IN_DISPUTE, line_item_ids=lines,
     )  # fmt: skip
 
 
@@ -87,7 +87,7 @@ def _shopify_side(order: Any, ships: bool, in_progress: bool) -> rules.ShopifySi
         cancelled_at=order.cancelled_at, financial_status=order.display_financial_status,
         fulfillment_status=order.display_fulfillment_status, total_price=order.total_price,
         total_refunded=order.total_refunded, currency=order.currency, requires_shipping=ships,
-        cancellation_in_progress=in_progress,
+        cancellation_in_progress=in_progress, last_refund_at=order.last_refund_at,
     )  # fmt: skip
 
 
@@ -102,14 +102,16 @@ def findings_for(
 
 
 def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.Settings) -> list[Finding]:
-    """Two reads for the whole batch, by one array of ids each: the orders (with whether a line ships and
-    whether a cancellation of ours is under way) and their supplier orders (with whether one is disputed)."""
+    """Three reads for the whole batch, by one array of ids each: the orders (with whether a line ships,
+    whether a cancellation of ours is under way and their last refund's date), their supplier orders (with
+    whether one is disputed) and the line items those cover."""
     ships = exists().where(LineItem.order_id == Order.id, LineItem.requires_shipping)
     busy = exists().where(CancellationRequest.order_id == Order.id, CancellationRequest.state.in_(_BUSY))
+    last_refund = select(func.max(Refund.shopify_created_at)).where(Refund.order_id == Order.id).scalar_subquery()
     orders = session.execute(
-        select(*_ORDER_COLUMNS, ships.label("ships"), busy.label("in_progress")).where(
-            any_of(session, Order.id, ids, BigInteger)
-        )
+        select(
+            *_ORDER_COLUMNS, ships.label("ships"), busy.label("in_progress"), last_refund.label("last_refund_at")
+        ).where(any_of(session, Order.id, ids, BigInteger))
     ).all()
     disputed = exists().where(Dispute.supplier_order_id == SupplierOrder.id)
     suppliers: dict[int, list[Any]] = {}
@@ -120,11 +122,19 @@ def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.S
     )
     for so in session.execute(linked_query):
         suppliers.setdefault(so.order_id or 0, []).append(so)
+    covers: dict[int, set[int]] = {}
+    linked_ids = [so.id for rows in suppliers.values() for so in rows]
+    if linked_ids:
+        items = select(SupplierOrderItem.supplier_order_id, SupplierOrderItem.line_item_id).where(
+            any_of(session, SupplierOrderItem.supplier_order_id, linked_ids, BigInteger)
+        )
+        for supplier_order_id, line_item_id in session.execute(items):
+            covers.setdefault(supplier_order_id, set()).add(line_item_id)
     out = []
     for order in orders:
         linked = suppliers.get(order.id, ())
         side = _shopify_side(order, order.ships, order.in_progress)
-        views = [_supplier_side(so, so.disputed) for so in linked]
+        views = [_supplier_side(so, so.disputed, frozenset(covers.get(so.id, ()))) for so in linked]
         names = {so.id: so.supplier_order_id for so in linked}
         for d in rules.check(side, views, now, settings):
             out.append(Finding(side, names.get(d.supplier_order_id or 0), d))
