@@ -404,6 +404,30 @@ CASES: list[Any] = [
         "Capped at 6.00 USD, what remains of the 56.00 USD paid after 50.00 USD already refunded",
     ),
     (
+        "a chargeback gave it all back",
+        "",
+        cancel(),
+        {"charged_back": D("56.00")},
+        [],
+        Action.DENY,
+        "0.00",
+        "0.00",
+        "Nothing is left to refund: 56.00 USD paid, 0.00 USD already refunded, 56.00 USD returned by the "
+        "customer's bank (a chargeback)",
+    ),
+    (
+        "capped by a chargeback",
+        "",
+        cancel(),
+        {"already_refunded": D("6.00"), "charged_back": D("30.00")},
+        [],
+        Action.CANCEL,
+        "20.00",
+        "0.00",
+        "Capped at 20.00 USD, what remains of the 56.00 USD paid after 6.00 USD already refunded, 30.00 USD "
+        "returned by the customer's bank (a chargeback)",
+    ),
+    (
         "reason other: a person",
         "",
         cancel(Reason.OTHER),

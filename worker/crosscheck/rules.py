@@ -11,9 +11,10 @@ shopify_cancelled_supplier_live  Shopify cancelled or fully refunded; a supplier
                                and no cancellation is pending with the seller (ask it to cancel: before
                                it ships). After the seller refused: open a dispute or wait for tracking.
 supplier_cancelled_shopify_open  a supplier order closed cancelled (the money comes back); Shopify open and
-                               not refunded; no other live supplier order covers its lines (one linked
-                               without items covers them all) and no cancellation request of ours is
-                               carrying it out (cancel/refund the customer for them, or re-order)
+                               not refunded (nor given back by the customer's bank in a chargeback); no
+                               other live supplier order covers its lines (one linked without items covers
+                               them all) and no cancellation request of ours is carrying it out
+                               (cancel/refund the customer for them, or re-order)
 supplier_shipped_shopify_cancelled  the seller shipped goods for an order cancelled, or refunded in full before
                                the seller shipped (a refund after shipping is a return's or a choice to let
                                the customer keep it), no dispute is recorded and the seller has not refunded
@@ -74,6 +75,8 @@ class ShopifySide:
     cancellation_in_progress: bool
     #: When Shopify made the order's last refund (None: no refund mirrored).
     last_refund_at: dt.datetime | None = None
+    #: What the customer's bank gave back through chargebacks not won (``worker.chargebacks.held``).
+    charged_back: Decimal = Decimal(0)
 
     @property
     def cancelled_or_refunded(self) -> bool:
@@ -81,7 +84,10 @@ class ShopifySide:
 
     @property
     def open_unrefunded(self) -> bool:
-        return self.cancelled_at is None and self.financial_status not in ("REFUNDED", "VOIDED")
+        """Not cancelled and the customer still has money to get back (a chargeback not won gave it)."""
+        if self.cancelled_at is not None or self.financial_status in ("REFUNDED", "VOIDED"):
+            return False
+        return self.charged_back <= 0 or self.total_price - self.total_refunded - self.charged_back > 0
 
 
 @dataclass(frozen=True)

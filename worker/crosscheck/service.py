@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, exists, func, select
@@ -21,6 +22,7 @@ from integrations.aliexpress import status as st
 from models import Alert, CancellationRequest, Dispute, LineItem, Order, Refund, SupplierOrder, SupplierOrderItem
 from worker.alerts import AlertSpec, raise_alert, raise_new_alerts, resolve_alert
 from worker.cancellation import states as cs
+from worker.chargebacks.held import returned_by_banks
 from worker.crosscheck import rules
 from worker.db.bulk import any_of
 from worker.deadlines.rules import refused_between
@@ -81,13 +83,13 @@ def _supplier_side(so: Any, disputed: bool, lines: frozenset[int]) -> rules.Supp
     )  # fmt: skip
 
 
-def _shopify_side(order: Any, ships: bool, in_progress: bool) -> rules.ShopifySide:
+def _shopify_side(order: Any, ships: bool, in_progress: bool, charged_back: Decimal) -> rules.ShopifySide:
     return rules.ShopifySide(
         order_id=order.id, shop_id=order.shop_id, name=order.name, created_at=order.shopify_created_at,
         cancelled_at=order.cancelled_at, financial_status=order.display_financial_status,
         fulfillment_status=order.display_fulfillment_status, total_price=order.total_price,
         total_refunded=order.total_refunded, currency=order.currency, requires_shipping=ships,
-        cancellation_in_progress=in_progress, last_refund_at=order.last_refund_at,
+        cancellation_in_progress=in_progress, last_refund_at=order.last_refund_at, charged_back=charged_back,
     )  # fmt: skip
 
 
@@ -102,9 +104,9 @@ def findings_for(
 
 
 def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.Settings) -> list[Finding]:
-    """Three reads for the whole batch, by one array of ids each: the orders (with whether a line ships,
-    whether a cancellation of ours is under way and their last refund's date), their supplier orders (with
-    whether one is disputed) and the line items those cover."""
+    """Four reads for the whole batch, by one array of ids each: the orders (with whether a line ships,
+    whether a cancellation of ours is under way and their last refund's date), what chargebacks gave their
+    customers back, their supplier orders (with whether one is disputed) and the line items those cover."""
     ships = exists().where(LineItem.order_id == Order.id, LineItem.requires_shipping)
     busy = exists().where(CancellationRequest.order_id == Order.id, CancellationRequest.state.in_(_BUSY))
     last_refund = select(func.max(Refund.shopify_created_at)).where(Refund.order_id == Order.id).scalar_subquery()
@@ -130,10 +132,11 @@ def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.S
         )
         for supplier_order_id, line_item_id in session.execute(items):
             covers.setdefault(supplier_order_id, set()).add(line_item_id)
+    banks = returned_by_banks(session, [order.id for order in orders]) if orders else {}
     out = []
     for order in orders:
         linked = suppliers.get(order.id, ())
-        side = _shopify_side(order, order.ships, order.in_progress)
+        side = _shopify_side(order, order.ships, order.in_progress, banks.get(order.id, Decimal(0)))
         views = [_supplier_side(so, so.disputed, frozenset(covers.get(so.id, ()))) for so in linked]
         names = {so.id: so.supplier_order_id for so in linked}
         for d in rules.check(side, views, now, settings):

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import FulfillmentOrder, LineItem, Order, SupplierOrder, SupplierOrderItem
+from worker.chargebacks.held import returned_by_banks
 from worker.errors import UsageError
 from worker.orders import find_line
 from worker.policy.decision import Decision
@@ -84,8 +85,11 @@ def _taxes_included(order: Order) -> bool:
     return bool(raw.get("taxesIncluded", raw.get("taxes_included", False)))
 
 
-def policy_order(order: Order, suppliers: Iterable[SupplierSnapshot] = ()) -> PolicyOrder:
-    """The policy's view of ``order``; delivery is known from its supplier orders."""
+def policy_order(
+    order: Order, suppliers: Iterable[SupplierSnapshot] = (), charged_back: Decimal = Decimal(0)
+) -> PolicyOrder:
+    """The policy's view of ``order``; delivery is known from its supplier orders, ``charged_back`` from its
+    chargebacks (``worker.chargebacks.held``)."""
     delivered = [s.delivered_at for s in suppliers if s.delivered_at is not None]
     return PolicyOrder(
         currency=order.currency,
@@ -99,6 +103,7 @@ def policy_order(order: Order, suppliers: Iterable[SupplierSnapshot] = ()) -> Po
         cancelled=order.cancelled_at is not None,
         taxes_included=_taxes_included(order),
         name=order.name,
+        charged_back=charged_back,
     )
 
 
@@ -196,7 +201,7 @@ def check_order(
 ) -> Decision:
     """Evaluate a request on a ledger order (``kind`` ``None``: inferred by :func:`infer_kind`)."""
     suppliers = supplier_snapshots(session, order, policy)
-    facts = policy_order(order, suppliers)
+    facts = policy_order(order, suppliers, returned_by_banks(session, [order.id]).get(order.id, Decimal(0)))
     request = Request(
         kind=kind or infer_kind(facts, suppliers),
         reason=reason,

@@ -8,7 +8,8 @@ Rounding rules (each keeps a refund from ever exceeding what was paid):
 * percentages of a refund are floored; a restocking fee is rounded half up (the store keeps at most
   the fee it announced, to the minor unit);
 * splitting a total over lines uses ``worker.money.allocate`` (parts sum exactly);
-* the refund is capped at ``total_paid − already_refunded``.
+* the refund is capped at ``total_paid − already_refunded − charged_back`` (a chargeback not won gave the
+  customer that money back through their bank).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from worker.money import allocate, floor_money, round_money, zero
+from worker.money import allocate, floor_money, format_money, round_money, zero
 from worker.policy.inputs import OrderLine, PolicyOrder, SupplierSnapshot
 
 HUNDRED = Decimal(100)
@@ -47,9 +48,16 @@ def _share(total: Decimal, units: int, of: int, currency: str) -> Decimal:
 
 
 def remaining_refundable(order: PolicyOrder) -> Decimal:
-    """``total_paid − already_refunded`` in the order's currency, never negative."""
-    left = floor_money(order.total_paid - order.already_refunded, order.currency)
+    """``total_paid − already_refunded − charged_back`` in the order's currency, never negative."""
+    left = floor_money(order.total_paid - order.already_refunded - order.charged_back, order.currency)
     return max(left, zero(order.currency))
+
+
+def charged_back_words(order: PolicyOrder) -> str:
+    """``", 12.00 USD returned by the customer's bank (a chargeback)"`` when there is any, else ``""``."""
+    if order.charged_back <= 0:
+        return ""
+    return f", {format_money(order.charged_back, order.currency)} returned by the customer's bank (a chargeback)"
 
 
 def remaining_shipping(order: PolicyOrder) -> Decimal:

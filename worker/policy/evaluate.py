@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from worker.errors import UsageError
 from worker.money import format_money
 from worker.policy.amounts import (
+    charged_back_words,
     remaining_refundable,
 )
 from worker.policy.cancellations import CancellationRules
@@ -109,7 +110,9 @@ class _Evaluation(CancellationRules, ReturnRules):
         if remaining_refundable(order) <= 0:
             raise Denied(
                 f"Nothing is left to refund: {format_money(order.total_paid, order.currency)} paid, "
-                f"{format_money(order.already_refunded, order.currency)} already refunded."
+                f"{format_money(order.already_refunded, order.currency)} already refunded"
+                + charged_back_words(order)
+                + "."
             )
         if not self.units:
             raise Denied("Every item of the order has already been refunded or removed.")

@@ -144,6 +144,9 @@ class PolicyOrder:
     shipping_refunded: Decimal = Decimal(0)
     taxes_included: bool = False
     name: str = ""
+    #: What the customer's bank took back through chargebacks not won (open, accepted or lost): the
+    #: customer has that money back already, so a refund on top would pay it twice.
+    charged_back: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fulfillment", FulfillmentState(self.fulfillment))

@@ -68,6 +68,7 @@ def inputs_to_dict(
             "cancelled": order.cancelled,
             "shipping_refunded": str(order.shipping_refunded),
             "taxes_included": order.taxes_included,
+            "charged_back": str(order.charged_back),
             "name": order.name,
         },
         "suppliers": [_supplier_to_dict(s) for s in suppliers],
@@ -131,6 +132,7 @@ def inputs_from_dict(
         shipping_refunded=Decimal(order["shipping_refunded"]),
         taxes_included=order["taxes_included"],
         name=order["name"],
+        charged_back=Decimal(order.get("charged_back", "0")),  # absent from decisions stored before it
     )
     suppliers = tuple(_supplier_from_dict(s) for s in data["suppliers"])
     return request, facts, suppliers, dt.datetime.fromisoformat(data["now"])

@@ -15,6 +15,7 @@ from worker.money import convert, floor_money, format_money, zero
 from worker.policy.amounts import (
     HUNDRED,
     Settlement,
+    charged_back_words,
     remaining_refundable,
     remaining_shipping,
     settle,
@@ -106,7 +107,9 @@ class EvaluationState:
             self.notes.append(
                 f"Capped at {format_money(cap, currency)}, what remains of the "
                 f"{format_money(self.order.total_paid, currency)} paid after "
-                f"{format_money(self.order.already_refunded, currency)} already refunded."
+                f"{format_money(self.order.already_refunded, currency)} already refunded"
+                + charged_back_words(self.order)
+                + "."
             )
         return settlement
 
