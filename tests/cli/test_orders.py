@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from models import CancellationRequest, LedgerEntry, SupplierOrder, SupplierOrderItem
+from models import Alert, CancellationRequest, Chargeback, LedgerEntry, SupplierOrder, SupplierOrderItem
 from tests.cli.support import dropsync
 from tests.policy.test_decision_roundtrip import STORED_BEFORE_INPUTS
 from tests.supplier.factories import make_order, make_shop
@@ -106,6 +106,101 @@ def test_show_by_name_gid_and_json(ledger: dict[str, str]) -> None:
     assert "rule [returns] applied" in table.out  # user text is printed, not parsed as markup
     assert "8100000000001" in table.out
     assert "CANCELLED (CUSTOMER)" in table.out
+
+
+@pytest.fixture
+def disputed(committed_db: Engine) -> str:
+    """An order with a LOST chargeback (its alert resolved), one still needing a response (its alert open)
+    and an inquiry."""
+    due = dt.datetime(2026, 3, 20, 12, 0, tzinfo=dt.UTC)
+    with session_scope() as session:
+        shop = make_shop(session)
+        order = make_order(session, shop)
+        order.display_financial_status, order.display_fulfillment_status = "PAID", "FULFILLED"
+        common = {"shop_id": shop.id, "order_id": order.id, "currency": "USD", "evidence_due_by": due}
+        session.add_all(
+            [
+                Chargeback(
+                    dispute_gid="gid://shopify/ShopifyPaymentsDispute/71",
+                    dispute_type="CHARGEBACK",
+                    reason="PRODUCT_NOT_RECEIVED",
+                    status="LOST",
+                    amount=Decimal("74.72"),
+                    fee=Decimal("15"),
+                    evidence_submitted=True,
+                    evidence_sent_on=dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC),
+                    **common,
+                ),
+                Chargeback(
+                    dispute_gid="gid://shopify/ShopifyPaymentsDispute/72",
+                    dispute_type="CHARGEBACK",
+                    reason="FRAUDULENT",
+                    status="NEEDS_RESPONSE",
+                    amount=Decimal("20.00"),
+                    fee=Decimal("15"),
+                    **common,
+                ),
+                Chargeback(
+                    dispute_gid="gid://shopify/ShopifyPaymentsDispute/73",
+                    dispute_type="INQUIRY",
+                    reason="CREDIT_NOT_PROCESSED",
+                    status="NEEDS_RESPONSE",
+                    amount=Decimal("5.00"),
+                    **common,
+                ),
+            ]
+        )
+        raised = dt.datetime(2026, 3, 6, tzinfo=dt.UTC)
+        session.add_all(
+            [
+                Alert(
+                    shop_id=shop.id,
+                    order_id=order.id,
+                    kind="chargeback_needs_response",
+                    message="dispute 71 due",
+                    dedupe_key="cb:71",
+                    raised_at=raised,
+                    resolved_at=raised + dt.timedelta(days=8),
+                ),
+                Alert(
+                    shop_id=shop.id,
+                    order_id=order.id,
+                    kind="chargeback_evidence_due_near",
+                    message="dispute 72 due",
+                    dedupe_key="cb:72",
+                    raised_at=raised,
+                ),
+            ]
+        )
+        return order.name
+
+
+def test_show_names_chargebacks_and_what_they_took_and_only_the_open_alerts(disputed: str) -> None:
+    data = json.loads(dropsync("orders", "show", disputed, "--json").out)
+    by_status = {(c["type"], c["status"]): c for c in data["chargebacks"]}
+    lost, fought = by_status["CHARGEBACK", "LOST"], by_status["CHARGEBACK", "NEEDS_RESPONSE"]
+    assert (lost["reason"], lost["amount"], lost["fee"], lost["evidence_submitted"]) == (
+        "PRODUCT_NOT_RECEIVED", "74.72", "15.00", True)  # fmt: skip
+    assert (lost["lost"], lost["at_risk"]) == ("89.72", "0.00")  # amount + fee, as `report exposure` counts it
+    assert (fought["lost"], fought["at_risk"]) == ("0.00", "35.00")
+    assert by_status["INQUIRY", "NEEDS_RESPONSE"]["at_risk"] == "0.00"  # an inquiry moves no money
+    assert data["chargeback_totals"] == [{"currency": "USD", "lost": "89.72", "at_risk": "35.00"}]
+    assert [a["resolved_at"] is not None for a in data["alerts"]] == [True, False]  # --json keeps both
+
+    run = dropsync("orders", "show", disputed, env={"COLUMNS": "80"})  # a terminal's default width
+    assert run.code == 0, run.err
+    assert "  chargebacks: lost 89.72 USD · at risk 35.00 USD (amount + fee)" in run.out.splitlines()
+    chargebacks = run.out.split("Chargebacks", 1)[1].split("Evidence", 1)[0]
+    for shown in ("71", "PRODUCT_NOT_RECEIVED", "LOST", "74.72 USD", "+ fee 15.00", "lost 89.72", "sent 2026-03-10",
+                  "72", "NEEDS_RESPONSE", "at risk 35.00", "due 2026-03-20 12:00", "not submitted", "(inquiry)",
+                  f"dropsync chargebacks show '{disputed}'"):  # fmt: skip
+        assert shown in chargebacks, (shown, chargebacks)
+    alerts = run.out.split("Alerts", 1)[1].split("Timeline", 1)[0]
+    assert "(open) (1 resolved, not shown: --json lists them)" in alerts
+    assert "dispute 72 due" in alerts
+    assert "dispute 71 due" not in alerts  # a resolved deadline is not shown as running
+    assert max(len(line) for line in run.out.splitlines()) <= 80
+    assert "…" not in chargebacks  # nothing cut at 80 columns
 
 
 def test_errors_are_one_line(ledger: dict[str, str]) -> None:

@@ -1,13 +1,15 @@
 """``dropsync orders list|show``: the mirrored orders and everything the ledger knows about one.
 
 ``show`` reads the mirror (status, line items, money), the supplier orders linked to it, cancellation
-requests and the Shopify intents that carry them out, ledger money entries, open alerts, and the full
-timeline with who did what. Read-only: nothing here changes the ledger.
+requests and the Shopify intents that carry them out, the Shopify Payments disputes (chargebacks) and the
+money they took or hold, ledger money entries, alerts (open ones in the table), and the full timeline with
+who did what. Read-only: nothing here changes the ledger.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import typer
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from models import (
     Alert,
     CancellationRequest,
+    Chargeback,
     LedgerEntry,
     Order,
     RequestEvidence,
@@ -271,6 +274,40 @@ def _money(session: Session, order: Order) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _chargebacks(session: Session, order: Order) -> list[dict[str, Any]]:
+    """The order's Shopify Payments disputes and the money each costs the store, by the exposure report's
+    rule (``worker.chargebacks.exposure``): a chargeback not won (nor prevented) costs its amount plus the
+    fee. ``lost``: what a decided one took for good (LOST, ACCEPTED…); ``at_risk``: what an open one holds
+    (the bank already took it back; it returns only if the store wins). An inquiry moves no money."""
+    from models.chargebacks import FINAL_STATUSES
+    from worker.chargebacks.exposure import CLEARED  # imported where used: `orders list` needs none of it
+
+    query = select(Chargeback).where(Chargeback.order_id == order.id).order_by(Chargeback.id)
+    rows = []
+    for c in session.scalars(query):
+        cost = c.amount + c.fee if c.dispute_type == "CHARGEBACK" and c.status not in CLEARED else Decimal(0)
+        final = c.status in FINAL_STATUSES
+        rows.append(
+            {"id": c.id, "dispute": c.dispute_gid, "type": c.dispute_type, "reason": c.reason,
+             "network_reason_code": c.network_reason_code, "status": c.status, "amount": c.amount, "fee": c.fee,
+             "currency": c.currency, "initiated_at": c.initiated_at, "evidence_due_by": c.evidence_due_by,
+             "evidence_submitted": c.evidence_submitted, "evidence_sent_on": c.evidence_sent_on,
+             "submitted_by": c.submitted_by, "finalized_on": c.finalized_on,
+             "lost": cost if final else Decimal(0), "at_risk": Decimal(0) if final else cost}
+        )  # fmt: skip
+    return rows
+
+
+def _chargeback_totals(chargebacks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per currency: what the order's chargebacks took for good (``lost``) and hold while open (``at_risk``)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for c in chargebacks:
+        entry = totals.setdefault(c["currency"], {"currency": c["currency"], "lost": Decimal(0), "at_risk": Decimal(0)})
+        entry["lost"] += c["lost"]
+        entry["at_risk"] += c["at_risk"]
+    return list(totals.values())
+
+
 def _alerts(session: Session, order: Order) -> list[dict[str, Any]]:
     query = select(Alert).where(Alert.order_id == order.id).order_by(Alert.raised_at, Alert.id)
     return [
@@ -294,6 +331,7 @@ def _timeline(session: Session, order: Order, supplier_ids: list[int]) -> list[d
 def describe_order(session: Session, order: Order) -> dict[str, Any]:
     """Everything about one order, as plain data (the ``--json`` shape of ``orders show``)."""
     suppliers = _supplier_orders(session, order)
+    chargebacks = _chargebacks(session, order)
     return {
         "order": _order_part(session, order),
         "line_items": _line_items(order),
@@ -302,6 +340,8 @@ def describe_order(session: Session, order: Order) -> dict[str, Any]:
         "cancellation_requests": _requests(session, order),
         "returns": order_returns(session, order.id),
         "evidence": order_evidence(session, order.id),
+        "chargebacks": chargebacks,
+        "chargeback_totals": _chargeback_totals(chargebacks),
         "intents": _intents(session, order),
         "money": _money(session, order),
         "alerts": _alerts(session, order),
@@ -315,8 +355,11 @@ def show(
     shop: str | None = SHOP,
     as_json: bool = JSON,
 ) -> None:
-    """One order: mirror state, line items, fulfillment orders, supplier orders, requests, intents, money
-    and the timeline.
+    """One order: mirror state, line items, fulfillment orders, supplier orders, requests, chargebacks,
+    intents, money, alerts and the timeline.
+
+    Alerts: the table lists the open ones (the resolved ones are counted; --json lists all, with
+    resolved_at). Chargebacks: a lost one costs its amount plus the fee, as in `dropsync report exposure`.
 
     Line items are numbered: that number is LINE in every --items option (supplier link, cancel request,
     policy check).
@@ -340,6 +383,11 @@ def _print_order(data: dict[str, Any]) -> None:
     payment = o["financial_status"] or "-"
     console.print(f"  payment {payment} · fulfillment {state} · customer {o['customer'] or '-'}", markup=False)
     console.print(f"  total {o['total']} {o['currency']} · refunded {o['refunded']} · outstanding {o['outstanding']}")
+    for t in data["chargeback_totals"]:  # what the disputes took (lost) or hold (open), amount + fee
+        taken = [f"lost {t['lost']} {t['currency']}"] if t["lost"] else []
+        held = [f"at risk {t['at_risk']} {t['currency']}"] if t["at_risk"] else []
+        if taken or held:
+            console.print(f"  chargebacks: {' · '.join(taken + held)} (amount + fee)", markup=False)
     _print_section(
         "Line items",
         ("line", "sku", "title", "qty", "now", "unfulfilled", "unit price"),
@@ -385,6 +433,7 @@ def _print_order(data: dict[str, Any]) -> None:
             for r in data["returns"]
         ],
     )  # fmt: skip
+    _print_chargebacks(o["name"], data["chargebacks"])
     _print_section(
         "Evidence",
         ("for", "kind", "where", "by"),
@@ -403,15 +452,62 @@ def _print_order(data: dict[str, Any]) -> None:
         ("when", "kind", "amount"),
         [(f"{m['occurred_at']:%Y-%m-%d %H:%M}", m["kind"], f"{m['amount']} {m['currency']}") for m in data["money"]],
     )
-    _print_section(
-        "Alerts",
-        ("raised", "kind", "severity", "message"),
-        [(f"{a['raised_at']:%Y-%m-%d %H:%M}", a["kind"], a["severity"], a["message"]) for a in data["alerts"]],
-    )
+    _print_alerts(data["alerts"])
     _print_section(
         "Timeline",
         ("when", "by", "what"),
         [(f"{e['at']:%Y-%m-%d %H:%M:%S}", e["actor"], e["message"]) for e in data["timeline"]],
+    )
+
+
+def _when(value: dt.datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+
+def _print_chargebacks(name: str, chargebacks: list[dict[str, Any]]) -> None:
+    """Each dispute (its id is what ``--dispute`` takes), its reason, status, money and evidence, in cells
+    stacked to fit an 80-column terminal. The money cell ends with what the dispute costs the store, amount +
+    fee as ``report exposure`` counts it: "lost" once decided against the store, "at risk" while open."""
+
+    def money(c: dict[str, Any]) -> str:
+        if c["type"] != "CHARGEBACK":
+            return f"{c['amount']} {c['currency']}"  # an inquiry: no money moved, no fee
+        cost = f"lost {c['lost']}" if c["lost"] else (f"at risk {c['at_risk']}" if c["at_risk"] else "cost 0")
+        return f"{c['amount']} {c['currency']}\n+ fee {c['fee']}\n{cost}"
+
+    def evidence(c: dict[str, Any]) -> str:
+        if c["evidence_sent_on"]:
+            sent = f"sent {c['evidence_sent_on']:%Y-%m-%d}"
+        else:
+            sent = "submitted" if c["evidence_submitted"] else "not submitted"
+        return f"due {_when(c['evidence_due_by'])}\n{sent}"
+
+    _print_section(
+        "Chargebacks",
+        ("dispute", "status", "money", "evidence"),
+        [
+            (f"{c['dispute'].rsplit('/', 1)[-1]}\n{c['reason']}",
+             c["status"] + ("\n(inquiry)" if c["type"] == "INQUIRY" else ""), money(c), evidence(c))
+            for c in chargebacks
+        ],
+    )  # fmt: skip
+    if chargebacks:
+        console.print(f"  evidence and advice: dropsync chargebacks show '{name}'", markup=False)
+
+
+def _print_alerts(alerts: list[dict[str, Any]]) -> None:
+    """The open alerts; the resolved ones only counted (``--json`` lists them with ``resolved_at``): an alert
+    resolved long ago must not read as a deadline still running."""
+    open_ = [a for a in alerts if a["resolved_at"] is None]
+    resolved = len(alerts) - len(open_)
+    also = f" ({resolved} resolved, not shown: --json lists them)" if resolved else ""
+    if not open_:
+        console.print(f"Alerts: none open{also}" if resolved else "Alerts: none", markup=False)
+        return
+    _print_section(
+        f"Alerts (open){also}",
+        ("raised", "kind", "severity", "message"),
+        [(_when(a["raised_at"]), a["kind"], a["severity"], a["message"]) for a in open_],
     )
 
 
