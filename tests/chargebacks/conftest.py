@@ -10,7 +10,8 @@ from sqlalchemy import select
 from integrations.shopify.client import ShopifyClient
 from models import Chargeback, Shop
 from sandboxes.shopify import ShopifySandbox
-from tests.cancellation.conftest import client, mirror, published, sandbox, shop  # noqa: F401  (fixtures)
+from tests.cancellation.conftest import Published, client, mirror, published, sandbox, shop  # noqa: F401  (fixtures)
+from tests.support.cli import InProcess, in_process
 from tests.support.web import serve_app
 from worker.chargebacks import (
     hooks,  # noqa: F401  (the disputes/* topic handlers, as the worker loads them)
@@ -18,7 +19,20 @@ from worker.chargebacks import (
 )
 from worker.db import session_scope
 from worker.mirror import inbox
+from worker.settings import get_settings
 from worker.web.app import create_app
+
+
+@pytest.fixture
+def cli(
+    shop: Shop,
+    published: Published,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],  # noqa: F811
+) -> Iterator[InProcess]:
+    """The CLI in this process, on the suite's database and shop (its own shop domain is never used)."""
+    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
+    get_settings.cache_clear()
 
 
 @pytest.fixture

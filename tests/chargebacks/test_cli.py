@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -14,19 +13,10 @@ from models import Shop, ShopifyIntent
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import open_and_read
-from tests.support.cli import InProcess, in_process
+from tests.support.cli import InProcess
 from worker.cancellation import execution
 from worker.chargebacks import submission, sync
 from worker.db import session_scope
-from worker.settings import get_settings
-
-
-@pytest.fixture
-def cli(
-    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[InProcess]:
-    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
-    get_settings.cache_clear()
 
 
 def test_list_show_evidence_and_submit(

@@ -102,3 +102,11 @@ def test_a_decided_dispute_resolves_and_a_moved_deadline_alerts_again(session: S
     deadlines.sync_all(session, now)
     assert _open(session) == []
     assert _events(session, "alert.resolved")[-1].endswith("(the dispute is lost)")
+
+
+def test_each_stage_gives_a_runnable_command() -> None:
+    assert deadlines.command(deadlines.OPEN, "'#1001'", None) == "dropsync chargebacks show '#1001'"
+    assert deadlines.command(deadlines.NEAR, "'#1001'", None) == "dropsync chargebacks submit '#1001'"
+    assert deadlines.command(deadlines.NEAR, "'#1001'", "42") == "dropsync chargebacks submit '#1001' --dispute 42"
+    assert deadlines.command(deadlines.PASSED, "'#1001'", "42") == "dropsync chargebacks show '#1001'"
+    assert deadlines.command(deadlines.OPEN, None, None) == "dropsync sync reconcile"  # the order first

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
@@ -15,23 +13,14 @@ from sandboxes.aliexpress import AliExpressSandbox
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import fulfilled_order, open_and_read
-from tests.support.cli import InProcess, in_process
+from tests.support.cli import InProcess
 from worker.cancellation import service as cancellation
 from worker.chargebacks import evidence, recommend, service, tracking
 from worker.db import session_scope
-from worker.settings import get_settings
 from worker.supplier import polling
 from worker.supplier import service as supplier
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def cli(
-    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[InProcess]:
-    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
-    get_settings.cache_clear()
 
 
 def _pack(row: Chargeback) -> evidence.Pack:
@@ -199,3 +188,20 @@ def test_recommendation_rules() -> None:
                                    refunded=Decimal(10), refund_ids=["gid://shopify/Refund/1"], suppliers=[side],
                                    refusal_on_record=False, now=NOW)  # fmt: skip
     assert refunded.action == recommend.SHOW_REFUND
+
+
+def test_past_the_evidence_deadline_nothing_is_advised_to_be_sent() -> None:
+    shipped = recommend.SupplierSide("1", "delivered", True, NOW, NOW, None, False)
+    common = {"reason": "PRODUCT_NOT_RECEIVED", "status": "NEEDS_RESPONSE", "amount": Decimal(10),
+              "refunded": Decimal(0), "refund_ids": [], "refusal_on_record": False, "order": "'#1001'"}  # fmt: skip
+    fight = recommend.recommend(**common, suppliers=[shipped], now=NOW, evidence_due_by=NOW + dt.timedelta(hours=1),
+                                dispute="42")  # type: ignore[arg-type]  # fmt: skip
+    assert fight.action == recommend.FIGHT
+    assert "dropsync chargebacks submit '#1001' --dispute 42" in fight.steps
+    late = recommend.recommend(**common, suppliers=[shipped], now=NOW, evidence_due_by=NOW)  # type: ignore[arg-type]
+    assert (late.action, late.steps) == (recommend.ACCEPT, ())
+    # a supplier order in dispute that never shipped is still "never shipped", and the dispute is not asked again
+    disputed = recommend.SupplierSide("1", "in_dispute", False, None, None, None, True)
+    advice = recommend.recommend(**common, suppliers=[disputed], now=NOW, evidence_due_by=NOW)  # type: ignore[arg-type]
+    assert advice.action == recommend.ACCEPT_AND_DISPUTE
+    assert not any("dispute open" in step for step in advice.steps)

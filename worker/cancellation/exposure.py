@@ -47,7 +47,8 @@ PerCurrency = tuple[tuple[str, Decimal], ...]
 
 @dataclass(frozen=True)
 class Exposure:
-    order_id: int
+    #: None: a chargeback whose order is not mirrored yet (``order_name`` is its Shopify reference).
+    order_id: int | None
     order_name: str
     currency: str
     #: Both in the order's currency; entries in other currencies are in ``*_elsewhere``.
@@ -221,10 +222,17 @@ def _expected(session: Session, ids: Iterable[int]) -> dict[int, Decimal]:
 def exposures(session: Session, order_ids: list[int] | None = None) -> list[Exposure]:
     """Every order with a customer or supplier refund, a cancellation request, a return or a chargeback not
     won (or ``order_ids``)."""
-    from worker.chargebacks.exposure import at_risk
+    from worker.chargebacks.exposure import at_risk, unlinked
 
     refunded, recovered = _sums(session, "customer_refund"), _sums(session, "supplier_refund")
     disputed = at_risk(session)
+    # A chargeback whose order is not mirrored yet took the money all the same: a row of its own.
+    orphans = [] if order_ids is not None else [
+        Exposure(order_id=None, order_name=u.reference, currency=u.currency, refunded_to_customer=Decimal(0),
+                 recovered_from_supplier=Decimal(0), expected_from_supplier=Decimal(0), refund_due_at=None,
+                 supplier_paid=False, chargebacks=u.amount)
+        for u in unlinked(session)
+    ]  # fmt: skip
     if order_ids is not None:
         ids = set(order_ids)
     else:
@@ -232,7 +240,7 @@ def exposures(session: Session, order_ids: list[int] | None = None) -> list[Expo
         with_returns = set(session.scalars(select(ReturnCase.order_id)))
         ids = set(refunded) | set(recovered) | with_requests | with_returns | set(disputed)
     if not ids:
-        return []
+        return orphans
     paid = _paid_orders(session) | set(recovered)
     expected = _expected(session, ids)
     paid_amounts = _paid_by_currency(session, ids)
@@ -259,7 +267,7 @@ def exposures(session: Session, order_ids: list[int] | None = None) -> list[Expo
                 chargebacks=disputed.get(order_id, Decimal(0)),
             )
         )  # fmt: skip
-    return rows
+    return rows + orphans
 
 
 def totals(rows: list[Exposure]) -> dict[str, Decimal]:

@@ -10,6 +10,12 @@ each raised once): ``chargeback_needs_response`` when it opens (warning, due at 
 it, as a supplier deadline's "passed" resolves its "near": one deadline is one open alert, so it counts
 once in ``dropsync_deadlines_due`` and, passed, once in ``dropsync_deadlines_overdue``. Evidence sent or
 the dispute decided resolves it; a moved deadline alerts again.
+
+Each alert carries the command to run (``Alert.command``, shown by ``dropsync check`` and in the
+notification): ``dropsync chargebacks show ORDER`` to review, ``dropsync chargebacks submit ORDER`` when the
+deadline is near (with ``--dispute`` when the order has more than one dispute), ``dropsync sync reconcile``
+while the order is not mirrored yet. A dispute linked to its order later takes its open alert along (the
+order and the command follow).
 """
 
 from __future__ import annotations
@@ -46,20 +52,38 @@ def findings(row: Chargeback, now: dt.datetime, warning: dt.timedelta) -> list[t
         return [(PASSED, "critical", f"{what}: the evidence deadline passed: the dispute will be lost")]
     if now >= due - warning:
         hours = int((due - now).total_seconds() // 3600)
-        return [(NEAR, "critical", f"{what}: evidence due in {hours} h: submit it (dropsync chargebacks submit)")]
+        return [(NEAR, "critical", f"{what}: evidence due in {hours} h: submit it")]
     return [(OPEN, "warning", f"{what}: evidence due by {due:%Y-%m-%d %H:%M} UTC; review the evidence pack "
-                              "(dropsync chargebacks show ORDER)")]  # fmt: skip
+                              "and the recommendation")]  # fmt: skip
+
+
+def command(stage: str, order: str | None, dispute: str | None) -> str:
+    """The command an alert of ``stage`` gives (pure): ``order`` as a shell names it (``'#1001'``), None while
+    the order is not mirrored; ``dispute`` the ``--dispute`` value when the order has more than one."""
+    if order is None:
+        return "dropsync sync reconcile"  # the order first: without it nothing can be reviewed or sent
+    if stage == NEAR:
+        return f"dropsync chargebacks submit {order}" + (f" --dispute {dispute}" if dispute else "")
+    return f"dropsync chargebacks show {order}"
 
 
 def sync_alerts(session: Session, row: Chargeback, now: dt.datetime, warning: dt.timedelta | None = None) -> int:
-    """Raise what ``row`` deserves now (each once), resolve what it no longer does. Flushes only."""
+    """Raise what ``row`` deserves now (each once), resolve what it no longer does; an open alert it still
+    deserves follows the dispute's order and command (linked since, a second dispute). Flushes only."""
+    from worker.chargebacks.service import dispute_arg, order_arg
+
     wanted = findings(row, now, warning if warning is not None else _warning())
     keys = {f"{PREFIX}{stage}:{row.id}:{row.evidence_due_by:%Y-%m-%dT%H:%M}": (stage, severity, message)
             for stage, severity, message in wanted}  # fmt: skip
-    raised = sum(1 for key, finding in keys.items() if _raise(session, row, key, *finding, now))
+    order, dispute = order_arg(session, row), dispute_arg(session, row)
+    commands = {key: command(stage, order, dispute) for key, (stage, _, _) in keys.items()}
+    raised = sum(1 for key, finding in keys.items() if _raise(session, row, key, *finding, commands[key], now))
     for alert in session.scalars(select(Alert).where(Alert.resolved_at.is_(None), _keys_of(row))):
         if alert.dedupe_key not in keys:
             resolve_alert(session, alert, now, actor="chargebacks", why=_why_resolved(row, alert, wanted))
+        elif (alert.order_id, alert.command) != (row.order_id, commands[alert.dedupe_key]):
+            alert.order_id, alert.command = row.order_id, commands[alert.dedupe_key]
+    session.flush()
     return raised
 
 
@@ -95,10 +119,11 @@ def sync_all(session: Session, now: dt.datetime) -> int:
 
 
 def _raise(
-    session: Session, row: Chargeback, key: str, stage: str, severity: str, message: str, now: dt.datetime
-) -> bool:
+    session: Session, row: Chargeback, key: str, stage: str, severity: str, message: str, command: str,
+    now: dt.datetime,
+) -> bool:  # fmt: skip
     """Through the one alert path (timeline, log, metric, notifications): False when raised before."""
     subject = f"chargeback {row.id}"
     spec = AlertSpec(row.shop_id, row.order_id, None, f"chargeback_{stage}", severity, message, row.evidence_due_by,
-                     key, subject)  # fmt: skip
+                     key, subject, command)  # fmt: skip
     return raise_alert(session, spec, now, actor="chargebacks") is not None

@@ -219,7 +219,10 @@ def _record(session: Session, row: Chargeback, created: bool, changes: list[str]
 
 
 def link_orders(session: Session, shop_id: int, orders: dict[str, int]) -> int:
-    """Link unlinked chargebacks of these orders (gid → ledger id) now that the orders are mirrored."""
+    """Link unlinked chargebacks of these orders (gid → ledger id) now that the orders are mirrored; their
+    open evidence-deadline alerts follow them to the order (``dropsync orders show``, ``dropsync check``)."""
+    from worker.chargebacks.deadlines import sync_alerts
+
     rows = session.scalars(
         select(Chargeback).where(
             Chargeback.shop_id == shop_id,
@@ -236,4 +239,7 @@ def link_orders(session: Session, shop_id: int, orders: dict[str, int]) -> int:
             data={"chargeback_id": row.id, "dispute": row.dispute_gid},
         )  # fmt: skip
     session.flush()
+    now = utcnow()
+    for row in rows:
+        sync_alerts(session, row, now)
     return len(rows)

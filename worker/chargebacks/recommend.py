@@ -2,6 +2,9 @@
 side (did the parcel ship, did it arrive, is AliExpress buyer protection still open). Pure: plain values
 in, a recommendation out.
 
+- **past the evidence deadline** (``evidenceDueBy``) → Shopify no longer takes evidence: never fight
+  (no submit step); the dispute is as good as lost, so accept it, and recover from the supplier where the
+  parcel did not arrive (the rules below, without the fighting ones);
 - **already refunded** (refunds on Shopify cover the disputed amount, or any refund on a
   credit-not-processed claim) → show the refund: fight with the refund ids as evidence;
 - **delivered with tracking** (the carrier's delivery event through AliExpress) → fight with the pack;
@@ -49,10 +52,12 @@ class SupplierSide:
 
     @property
     def shipped(self) -> bool:
+        """Tracking or a ship date, or a status only a shipped order has. ``in_dispute`` is not one: the
+        store opens the AliExpress dispute on orders that never shipped too (``not_shipped``)."""
         return (
             self.tracking
             or self.shipped_at is not None
-            or self.status not in st.NOT_SHIPPED_STATES | {st.CLOSED_CANCELLED}
+            or self.status not in st.NOT_SHIPPED_STATES | {st.CLOSED_CANCELLED, st.IN_DISPUTE}
         )
 
 
@@ -75,24 +80,41 @@ class Recommendation:
 def recommend(
     *, reason: str, status: str, amount: Decimal, refunded: Decimal, refund_ids: list[str],
     suppliers: list[SupplierSide], refusal_on_record: bool, now: dt.datetime, order: str = "ORDER",
+    dispute: str | None = None, evidence_due_by: dt.datetime | None = None,
 ) -> Recommendation:  # fmt: skip
-    """``order`` is how the steps' commands name the order (e.g. ``'#1001'``, quoted for a shell)."""
+    """``order`` is how the steps' commands name the order (e.g. ``'#1001'``, quoted for a shell);
+    ``dispute``, when given, is added to them as ``--dispute`` (an order with more than one dispute)."""
     if status != "NEEDS_RESPONSE":
         return Recommendation(REVIEW, f"the dispute is {status}: nothing to send")
+    which = f" --dispute {dispute}" if dispute else ""
+    evidence, submit = f"dropsync chargebacks evidence {order}{which}", f"dropsync chargebacks submit {order}{which}"
+    advice = _advice(reason, amount, refunded, refund_ids, suppliers, refusal_on_record, now, (evidence, submit))
+    if evidence_due_by is not None and now >= evidence_due_by and advice.action in (FIGHT, SHOW_REFUND):
+        # Shopify takes no evidence past its deadline (``chargebacks submit`` refuses it): nothing to fight with.
+        why = advice.summary.split(":", 1)[0]
+        summary = (f"the evidence was due by {evidence_due_by:%Y-%m-%d %H:%M} UTC and Shopify no longer takes it: "
+                   f"nothing can be sent, the dispute is lost ({why}, but too late to show it)")  # fmt: skip
+        return Recommendation(ACCEPT, summary, refunds=advice.refunds)
+    return advice
+
+
+def _advice(
+    reason: str, amount: Decimal, refunded: Decimal, refund_ids: list[str], suppliers: list[SupplierSide],
+    refusal_on_record: bool, now: dt.datetime, commands: tuple[str, str],
+) -> Recommendation:  # fmt: skip
+    evidence, submit = commands
     if refund_ids and (refunded >= amount or reason == "CREDIT_NOT_PROCESSED"):
         return Recommendation(
-            SHOW_REFUND, f"already refunded {refunded}: fight with the refund(s) as evidence",
-            (f"dropsync chargebacks evidence {order}", f"dropsync chargebacks submit {order}"),
+            SHOW_REFUND, f"already refunded {refunded}: fight with the refund(s) as evidence", (evidence, submit),
             refunds=tuple(refund_ids),
         )  # fmt: skip
     if reason == "PRODUCT_UNACCEPTABLE" and refusal_on_record:
         summary = "a return was refused under the store's policy: fight with the policy and the refusal"
-        return Recommendation(FIGHT, summary, (f"dropsync chargebacks submit {order}",))
+        return Recommendation(FIGHT, summary, (submit,))
     if not suppliers:
         return Recommendation(REVIEW, "no supplier order is linked: nothing to check delivery against")
     if all(s.delivered for s in suppliers) and any(s.tracking for s in suppliers):
-        steps = (f"dropsync chargebacks evidence {order}", f"dropsync chargebacks submit {order}")
-        return Recommendation(FIGHT, "delivered with tracking: fight it with the evidence pack", steps)
+        return Recommendation(FIGHT, "delivered with tracking: fight it with the evidence pack", (evidence, submit))
     if reason in ("PRODUCT_NOT_RECEIVED", "GENERAL", "PRODUCT_UNACCEPTABLE"):
         return _not_arrived(suppliers, now)
     return Recommendation(REVIEW, f"{reason}: a person decides (delivery and refunds are in the pack)")

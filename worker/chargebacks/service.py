@@ -7,7 +7,7 @@ import datetime as dt
 import shlex
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Chargeback, Order, SupplierOrder
@@ -81,8 +81,30 @@ def recommendation_for(session: Session, row: Chargeback, now: dt.datetime) -> R
     name = shlex.quote(session.get_one(Order, row.order_id).name)
     return recommend(
         reason=row.reason, status=row.status, amount=row.amount, refunded=refunded, refund_ids=[r["id"] for r in made],
-        suppliers=suppliers, refusal_on_record=refused, now=now, order=name,
+        suppliers=suppliers, refusal_on_record=refused, now=now, order=name, dispute=dispute_arg(session, row),
+        evidence_due_by=row.evidence_due_by,
     )  # fmt: skip
+
+
+def order_arg(session: Session, row: Chargeback) -> str | None:
+    """The dispute's order as a command names it (``'#1001'``, quoted for a shell); None when not mirrored."""
+    return shlex.quote(session.get_one(Order, row.order_id).name) if row.order_id is not None else None
+
+
+def dispute_arg(session: Session, row: Chargeback) -> str | None:
+    """The dispute's id for ``--dispute``, when its order has more than one dispute (``current`` would not
+    choose between two needing a response); None when the order alone names it."""
+    if row.order_id is None:
+        return None
+    several = (
+        session.scalar(select(func.count()).select_from(Chargeback).where(Chargeback.order_id == row.order_id)) or 0
+    )
+    return dispute_id(row) if several > 1 else None
+
+
+def dispute_id(row: Chargeback) -> str:
+    """What ``--dispute`` takes: the numeric end of the dispute's GID."""
+    return row.dispute_gid.rsplit("/", 1)[-1]
 
 
 def describe(row: Chargeback) -> dict[str, object]:
