@@ -25,10 +25,10 @@ from worker.web.app import create_app
 
 @pytest.fixture
 def cli(
-    shop: Shop,
-    published: Published,
+    shop: Shop,  # noqa: F811
+    published: Published,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> Iterator[InProcess]:
     """The CLI in this process, on the suite's database and shop (its own shop domain is never used)."""
     yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})

@@ -125,6 +125,31 @@ def test_credit_not_processed_pack_lists_the_refunds_with_their_shopify_ids(
     assert list(advice.refunds) == [gid for gid, _ in refunds]
 
 
+def test_credit_not_processed_without_a_refund_never_tells_the_bank_none_was_issued(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    """Played: a credit-not-processed chargeback on an order never refunded. The pack used to send the bank
+    "No refund has been issued for this order.": the customer's own claim, in the store's evidence. With a
+    refusal on record it sends the refusal; with none it sends nothing of its own and says what it lacks."""
+    gid = fulfilled_order(sandbox)
+    order_id = mirror(client, shop.id, gid)
+    row = open_and_read(sandbox, client, shop.id, gid, "CREDIT_NOT_PROCESSED")
+    bare = _pack(row)
+    assert "uncategorizedText" not in bare.input
+    assert "refundRefusalExplanation" not in bare.input
+    assert len(bare.missing) == 1
+    assert "no refund" in bare.missing[0]
+    with session_scope() as session:
+        request = cancellation.create_request(session, session.get_one(Order, order_id), reason="changed_mind",
+                                              actor="operator:test")  # fmt: skip
+        assert (request.policy_decision or {})["action"] == "deny"
+    refused = _pack(row)
+    assert refused.missing == ()
+    assert refused.refusal is not None
+    assert refused.input["refundRefusalExplanation"] == refused.refusal
+    assert "uncategorizedText" not in refused.input
+
+
 def test_a_parcel_that_never_arrived_under_open_protection_means_accept_and_dispute_the_supplier(
     sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, aliexpress_sandbox: AliExpressSandbox
 ) -> None:

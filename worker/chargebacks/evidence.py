@@ -12,6 +12,8 @@ Per reason:
   ``dropsync policy explain`` prints, with the policy version — and the refusal explanation from the
   policy decision that refused the customer's return;
 - **credit not processed** (CREDIT_NOT_PROCESSED): the refunds actually made, with their Shopify ids;
+  with none, the refusal of the customer's request under the policy, if one is on record; with neither,
+  nothing for the store (``missing`` says so);
 - any other reason: the delivery facts and the refunds, for a person to complete.
 
 ``missing`` lists what the pack lacks (no tracking, no refusal on record…): a person looks before sending.
@@ -248,10 +250,16 @@ def build_pack(session: Session, row: Chargeback) -> Pack:
         pack = Pack(row.id, row.reason, kind, order.name, policy_text=text, policy_version=version, refusal=refused,
                     missing=missing, **base)  # fmt: skip
     elif kind == CREDIT_NOT_PROCESSED:
+        # The store's answer is the refund it made or the refusal it gave under its policy; with neither, the
+        # pack has nothing for the store and says so (never "no refund was issued": that is the claim).
         text, version = policy_text()
-        missing = () if made else ("no refund was made on Shopify: the customer's claim may be right",)
-        pack = Pack(row.id, row.reason, kind, order.name, policy_text=text, policy_version=version, missing=missing,
-                    **base)  # fmt: skip
+        refused = None if made else refusal(session, order.id)
+        missing = () if made or refused else (
+            "no refund was made on Shopify and no refused return or cancellation is on record: the customer's "
+            "claim may be right",
+        )  # fmt: skip
+        pack = Pack(row.id, row.reason, kind, order.name, policy_text=text, policy_version=version, refusal=refused,
+                    missing=missing, **base)  # fmt: skip
     else:
         pack = Pack(row.id, row.reason, kind, order.name, missing=_delivery_gaps(found_parcels, row), **base)
     return _with_input(pack)
@@ -300,7 +308,9 @@ def _with_input(pack: Pack) -> Pack:
         story = _delivery_story(pack)
     elif pack.kind == CREDIT_NOT_PROCESSED:
         values["refundPolicyDisclosure"] = pack.policy_text
-        story = _refund_lines(pack) or ["No refund has been issued for this order."]
+        if pack.refusal:
+            values["refundRefusalExplanation"] = pack.refusal
+        story = _refund_lines(pack)
     else:
         story = _delivery_story(pack) + _refund_lines(pack)
     if story:

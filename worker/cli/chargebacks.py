@@ -188,7 +188,8 @@ def submit(
         if live is None:
             submission.check_submittable(row)  # refused before anyone is asked
         else:
-            done = {"order": name, "dispute": row.dispute_gid, "intent_id": live.id, "state": live.state}
+            done = {"order": name, "dispute": row.dispute_gid, "intent_id": live.id, "state": live.state,
+                    "missing": list(pack.missing)}  # fmt: skip
     if live is not None:  # submitting twice is answered with the first submission, never a second one
         if as_json:
             print_json(done | {"already_submitted": True})
@@ -203,10 +204,14 @@ def submit(
             raise RefusedError("nothing submitted: confirm at a terminal, or pass --yes")
         if not typer.confirm("Submit this evidence to Shopify? Shopify accepts it only once", default=False):
             raise RefusedError("nothing submitted")
+    elif pack.missing and not as_json:  # --yes: asked nothing, but told what the pack lacks
+        for gap in pack.missing:
+            _say(f"warning: the pack lacks something: {gap}")
     with unit_of_work() as session:
         fresh = session.get_one(Chargeback, row.id)
         intent = submission.request_submission(session, fresh, actor=actor(), pack=pack)
-        result = {"order": name, "dispute": fresh.dispute_gid, "intent_id": intent.id, "state": intent.state}
+        result = {"order": name, "dispute": fresh.dispute_gid, "intent_id": intent.id, "state": intent.state,
+                  "missing": list(pack.missing)}  # fmt: skip
     if as_json:
         print_json(result | {"already_submitted": False})
         return
