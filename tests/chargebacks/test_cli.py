@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import Shop, ShopifyIntent
+from models import Chargeback, Order, Shop, ShopifyIntent, TimelineEvent
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.chargebacks.conftest import open_and_read
@@ -188,3 +188,39 @@ def test_a_dispute_whose_order_is_not_mirrored_yet_names_that_order_and_says_syn
     assert (row["order"], row["order_gid"]) == (None, gid)
     assert row["recommendation"]["steps"] == ["dropsync sync reconcile"]
     assert "not mirrored yet" in row["recommendation"]["summary"]
+
+
+def test_a_person_adds_their_own_words_to_a_pack_the_ledger_cannot_fill(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Played: a FRAUDULENT chargeback on a paid order nothing was shipped for yet. The ledger holds nothing
+    for the bank, submit refuses the empty pack, and no command let a person say what they know."""
+    gid = sandbox.control.create_order(status="paid")
+    order_id = mirror(client, shop.id, gid)
+    row = open_and_read(sandbox, client, shop.id, gid, "FRAUDULENT")
+    with session_scope() as session:
+        name = session.get_one(Order, order_id).name
+    capsys.readouterr()
+    code, _, err = cli("chargebacks", "submit", name, "--yes")
+    assert code == 1
+    assert "empty" in err
+    words = "The card holder's address and IP matched; the customer confirmed the order by email on 2 Dec."
+    code, out, err = cli("chargebacks", "evidence", name, "--text", words, "--json")
+    assert code == 0, err
+    assert json.loads(out)["input"]["uncategorizedText"] == words
+    code, out, err = cli("chargebacks", "submit", name, "--yes", "--json")
+    assert code == 0, err
+    with session_scope() as session:
+        intent = session.get_one(ShopifyIntent, json.loads(out)["intent_id"])
+        assert intent.params["input"]["uncategorizedText"] == words
+        assert [e.kind for e in session.scalars(select(TimelineEvent).where(TimelineEvent.order_id == order_id))
+                if e.kind == "chargeback.statement"] == ["chargeback.statement"]  # fmt: skip
+    code, _, err = cli("chargebacks", "evidence", name, "--text", "x" * 5001)
+    assert code == 2
+    assert "5001 characters" in err
+    code, _, err = cli("chargebacks", "evidence", name, "--text", "something else")
+    assert code == 1
+    assert "already queued" in err
+    with session_scope() as session:
+        assert session.get_one(Chargeback, row.id).note == words

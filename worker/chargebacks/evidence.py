@@ -16,7 +16,9 @@ Per reason:
   nothing for the store (``missing`` says so);
 - any other reason: the delivery facts and the refunds, for a person to complete.
 
-``missing`` lists what the pack lacks (no tracking, no refusal on record…): a person looks before sending.
+``missing`` lists what the pack lacks (no tracking, no refusal on record…): a person looks before sending,
+and can add their own words for the bank (``statement``, ``dropsync chargebacks evidence --text``): what the
+ledger cannot know, e.g. for a fraud claim.
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ class Pack:
     refusal: str | None = None
     refunds: tuple[dict[str, Any], ...] = ()
     missing: tuple[str, ...] = ()
+    #: A person's own words for the bank (``dropsync chargebacks evidence --text``), sent first in
+    #: ``uncategorizedText``: what the ledger cannot know (a fraud check, a conversation with the customer).
+    statement: str | None = None
     input: dict[str, Any] = field(default_factory=dict)
     built_at: dt.datetime = field(default_factory=utcnow)
 
@@ -93,7 +98,8 @@ class Pack:
             "order": self.order_name, "parcels": [p.to_dict() for p in self.parcels],
             "shopify_fulfillments": list(self.shopify_fulfillments), "policy_text": self.policy_text,
             "policy_version": self.policy_version, "refusal": self.refusal, "refunds": list(self.refunds),
-            "missing": list(self.missing), "input": dict(self.input), "built_at": self.built_at.isoformat(),
+            "missing": list(self.missing), "statement": self.statement, "input": dict(self.input),
+            "built_at": self.built_at.isoformat(),
         }  # fmt: skip
 
     @classmethod
@@ -104,7 +110,8 @@ class Pack:
             shopify_fulfillments=tuple(data.get("shopify_fulfillments", [])), policy_text=data.get("policy_text"),
             policy_version=data.get("policy_version"), refusal=data.get("refusal"),
             refunds=tuple(data.get("refunds", [])), missing=tuple(data.get("missing", [])),
-            input=dict(data.get("input", {})), built_at=_time(data["built_at"]) or utcnow(),
+            statement=data.get("statement"), input=dict(data.get("input", {})),
+            built_at=_time(data["built_at"]) or utcnow(),
         )  # fmt: skip
 
 
@@ -242,6 +249,7 @@ def build_pack(session: Session, row: Chargeback) -> Pack:
         "parcels": found_parcels,
         "shopify_fulfillments": tuple(row.shopify_fulfillments),
         "refunds": made,
+        "statement": row.note,
     }
     if kind == UNACCEPTABLE:
         text, version = policy_text()
@@ -313,6 +321,8 @@ def _with_input(pack: Pack) -> Pack:
         story = _refund_lines(pack)
     else:
         story = _delivery_story(pack) + _refund_lines(pack)
+    if pack.statement:
+        story = [pack.statement, *story]
     if story:
         values["uncategorizedText"] = "\n".join(story)
     return Pack(**{**pack.__dict__, "input": values})

@@ -146,12 +146,18 @@ def _print_pack(name: str, row: Chargeback, pack: evidence.Pack) -> None:
 def evidence_(
     order: str = typer.Argument(...),
     read_tracking: bool = typer.Option(False, "--tracking", help="Read the parcels' AliExpress tracking first."),
+    text: str | None = typer.Option(
+        None, "--text", help="Your own words for the bank, sent first with the pack ('' removes them)."
+    ),
     dispute: str | None = DISPUTE,
     as_json: bool = JSON,
 ) -> None:
     """Assemble the evidence pack from the ledger (per reason) and show exactly what would be sent.
 
+    --text adds what the ledger cannot know (a fraud check, the customer's messages) to the pack,
+    kept until the evidence is sent; a pack with nothing else can then be submitted.
     Example: dropsync chargebacks evidence '#1001' --tracking --json
+    Example: dropsync chargebacks evidence '#1001' --text "The customer confirmed receipt by email on 2 Dec."
     """
     if read_tracking:
         from worker.chargebacks import tracking
@@ -162,12 +168,41 @@ def evidence_(
             row_id = service.current(session, resolve_order(session, order), dispute).id
         with client_from_settings() as ae:
             tracking.snapshot(session_scope, row_id, ae)
+    if text is not None:
+        with unit_of_work() as session:
+            _state(session, service.current(session, resolve_order(session, order), dispute), text)
     with unit_of_work() as session:
         row, pack, name = _pack(session, order, dispute)
     if as_json:
         print_json(pack.to_dict() | {"order": name, "dispute": row.dispute_gid})
         return
     _print_pack(name, row, pack)
+
+
+#: Longer words would not be read: Shopify's evidence text is for a short statement (checked here, before
+#: anything is stored).
+STATEMENT_MAX = 5000
+
+
+def _state(session: Session, row: Chargeback, text: str) -> None:
+    """Keep (or, with '', remove) a person's statement for ``row``'s pack, on the order's timeline."""
+    from worker.timeline import record_event
+
+    words = text.strip() or None
+    if words is not None and len(words) > STATEMENT_MAX:
+        raise UsageError(f"--text is {len(words)} characters: at most {STATEMENT_MAX}")
+    submission.check_submittable(row)  # nothing to add to evidence already sent or no longer taken
+    if (live := submission.live_submission(session, row)) is not None:
+        raise RefusedError(f"the evidence is already queued for Shopify as intent {live.id}: it is sent as it was")
+    if words == row.note:
+        return
+    row.note = words
+    record_event(
+        session, shop_id=row.shop_id, order_id=row.order_id, kind="chargeback.statement", actor=actor(),
+        message=(f"statement for dispute {service.dispute_id(row)} {'set' if words else 'removed'}"
+                 + (f": {words[:200]}" if words else "")),
+        data={"chargeback_id": row.id},
+    )  # fmt: skip
 
 
 @app.command("submit")
