@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
 from integrations.shopify.client import ShopifyClient
-from models import Alert, CancellationRequest, Order, Refund, Shop, ShopifyIntent, SupplierOrder
+from models import Alert, CancellationRequest, Chargeback, Order, Refund, Shop, ShopifyIntent, SupplierOrder
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, client, mirror, published, sandbox, shop  # noqa: F401  (fixtures)
 from tests.supplier.factories import T0, make_order
@@ -262,3 +262,32 @@ def test_reordering_after_a_seller_cancelled_is_not_reported_as_a_loss(session: 
     session.flush()
     found = check_orders(session, [order.id], NOW + dt.timedelta(hours=1), SETTINGS)
     assert [f.disagreement.message for f in found] == []
+
+
+# -- 6. an order whose money the customer's bank took back in full (a chargeback lost or accepted) -----------
+
+
+def test_an_order_charged_back_in_full_is_not_to_be_bought_and_its_live_supplier_order_is_to_be_cancelled(
+    session: Session,
+) -> None:
+    """Played: a FRAUDULENT chargeback on #1005 (paid, unfulfilled, nothing bought yet) was lost: the bank
+    gave the customer 123.17 back. ``dropsync check`` still said "#1005 was paid more than 48 h ago and no
+    AliExpress order is linked: place the supplier order and link it": buying goods for an order the store was
+    never paid for. And once bought, the paid supplier order should be cancelled before it ships."""
+    order = make_order(session)
+    order.display_financial_status, order.display_fulfillment_status = "PAID", "UNFULFILLED"
+    session.add(Chargeback(
+        shop_id=order.shop_id, order_id=order.id, dispute_gid="gid://shopify/ShopifyPaymentsDispute/1",
+        dispute_type="CHARGEBACK", reason="FRAUDULENT", status="LOST", amount=order.total_price,
+        currency=order.currency, fee=Decimal("15.00"),
+    ))  # fmt: skip
+    session.flush()
+    later = order.shopify_created_at + dt.timedelta(days=3)
+    assert check_orders(session, [order.id], later, SETTINGS) == []
+
+    so = supplier.link_supplier_order(session, order, "8127179095636179", None, "operator", now=later)
+    so.status, so.paid_at, so.amount_paid = st.AWAITING_SHIPMENT, later, Decimal("12.00")
+    session.flush()
+    found = check_orders(session, [order.id], later + dt.timedelta(hours=1), SETTINGS)
+    assert [f.disagreement.rule for f in found] == [rules.SHOPIFY_CANCELLED_SUPPLIER_LIVE]
+    assert "charged back" in found[0].disagreement.message

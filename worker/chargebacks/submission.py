@@ -16,6 +16,7 @@ dispute's reason in ``DROPSYNC_CHARGEBACK_AUTO_SUBMIT`` and the recommendation i
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from typing import Any
 
 from sqlalchemy import select
@@ -96,9 +97,12 @@ def request_submission(session: Session, row: Chargeback, *, actor: str, pack: P
     if (busy := other_dispute_in_flight(session, row)) is not None:
         _refuse_while_busy(busy)
     pack = pack or build_pack(session, row)
-    if not pack.input:
-        raise RefusedError("the evidence pack is empty: nothing the ledger holds supports this dispute")
     order = session.get_one(Order, row.order_id)
+    if not pack.input:
+        raise RefusedError(
+            "the evidence pack is empty: nothing the ledger holds supports this dispute; add what you know "
+            f'with dropsync chargebacks evidence {shlex.quote(order.name)} --text "…", or accept it'
+        )
     row.pack, row.pack_built_at, row.submitted_by = pack.to_dict(), utcnow(), actor
     params: dict[str, Any] = {
         "order_gid": order.shopify_gid, "dispute_gid": row.dispute_gid, "evidence_gid": row.evidence_gid,

@@ -7,9 +7,10 @@ deadline, and the ``dropsync`` command that records or performs it. No queries, 
 =============================  ==========================================================================
 rule                           fires while
 =============================  ==========================================================================
-shopify_cancelled_supplier_live  Shopify cancelled or fully refunded; a supplier order is paid, not shipped,
-                               and no cancellation is pending with the seller (ask it to cancel: before
-                               it ships). After the seller refused: open a dispute or wait for tracking.
+shopify_cancelled_supplier_live  Shopify cancelled, fully refunded or charged back in full; a supplier order
+                               is paid, not shipped, and no cancellation is pending with the seller (ask it
+                               to cancel: before it ships). After the seller refused: open a dispute or wait
+                               for tracking.
 supplier_cancelled_shopify_open  a supplier order closed cancelled (the money comes back); Shopify open and
                                not refunded (nor given back by the customer's bank in a chargeback); no
                                other live supplier order covers its lines (one linked without items covers
@@ -80,7 +81,20 @@ class ShopifySide:
 
     @property
     def cancelled_or_refunded(self) -> bool:
-        return self.cancelled_at is not None or self.financial_status == "REFUNDED"
+        """Cancelled, refunded in full, or all its money given back by the customer's bank (a chargeback):
+        nothing is owed the customer, so nothing should be bought or shipped for it."""
+        return self.cancelled_at is not None or self.financial_status == "REFUNDED" or self.charged_back_in_full
+
+    @property
+    def charged_back_in_full(self) -> bool:
+        return self.charged_back > 0 and self.charged_back >= self.total_price - self.total_refunded
+
+    @property
+    def what(self) -> str:
+        """How the order ended, for a message: cancelled, refunded or charged back."""
+        if self.cancelled_at is not None:
+            return "cancelled"
+        return "refunded" if self.financial_status == "REFUNDED" else "charged back by the customer's bank"
 
     @property
     def open_unrefunded(self) -> bool:
@@ -143,7 +157,7 @@ def shopify_cancelled_supplier_live(
     if not order.cancelled_or_refunded:
         return []
     out = []
-    what = "cancelled" if order.cancelled_at else "refunded"
+    what = order.what
     for so in suppliers:
         if so.status not in LIVE_STATES or so.disputed:
             continue
