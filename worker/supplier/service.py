@@ -89,9 +89,9 @@ def _check_items(session: Session, order: Order, items: ItemSpec, excluding: int
             raise UsageError(f"quantity for {line.title!r} must be positive")
         covered = _covered(session, line, excluding)
         if covered + quantity > line.quantity:
+            others = f" ({covered} already covered by other supplier orders)" if covered else ""
             raise RefusedError(
-                f"{line.title!r}: {quantity} more would cover {covered + quantity} of {line.quantity} ordered "
-                "(other supplier orders already cover some)"
+                f"{line.title!r}: {quantity} would cover {covered + quantity} of the {line.quantity} ordered{others}"
             )
 
 
