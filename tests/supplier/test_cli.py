@@ -208,4 +208,4 @@ def test_show_and_list_with_a_split_order(cli, aliexpress_sandbox) -> None:
     assert first in out
     code, _, err = cli("supplier", "link", name, sb.paid_order(), "--items", "1:1")
     assert code == 1
-    assert "cover 3 of 2" in err
+    assert "cover 3 of the 2 ordered (2 already covered by other supplier orders)" in err
