@@ -73,4 +73,10 @@ class Chargeback(IdMixin, TimestampMixin, Base):
     pack: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     pack_built_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     submitted_by: Mapped[str | None] = mapped_column(String(100))
+    #: A person's own words for the bank (``dropsync chargebacks evidence --text``), sent with the pack.
     note: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def number(self) -> str:
+        """The numeric end of the dispute's GID: how messages name it, and what ``--dispute`` takes."""
+        return self.dispute_gid.rsplit("/", 1)[-1]

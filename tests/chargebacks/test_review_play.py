@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
-from models import Alert, Chargeback, Order, Shop
+from models import Alert, Chargeback, Order, Shop, SupplierOrder
 from sandboxes.aliexpress import AliExpressSandbox
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
@@ -98,6 +98,20 @@ def test_exposure_counts_a_chargeback_whose_order_is_not_mirrored_yet(
     assert Decimal(total.get(row.currency, "0")) == row.amount + row.fee, total
 
 
+def _paid_never_shipped(
+    sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, aliexpress: AliExpressSandbox
+) -> tuple[str, int, str]:
+    """A mirrored order whose linked AliExpress order is paid and awaiting shipment, polled once.
+    (order gid, order id, AliExpress order number)"""
+    oid = aliexpress.paid_order("12.40")
+    gid = sandbox.control.create_order(status="accepted", line_items=1, aliexpress_order_id=oid)
+    order_id = mirror(client, shop.id, gid)
+    with session_scope() as session, aliexpress.client() as ae:
+        so = supplier.link_supplier_order(session, session.get_one(Order, order_id), oid, None, "operator:test")
+        polling.poll_supplier_order(session, so, ae, aliexpress.clock.now())
+    return gid, order_id, oid
+
+
 def test_opening_the_aliexpress_dispute_the_recommendation_asked_for_does_not_turn_it_into_a_poll_loop(
     sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, aliexpress_sandbox: AliExpressSandbox,
     cli: InProcess, capsys: pytest.CaptureFixture[str],
@@ -107,12 +121,7 @@ def test_opening_the_aliexpress_dispute_the_recommendation_asked_for_does_not_tu
     that, the advice became "review: supplier order SO has no known buyer-protection end: poll it before
     deciding"; `dropsync supplier poll SO` changed nothing, so the advice asks for a poll forever. The supplier
     order's `in_dispute` status is taken for "shipped" although it never shipped (no tracking, no ship date)."""
-    oid = aliexpress_sandbox.paid_order("12.40")  # paid, awaiting shipment: never shipped
-    gid = sandbox.control.create_order(status="accepted", line_items=1, aliexpress_order_id=oid)
-    order_id = mirror(client, shop.id, gid)
-    with session_scope() as session, aliexpress_sandbox.client() as ae:
-        so = supplier.link_supplier_order(session, session.get_one(Order, order_id), oid, None, "operator:test")
-        polling.poll_supplier_order(session, so, ae, aliexpress_sandbox.clock.now())
+    gid, _, oid = _paid_never_shipped(sandbox, client, shop, aliexpress_sandbox)
     row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
     now = aliexpress_sandbox.clock.now()
     with session_scope() as session:
@@ -125,11 +134,25 @@ def test_opening_the_aliexpress_dispute_the_recommendation_asked_for_does_not_tu
     code, _, err = cli("dispute", "open", oid, "--reason", "not_shipped")  # the operator follows the advice
     assert code == 0, err
     with session_scope() as session, aliexpress_sandbox.client() as ae:
-        polling.poll_supplier_order(session, session.scalars(select(type(so))).one(), ae, now)  # as advised next
+        polling.poll_supplier_order(session, session.scalars(select(SupplierOrder)).one(), ae, now)  # as advised next
     with session_scope() as session:
         after = service.recommendation_for(session, session.get_one(Chargeback, row.id), now)
     assert after.action == recommend.ACCEPT_AND_DISPUTE, after.summary
     assert not any("dropsync dispute open" in s for s in after.steps)  # it is open now: not asked again
+
+
+def _decided(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, status: str) -> tuple[int, str]:
+    """A fulfilled order whose not-received chargeback the bank decided ``status``, read into the ledger.
+    (order id, order name)"""
+    from worker.chargebacks import sync
+
+    gid = fulfilled_order(sandbox)
+    order_id = mirror(client, shop.id, gid)
+    row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
+    sandbox.control.decide_dispute(row.dispute_gid, status)
+    assert sync.refresh(session_scope, shop.id, row.dispute_gid, client) == status
+    with session_scope() as session:
+        return order_id, session.get_one(Order, order_id).name
 
 
 def _alerts_section(out: str) -> str:
@@ -143,15 +166,8 @@ def test_orders_show_does_not_present_a_resolved_chargeback_alert_as_open(
     still listed, under "Alerts", "chargeback_needs_response · warning · evidence due by … review the evidence
     pack" for both, with nothing saying they were resolved (the table drops `resolved_at`, which only --json
     has). A store owner reads two open chargeback deadlines on an order whose disputes are over."""
-    gid = fulfilled_order(sandbox)
-    order_id = mirror(client, shop.id, gid)
-    row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
-    sandbox.control.decide_dispute(row.dispute_gid, "WON")
-    from worker.chargebacks import sync
-
-    assert sync.refresh(session_scope, shop.id, row.dispute_gid, client) == "WON"
+    order_id, name = _decided(sandbox, client, shop, "WON")
     with session_scope() as session:
-        name = session.get_one(Order, order_id).name
         alerts = session.scalars(select(Alert).where(Alert.order_id == order_id)).all()
     assert [(a.kind, a.resolved_at is not None) for a in alerts] == [("chargeback_needs_response", True)]
     capsys.readouterr()
@@ -170,15 +186,7 @@ def test_orders_show_tells_a_lost_chargeback_outside_the_timeline(
     0.00" and a Money table with only the customer's payment and the supplier payment; the lost chargeback
     appeared nowhere but as a line deep in the timeline. `report exposure` counts it; the order view should
     too (the dispute, its status and the money it took)."""
-    gid = fulfilled_order(sandbox)
-    order_id = mirror(client, shop.id, gid)
-    row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
-    sandbox.control.decide_dispute(row.dispute_gid, "LOST")
-    from worker.chargebacks import sync
-
-    assert sync.refresh(session_scope, shop.id, row.dispute_gid, client) == "LOST"
-    with session_scope() as session:
-        name = session.get_one(Order, order_id).name
+    _, name = _decided(sandbox, client, shop, "LOST")
     capsys.readouterr()
     code, out, _ = cli("orders", "show", name)
     assert code == 0
@@ -218,12 +226,7 @@ def _accepted_chargeback_and_cancelled_supplier(
 ) -> tuple[str, Chargeback]:
     """An order whose chargeback the store ACCEPTED (the bank gave the customer the whole order back), and
     whose never-shipped AliExpress order the seller then cancelled (money back to the store)."""
-    oid = aliexpress.paid_order("12.40")
-    gid = sandbox.control.create_order(status="accepted", line_items=1, aliexpress_order_id=oid)
-    order_id = mirror(client, shop.id, gid)
-    with session_scope() as session, aliexpress.client() as ae:
-        so = supplier.link_supplier_order(session, session.get_one(Order, order_id), oid, None, "operator:test")
-        polling.poll_supplier_order(session, so, ae, aliexpress.clock.now())
+    gid, order_id, oid = _paid_never_shipped(sandbox, client, shop, aliexpress)
     row = open_and_read(sandbox, client, shop.id, gid, "PRODUCT_NOT_RECEIVED")
     sandbox.control.decide_dispute(row.dispute_gid, "ACCEPTED")
     from worker.chargebacks import sync
@@ -232,9 +235,9 @@ def _accepted_chargeback_and_cancelled_supplier(
     aliexpress.request_cancellation(oid)
     aliexpress.seller_accepts_cancellation(oid)
     with session_scope() as session, aliexpress.client() as ae:
-        polling.poll_supplier_order(session, session.scalars(select(type(so))).one(), ae, aliexpress.clock.now())
+        polling.poll_supplier_order(session, session.scalars(select(SupplierOrder)).one(), ae, aliexpress.clock.now())
         name = session.get_one(Order, order_id).name
-        assert session.scalars(select(type(so))).one().status == "closed_cancelled"
+        assert session.scalars(select(SupplierOrder)).one().status == "closed_cancelled"
     return name, row
 
 

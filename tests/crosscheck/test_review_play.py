@@ -103,6 +103,22 @@ def _merchant_cancels_without_refund(client: ShopifyClient, gid: str) -> None:
         assert client.wait_for_job(job["id"])
 
 
+def _our_cancel_and_refund_fails(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop) -> tuple[str, int, int]:
+    """A paid order, a cancellation request the policy refunds in full, and our first orderCancel failing
+    (5xx on every try of the attempt): the intent waits to be retried. (gid, order id, request id)"""
+    gid = sandbox.control.create_order(status="paid", line_items=1)
+    order_id = mirror(client, shop.id, gid)
+    with session_scope() as session:
+        request = service.create_request(session, session.get_one(Order, order_id), reason="out_of_stock", actor="t")
+        if request.state == s.NEEDS_APPROVAL:
+            service.approve(session, request, "t")
+        request_id = request.id
+    sandbox.control.fail_next("error", field="orderCancel", times=6)
+    execution.run_request(session_scope, request_id, client)
+    sandbox.control.clear_faults()
+    return gid, order_id, request_id
+
+
 def test_merchant_cancel_without_refund_during_our_intent_never_leaves_the_customer_unrefunded(
     sandbox: ShopifySandbox,
     client: ShopifyClient,
@@ -115,23 +131,15 @@ def test_merchant_cancel_without_refund_during_our_intent_never_leaves_the_custo
     as its own (intent ``succeeded``, request ``done`` "order cancelled on Shopify") although its intent was to
     cancel *and refund*: Shopify shows the order cancelled, PAID, refunded 0.00, and ``dropsync check`` shows
     nothing. The customer is never refunded and no person is told."""
-    gid = sandbox.control.create_order(status="paid", line_items=1)
-    order_id = mirror(client, shop.id, gid)
+    gid, order_id, request_id = _our_cancel_and_refund_fails(sandbox, client, shop)
     with session_scope() as session:
-        request = service.create_request(session, session.get_one(Order, order_id), reason="out_of_stock", actor="t")
-        if request.state == s.NEEDS_APPROVAL:
-            service.approve(session, request, "t")
-        assert request.policy_decision is not None
-        request_id, expected = request.id, Decimal(str(request.policy_decision["refund_total"]))
+        decision = session.get_one(CancellationRequest, request_id).policy_decision
+        assert decision is not None
+        expected = Decimal(str(decision["refund_total"]))
     assert expected > 0
-
-    # Our orderCancel does not get through this time (5xx on every try of the attempt).
-    sandbox.control.fail_next("error", field="orderCancel", times=6)
-    first = execution.run_request(session_scope, request_id, client)
-    sandbox.control.clear_faults()
     with session_scope() as session:
         intent = session.scalars(select(ShopifyIntent).where(ShopifyIntent.cancellation_request_id == request_id)).one()
-        assert intent.state not in ("succeeded", "failed"), (first, intent.state)
+        assert intent.state not in ("succeeded", "failed"), intent.state
         assert intent.params.get("refund") is True  # ours was to cancel and refund
     assert sandbox.control.applied_counts(gid) == {}
 
@@ -161,17 +169,7 @@ def test_a_refund_at_the_outside_cancellation_with_money_still_refundable_goes_t
     """The same, but the merchant cancels without refunding and then refunds part of it by hand: Shopify
     shows a refund since the cancellation and money still refundable. dropsync cannot tell that from a
     refund of its own still pending, so it sends nothing more and hands the request to a person."""
-    gid = sandbox.control.create_order(status="paid", line_items=1)
-    order_id = mirror(client, shop.id, gid)
-    with session_scope() as session:
-        request = service.create_request(session, session.get_one(Order, order_id), reason="out_of_stock", actor="t")
-        if request.state == s.NEEDS_APPROVAL:
-            service.approve(session, request, "t")
-        request_id = request.id
-    sandbox.control.fail_next("error", field="orderCancel", times=6)
-    execution.run_request(session_scope, request_id, client)
-    sandbox.control.clear_faults()
-
+    gid, order_id, request_id = _our_cancel_and_refund_fails(sandbox, client, shop)
     _merchant_cancels_without_refund(client, gid)
     by_hand, moved = refund_input(client, read_order(client, gid), lines=[], shipping=Decimal(0),
                                   total=Decimal("5.00"), note="goodwill, by hand", notify=False)  # fmt: skip

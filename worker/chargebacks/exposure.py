@@ -26,6 +26,12 @@ def _at_risk_filter() -> list[object]:
     return [Chargeback.dispute_type == "CHARGEBACK", Chargeback.status.not_in(CLEARED)]
 
 
+def cost(row: Chargeback) -> Decimal:
+    """What one dispute costs the store by this module's rule: amount + fee for a chargeback not won (nor
+    prevented), 0 otherwise (an inquiry moves no money)."""
+    return row.amount + row.fee if row.dispute_type == "CHARGEBACK" and row.status not in CLEARED else Decimal(0)
+
+
 def at_risk(session: Session) -> dict[int, Decimal]:
     """Order id → disputed amount + fee of its chargebacks not won (those of mirrored orders: see
     :func:`unlinked` for the others)."""

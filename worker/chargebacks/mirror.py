@@ -210,7 +210,7 @@ def _record(session: Session, row: Chargeback, created: bool, changes: list[str]
         message = f"{row.dispute_type.lower()} opened by the customer's bank: {row.reason} for {money}{due}"
         kind = "chargeback.opened"
     else:
-        message = f"{row.dispute_type.lower()} {row.dispute_gid.rsplit('/', 1)[-1]}: " + "; ".join(changes)
+        message = f"{row.dispute_type.lower()} {row.number}: " + "; ".join(changes)
         kind = "chargeback.changed"
     record_event(
         session, shop_id=row.shop_id, order_id=row.order_id, kind=kind, actor=actor, message=message,
@@ -234,7 +234,7 @@ def link_orders(session: Session, shop_id: int, orders: dict[str, int]) -> int:
         row.order_id = orders[str(row.order_gid)]
         record_event(
             session, shop_id=shop_id, order_id=row.order_id, kind="chargeback.linked", actor="system",
-            message=f"{row.dispute_type.lower()} {row.dispute_gid.rsplit('/', 1)[-1]} ({row.reason}, "
+            message=f"{row.dispute_type.lower()} {row.number} ({row.reason}, "
             f"{round_money(row.amount, row.currency)} {row.currency}, {row.status}) linked to this order",
             data={"chargeback_id": row.id, "dispute": row.dispute_gid},
         )  # fmt: skip

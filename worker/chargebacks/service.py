@@ -31,7 +31,7 @@ def current(session: Session, order: Order, dispute: str | None = None) -> Charg
     if dispute is not None:
         wanted = dispute.strip().rsplit("/", 1)[-1]
         for row in rows:
-            if row.dispute_gid.rsplit("/", 1)[-1] == wanted:
+            if row.number == wanted:
                 return row
         raise NotFoundError(f"order {order.name} has no dispute {dispute!r} (its disputes: {_ids(rows)})")
     needing = [r for r in rows if r.status == "NEEDS_RESPONSE"]
@@ -44,7 +44,7 @@ def current(session: Session, order: Order, dispute: str | None = None) -> Charg
 
 
 def _ids(rows: list[Chargeback]) -> str:
-    return ", ".join(f"{r.dispute_gid.rsplit('/', 1)[-1]} {r.dispute_type.lower()} {r.reason}" for r in rows)
+    return ", ".join(f"{r.number} {r.dispute_type.lower()} {r.reason}" for r in rows)
 
 
 def supplier_side(session: Session, row: Chargeback) -> list[SupplierSide]:
@@ -78,10 +78,11 @@ def recommendation_for(session: Session, row: Chargeback, now: dt.datetime) -> R
     refunded = sum((Decimal(r["amount"]) for r in made), Decimal(0))
     refused = evidence.refusal(session, row.order_id) is not None
     suppliers = supplier_side(session, row)
-    name = shlex.quote(session.get_one(Order, row.order_id).name)
+    order = order_arg(session, row)
+    assert order is not None  # row.order_id is set here
     return recommend(
         reason=row.reason, status=row.status, amount=row.amount, refunded=refunded, refund_ids=[r["id"] for r in made],
-        suppliers=suppliers, refusal_on_record=refused, now=now, order=name, dispute=dispute_arg(session, row),
+        suppliers=suppliers, refusal_on_record=refused, now=now, order=order, dispute=dispute_arg(session, row),
         evidence_due_by=row.evidence_due_by,
     )  # fmt: skip
 
@@ -99,12 +100,7 @@ def dispute_arg(session: Session, row: Chargeback) -> str | None:
     several = (
         session.scalar(select(func.count()).select_from(Chargeback).where(Chargeback.order_id == row.order_id)) or 0
     )
-    return dispute_id(row) if several > 1 else None
-
-
-def dispute_id(row: Chargeback) -> str:
-    """What ``--dispute`` takes: the numeric end of the dispute's GID."""
-    return row.dispute_gid.rsplit("/", 1)[-1]
+    return row.number if several > 1 else None
 
 
 def describe(row: Chargeback) -> dict[str, object]:

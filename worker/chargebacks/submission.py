@@ -119,7 +119,7 @@ def request_submission(session: Session, row: Chargeback, *, actor: str, pack: P
     outbox.enqueue(session, SUBMIT_TASK, [intent.id], dedupe_key=f"{SUBMIT_TASK}:{intent.id}")
     record_event(
         session, shop_id=row.shop_id, order_id=order.id, kind="chargeback.submission_requested", actor=actor,
-        message=f"evidence pack for dispute {row.dispute_gid.rsplit('/', 1)[-1]} ({row.reason}) to be submitted "
+        message=f"evidence pack for dispute {row.number} ({row.reason}) to be submitted "
         f"to Shopify (intent {intent.id}): {', '.join(sorted(pack.input))}",
         data={"chargeback_id": row.id, "intent_id": intent.id, "fields": sorted(pack.input)},
     )  # fmt: skip

@@ -199,7 +199,7 @@ def _state(session: Session, row: Chargeback, text: str) -> None:
     row.note = words
     record_event(
         session, shop_id=row.shop_id, order_id=row.order_id, kind="chargeback.statement", actor=actor(),
-        message=(f"statement for dispute {service.dispute_id(row)} {'set' if words else 'removed'}"
+        message=(f"statement for dispute {row.number} {'set' if words else 'removed'}"
                  + (f": {words[:200]}" if words else "")),
         data={"chargeback_id": row.id},
     )  # fmt: skip

@@ -280,12 +280,12 @@ def _chargebacks(session: Session, order: Order) -> list[dict[str, Any]]:
     fee. ``lost``: what a decided one took for good (LOST, ACCEPTED…); ``at_risk``: what an open one holds
     (the bank already took it back; it returns only if the store wins). An inquiry moves no money."""
     from models.chargebacks import FINAL_STATUSES
-    from worker.chargebacks.exposure import CLEARED  # imported where used: `orders list` needs none of it
+    from worker.chargebacks.exposure import cost as cost_of  # imported where used: `orders list` needs none of it
 
     query = select(Chargeback).where(Chargeback.order_id == order.id).order_by(Chargeback.id)
     rows = []
     for c in session.scalars(query):
-        cost = c.amount + c.fee if c.dispute_type == "CHARGEBACK" and c.status not in CLEARED else Decimal(0)
+        cost = cost_of(c)
         final = c.status in FINAL_STATUSES
         rows.append(
             {"id": c.id, "dispute": c.dispute_gid, "type": c.dispute_type, "reason": c.reason,

@@ -99,9 +99,8 @@ class ShopifySide:
     @property
     def open_unrefunded(self) -> bool:
         """Not cancelled and the customer still has money to get back (a chargeback not won gave it)."""
-        if self.cancelled_at is not None or self.financial_status in ("REFUNDED", "VOIDED"):
-            return False
-        return self.charged_back <= 0 or self.total_price - self.total_refunded - self.charged_back > 0
+        in_full = self.cancelled_at is not None or self.financial_status in ("REFUNDED", "VOIDED")
+        return not (in_full or self.charged_back_in_full)
 
 
 @dataclass(frozen=True)
