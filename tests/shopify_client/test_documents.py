@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
+
 import graphql
+import orjson
 import pytest
 
 from integrations.shopify import documents
 from integrations.shopify.documents import MAX_QUERY_COST, DocumentError, estimate_cost
-from integrations.shopify.schema import load_schema, load_types, validate_document
+from integrations.shopify.schema import (
+    TYPES_FILE,
+    load_schema,
+    load_types,
+    read_introspection,
+    type_index,
+    validate_document,
+)
 
 FRAGMENTS = {
     "OrderFields",
@@ -165,6 +175,15 @@ def test_the_cost_rules_type_index_agrees_with_the_schema_on_every_field() -> No
             assert types.is_connection(named.name) == connection, named.name
             checked += 1
     assert checked > 9_000  # every output field of the 2026-10 schema
+
+
+def test_the_shipped_type_index_is_the_one_the_introspection_gives() -> None:
+    """``load_types`` reads the index kept beside the introspection: were the introspection replaced (a new
+    API version) without ``python -m integrations.shopify.schema``, this fails."""
+    expected = type_index(read_introspection())
+    shipped = orjson.loads(gzip.decompress(TYPES_FILE.read_bytes()))
+    assert shipped == expected
+    assert len(expected["kinds"]) > 3_000
 
 
 def test_bad_documents_are_refused_with_a_clear_error() -> None:
