@@ -26,7 +26,7 @@ from sandboxes.shopify import ids
 from tests.cli.support import DROPSYNC, dropsync
 from tests.support.receivers import free_port
 from worker.db import session_scope
-from worker.mirror import reconcile
+from worker.mirror import backfill, reconcile
 from worker.runtime import ManagedProcess, web_argv, worker_argv
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -83,7 +83,7 @@ def test_a_backfill_killed_between_parts_is_resumed_to_every_order_once(
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     parts = _parts(committed_db)
-    assert len(parts) == parts[0].parts == 8
+    assert len(parts) == parts[0].parts == backfill.PARTS
     assert any(p.status != "completed" for p in parts)
     with Session(committed_db) as session:
         before = session.scalar(select(func.count()).select_from(Order))
@@ -93,7 +93,7 @@ def test_a_backfill_killed_between_parts_is_resumed_to_every_order_once(
 
     resumed = dropsync("sync", "backfill", "--resume", str(parts[0].id), env=shop_env, timeout=180)
     assert resumed.code == 0, resumed.err
-    assert f"backfill {parts[0].id}: 8 parts" in resumed.out
+    assert f"backfill {parts[0].id}: {backfill.PARTS} parts" in resumed.out
     with Session(committed_db) as session:
         count, distinct = session.execute(select(func.count(), func.count(func.distinct(Order.shopify_gid)))).one()
         assert count == distinct == ORDERS
@@ -221,15 +221,15 @@ def test_webhooks_for_the_same_orders_during_a_backfill_leave_each_order_once_at
             except BaseException as exc:  # surfaced by the test's thread, not lost in this one
                 errors.append(exc)
 
-        backfill = subprocess.Popen([DROPSYNC, "sync", "backfill"], env={**os.environ, "COLUMNS": "200", **env},
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        backfilling = subprocess.Popen([DROPSYNC, "sync", "backfill"], env={**os.environ, "COLUMNS": "200", **env},
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         edits = threading.Thread(target=merchant)
         edits.start()
-        _, err = backfill.communicate(timeout=240)
+        _, err = backfilling.communicate(timeout=240)
         (tmp_path / "backfill.log").write_text(err)  # among the logs shown when a later check fails
         edits.join(60)
         assert not errors, errors
-        assert backfill.returncode == 0, err[-3000:]
+        assert backfilling.returncode == 0, err[-3000:]
         assert len(touched) > 150
         assert len(created) == 10
 

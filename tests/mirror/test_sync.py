@@ -273,8 +273,11 @@ def test_a_large_shop_is_exported_in_parts_that_cover_every_order_once(
 def test_a_large_shop_s_parts_start_and_end_small() -> None:
     shares = backfill.spans(backfill.PARTS)
     whole = sum(shares)
-    assert len(shares) == 8
-    assert shares[0] / whole < 0.03  # the apply starts after ~2.5 % of the export
+    assert len(shares) == backfill.PARTS == 10
+    assert shares[0] / whole < 0.03  # the apply starts after ~2.6 % of the export
+    growing = shares[: shares.index(1.0) + 1]  # then each part up to a middle one at most 1.5x the one before
+    assert len(growing) == 6
+    assert all(b <= a * backfill.GROWTH for a, b in itertools.pairwise(growing))
     assert shares[-1] / whole < 0.05  # and ends ~4 % of the orders after it
     assert max(shares) / whole < 0.2
     assert backfill.spans(1) == [1.0]

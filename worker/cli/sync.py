@@ -71,7 +71,7 @@ def backfill_command(
 ) -> None:
     """Export every order with bulk operations and apply them in batches (resumable).
 
-    A shop of 10,000 orders or more is exported in 8 parts by creation time: each part is applied while
+    A shop of 10,000 orders or more is exported in 10 parts by creation time: each part is applied while
     Shopify exports the next.
 
     Example: dropsync sync backfill --since 2026-01-01
