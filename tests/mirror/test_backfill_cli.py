@@ -1,5 +1,5 @@
 """``dropsync sync backfill`` as an operator runs it: a real sandbox process, the real command, killed
-mid-run and resumed (PostgreSQL: two appliers, the production wiring); and run while the store's webhooks
+mid-run and resumed (PostgreSQL: parallel appliers, the production wiring); and run while the store's webhooks
 for the same orders reach ``dropsync web`` and a worker drains them."""
 
 from __future__ import annotations

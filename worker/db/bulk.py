@@ -5,8 +5,8 @@
 - PostgreSQL, many rows: ``COPY`` into a temporary staging table with the target's column types, then
   one ``INSERT … SELECT … ON CONFLICT … [WHERE …] RETURNING``. The server parses and plans one
   statement per batch instead of executing one per row; alone it hardly moved a backfill (the server's
-  per-row work is the same), but the round trips it saves let two appliers overlap. Rows are merged in
-  key order, so two appliers lock rows in the same order.
+  per-row work is the same), but the round trips it saves let appliers overlap. Rows are merged in
+  key order, so any two appliers lock rows in the same order.
 - PostgreSQL, a few rows: the single-row statement compiled once and handed to psycopg's
   ``executemany`` (prepared, pipelined in one round trip). SQLAlchemy's own many-row form is one huge
   multi-VALUES statement that psycopg re-parses on every call (its statement cache stops at 4 KB).
