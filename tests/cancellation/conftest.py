@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from integrations.shopify.client import ShopifyClient
 from models import Order, Shop
 from sandboxes.shopify import SandboxConfig, ShopifySandbox
+from tests.support.cli import InProcess, in_process
 from tests.support.shopify import register_sandbox_shop
 from worker import outbox
 from worker.db import session_scope
@@ -18,6 +19,7 @@ from worker.mirror import receiver
 from worker.mirror.apply import apply_snapshots
 from worker.mirror.reconcile import read_for_mirror
 from worker.mirror.snapshot import from_graphql
+from worker.settings import get_settings
 
 
 @pytest.fixture
@@ -66,6 +68,15 @@ def published() -> Iterator[Published]:
     previous = outbox.set_publisher(recorder)
     yield recorder
     outbox.set_publisher(previous)
+
+
+@pytest.fixture
+def cli(
+    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[InProcess]:
+    """``dropsync`` in process, on the test's ledger (its tasks captured by ``published``)."""
+    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
+    get_settings.cache_clear()
 
 
 def mirror(client: ShopifyClient, shop_id: int, gid: str) -> int:

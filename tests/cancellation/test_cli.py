@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from integrations.shopify.client import ShopifyClient
@@ -13,18 +11,9 @@ from models import ShopifyIntent
 from sandboxes.shopify import ShopifySandbox
 from tests.cancellation.conftest import Published, mirror
 from tests.cancellation.faults import LossyClient
-from tests.support.cli import InProcess, in_process
+from tests.support.cli import InProcess
 from worker.cancellation import execution
 from worker.db import session_scope
-from worker.settings import get_settings
-
-
-@pytest.fixture
-def cli(
-    shop: object, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[InProcess]:
-    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
-    get_settings.cache_clear()
 
 
 def test_request_status_and_refusals(

@@ -382,15 +382,16 @@ CASES: list[Any] = [
         "already cancelled",
     ),
     (
-        "everything refunded",
+        "everything refunded, nothing shipped: cancelled without a refund",
         "",
         cancel(),
         {"already_refunded": D("56.00")},
         [],
-        Action.DENY,
+        Action.CANCEL,
         "0.00",
         "0.00",
-        "Nothing is left to refund: 56.00 USD paid, 56.00 USD already refunded",
+        "Nothing is left to refund: 56.00 USD paid, 56.00 USD already refunded. The order is cancelled without a "
+        "refund: the customer already has the money back.",
     ),
     (
         "capped at what is left",
@@ -404,16 +405,16 @@ CASES: list[Any] = [
         "Capped at 6.00 USD, what remains of the 56.00 USD paid after 50.00 USD already refunded",
     ),
     (
-        "a chargeback gave it all back",
+        "a chargeback gave it all back, nothing shipped: cancelled without a refund",
         "",
         cancel(),
         {"charged_back": D("56.00")},
         [],
-        Action.DENY,
+        Action.CANCEL,
         "0.00",
         "0.00",
         "Nothing is left to refund: 56.00 USD paid, 0.00 USD already refunded, 56.00 USD returned by the "
-        "customer's bank (a chargeback)",
+        "customer's bank (a chargeback). The order is cancelled without a refund",
     ),
     (
         "capped by a chargeback",

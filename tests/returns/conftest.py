@@ -14,8 +14,7 @@ from sqlalchemy import select
 from integrations.shopify.client import ShopifyClient
 from models import LedgerEntry, LineItem, Order, ReturnCase, Shop, SupplierOrder
 from sandboxes.shopify import ShopifySandbox
-from tests.cancellation.conftest import Published, client, mirror, published, sandbox, shop
-from tests.support.cli import InProcess, in_process
+from tests.cancellation.conftest import Published, cli, client, mirror, published, sandbox, shop
 from worker.db import session_scope
 from worker.returns import execution, service
 from worker.returns import states as rs
@@ -23,7 +22,7 @@ from worker.returns.evidence import parse_evidence
 from worker.settings import get_settings
 from worker.supplier import service as supplier
 
-__all__ = ["Published", "client", "published", "sandbox", "shop"]
+__all__ = ["Published", "cli", "client", "published", "sandbox", "shop"]
 
 #: The default policy, plus store decisions: "wrong size" is taken back within 30 days, the customer keeps
 #: it, and the store pays what its supplier won't (no escalation for the unrecovered cost); a wrong item
@@ -111,15 +110,6 @@ return_shipping_paid_by = "store"
 @pytest.fixture
 def goods_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield from _policy(tmp_path, monkeypatch, GOODS_BACK_POLICY)
-
-
-@pytest.fixture
-def cli(
-    shop: Shop, published: Published, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[InProcess]:
-    """``dropsync`` in process, on the test's ledger (its tasks captured by ``published``)."""
-    yield in_process(monkeypatch, capsys, {"SHOPIFY_SHOP_DOMAIN": "cli-unused.myshopify.com"})
-    get_settings.cache_clear()
 
 
 def refunded(order_id: int) -> Decimal:

@@ -60,6 +60,14 @@ def charged_back_words(order: PolicyOrder) -> str:
     return f", {format_money(order.charged_back, order.currency)} returned by the customer's bank (a chargeback)"
 
 
+def nothing_left_words(order: PolicyOrder) -> str:
+    """``"Nothing is left to refund: 56.00 USD paid, 56.00 USD already refunded"`` and what chargebacks took."""
+    return (
+        f"Nothing is left to refund: {format_money(order.total_paid, order.currency)} paid, "
+        f"{format_money(order.already_refunded, order.currency)} already refunded" + charged_back_words(order)
+    )
+
+
 def remaining_shipping(order: PolicyOrder) -> Decimal:
     left = floor_money(order.shipping - order.shipping_refunded, order.currency)
     return max(left, zero(order.currency))

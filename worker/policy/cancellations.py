@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from worker.money import zero
-from worker.policy.amounts import remaining_shipping
+from worker.policy.amounts import Settlement, nothing_left_words, remaining_shipping
 from worker.policy.decision import Action, Decision
 from worker.policy.inputs import CANCELLABLE_STATES, STORE_REASONS, FulfillmentState, SupplierSnapshot, SupplierState
 from worker.policy.model import CancelUntil, Fallback, RefundMethod, SupplierTerms
@@ -17,6 +17,8 @@ class CancellationRules(EvaluationState):
 
     def _cancellation(self) -> Decision:
         rules = self.policy.cancellation
+        if self._nothing_left():
+            return self._cancellation_without_refund()
         if self.reason in STORE_REASONS:
             self.notes.append(f"'{words(self.reason)}' is the store's own reason: the customer rules do not apply.")
         else:
@@ -31,6 +33,32 @@ class CancellationRules(EvaluationState):
         recoveries = self._recoveries(self._cancel_coverage)
         action = Action.CANCEL if whole else self._refund_action(settlement)
         return self._decision(action, settlement, method, rules.notify_customer, recoveries, restock=True)
+
+    def _cancellation_without_refund(self) -> Decision:
+        """The customer already has all their money back (refunded in Shopify's admin, or taken back by their
+        bank through a chargeback not won) and nothing has shipped: the order is cancelled with no refund.
+
+        Refusing would ship the goods to a customer who was paid back, and pay the supplier for them. The
+        customer rules (allowed, reasons, window) guard the store's money; none moves here, so they do not
+        apply. The supplier side is as for any cancellation (ask the seller, expect its refund). Only the
+        whole order: cancelling some items on Shopify is a refund of those lines, and there is none to make.
+        """
+        if not self._whole_order():
+            raise Denied(
+                nothing_left_words(self.order) + ". Only the whole order can be cancelled without a refund: "
+                "ask for every item."
+            )
+        self.notes.append(
+            nothing_left_words(self.order) + ". The order is cancelled without a refund: the customer already "
+            "has the money back."
+        )
+        self._shopify_cancel_notes()
+        none = zero(self.order.currency)
+        nothing = Settlement(tuple(none for _ in self.units), shipping=none, fee=none, kept_by_percent=none,
+                             capped_from=None)  # fmt: skip
+        notify = self.policy.cancellation.notify_customer
+        recoveries = self._recoveries(self._cancel_coverage)
+        return self._decision(Action.CANCEL, nothing, RefundMethod.ORIGINAL, notify, recoveries, restock=True)
 
     def _check_cancellation_allowed(self) -> None:
         rules = self.policy.cancellation

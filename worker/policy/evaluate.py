@@ -3,14 +3,16 @@
 No I/O and no clock: ``now`` is a parameter, so the same inputs and policy version always give the
 same decision (a stored decision can be replayed). The rules, in the order they apply:
 
-1. A cancelled order, or one with nothing left to refund, is denied; reasons listed in
-   ``escalation.reasons`` go to a person.
+1. A cancelled order is denied, and so is a return with nothing left to refund (the money went back to
+   the customer outside dropsync: refunded in Shopify's admin, or taken back by their bank through a
+   chargeback not won); reasons listed in ``escalation.reasons`` go to a person.
 2. The supplier side decides what is still possible: unpaid or paid-but-unshipped → a cancellation;
    shipped or delivered → a return (a cancel for "not received"/"late" after shipment is handled as a
    return; any other cancel after shipment is denied: the goods are on their way). Supplier orders in
    dispute, partly shipped, of unknown state, or in mixed states across the request → a person.
 3. Cancellation rules (``[cancellation]``): allowed, reasons, until when, the window in hours. The
-   store's own reasons (out of stock, fraud) skip the customer rules.
+   store's own reasons (out of stock, fraud) skip the customer rules. With nothing left to refund, the
+   whole order is cancelled without a refund, whatever those rules say (``CancellationRules``).
 4. Return rules (``[returns]`` + ``[returns.reasons.*]``): accepted reason, "all sales final except",
    final-sale SKUs, the window from delivery, waiting days for "not received"/"late", evidence.
 5. Amounts: units' values, percentage refunded, restocking fee, shipping (only when the request covers
@@ -25,11 +27,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from worker.errors import UsageError
-from worker.money import format_money
-from worker.policy.amounts import (
-    charged_back_words,
-    remaining_refundable,
-)
+from worker.policy.amounts import nothing_left_words
 from worker.policy.cancellations import CancellationRules
 from worker.policy.decision import Decision
 from worker.policy.inputs import (
@@ -107,13 +105,8 @@ class _Evaluation(CancellationRules, ReturnRules):
         order = self.order
         if order.cancelled:
             raise Denied("The order is already cancelled.")
-        if remaining_refundable(order) <= 0:
-            raise Denied(
-                f"Nothing is left to refund: {format_money(order.total_paid, order.currency)} paid, "
-                f"{format_money(order.already_refunded, order.currency)} already refunded"
-                + charged_back_words(order)
-                + "."
-            )
+        if self.kind is RequestKind.RETURN and self._nothing_left():
+            raise Denied(nothing_left_words(order) + ".")
         if not self.units:
             raise Denied("Every item of the order has already been refunded or removed.")
         if self.reason in self.policy.escalation.reasons:
@@ -127,6 +120,8 @@ class _Evaluation(CancellationRules, ReturnRules):
                 )
             self.notes.append(f"The goods have shipped: '{words(self.reason)}' is handled as a return.")
             self.kind = RequestKind.RETURN
+            if self._nothing_left():
+                raise Denied(nothing_left_words(order) + ".")
         elif self.kind is RequestKind.RETURN and not shipped:
             self.notes.append("Nothing has shipped yet: the request is handled as a cancellation.")
             self.kind = RequestKind.CANCEL

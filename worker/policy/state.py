@@ -81,6 +81,10 @@ class EvaluationState:
 
     # --- amounts and the decision -----------------------------------------------------------------
 
+    def _nothing_left(self) -> bool:
+        """The customer has every bit of the payment back already (refunds, chargebacks not won)."""
+        return remaining_refundable(self.order) <= 0
+
     def _whole_order(self) -> bool:
         return all(self.units.get(line.line_id, 0) >= line.remaining_quantity for line in self.order.lines)
 
@@ -204,9 +208,10 @@ class EvaluationState:
                 f"The supplier will not cover {short} of this refund: a person approves "
                 "(escalation.unrecovered_supplier_cost)."
             )
-        self.notes.append(
-            f"Refund to the {'original payment method' if method is RefundMethod.ORIGINAL else 'store credit'}."
-        )
+        if not self._nothing_left():  # else no refund is made: naming where it would go only misleads
+            self.notes.append(
+                f"Refund to the {'original payment method' if method is RefundMethod.ORIGINAL else 'store credit'}."
+            )
         self.notes.append("The customer is notified." if notify else "The customer is not notified.")
         if self.escalations:
             action = Action.ESCALATE

@@ -1,0 +1,106 @@
+"""An order whose money already went back to the customer outside dropsync (refunded in full in Shopify's
+admin, or taken back by the customer's bank through a chargeback not won), then asked to be cancelled.
+
+Before anything shipped, the cancellation goes ahead without a refund: otherwise the store ships goods to a
+customer who has the money back, and pays its supplier for them. A return, a cancel once the goods shipped and
+an order already cancelled are refused as before.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.policy.factories import NOW, D, cancel, order, policy, ret, supplier
+from worker.policy import DEFAULT_POLICY, Action, Decision, Reason, RequestKind, SupplierState, evaluate, replay
+
+S = SupplierState
+REFUNDED = {"already_refunded": D("56.00")}
+CHARGED_BACK = {"charged_back": D("56.00")}
+NO_REFUND = "The order is cancelled without a refund: the customer already has the money back."
+
+
+def _nothing_moves(decision: Decision) -> None:
+    assert str(decision.refund_total) == "0.00"
+    assert str(decision.shipping_amount) == "0.00"
+    assert str(decision.restocking_fee) == "0.00"
+    assert all(str(line.amount) == "0.00" for line in decision.lines)
+
+
+@pytest.mark.parametrize("changes", [REFUNDED, CHARGED_BACK], ids=["refunded in the admin", "charged back"])
+def test_a_paid_unshipped_order_with_nothing_left_to_refund_is_cancelled_without_a_refund(
+    changes: dict[str, Any],
+) -> None:
+    decision = evaluate(DEFAULT_POLICY, cancel(), order(**changes), supplier(S.AWAITING_SHIPMENT), NOW)
+    assert (decision.allowed, decision.action, decision.kind) == (True, Action.CANCEL, RequestKind.CANCEL)
+    _nothing_moves(decision)
+    assert [(line.line_id, line.quantity, str(line.value)) for line in decision.lines] == [
+        ("1", 2, "41.00"),
+        ("2", 1, "10.00"),
+    ]
+    assert decision.shopify_cancel_reason == "CUSTOMER"
+    assert any(sentence.endswith(NO_REFUND) for sentence in decision.reasons), decision.reasons
+    # The seller is still asked to cancel, and its refund is still expected: the store was paid nothing.
+    assert any("cancels paid orders before shipment with its consent" in r for r in decision.reasons)
+    assert str(decision.expected_supplier_recovery) == "20.00"
+    assert decision.store_exposure == decision.refund_total - decision.expected_supplier_recovery
+    assert not any("Refund to the" in r for r in decision.reasons), decision.reasons
+
+
+def test_the_customer_rules_do_not_stand_in_the_way_when_no_money_moves() -> None:
+    """The cancellation rules decide when the store gives money back; here it gives none: refusing would only
+    ship the goods to a customer who has already been paid back."""
+    closed = policy("[cancellation]\nallowed = false\n")
+    decision = evaluate(closed, cancel(), order(**REFUNDED), supplier(), NOW)
+    assert decision.action is Action.CANCEL
+    _nothing_moves(decision)
+
+
+def test_a_reason_that_goes_to_a_person_still_does() -> None:
+    decision = evaluate(DEFAULT_POLICY, cancel(Reason.OTHER), order(**CHARGED_BACK), [], NOW)
+    assert decision.action is Action.ESCALATE
+    _nothing_moves(decision)
+    assert decision.shopify_cancel_reason == "OTHER"
+
+
+def test_some_items_only_cannot_be_cancelled_without_a_refund() -> None:
+    decision = evaluate(DEFAULT_POLICY, cancel(items={"2": 1}), order(**REFUNDED), [], NOW)
+    assert decision.action is Action.DENY
+    assert decision.reasons == (
+        "Nothing is left to refund: 56.00 USD paid, 56.00 USD already refunded. Only the whole order can be "
+        "cancelled without a refund: ask for every item.",
+    )
+
+
+@pytest.mark.parametrize("changes", [REFUNDED, CHARGED_BACK], ids=["refunded in the admin", "charged back"])
+def test_a_return_with_nothing_left_to_refund_is_still_denied(changes: dict[str, Any]) -> None:
+    for suppliers in ([supplier(S.DELIVERED)], [supplier(S.AWAITING_SHIPMENT)]):
+        decision = evaluate(DEFAULT_POLICY, ret(), order(**changes), suppliers, NOW)
+        assert decision.action is Action.DENY
+        assert decision.reasons[0].startswith("Nothing is left to refund: 56.00 USD paid"), decision.reasons
+        _nothing_moves(decision)
+
+
+def test_a_cancel_after_shipment_follows_the_shipped_rules() -> None:
+    shipped = evaluate(DEFAULT_POLICY, cancel(), order(**REFUNDED), supplier(S.SHIPPED), NOW)
+    assert shipped.action is Action.DENY
+    assert "The goods have shipped: a cancellation is no longer possible" in shipped.reasons[-1]
+    # "not received" after shipment is handled as a return, and there is nothing left to refund.
+    lost = evaluate(DEFAULT_POLICY, cancel(Reason.NOT_RECEIVED), order(**CHARGED_BACK), supplier(S.SHIPPED), NOW)
+    assert (lost.action, lost.kind) == (Action.DENY, RequestKind.RETURN)
+    assert lost.reasons[-1].startswith("Nothing is left to refund: 56.00 USD paid, 0.00 USD already refunded, 56.00")
+
+
+def test_an_order_already_cancelled_is_still_denied() -> None:
+    decision = evaluate(DEFAULT_POLICY, cancel(), order(cancelled=True, **REFUNDED), [], NOW)
+    assert decision.action is Action.DENY
+    assert decision.reasons == ("The order is already cancelled.",)
+
+
+def test_a_cancellation_without_a_refund_is_stored_and_replays_to_the_same_decision() -> None:
+    decision = evaluate(DEFAULT_POLICY, cancel(), order(**CHARGED_BACK), supplier(), NOW)
+    stored = json.loads(json.dumps(decision.to_dict()))
+    assert Decision.from_dict(stored) == decision
+    assert replay(stored, DEFAULT_POLICY) == decision
