@@ -1,6 +1,7 @@
 """Played as an operator: a paid, unshipped order whose money already went back to the customer outside
-dropsync — refunded in full in Shopify's admin, or taken back by the customer's bank through a chargeback
-lost in full — is asked to be cancelled with ``dropsync cancel request``.
+dropsync — refunded in full in Shopify's admin (money only, or item by item as the admin usually does), or
+taken back by the customer's bank through a chargeback lost in full — is asked to be cancelled with
+``dropsync cancel request``.
 
 It must be cancelled on Shopify without a refund (``orderCancel`` with no refund method, no ``refundCreate``),
 after the seller was asked to cancel when the supplier order is paid: otherwise the store ships the goods to
@@ -29,6 +30,7 @@ from worker.db import session_scope
 from worker.mirror.reconcile import read_for_mirror
 from worker.supplier import service as supplier
 
+HOW = ["refunded in the admin", "refunded item by item in the admin", "charged back"]
 NO_REFUND = "The order is cancelled without a refund: the customer already has the money back."
 
 
@@ -44,6 +46,34 @@ def _refund_everything_in_the_admin(client: ShopifyClient, gid: str) -> None:
         "RefundCreate", {"input": {"orderId": gid, "transactions": [money]}, "idempotencyKey": str(uuid.uuid4())}
     )
     assert data["refundCreate"]["userErrors"] == []
+
+
+def _refund_every_item_in_the_admin(client: ShopifyClient, gid: str) -> None:
+    """The merchant selects every item in Shopify's admin and refunds it (restocked), shipping and money too:
+    the order stays open, with no unit left to refund."""
+    node = read_for_mirror(client, gid)
+    assert node is not None
+    items = node["lineItems"]["nodes"]
+    lines = [{"lineItemId": li["id"], "quantity": li["quantity"], "restockType": "CANCEL"} for li in items]
+    paid = next(t for t in node["transactions"] if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS")
+    amount = paid["amountSet"]["shopMoney"]["amount"]
+    money = {"orderId": gid, "parentId": paid["id"], "amount": amount, "kind": "REFUND", "gateway": paid["gateway"]}
+    refund = {"orderId": gid, "refundLineItems": lines, "shipping": {"fullRefund": True}, "transactions": [money]}
+    data = client.execute("RefundCreate", {"input": refund, "idempotencyKey": str(uuid.uuid4())})
+    assert data["refundCreate"]["userErrors"] == []
+    node = read_for_mirror(client, gid)
+    assert node is not None
+    items = node["lineItems"]["nodes"]
+    assert [li["refundableQuantity"] for li in items] == [0] * len(items)
+
+
+def _money_back(how: str, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, gid: str) -> None:
+    if how == "refunded in the admin":
+        _refund_everything_in_the_admin(client, gid)
+    elif how == "refunded item by item in the admin":
+        _refund_every_item_in_the_admin(client, gid)
+    else:
+        _charge_back_everything(sandbox, client, shop, gid)
 
 
 def _charge_back_everything(sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, gid: str) -> None:
@@ -87,15 +117,12 @@ def _request(cli: InProcess, gid: str) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("how", ["refunded in the admin", "charged back"])
+@pytest.mark.parametrize("how", HOW)
 def test_an_unshipped_order_whose_money_went_back_is_cancelled_on_shopify_without_a_refund(
     how: str, cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
 ) -> None:
     gid = sandbox.control.create_order(status="paid", line_items=2)
-    if how == "refunded in the admin":
-        _refund_everything_in_the_admin(client, gid)
-    else:
-        _charge_back_everything(sandbox, client, shop, gid)
+    _money_back(how, sandbox, client, shop, gid)
     order_id = mirror(client, shop.id, gid)
     before = _money(sandbox, gid)
 
@@ -110,7 +137,7 @@ def test_an_unshipped_order_whose_money_went_back_is_cancelled_on_shopify_withou
     assert (code, json.loads(out)["state"]) == (0, s.DONE)
 
 
-@pytest.mark.parametrize("how", ["refunded in the admin", "charged back"])
+@pytest.mark.parametrize("how", HOW)
 def test_the_seller_is_asked_first_then_the_order_is_cancelled_without_a_refund(
     how: str, cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
 ) -> None:
@@ -120,10 +147,7 @@ def test_the_seller_is_asked_first_then_the_order_is_cancelled_without_a_refund(
         so = supplier.link_supplier_order(session, session.get_one(Order, order_id), "8100000000000077", None, "t")
         so.status, so.amount_paid, so.paid_at = "awaiting_shipment", Decimal("8.00"), so.placed_at
         so_id = so.id
-    if how == "refunded in the admin":
-        _refund_everything_in_the_admin(client, gid)
-    else:
-        _charge_back_everything(sandbox, client, shop, gid)
+    _money_back(how, sandbox, client, shop, gid)
     mirror(client, shop.id, gid)
     before = _money(sandbox, gid)
 

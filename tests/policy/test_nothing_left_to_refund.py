@@ -9,6 +9,7 @@ an order already cancelled are refused as before.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -101,6 +102,61 @@ def test_an_order_already_cancelled_is_still_denied() -> None:
 
 def test_a_cancellation_without_a_refund_is_stored_and_replays_to_the_same_decision() -> None:
     decision = evaluate(DEFAULT_POLICY, cancel(), order(**CHARGED_BACK), supplier(), NOW)
+    stored = json.loads(json.dumps(decision.to_dict()))
+    assert Decision.from_dict(stored) == decision
+    assert replay(stored, DEFAULT_POLICY) == decision
+
+
+# --- refunded item by item in Shopify's admin ------------------------------------------------------------------
+# The admin's usual refund: every item selected (optionally restocked), shipping too. Every line's refundable
+# quantity is then 0, so "every remaining unit" is none: the whole order means every unit it had.
+
+
+def _refunded_by_line(**changes: Any) -> Any:
+    base = order(**REFUNDED)
+    lines = tuple(replace(line, refunded_quantity=line.quantity) for line in base.lines)
+    return replace(base, lines=lines, **changes)
+
+
+def test_an_order_refunded_item_by_item_is_cancelled_whole_without_a_refund() -> None:
+    decision = evaluate(DEFAULT_POLICY, cancel(), _refunded_by_line(), supplier(S.AWAITING_SHIPMENT), NOW)
+    assert (decision.allowed, decision.action, decision.kind) == (True, Action.CANCEL, RequestKind.CANCEL)
+    _nothing_moves(decision)
+    assert [(line.line_id, line.quantity) for line in decision.lines] == [("1", 2), ("2", 1)]
+    assert decision.shopify_cancel_reason == "CUSTOMER"
+    assert any(sentence.endswith(NO_REFUND) for sentence in decision.reasons), decision.reasons
+    # Every unit the supplier order supplies is counted: the seller is asked to cancel all of it, its refund
+    # expected in full.
+    assert any("cancels paid orders before shipment with its consent" in r for r in decision.reasons)
+    assert str(decision.expected_supplier_recovery) == "20.00"
+    assert not any("already been refunded or removed" in r for r in decision.reasons), decision.reasons
+
+
+def test_an_order_refunded_item_by_item_with_a_supplier_order_per_line_asks_both_sellers() -> None:
+    suppliers = [supplier(items={"1": 2}), supplier(S.AWAITING_SHIPMENT, supplier="Mug Co", items={"2": 1})]
+    decision = evaluate(DEFAULT_POLICY, cancel(), _refunded_by_line(), suppliers, NOW)
+    assert decision.action is Action.CANCEL
+    assert [(r.supplier, str(r.expected)) for r in decision.supplier_recoveries] == [
+        ("Acme Store", "20.00"),
+        ("Mug Co", "20.00"),
+    ]
+
+
+def test_an_order_refunded_item_by_item_stays_denied_once_shipped_as_a_return_or_cancelled() -> None:
+    shipped = evaluate(DEFAULT_POLICY, cancel(), _refunded_by_line(), supplier(S.SHIPPED), NOW)
+    assert shipped.action is Action.DENY
+    assert "The goods have shipped: a cancellation is no longer possible" in shipped.reasons[-1]
+    on_shopify = evaluate(DEFAULT_POLICY, cancel(), _refunded_by_line(fulfillment="fulfilled"), [], NOW)
+    assert on_shopify.action is Action.DENY
+    returned = evaluate(DEFAULT_POLICY, ret(), _refunded_by_line(), supplier(S.DELIVERED), NOW)
+    assert returned.action is Action.DENY
+    assert returned.reasons[0].startswith("Nothing is left to refund: 56.00 USD paid"), returned.reasons
+    cancelled = evaluate(DEFAULT_POLICY, cancel(), _refunded_by_line(cancelled=True), supplier(), NOW)
+    assert cancelled.reasons == ("The order is already cancelled.",)
+
+
+def test_an_order_refunded_item_by_item_replays_to_the_same_decision() -> None:
+    decision = evaluate(DEFAULT_POLICY, cancel(), _refunded_by_line(), supplier(), NOW)
     stored = json.loads(json.dumps(decision.to_dict()))
     assert Decision.from_dict(stored) == decision
     assert replay(stored, DEFAULT_POLICY) == decision

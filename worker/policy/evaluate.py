@@ -12,7 +12,8 @@ same decision (a stored decision can be replayed). The rules, in the order they 
    dispute, partly shipped, of unknown state, or in mixed states across the request → a person.
 3. Cancellation rules (``[cancellation]``): allowed, reasons, until when, the window in hours. The
    store's own reasons (out of stock, fraud) skip the customer rules. With nothing left to refund, the
-   whole order is cancelled without a refund, whatever those rules say (``CancellationRules``).
+   whole order is cancelled without a refund, whatever those rules say (``CancellationRules``); refunded
+   item by item, the whole order is every unit it had (``_refunded_units``).
 4. Return rules (``[returns]`` + ``[returns.reasons.*]``): accepted reason, "all sales final except",
    final-sale SKUs, the window from delivery, waiting days for "not received"/"late", evidence.
 5. Amounts: units' values, percentage refunded, restocking fee, shipping (only when the request covers
@@ -27,7 +28,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from worker.errors import UsageError
-from worker.policy.amounts import nothing_left_words
+from worker.policy.amounts import nothing_left_words, remaining_refundable
 from worker.policy.cancellations import CancellationRules
 from worker.policy.decision import Decision
 from worker.policy.inputs import (
@@ -66,7 +67,7 @@ def evaluate(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     suppliers = (supplier,) if isinstance(supplier, SupplierSnapshot) else tuple(supplier or ())
-    units = requested_units(request, order)
+    units = requested_units(request, order) or _refunded_units(request, order)
     return _Evaluation(policy, request, order, suppliers, now, units).run()
 
 
@@ -87,6 +88,22 @@ def requested_units(request: Request, order: PolicyOrder) -> dict[str, int]:
             )
         units[line_id] = quantity
     return units
+
+
+def _refunded_units(request: Request, order: PolicyOrder) -> dict[str, int]:
+    """For a cancellation of an order with no unit left and nothing left to refund: every unit it had.
+
+    The admin's usual refund is item by item: every line's refundable quantity drops to 0, so "every
+    remaining unit" is none, and refusing would ship the goods to a customer who has the money back. Counted
+    whole, the order is cancelled without a refund and the supplier orders supplying it are asked to cancel
+    (``CancellationRules._cancellation_without_refund``). A line taken off by an order edit cannot be told
+    apart from a refunded one (both leave the line no remaining unit, ``adapters._order_line``): it is
+    counted too, as the workflow follows every supplier order of a whole-order cancellation anyway.
+    Otherwise nothing (today's refusal): a return, or money still owed (e.g. shipping not refunded).
+    """
+    if request.kind is not RequestKind.CANCEL or remaining_refundable(order) > 0:
+        return {}
+    return {line.line_id: line.quantity for line in order.lines if line.quantity > 0}
 
 
 class _Evaluation(CancellationRules, ReturnRules):
