@@ -89,3 +89,23 @@ def test_intents_list_retry_resolve(
     code, _, err = cli("intents", "retry", "999999")
     assert code == 2
     assert "unknown intent 999999" in err
+
+
+def test_an_approved_request_says_who_approved_it(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: object, published: Published
+) -> None:
+    """The stored decision stays the policy's ("escalate"); the status line says a person approved it, so an
+    operator reading it later does not take the request for one still waiting."""
+    gid = sandbox.control.create_order(status="paid", line_items=1)
+    mirror(client, shop.id, gid)  # type: ignore[attr-defined]
+    code, out, _ = cli("cancel", "request", gid, "--reason", "other", "--json")  # "other" goes to a person
+    assert code == 0
+    request_id = json.loads(out)["id"]
+    code, out, _ = cli("cancel", "status", str(request_id))
+    assert "policy says escalate, refund" in " ".join(out.split())
+
+    code, _, err = cli("cancel", "approve", str(request_id))
+    assert code == 0, err
+    code, out, _ = cli("cancel", "status", str(request_id))
+    assert code == 0
+    assert "policy says escalate (approved by operator:" in " ".join(out.split())

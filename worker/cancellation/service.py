@@ -151,9 +151,13 @@ def _start_in(session: Session, request: CancellationRequest, state: str, now: d
     s.hand_over_alerts(session, request, None, state, why, "policy")
 
 
+#: The history's ``why`` of a person's approval (``cancel status`` names who approved from it).
+APPROVED = "approved by a person"
+
+
 def approve(session: Session, request: CancellationRequest, actor: str) -> None:
     """A person approves an escalated request: it proceeds with the amounts the rules computed."""
-    s.move(session, request, s.REQUESTED, actor=actor, why="approved by a person")
+    s.move(session, request, s.REQUESTED, actor=actor, why=APPROVED)
     follow_supplier(session, request, actor=actor)
 
 

@@ -77,8 +77,11 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
+    # An escalated request a person approved goes on as the rules computed: say who approved it.
+    approvals = [h["actor"] for h in data["history"] if h["why"] == service.APPROVED]
+    approved = f" (approved by {approvals[-1]})" if approvals else ""
     console.print(
-        f"request {data['id']}: {data['state_label']} — policy says {data['action']}, "
+        f"request {data['id']}: {data['state_label']} — policy says {data['action']}{approved}, "
         f"refund {data['refund_total']} {data['currency']}"
     )
     for why in data["reasons"]:
