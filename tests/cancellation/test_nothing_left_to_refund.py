@@ -48,17 +48,24 @@ def _refund_everything_in_the_admin(client: ShopifyClient, gid: str) -> None:
     assert data["refundCreate"]["userErrors"] == []
 
 
-def _refund_every_item_in_the_admin(client: ShopifyClient, gid: str) -> None:
-    """The merchant selects every item in Shopify's admin and refunds it (restocked), shipping and money too:
-    the order stays open, with no unit left to refund."""
+def _refund_every_item_in_the_admin(client: ShopifyClient, gid: str, *, shipping: bool = True) -> None:
+    """The merchant selects every item in Shopify's admin and refunds it (restocked), and the shipping too
+    unless ``shipping`` is False (the admin leaves it out unless asked; the items' money is then Shopify's
+    suggestion): the order stays open, with no unit left to refund."""
     node = read_for_mirror(client, gid)
     assert node is not None
     items = node["lineItems"]["nodes"]
     lines = [{"lineItemId": li["id"], "quantity": li["quantity"], "restockType": "CANCEL"} for li in items]
     paid = next(t for t in node["transactions"] if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS")
     amount = paid["amountSet"]["shopMoney"]["amount"]
+    if not shipping:
+        wanted = {"id": gid, "refundLineItems": [{"lineItemId": li["id"], "quantity": li["quantity"]} for li in items]}
+        suggested = client.execute("SuggestedRefund", wanted)["order"]["suggestedRefund"]
+        amount = suggested["suggestedTransactions"][0]["amountSet"]["shopMoney"]["amount"]
     money = {"orderId": gid, "parentId": paid["id"], "amount": amount, "kind": "REFUND", "gateway": paid["gateway"]}
-    refund = {"orderId": gid, "refundLineItems": lines, "shipping": {"fullRefund": True}, "transactions": [money]}
+    refund = {"orderId": gid, "refundLineItems": lines, "transactions": [money]}
+    if shipping:
+        refund["shipping"] = {"fullRefund": True}
     data = client.execute("RefundCreate", {"input": refund, "idempotencyKey": str(uuid.uuid4())})
     assert data["refundCreate"]["userErrors"] == []
     node = read_for_mirror(client, gid)
@@ -163,3 +170,28 @@ def test_the_seller_is_asked_first_then_the_order_is_cancelled_without_a_refund(
     assert execution.run_request(session_scope, request["id"], client) == "done"
 
     _cancelled_without_a_refund(sandbox, gid, order_id, before)
+
+
+def test_every_item_refunded_with_the_shipping_owed_is_cancelled_refunding_the_shipping(
+    cli: InProcess, sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, published: Published
+) -> None:
+    """The admin's item refund without the shipping: the order is cancelled whole, and Shopify refunds the
+    shipping with the cancellation (the policy refunds shipping on a whole cancellation), once."""
+    gid = sandbox.control.create_order(status="paid", line_items=2)
+    _refund_every_item_in_the_admin(client, gid, shipping=False)
+    mirror(client, shop.id, gid)
+    before = _money(sandbox, gid)
+    owed = Decimal(before["total_received"]) - Decimal(before["total_refunded"])
+    assert owed > 0  # the shipping
+
+    code, out, err = cli("cancel", "request", gid, "--reason", "changed_mind", "--json")
+    assert code == 0, (out, err)
+    request = json.loads(out)
+    assert (request["action"], Decimal(request["refund_total"])) == ("cancel", owed)
+    assert execution.run_request(session_scope, request["id"], client) == "done"
+    assert execution.run_request(session_scope, request["id"], client) == "idle"
+
+    snap = sandbox.control.snapshot(gid)
+    assert snap["cancelled_at"] is not None
+    assert Decimal(snap["total_refunded"]) == Decimal(snap["total_received"])  # the shipping too, now
+    assert snap["refund_count"] == before["refund_count"] + 1  # once

@@ -160,3 +160,36 @@ def test_an_order_refunded_item_by_item_replays_to_the_same_decision() -> None:
     stored = json.loads(json.dumps(decision.to_dict()))
     assert Decision.from_dict(stored) == decision
     assert replay(stored, DEFAULT_POLICY) == decision
+
+
+# --- every item refunded, shipping still owed -----------------------------------------------------------------
+# The admin's item refund leaves shipping out unless the merchant adds it: every item's money is back, the
+# shipping's is not, and a paid supplier order is still due to ship.
+
+
+def _items_refunded_shipping_owed() -> Any:
+    return _refunded_by_line(already_refunded=D("51.00"))
+
+
+def test_every_item_refunded_with_shipping_owed_is_cancelled_whole_refunding_the_shipping() -> None:
+    decision = evaluate(DEFAULT_POLICY, cancel(), _items_refunded_shipping_owed(), supplier(S.AWAITING_SHIPMENT), NOW)
+    assert (decision.allowed, decision.action, decision.kind) == (True, Action.CANCEL, RequestKind.CANCEL)
+    assert [(line.line_id, line.quantity, str(line.amount)) for line in decision.lines] == [
+        ("1", 2, "0.00"),
+        ("2", 1, "0.00"),
+    ]
+    assert str(decision.shipping_amount) == "5.00"  # cancellation.refund_shipping = true: what is left of it
+    assert str(decision.refund_total) == "5.00"
+    assert any("cancels paid orders before shipment with its consent" in r for r in decision.reasons)
+    assert not any("already been refunded or removed" in r for r in decision.reasons), decision.reasons
+
+
+def test_every_item_refunded_with_shipping_owed_follows_the_customer_rules() -> None:
+    """Money still moves (the shipping), so the store's cancellation rules apply as to any cancellation."""
+    closed = policy("[cancellation]\nallowed = false\n")
+    decision = evaluate(closed, cancel(), _items_refunded_shipping_owed(), supplier(), NOW)
+    assert decision.action is Action.DENY
+    assert "does not accept cancellations" in decision.reasons[-1]
+    kept = policy("[cancellation]\nrefund_shipping = false\n")
+    decision = evaluate(kept, cancel(), _items_refunded_shipping_owed(), supplier(), NOW)
+    assert (decision.action, str(decision.refund_total)) == (Action.CANCEL, "0.00")

@@ -12,7 +12,7 @@ same decision (a stored decision can be replayed). The rules, in the order they 
    dispute, partly shipped, of unknown state, or in mixed states across the request → a person.
 3. Cancellation rules (``[cancellation]``): allowed, reasons, until when, the window in hours. The
    store's own reasons (out of stock, fraud) skip the customer rules. With nothing left to refund, the
-   whole order is cancelled without a refund, whatever those rules say (``CancellationRules``); refunded
+   whole order is cancelled without a refund, whatever those rules say (``CancellationRules``). Refunded
    item by item, the whole order is every unit it had (``_refunded_units``).
 4. Return rules (``[returns]`` + ``[returns.reasons.*]``): accepted reason, "all sales final except",
    final-sale SKUs, the window from delivery, waiting days for "not received"/"late", evidence.
@@ -28,7 +28,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from worker.errors import UsageError
-from worker.policy.amounts import nothing_left_words, remaining_refundable
+from worker.policy.amounts import nothing_left_words
 from worker.policy.cancellations import CancellationRules
 from worker.policy.decision import Decision
 from worker.policy.inputs import (
@@ -91,17 +91,19 @@ def requested_units(request: Request, order: PolicyOrder) -> dict[str, int]:
 
 
 def _refunded_units(request: Request, order: PolicyOrder) -> dict[str, int]:
-    """For a cancellation of an order with no unit left and nothing left to refund: every unit it had.
+    """For a cancellation of an order with no unit left: every unit it had.
 
     The admin's usual refund is item by item: every line's refundable quantity drops to 0, so "every
-    remaining unit" is none, and refusing would ship the goods to a customer who has the money back. Counted
-    whole, the order is cancelled without a refund and the supplier orders supplying it are asked to cancel
-    (``CancellationRules._cancellation_without_refund``). A line taken off by an order edit cannot be told
-    apart from a refunded one (both leave the line no remaining unit, ``adapters._order_line``): it is
-    counted too, as the workflow follows every supplier order of a whole-order cancellation anyway.
-    Otherwise nothing (today's refusal): a return, or money still owed (e.g. shipping not refunded).
+    remaining unit" is none, and refusing would ship the goods to a customer who has the items' money back.
+    Counted whole, the order is cancelled and the supplier orders supplying it are asked to cancel. With
+    nothing left to refund, no money moves (``CancellationRules._cancellation_without_refund``); with some
+    (the admin's item refund leaves the shipping out unless the merchant adds it), the cancellation rules
+    decide as for any cancellation, the units worth nothing more and the shipping refunded if they say so.
+    A line taken off by an order edit cannot be told apart from a refunded one (both leave the line no
+    remaining unit, ``adapters._order_line``): it is counted too, as the workflow follows every supplier
+    order of a whole-order cancellation anyway. A return gets nothing (today's refusal).
     """
-    if request.kind is not RequestKind.CANCEL or remaining_refundable(order) > 0:
+    if request.kind is not RequestKind.CANCEL:
         return {}
     return {line.line_id: line.quantity for line in order.lines if line.quantity > 0}
 
