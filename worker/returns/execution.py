@@ -13,18 +13,21 @@ Same discipline as the cancellation (``worker.cancellation.execution``), same ex
    attempt may have run, perform, record; failpoints ``after_claim``, ``after_mutation``, ``after_commit``).
 
 Money rules: at most one ``return_process`` intent succeeds per return; a return, open or closed, that shows
-a refund or processed units dropsync did not record is handed to a person, never processed again nor
-recorded done with nothing refunded; the refund moves at most the policy's ``refund_total`` and never more
+a refund or processed units dropsync did not record, or whose order shows a refund since the return was
+requested that dropsync did not make and that could have paid for its lines (``worker.returns.outside``: the
+admin's Refund button, outside the return), is handed to a person, never processed again nor recorded done
+with nothing refunded; the refund moves at most the policy's ``refund_total`` and never more
 than the order's refundable balance.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.errors import ShopifyError
+from integrations.shopify.order import ShopifyRefund
 from models import IntentState, Order, ReturnCase, ShopifyIntent
 from models.cancellation import LIVE_INTENT_STATES
 from models.types import utcnow
@@ -42,7 +46,7 @@ from worker.cancellation.intents import IntentKind
 from worker.cancellation.shopify_view import read_order
 from worker.db import UnitOfWork
 from worker.policy.decision import Decision
-from worker.returns import recovery
+from worker.returns import outside, recovery
 from worker.returns import states as rs
 from worker.returns.handover import to_operator
 from worker.returns.service import line_gids
@@ -77,8 +81,11 @@ def needs_goods(case: ReturnCase) -> bool:
     return decision is not None and decision.return_required and not case.keep_item
 
 
-def plan(case: ReturnCase, view: ReturnView | None, done_kinds: frozenset[str]) -> Step:
-    """The next step from Shopify's return as it is now and what already succeeded (pure)."""
+def plan(
+    case: ReturnCase, view: ReturnView | None, done_kinds: frozenset[str], order_refunds: Sequence[ShopifyRefund] = ()
+) -> Step:
+    """The next step from Shopify's return as it is now, what already succeeded and the order's refunds that
+    could have paid for the return outside it and outside dropsync (``outside.refunds_for_return``) (pure)."""
     if view is None:
         if case.verdict == "approve" and IntentKind.RETURN_CREATE not in done_kinds:
             return Step(StepKind.INTENT, IntentKind.RETURN_CREATE, why="create the return on Shopify")
@@ -100,6 +107,10 @@ def plan(case: ReturnCase, view: ReturnView | None, done_kinds: frozenset[str]) 
         # since: never refund it a second time, and never record it done with nothing refunded (the
         # customer was paid, the supplier's share is still to recover): a person looks.
         return Step(StepKind.OPERATOR, why=_outside_dropsync(view, case.currency))
+    if not processed and order_refunds:
+        # Refunded from the order (the admin's Refund button), not through the return: Shopify would let
+        # returnProcess refund the line again while it has units left refundable. Never a second refund.
+        return Step(StepKind.OPERATOR, why=_refunded_on_order(case, view, order_refunds))
     if view.status == "CLOSED":
         return Step(StepKind.DONE, why="closed on Shopify" + ("" if processed else " (nothing processed by dropsync)"))
     if processed:
@@ -117,6 +128,19 @@ def _outside_dropsync(view: ReturnView, currency: str) -> str:
         f"Shopify shows the return {view.status} with {view.processed_units} unit(s) processed and {refunded} "
         "that dropsync did not make (processed or refunded in Shopify's admin?): check what the customer got; "
         "dropsync will not refund it"
+    )
+
+
+def _refunded_on_order(case: ReturnCase, view: ReturnView, refunds: Sequence[ShopifyRefund]) -> str:
+    """Why a return whose units may have been refunded on the order outside it goes to a person."""
+    gids = {line.line_item_gid for line in view.lines if line.line_item_gid}
+    return (
+        f"the order was refunded {outside.total(refunds)} {case.currency} since return {view.name or view.gid} "
+        f"was requested, outside the return and not by dropsync (Shopify's admin?): "
+        f"{outside.describe(refunds, gids, case.currency)}. dropsync will not refund the return: check what the "
+        "customer got; if that refund paid for the returned units, close the return on Shopify (nothing more to "
+        f"refund); if it paid for something else, refund the return in Shopify's admin. Then `dropsync returns "
+        f"done {case.id} --why …`"
     )
 
 
@@ -167,11 +191,13 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
         live = _live_intent_of(session, return_id)
         _adopt_created(session, case)
         gid = case.shopify_gid
+        processed = any(i.kind == IntentKind.RETURN_PROCESS for i in _succeeded(session, return_id))
     if live is not None:
         state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
         return "progress" if state == IntentState.SUCCEEDED else state
     try:
         view = read_return(client, gid) if gid else None
+        refunds = () if processed or not _may_refund(view) else outside.read_order_refunds(client, view.order_gid)
     except ShopifyError as exc:
         return _planning_failed(sessions, return_id, exc)
     with sessions() as session:
@@ -180,7 +206,7 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
             return "idle"
         if (live := _live_intent_of(session, return_id)) is None:
             done = frozenset(i.kind for i in _succeeded(session, return_id))
-            step = plan(case, view, done)
+            step = plan(case, view, done, _refunds_for(session, case, view, refunds))
             if step.what is not StepKind.INTENT:
                 return _settle(session, case, step, view)
             order_gid = session.get_one(Order, case.order_id).shopify_gid
@@ -197,6 +223,24 @@ def _one_step(sessions: UnitOfWork, return_id: int, client: ShopifyClient, recla
             return "progress"
     state = execute_intent(sessions, live, client, reclaim_stale=reclaim_stale)
     return "progress" if state == IntentState.SUCCEEDED else state
+
+
+def _may_refund(view: ReturnView | None) -> TypeGuard[ReturnView]:
+    """Whether the plan may refund or finish the return, so must see the order's refunds first."""
+    return view is not None and view.status in ("OPEN", "CLOSED") and bool(view.order_gid)
+
+
+def _refunds_for(
+    session: Session, case: ReturnCase, view: ReturnView | None, refunds: Sequence[ShopifyRefund]
+) -> tuple[ShopifyRefund, ...]:
+    """The order's refunds that could have paid for this return outside it and outside dropsync."""
+    if view is None or not refunds:
+        return ()
+    ours = line_gids(session, case)
+    gids = {ours[line.line_item_id] for line in case.lines if line.line_item_id in ours}
+    gids |= {line.line_item_gid for line in view.lines if line.line_item_gid}
+    markers = outside.own_markers(session, case.order_id)
+    return outside.refunds_for_return(refunds, since=view.created_at, markers=markers, line_gids=gids)
 
 
 def _planning_failed(sessions: UnitOfWork, return_id: int, exc: Exception, *, final: bool = False) -> str:

@@ -40,6 +40,7 @@ class ReturnView:
     decline_reason: str | None
     decline_note: str | None
     closed_at: dt.datetime | None
+    created_at: dt.datetime | None = None  # on Shopify's clock, as the order's refunds' createdAt
 
     @property
     def processed_units(self) -> int:
@@ -103,6 +104,7 @@ def parse_return(node: dict[str, Any]) -> ReturnView:
         decline_reason=decline.get("reason"),
         decline_note=decline.get("note"),
         closed_at=parse_time(node.get("closedAt")),
+        created_at=parse_time(node.get("createdAt")),
     )
 
 
