@@ -11,11 +11,14 @@ shopify_cancelled_supplier_live  Shopify cancelled, fully refunded or charged ba
                                is paid, not shipped, and no cancellation is pending with the seller (ask it
                                to cancel: before it ships). After the seller refused: open a dispute or wait
                                for tracking.
-supplier_cancelled_shopify_open  a supplier order closed cancelled (the money comes back); Shopify open and
-                               not refunded (nor given back by the customer's bank in a chargeback); no
-                               other live supplier order covers its lines (one linked without items covers
-                               them all) and no cancellation request of ours is carrying it out
-                               (cancel/refund the customer for them, or re-order)
+supplier_cancelled_shopify_open  a supplier order closed cancelled before its goods left the seller (the
+                               money comes back and nothing ships); Shopify open and not refunded (nor given
+                               back by the customer's bank in a chargeback); no other supplier order whose
+                               goods come or came covers its lines (one linked without items covers them
+                               all) and no cancellation request of ours is carrying it out (cancel/refund
+                               the customer for them, or re-order). One closed after it shipped, or by a
+                               dispute about goods that shipped, is a recovery (a dispute refund), not a
+                               cancellation: the customer has or had the goods.
 supplier_shipped_shopify_cancelled  the seller shipped goods for an order cancelled, or refunded in full before
                                the seller shipped (a refund after shipping is a return's or a choice to let
                                the customer keep it), no dispute is recorded and the seller has not refunded
@@ -24,9 +27,13 @@ fulfilled_without_supplier     Shopify fulfilled, no supplier order linked (orde
                                older ones are history a backfill brings in, not news)
 paid_without_supplier          paid for longer than N hours (setting), no supplier order linked (same window)
 supplier_delivered_shopify_unfulfilled  the carrier delivered; Shopify still shows it unfulfilled
-amounts_disagree               paid to suppliers exceeds what the order sold for (net of refunds) by
-                               more than the tolerance (same currency only; a supplier order closed
-                               cancelled is not counted: its money comes back, with its own deadline)
+amounts_disagree               paid to suppliers exceeds what the order sold for by more than the
+                               tolerance. Sold for: its total less the refunds made before the supplier
+                               was paid (what was removed before buying); a later refund (a return of
+                               delivered goods) changes the store's margin, not the supplier's price, and
+                               is the exposure report's and the dispute window's. Same currency only; a
+                               supplier order closed cancelled is not counted (its money comes back, with
+                               its own deadline); an order cancelled or refunded in full is not checked.
 =============================  ==========================================================================
 """
 
@@ -60,6 +67,12 @@ ACT_SOON = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
+class ShopifyRefund:
+    at: dt.datetime
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class ShopifySide:
     order_id: int
     shop_id: int
@@ -78,6 +91,8 @@ class ShopifySide:
     last_refund_at: dt.datetime | None = None
     #: What the customer's bank gave back through chargebacks not won (``worker.chargebacks.held``).
     charged_back: Decimal = Decimal(0)
+    #: The order's refunds as mirrored (when, how much); ``total_refunded`` may hold more (not mirrored).
+    refunds: tuple[ShopifyRefund, ...] = ()
 
     @property
     def cancelled_or_refunded(self) -> bool:
@@ -121,6 +136,17 @@ class SupplierSide:
     disputed: bool
     #: The Shopify line items it covers (empty: linked without items, coverage unknown).
     line_item_ids: frozenset[int] = frozenset()
+    #: A dispute is recorded about goods that left the seller (any reason but "not shipped").
+    goods_disputed: bool = False
+
+    @property
+    def cancelled_before_shipping(self) -> bool:
+        """Closed cancelled with nothing shipped: the seller will not send these goods. AliExpress closes an
+        order settled by a dispute the same way (FINISH, ``seller_accept_issue_no_goods_return``: the money
+        comes back), after delivery too; such a refund recovers the cost of goods the customer has, it does
+        not leave the customer's order without goods."""
+        shipped = self.shipped_at is not None or self.delivered_at is not None
+        return self.status == st.CLOSED_CANCELLED and not shipped and not self.goods_disputed
 
 
 @dataclass(frozen=True)
@@ -190,14 +216,15 @@ def supplier_cancelled_shopify_open(
 ) -> list[Disagreement]:
     if not order.open_unrefunded or order.cancellation_in_progress:
         return []
-    live = [so for so in suppliers if so.status != st.CLOSED_CANCELLED]
+    # A supplier order closed after its goods shipped (a dispute refund after delivery) still covers them.
+    live = [so for so in suppliers if not so.cancelled_before_shipping]
     if any(not so.line_item_ids for so in live):
         return []  # re-ordered elsewhere without saying which lines: taken as covering them all
     covered = frozenset().union(*(so.line_item_ids for so in live))
     out = []
     for so in suppliers:
-        if so.status != st.CLOSED_CANCELLED or (live and (not so.line_item_ids or so.line_item_ids <= covered)):
-            continue  # live, or its goods still come from another seller
+        if not so.cancelled_before_shipping or (live and (not so.line_item_ids or so.line_item_ids <= covered)):
+            continue  # its goods come or came, or they still come from another seller
         if live:
             message = (
                 f"AliExpress order {so.supplier_order_id} was closed and refunded by the seller while {order.name} "
@@ -308,7 +335,7 @@ def amounts_disagree(
     if not same or order.cancelled_or_refunded:
         return []
     paid = sum((so.amount_paid - so.amount_refunded for so in same), Decimal(0))
-    sold = order.total_price - order.total_refunded
+    sold = order.total_price - _refunded_before_buying(order, same)
     if paid - sold <= settings.amount_tolerance:
         return []
     message = (
@@ -317,6 +344,18 @@ def amounts_disagree(
     )
     due = max((so.paid_at or now) for so in same) + ACT_SOON
     return [Disagreement(AMOUNTS_DISAGREE, "warning", message, due, f"dropsync orders show {_ref(order)}")]
+
+
+def _refunded_before_buying(order: ShopifySide, bought: Sequence[SupplierSide]) -> Decimal:
+    """What the customer had back before the supplier was last paid: what was removed from the order before
+    buying. A refund mirrored as made later is not counted (a return, a goodwill refund: the store's margin,
+    not the supplier's price); one not mirrored (or a supplier order with no payment date) still is."""
+    paid_at = [so.paid_at for so in bought]
+    if any(at is None for at in paid_at):
+        return order.total_refunded
+    bought_at = max(at for at in paid_at if at is not None)
+    later = sum((r.amount for r in order.refunds if r.at > bought_at), Decimal(0))
+    return max(order.total_refunded - later, Decimal(0))
 
 
 RULES: tuple[Rule, ...] = (

@@ -32,6 +32,8 @@ PREFIX = "crosscheck:"
 BATCH = 500
 #: A cancellation request in these states is carrying the order's cancellation out.
 _BUSY = (*cs.OPEN, cs.SHOPIFY_ACTION)
+#: The one dispute reason (``worker.supplier.disputes.REASONS``) about goods that never left the seller.
+_NOTHING_SHIPPED_DISPUTE = "not_shipped"
 
 
 @dataclass(frozen=True)
@@ -72,24 +74,25 @@ _SUPPLIER_COLUMNS = (
 )  # fmt: skip
 
 
-def _supplier_side(so: Any, disputed: bool, lines: frozenset[int]) -> rules.SupplierSide:
+def _supplier_side(so: Any, lines: frozenset[int]) -> rules.SupplierSide:
     return rules.SupplierSide(
         id=so.id, supplier_order_id=so.supplier_order_id, status=so.status, currency=so.currency,
         amount_paid=so.amount_paid, amount_refunded=so.amount_refunded, paid_at=so.paid_at, shipped_at=so.shipped_at,
         delivered_at=so.delivered_at, closed_at=so.closed_at, handling_deadline=so.handling_deadline,
         protection_ends_at=so.protection_ends_at,
         refused=refused_between(so.cancel_requested_at, so.cancel_refused_at),
-        disputed=disputed or so.status == st.IN_DISPUTE, line_item_ids=lines,
+        disputed=so.disputed or so.status == st.IN_DISPUTE, line_item_ids=lines, goods_disputed=so.goods_disputed,
     )  # fmt: skip
 
 
-def _shopify_side(order: Any, ships: bool, in_progress: bool, charged_back: Decimal) -> rules.ShopifySide:
+def _shopify_side(order: Any, charged_back: Decimal, refunds: Sequence[rules.ShopifyRefund]) -> rules.ShopifySide:
     return rules.ShopifySide(
         order_id=order.id, shop_id=order.shop_id, name=order.name, created_at=order.shopify_created_at,
         cancelled_at=order.cancelled_at, financial_status=order.display_financial_status,
         fulfillment_status=order.display_fulfillment_status, total_price=order.total_price,
-        total_refunded=order.total_refunded, currency=order.currency, requires_shipping=ships,
-        cancellation_in_progress=in_progress, last_refund_at=order.last_refund_at, charged_back=charged_back,
+        total_refunded=order.total_refunded, currency=order.currency, requires_shipping=order.ships,
+        cancellation_in_progress=order.in_progress, last_refund_at=order.last_refund_at, charged_back=charged_back,
+        refunds=tuple(refunds),
     )  # fmt: skip
 
 
@@ -104,9 +107,10 @@ def findings_for(
 
 
 def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.Settings) -> list[Finding]:
-    """Four reads for the whole batch, by one array of ids each: the orders (with whether a line ships,
-    whether a cancellation of ours is under way and their last refund's date), what chargebacks gave their
-    customers back, their supplier orders (with whether one is disputed) and the line items those cover."""
+    """Five reads for the whole batch, by one array of ids each: the orders (with whether a line ships,
+    whether a cancellation of ours is under way and their last refund's date), their refunds, what
+    chargebacks gave their customers back, their supplier orders (with whether one is disputed, and about
+    goods that shipped) and the line items those cover."""
     ships = exists().where(LineItem.order_id == Order.id, LineItem.requires_shipping)
     busy = exists().where(CancellationRequest.order_id == Order.id, CancellationRequest.state.in_(_BUSY))
     last_refund = select(func.max(Refund.shopify_created_at)).where(Refund.order_id == Order.id).scalar_subquery()
@@ -115,10 +119,19 @@ def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.S
             *_ORDER_COLUMNS, ships.label("ships"), busy.label("in_progress"), last_refund.label("last_refund_at")
         ).where(any_of(session, Order.id, ids, BigInteger))
     ).all()
+    refunds: dict[int, list[rules.ShopifyRefund]] = {}
+    refund_query = select(Refund.order_id, Refund.shopify_created_at, Refund.total_refunded).where(
+        any_of(session, Refund.order_id, ids, BigInteger)
+    )
+    for order_id, at, amount in session.execute(refund_query):
+        refunds.setdefault(order_id, []).append(rules.ShopifyRefund(at, amount))
     disputed = exists().where(Dispute.supplier_order_id == SupplierOrder.id)
+    goods_disputed = exists().where(
+        Dispute.supplier_order_id == SupplierOrder.id, Dispute.reason != _NOTHING_SHIPPED_DISPUTE
+    )
     suppliers: dict[int, list[Any]] = {}
     linked_query = (
-        select(*_SUPPLIER_COLUMNS, disputed.label("disputed"))
+        select(*_SUPPLIER_COLUMNS, disputed.label("disputed"), goods_disputed.label("goods_disputed"))
         .where(any_of(session, SupplierOrder.order_id, ids, BigInteger))
         .order_by(SupplierOrder.id)
     )
@@ -136,8 +149,8 @@ def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.S
     out = []
     for order in orders:
         linked = suppliers.get(order.id, ())
-        side = _shopify_side(order, order.ships, order.in_progress, banks.get(order.id, Decimal(0)))
-        views = [_supplier_side(so, so.disputed, frozenset(covers.get(so.id, ()))) for so in linked]
+        side = _shopify_side(order, banks.get(order.id, Decimal(0)), refunds.get(order.id, ()))
+        views = [_supplier_side(so, frozenset(covers.get(so.id, ()))) for so in linked]
         names = {so.id: so.supplier_order_id for so in linked}
         for d in rules.check(side, views, now, settings):
             out.append(Finding(side, names.get(d.supplier_order_id or 0), d))
