@@ -229,8 +229,6 @@ def test_a_supplier_refund_in_full_for_a_returned_damaged_item_does_not_ask_to_r
     )
 
 
-@pytest.mark.xfail(strict=True, reason="a dispute settled before the return's refund is not counted: "
-                   "a critical 'open the AliExpress dispute' deadline for goods the seller already paid")  # fmt: skip
 @pytest.mark.usefixtures("goods_back")
 def test_a_dispute_settled_while_the_goods_travelled_back_covers_the_return_s_refund(
     sandbox: ShopifySandbox, client: ShopifyClient, shop: Shop, cli: InProcess, aliexpress_sandbox: AliExpressSandbox

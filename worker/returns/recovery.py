@@ -8,11 +8,13 @@ not confirmed. The deadlines sweep raises the "open a dispute" alert (``dispute_
 dispute is recorded for that refund; ``dropsync dispute open`` is accepted on a completed order within
 that window.
 
-Each refund asks on its own: a dispute settled before it was about earlier goods, so a second damaged
-return of the same order after the first dispute was resolved gets a window (and an alert) again. The
-request is ``SupplierOrder.recovery_asked_at``, set with the window (and the ``return.recovery_due``
-timeline event); a dispute recorded at or after it covers it. A supplier order with a dispute still open
-is not asked again: that dispute is the claim (the operator adds the new goods to it).
+Each refund asks on its own: a dispute settled before its return was requested was about earlier goods,
+so a second damaged return of the same order after the first dispute was resolved gets a window (and an
+alert) again. The request is ``SupplierOrder.recovery_asked_at``, set with the window (and the
+``return.recovery_due`` timeline event); a dispute recorded at or after it covers it. A supplier order
+with a dispute still open is not asked again: that dispute is the claim (the operator adds the new goods
+to it); nor is one with a dispute opened since the return was requested, settled or not: the operator
+claimed for these goods while they travelled back (asking again sent them to dispute the same goods twice).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def expect_supplier_recovery(session: Session, case: ReturnCase) -> list[Supplie
         return []
     now, marked = utcnow(), []
     for so in _supplying(session, case):
-        if so.amount_paid <= 0 or so.status == st.CLOSED_CANCELLED or any(d.state == "open" for d in so.disputes):
+        claimed = any(d.state == "open" or d.opened_at >= case.created_at for d in so.disputes)
+        if so.amount_paid <= 0 or so.status == st.CLOSED_CANCELLED or claimed:
             continue
         so.dispute_window_ends_at, so.recovery_asked_at = dispute_window_end(so, now), now
         marked.append(so)
