@@ -87,12 +87,15 @@ class ShopifySide:
     requires_shipping: bool
     #: A cancellation request of ours is carrying the order's cancellation out (not final yet).
     cancellation_in_progress: bool
-    #: When Shopify made the order's last refund (None: no refund mirrored).
-    last_refund_at: dt.datetime | None = None
     #: What the customer's bank gave back through chargebacks not won (``worker.chargebacks.held``).
     charged_back: Decimal = Decimal(0)
     #: The order's refunds as mirrored (when, how much); ``total_refunded`` may hold more (not mirrored).
     refunds: tuple[ShopifyRefund, ...] = ()
+
+    @property
+    def last_refund_at(self) -> dt.datetime | None:
+        """When Shopify made the order's last refund (None: no refund mirrored)."""
+        return max((r.at for r in self.refunds), default=None)
 
     @property
     def cancelled_or_refunded(self) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, exists, func, select
+from sqlalchemy import BigInteger, exists, select
 from sqlalchemy.orm import Session
 
 from integrations.aliexpress import status as st
@@ -91,7 +91,7 @@ def _shopify_side(order: Any, charged_back: Decimal, refunds: Sequence[rules.Sho
         cancelled_at=order.cancelled_at, financial_status=order.display_financial_status,
         fulfillment_status=order.display_fulfillment_status, total_price=order.total_price,
         total_refunded=order.total_refunded, currency=order.currency, requires_shipping=order.ships,
-        cancellation_in_progress=order.in_progress, last_refund_at=order.last_refund_at, charged_back=charged_back,
+        cancellation_in_progress=order.in_progress, charged_back=charged_back,
         refunds=tuple(refunds),
     )  # fmt: skip
 
@@ -107,17 +107,16 @@ def findings_for(
 
 
 def _batch(session: Session, ids: list[int], now: dt.datetime, settings: rules.Settings) -> list[Finding]:
-    """Five reads for the whole batch, by one array of ids each: the orders (with whether a line ships,
-    whether a cancellation of ours is under way and their last refund's date), their refunds, what
+    """Five reads for the whole batch, by one array of ids each: the orders (with whether a line ships and
+    whether a cancellation of ours is under way), their refunds (dates and amounts), what
     chargebacks gave their customers back, their supplier orders (with whether one is disputed, and about
     goods that shipped) and the line items those cover."""
     ships = exists().where(LineItem.order_id == Order.id, LineItem.requires_shipping)
     busy = exists().where(CancellationRequest.order_id == Order.id, CancellationRequest.state.in_(_BUSY))
-    last_refund = select(func.max(Refund.shopify_created_at)).where(Refund.order_id == Order.id).scalar_subquery()
     orders = session.execute(
-        select(
-            *_ORDER_COLUMNS, ships.label("ships"), busy.label("in_progress"), last_refund.label("last_refund_at")
-        ).where(any_of(session, Order.id, ids, BigInteger))
+        select(*_ORDER_COLUMNS, ships.label("ships"), busy.label("in_progress")).where(
+            any_of(session, Order.id, ids, BigInteger)
+        )
     ).all()
     refunds: dict[int, list[rules.ShopifyRefund]] = {}
     refund_query = select(Refund.order_id, Refund.shopify_created_at, Refund.total_refunded).where(

@@ -51,7 +51,7 @@ log = structlog.get_logger(__name__)
 BATCH_ORDERS = 500
 #: Batches applied at once on PostgreSQL (each its own transaction and connection). With two, the two
 #: waited on the server at the same time while the process had nothing to run: 100k orders, interleaved,
-#: three and two: 27.6, 30.3, 27.5 s against 29.8, 34.8, 28.5 s (peak RSS 201 against 188 MB).
+#: three and two: 27.6, 30.3, 27.5 s against 29.8, 34.8, 28.5 s (peak RSS 195-201 against 184-188 MB).
 APPLIERS = 3
 TERMINAL = frozenset({"completed", "failed", "canceled", "cancelled", "expired"})
 #: A backfill reading at least this many orders is split (``ordersCount``'s default limit: exact below it).

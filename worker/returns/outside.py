@@ -30,6 +30,7 @@ from integrations.shopify.client import ShopifyClient
 from integrations.shopify.order import ShopifyRefund, parse_graphql_order
 from integrations.shopify.paging import complete_order
 from models import ShopifyIntent
+from worker.cancellation.intents import refund_marker
 from worker.errors import NotFoundError
 
 
@@ -46,8 +47,8 @@ def own_markers(session: Session, order_id: int) -> frozenset[str]:
     """The note markers of every intent dropsync made for the order, whatever became of it. Read after the
     order's refunds: an intent is committed before its mutation is sent, so each refund of ours read
     earlier has its marker here."""
-    keys = session.scalars(select(ShopifyIntent.idempotency_key).where(ShopifyIntent.order_id == order_id))
-    return frozenset(f"[{key}]" for key in keys)
+    intents = session.scalars(select(ShopifyIntent).where(ShopifyIntent.order_id == order_id))
+    return frozenset(refund_marker(intent) for intent in intents)
 
 
 def refunds_for_return(
